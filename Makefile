@@ -1,0 +1,130 @@
+# libinception — one Makefile for the library, tests, examples and install.
+#
+#   make            build lib/libinception.so.* and lib/libinception.a
+#   make check      build and run every test (Check suites + script tests)
+#   make train      install missing packages (as root), build, train GoogLeNet
+#   make CUDA=0     build without the CUDA backend
+#   make install PREFIX=/usr/local DESTDIR=
+#   make deps       install the Debian packages the build and tests need
+
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR ?=
+
+CC ?= cc
+CXX ?= g++
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+# ---- version, from the header ----------------------------------------------
+V_MAJOR := $(shell sed -n 's/^\#define INC_VERSION_MAJOR \([0-9]*\).*/\1/p' include/inception.h)
+V_MINOR := $(shell sed -n 's/^\#define INC_VERSION_MINOR \([0-9]*\).*/\1/p' include/inception.h)
+V_PATCH := $(shell sed -n 's/^\#define INC_VERSION_PATCH \([0-9]*\).*/\1/p' include/inception.h)
+VERSION := $(V_MAJOR).$(V_MINOR).$(V_PATCH)
+SONAME := libinception.so.$(V_MAJOR)
+SOFILE := libinception.so.$(VERSION)
+
+# ---- CUDA detection ---------------------------------------------------------
+CUDA_HOME ?= /usr/local/cuda
+NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x $(CUDA_HOME)/bin/nvcc && echo $(CUDA_HOME)/bin/nvcc; })
+ifeq ($(strip $(NVCC)),)
+CUDA ?= 0
+else
+CUDA ?= 1
+endif
+CUDA_LIBDIR ?= $(CUDA_HOME)/lib64
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+             -gencode arch=compute_90,code=compute_90
+
+# ---- flags ------------------------------------------------------------------
+OPT ?= -O2
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CPPFLAGS_LIB := -Iinclude -Isrc -D_GNU_SOURCE -DINC_BUILD
+CFLAGS_LIB := -std=c99 $(OPT) -g -fPIC -fvisibility=hidden -fopenmp $(WARN) -Werror \
+              -ffp-contract=off $(EXTRA_CFLAGS)
+NVCCFLAGS := -std=c++17 $(OPT) -g -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Wno-unused-parameter \
+             -Werror all-warnings -Iinclude -Isrc $(CUDA_ARCH) -fmad=false $(EXTRA_NVCCFLAGS)
+BLAS_LIBS := -lopenblas
+LIBS := $(BLAS_LIBS) -lgomp -lpthread -lm
+ifeq ($(CUDA),1)
+LIBS += -L$(CUDA_LIBDIR) -lcudart_static -lcublas -ldl -lrt -lstdc++ -Wl,-rpath,$(CUDA_LIBDIR)
+endif
+
+# ---- sources ----------------------------------------------------------------
+LIB_C := $(sort $(wildcard src/*.c src/cpu/*.c src/layers/*.c))
+ifeq ($(CUDA),1)
+LIB_CU := $(sort $(wildcard cuda/*.cu))
+LIB_C := $(filter-out src/nocuda.c,$(LIB_C))
+else
+LIB_CU :=
+endif
+BUILD := build/cuda$(CUDA)
+LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.o)
+HEADERS := include/inception.h $(wildcard src/*.h src/cpu/*.h src/layers/*.h cuda/*.cuh)
+
+.PHONY: all lib deps check test train bench install uninstall clean cuda-report
+all: lib
+lib: lib/$(SOFILE) lib/libinception.a
+
+$(BUILD)/%.o: %.c $(HEADERS) | deps-build
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_LIB) $(CFLAGS_LIB) -c $< -o $@
+
+$(BUILD)/%.o: %.cu $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+# lib/ is shared by CUDA=0 and CUDA=1 builds: relink when the flavour changes.
+FLAVOR := build/.flavor
+$(shell mkdir -p build; echo "$(CUDA)" | cmp -s - $(FLAVOR) || echo "$(CUDA)" > $(FLAVOR))
+
+lib/$(SOFILE): $(LIB_OBJ) src/libinception.map $(FLAVOR)
+	@mkdir -p lib
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libinception.map \
+	  -Wl,--no-undefined -o $@ $(LIB_OBJ) $(LIBS)
+	ln -sf $(SOFILE) lib/$(SONAME)
+	ln -sf $(SONAME) lib/libinception.so
+
+lib/libinception.a: $(LIB_OBJ) $(FLAVOR)
+	@mkdir -p lib
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+cuda-report:
+ifeq ($(CUDA),1)
+	@for f in $(sort $(wildcard cuda/*.cu)); do echo "== $$f"; \
+	  $(NVCC) $(NVCCFLAGS) -Xptxas -v -c $$f -o /dev/null 2>&1 | grep -E "Compiling|registers|spill" ; done
+else
+	@echo "cuda-report: CUDA=0 (nvcc not found); nothing to report"
+endif
+
+# ---- dependencies (Debian) --------------------------------------------------
+DEB_BUILD := gcc make pkg-config libopenblas-dev zlib1g-dev
+DEB_TEST := check libsubunit-dev python3 python3-numpy python3-torch
+DEB_TRAIN := dataset-fashion-mnist gnuplot-nox
+DEB_ALL := $(DEB_BUILD) $(DEB_TEST) $(DEB_TRAIN) $(DEB_EXTRA)
+deps:
+	@missing=""; for p in $(DEB_ALL); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
+	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "deps: missing$$missing; run: sudo apt-get install$$missing"; exit 1; fi
+# Building the library needs only the build packages; checked quietly.
+deps-build:
+	@for p in libopenblas-dev; do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \
+	  { echo "missing $$p: run 'make deps'"; exit 1; }; done
+.PHONY: deps-build
+
+# Each area adds its rules in mk/<area>.mk and may append to CHECK_EXTRA
+# (targets `make check` runs after the unit suites) and INSTALL_EXTRA.
+CHECK_EXTRA :=
+INSTALL_EXTRA :=
+include $(sort $(wildcard mk/*.mk))
+include tests/tests.mk
+
+clean:
+	rm -rf build lib

@@ -1,0 +1,355 @@
+/*
+ * backend.cu — the CUDA backend's life cycle, memory and error handling,
+ * and the table that gathers the ops of the other files in cuda/.
+ *
+ * A CUDA context owns one non-blocking stream (so it never serialises
+ * against the legacy default stream or against other contexts), one cuBLAS
+ * handle bound to that stream, a device scratch buffer that grows and is
+ * reused (loss labels and per-row results), and a small pinned host buffer
+ * for the scalars the loss returns. Every op is queued on the stream;
+ * calls that hand data to the host (download, softmax_ce, synchronize)
+ * wait for it, and upload waits too, so the caller may reuse its buffer
+ * whatever kind of memory it is.
+ *
+ * Usability: a process can use the backend when the CUDA runtime finds a
+ * driver and at least one device of compute capability 8.0 or newer (the
+ * library carries sm_80 and sm_90 code plus compute_90 PTX). Nothing is
+ * cached in globals: the library has no mutable global state, and the CUDA
+ * runtime already makes repeated queries cheap.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "common.cuh"
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Errors after which the device context is unusable for the process. */
+static int inc__cuda_sticky(cudaError_t e)
+{
+  switch (e) {
+  case cudaErrorECCUncorrectable:
+  case cudaErrorNvlinkUncorrectable:
+  case cudaErrorContained:
+  case cudaErrorIllegalAddress:
+  case cudaErrorLaunchTimeout:
+  case cudaErrorAssert:
+  case cudaErrorHardwareStackError:
+  case cudaErrorIllegalInstruction:
+  case cudaErrorMisalignedAddress:
+  case cudaErrorInvalidAddressSpace:
+  case cudaErrorInvalidPc:
+  case cudaErrorLaunchFailure:
+  case cudaErrorExternalDevice:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+inc_status inc__cuda_fail(inc_context *ctx, cudaError_t e, const char *op)
+{
+  if (e == cudaSuccess) return INC_OK;
+  (void)cudaGetLastError(); /* clear the non-sticky slot */
+  if (inc__cuda_sticky(e)) {
+    ctx->latched = INC_ERR_DEVICE_LOST;
+    return inc__error(ctx, INC_ERR_DEVICE_LOST,
+                      "CUDA backend: %s: %s (%s); the device context is lost: destroy this "
+                      "context and create a new one (other CUDA contexts of this process are "
+                      "affected too)",
+                      op, cudaGetErrorString(e), cudaGetErrorName(e));
+  }
+  if (e == cudaErrorMemoryAllocation)
+    return inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "CUDA backend: %s: %s", op,
+                      cudaGetErrorString(e));
+  return inc__error(ctx, INC_ERR_DEVICE, "CUDA backend: %s: %s (%s)", op, cudaGetErrorString(e),
+                    cudaGetErrorName(e));
+}
+
+inc_status inc__cublas_fail(inc_context *ctx, cublasStatus_t st, const char *op)
+{
+  if (st == CUBLAS_STATUS_SUCCESS) return INC_OK;
+  /* A kernel fault behind a failed cuBLAS call shows as a sticky error. */
+  const inc__cuda *be = inc__cuda_be(ctx);
+  cudaError_t e = be && be->stream ? cudaStreamQuery(be->stream) : cudaPeekAtLastError();
+  if (inc__cuda_sticky(e)) return inc__cuda_fail(ctx, e, op);
+  (void)cudaGetLastError();
+  if (st == CUBLAS_STATUS_ALLOC_FAILED)
+    return inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "CUDA backend: %s: cuBLAS: %s", op,
+                      cublasGetStatusString(st));
+  return inc__error(ctx, INC_ERR_DEVICE, "CUDA backend: %s: cuBLAS: %s (%s)", op,
+                    cublasGetStatusString(st), cublasGetStatusName(st));
+}
+
+inc_status inc__cuda_launched(inc_context *ctx, const char *op)
+{
+  cudaError_t e = cudaGetLastError();
+  return e == cudaSuccess ? INC_OK : inc__cuda_fail(ctx, e, op);
+}
+
+inc_status inc__cuda_enter(inc_context *ctx, const char *op)
+{
+  const inc__cuda *be = inc__cuda_be(ctx);
+  int cur = -1;
+  INC_CUDA_TRY(ctx, cudaGetDevice(&cur), op);
+  if (cur != be->device) INC_CUDA_TRY(ctx, cudaSetDevice(be->device), op);
+  return INC_OK;
+}
+
+inc_status inc__cuda_scratch(inc_context *ctx, size_t bytes, void **out, const char *op)
+{
+  inc__cuda *be = inc__cuda_be(ctx);
+  if (be->scratch && be->scratch_bytes >= bytes) {
+    *out = be->scratch;
+    return INC_OK;
+  }
+  size_t want = bytes < 4096 ? 4096 : bytes + bytes / 2;
+  if (inc__fault_should_fail())
+    return inc__error(ctx, INC_ERR_OUT_OF_MEMORY,
+                      "CUDA backend: %s: cannot grow scratch to %zu bytes (injected failure)", op,
+                      want);
+  /* The old buffer may still be read by queued work. */
+  INC_CUDA_TRY(ctx, cudaStreamSynchronize(be->stream), op);
+  void *p = NULL;
+  INC_CUDA_TRY(ctx, cudaMalloc(&p, want), op);
+  if (be->scratch) {
+    cudaError_t e = cudaFree(be->scratch);
+    be->scratch = NULL;
+    be->scratch_bytes = 0;
+    if (e != cudaSuccess) {
+      (void)cudaFree(p);
+      return inc__cuda_fail(ctx, e, op);
+    }
+  }
+  be->scratch = p;
+  be->scratch_bytes = want;
+  *out = p;
+  return INC_OK;
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+/* Frees whatever part of the state exists; errors are ignored (there is no
+ * one to tell), except that a sticky one latches the context. */
+static void inc__cuda_release(inc_context *ctx, inc__cuda *be)
+{
+  if (!be) return;
+  (void)cudaSetDevice(be->device);
+  if (be->stream) {
+    cudaError_t e = cudaStreamSynchronize(be->stream);
+    if (inc__cuda_sticky(e)) ctx->latched = INC_ERR_DEVICE_LOST;
+  }
+  if (be->blas) (void)cublasDestroy(be->blas);
+  if (be->scratch) (void)cudaFree(be->scratch);
+  if (be->host) (void)cudaFreeHost(be->host);
+  if (be->stream) (void)cudaStreamDestroy(be->stream);
+  (void)cudaGetLastError();
+  inc__free(be);
+}
+
+static void cuda_destroy(inc_context *ctx)
+{
+  inc__cuda_release(ctx, inc__cuda_be(ctx));
+  ctx->be = NULL;
+}
+
+/* ---- memory ------------------------------------------------------------- */
+
+static inc_status cuda_alloc(void **out, size_t bytes, inc_context *ctx)
+{
+  static const char op[] = "alloc";
+  INC_CUDA_ENTER(ctx, op);
+  inc__cuda *be = inc__cuda_be(ctx);
+  if (inc__fault_should_fail())
+    return inc__error(ctx, INC_ERR_OUT_OF_MEMORY,
+                      "CUDA backend: cannot allocate %zu bytes of device memory (injected "
+                      "failure)",
+                      bytes);
+  void *p = NULL;
+  cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
+  if (e == cudaErrorMemoryAllocation) {
+    size_t free_b = 0, total_b = 0;
+    (void)cudaGetLastError();
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) free_b = total_b = 0;
+    (void)cudaGetLastError();
+    return inc__error(ctx, INC_ERR_OUT_OF_MEMORY,
+                      "CUDA backend: cannot allocate %zu bytes of device memory (%.2f GiB free "
+                      "of %.2f GiB)",
+                      bytes, (double)free_b / 1073741824.0, (double)total_b / 1073741824.0);
+  }
+  if (e != cudaSuccess) return inc__cuda_fail(ctx, e, op);
+  /* Zero-filled, in stream order: every later use is on the same stream. */
+  e = cudaMemsetAsync(p, 0, bytes ? bytes : 1, be->stream);
+  if (e != cudaSuccess) {
+    (void)cudaFree(p);
+    return inc__cuda_fail(ctx, e, op);
+  }
+  *out = p;
+  return INC_OK;
+}
+
+static void cuda_free(void *p, inc_context *ctx)
+{
+  if (!p) return;
+  inc__cuda *be = inc__cuda_be(ctx);
+  (void)cudaSetDevice(be->device);
+  /* Queued work may still use p. */
+  cudaError_t e = cudaStreamSynchronize(be->stream);
+  if (inc__cuda_sticky(e)) ctx->latched = INC_ERR_DEVICE_LOST;
+  e = cudaFree(p);
+  if (inc__cuda_sticky(e)) ctx->latched = INC_ERR_DEVICE_LOST;
+  (void)cudaGetLastError();
+}
+
+static inc_status cuda_upload(void *dst, const void *src, size_t bytes, inc_context *ctx)
+{
+  static const char op[] = "upload";
+  if (!bytes) return INC_OK;
+  INC_CUDA_ENTER(ctx, op);
+  inc__cuda *be = inc__cuda_be(ctx);
+  INC_CUDA_TRY(ctx, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, be->stream), op);
+  /* The caller may reuse src at once, pinned or not. */
+  INC_CUDA_TRY(ctx, cudaStreamSynchronize(be->stream), op);
+  return INC_OK;
+}
+
+static inc_status cuda_download(void *dst, const void *src, size_t bytes, inc_context *ctx)
+{
+  static const char op[] = "download";
+  if (!bytes) return INC_OK;
+  INC_CUDA_ENTER(ctx, op);
+  inc__cuda *be = inc__cuda_be(ctx);
+  INC_CUDA_TRY(ctx, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, be->stream), op);
+  INC_CUDA_TRY(ctx, cudaStreamSynchronize(be->stream), op);
+  return INC_OK;
+}
+
+static inc_status cuda_copy(void *dst, const void *src, size_t bytes, inc_context *ctx)
+{
+  static const char op[] = "copy";
+  if (!bytes || dst == src) return INC_OK;
+  INC_CUDA_ENTER(ctx, op);
+  inc__cuda *be = inc__cuda_be(ctx);
+  INC_CUDA_TRY(ctx, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, be->stream), op);
+  return INC_OK;
+}
+
+static inc_status cuda_zero(void *dst, size_t bytes, inc_context *ctx)
+{
+  static const char op[] = "zero";
+  if (!bytes) return INC_OK;
+  INC_CUDA_ENTER(ctx, op);
+  inc__cuda *be = inc__cuda_be(ctx);
+  INC_CUDA_TRY(ctx, cudaMemsetAsync(dst, 0, bytes, be->stream), op);
+  return INC_OK;
+}
+
+static inc_status cuda_synchronize(inc_context *ctx)
+{
+  static const char op[] = "synchronize";
+  INC_CUDA_ENTER(ctx, op);
+  INC_CUDA_TRY(ctx, cudaStreamSynchronize(inc__cuda_be(ctx)->stream), op);
+  return INC_OK;
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+static const inc__backend_ops cuda_ops = {
+    "cuda",
+    cuda_destroy,
+    cuda_alloc,
+    cuda_free,
+    cuda_upload,
+    cuda_download,
+    cuda_copy,
+    cuda_zero,
+    cuda_synchronize,
+    inc__cuda_gemm,
+    inc__cuda_im2col,
+    inc__cuda_col2im,
+    inc__cuda_swap01,
+    inc__cuda_conv_out,
+    inc__cuda_bias_add,
+    inc__cuda_bias_grad,
+    inc__cuda_relu_fwd,
+    inc__cuda_relu_bwd,
+    inc__cuda_axpy,
+    inc__cuda_slice,
+    inc__cuda_maxpool_fwd,
+    inc__cuda_maxpool_bwd,
+    inc__cuda_avgpool_fwd,
+    inc__cuda_avgpool_bwd,
+    inc__cuda_gap_fwd,
+    inc__cuda_gap_bwd,
+    inc__cuda_softmax_ce,
+    inc__cuda_sgd,
+    inc__cuda_fill,
+};
+
+/* ---- entry points (C linkage through backend.h) -------------------------- */
+
+int inc__cuda_usable(void)
+{
+  int count = 0, major = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e == cudaSuccess && count > 0)
+    e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
+  (void)cudaGetLastError();
+  return e == cudaSuccess && count > 0 && major >= 8;
+}
+
+inc_status inc__cuda_backend_init(inc_context *ctx)
+{
+  static const char op[] = "init";
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess || count <= 0) {
+    (void)cudaGetLastError();
+    return inc__error(ctx, INC_ERR_UNAVAILABLE, "CUDA backend: no usable GPU (%s)",
+                      e != cudaSuccess ? cudaGetErrorString(e) : "no CUDA device found");
+  }
+  const int dev = 0;
+  cudaDeviceProp prop;
+  memset(&prop, 0, sizeof prop);
+  e = cudaGetDeviceProperties(&prop, dev);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return inc__error(ctx, INC_ERR_UNAVAILABLE, "CUDA backend: no usable GPU (device %d: %s)",
+                      dev, cudaGetErrorString(e));
+  }
+  if (prop.major < 8)
+    return inc__error(ctx, INC_ERR_UNAVAILABLE,
+                      "CUDA backend: no usable GPU (%.100s is sm_%d%d; this build carries code "
+                      "for sm_80 and newer)",
+                      prop.name, prop.major, prop.minor);
+
+  inc__cuda *be = (inc__cuda *)inc__calloc(1, sizeof *be);
+  if (!be) return inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "CUDA backend: out of host memory");
+  be->device = dev;
+  be->sm_count = prop.multiProcessorCount > 0 ? prop.multiProcessorCount : 1;
+  ctx->be = be; /* for the error helpers; undone on failure */
+
+  inc_status s = INC_OK;
+  cublasStatus_t st;
+  if ((e = cudaSetDevice(dev)) != cudaSuccess ||
+      (e = cudaStreamCreateWithFlags(&be->stream, cudaStreamNonBlocking)) != cudaSuccess ||
+      (e = cudaMallocHost(&be->host, INC_CUDA_HOST_BYTES)) != cudaSuccess) {
+    s = inc__cuda_fail(ctx, e, op);
+  } else if ((st = cublasCreate(&be->blas)) != CUBLAS_STATUS_SUCCESS ||
+             (st = cublasSetStream(be->blas, be->stream)) != CUBLAS_STATUS_SUCCESS ||
+             /* Plain FP32 GEMMs (no TF32) so results track the CPU backend. */
+             (st = cublasSetMathMode(be->blas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS) {
+    s = inc__cublas_fail(ctx, st, op);
+  }
+  if (s != INC_OK) {
+    inc__cuda_release(ctx, be);
+    ctx->be = NULL;
+    ctx->latched = INC_OK; /* the context is discarded by the caller */
+    return s;
+  }
+
+  double gib = (double)prop.totalGlobalMem / 1073741824.0;
+  snprintf(ctx->device_name, sizeof ctx->device_name, "%.80s (sm_%d%d, %.0f GiB)", prop.name,
+           prop.major, prop.minor, gib);
+  ctx->ops = &cuda_ops;
+  return INC_OK;
+}

@@ -1,0 +1,163 @@
+/*
+ * common.cuh — what every file of the CUDA backend shares: the backend
+ * state behind ctx->be, error checking that returns (never exits), the
+ * grid-stride launch shape, and the declarations of the ops that
+ * cuda/backend.cu gathers into the backend table.
+ *
+ * Error rule. Every CUDA and cuBLAS call is checked. An allocation failure
+ * is INC_ERR_OUT_OF_MEMORY; any other failure is INC_ERR_DEVICE with the
+ * op's name and CUDA's own text in the context's message. The errors that
+ * leave the device context unusable for the rest of the process (illegal
+ * address, launch failure, ...: "sticky" errors) latch INC_ERR_DEVICE_LOST
+ * on the context, so every later call on it fails fast with that status.
+ * Kernel faults are asynchronous: they surface at the next synchronizing
+ * call (download, synchronize, softmax_ce), which then reports them.
+ *
+ * Launch rule. Element-wise kernels are grid-stride loops over an int64
+ * index, each iteration calling the INC_HD body of src/kernels.h that the
+ * CPU backend calls in its loop; the grid is capped at a few waves of the
+ * device's multiprocessors, so one launch shape serves every size.
+ * Everything runs on the context's own non-blocking stream.
+ */
+#ifndef INC_CUDA_COMMON_CUH
+#define INC_CUDA_COMMON_CUH
+
+#include <cuda_runtime.h>
+#include <cublas_v2.h>
+
+/* src/kernels.h marks its bodies `INC_HD static inline` with INC_HD =
+ * `__host__ __device__ __forceinline__`, and __forceinline__ already says
+ * `__inline__`, which nvcc rejects as a duplicate specifier. Until INC_HD
+ * becomes plain `__host__ __device__` there, __forceinline__ is narrowed
+ * to the attribute alone while the library headers are read (harmless once
+ * kernels.h is fixed). */
+#pragma push_macro("__forceinline__")
+#undef __forceinline__
+#define __forceinline__ __attribute__((always_inline))
+#include "internal.h"
+#pragma pop_macro("__forceinline__")
+
+/* Threads per block of the grid-stride kernels. */
+#define INC_CUDA_THREADS 256
+
+/* The backend state that ctx->be points to. Scratch memory grows to the
+ * largest request and is then reused, so a steady-state training step makes
+ * no cudaMalloc. */
+typedef struct inc__cuda {
+  int device;             /* CUDA device ordinal                            */
+  int sm_count;           /* multiprocessors, for the grid cap              */
+  cudaStream_t stream;    /* every op of the context runs on this stream    */
+  cublasHandle_t blas;    /* bound to stream                                */
+  void *scratch;          /* device scratch (loss labels, per-row results)  */
+  size_t scratch_bytes;
+  void *host;             /* pinned host scratch for results (HOST_BYTES)    */
+} inc__cuda;
+
+#define INC_CUDA_HOST_BYTES 64
+
+static inline inc__cuda *inc__cuda_be(const inc_context *ctx) { return (inc__cuda *)ctx->be; }
+
+/* ---- errors (cuda/backend.cu) ---- */
+
+/* Turns a failed CUDA call of op `op` into a status and a message (see the
+ * error rule above). Returns INC_OK for cudaSuccess. Also clears CUDA's
+ * last-error slot, so a later launch check does not see a stale error. */
+inc_status inc__cuda_fail(inc_context *ctx, cudaError_t e, const char *op);
+/* The same for a cuBLAS status; a sticky CUDA error behind it is latched. */
+inc_status inc__cublas_fail(inc_context *ctx, cublasStatus_t st, const char *op);
+/* Checks the launch just made (cudaGetLastError). */
+inc_status inc__cuda_launched(inc_context *ctx, const char *op);
+/* Makes the context's device current in the calling thread (contexts may
+ * move between host threads; the current device is per thread). */
+inc_status inc__cuda_enter(inc_context *ctx, const char *op);
+/* Grows the device scratch buffer to at least bytes (synchronizes when it
+ * has to grow: the old buffer may still be in use on the stream). */
+inc_status inc__cuda_scratch(inc_context *ctx, size_t bytes, void **out, const char *op);
+
+#define INC_CUDA_TRY(ctx, call, op)                                  \
+  do {                                                               \
+    cudaError_t inc_e_ = (call);                                     \
+    if (inc_e_ != cudaSuccess) return inc__cuda_fail((ctx), inc_e_, (op)); \
+  } while (0)
+
+#define INC_CUBLAS_TRY(ctx, call, op)                                \
+  do {                                                               \
+    cublasStatus_t inc_st_ = (call);                                 \
+    if (inc_st_ != CUBLAS_STATUS_SUCCESS) return inc__cublas_fail((ctx), inc_st_, (op)); \
+  } while (0)
+
+/* Opens an op: makes the device current or returns the error. */
+#define INC_CUDA_ENTER(ctx, op)                                      \
+  do {                                                               \
+    inc_status inc_s_ = inc__cuda_enter((ctx), (op));                \
+    if (inc_s_ != INC_OK) return inc_s_;                             \
+  } while (0)
+
+/* ---- launch shape ---- */
+
+/* The grid-stride loop over [0, count) with an int64 index. */
+#define INC_CUDA_FOR(i, count)                                                       \
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (count);      \
+       i += (int64_t)blockDim.x * gridDim.x)
+
+/* Blocks for a grid-stride launch over count elements: enough to cover them,
+ * capped at 32 blocks per multiprocessor (the loop covers the rest). */
+static inline unsigned inc__cuda_blocks(const inc_context *ctx, int64_t count)
+{
+  int64_t blocks = (count + INC_CUDA_THREADS - 1) / INC_CUDA_THREADS;
+  int64_t cap = (int64_t)inc__cuda_be(ctx)->sm_count * 32;
+  if (cap < 1) cap = 1;
+  return (unsigned)(blocks < cap ? blocks : cap);
+}
+
+/* ---- the ops (one file per family) ---- */
+
+/* gemm.cu */
+inc_status inc__cuda_gemm(float *c, const float *a, const float *b, int trans_a, int trans_b,
+                          int64_t m, int64_t n, int64_t k, float alpha, float beta,
+                          inc_context *ctx);
+/* im2col.cu */
+inc_status inc__cuda_im2col(float *col, const float *x, const inc__window *g, inc_context *ctx);
+inc_status inc__cuda_col2im(float *dx, const float *col, const inc__window *g, inc_context *ctx);
+inc_status inc__cuda_swap01(float *dst, const float *src, int64_t a, int64_t b, int64_t p,
+                            inc_context *ctx);
+inc_status inc__cuda_conv_out(float *y, const float *tmp, const float *bias, int64_t n,
+                              int64_t c, int64_t p, int relu, inc_context *ctx);
+inc_status inc__cuda_bias_add(float *y, const float *bias, int64_t n, int64_t c, int64_t p,
+                              inc_context *ctx);
+inc_status inc__cuda_bias_grad(float *db, const float *dy, int64_t n, int64_t c, int64_t p,
+                               inc_context *ctx);
+/* elementwise.cu */
+inc_status inc__cuda_relu_fwd(float *y, const float *x, int64_t count, inc_context *ctx);
+inc_status inc__cuda_relu_bwd(float *dx, const float *dy, const float *y, int64_t count,
+                              inc_context *ctx);
+inc_status inc__cuda_axpy(float *y, const float *x, float alpha, int64_t count,
+                          inc_context *ctx);
+/* concat.cu */
+inc_status inc__cuda_slice(float *big, float *small, int to_big, int64_t n, int64_t cb,
+                           int64_t ct, int64_t off, int64_t p, inc_context *ctx);
+/* pool.cu */
+inc_status inc__cuda_maxpool_fwd(float *y, int32_t *arg, const float *x, const inc__window *g,
+                                 inc_context *ctx);
+inc_status inc__cuda_maxpool_bwd(float *dx, const float *dy, const int32_t *arg,
+                                 const inc__window *g, inc_context *ctx);
+inc_status inc__cuda_avgpool_fwd(float *y, const float *x, const inc__window *g,
+                                 inc_context *ctx);
+inc_status inc__cuda_avgpool_bwd(float *dx, const float *dy, const inc__window *g,
+                                 inc_context *ctx);
+inc_status inc__cuda_gap_fwd(float *y, const float *x, int64_t planes, int64_t hw,
+                             inc_context *ctx);
+inc_status inc__cuda_gap_bwd(float *dx, const float *dy, int64_t planes, int64_t hw,
+                             inc_context *ctx);
+/* loss.cu */
+inc_status inc__cuda_softmax_ce(double *loss_sum, int64_t *correct, float *dlogits,
+                                const float *logits, const int32_t *labels, int64_t n,
+                                int64_t k, float scale, inc_context *ctx);
+/* sgd.cu */
+inc_status inc__cuda_sgd(float *param, float *buf, const float *grad, int64_t count, float lr,
+                         float momentum, float weight_decay, int first, inc_context *ctx);
+/* fill.cu */
+inc_status inc__cuda_fill(float *dst, int64_t count, int dist, float a, float b, uint64_t seed,
+                          uint64_t stream, inc_context *ctx);
+
+#endif /* INC_CUDA_COMMON_CUH */

@@ -1,0 +1,455 @@
+/*
+ * inception.h — the public interface of libinception.
+ *
+ * libinception builds and trains Inception-style convolutional networks (the
+ * GoogLeNet of "Dive into Deep Learning") on a CPU backend that runs anywhere
+ * and, where an NVIDIA GPU is usable, on a CUDA backend. This header is the
+ * only one a caller needs; it is C99, usable from C++, and holds no CUDA type.
+ *
+ * General rules, true of every function below unless its comment says more:
+ *
+ *  - Handles (inc_context, inc_tensor, inc_layer, inc_optimizer) are opaque.
+ *    Constructors return them through an out-parameter, which is set to NULL
+ *    on failure; destroy functions accept NULL and do nothing then.
+ *  - Every fallible call returns an inc_status. INC_OK (0) is success. On
+ *    failure the call changes nothing the caller can observe (unless its
+ *    comment says otherwise) and leaks nothing; where a context is reachable
+ *    from the arguments, inc_context_last_error() then holds a message saying
+ *    what failed, in which layer and with which shapes.
+ *  - A NULL handle or out-pointer, a size that is zero, negative or
+ *    overflowing, or an unknown enum value is INC_ERR_INVALID_ARGUMENT.
+ *  - The library never exits, aborts, asserts or prints.
+ *  - Threads: the library has no mutable global state. Different contexts
+ *    (and the objects made from them) may be used from different threads at
+ *    the same time; one context and all its objects must be used by one thread
+ *    at a time. Every object belongs to the context it was created with and
+ *    may only be combined with objects of that same context.
+ *  - Activations overwrite, parameter gradients are overwritten by each
+ *    backward pass (they do not accumulate across calls).
+ */
+#ifndef INCEPTION_H
+#define INCEPTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  define INC_API
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#  define INC_API __attribute__((visibility("default")))
+#else
+#  define INC_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Versions and errors                                                       */
+/* ------------------------------------------------------------------------ */
+
+#define INC_VERSION_MAJOR 0
+#define INC_VERSION_MINOR 1
+#define INC_VERSION_PATCH 0
+#define INC_VERSION_NUMBER \
+  (INC_VERSION_MAJOR * 10000 + INC_VERSION_MINOR * 100 + INC_VERSION_PATCH)
+
+/* The most dimensions a tensor may have. */
+#define INC_MAX_DIMS 8
+
+/* Returns the library's version as MAJOR*10000 + MINOR*100 + PATCH, i.e. the
+ * version of the library actually loaded, which may differ from the header's
+ * INC_VERSION_NUMBER the caller was compiled with. Never fails. */
+INC_API unsigned inc_version_number(void);
+
+/* Returns the version as "MAJOR.MINOR.PATCH"; static storage, never NULL. */
+INC_API const char *inc_version_string(void);
+
+/* Status codes. Append only: existing values are never renumbered. */
+typedef enum inc_status {
+  INC_OK = 0,
+  INC_ERR_INVALID_ARGUMENT = 1, /* NULL, out of range, wrong context, ...  */
+  INC_ERR_SHAPE = 2,            /* shapes do not fit (bound or given)      */
+  INC_ERR_OUT_OF_MEMORY = 3,    /* host or device allocation failed        */
+  INC_ERR_DEVICE = 4,           /* a CUDA or cuBLAS call failed            */
+  INC_ERR_UNAVAILABLE = 5,      /* backend not built in or no usable GPU   */
+  INC_ERR_STATE = 6,            /* call out of order (e.g. backward first) */
+  INC_ERR_IO = 7,               /* reading or writing a file failed        */
+  INC_ERR_FORMAT = 8,           /* a file is malformed                     */
+  INC_ERR_DEVICE_LOST = 9       /* the device context is poisoned; latched */
+} inc_status;
+
+/* Returns a static, human-readable name for a status ("INC_ERR_SHAPE"); an
+ * unknown value gives "INC_ERR_UNKNOWN". Never NULL. */
+INC_API const char *inc_status_string(inc_status s);
+
+/* ------------------------------------------------------------------------ */
+/* Context                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct inc_context inc_context;
+typedef struct inc_tensor inc_tensor;
+typedef struct inc_layer inc_layer;
+typedef struct inc_optimizer inc_optimizer;
+
+typedef enum inc_backend {
+  INC_BACKEND_AUTO = 0, /* CUDA when a GPU is usable, else CPU */
+  INC_BACKEND_CPU = 1,
+  INC_BACKEND_CUDA = 2
+} inc_backend;
+
+/* Returns 1 if backend b can be used now (CPU: always; CUDA: built in and a
+ * device usable; AUTO: always), 0 otherwise (also for unknown values). May
+ * take a moment the first time (it probes the driver). Thread-safe. */
+INC_API int inc_backend_available(inc_backend b);
+
+/* Creates a context on backend b. AUTO resolves to CUDA when a GPU is usable,
+ * else to the CPU. CUDA without a usable GPU (or in a build without CUDA)
+ * returns INC_ERR_UNAVAILABLE and *out = NULL. The context starts with seed 0
+ * and the library's default thread count (0 = OpenMP's default).
+ * The caller owns *out and frees it with inc_context_destroy(), after every
+ * object made from it. */
+INC_API inc_status inc_context_create(inc_backend b, inc_context **out);
+
+/* Frees a context. Every tensor, layer and optimizer of it must have been
+ * destroyed first. NULL is a no-op. */
+INC_API void inc_context_destroy(inc_context *ctx);
+
+/* Returns the backend the context runs on (what AUTO resolved to);
+ * INC_BACKEND_AUTO for a NULL context. */
+INC_API inc_backend inc_context_backend(const inc_context *ctx);
+
+/* Returns the message of the last failed call on this context, or "" if none
+ * failed yet. The string is owned by the context and valid until its next
+ * call. A NULL context gives "". */
+INC_API const char *inc_context_last_error(const inc_context *ctx);
+
+/* Returns a short description of the device ("CPU (2 threads, OpenBLAS)",
+ * "NVIDIA H200 (sm_90)"); owned by the context; "" for NULL. */
+INC_API const char *inc_context_device_name(const inc_context *ctx);
+
+/* Sets the seed of the context's counter-based random number generator and
+ * restarts its stream: parameters filled after this are a pure function of
+ * the seed and of the order of fills, identical on every backend and thread
+ * count. */
+INC_API inc_status inc_context_set_seed(inc_context *ctx, uint64_t seed);
+
+/* Returns the seed set last (0 by default; 0 for NULL). */
+INC_API uint64_t inc_context_seed(const inc_context *ctx);
+
+/* Sets how many CPU threads the context's CPU work uses (OpenMP loops and the
+ * BLAS). 0 means the library default. The BLAS thread count is a process-wide
+ * setting of OpenBLAS: contexts used at once from several threads should use
+ * the same value. Results do not depend on it. n < 0 is invalid. */
+INC_API inc_status inc_context_set_num_threads(inc_context *ctx, int n);
+
+/* Waits for all work queued on the context's device to finish (a no-op on
+ * the CPU). Returns a device error that happened asynchronously, if any. */
+INC_API inc_status inc_context_synchronize(inc_context *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Tensors: dense float32, row-major, 1..INC_MAX_DIMS dims, on the device of  */
+/* their context.                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Creates a zero-filled tensor of ndim dims (each >= 1; the element count
+ * must fit in int64 and in memory). The caller owns *out. */
+INC_API inc_status inc_tensor_create(inc_context *ctx, int ndim, const int64_t *dims,
+                                     inc_tensor **out);
+
+/* Frees a tensor made by inc_tensor_create(). NULL is a no-op. Tensors
+ * returned by layers (outputs, gradients, parameters) are owned by the layer
+ * and must not be destroyed by the caller. */
+INC_API void inc_tensor_destroy(inc_tensor *t);
+
+/* Returns the number of dims, 0 for NULL. */
+INC_API int inc_tensor_ndim(const inc_tensor *t);
+
+/* Returns the size of dimension axis; a negative axis counts from the end.
+ * Returns 0 for NULL or an axis out of range. */
+INC_API int64_t inc_tensor_dim(const inc_tensor *t, int axis);
+
+/* Returns the number of elements, 0 for NULL. */
+INC_API int64_t inc_tensor_numel(const inc_tensor *t);
+
+/* Returns the context of the tensor, NULL for NULL. */
+INC_API inc_context *inc_tensor_context(const inc_tensor *t);
+
+/* Copies count floats from host memory into the tensor. count must equal
+ * inc_tensor_numel(t), else INC_ERR_INVALID_ARGUMENT. Synchronous: src may be
+ * reused when the call returns. */
+INC_API inc_status inc_tensor_copy_from_host(inc_tensor *t, const float *src, int64_t count);
+
+/* Copies the tensor into count floats of host memory; count must equal
+ * inc_tensor_numel(t). Synchronous: waits for queued work on the tensor. */
+INC_API inc_status inc_tensor_copy_to_host(const inc_tensor *t, float *dst, int64_t count);
+
+/* Changes the shape of a tensor made by inc_tensor_create() keeping its
+ * contents; the element count must stay the same. */
+INC_API inc_status inc_tensor_reshape(inc_tensor *t, int ndim, const int64_t *dims);
+
+/* ------------------------------------------------------------------------ */
+/* Layers. Created without input sizes: the first forward (or                */
+/* inc_layer_infer_shape) binds input channels/features and allocates the     */
+/* parameters. Image inputs are (N, C, H, W); dense inputs are (N, F).        */
+/* The caller owns a layer until it is given to a container, which then owns  */
+/* it (inc_layer_destroy on the root frees the whole tree).                   */
+/* ------------------------------------------------------------------------ */
+
+/* 2-D convolution with a square kernel, out_channels filters, bias, PyTorch's
+ * weight layout (out, in, k, k). kernel >= 1, stride >= 1, 0 <= padding. */
+INC_API inc_status inc_conv2d_create(inc_context *ctx, int out_channels, int kernel, int stride,
+                                     int padding, inc_layer **out);
+
+/* Max pooling over square windows; padding counts as -infinity and must be
+ * at most kernel/2 (PyTorch's rule). stride 0 means stride = kernel. */
+INC_API inc_status inc_max_pool2d_create(inc_context *ctx, int kernel, int stride, int padding,
+                                         inc_layer **out);
+
+/* Average pooling; padded positions count in the divisor (PyTorch's default
+ * count_include_pad=True). padding <= kernel/2; stride 0 means kernel. */
+INC_API inc_status inc_avg_pool2d_create(inc_context *ctx, int kernel, int stride, int padding,
+                                         inc_layer **out);
+
+/* Global average pooling: (N, C, H, W) -> (N, C, 1, 1). */
+INC_API inc_status inc_global_avg_pool2d_create(inc_context *ctx, inc_layer **out);
+
+/* Rectified linear unit, any shape. */
+INC_API inc_status inc_relu_create(inc_context *ctx, inc_layer **out);
+
+/* (N, d1, d2, ...) -> (N, d1*d2*...). */
+INC_API inc_status inc_flatten_create(inc_context *ctx, inc_layer **out);
+
+/* Fully connected layer: (N, F) -> (N, out_features), weight (out, F), bias. */
+INC_API inc_status inc_dense_create(inc_context *ctx, int out_features, inc_layer **out);
+
+/* A container that applies its children one after the other. */
+INC_API inc_status inc_sequential_create(inc_context *ctx, inc_layer **out);
+
+/* Appends child to a sequential container. On INC_OK the container owns child. child must have no parent, must belong
+ * to the same context and must not be seq itself or one of its ancestors.
+ * Appending to a bound container is allowed; the new child binds on the next
+ * forward. */
+INC_API inc_status inc_sequential_append(inc_layer *seq, inc_layer *child);
+
+/* The parallel container: every branch receives the same input and the
+ * outputs, which must agree in N, H and W, are concatenated along channels.
+ * Backward splits dy by channels and sums the branches' input gradients. */
+INC_API inc_status inc_concat_create(inc_context *ctx, inc_layer **out);
+
+/* Adds a branch to a concat container; same ownership rules as
+ * inc_sequential_append(). */
+INC_API inc_status inc_concat_add_branch(inc_layer *concat, inc_layer *branch);
+
+/* The D2L Inception block: a concat of four branches named p1..p4:
+ *   p1: 1x1 conv c1, ReLU
+ *   p2: 1x1 conv c2_reduce, ReLU, 3x3 conv c2 pad 1, ReLU
+ *   p3: 1x1 conv c3_reduce, ReLU, 5x5 conv c3 pad 2, ReLU
+ *   p4: 3x3 max pool stride 1 pad 1, 1x1 conv c4, ReLU
+ * Output channels c1 + c2 + c3 + c4. Every count must be >= 1. */
+INC_API inc_status inc_inception_create(inc_context *ctx, int c1, int c2_reduce, int c2,
+                                        int c3_reduce, int c3, int c4, inc_layer **out);
+
+/* Builds the D2L GoogLeNet (b1..b5 and a dense layer, see docs/api.md) with
+ * `classes` outputs, as a sequential container named by index. */
+INC_API inc_status inc_googlenet_create(inc_context *ctx, int classes, inc_layer **out);
+
+/* Frees a layer and all its children. The layer must not be inside a
+ * container (destroy the root instead). NULL is a no-op. */
+INC_API void inc_layer_destroy(inc_layer *layer);
+
+/* Returns the kind: "conv2d", "max_pool2d", "avg_pool2d",
+ * "global_avg_pool2d", "relu", "flatten", "dense", "sequential", "concat".
+ * (The inception builder returns a "concat".) NULL gives "". */
+INC_API const char *inc_layer_kind(const inc_layer *layer);
+
+/* Renames a layer. A name is 1..63 characters, none of '.', '/', '"', '\\' or
+ * control characters, and unique among its siblings. The default name is the
+ * index in the parent ("0", "1", ...); a root's default name is "". */
+INC_API inc_status inc_layer_set_name(inc_layer *layer, const char *name);
+
+/* Returns the layer's name (owned by the layer); "" for NULL. */
+INC_API const char *inc_layer_name(const inc_layer *layer);
+
+/* Returns the number of direct children (0 for leaves and NULL). */
+INC_API int inc_layer_child_count(const inc_layer *layer);
+
+/* Returns child `index` (owned by the container), or NULL if out of range. */
+INC_API inc_layer *inc_layer_child(const inc_layer *layer, int index);
+
+/* Returns the layer's parent container, or NULL for a root or NULL. */
+INC_API inc_layer *inc_layer_parent(const inc_layer *layer);
+
+/* ------------------------------------------------------------------------ */
+/* Shapes                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Returns 1 when every parameter shape in the subtree is known (a layer with
+ * no parameters is always bound), 0 otherwise or for NULL. */
+INC_API int inc_layer_is_bound(const inc_layer *layer);
+
+/* Computes the output shape for an input of shape in_dims, binding every
+ * unbound layer in the subtree (allocating and filling its parameters) as a
+ * forward pass would. out_dims must have room for INC_MAX_DIMS values.
+ * A shape that does not fit a bound layer is INC_ERR_SHAPE with a message
+ * such as "layer 0.0 (conv2d): bound to 1 input channel, got 3". On failure
+ * nothing is bound. */
+INC_API inc_status inc_layer_infer_shape(inc_layer *layer, int ndim, const int64_t *in_dims,
+                                         int *out_ndim, int64_t *out_dims);
+
+/* Forgets every bound shape in the subtree and frees parameters, gradients
+ * and activations, so that the next forward binds afresh (e.g. to another
+ * channel count). The recorded init scheme is kept. Optimizers drop their
+ * state for the freed parameters on their next step. */
+INC_API inc_status inc_layer_unbind(inc_layer *layer);
+
+/* Writes a table, one line per layer of the subtree (path, kind, output shape
+ * for an input of in_dims, parameter count) and a total line, into buf as a
+ * NUL-terminated string. Binds like inc_layer_infer_shape(). *needed (if not
+ * NULL) receives the size needed including the NUL; if cap is too small the
+ * text is truncated (buf may be NULL when cap is 0) and INC_OK is still
+ * returned. */
+INC_API inc_status inc_layer_summary(inc_layer *layer, int ndim, const int64_t *in_dims, char *buf,
+                                     size_t cap, size_t *needed);
+
+/* ------------------------------------------------------------------------ */
+/* Initialization                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef enum inc_init {
+  INC_INIT_XAVIER_UNIFORM = 0, /* U(-a, a), a = sqrt(6/(fan_in+fan_out)); the default */
+  INC_INIT_XAVIER_NORMAL = 1,  /* N(0, 2/(fan_in+fan_out))                         */
+  INC_INIT_KAIMING_UNIFORM = 2,/* U(-a, a), a = sqrt(6/fan_in)                     */
+  INC_INIT_KAIMING_NORMAL = 3, /* N(0, 2/fan_in)                                   */
+  INC_INIT_NORMAL_001 = 4      /* N(0, 0.01^2)                                     */
+} inc_init;
+
+/* Sets the weight-init scheme of every layer in the subtree. Unbound layers
+ * record it and use it when they bind. Bound layers are refilled only if
+ * force_reinit is nonzero (new random weights from the context's stream,
+ * biases zero, gradients zero, shapes kept); otherwise they are left as they
+ * are. Biases always start at zero. */
+INC_API inc_status inc_layer_initialize(inc_layer *layer, inc_init scheme, int force_reinit);
+
+/* ------------------------------------------------------------------------ */
+/* Running                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Runs the layer on x and sets *y to its output, owned by the layer and
+ * valid until the layer's next forward, unbind or destroy. With training
+ * nonzero the layer keeps what backward needs; x must then stay alive and
+ * unchanged until the backward call. Binds unbound layers first. */
+INC_API inc_status inc_layer_forward(inc_layer *layer, const inc_tensor *x, int training,
+                                     const inc_tensor **y);
+
+/* Backpropagates dy (shape of the last output) through the layer, after a
+ * training forward (else INC_ERR_STATE). Overwrites every parameter gradient
+ * of the subtree and sets *dx to the input gradient, owned by the layer and
+ * valid until its next call. dx may be NULL if not wanted. */
+INC_API inc_status inc_layer_backward(inc_layer *layer, const inc_tensor *dy,
+                                      const inc_tensor **dx);
+
+/* ------------------------------------------------------------------------ */
+/* Parameters                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Returns the number of parameter tensors in the subtree; 0 while unbound. */
+INC_API int inc_layer_param_count(const inc_layer *layer);
+
+/* Returns the total number of parameter scalars in the subtree. */
+INC_API int64_t inc_layer_param_numel(const inc_layer *layer);
+
+/* Gives parameter `index` (0 <= index < inc_layer_param_count) of the subtree
+ * in depth-first order: its name, the path of layer names from this layer
+ * joined by '.' plus "weight" or "bias" (e.g. "2.0.p2.2.weight"), its value
+ * and its gradient. All three are owned by the layer; the name is valid until
+ * the tree changes. Any out-pointer may be NULL. The value may be written
+ * (e.g. with inc_tensor_copy_from_host) to set weights by hand. */
+INC_API inc_status inc_layer_param(const inc_layer *layer, int index, const char **name,
+                                   inc_tensor **value, inc_tensor **grad);
+
+/* ------------------------------------------------------------------------ */
+/* Loss                                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Softmax cross-entropy of logits (N, classes) against host int32 labels
+ * (N of them, each in [0, classes), else INC_ERR_INVALID_ARGUMENT).
+ * *mean_loss gets the mean loss over the rows (numerically stable).
+ * dlogits (may be NULL; else a tensor of the logits' shape and context)
+ * receives d(mean_loss)/d(logits) = (softmax - onehot)/N. *correct (may be
+ * NULL) gets the number of rows whose argmax equals the label. */
+INC_API inc_status inc_softmax_cross_entropy(inc_context *ctx, const inc_tensor *logits,
+                                             const int32_t *labels, float *mean_loss,
+                                             inc_tensor *dlogits, int64_t *correct);
+
+/* ------------------------------------------------------------------------ */
+/* Optimizer                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Creates a stochastic gradient descent optimizer with PyTorch's update rule:
+ *   g = grad + weight_decay * p;  b = momentum * b + g (b = g on the first
+ *   step);  p -= lr * (momentum ? b : g).
+ * lr > 0, 0 <= momentum < 1, weight_decay >= 0, all finite. */
+INC_API inc_status inc_sgd_create(inc_context *ctx, float lr, float momentum, float weight_decay,
+                                  inc_optimizer **out);
+
+/* Applies one update to every parameter of model using the gradients of the
+ * last backward. The model must be bound (else INC_ERR_STATE) and belong to
+ * the optimizer's context. Momentum buffers are kept per parameter. */
+INC_API inc_status inc_optimizer_step(inc_optimizer *opt, inc_layer *model);
+
+/* Changes the learning rate (> 0, finite) for later steps. */
+INC_API inc_status inc_optimizer_set_lr(inc_optimizer *opt, float lr);
+
+/* Returns the current learning rate, 0 for NULL. */
+INC_API float inc_optimizer_lr(const inc_optimizer *opt);
+
+/* Frees the optimizer and its state. NULL is a no-op. */
+INC_API void inc_optimizer_destroy(inc_optimizer *opt);
+
+/* ------------------------------------------------------------------------ */
+/* Persistence: safetensors files (F32, little-endian), names as             */
+/* inc_layer_param(). Files are written to a temporary file in the same      */
+/* directory, flushed, fsync'd and renamed over the target, so a failed save */
+/* leaves any previous file intact.                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Saves every parameter of a bound layer. */
+INC_API inc_status inc_layer_save(const inc_layer *layer, const char *path);
+
+/* Loads parameters saved by inc_layer_save (or a compatible file). An
+ * unbound model is bound from the file's shapes. Every parameter of the model
+ * must be in the file with its shape, and every model tensor of the file in
+ * the model (optimizer tensors, named "momentum/...", are ignored); otherwise
+ * INC_ERR_SHAPE. A malformed file is INC_ERR_FORMAT. On failure the model is
+ * unchanged. */
+INC_API inc_status inc_layer_load(inc_layer *layer, const char *path);
+
+/* A checkpoint: the model's parameters, the optimizer's momentum buffers
+ * (opt may be NULL) as "momentum/<param name>", and n_meta string pairs in
+ * the file's __metadata__ (keys unique, not starting with "inc."; values any
+ * UTF-8 text). */
+INC_API inc_status inc_checkpoint_save(const inc_layer *model, const inc_optimizer *opt,
+                                       int n_meta, const char *const *keys,
+                                       const char *const *values, const char *path);
+
+/* Loads a checkpoint: like inc_layer_load(), and when opt is not NULL also
+ * restores its momentum buffers and learning rate. On failure neither the
+ * model nor the optimizer changes. */
+INC_API inc_status inc_checkpoint_load(inc_layer *model, inc_optimizer *opt, const char *path);
+
+/* Reads __metadata__[key] of a safetensors file into buf (NUL-terminated).
+ * *needed (if not NULL) gets the size needed including the NUL, or 0 when
+ * the key is absent (then buf, if cap > 0, gets ""; the call returns INC_OK).
+ * A value longer than cap is truncated (still INC_OK). buf may be NULL when
+ * cap is 0. A malformed file is INC_ERR_FORMAT, an unreadable one INC_ERR_IO.
+ * This call has no context, so its errors carry no message. */
+INC_API inc_status inc_checkpoint_metadata(const char *path, const char *key, char *buf,
+                                           size_t cap, size_t *needed);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INCEPTION_H */

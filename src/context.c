@@ -1,0 +1,124 @@
+/*
+ * context.c — contexts: backend choice, seed and random stream, threads,
+ * scratch workspaces.
+ *
+ * A context owns its backend state (for CUDA: device, stream, cuBLAS
+ * handle), the counter-based RNG position used by parameter fills, and a few
+ * scratch buffers that grow to the largest request and are then reused, so
+ * a steady-state training step allocates nothing.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "internal.h"
+
+INC_API int inc_backend_available(inc_backend b)
+{
+  switch (b) {
+  case INC_BACKEND_AUTO:
+  case INC_BACKEND_CPU: return 1;
+  case INC_BACKEND_CUDA: return inc__cuda_usable();
+  }
+  return 0;
+}
+
+INC_API inc_status inc_context_create(inc_backend b, inc_context **out)
+{
+  if (!out) return INC_ERR_INVALID_ARGUMENT;
+  *out = NULL;
+  if (b != INC_BACKEND_AUTO && b != INC_BACKEND_CPU && b != INC_BACKEND_CUDA)
+    return INC_ERR_INVALID_ARGUMENT;
+  inc_context *ctx = (inc_context *)inc__calloc(1, sizeof *ctx);
+  if (!ctx) return INC_ERR_OUT_OF_MEMORY;
+  ctx->next_uid = 1;
+  inc_status s;
+  if (b == INC_BACKEND_CUDA || (b == INC_BACKEND_AUTO && inc__cuda_usable())) {
+    ctx->backend = INC_BACKEND_CUDA;
+    s = inc__cuda_backend_init(ctx);
+    if (s != INC_OK && b == INC_BACKEND_AUTO) {
+      /* The GPU looked usable but did not start: AUTO still gets a CPU. */
+      ctx->backend = INC_BACKEND_CPU;
+      s = inc__cpu_backend_init(ctx);
+    }
+  } else {
+    ctx->backend = INC_BACKEND_CPU;
+    s = inc__cpu_backend_init(ctx);
+  }
+  if (s != INC_OK) {
+    inc__free(ctx);
+    return s;
+  }
+  ctx->err[0] = '\0';
+  *out = ctx;
+  return INC_OK;
+}
+
+INC_API void inc_context_destroy(inc_context *ctx)
+{
+  if (!ctx) return;
+  for (int i = 0; i < INC__WS_SLOTS; i++) ctx->ops->free(ctx->ws[i], ctx);
+  ctx->ops->destroy(ctx);
+  inc__free(ctx);
+}
+
+INC_API inc_backend inc_context_backend(const inc_context *ctx)
+{
+  return ctx ? ctx->backend : INC_BACKEND_AUTO;
+}
+
+INC_API const char *inc_context_device_name(const inc_context *ctx)
+{
+  return ctx ? ctx->device_name : "";
+}
+
+INC_API inc_status inc_context_set_seed(inc_context *ctx, uint64_t seed)
+{
+  if (!ctx) return INC_ERR_INVALID_ARGUMENT;
+  inc__begin(ctx);
+  ctx->seed = seed;
+  ctx->rng_stream = 0;
+  return INC_OK;
+}
+
+INC_API uint64_t inc_context_seed(const inc_context *ctx) { return ctx ? ctx->seed : 0; }
+
+INC_API inc_status inc_context_set_num_threads(inc_context *ctx, int n)
+{
+  if (!ctx) return INC_ERR_INVALID_ARGUMENT;
+  inc__begin(ctx);
+  if (n < 0)
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT, "inc_context_set_num_threads: %d < 0", n);
+  ctx->num_threads = n;
+  if (ctx->backend == INC_BACKEND_CPU) inc__cpu_describe(ctx);
+  return INC_OK;
+}
+
+INC_API inc_status inc_context_synchronize(inc_context *ctx)
+{
+  if (!ctx) return INC_ERR_INVALID_ARGUMENT;
+  inc_status s = inc__begin(ctx);
+  if (s != INC_OK) return s;
+  return ctx->ops->synchronize(ctx);
+}
+
+inc_status inc__workspace(inc_context *ctx, int slot, size_t bytes, void **out)
+{
+  if (ctx->ws_bytes[slot] >= bytes && ctx->ws[slot]) {
+    *out = ctx->ws[slot];
+    return INC_OK;
+  }
+  void *p = NULL;
+  inc_status s = ctx->ops->alloc(&p, bytes, ctx);
+  if (s != INC_OK) return s;
+  ctx->ops->free(ctx->ws[slot], ctx);
+  ctx->ws[slot] = p;
+  ctx->ws_bytes[slot] = bytes;
+  *out = p;
+  return INC_OK;
+}
+
+inc_status inc__fill_random(inc_context *ctx, float *dst, int64_t count, int dist, float a,
+                            float b)
+{
+  uint64_t stream = ctx->rng_stream++;
+  return ctx->ops->fill(dst, count, dist, a, b, ctx->seed, stream, ctx);
+}

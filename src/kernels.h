@@ -1,0 +1,334 @@
+/*
+ * kernels.h — the per-element bodies of every custom kernel, written once.
+ *
+ * Each function here computes one output element (or one row) from its flat
+ * index. The CUDA backend calls it from one thread per element; the CPU
+ * backend calls it from an OpenMP loop. Because both backends run the very
+ * same index arithmetic, the CPU test suite exercises the CUDA kernels'
+ * addressing even on a machine without a GPU. Keep these free of anything
+ * that is not both valid C99 and CUDA C++ (no VLAs, no designated init).
+ *
+ * Layouts (row-major throughout):
+ *   images      (N, C, H, W)
+ *   im2col      col (C*K*K, N*OH*OW): row r = (c*K + ki)*K + kj,
+ *               column q = (n*OH + oh)*OW + ow
+ *   conv GEMM   out (OC, N*OH*OW) = weight (OC, C*K*K) x col
+ */
+#ifndef INC_KERNELS_H
+#define INC_KERNELS_H
+
+#include <stdint.h>
+#include <math.h>
+
+#ifdef __CUDACC__
+#  define INC_HD __host__ __device__ __forceinline__
+#else
+#  define INC_HD
+#endif
+
+/* Geometry of a convolution or pooling window pass. */
+typedef struct inc__window {
+  int64_t n, c, h, w; /* input (N, C, H, W)        */
+  int64_t oh, ow;     /* output spatial size        */
+  int k, s, p;        /* kernel, stride, padding    */
+} inc__window;
+
+/* ---- convolution -------------------------------------------------------- */
+
+/* col[i] for col (C*K*K, N*OH*OW) built from x (N, C, H, W). */
+INC_HD static inline float inc__k_im2col(const float *x, int64_t i, const inc__window *g)
+{
+  int64_t cols = g->n * g->oh * g->ow;
+  int64_t q = i % cols, r = i / cols;
+  int64_t ow = q % g->ow, t = q / g->ow;
+  int64_t oh = t % g->oh, n = t / g->oh;
+  int64_t kj = r % g->k, t2 = r / g->k;
+  int64_t ki = t2 % g->k, c = t2 / g->k;
+  int64_t h = oh * g->s - g->p + ki, w = ow * g->s - g->p + kj;
+  if (h < 0 || h >= g->h || w < 0 || w >= g->w) return 0.0f;
+  return x[((n * g->c + c) * g->h + h) * g->w + w];
+}
+
+/* dx[i] for dx (N, C, H, W): the sum of every col (C*K*K, N*OH*OW) entry that
+ * im2col copied from input element i (a gather, so no atomics are needed). */
+INC_HD static inline float inc__k_col2im(const float *col, int64_t i, const inc__window *g)
+{
+  int64_t w = i % g->w, t = i / g->w;
+  int64_t h = t % g->h; t /= g->h;
+  int64_t c = t % g->c, n = t / g->c;
+  int64_t cols = g->n * g->oh * g->ow;
+  float sum = 0.0f;
+  for (int ki = 0; ki < g->k; ki++) {
+    int64_t hh = h + g->p - ki;
+    if (hh < 0 || hh % g->s) continue;
+    int64_t oh = hh / g->s;
+    if (oh >= g->oh) continue;
+    for (int kj = 0; kj < g->k; kj++) {
+      int64_t ww = w + g->p - kj;
+      if (ww < 0 || ww % g->s) continue;
+      int64_t ow = ww / g->s;
+      if (ow >= g->ow) continue;
+      int64_t r = (c * g->k + ki) * g->k + kj;
+      sum += col[r * cols + (n * g->oh + oh) * g->ow + ow];
+    }
+  }
+  return sum;
+}
+
+/* dst[i] for dst (B, A, P) taken from src (A, B, P): swaps the two leading
+ * axes. Used to move between (N, C, P) images and (C, N*P) GEMM operands. */
+INC_HD static inline float inc__k_swap01(const float *src, int64_t i, int64_t a, int64_t b,
+                                         int64_t p)
+{
+  int64_t pp = i % p, t = i / p;
+  int64_t ai = t % a, bi = t / a;
+  return src[(ai * b + bi) * p + pp];
+}
+
+/* y[i] for y (N, C, P) from the GEMM result tmp (C, N*P) plus bias (C)
+ * (bias may be NULL), with an optional fused ReLU. */
+INC_HD static inline float inc__k_conv_out(const float *tmp, const float *bias, int64_t i,
+                                           int64_t n, int64_t c, int64_t p, int relu)
+{
+  int64_t ci = (i / p) % c;
+  float v = inc__k_swap01(tmp, i, c, n, p) + (bias ? bias[ci] : 0.0f);
+  return (relu && v < 0.0f) ? 0.0f : v;
+}
+
+/* db[j] for a bias of C channels: the sum of dy (N, C, P) over n and p. */
+INC_HD static inline float inc__k_bias_grad(const float *dy, int64_t j, int64_t n, int64_t c,
+                                            int64_t p)
+{
+  float sum = 0.0f;
+  for (int64_t ni = 0; ni < n; ni++) {
+    const float *row = dy + (ni * c + j) * p;
+    for (int64_t pi = 0; pi < p; pi++) sum += row[pi];
+  }
+  return sum;
+}
+
+/* ---- elementwise -------------------------------------------------------- */
+
+INC_HD static inline float inc__k_relu(float x) { return x > 0.0f ? x : 0.0f; }
+
+/* ReLU backward from the saved output y: dy where y > 0, else 0. */
+INC_HD static inline float inc__k_relu_grad(float dy, float y) { return y > 0.0f ? dy : 0.0f; }
+
+/* y[i] + bias[c] for y (N, C, P). */
+INC_HD static inline float inc__k_bias_add(const float *y, const float *bias, int64_t i,
+                                           int64_t c, int64_t p)
+{
+  return y[i] + bias[(i / p) % c];
+}
+
+/* Index into a (N, CT, P) tensor of element i of its channel slice
+ * [off, off + CB), the slice seen as a dense (N, CB, P) tensor. Concat
+ * forward writes big[this] = small[i]; backward reads small[i] = big[this]. */
+INC_HD static inline int64_t inc__k_slice_index(int64_t i, int64_t cb, int64_t ct, int64_t off,
+                                                int64_t p)
+{
+  int64_t pp = i % p, t = i / p;
+  int64_t c = t % cb, n = t / cb;
+  return (n * ct + off + c) * p + pp;
+}
+
+/* ---- pooling ------------------------------------------------------------ */
+
+/* Max over the window of output i of y (N, C, OH, OW); padding is -inf.
+ * *arg receives the argmax as h*W + w within the plane (first max wins). */
+INC_HD static inline float inc__k_maxpool(const float *x, int64_t i, const inc__window *g,
+                                          int32_t *arg)
+{
+  int64_t ow = i % g->ow, t = i / g->ow;
+  int64_t oh = t % g->oh, nc = t / g->oh;
+  const float *plane = x + nc * g->h * g->w;
+  int64_t h0 = oh * g->s - g->p, w0 = ow * g->s - g->p;
+  float best = -INFINITY;
+  int64_t besti = -1;
+  for (int ki = 0; ki < g->k; ki++) {
+    int64_t h = h0 + ki;
+    if (h < 0 || h >= g->h) continue;
+    for (int kj = 0; kj < g->k; kj++) {
+      int64_t w = w0 + kj;
+      if (w < 0 || w >= g->w) continue;
+      float v = plane[h * g->w + w];
+      if (besti < 0 || v > best || v != v) { /* NaN propagates, like PyTorch */
+        best = v;
+        besti = h * g->w + w;
+      }
+    }
+  }
+  *arg = (int32_t)besti;
+  return best;
+}
+
+/* The range [*lo, *hi] of output positions (along one axis of size out) whose
+ * window of size k, stride s, padding p contains input position x. Empty
+ * when *lo > *hi. */
+INC_HD static inline void inc__k_window_range(int64_t x, int k, int s, int p, int64_t out,
+                                              int64_t *lo, int64_t *hi)
+{
+  int64_t a = x + p - k + 1; /* smallest o*s that still reaches x */
+  *lo = a <= 0 ? 0 : (a + s - 1) / s;
+  int64_t b = (x + p) / s;
+  *hi = b < out - 1 ? b : out - 1;
+}
+
+/* dx[i] of max-pool backward: the dy of every window whose argmax is i. */
+INC_HD static inline float inc__k_maxpool_grad(const float *dy, const int32_t *arg, int64_t i,
+                                               const inc__window *g)
+{
+  int64_t w = i % g->w, t = i / g->w;
+  int64_t h = t % g->h, nc = t / g->h;
+  int64_t oh0, oh1, ow0, ow1;
+  inc__k_window_range(h, g->k, g->s, g->p, g->oh, &oh0, &oh1);
+  inc__k_window_range(w, g->k, g->s, g->p, g->ow, &ow0, &ow1);
+  int32_t me = (int32_t)(h * g->w + w);
+  const int64_t base = nc * g->oh * g->ow;
+  float sum = 0.0f;
+  for (int64_t oh = oh0; oh <= oh1; oh++)
+    for (int64_t ow = ow0; ow <= ow1; ow++)
+      if (arg[base + oh * g->ow + ow] == me) sum += dy[base + oh * g->ow + ow];
+  return sum;
+}
+
+/* The divisor of average-pool output (oh, ow): the window's size clipped to
+ * the padded input, so padding counts (PyTorch count_include_pad=True). */
+INC_HD static inline float inc__k_avgpool_div(int64_t oh, int64_t ow, const inc__window *g)
+{
+  int64_t h0 = oh * g->s - g->p, w0 = ow * g->s - g->p;
+  int64_t h1 = h0 + g->k, w1 = w0 + g->k;
+  if (h1 > g->h + g->p) h1 = g->h + g->p;
+  if (w1 > g->w + g->p) w1 = g->w + g->p;
+  return (float)((h1 - h0) * (w1 - w0));
+}
+
+/* y[i] of average pooling for y (N, C, OH, OW). */
+INC_HD static inline float inc__k_avgpool(const float *x, int64_t i, const inc__window *g)
+{
+  int64_t ow = i % g->ow, t = i / g->ow;
+  int64_t oh = t % g->oh, nc = t / g->oh;
+  const float *plane = x + nc * g->h * g->w;
+  int64_t h0 = oh * g->s - g->p, w0 = ow * g->s - g->p;
+  float sum = 0.0f;
+  for (int ki = 0; ki < g->k; ki++) {
+    int64_t h = h0 + ki;
+    if (h < 0 || h >= g->h) continue;
+    for (int kj = 0; kj < g->k; kj++) {
+      int64_t w = w0 + kj;
+      if (w < 0 || w >= g->w) continue;
+      sum += plane[h * g->w + w];
+    }
+  }
+  return sum / inc__k_avgpool_div(oh, ow, g);
+}
+
+/* dx[i] of average-pool backward: sum over covering windows of dy/divisor. */
+INC_HD static inline float inc__k_avgpool_grad(const float *dy, int64_t i, const inc__window *g)
+{
+  int64_t w = i % g->w, t = i / g->w;
+  int64_t h = t % g->h, nc = t / g->h;
+  int64_t oh0, oh1, ow0, ow1;
+  inc__k_window_range(h, g->k, g->s, g->p, g->oh, &oh0, &oh1);
+  inc__k_window_range(w, g->k, g->s, g->p, g->ow, &ow0, &ow1);
+  const float *plane = dy + nc * g->oh * g->ow;
+  float sum = 0.0f;
+  for (int64_t oh = oh0; oh <= oh1; oh++)
+    for (int64_t ow = ow0; ow <= ow1; ow++)
+      sum += plane[oh * g->ow + ow] / inc__k_avgpool_div(oh, ow, g);
+  return sum;
+}
+
+/* y[j] of global average pooling: the mean of plane j of x (planes of hw). */
+INC_HD static inline float inc__k_gap(const float *x, int64_t j, int64_t hw)
+{
+  const float *plane = x + j * hw;
+  float sum = 0.0f;
+  for (int64_t t = 0; t < hw; t++) sum += plane[t];
+  return sum / (float)hw;
+}
+
+/* dx[i] of global average pooling backward. */
+INC_HD static inline float inc__k_gap_grad(const float *dy, int64_t i, int64_t hw)
+{
+  return dy[i / hw] / (float)hw;
+}
+
+/* ---- loss --------------------------------------------------------------- */
+
+/* Softmax cross-entropy of one row of k logits against label; returns the
+ * row's loss, writes (softmax - onehot) * scale into drow when it is not
+ * NULL, and sets *hit to 1 when the row's argmax (first max) is the label. */
+INC_HD static inline float inc__k_softmax_ce_row(const float *row, int32_t label, int64_t k,
+                                                 float scale, float *drow, int *hit)
+{
+  float m = row[0];
+  int64_t am = 0;
+  for (int64_t j = 1; j < k; j++)
+    if (row[j] > m) { m = row[j]; am = j; }
+  float sum = 0.0f;
+  for (int64_t j = 0; j < k; j++) sum += expf(row[j] - m);
+  float lse = m + logf(sum);
+  if (drow)
+    for (int64_t j = 0; j < k; j++)
+      drow[j] = (expf(row[j] - lse) - (j == label ? 1.0f : 0.0f)) * scale;
+  *hit = (am == label);
+  return lse - row[label];
+}
+
+/* ---- optimizer ---------------------------------------------------------- */
+
+/* One SGD step on element i (PyTorch's rule). buf is the momentum buffer
+ * (unused when momentum == 0); first says the buffer is not yet set. */
+INC_HD static inline void inc__k_sgd(float *param, float *buf, const float *grad, int64_t i,
+                                     float lr, float momentum, float weight_decay, int first)
+{
+  float g = grad[i];
+  if (weight_decay != 0.0f) g = fmaf(weight_decay, param[i], g);
+  if (momentum != 0.0f) {
+    g = first ? g : fmaf(momentum, buf[i], g);
+    buf[i] = g;
+  }
+  param[i] = fmaf(-lr, g, param[i]);
+}
+
+/* ---- random fills ------------------------------------------------------- */
+
+/* splitmix64's finalizer: a bijective 64-bit mixer. */
+INC_HD static inline uint64_t inc__k_mix64(uint64_t z)
+{
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/* A uniform float in (0, 1) that is a pure function of (seed, stream, i):
+ * the counter-based generator behind every parameter fill. */
+INC_HD static inline float inc__k_uniform01(uint64_t seed, uint64_t stream, uint64_t i)
+{
+  uint64_t z = inc__k_mix64(seed + 0x9e3779b97f4a7c15ULL * (stream + 1));
+  z = inc__k_mix64(z ^ (i * 0xd1b54a32d192ed03ULL + 0x8cb92ba72f3d8dd7ULL));
+  return ((float)(z >> 40) + 0.5f) * (1.0f / 16777216.0f);
+}
+
+/* Fill distributions. */
+enum { INC__FILL_UNIFORM = 0, INC__FILL_NORMAL = 1 };
+
+/* Element i of a fill: uniform on [a, b) or normal with mean a and standard
+ * deviation b (Box-Muller). The uniform fill is bit-identical on every
+ * backend (fmaf is correctly rounded everywhere); the normal fill may differ
+ * in the last bits because logf/cosf differ between libm and CUDA. */
+INC_HD static inline float inc__k_fill(int dist, float a, float b, uint64_t seed, uint64_t stream,
+                                       int64_t i)
+{
+  if (dist == INC__FILL_UNIFORM) {
+    float u = inc__k_uniform01(seed, stream, (uint64_t)i);
+    return fmaf(b - a, u, a);
+  }
+  float u1 = inc__k_uniform01(seed, stream, 2 * (uint64_t)i);
+  float u2 = inc__k_uniform01(seed, stream, 2 * (uint64_t)i + 1);
+  float r = sqrtf(-2.0f * logf(u1));
+  return fmaf(b, r * cosf(6.283185307179586f * u2), a);
+}
+
+#endif /* INC_KERNELS_H */

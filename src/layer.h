@@ -1,0 +1,161 @@
+/*
+ * layer.h — the private layer table and the state every layer shares.
+ *
+ * One struct serves every kind: the generic part (tree links, name, bound
+ * shape, parameters, owned output and input-gradient tensors) lives here
+ * and is managed by src/layer.c; what differs between kinds is a table of
+ * functions (inc__layer_vt) plus a private pointer. Adding a kind means one
+ * src/layers/<kind>.c file defining its table and constructor, one
+ * declaration in inception.h, and its tests.
+ *
+ * Shapes: a layer binds only what its parameters need (input channels for
+ * conv2d, input features for dense), so spatial sizes can change between
+ * calls. Binding happens in two passes over a tree: a dry pass that checks
+ * every bound shape and computes every output shape, then a pass that
+ * allocates the parameters of unbound layers (rolled back on failure).
+ */
+#ifndef INC_LAYER_H
+#define INC_LAYER_H
+
+#include "internal.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define INC__MAX_PARAMS 2
+
+typedef struct inc__shape {
+  int ndim;
+  int64_t d[INC_MAX_DIMS];
+} inc__shape;
+
+typedef struct inc__param {
+  const char *local;  /* "weight" or "bias" */
+  inc_tensor *value;
+  inc_tensor *grad;
+  int64_t fan_in, fan_out;
+  int is_bias;
+} inc__param;
+
+typedef struct inc__layer_vt {
+  const char *kind;
+  int is_container;
+  /* Output shape for input `in`. When bind is 0 nothing may change: an
+   * unbound layer checks what it can and reports the shape it would give.
+   * When bind is 1 an unbound layer binds (allocates and fills parameters
+   * through inc__layer_bind_params) and must set l->bound_gen to
+   * l->ctx->tree_version. Containers recurse into their children. */
+  inc_status (*infer)(inc_layer *l, const inc__shape *in, inc__shape *out, int bind);
+  /* Computes l->y from x (already shape-checked and bound). */
+  inc_status (*forward)(inc_layer *l, const inc_tensor *x, int training);
+  /* Computes l->dx from dy and the saved state, and the parameter grads. */
+  inc_status (*backward)(inc_layer *l, const inc_tensor *dy);
+  /* For loading: binds an unbound layer from the shape a file gives for its
+   * "weight" parameter. NULL for kinds without parameters. */
+  inc_status (*bind_from_weight)(inc_layer *l, int ndim, const int64_t *dims);
+  /* Frees kind-private buffers (activations, saved state); parameters are
+   * freed by the generic code. May be NULL. */
+  void (*release)(inc_layer *l);
+  /* Frees l->priv. May be NULL. */
+  void (*destroy)(inc_layer *l);
+  /* Appends kind-specific settings, e.g. "k=3 s=1 p=1", for the summary.
+   * May be NULL. */
+  void (*describe)(const inc_layer *l, char *buf, size_t cap);
+} inc__layer_vt;
+
+struct inc_layer {
+  const inc__layer_vt *vt;
+  inc_context *ctx;
+  inc_layer *parent;
+  inc_layer **children;
+  int nchildren, children_cap;
+  char name[INC__NAME_CAP];
+  int named;                    /* name set by the user or a builder */
+
+  /* binding */
+  int bound;                    /* parameters allocated (leaf kinds with params) */
+  int64_t bound_in;             /* input channels / features when bound */
+  uint64_t bound_gen;           /* tree_version of the pass that bound it */
+  inc_init scheme;
+
+  /* parameters (leaves) */
+  inc__param params[INC__MAX_PARAMS];
+  int nparams;
+
+  /* activations: outputs and input gradients belong to the layer. y and dx
+   * point either at y_own/dx_own or (containers) at a child's tensor. */
+  const inc_tensor *x;          /* input of the last training forward */
+  const inc_tensor *y;
+  const inc_tensor *dx;
+  inc_tensor *y_own, *dx_own;
+  int trained;                  /* the last forward was a training one */
+
+  /* parameter-name cache for inc_layer_param (relative to this layer) */
+  char **pname_cache;
+  int pname_count;
+  uint64_t pname_version;
+
+  void *priv;
+};
+
+/* ---- generic layer machinery (src/layer.c) ---- */
+/* Allocates a layer of table vt with zeroed private data of priv_bytes. */
+inc_status inc__layer_new(inc_context *ctx, const inc__layer_vt *vt, size_t priv_bytes,
+                          inc_layer **out);
+/* Writes the path of l from its root ("2.0.p2.2"; "(root)" for a root). */
+const char *inc__layer_path(const inc_layer *l, char *buf, size_t cap);
+/* Sets a message "layer <path> (<kind>): <fmt...>" and returns s. */
+inc_status inc__layer_error(const inc_layer *l, inc_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Allocates parameters for a leaf: weight of shape wdims, optional bias of
+ * `bias` elements, with fans for initialization, then fills them with the
+ * layer's scheme and marks it bound to `in`. */
+inc_status inc__layer_bind_params(inc_layer *l, int64_t in, int wndim, const int64_t *wdims,
+                                  int64_t bias, int64_t fan_in, int64_t fan_out);
+/* Fills parameters from the scheme (weights) and zeros (biases, grads). */
+inc_status inc__layer_fill_params(inc_layer *l);
+/* Runs infer over a whole tree: dry pass, then binding pass with rollback. */
+inc_status inc__layer_infer_tree(inc_layer *l, const inc__shape *in, inc__shape *out);
+/* Forward and backward of a child from a container: the same checks as the
+ * public calls minus the shape pass. */
+inc_status inc__layer_forward(inc_layer *l, const inc_tensor *x, int training);
+inc_status inc__layer_backward(inc_layer *l, const inc_tensor *dy);
+/* Gives l an owned output / input-gradient tensor of shape s. */
+inc_status inc__layer_out(inc_layer *l, const inc__shape *s, inc_tensor **out);
+inc_status inc__layer_dx(inc_layer *l, const inc__shape *s, inc_tensor **out);
+/* Adds a child to a container (ownership moves on INC_OK). */
+inc_status inc__container_add(inc_layer *parent, inc_layer *child);
+/* Collects the parameters of a subtree in depth-first order into *params
+ * and the leaf owning each into *leaves (may be NULL); both arrays are
+ * allocated (free with inc__free); *count gets their number. */
+inc_status inc__collect_params(const inc_layer *l, inc__param ***params, inc_layer ***leaves,
+                               int *count);
+/* The name of a parameter relative to `from` ("2.0.p2.2.weight"). */
+const char *inc__param_name(const inc_layer *from, const inc_layer *leaf, const inc__param *p,
+                            char *buf, size_t cap);
+/* Frees a leaf's parameters and every activation of a subtree; marks it
+ * unbound. */
+void inc__layer_unbind_tree(inc_layer *l);
+/* Shape helpers */
+void inc__shape_of(const inc_tensor *t, inc__shape *s);
+const char *inc__shape_str(const inc__shape *s, char *buf, size_t cap);
+int inc__shape_eq(const inc__shape *a, const inc__shape *b);
+
+/* The common start of a public constructor: checks out and ctx, sets
+ * *out = NULL, clears the message. */
+inc_status inc__create_begin(inc_context *ctx, inc_layer **out, const char *what);
+
+/* ---- the layer tables (src/layers/) ---- */
+extern const inc__layer_vt inc__conv2d_vt, inc__max_pool2d_vt, inc__avg_pool2d_vt,
+    inc__global_avg_pool2d_vt, inc__relu_vt, inc__flatten_vt, inc__dense_vt,
+    inc__sequential_vt, inc__concat_vt;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INC_LAYER_H */

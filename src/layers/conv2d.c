@@ -1,0 +1,213 @@
+/*
+ * conv2d.c — 2-D convolution, square kernel, with bias; weight (OC, C, K, K)
+ * as in PyTorch. Binds the input channel count on first use.
+ *
+ * Forward is im2col over the whole batch and one GEMM (never one GEMM per
+ * image): col (C*K*K, N*OH*OW), tmp (OC, N*OH*OW) = weight x col, then one
+ * pass moves tmp into y (N, OC, OH, OW) adding the bias. A 1x1 stride-1
+ * convolution skips im2col (the input, with its two leading axes swapped,
+ * is already the col matrix), and with N = 1 the swaps vanish too.
+ * Backward is two GEMMs (weight grad, input grad) plus col2im.
+ */
+#include <stdio.h>
+#include "../layer.h"
+
+typedef struct conv_priv {
+  int oc, k, s, p;
+} conv_priv;
+
+enum { WS_COL = 0, WS_TMP = 1, WS_DCOL = 2 };
+
+static inc_status conv_window(inc_layer *l, const inc__shape *in, inc__window *g)
+{
+  const conv_priv *c = (const conv_priv *)l->priv;
+  char buf[96];
+  if (in->ndim != 4)
+    return inc__layer_error(l, INC_ERR_SHAPE, "expects an (N, C, H, W) input, got %s",
+                            inc__shape_str(in, buf, sizeof buf));
+  g->n = in->d[0];
+  g->c = in->d[1];
+  g->h = in->d[2];
+  g->w = in->d[3];
+  g->k = c->k;
+  g->s = c->s;
+  g->p = c->p;
+  if (g->h + 2 * (int64_t)c->p < c->k || g->w + 2 * (int64_t)c->p < c->k)
+    return inc__layer_error(l, INC_ERR_SHAPE,
+                            "input %lldx%lld is smaller than the %dx%d kernel with padding %d",
+                            (long long)g->h, (long long)g->w, c->k, c->k, c->p);
+  g->oh = (g->h + 2 * c->p - c->k) / c->s + 1;
+  g->ow = (g->w + 2 * c->p - c->k) / c->s + 1;
+  return INC_OK;
+}
+
+static inc_status conv_infer(inc_layer *l, const inc__shape *in, inc__shape *out, int bind)
+{
+  const conv_priv *c = (const conv_priv *)l->priv;
+  inc__window g;
+  inc_status s = conv_window(l, in, &g);
+  if (s != INC_OK) return s;
+  if (l->bound && g.c != l->bound_in)
+    return inc__layer_error(l, INC_ERR_SHAPE, "bound to %lld input channel%s, got %lld",
+                            (long long)l->bound_in, l->bound_in == 1 ? "" : "s",
+                            (long long)g.c);
+  if (bind && !l->bound) {
+    int64_t kk = (int64_t)c->k * c->k;
+    int64_t w[4] = {c->oc, g.c, c->k, c->k};
+    s = inc__layer_bind_params(l, g.c, 4, w, c->oc, g.c * kk, c->oc * kk);
+    if (s != INC_OK) return s;
+  }
+  out->ndim = 4;
+  out->d[0] = g.n;
+  out->d[1] = c->oc;
+  out->d[2] = g.oh;
+  out->d[3] = g.ow;
+  return INC_OK;
+}
+
+static int is_pointwise(const conv_priv *c) { return c->k == 1 && c->s == 1 && c->p == 0; }
+
+/* The col matrix (C*K*K, N*OH*OW) of x: x itself, x with its leading axes
+ * swapped, or im2col into the workspace. */
+static inc_status conv_col(inc_layer *l, const inc_tensor *x, const inc__window *g,
+                           const float **col)
+{
+  inc_context *ctx = l->ctx;
+  const conv_priv *c = (const conv_priv *)l->priv;
+  if (is_pointwise(c) && g->n == 1) {
+    *col = x->data;
+    return INC_OK;
+  }
+  int64_t rows = g->c * c->k * c->k, cols = g->n * g->oh * g->ow;
+  float *buf;
+  inc_status s = inc__workspace(ctx, WS_COL, (size_t)(rows * cols) * sizeof(float), (void **)&buf);
+  if (s != INC_OK) return s;
+  if (is_pointwise(c))
+    s = ctx->ops->swap01(buf, x->data, g->n, g->c, g->h * g->w, ctx);
+  else
+    s = ctx->ops->im2col(buf, x->data, g, ctx);
+  *col = buf;
+  return s;
+}
+
+static inc_status conv_forward(inc_layer *l, const inc_tensor *x, int training)
+{
+  inc_context *ctx = l->ctx;
+  const conv_priv *c = (const conv_priv *)l->priv;
+  inc__shape in, os;
+  inc__window g;
+  inc__shape_of(x, &in);
+  inc_status s = conv_window(l, &in, &g);
+  if (s != INC_OK) return s;
+  os.ndim = 4;
+  os.d[0] = g.n;
+  os.d[1] = c->oc;
+  os.d[2] = g.oh;
+  os.d[3] = g.ow;
+  inc_tensor *y; /* (N, OC, OH, OW) */
+  if ((s = inc__layer_out(l, &os, &y)) != INC_OK) return s;
+  const float *col; /* (C*K*K, N*OH*OW) */
+  if ((s = conv_col(l, x, &g, &col)) != INC_OK) return s;
+  const float *w = l->params[0].value->data, *b = l->params[1].value->data;
+  int64_t kdim = g.c * c->k * c->k, p = g.oh * g.ow;
+  if (g.n == 1) { /* tmp (OC, P) is already y */
+    s = ctx->ops->gemm(y->data, w, col, 0, 0, c->oc, p, kdim, 1.0f, 0.0f, ctx);
+    if (s == INC_OK) s = ctx->ops->bias_add(y->data, b, 1, c->oc, p, ctx);
+    return s;
+  }
+  float *tmp; /* (OC, N*OH*OW) */
+  s = inc__workspace(ctx, WS_TMP, (size_t)(c->oc * g.n * p) * sizeof(float), (void **)&tmp);
+  if (s == INC_OK) s = ctx->ops->gemm(tmp, w, col, 0, 0, c->oc, g.n * p, kdim, 1.0f, 0.0f, ctx);
+  if (s == INC_OK) s = ctx->ops->conv_out(y->data, tmp, b, g.n, c->oc, p, 0, ctx);
+  (void)training;
+  return s;
+}
+
+static inc_status conv_backward(inc_layer *l, const inc_tensor *dy)
+{
+  inc_context *ctx = l->ctx;
+  const conv_priv *c = (const conv_priv *)l->priv;
+  const inc_tensor *x = l->x;
+  inc__shape in;
+  inc__window g;
+  inc__shape_of(x, &in);
+  inc_status s = conv_window(l, &in, &g);
+  if (s != INC_OK) return s;
+  int64_t kdim = g.c * c->k * c->k, p = g.oh * g.ow, np = g.n * p;
+  inc__param *w = &l->params[0], *b = &l->params[1];
+
+  /* dyt (OC, N*P): dy (N, OC, P) with its leading axes swapped */
+  const float *dyt = dy->data;
+  if (g.n > 1) {
+    float *buf;
+    s = inc__workspace(ctx, WS_TMP, (size_t)(c->oc * np) * sizeof(float), (void **)&buf);
+    if (s == INC_OK) s = ctx->ops->swap01(buf, dy->data, g.n, c->oc, p, ctx);
+    if (s != INC_OK) return s;
+    dyt = buf;
+  }
+  s = ctx->ops->bias_grad(b->grad->data, dy->data, g.n, c->oc, p, ctx);
+  if (s != INC_OK) return s;
+  const float *col;
+  if ((s = conv_col(l, x, &g, &col)) != INC_OK) return s;
+  /* dW (OC, C*K*K) = dyt (OC, N*P) x col^T */
+  s = ctx->ops->gemm(w->grad->data, dyt, col, 0, 1, c->oc, kdim, np, 1.0f, 0.0f, ctx);
+  if (s != INC_OK) return s;
+
+  inc_tensor *dx; /* (N, C, H, W) */
+  if ((s = inc__layer_dx(l, &in, &dx)) != INC_OK) return s;
+  const float *wv = w->value->data;
+  if (is_pointwise(c) && g.n == 1) /* dcol is dx */
+    return ctx->ops->gemm(dx->data, wv, dyt, 1, 0, kdim, np, c->oc, 1.0f, 0.0f, ctx);
+  float *dcol; /* (C*K*K, N*P) = W^T x dyt */
+  s = inc__workspace(ctx, WS_DCOL, (size_t)(kdim * np) * sizeof(float), (void **)&dcol);
+  if (s == INC_OK) s = ctx->ops->gemm(dcol, wv, dyt, 1, 0, kdim, np, c->oc, 1.0f, 0.0f, ctx);
+  if (s != INC_OK) return s;
+  if (is_pointwise(c)) return ctx->ops->swap01(dx->data, dcol, g.c, g.n, p, ctx);
+  return ctx->ops->col2im(dx->data, dcol, &g, ctx);
+}
+
+static inc_status conv_bind_from_weight(inc_layer *l, int ndim, const int64_t *d)
+{
+  const conv_priv *c = (const conv_priv *)l->priv;
+  if (ndim != 4 || d[0] != c->oc || d[2] != c->k || d[3] != c->k || d[1] < 1) {
+    char buf[96];
+    return inc__layer_error(l, INC_ERR_SHAPE,
+                            "weight of shape %s does not fit %d filters of %dx%d",
+                            inc__dims_str(ndim, d, buf, sizeof buf), c->oc, c->k, c->k);
+  }
+  int64_t kk = (int64_t)c->k * c->k;
+  return inc__layer_bind_params(l, d[1], 4, d, c->oc, d[1] * kk, c->oc * kk);
+}
+
+static void conv_describe(const inc_layer *l, char *buf, size_t cap)
+{
+  const conv_priv *c = (const conv_priv *)l->priv;
+  snprintf(buf, cap, "%d filters %dx%d s%d p%d", c->oc, c->k, c->k, c->s, c->p);
+}
+
+const inc__layer_vt inc__conv2d_vt = {
+    "conv2d", 0, conv_infer, conv_forward, conv_backward, conv_bind_from_weight,
+    NULL,     NULL, conv_describe,
+};
+
+INC_API inc_status inc_conv2d_create(inc_context *ctx, int out_channels, int kernel, int stride,
+                                     int padding, inc_layer **out)
+{
+  inc_status s = inc__create_begin(ctx, out, "inc_conv2d_create");
+  if (s != INC_OK) return s;
+  if (out_channels < 1 || kernel < 1 || stride < 1 || padding < 0)
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                      "inc_conv2d_create: out_channels %d, kernel %d, stride %d must be >= 1 "
+                      "and padding %d >= 0",
+                      out_channels, kernel, stride, padding);
+  inc_layer *l;
+  s = inc__layer_new(ctx, &inc__conv2d_vt, sizeof(conv_priv), &l);
+  if (s != INC_OK) return s;
+  conv_priv *c = (conv_priv *)l->priv;
+  c->oc = out_channels;
+  c->k = kernel;
+  c->s = stride;
+  c->p = padding;
+  *out = l;
+  return INC_OK;
+}

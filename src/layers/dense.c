@@ -1,0 +1,104 @@
+/*
+ * dense.c — the fully connected layer: y (N, OUT) = x (N, F) weight^T + bias,
+ * weight (OUT, F) as in PyTorch. Binds the input feature count F.
+ */
+#include <stdio.h>
+#include "../layer.h"
+
+typedef struct dense_priv {
+  int out;
+} dense_priv;
+
+static inc_status dense_infer(inc_layer *l, const inc__shape *in, inc__shape *out, int bind)
+{
+  const dense_priv *c = (const dense_priv *)l->priv;
+  char buf[96];
+  if (in->ndim != 2)
+    return inc__layer_error(l, INC_ERR_SHAPE,
+                            "expects an (N, features) input (add a flatten layer), got %s",
+                            inc__shape_str(in, buf, sizeof buf));
+  if (l->bound && in->d[1] != l->bound_in)
+    return inc__layer_error(l, INC_ERR_SHAPE, "bound to %lld input feature%s, got %lld",
+                            (long long)l->bound_in, l->bound_in == 1 ? "" : "s",
+                            (long long)in->d[1]);
+  if (bind && !l->bound) {
+    int64_t w[2] = {c->out, in->d[1]};
+    inc_status s = inc__layer_bind_params(l, in->d[1], 2, w, c->out, in->d[1], c->out);
+    if (s != INC_OK) return s;
+  }
+  out->ndim = 2;
+  out->d[0] = in->d[0];
+  out->d[1] = c->out;
+  return INC_OK;
+}
+
+static inc_status dense_forward(inc_layer *l, const inc_tensor *x, int training)
+{
+  inc_context *ctx = l->ctx;
+  const dense_priv *c = (const dense_priv *)l->priv;
+  int64_t n = x->dims[0], f = x->dims[1];
+  inc__shape os = {2, {n, c->out}};
+  inc_tensor *y; /* (N, OUT) */
+  inc_status s = inc__layer_out(l, &os, &y);
+  (void)training;
+  if (s == INC_OK)
+    s = ctx->ops->gemm(y->data, x->data, l->params[0].value->data, 0, 1, n, c->out, f, 1.0f, 0.0f,
+                       ctx);
+  if (s == INC_OK) s = ctx->ops->bias_add(y->data, l->params[1].value->data, n, c->out, 1, ctx);
+  return s;
+}
+
+static inc_status dense_backward(inc_layer *l, const inc_tensor *dy)
+{
+  inc_context *ctx = l->ctx;
+  const dense_priv *c = (const dense_priv *)l->priv;
+  const inc_tensor *x = l->x;
+  int64_t n = x->dims[0], f = x->dims[1];
+  /* dW (OUT, F) = dy^T (OUT, N) x (N, F) */
+  inc_status s = ctx->ops->gemm(l->params[0].grad->data, dy->data, x->data, 1, 0, c->out, f, n,
+                                1.0f, 0.0f, ctx);
+  if (s == INC_OK) s = ctx->ops->bias_grad(l->params[1].grad->data, dy->data, n, c->out, 1, ctx);
+  if (s != INC_OK) return s;
+  inc__shape in;
+  inc_tensor *dx; /* (N, F) = dy (N, OUT) x W (OUT, F) */
+  inc__shape_of(x, &in);
+  if ((s = inc__layer_dx(l, &in, &dx)) != INC_OK) return s;
+  return ctx->ops->gemm(dx->data, dy->data, l->params[0].value->data, 0, 0, n, f, c->out, 1.0f,
+                        0.0f, ctx);
+}
+
+static inc_status dense_bind_from_weight(inc_layer *l, int ndim, const int64_t *d)
+{
+  const dense_priv *c = (const dense_priv *)l->priv;
+  if (ndim != 2 || d[0] != c->out || d[1] < 1) {
+    char buf[96];
+    return inc__layer_error(l, INC_ERR_SHAPE, "weight of shape %s does not fit %d outputs",
+                            inc__dims_str(ndim, d, buf, sizeof buf), c->out);
+  }
+  return inc__layer_bind_params(l, d[1], 2, d, c->out, d[1], c->out);
+}
+
+static void dense_describe(const inc_layer *l, char *buf, size_t cap)
+{
+  snprintf(buf, cap, "%d outputs", ((const dense_priv *)l->priv)->out);
+}
+
+const inc__layer_vt inc__dense_vt = {
+    "dense", 0, dense_infer, dense_forward, dense_backward, dense_bind_from_weight,
+    NULL,    NULL, dense_describe,
+};
+
+INC_API inc_status inc_dense_create(inc_context *ctx, int out_features, inc_layer **out)
+{
+  inc_status s = inc__create_begin(ctx, out, "inc_dense_create");
+  if (s != INC_OK) return s;
+  if (out_features < 1)
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT, "inc_dense_create: out_features %d < 1",
+                      out_features);
+  inc_layer *l;
+  s = inc__layer_new(ctx, &inc__dense_vt, sizeof(dense_priv), &l);
+  if (s != INC_OK) return s;
+  ((dense_priv *)l->priv)->out = out_features;
+  *out = l;
+  return INC_OK;
+}

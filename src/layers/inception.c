@@ -1,0 +1,178 @@
+/*
+ * inception.c — builders for the D2L Inception block and the whole D2L
+ * GoogLeNet, made only of the generic containers and layers, so every
+ * parameter name follows the tree ("2.0.p2.2.weight" is b3's first block,
+ * path 2, 3x3 conv).
+ *
+ * A small builder with a sticky status keeps the construction readable:
+ * after the first failure every further step is skipped, and the caller
+ * destroys whatever was built.
+ */
+#include "../layer.h"
+
+typedef struct builder {
+  inc_context *ctx;
+  inc_status s;
+} builder;
+
+/* Appends layer (or, when layer is NULL after a failure, nothing) to seq. */
+static void add(builder *b, inc_layer *seq, inc_layer *layer)
+{
+  if (b->s != INC_OK) {
+    inc_layer_destroy(layer);
+    return;
+  }
+  b->s = inc__container_add(seq, layer);
+  if (b->s != INC_OK) inc_layer_destroy(layer);
+}
+
+static inc_layer *mk_seq(builder *b)
+{
+  inc_layer *l = NULL;
+  if (b->s == INC_OK) b->s = inc_sequential_create(b->ctx, &l);
+  return l;
+}
+
+static inc_layer *mk_conv(builder *b, int oc, int k, int s, int p)
+{
+  inc_layer *l = NULL;
+  if (b->s == INC_OK) b->s = inc_conv2d_create(b->ctx, oc, k, s, p, &l);
+  return l;
+}
+
+static inc_layer *mk_relu(builder *b)
+{
+  inc_layer *l = NULL;
+  if (b->s == INC_OK) b->s = inc_relu_create(b->ctx, &l);
+  return l;
+}
+
+static inc_layer *mk_maxpool(builder *b, int k, int s, int p)
+{
+  inc_layer *l = NULL;
+  if (b->s == INC_OK) b->s = inc_max_pool2d_create(b->ctx, k, s, p, &l);
+  return l;
+}
+
+/* conv + ReLU appended to seq */
+static void conv_relu(builder *b, inc_layer *seq, int oc, int k, int s, int p)
+{
+  add(b, seq, mk_conv(b, oc, k, s, p));
+  add(b, seq, mk_relu(b));
+}
+
+/* A new sequential appended to parent (named `name` unless NULL); NULL
+ * after a failure. */
+static inc_layer *mk_child_seq(builder *b, inc_layer *parent, const char *name)
+{
+  inc_layer *seq = mk_seq(b);
+  if (b->s == INC_OK && name) b->s = inc_layer_set_name(seq, name);
+  add(b, parent, seq);
+  return b->s == INC_OK ? seq : NULL;
+}
+
+static inc_layer *mk_inception(builder *b, int c1, int c2r, int c2, int c3r, int c3, int c4)
+{
+  inc_layer *block = NULL;
+  if (b->s == INC_OK) b->s = inc_concat_create(b->ctx, &block);
+  if (b->s != INC_OK) return NULL;
+  inc_layer *p1 = mk_child_seq(b, block, "p1");
+  if (p1) conv_relu(b, p1, c1, 1, 1, 0);
+  inc_layer *p2 = mk_child_seq(b, block, "p2");
+  if (p2) {
+    conv_relu(b, p2, c2r, 1, 1, 0);
+    conv_relu(b, p2, c2, 3, 1, 1);
+  }
+  inc_layer *p3 = mk_child_seq(b, block, "p3");
+  if (p3) {
+    conv_relu(b, p3, c3r, 1, 1, 0);
+    conv_relu(b, p3, c3, 5, 1, 2);
+  }
+  inc_layer *p4 = mk_child_seq(b, block, "p4");
+  if (p4) {
+    add(b, p4, mk_maxpool(b, 3, 1, 1));
+    conv_relu(b, p4, c4, 1, 1, 0);
+  }
+  return block;
+}
+
+INC_API inc_status inc_inception_create(inc_context *ctx, int c1, int c2_reduce, int c2,
+                                        int c3_reduce, int c3, int c4, inc_layer **out)
+{
+  inc_status s = inc__create_begin(ctx, out, "inc_inception_create");
+  if (s != INC_OK) return s;
+  if (c1 < 1 || c2_reduce < 1 || c2 < 1 || c3_reduce < 1 || c3 < 1 || c4 < 1)
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                      "inc_inception_create: channel counts (%d, (%d, %d), (%d, %d), %d) must "
+                      "all be >= 1",
+                      c1, c2_reduce, c2, c3_reduce, c3, c4);
+  builder b = {ctx, INC_OK};
+  inc_layer *block = mk_inception(&b, c1, c2_reduce, c2, c3_reduce, c3, c4);
+  if (b.s != INC_OK) {
+    inc_layer_destroy(block);
+    return b.s;
+  }
+  *out = block;
+  return INC_OK;
+}
+
+/* Appends Inception(c1, (c2r, c2), (c3r, c3), c4) to seq. */
+static void inception(builder *b, inc_layer *seq, int c1, int c2r, int c2, int c3r, int c3,
+                      int c4)
+{
+  inc_layer *block = mk_inception(b, c1, c2r, c2, c3r, c3, c4);
+  if (b->s != INC_OK) {
+    inc_layer_destroy(block);
+    return;
+  }
+  add(b, seq, block);
+}
+
+INC_API inc_status inc_googlenet_create(inc_context *ctx, int classes, inc_layer **out)
+{
+  inc_status s = inc__create_begin(ctx, out, "inc_googlenet_create");
+  if (s != INC_OK) return s;
+  if (classes < 1)
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT, "inc_googlenet_create: classes %d < 1",
+                      classes);
+  builder b = {ctx, INC_OK};
+  inc_layer *net = mk_seq(&b);
+  if (b.s != INC_OK) return b.s;
+  inc_layer *b1 = mk_child_seq(&b, net, NULL), *b2 = mk_child_seq(&b, net, NULL),
+            *b3 = mk_child_seq(&b, net, NULL), *b4 = mk_child_seq(&b, net, NULL),
+            *b5 = mk_child_seq(&b, net, NULL);
+  /* b1: 7x7 conv 64 s2 p3, ReLU, 3x3 max pool s2 p1 */
+  conv_relu(&b, b1, 64, 7, 2, 3);
+  add(&b, b1, mk_maxpool(&b, 3, 2, 1));
+  /* b2: 1x1 conv 64, ReLU, 3x3 conv 192 p1, ReLU, max pool */
+  conv_relu(&b, b2, 64, 1, 1, 0);
+  conv_relu(&b, b2, 192, 3, 1, 1);
+  add(&b, b2, mk_maxpool(&b, 3, 2, 1));
+  /* b3 */
+  inception(&b, b3, 64, 96, 128, 16, 32, 32);
+  inception(&b, b3, 128, 128, 192, 32, 96, 64);
+  add(&b, b3, mk_maxpool(&b, 3, 2, 1));
+  /* b4 */
+  inception(&b, b4, 192, 96, 208, 16, 48, 64);
+  inception(&b, b4, 160, 112, 224, 24, 64, 64);
+  inception(&b, b4, 128, 128, 256, 24, 64, 64);
+  inception(&b, b4, 112, 144, 288, 32, 64, 64);
+  inception(&b, b4, 256, 160, 320, 32, 128, 128);
+  add(&b, b4, mk_maxpool(&b, 3, 2, 1));
+  /* b5: two blocks, global average pooling, flatten */
+  inception(&b, b5, 256, 160, 320, 32, 128, 128);
+  inception(&b, b5, 384, 192, 384, 48, 128, 128);
+  inc_layer *gap = NULL, *flat = NULL, *dense = NULL;
+  if (b.s == INC_OK) b.s = inc_global_avg_pool2d_create(ctx, &gap);
+  add(&b, b5, gap);
+  if (b.s == INC_OK) b.s = inc_flatten_create(ctx, &flat);
+  add(&b, b5, flat);
+  if (b.s == INC_OK) b.s = inc_dense_create(ctx, classes, &dense);
+  add(&b, net, dense);
+  if (b.s != INC_OK) {
+    inc_layer_destroy(net);
+    return b.s;
+  }
+  *out = net;
+  return INC_OK;
+}

@@ -1,0 +1,66 @@
+/*
+ * sequential.c — the container that applies its children in order. Its
+ * output and input gradient are those of its last and first child; it owns
+ * no activation of its own.
+ */
+#include "../layer.h"
+
+static inc_status seq_infer(inc_layer *l, const inc__shape *in, inc__shape *out, int bind)
+{
+  if (!l->nchildren) return inc__layer_error(l, INC_ERR_STATE, "the sequential is empty");
+  inc__shape cur = *in;
+  for (int i = 0; i < l->nchildren; i++) {
+    inc__shape next;
+    inc_status s = l->children[i]->vt->infer(l->children[i], &cur, &next, bind);
+    if (s != INC_OK) return s;
+    cur = next;
+  }
+  *out = cur;
+  return INC_OK;
+}
+
+static inc_status seq_forward(inc_layer *l, const inc_tensor *x, int training)
+{
+  const inc_tensor *h = x;
+  for (int i = 0; i < l->nchildren; i++) {
+    inc_status s = inc__layer_forward(l->children[i], h, training);
+    if (s != INC_OK) return s;
+    h = l->children[i]->y;
+  }
+  l->y = h;
+  return INC_OK;
+}
+
+static inc_status seq_backward(inc_layer *l, const inc_tensor *dy)
+{
+  const inc_tensor *g = dy;
+  for (int i = l->nchildren - 1; i >= 0; i--) {
+    inc_status s = inc__layer_backward(l->children[i], g);
+    if (s != INC_OK) return s;
+    g = l->children[i]->dx;
+  }
+  l->dx = g;
+  return INC_OK;
+}
+
+const inc__layer_vt inc__sequential_vt = {
+    "sequential", 1, seq_infer, seq_forward, seq_backward, NULL, NULL, NULL, NULL,
+};
+
+INC_API inc_status inc_sequential_create(inc_context *ctx, inc_layer **out)
+{
+  inc_status s = inc__create_begin(ctx, out, "inc_sequential_create");
+  if (s != INC_OK) return s;
+  return inc__layer_new(ctx, &inc__sequential_vt, 0, out);
+}
+
+INC_API inc_status inc_sequential_append(inc_layer *seq, inc_layer *child)
+{
+  if (!seq) return INC_ERR_INVALID_ARGUMENT;
+  inc__begin(seq->ctx);
+  if (!child) return inc__layer_error(seq, INC_ERR_INVALID_ARGUMENT, "append: child is NULL");
+  if (seq->vt != &inc__sequential_vt)
+    return inc__layer_error(seq, INC_ERR_INVALID_ARGUMENT,
+                            "inc_sequential_append needs a sequential container");
+  return inc__container_add(seq, child);
+}

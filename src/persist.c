@@ -1,0 +1,385 @@
+/*
+ * persist.c — saving and loading models and checkpoints as safetensors.
+ *
+ * Loading validates everything before it changes anything: the file is
+ * parsed and checked in full, unbound layers are bound from the file's
+ * weight shapes (and unbound again if a later check fails), every model
+ * parameter must be in the file with its shape and every model tensor of
+ * the file in the model. Only then are values copied in.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "optimizer.h"
+#include "safetensors.h"
+
+#define MOMENTUM_PREFIX "momentum/"
+
+typedef struct plist {
+  inc__param **params;
+  inc_layer **leaves;
+  char **names;
+  int n;
+} plist;
+
+static void plist_free(plist *p)
+{
+  for (int i = 0; p->names && i < p->n; i++) inc__free(p->names[i]);
+  inc__free(p->names);
+  inc__free(p->params);
+  inc__free(p->leaves);
+  memset(p, 0, sizeof *p);
+}
+
+static inc_status plist_make(const inc_layer *model, plist *p)
+{
+  memset(p, 0, sizeof *p);
+  inc_status s = inc__collect_params(model, &p->params, &p->leaves, &p->n);
+  if (s != INC_OK) return s;
+  p->names = (char **)inc__calloc((size_t)p->n + 1, sizeof *p->names);
+  for (int i = 0; p->names && i < p->n; i++) {
+    char buf[1024];
+    p->names[i] = inc__strdup(inc__param_name(model, p->leaves[i], p->params[i], buf, sizeof buf));
+    if (!p->names[i]) break;
+  }
+  if (!p->names || (p->n && !p->names[p->n - 1])) {
+    plist_free(p);
+    return inc__error(model->ctx, INC_ERR_OUT_OF_MEMORY, "parameter list: out of host memory");
+  }
+  return INC_OK;
+}
+
+/* Downloads tensor t into a new host buffer. */
+static inc_status to_host(const inc_tensor *t, float **out)
+{
+  float *h = (float *)inc__malloc((size_t)t->numel * sizeof(float));
+  if (!h) return inc__error(t->ctx, INC_ERR_OUT_OF_MEMORY, "save: out of host memory");
+  inc_status s = t->ctx->ops->download(h, t->data, (size_t)t->numel * sizeof(float), t->ctx);
+  if (s != INC_OK) {
+    inc__free(h);
+    return s;
+  }
+  *out = h;
+  return INC_OK;
+}
+
+static inc_status save(const inc_layer *model, const inc_optimizer *opt, int n_meta,
+                       const char *const *keys, const char *const *values, const char *path)
+{
+  inc_context *ctx = model->ctx;
+  if (!inc_layer_is_bound(model) || inc_layer_param_count(model) == 0)
+    return inc__error(ctx, INC_ERR_STATE, "save %s: the model has no bound parameters", path);
+  plist pl;
+  inc_status s = plist_make(model, &pl);
+  if (s != INC_OK) return s;
+  int cap = 2 * pl.n, n = 0;
+  inc__st_out *out = (inc__st_out *)inc__calloc((size_t)cap + 1, sizeof *out);
+  char **extra = (char **)inc__calloc((size_t)pl.n + 1, sizeof *extra); /* momentum names */
+  float **host = (float **)inc__calloc((size_t)cap + 1, sizeof *host);
+  if (!out || !extra || !host) s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "save: out of memory");
+  for (int i = 0; s == INC_OK && i < pl.n; i++) {
+    const inc_tensor *v = pl.params[i]->value;
+    if ((s = to_host(v, &host[n])) != INC_OK) break;
+    out[n].name = pl.names[i];
+    out[n].ndim = v->ndim;
+    out[n].shape = v->dims;
+    out[n].host = host[n];
+    n++;
+  }
+  for (int i = 0; s == INC_OK && opt && i < pl.n; i++) {
+    inc__opt_slot *slot = inc__opt_find((inc_optimizer *)opt, pl.params[i]->value->uid);
+    if (!slot || slot->first) continue;
+    size_t len = strlen(MOMENTUM_PREFIX) + strlen(pl.names[i]) + 1;
+    if (!(extra[i] = (char *)inc__malloc(len))) {
+      s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "save: out of memory");
+      break;
+    }
+    snprintf(extra[i], len, "%s%s", MOMENTUM_PREFIX, pl.names[i]);
+    if ((s = to_host(slot->buf, &host[n])) != INC_OK) break;
+    out[n].name = extra[i];
+    out[n].ndim = slot->buf->ndim;
+    out[n].shape = slot->buf->dims;
+    out[n].host = host[n];
+    n++;
+  }
+  if (s == INC_OK) s = inc__st_write(path, out, n, keys, values, n_meta, ctx->err, sizeof ctx->err);
+  for (int i = 0; host && i < n; i++) inc__free(host[i]);
+  for (int i = 0; extra && i < pl.n; i++) inc__free(extra[i]);
+  inc__free(host);
+  inc__free(extra);
+  inc__free(out);
+  plist_free(&pl);
+  return s;
+}
+
+/* Binds every unbound leaf of model from the file's "<path>.weight". */
+static inc_status bind_from_file(inc_layer *root, inc_layer *l, const inc__st_file *f)
+{
+  if (l->vt->bind_from_weight && !l->bound) {
+    char name[1024];
+    inc__param w = {0};
+    w.local = "weight";
+    inc__param_name(root, l, &w, name, sizeof name);
+    const inc__st_entry *e = inc__st_find(f, name);
+    if (!e) return inc__layer_error(l, INC_ERR_SHAPE, "the file has no tensor \"%s\"", name);
+    inc_status s = l->vt->bind_from_weight(l, e->ndim, e->shape);
+    if (s != INC_OK) return s;
+  }
+  for (int i = 0; i < l->nchildren; i++) {
+    inc_status s = bind_from_file(root, l->children[i], f);
+    if (s != INC_OK) return s;
+  }
+  return INC_OK;
+}
+
+static void unbind_gen(inc_layer *l, uint64_t gen)
+{
+  for (int i = 0; i < l->nchildren; i++) unbind_gen(l->children[i], gen);
+  if (l->bound && l->nparams && l->bound_gen == gen) inc__layer_unbind_tree(l);
+}
+
+static int same_shape(const inc__st_entry *e, const inc_tensor *t)
+{
+  if (e->ndim != t->ndim) return 0;
+  for (int d = 0; d < t->ndim; d++)
+    if (e->shape[d] != t->dims[d]) return 0;
+  return 1;
+}
+
+/* Copies the entry's little-endian floats into tensor t. */
+static inc_status upload_entry(const inc__st_file *f, const inc__st_entry *e, inc_tensor *t)
+{
+  const unsigned char *src = f->data + e->begin;
+  float *tmp = (float *)inc__malloc((size_t)t->numel * sizeof(float));
+  if (!tmp) return inc__error(t->ctx, INC_ERR_OUT_OF_MEMORY, "load: out of host memory");
+  for (int64_t i = 0; i < t->numel; i++) {
+    const unsigned char *b = src + 4 * i;
+    uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    memcpy(&tmp[i], &u, 4);
+  }
+  inc_status s = t->ctx->ops->upload(t->data, tmp, (size_t)t->numel * sizeof(float), t->ctx);
+  inc__free(tmp);
+  return s;
+}
+
+static inc_status load(inc_layer *model, inc_optimizer *opt, const char *path)
+{
+  inc_context *ctx = model->ctx;
+  unsigned char *buf;
+  size_t size;
+  inc__st_file f;
+  inc_status s = inc__read_file(path, &buf, &size, ctx->err, sizeof ctx->err);
+  if (s != INC_OK) return s;
+  if ((s = inc__st_parse(buf, size, &f, ctx->err, sizeof ctx->err)) != INC_OK) {
+    char detail[INC__ERR_CAP];
+    snprintf(detail, sizeof detail, "%s", ctx->err);
+    inc__free(buf);
+    return inc__error(ctx, s, "load %s: %s", path, detail);
+  }
+  uint64_t gen = ++ctx->tree_version;
+  s = bind_from_file(model, model, &f);
+  plist pl = {0};
+  if (s == INC_OK) s = plist_make(model, &pl);
+  if (s == INC_OK && pl.n == 0)
+    s = inc__error(ctx, INC_ERR_SHAPE, "load %s: the model has no parameters", path);
+  int model_entries = 0;
+  for (int i = 0; i < f.n; i++)
+    if (strncmp(f.entries[i].name, MOMENTUM_PREFIX, strlen(MOMENTUM_PREFIX))) model_entries++;
+  const inc__st_entry **match = NULL;
+  if (s == INC_OK && !(match = (const inc__st_entry **)inc__calloc((size_t)pl.n + 1, sizeof *match)))
+    s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "load: out of host memory");
+  char a[96], b[96];
+  for (int i = 0; s == INC_OK && i < pl.n; i++) {
+    const inc_tensor *v = pl.params[i]->value;
+    match[i] = inc__st_find(&f, pl.names[i]);
+    if (!match[i])
+      s = inc__error(ctx, INC_ERR_SHAPE, "load %s: the file has no tensor \"%s\"", path,
+                     pl.names[i]);
+    else if (!same_shape(match[i], v))
+      s = inc__error(ctx, INC_ERR_SHAPE, "load %s: tensor \"%s\" is %s in the file but %s in the model",
+                     path, pl.names[i], inc__dims_str(match[i]->ndim, match[i]->shape, a, sizeof a),
+                     inc__dims_str(v->ndim, v->dims, b, sizeof b));
+  }
+  if (s == INC_OK && model_entries != pl.n) {
+    for (int i = 0; i < f.n; i++) {
+      const char *nm = f.entries[i].name;
+      int found = !strncmp(nm, MOMENTUM_PREFIX, strlen(MOMENTUM_PREFIX));
+      for (int j = 0; !found && j < pl.n; j++) found = !strcmp(nm, pl.names[j]);
+      if (!found) {
+        s = inc__error(ctx, INC_ERR_SHAPE, "load %s: the file has tensor \"%s\" that the model lacks",
+                       path, nm);
+        break;
+      }
+    }
+  }
+  /* Optimizer state: buffers made now, filled below. */
+  inc_tensor **mom = NULL;
+  const inc__st_entry **mom_e = NULL;
+  if (s == INC_OK && opt) {
+    mom = (inc_tensor **)inc__calloc((size_t)pl.n + 1, sizeof *mom);
+    mom_e = (const inc__st_entry **)inc__calloc((size_t)pl.n + 1, sizeof *mom_e);
+    if (!mom || !mom_e) s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "load: out of host memory");
+    for (int i = 0; s == INC_OK && i < pl.n; i++) {
+      char key[1100];
+      snprintf(key, sizeof key, "%s%s", MOMENTUM_PREFIX, pl.names[i]);
+      mom_e[i] = inc__st_find(&f, key);
+      if (!mom_e[i]) continue;
+      const inc_tensor *v = pl.params[i]->value;
+      if (!same_shape(mom_e[i], v))
+        s = inc__error(ctx, INC_ERR_SHAPE, "load %s: \"%s\" does not match its parameter's shape",
+                       path, key);
+      else
+        s = inc__tensor_new(ctx, v->ndim, v->dims, &mom[i]);
+    }
+  }
+  for (int i = 0; s == INC_OK && i < pl.n; i++) s = upload_entry(&f, match[i], pl.params[i]->value);
+  for (int i = 0; s == INC_OK && mom && i < pl.n; i++)
+    if (mom[i]) s = upload_entry(&f, mom_e[i], mom[i]);
+  if (s == INC_OK && opt) {
+    /* Replace the optimizer's state for these parameters. */
+    for (int i = 0; i < pl.n; i++) {
+      inc__opt_slot *slot = inc__opt_find(opt, pl.params[i]->value->uid);
+      if (slot) {
+        inc__tensor_free(slot->buf);
+        *slot = opt->slots[--opt->n];
+      }
+    }
+    for (int i = 0; s == INC_OK && i < pl.n; i++) {
+      if (!mom[i]) continue;
+      inc__opt_slot *slot;
+      s = inc__opt_add(opt, pl.params[i]->value, &slot);
+      if (s != INC_OK) break;
+      inc__tensor_free(slot->buf);
+      slot->buf = mom[i];
+      mom[i] = NULL;
+      slot->first = 0;
+      slot->seen = opt->step;
+    }
+    const char *lr = inc__st_meta(&f, "inc.lr");
+    float v;
+    if (s == INC_OK && lr && sscanf(lr, "%g", &v) == 1 && v > 0.0f) opt->lr = v;
+  }
+  for (int i = 0; mom && i < pl.n; i++) inc__tensor_free(mom[i]);
+  inc__free(mom);
+  inc__free(mom_e);
+  inc__free(match);
+  plist_free(&pl);
+  if (s != INC_OK) unbind_gen(model, gen);
+  ctx->tree_version++;
+  inc__st_free(&f);
+  inc__free(buf);
+  return s;
+}
+
+static inc_status check_io_args(const inc_layer *model, const char *path, const char *what)
+{
+  if (!model) return INC_ERR_INVALID_ARGUMENT;
+  inc_status s = inc__begin(model->ctx);
+  if (s != INC_OK) return s;
+  if (!path || !*path)
+    return inc__error(model->ctx, INC_ERR_INVALID_ARGUMENT, "%s: path is NULL or empty", what);
+  return INC_OK;
+}
+
+INC_API inc_status inc_layer_save(const inc_layer *layer, const char *path)
+{
+  inc_status s = check_io_args(layer, path, "inc_layer_save");
+  return s != INC_OK ? s : save(layer, NULL, 0, NULL, NULL, path);
+}
+
+INC_API inc_status inc_layer_load(inc_layer *layer, const char *path)
+{
+  inc_status s = check_io_args(layer, path, "inc_layer_load");
+  return s != INC_OK ? s : load(layer, NULL, path);
+}
+
+INC_API inc_status inc_checkpoint_save(const inc_layer *model, const inc_optimizer *opt,
+                                       int n_meta, const char *const *keys,
+                                       const char *const *values, const char *path)
+{
+  inc_status s = check_io_args(model, path, "inc_checkpoint_save");
+  if (s != INC_OK) return s;
+  inc_context *ctx = model->ctx;
+  if (opt && opt->ctx != ctx)
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                      "inc_checkpoint_save: the optimizer belongs to another context");
+  if (n_meta < 0 || (n_meta > 0 && (!keys || !values)))
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                      "inc_checkpoint_save: n_meta %d with keys/values missing", n_meta);
+  for (int i = 0; i < n_meta; i++) {
+    if (!keys[i] || !values[i] || !*keys[i] || !strncmp(keys[i], "inc.", 4))
+      return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                        "inc_checkpoint_save: metadata key %d is NULL, empty or reserved "
+                        "(\"inc.\" prefix), or its value is NULL", i);
+    for (int j = 0; j < i; j++)
+      if (!strcmp(keys[i], keys[j]))
+        return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                          "inc_checkpoint_save: metadata key \"%s\" repeats", keys[i]);
+  }
+  /* The library's own entries follow the caller's. */
+  const char **k = (const char **)inc__calloc((size_t)n_meta + 3, sizeof *k);
+  const char **v = (const char **)inc__calloc((size_t)n_meta + 3, sizeof *v);
+  if (!k || !v) {
+    inc__free(k);
+    inc__free(v);
+    return inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "inc_checkpoint_save: out of host memory");
+  }
+  for (int i = 0; i < n_meta; i++) {
+    k[i] = keys[i];
+    v[i] = values[i];
+  }
+  char lr[32];
+  int m = n_meta;
+  k[m] = "inc.version";
+  v[m++] = inc_version_string();
+  if (opt) {
+    snprintf(lr, sizeof lr, "%.9g", (double)opt->lr);
+    k[m] = "inc.lr";
+    v[m++] = lr;
+  }
+  s = save(model, opt, m, k, v, path);
+  inc__free(k);
+  inc__free(v);
+  return s;
+}
+
+INC_API inc_status inc_checkpoint_load(inc_layer *model, inc_optimizer *opt, const char *path)
+{
+  inc_status s = check_io_args(model, path, "inc_checkpoint_load");
+  if (s != INC_OK) return s;
+  if (opt && opt->ctx != model->ctx)
+    return inc__error(model->ctx, INC_ERR_INVALID_ARGUMENT,
+                      "inc_checkpoint_load: the optimizer belongs to another context");
+  return load(model, opt, path);
+}
+
+INC_API inc_status inc_checkpoint_metadata(const char *path, const char *key, char *buf,
+                                           size_t cap, size_t *needed)
+{
+  if (needed) *needed = 0;
+  if (!path || !key || (!buf && cap)) return INC_ERR_INVALID_ARGUMENT;
+  char msg[256];
+  unsigned char *data;
+  size_t size;
+  inc__st_file f;
+  inc_status s = inc__read_file(path, &data, &size, msg, sizeof msg);
+  if (s != INC_OK) return s;
+  s = inc__st_parse(data, size, &f, msg, sizeof msg);
+  if (s != INC_OK) {
+    inc__free(data);
+    return s;
+  }
+  const char *v = inc__st_meta(&f, key);
+  if (cap) buf[0] = '\0';
+  if (v) {
+    size_t len = strlen(v);
+    if (needed) *needed = len + 1;
+    if (cap) {
+      size_t n = len < cap - 1 ? len : cap - 1;
+      memcpy(buf, v, n);
+      buf[n] = '\0';
+    }
+  }
+  inc__st_free(&f);
+  inc__free(data);
+  return INC_OK;
+}

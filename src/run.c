@@ -1,0 +1,203 @@
+/*
+ * run.c — the public calls that bind, initialize, run and inspect a layer
+ * tree: inc_layer_infer_shape, _unbind, _initialize, _forward, _backward
+ * and the parameter accessors.
+ *
+ * Each validates its arguments, clears the context's message, and then
+ * drives the generic machinery of src/layer.c.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "layer.h"
+
+static inc_status check_input(inc_layer *l, const inc_tensor *x, const char *what)
+{
+  if (!x) return inc__layer_error(l, INC_ERR_INVALID_ARGUMENT, "%s: tensor is NULL", what);
+  if (x->ctx != l->ctx)
+    return inc__layer_error(l, INC_ERR_INVALID_ARGUMENT,
+                            "%s: the tensor belongs to another context", what);
+  return INC_OK;
+}
+
+INC_API inc_status inc_layer_infer_shape(inc_layer *layer, int ndim, const int64_t *in_dims,
+                                         int *out_ndim, int64_t *out_dims)
+{
+  if (!layer) return INC_ERR_INVALID_ARGUMENT;
+  inc_status s = inc__begin(layer->ctx);
+  if (s != INC_OK) return s;
+  if (!out_ndim || !out_dims)
+    return inc__layer_error(layer, INC_ERR_INVALID_ARGUMENT, "out_ndim/out_dims is NULL");
+  int64_t numel;
+  s = inc__check_dims(layer->ctx, ndim, in_dims, &numel);
+  if (s != INC_OK) return s;
+  inc__shape in, out;
+  in.ndim = ndim;
+  memcpy(in.d, in_dims, (size_t)ndim * sizeof *in_dims);
+  s = inc__layer_infer_tree(layer, &in, &out);
+  if (s != INC_OK) return s;
+  *out_ndim = out.ndim;
+  memcpy(out_dims, out.d, (size_t)out.ndim * sizeof *out_dims);
+  return INC_OK;
+}
+
+INC_API inc_status inc_layer_unbind(inc_layer *layer)
+{
+  if (!layer) return INC_ERR_INVALID_ARGUMENT;
+  inc__begin(layer->ctx);
+  inc__layer_unbind_tree(layer);
+  layer->ctx->tree_version++;
+  return INC_OK;
+}
+
+static inc_status initialize(inc_layer *l, inc_init scheme, int force)
+{
+  if (!l->bound || force) l->scheme = scheme;
+  if (l->bound && force && l->nparams) {
+    inc_status s = inc__layer_fill_params(l);
+    if (s != INC_OK) return s;
+  }
+  for (int i = 0; i < l->nchildren; i++) {
+    inc_status s = initialize(l->children[i], scheme, force);
+    if (s != INC_OK) return s;
+  }
+  return INC_OK;
+}
+
+INC_API inc_status inc_layer_initialize(inc_layer *layer, inc_init scheme, int force_reinit)
+{
+  if (!layer) return INC_ERR_INVALID_ARGUMENT;
+  inc_status s = inc__begin(layer->ctx);
+  if (s != INC_OK) return s;
+  if ((int)scheme < (int)INC_INIT_XAVIER_UNIFORM || (int)scheme > (int)INC_INIT_NORMAL_001)
+    return inc__layer_error(layer, INC_ERR_INVALID_ARGUMENT, "unknown init scheme %d",
+                            (int)scheme);
+  return initialize(layer, scheme, force_reinit);
+}
+
+INC_API inc_status inc_layer_forward(inc_layer *layer, const inc_tensor *x, int training,
+                                     const inc_tensor **y)
+{
+  if (!layer) return INC_ERR_INVALID_ARGUMENT;
+  if (y) *y = NULL;
+  inc_status s = inc__begin(layer->ctx);
+  if (s != INC_OK) return s;
+  if (!y) return inc__layer_error(layer, INC_ERR_INVALID_ARGUMENT, "forward: y is NULL");
+  s = check_input(layer, x, "forward");
+  if (s != INC_OK) return s;
+  inc__shape in, out;
+  inc__shape_of(x, &in);
+  s = inc__layer_infer_tree(layer, &in, &out);
+  if (s != INC_OK) return s;
+  s = inc__layer_forward(layer, x, training);
+  if (s != INC_OK) return s;
+  *y = layer->y;
+  return INC_OK;
+}
+
+INC_API inc_status inc_layer_backward(inc_layer *layer, const inc_tensor *dy,
+                                      const inc_tensor **dx)
+{
+  if (!layer) return INC_ERR_INVALID_ARGUMENT;
+  if (dx) *dx = NULL;
+  inc_status s = inc__begin(layer->ctx);
+  if (s != INC_OK) return s;
+  s = check_input(layer, dy, "backward");
+  if (s != INC_OK) return s;
+  if (!layer->trained || !layer->y)
+    return inc__layer_error(layer, INC_ERR_STATE,
+                            "backward needs a training forward first (inc_layer_forward with "
+                            "training=1)");
+  inc__shape ds, ys;
+  inc__shape_of(dy, &ds);
+  inc__shape_of(layer->y, &ys);
+  if (!inc__shape_eq(&ds, &ys)) {
+    char a[96], b[96];
+    return inc__layer_error(layer, INC_ERR_SHAPE, "backward: dy is %s but the output was %s",
+                            inc__shape_str(&ds, a, sizeof a), inc__shape_str(&ys, b, sizeof b));
+  }
+  s = inc__layer_backward(layer, dy);
+  if (s != INC_OK) return s;
+  if (dx) *dx = layer->dx;
+  return INC_OK;
+}
+
+INC_API int inc_layer_param_count(const inc_layer *layer)
+{
+  if (!layer) return 0;
+  int n = layer->nparams;
+  for (int i = 0; i < layer->nchildren; i++) n += inc_layer_param_count(layer->children[i]);
+  return n;
+}
+
+INC_API int64_t inc_layer_param_numel(const inc_layer *layer)
+{
+  if (!layer) return 0;
+  int64_t n = 0;
+  for (int i = 0; i < layer->nparams; i++) n += layer->params[i].value->numel;
+  for (int i = 0; i < layer->nchildren; i++) n += inc_layer_param_numel(layer->children[i]);
+  return n;
+}
+
+/* Rebuilds the name cache of l when the tree changed since it was made. */
+static inc_status refresh_names(inc_layer *l)
+{
+  if (l->pname_cache && l->pname_version == l->ctx->tree_version) return INC_OK;
+  inc__param **params;
+  inc_layer **leaves;
+  int n;
+  inc_status s = inc__collect_params(l, &params, &leaves, &n);
+  if (s != INC_OK) return s;
+  char **names = (char **)inc__calloc((size_t)n + 1, sizeof *names);
+  if (!names) s = inc__layer_error(l, INC_ERR_OUT_OF_MEMORY, "out of host memory");
+  for (int i = 0; s == INC_OK && i < n; i++) {
+    char buf[1024];
+    names[i] = inc__strdup(inc__param_name(l, leaves[i], params[i], buf, sizeof buf));
+    if (!names[i]) s = inc__layer_error(l, INC_ERR_OUT_OF_MEMORY, "out of host memory");
+  }
+  inc__free(params);
+  inc__free(leaves);
+  if (s != INC_OK) {
+    for (int i = 0; names && i < n; i++) inc__free(names[i]);
+    inc__free(names);
+    return s;
+  }
+  for (int i = 0; i < l->pname_count; i++) inc__free(l->pname_cache[i]);
+  inc__free(l->pname_cache);
+  l->pname_cache = names;
+  l->pname_count = n;
+  l->pname_version = l->ctx->tree_version;
+  return INC_OK;
+}
+
+static inc__param *find_param(const inc_layer *l, int *index)
+{
+  if (*index < l->nparams) return (inc__param *)&l->params[*index];
+  *index -= l->nparams;
+  for (int i = 0; i < l->nchildren; i++) {
+    inc__param *p = find_param(l->children[i], index);
+    if (p) return p;
+  }
+  return NULL;
+}
+
+INC_API inc_status inc_layer_param(const inc_layer *layer, int index, const char **name,
+                                   inc_tensor **value, inc_tensor **grad)
+{
+  if (!layer) return INC_ERR_INVALID_ARGUMENT;
+  inc_layer *l = (inc_layer *)layer; /* the name cache is internal state */
+  inc__begin(l->ctx);
+  int count = inc_layer_param_count(l);
+  if (index < 0 || index >= count)
+    return inc__layer_error(l, INC_ERR_INVALID_ARGUMENT, "parameter index %d outside 0..%d",
+                            index, count - 1);
+  if (name) {
+    inc_status s = refresh_names(l);
+    if (s != INC_OK) return s;
+    *name = l->pname_cache[index];
+  }
+  int rest = index;
+  inc__param *p = find_param(l, &rest);
+  if (value) *value = p->value;
+  if (grad) *grad = p->grad;
+  return INC_OK;
+}

@@ -1,0 +1,240 @@
+/*
+ * safetensors_io.c — whole-file reads and the atomic safetensors writer:
+ * the header is built in memory, the file goes to a temporary name in the
+ * target's directory, is fsync'd, renamed over the target and the directory
+ * fsync'd, so a crash or a full disk never leaves a half-written checkpoint
+ * under the real name.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "safetensors.h"
+
+/* ---- reading a file ---- */
+
+inc_status inc__read_file(const char *path, unsigned char **buf, size_t *size, char *msg,
+                          size_t msg_cap)
+{
+  *buf = NULL;
+  *size = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(msg, msg_cap, "cannot open %s: %s", path, strerror(errno));
+    return INC_ERR_IO;
+  }
+  inc_status s = INC_OK;
+  long len = -1;
+  if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+  if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    snprintf(msg, msg_cap, "cannot read %s: not a regular file", path);
+    s = INC_ERR_IO;
+  }
+  unsigned char *b = NULL;
+  if (s == INC_OK && !(b = (unsigned char *)inc__malloc((size_t)len + 1))) {
+    snprintf(msg, msg_cap, "cannot read %s: out of host memory (%ld bytes)", path, len);
+    s = INC_ERR_OUT_OF_MEMORY;
+  }
+  if (s == INC_OK && fread(b, 1, (size_t)len, f) != (size_t)len) {
+    snprintf(msg, msg_cap, "cannot read %s: short read", path);
+    s = INC_ERR_IO;
+  }
+  fclose(f);
+  if (s != INC_OK) {
+    inc__free(b);
+    return s;
+  }
+  *buf = b;
+  *size = (size_t)len;
+  return INC_OK;
+}
+
+/* ---- writing ---- */
+
+typedef struct strbuf {
+  char *p;
+  size_t n, cap;
+  int oom;
+} strbuf;
+
+static void sb_putn(strbuf *b, const char *s, size_t n)
+{
+  if (b->oom) return;
+  if (b->n + n + 1 > b->cap) {
+    size_t cap = (b->cap ? b->cap * 2 : 1024) + n;
+    char *q = (char *)inc__realloc(b->p, cap);
+    if (!q) {
+      b->oom = 1;
+      return;
+    }
+    b->p = q;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+  b->p[b->n] = '\0';
+}
+
+static void sb_puts(strbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
+
+static void sb_json_string(strbuf *b, const char *s)
+{
+  sb_puts(b, "\"");
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    char esc[8];
+    if (c == '"' || c == '\\') {
+      esc[0] = '\\';
+      esc[1] = (char)c;
+      sb_putn(b, esc, 2);
+    } else if (c < 0x20) {
+      snprintf(esc, sizeof esc, "\\u%04x", c);
+      sb_puts(b, esc);
+    } else {
+      sb_putn(b, (const char *)&c, 1);
+    }
+  }
+  sb_puts(b, "\"");
+}
+
+static int write_all(int fd, const void *data, size_t n)
+{
+  const char *p = (const char *)data;
+  while (n) {
+    if (inc__fault_should_fail_io()) {
+      errno = ENOSPC;
+      return -1;
+    }
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* float32 values in little-endian byte order, whatever the host's. */
+static int write_floats_le(int fd, const float *v, int64_t n)
+{
+  const unsigned one = 1;
+  if (*(const unsigned char *)&one == 1) return write_all(fd, v, (size_t)n * sizeof(float));
+  unsigned char chunk[4096];
+  for (int64_t i = 0; i < n;) {
+    size_t k = 0;
+    for (; i < n && k + 4 <= sizeof chunk; i++, k += 4) {
+      uint32_t u;
+      memcpy(&u, &v[i], 4);
+      chunk[k] = (unsigned char)u;
+      chunk[k + 1] = (unsigned char)(u >> 8);
+      chunk[k + 2] = (unsigned char)(u >> 16);
+      chunk[k + 3] = (unsigned char)(u >> 24);
+    }
+    if (write_all(fd, chunk, k)) return -1;
+  }
+  return 0;
+}
+
+inc_status inc__st_write(const char *path, const inc__st_out *t, int n, const char *const *keys,
+                         const char *const *values, int n_meta, char *msg, size_t msg_cap)
+{
+  strbuf h = {0};
+  uint64_t off = 0;
+  char num[64];
+  sb_puts(&h, "{");
+  if (n_meta > 0) {
+    sb_puts(&h, "\"__metadata__\":{");
+    for (int i = 0; i < n_meta; i++) {
+      if (i) sb_puts(&h, ",");
+      sb_json_string(&h, keys[i]);
+      sb_puts(&h, ":");
+      sb_json_string(&h, values[i]);
+    }
+    sb_puts(&h, "}");
+  }
+  for (int i = 0; i < n; i++) {
+    if (i || n_meta > 0) sb_puts(&h, ",");
+    sb_json_string(&h, t[i].name);
+    sb_puts(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+    int64_t numel = 1;
+    for (int d = 0; d < t[i].ndim; d++) {
+      snprintf(num, sizeof num, d ? ",%lld" : "%lld", (long long)t[i].shape[d]);
+      sb_puts(&h, num);
+      numel *= t[i].shape[d];
+    }
+    snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
+             (unsigned long long)(off + (uint64_t)numel * 4u));
+    sb_puts(&h, num);
+    off += (uint64_t)numel * 4u;
+  }
+  sb_puts(&h, "}");
+  while (!h.oom && h.n % 8) sb_puts(&h, " "); /* data starts 8-byte aligned */
+  if (h.oom) {
+    inc__free(h.p);
+    snprintf(msg, msg_cap, "save %s: out of host memory", path);
+    return INC_ERR_OUT_OF_MEMORY;
+  }
+
+  size_t plen = strlen(path);
+  char *tmp = (char *)inc__malloc(plen + 16);
+  if (!tmp) {
+    inc__free(h.p);
+    snprintf(msg, msg_cap, "save %s: out of host memory", path);
+    return INC_ERR_OUT_OF_MEMORY;
+  }
+  memcpy(tmp, path, plen);
+  memcpy(tmp + plen, ".tmp-XXXXXX", 12);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    snprintf(msg, msg_cap, "save %s: cannot create a temporary file beside it: %s", path,
+             strerror(errno));
+    inc__free(tmp);
+    inc__free(h.p);
+    return INC_ERR_IO;
+  }
+  unsigned char len8[8];
+  for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
+  int bad = write_all(fd, len8, 8) || write_all(fd, h.p, h.n);
+  for (int i = 0; !bad && i < n; i++) {
+    int64_t numel = 1;
+    for (int d = 0; d < t[i].ndim; d++) numel *= t[i].shape[d];
+    bad = write_floats_le(fd, t[i].host, numel);
+  }
+  int err = errno;
+  if (!bad && fsync(fd)) {
+    bad = 1;
+    err = errno;
+  }
+  if (close(fd) && !bad) {
+    bad = 1;
+    err = errno;
+  }
+  if (!bad && rename(tmp, path)) {
+    bad = 1;
+    err = errno;
+  }
+  inc__free(h.p);
+  if (bad) {
+    unlink(tmp);
+    inc__free(tmp);
+    snprintf(msg, msg_cap, "save %s: write failed: %s (any previous file is unchanged)", path,
+             strerror(err));
+    return INC_ERR_IO;
+  }
+  inc__free(tmp);
+  /* Make the rename itself durable. */
+  char *dir = inc__strdup(path);
+  if (dir) {
+    char *slash = strrchr(dir, '/');
+    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
+    int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+      fsync(dfd);
+      close(dfd);
+    }
+    inc__free(dir);
+  }
+  return INC_OK;
+}

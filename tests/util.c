@@ -1,0 +1,60 @@
+/*
+ * util.c — helpers shared by the Check suites (see util.h).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "util.h"
+
+inc_context *tu_cpu(void)
+{
+  inc_context *ctx = NULL;
+  ck_assert_int_eq(inc_context_create(INC_BACKEND_CPU, &ctx), INC_OK);
+  ck_assert_int_eq(inc_context_set_seed(ctx, 1), INC_OK);
+  ck_assert_int_eq(inc_context_set_num_threads(ctx, 2), INC_OK);
+  return ctx;
+}
+
+inc_tensor *tu_tensor(inc_context *ctx, int ndim, const int64_t *dims, const float *host)
+{
+  inc_tensor *t = NULL;
+  INC_CK(ctx, inc_tensor_create(ctx, ndim, dims, &t));
+  if (host) INC_CK(ctx, inc_tensor_copy_from_host(t, host, inc_tensor_numel(t)));
+  return t;
+}
+
+float *tu_host(const inc_tensor *t)
+{
+  int64_t n = inc_tensor_numel(t);
+  float *h = (float *)malloc((size_t)n * sizeof(float));
+  ck_assert_ptr_nonnull(h);
+  ck_assert_int_eq(inc_tensor_copy_to_host(t, h, n), INC_OK);
+  return h;
+}
+
+void tu_fill(float *v, int64_t n, uint64_t seed, float lo, float hi)
+{
+  uint64_t z = seed * 0x9e3779b97f4a7c15ULL + 12345;
+  for (int64_t i = 0; i < n; i++) {
+    z ^= z << 13;
+    z ^= z >> 7;
+    z ^= z << 17;
+    v[i] = lo + (hi - lo) * (float)((z >> 40) * (1.0 / 16777216.0));
+  }
+}
+
+double tu_worst(const float *a, const float *b, int64_t n, double atol, double rtol,
+                int64_t *where)
+{
+  double worst = -INFINITY;
+  *where = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double d = fabs((double)a[i] - (double)b[i]) - (atol + rtol * fabs((double)b[i]));
+    if (isnan(d)) d = INFINITY;
+    if (d > worst) {
+      worst = d;
+      *where = i;
+    }
+  }
+  return n ? worst : 0.0;
+}

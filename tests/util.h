@@ -1,0 +1,42 @@
+/*
+ * util.h — helpers shared by the Check suites: contexts and tensors from
+ * host arrays, comparisons with atol + rtol*|ref|, deterministic test data.
+ */
+#ifndef INC_TEST_UTIL_H
+#define INC_TEST_UTIL_H
+
+#include <check.h>
+#include <stdint.h>
+#include "inception.h"
+
+/* Fails the test with the context's message when a call does not return
+ * INC_OK. */
+#define INC_CK(ctx, call)                                                                    \
+  do {                                                                                       \
+    inc_status st_ = (call);                                                                 \
+    ck_assert_msg(st_ == INC_OK, "%s -> %s: %s", #call, inc_status_string(st_),             \
+                  inc_context_last_error(ctx));                                              \
+  } while (0)
+
+/* A CPU context with seed 1 and a fixed thread count. */
+inc_context *tu_cpu(void);
+/* A tensor of the given shape filled from host (may be NULL: zeros). */
+inc_tensor *tu_tensor(inc_context *ctx, int ndim, const int64_t *dims, const float *host);
+/* Copies a tensor to a new malloc'd host array. */
+float *tu_host(const inc_tensor *t);
+/* Fills n floats with a deterministic pseudo-random pattern in [lo, hi). */
+void tu_fill(float *v, int64_t n, uint64_t seed, float lo, float hi);
+/* Largest violation of |a - b| <= atol + rtol*|b|, as (|a-b| - tol); <= 0 is
+ * a pass. *where gets the worst index. */
+double tu_worst(const float *a, const float *b, int64_t n, double atol, double rtol,
+                int64_t *where);
+/* Asserts a matches ref elementwise within atol + rtol*|ref|. */
+#define TU_ASSERT_CLOSE(a, ref, n, atol, rtol, what)                                         \
+  do {                                                                                       \
+    int64_t w_;                                                                              \
+    double v_ = tu_worst((a), (ref), (n), (atol), (rtol), &w_);                              \
+    ck_assert_msg(v_ <= 0, "%s: element %lld is %.8g, expected %.8g", (what), (long long)w_, \
+                  (double)(a)[w_], (double)(ref)[w_]);                                       \
+  } while (0)
+
+#endif
