@@ -41,6 +41,7 @@ idx_error idx_parse(const uint8_t *buf, size_t len, const char *name, idx_array 
   memset(out, 0, sizeof *out);
   if (!name) name = "(memory)";
   if (!buf && len > 0) return fail(err, errcap, IDX_ERR_ARG, "%s: NULL buffer", name);
+  if (len == 0) return fail(err, errcap, IDX_ERR_FORMAT, "%s: empty file", name);
   if (len < 4)
     return fail(err, errcap, IDX_ERR_FORMAT,
                 "%s: not an IDX file: %zu bytes, shorter than the 4-byte magic number", name, len);
@@ -89,6 +90,14 @@ idx_error idx_parse(const uint8_t *buf, size_t len, const char *name, idx_array 
   return IDX_OK;
 }
 
+/* zlib's gzerror() text is "<path>: <message>"; keep the message. */
+static const char *gz_message(const char *msg, const char *path)
+{
+  size_t n = strlen(path);
+  if (msg && strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ') return msg + n + 2;
+  return msg ? msg : "unknown error";
+}
+
 idx_error idx_load(const char *path, idx_array *out, char *err, size_t errcap)
 {
   if (!out || !path) return fail(err, errcap, IDX_ERR_ARG, "idx_load: NULL argument");
@@ -134,7 +143,7 @@ idx_error idx_load(const char *path, idx_array *out, char *err, size_t errcap)
       int zerr = 0;
       const char *msg = gzerror(gz, &zerr);
       char m[256];
-      snprintf(m, sizeof m, "%s", zerr == Z_ERRNO ? strerror(errno) : msg);
+      snprintf(m, sizeof m, "%s", zerr == Z_ERRNO ? strerror(errno) : gz_message(msg, path));
       free(buf);
       gzclose(gz);
       return fail(err, errcap, IDX_ERR_IO, "%s: read error: %s", path, m);
@@ -146,7 +155,7 @@ idx_error idx_load(const char *path, idx_array *out, char *err, size_t errcap)
   const char *msg = gzerror(gz, &zerr);
   if (zerr != Z_OK && zerr != Z_STREAM_END) {
     char m[256];
-    snprintf(m, sizeof m, "%s", msg);
+    snprintf(m, sizeof m, "%s", gz_message(msg, path));
     free(buf);
     gzclose(gz);
     return fail(err, errcap, IDX_ERR_IO, "%s: corrupt or truncated gzip data: %s", path, m);

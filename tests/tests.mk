@@ -33,5 +33,16 @@ $(TEST_BIN): $(TEST_OBJ) lib/libinception.a
 check-unit: $(TEST_BIN)
 	OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 $(TEST_BIN)
 
-check: deps lib check-unit $(CHECK_EXTRA)
+# Packages first (apt-get when root), then the suites, then each area's
+# extra checks, one after the other so their output stays readable.
+check:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory lib
+	@$(MAKE) --no-print-directory check-unit
+	@for t in $(CHECK_EXTRA); do $(MAKE) --no-print-directory $$t || exit 1; done
 test: check
+
+# Extra targets .ci/run runs after `make check` (areas append to CI_EXTRA).
+.PHONY: ci-extra-targets
+ci-extra-targets:
+	@echo $(CI_EXTRA)

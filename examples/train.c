@@ -1,0 +1,741 @@
+/*
+ * train.c — trains the D2L GoogLeNet on Fashion-MNIST with libinception,
+ * the way "Dive into Deep Learning" (ch. 8.4, Multi-Branch Networks) does:
+ * images resized bilinearly, minibatch SGD, softmax cross-entropy, test
+ * accuracy after every epoch, the book's summary and training curve.
+ *
+ *   examples/train [--device auto|cpu|cuda] [--preset d2l|quick] [options]
+ *
+ * See usage() below or `examples/train --help`. Everything goes through the
+ * public API in inception.h.
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data.h"
+#include "idx.h"
+#include "inception.h"
+#include "net.h"
+#include "progress.h"
+#include "util.h"
+
+#define PROG "train"
+#define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+#define DEFAULT_OUT "runs/latest"
+#define MAX_EPOCHS 100000
+
+enum {
+  SET_SIZE = 1 << 0,
+  SET_EPOCHS = 1 << 1,
+  SET_BATCH = 1 << 2,
+  SET_LR = 1 << 3,
+  SET_MOMENTUM = 1 << 4,
+  SET_WD = 1 << 5,
+  SET_SEED = 1 << 6,
+  SET_LIMIT = 1 << 7,
+  SET_TEST_LIMIT = 1 << 8
+};
+
+typedef struct options {
+  const char *device, *data, *out, *preset;
+  int size, epochs, batch, threads, resume, dry_run, progress_every;
+  double lr, momentum, weight_decay;
+  unsigned long long seed;
+  long limit, test_limit;
+  unsigned set;
+} options;
+
+typedef struct row {
+  int epoch;
+  double loss, train_acc, test_acc, img_per_s, seconds;
+} row;
+
+static volatile sig_atomic_t g_interrupted = 0;
+
+static void on_sigint(int sig)
+{
+  (void)sig;
+  g_interrupted = 1;
+  signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the program at once */
+}
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "usage: examples/train [options]\n"
+          "Trains the D2L GoogLeNet on Fashion-MNIST (the book's ch. 8.4 recipe) and\n"
+          "evaluates it on the test set after every epoch.\n"
+          "\n"
+          "  --device auto|cpu|cuda  backend (default auto: CUDA when a GPU is usable)\n"
+          "  --preset d2l|quick      d2l: the book's recipe (size 96, batch 128, SGD lr 0.1,\n"
+          "                          momentum 0, 10 epochs); quick: size 28, batch 128,\n"
+          "                          lr 0.01, momentum 0.9, 3 epochs. Default: d2l on CUDA,\n"
+          "                          quick on the CPU. Options below override the preset.\n"
+          "  --size N                images are resized 28 -> N x N (bilinear)\n"
+          "  --epochs N              train until epoch N\n"
+          "  --batch N               minibatch size (also used for evaluation)\n"
+          "  --lr X                  SGD learning rate\n"
+          "  --momentum X            SGD momentum (PyTorch's rule)\n"
+          "  --weight-decay X        L2 penalty added to the gradients\n"
+          "  --seed N                seed of the weights and of the shuffling (default 1)\n"
+          "  --limit N               train on the first N training images only (0 = all)\n"
+          "  --test-limit N          evaluate on the first N test images only (0 = all)\n"
+          "  --threads N             CPU threads (0 = library default)\n"
+          "  --data DIR              Fashion-MNIST IDX files (default " DEFAULT_DATA ")\n"
+          "  --out DIR               results: metrics.csv, curve.png, ckpt-epoch-NNN.safetensors\n"
+          "                          (default " DEFAULT_OUT ")\n"
+          "  --resume                continue from the newest checkpoint in --out; the result\n"
+          "                          equals an uninterrupted run (shuffling depends only on\n"
+          "                          seed and epoch); recipe options come from the checkpoint\n"
+          "  --progress-every N      without a terminal, a progress line every N batches (50)\n"
+          "  --dry-run               print the recipe and the shape table, then exit\n"
+          "  --help                  this text\n"
+          "\n"
+          "Per epoch: \"epoch E/N  loss L  train acc A  test acc T  R img/s\" on stdout (loss\n"
+          "and train acc are running means over the epoch's minibatches, img/s the training\n"
+          "throughput); progress on stderr (a bar on a terminal).\n");
+}
+
+static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
+{
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) {
+    fprintf(stderr, PROG ": %s needs an integer in [%ld, %ld], got \"%s\"\n", opt, lo, hi, s);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+static int parse_double(const char *opt, const char *s, double lo, double hi, int lo_open,
+                        double *out)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(v) || v < lo || (lo_open && v == lo) || v > hi) {
+    fprintf(stderr, PROG ": %s needs a number in %c%g, %g], got \"%s\"\n", opt,
+            lo_open ? '(' : '[', lo, hi, s);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Returns 0 on success, 1 for --help, -1 on error. */
+static int parse_args(int argc, char **argv, options *o)
+{
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    char name[64];
+    const char *val = NULL;
+    const char *eq = strchr(a, '=');
+    if (strncmp(a, "--", 2) == 0 && eq && (size_t)(eq - a) < sizeof name) {
+      snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
+      val = eq + 1;
+    } else {
+      snprintf(name, sizeof name, "%s", a);
+    }
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) return 1;
+    if (!strcmp(name, "--resume") || !strcmp(name, "--dry-run")) {
+      if (val) {
+        fprintf(stderr, PROG ": %s takes no value\n", name);
+        return -1;
+      }
+      if (!strcmp(name, "--resume"))
+        o->resume = 1;
+      else
+        o->dry_run = 1;
+      continue;
+    }
+    static const char *const with_value[] = {
+        "--device", "--preset", "--size",  "--epochs", "--batch",   "--lr",
+        "--momentum", "--weight-decay", "--seed", "--limit", "--test-limit", "--threads",
+        "--data",   "--out",    "--progress-every"};
+    int known = 0;
+    for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+      if (!strcmp(name, with_value[k])) known = 1;
+    if (!known) {
+      fprintf(stderr, PROG ": unknown option \"%s\" (see --help)\n", a);
+      return -1;
+    }
+    if (!val) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, PROG ": %s needs a value\n", name);
+        return -1;
+      }
+      val = argv[++i];
+    }
+    long l;
+    double d;
+    if (!strcmp(name, "--device")) {
+      if (strcmp(val, "auto") && strcmp(val, "cpu") && strcmp(val, "cuda")) {
+        fprintf(stderr, PROG ": --device must be auto, cpu or cuda, got \"%s\"\n", val);
+        return -1;
+      }
+      o->device = val;
+    } else if (!strcmp(name, "--preset")) {
+      if (strcmp(val, "d2l") && strcmp(val, "quick")) {
+        fprintf(stderr, PROG ": --preset must be d2l or quick, got \"%s\"\n", val);
+        return -1;
+      }
+      o->preset = val;
+    } else if (!strcmp(name, "--size")) {
+      if (parse_long(name, val, 1, 4096, &l)) return -1;
+      o->size = (int)l, o->set |= SET_SIZE;
+    } else if (!strcmp(name, "--epochs")) {
+      if (parse_long(name, val, 1, MAX_EPOCHS, &l)) return -1;
+      o->epochs = (int)l, o->set |= SET_EPOCHS;
+    } else if (!strcmp(name, "--batch")) {
+      if (parse_long(name, val, 1, 1 << 20, &l)) return -1;
+      o->batch = (int)l, o->set |= SET_BATCH;
+    } else if (!strcmp(name, "--lr")) {
+      if (parse_double(name, val, 0, 1e6, 1, &d)) return -1;
+      o->lr = d, o->set |= SET_LR;
+    } else if (!strcmp(name, "--momentum")) {
+      if (parse_double(name, val, 0, 0.999999, 0, &d)) return -1;
+      o->momentum = d, o->set |= SET_MOMENTUM;
+    } else if (!strcmp(name, "--weight-decay")) {
+      if (parse_double(name, val, 0, 1e6, 0, &d)) return -1;
+      o->weight_decay = d, o->set |= SET_WD;
+    } else if (!strcmp(name, "--seed")) {
+      char *end;
+      errno = 0;
+      unsigned long long v = strtoull(val, &end, 0);
+      if (errno || end == val || *end || val[0] == '-') {
+        fprintf(stderr, PROG ": --seed needs a non-negative integer, got \"%s\"\n", val);
+        return -1;
+      }
+      o->seed = v, o->set |= SET_SEED;
+    } else if (!strcmp(name, "--limit")) {
+      if (parse_long(name, val, 0, 1L << 30, &l)) return -1;
+      o->limit = l, o->set |= SET_LIMIT;
+    } else if (!strcmp(name, "--test-limit")) {
+      if (parse_long(name, val, 0, 1L << 30, &l)) return -1;
+      o->test_limit = l, o->set |= SET_TEST_LIMIT;
+    } else if (!strcmp(name, "--threads")) {
+      if (parse_long(name, val, 0, 4096, &l)) return -1;
+      o->threads = (int)l;
+    } else if (!strcmp(name, "--progress-every")) {
+      if (parse_long(name, val, 1, 1L << 30, &l)) return -1;
+      o->progress_every = (int)l;
+    } else if (!strcmp(name, "--data")) {
+      o->data = val;
+    } else if (!strcmp(name, "--out")) {
+      o->out = val;
+    }
+  }
+  return 0;
+}
+
+/* Fills the recipe fields not given explicitly from the preset. */
+static void apply_preset(options *o, const char *preset)
+{
+  int d2l = !strcmp(preset, "d2l");
+  if (!(o->set & SET_SIZE)) o->size = d2l ? 96 : 28;
+  if (!(o->set & SET_BATCH)) o->batch = 128;
+  if (!(o->set & SET_LR)) o->lr = d2l ? 0.1 : 0.01;
+  if (!(o->set & SET_MOMENTUM)) o->momentum = d2l ? 0.0 : 0.9;
+  if (!(o->set & SET_WD)) o->weight_decay = 0.0;
+  if (!(o->set & SET_EPOCHS)) o->epochs = d2l ? 10 : 3;
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+#define CSV_HEADER "epoch,loss,train_acc,test_acc,img_per_s,seconds\n"
+
+/* The rows as CSV text (without header), malloc'd. */
+static char *rows_csv(const row *rows, int n, int header)
+{
+  size_t cap = 64 + (size_t)n * 128;
+  char *s = malloc(cap);
+  if (!s) return NULL;
+  size_t len = 0;
+  s[0] = '\0';
+  if (header) len += (size_t)snprintf(s, cap, "%s", CSV_HEADER);
+  for (int i = 0; i < n; i++)
+    len += (size_t)snprintf(s + len, cap - len, "%d,%.6f,%.6f,%.6f,%.1f,%.2f\n", rows[i].epoch,
+                            rows[i].loss, rows[i].train_acc, rows[i].test_acc, rows[i].img_per_s,
+                            rows[i].seconds);
+  return s;
+}
+
+/* Parses rows written by rows_csv (no header). Returns the count or -1. */
+static int parse_rows(const char *s, row *rows, int cap)
+{
+  int n = 0;
+  while (*s) {
+    row r;
+    int used = 0;
+    if (sscanf(s, "%d,%lf,%lf,%lf,%lf,%lf%n", &r.epoch, &r.loss, &r.train_acc, &r.test_acc,
+               &r.img_per_s, &r.seconds, &used) != 6)
+      return -1;
+    if (n >= cap || r.epoch != n + 1) return -1;
+    rows[n++] = r;
+    s += used;
+    while (*s == '\n' || *s == '\r') s++;
+  }
+  return n;
+}
+
+/* ---- checkpoint metadata ------------------------------------------------ */
+
+/* Reads a metadata value into a malloc'd string (NULL when absent/error). */
+static char *meta_get(const char *path, const char *key)
+{
+  size_t need = 0;
+  if (inc_checkpoint_metadata(path, key, NULL, 0, &need) != INC_OK || need == 0) return NULL;
+  char *buf = malloc(need);
+  if (!buf) return NULL;
+  if (inc_checkpoint_metadata(path, key, buf, need, NULL) != INC_OK) {
+    free(buf);
+    return NULL;
+  }
+  return buf;
+}
+
+static int meta_double(const char *path, const char *key, double *out)
+{
+  char *v = meta_get(path, key);
+  if (!v) return -1;
+  char *end;
+  double d = strtod(v, &end);
+  int ok = end != v && *end == '\0' && isfinite(d);
+  free(v);
+  if (!ok) return -1;
+  *out = d;
+  return 0;
+}
+
+/* Takes a recipe value from the checkpoint; an explicit different option is
+ * an error. Values are compared as float (what the library uses). */
+static int resume_value(const char *ckpt, const char *key, const char *opt, int explicit_set,
+                        double *value, int integral)
+{
+  double v;
+  if (meta_double(ckpt, key, &v) != 0) {
+    fprintf(stderr, PROG ": %s: metadata \"%s\" missing or malformed; not a checkpoint of this trainer?\n",
+            ckpt, key);
+    return -1;
+  }
+  int same = integral ? (v == *value) : ((float)v == (float)*value);
+  if (explicit_set && !same) {
+    fprintf(stderr,
+            PROG ": %s %g differs from the checkpoint's %g (%s); --resume continues the same run "
+                 "(use another --out to start a new one)\n",
+            opt, *value, v, ckpt);
+    return -1;
+  }
+  *value = v;
+  return 0;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+typedef struct eval_tick_arg {
+  progress *p;
+  int64_t n;
+} eval_tick_arg;
+
+static void eval_tick(void *arg, int64_t done)
+{
+  eval_tick_arg *a = arg;
+  char note[96];
+  snprintf(note, sizeof note, "evaluating %lld/%lld test images", (long long)done, (long long)a->n);
+  progress_note(a->p, note);
+}
+
+int main(int argc, char **argv)
+{
+  options o;
+  memset(&o, 0, sizeof o);
+  o.device = "auto";
+  o.data = DEFAULT_DATA;
+  o.out = DEFAULT_OUT;
+  o.seed = 1;
+  o.progress_every = 50;
+  int pr = parse_args(argc, argv, &o);
+  if (pr == 1) {
+    usage(stdout);
+    return 0;
+  }
+  if (pr < 0) return 2;
+
+  int rc = 1;
+  char err[1024];
+  inc_context *ctx = NULL;
+  inc_layer *net = NULL;
+  inc_optimizer *opt = NULL;
+  idx_dataset train = {0}, test = {0};
+  float *train_x = NULL, *test_x = NULL, *xb = NULL;
+  int32_t *train_y = NULL, *test_y = NULL, *yb = NULL;
+  uint32_t *perm = NULL;
+  row *rows = NULL;
+  batch_tensors bx = {{NULL, NULL}, {0, 0}}, bdl = {{NULL, NULL}, {0, 0}};
+  char ckpt[4200] = "";
+  int start_epoch = 1, nrows = 0;
+  inc_status s;
+
+  /* -- backend and preset -- */
+  inc_backend want = !strcmp(o.device, "cpu")    ? INC_BACKEND_CPU
+                     : !strcmp(o.device, "cuda") ? INC_BACKEND_CUDA
+                                                 : INC_BACKEND_AUTO;
+  s = inc_context_create(want, &ctx);
+  if (s != INC_OK) {
+    fprintf(stderr, PROG ": cannot create a %s context: %s%s\n", o.device, inc_status_string(s),
+            s == INC_ERR_UNAVAILABLE ? " (no usable GPU, or a build without CUDA; try --device cpu)"
+                                     : "");
+    return 1;
+  }
+  if (o.threads > 0 && (s = inc_context_set_num_threads(ctx, o.threads)) != INC_OK) {
+    report_inc(PROG, "inc_context_set_num_threads", ctx, s);
+    goto done;
+  }
+  int on_cuda = inc_context_backend(ctx) == INC_BACKEND_CUDA;
+  const char *preset = o.preset ? o.preset : on_cuda ? "d2l" : "quick";
+  apply_preset(&o, preset);
+
+  /* -- resume: the recipe comes from the checkpoint -- */
+  rows = calloc(MAX_EPOCHS + 1, sizeof *rows);
+  if (!rows) {
+    fprintf(stderr, PROG ": out of memory\n");
+    goto done;
+  }
+  if (o.resume) {
+    int k = newest_checkpoint(o.out, ckpt, sizeof ckpt, err, sizeof err);
+    if (k < 0) {
+      fprintf(stderr, PROG ": %s\n", err);
+      goto done;
+    }
+    if (k == 0) {
+      fprintf(stderr, PROG ": --resume: no checkpoint in %s, starting from epoch 1\n", o.out);
+      ckpt[0] = '\0';
+    } else {
+      double size = o.size, batch = o.batch, lr = o.lr, mom = o.momentum, wd = o.weight_decay;
+      double limit = (double)o.limit, tlimit = (double)o.test_limit;
+      double epoch = 0, epochs = o.epochs;
+      if (resume_value(ckpt, "size", "--size", o.set & SET_SIZE, &size, 1) ||
+          resume_value(ckpt, "batch", "--batch", o.set & SET_BATCH, &batch, 1) ||
+          resume_value(ckpt, "lr", "--lr", o.set & SET_LR, &lr, 0) ||
+          resume_value(ckpt, "momentum", "--momentum", o.set & SET_MOMENTUM, &mom, 0) ||
+          resume_value(ckpt, "weight_decay", "--weight-decay", o.set & SET_WD, &wd, 0) ||
+          resume_value(ckpt, "limit", "--limit", o.set & SET_LIMIT, &limit, 1) ||
+          resume_value(ckpt, "test_limit", "--test-limit", o.set & SET_TEST_LIMIT, &tlimit, 1) ||
+          resume_value(ckpt, "epoch", "epoch", 0, &epoch, 1) ||
+          resume_value(ckpt, "epochs", "--epochs", 0, &epochs, 1))
+        goto done;
+      /* the seed is 64-bit: compare it as text */
+      char *sv = meta_get(ckpt, "seed");
+      unsigned long long cseed = sv ? strtoull(sv, NULL, 10) : 0;
+      int have_seed = sv != NULL;
+      free(sv);
+      if (!have_seed) {
+        fprintf(stderr, PROG ": %s: metadata \"seed\" missing\n", ckpt);
+        goto done;
+      }
+      if ((o.set & SET_SEED) && cseed != o.seed) {
+        fprintf(stderr, PROG ": --seed %llu differs from the checkpoint's %llu (%s)\n", o.seed,
+                cseed, ckpt);
+        goto done;
+      }
+      o.seed = cseed;
+      o.size = (int)size, o.batch = (int)batch, o.lr = lr, o.momentum = mom;
+      o.weight_decay = wd, o.limit = (long)limit, o.test_limit = (long)tlimit;
+      if (!(o.set & SET_EPOCHS)) o.epochs = (int)epochs;
+      char *mv = meta_get(ckpt, "metrics");
+      nrows = mv ? parse_rows(mv, rows, MAX_EPOCHS) : -1;
+      free(mv);
+      if (nrows != (int)epoch) {
+        fprintf(stderr, PROG ": %s: metadata \"metrics\" missing or malformed\n", ckpt);
+        goto done;
+      }
+      start_epoch = (int)epoch + 1;
+      /* the shuffle of the next epoch is a function of seed and epoch only;
+       * the stored state is a cross-check of that */
+      char *rv = meta_get(ckpt, "rng");
+      char expect[32];
+      snprintf(expect, sizeof expect, "%016llx",
+               (unsigned long long)epoch_rng_state(o.seed, start_epoch));
+      if (rv && strcmp(rv, expect) != 0)
+        fprintf(stderr, PROG ": warning: %s: shuffle state %s, this trainer computes %s\n", ckpt,
+                rv, expect);
+      free(rv);
+    }
+  }
+
+  const char *device = inc_context_device_name(ctx);
+  printf("libinception %s on %s\n", inc_version_string(), device);
+  printf("recipe: %s%s, size %d, batch %d, lr %g, momentum %g, weight decay %g, epochs %d, "
+         "seed %llu\n",
+         ckpt[0] ? "resumed from " : "preset ", ckpt[0] ? ckpt : preset, o.size, o.batch, o.lr,
+         o.momentum, o.weight_decay, o.epochs, o.seed);
+
+  /* -- network: the lecture's shape table binds it -- */
+  if ((s = inc_context_set_seed(ctx, o.seed)) != INC_OK) {
+    report_inc(PROG, "inc_context_set_seed", ctx, s);
+    goto done;
+  }
+  if ((s = inc_googlenet_create(ctx, FMNIST_CLASSES, &net)) != INC_OK) {
+    report_inc(PROG, "inc_googlenet_create", ctx, s);
+    goto done;
+  }
+  if ((s = print_shape_table(ctx, net, o.size, stdout)) != INC_OK) {
+    report_inc(PROG, "inc_layer_infer_shape", ctx, s);
+    goto done;
+  }
+  printf("parameters: %lld\n", (long long)inc_layer_param_numel(net));
+  if (o.dry_run) {
+    rc = 0;
+    goto done;
+  }
+
+  if (mkdir_p(o.out, err, sizeof err) != 0) {
+    fprintf(stderr, PROG ": %s\n", err);
+    goto done;
+  }
+
+  /* -- data -- */
+  double t_load = now_seconds();
+  if (idx_load_dataset(o.data, "train", 28, 28, FMNIST_CLASSES, &train, err, sizeof err) !=
+          IDX_OK ||
+      idx_load_dataset(o.data, "t10k", 28, 28, FMNIST_CLASSES, &test, err, sizeof err) != IDX_OK) {
+    fprintf(stderr, PROG ": Fashion-MNIST: %s\n", err);
+    goto done;
+  }
+  size_t n_train = train.count, n_test = test.count;
+  if (o.limit > 0 && (size_t)o.limit < n_train) n_train = (size_t)o.limit;
+  if (o.test_limit > 0 && (size_t)o.test_limit < n_test) n_test = (size_t)o.test_limit;
+  size_t plane = (size_t)o.size * (size_t)o.size;
+  train_x = malloc(n_train * plane * sizeof(float));
+  test_x = malloc(n_test * plane * sizeof(float));
+  train_y = malloc(n_train * sizeof(int32_t));
+  test_y = malloc(n_test * sizeof(int32_t));
+  perm = malloc(n_train * sizeof(uint32_t));
+  xb = malloc((size_t)o.batch * plane * sizeof(float));
+  yb = malloc((size_t)o.batch * sizeof(int32_t));
+  if (!train_x || !test_x || !train_y || !test_y || !perm || !xb || !yb ||
+      dataset_to_float(&train, 0, n_train, o.size, train_x) != 0 ||
+      dataset_to_float(&test, 0, n_test, o.size, test_x) != 0) {
+    fprintf(stderr, PROG ": out of memory for %zu + %zu images of %dx%d\n", n_train, n_test,
+            o.size, o.size);
+    goto done;
+  }
+  for (size_t i = 0; i < n_train; i++) train_y[i] = train.label[i];
+  for (size_t i = 0; i < n_test; i++) test_y[i] = test.label[i];
+  printf("data: %zu training and %zu test images from %s, %dx%d (%.1f s)\n", n_train, n_test,
+         o.data, o.size, o.size, now_seconds() - t_load);
+  idx_dataset_free(&train);
+  idx_dataset_free(&test);
+
+  if ((s = inc_sgd_create(ctx, (float)o.lr, (float)o.momentum, (float)o.weight_decay, &opt)) !=
+      INC_OK) {
+    report_inc(PROG, "inc_sgd_create", ctx, s);
+    goto done;
+  }
+  if (ckpt[0]) {
+    if ((s = inc_checkpoint_load(net, opt, ckpt)) != INC_OK) {
+      report_inc(PROG, "inc_checkpoint_load", ctx, s);
+      goto done;
+    }
+    printf("resumed from %s (epoch %d done)\n", ckpt, start_epoch - 1);
+    for (int i = 0; i < nrows; i++)
+      printf("epoch %d/%d  loss %.3f  train acc %.3f  test acc %.3f  %.0f img/s\n",
+             rows[i].epoch, o.epochs, rows[i].loss, rows[i].train_acc, rows[i].test_acc,
+             rows[i].img_per_s);
+  }
+  fflush(stdout);
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+
+  /* -- training -- */
+  int warned_plot = 0;
+  size_t batches = (n_train + (size_t)o.batch - 1) / (size_t)o.batch;
+  for (int epoch = start_epoch; epoch <= o.epochs; epoch++) {
+    uint64_t st = epoch_rng_state(o.seed, epoch);
+    shuffle_permutation(perm, n_train, &st);
+    progress p;
+    progress_begin(&p, -1, o.progress_every, epoch, o.epochs, batches, n_train);
+    double t0 = now_seconds(), loss_sum = 0;
+    int64_t correct_sum = 0;
+    size_t done_imgs = 0;
+    for (size_t b = 0; b < batches; b++) {
+      size_t b0 = b * (size_t)o.batch;
+      size_t m = n_train - b0 < (size_t)o.batch ? n_train - b0 : (size_t)o.batch;
+      for (size_t i = 0; i < m; i++) {
+        memcpy(xb + i * plane, train_x + (size_t)perm[b0 + i] * plane, plane * sizeof(float));
+        yb[i] = train_y[perm[b0 + i]];
+      }
+      inc_tensor *x, *dl;
+      const inc_tensor *y;
+      float loss = 0;
+      int64_t correct = 0;
+      if ((s = batch_tensor_get(ctx, &bx, (int64_t)m, 1, o.size, o.size, &x)) != INC_OK ||
+          (s = inc_tensor_copy_from_host(x, xb, (int64_t)(m * plane))) != INC_OK) {
+        report_inc(PROG, "copying a batch", ctx, s);
+        goto done;
+      }
+      if ((s = inc_layer_forward(net, x, 1, &y)) != INC_OK) {
+        report_inc(PROG, "inc_layer_forward", ctx, s);
+        goto done;
+      }
+      if ((s = batch_tensor_get(ctx, &bdl, (int64_t)m, FMNIST_CLASSES, 0, 0, &dl)) != INC_OK ||
+          (s = inc_softmax_cross_entropy(ctx, y, yb, &loss, dl, &correct)) != INC_OK) {
+        report_inc(PROG, "inc_softmax_cross_entropy", ctx, s);
+        goto done;
+      }
+      if ((s = inc_layer_backward(net, dl, NULL)) != INC_OK) {
+        report_inc(PROG, "inc_layer_backward", ctx, s);
+        goto done;
+      }
+      if ((s = inc_optimizer_step(opt, net)) != INC_OK) {
+        report_inc(PROG, "inc_optimizer_step", ctx, s);
+        goto done;
+      }
+      if (!isfinite(loss)) {
+        progress_end(&p);
+        fprintf(stderr,
+                PROG ": training diverged: loss %g at epoch %d, batch %zu (this net has no batch "
+                     "norm; try a smaller --lr)\n",
+                (double)loss, epoch, b + 1);
+        goto done;
+      }
+      loss_sum += (double)loss * (double)m;
+      correct_sum += correct;
+      done_imgs += m;
+      progress_update(&p, b + 1, done_imgs, loss_sum / (double)done_imgs,
+                      (double)correct_sum / (double)done_imgs);
+      if (g_interrupted) {
+        progress_end(&p);
+        fprintf(stderr, PROG ": interrupted during epoch %d; %s\n", epoch,
+                epoch > 1 ? "continue with --resume (from the last finished epoch)"
+                          : "no epoch finished, nothing saved");
+        rc = 130;
+        goto done;
+      }
+    }
+    if ((s = inc_context_synchronize(ctx)) != INC_OK) {
+      report_inc(PROG, "inc_context_synchronize", ctx, s);
+      goto done;
+    }
+    double t_train = now_seconds() - t0;
+    int64_t test_correct = 0;
+    eval_tick_arg ta = {&p, (int64_t)n_test};
+    if ((s = evaluate(ctx, net, test_x, test_y, (int64_t)n_test, o.size, o.batch, &test_correct,
+                      NULL, NULL, NULL, eval_tick, &ta)) != INC_OK) {
+      progress_end(&p);
+      report_inc(PROG, "evaluating the test set", ctx, s);
+      goto done;
+    }
+    progress_end(&p);
+    row r;
+    r.epoch = epoch;
+    r.loss = loss_sum / (double)n_train;
+    r.train_acc = (double)correct_sum / (double)n_train;
+    r.test_acc = n_test ? (double)test_correct / (double)n_test : 0;
+    r.img_per_s = t_train > 0 ? (double)n_train / t_train : 0;
+    r.seconds = now_seconds() - t0;
+    rows[nrows++] = r;
+    printf("epoch %d/%d  loss %.3f  train acc %.3f  test acc %.3f  %.0f img/s\n", epoch, o.epochs,
+           r.loss, r.train_acc, r.test_acc, r.img_per_s);
+    fflush(stdout);
+
+    /* checkpoint first (the source of truth for --resume), then the CSV and plot */
+    char *metrics = rows_csv(rows, nrows, 0), *csv = rows_csv(rows, nrows, 1);
+    if (!metrics || !csv) {
+      free(metrics), free(csv);
+      fprintf(stderr, PROG ": out of memory\n");
+      goto done;
+    }
+    char v_epoch[16], v_epochs[16], v_rng[32], v_size[16], v_batch[16], v_lr[32], v_mom[32],
+        v_wd[32], v_seed[32], v_limit[24], v_tlimit[24], v_ntrain[24], v_ntest[24];
+    snprintf(v_epoch, sizeof v_epoch, "%d", epoch);
+    snprintf(v_epochs, sizeof v_epochs, "%d", o.epochs);
+    snprintf(v_rng, sizeof v_rng, "%016llx",
+             (unsigned long long)epoch_rng_state(o.seed, epoch + 1));
+    snprintf(v_size, sizeof v_size, "%d", o.size);
+    snprintf(v_batch, sizeof v_batch, "%d", o.batch);
+    snprintf(v_lr, sizeof v_lr, "%.9g", (double)(float)o.lr);
+    snprintf(v_mom, sizeof v_mom, "%.9g", (double)(float)o.momentum);
+    snprintf(v_wd, sizeof v_wd, "%.9g", (double)(float)o.weight_decay);
+    snprintf(v_seed, sizeof v_seed, "%llu", o.seed);
+    snprintf(v_limit, sizeof v_limit, "%ld", o.limit);
+    snprintf(v_tlimit, sizeof v_tlimit, "%ld", o.test_limit);
+    snprintf(v_ntrain, sizeof v_ntrain, "%zu", n_train);
+    snprintf(v_ntest, sizeof v_ntest, "%zu", n_test);
+    const char *keys[] = {"trainer", "epoch",      "epochs", "rng",     "size",    "batch",
+                          "lr",      "momentum",   "weight_decay",      "seed",    "limit",
+                          "test_limit", "n_train", "n_test", "classes", "device",  "metrics"};
+    const char *vals[] = {"libinception examples/train 1",
+                          v_epoch, v_epochs, v_rng, v_size, v_batch, v_lr, v_mom, v_wd, v_seed,
+                          v_limit, v_tlimit, v_ntrain, v_ntest,
+                          "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot",
+                          device, metrics};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/ckpt-epoch-%03d.safetensors", o.out, epoch);
+    s = inc_checkpoint_save(net, opt, (int)(sizeof keys / sizeof keys[0]), keys, vals, path);
+    free(metrics);
+    if (s != INC_OK) {
+      free(csv);
+      report_inc(PROG, "inc_checkpoint_save", ctx, s);
+      goto done;
+    }
+    char csvpath[4200];
+    snprintf(csvpath, sizeof csvpath, "%s/metrics.csv", o.out);
+    int w = write_file_atomic(csvpath, csv, strlen(csv), err, sizeof err);
+    free(csv);
+    if (w != 0) {
+      fprintf(stderr, PROG ": %s\n", err);
+      goto done;
+    }
+    int pl = plot_curve(o.out, o.epochs, err, sizeof err);
+    if (pl == 1 && !warned_plot) {
+      fprintf(stderr, PROG ": warning: gnuplot not found, no curve.png (install gnuplot-nox)\n");
+      warned_plot = 1;
+    } else if (pl < 0 && !warned_plot) {
+      fprintf(stderr, PROG ": warning: %s\n", err);
+      warned_plot = 1;
+    }
+  }
+
+  /* -- the book's summary -- */
+  if (nrows > 0) {
+    const row *last = &rows[nrows - 1];
+    double secs = 0, imgs = 0;
+    for (int i = 0; i < nrows; i++)
+      if (rows[i].img_per_s > 0) {
+        secs += (double)n_train / rows[i].img_per_s;
+        imgs += (double)n_train;
+      }
+    printf("loss %.3f, train acc %.3f, test acc %.3f\n", last->loss, last->train_acc,
+           last->test_acc);
+    printf("%.1f examples/sec on %s\n", secs > 0 ? imgs / secs : 0.0, device);
+    printf("results in %s: metrics.csv, curve.png, ckpt-epoch-%03d.safetensors\n", o.out,
+           last->epoch);
+  } else {
+    printf("nothing to train (epochs %d)\n", o.epochs);
+  }
+  rc = 0;
+
+done:
+  batch_tensors_free(&bx);
+  batch_tensors_free(&bdl);
+  inc_optimizer_destroy(opt);
+  inc_layer_destroy(net);
+  inc_context_destroy(ctx);
+  idx_dataset_free(&train);
+  idx_dataset_free(&test);
+  free(train_x), free(test_x), free(train_y), free(test_y), free(perm), free(xb), free(yb);
+  free(rows);
+  return rc;
+}
