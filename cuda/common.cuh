@@ -25,17 +25,7 @@
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
 
-/* src/kernels.h marks its bodies `INC_HD static inline` with INC_HD =
- * `__host__ __device__ __forceinline__`, and __forceinline__ already says
- * `__inline__`, which nvcc rejects as a duplicate specifier. Until INC_HD
- * becomes plain `__host__ __device__` there, __forceinline__ is narrowed
- * to the attribute alone while the library headers are read (harmless once
- * kernels.h is fixed). */
-#pragma push_macro("__forceinline__")
-#undef __forceinline__
-#define __forceinline__ __attribute__((always_inline))
 #include "internal.h"
-#pragma pop_macro("__forceinline__")
 
 /* Threads per block of the grid-stride kernels. */
 #define INC_CUDA_THREADS 256

@@ -254,13 +254,14 @@ static void apply_preset(options *o, const char *preset)
 /* The rows as CSV text (without header), malloc'd. */
 static char *rows_csv(const row *rows, int n, int header)
 {
-  size_t cap = 64 + (size_t)n * 128;
+  /* %.6f of a finite double needs at most 317 characters; be generous */
+  size_t cap = 64 + (size_t)n * 1400;
   char *s = malloc(cap);
   if (!s) return NULL;
   size_t len = 0;
   s[0] = '\0';
   if (header) len += (size_t)snprintf(s, cap, "%s", CSV_HEADER);
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < n && len < cap; i++)
     len += (size_t)snprintf(s + len, cap - len, "%d,%.6f,%.6f,%.6f,%.1f,%.2f\n", rows[i].epoch,
                             rows[i].loss, rows[i].train_acc, rows[i].test_acc, rows[i].img_per_s,
                             rows[i].seconds);
@@ -582,23 +583,28 @@ int main(int argc, char **argv)
       int64_t correct = 0;
       if ((s = batch_tensor_get(ctx, &bx, (int64_t)m, 1, o.size, o.size, &x)) != INC_OK ||
           (s = inc_tensor_copy_from_host(x, xb, (int64_t)(m * plane))) != INC_OK) {
+        progress_end(&p);
         report_inc(PROG, "copying a batch", ctx, s);
         goto done;
       }
       if ((s = inc_layer_forward(net, x, 1, &y)) != INC_OK) {
+        progress_end(&p);
         report_inc(PROG, "inc_layer_forward", ctx, s);
         goto done;
       }
       if ((s = batch_tensor_get(ctx, &bdl, (int64_t)m, FMNIST_CLASSES, 0, 0, &dl)) != INC_OK ||
           (s = inc_softmax_cross_entropy(ctx, y, yb, &loss, dl, &correct)) != INC_OK) {
+        progress_end(&p);
         report_inc(PROG, "inc_softmax_cross_entropy", ctx, s);
         goto done;
       }
       if ((s = inc_layer_backward(net, dl, NULL)) != INC_OK) {
+        progress_end(&p);
         report_inc(PROG, "inc_layer_backward", ctx, s);
         goto done;
       }
       if ((s = inc_optimizer_step(opt, net)) != INC_OK) {
+        progress_end(&p);
         report_inc(PROG, "inc_optimizer_step", ctx, s);
         goto done;
       }
@@ -625,6 +631,7 @@ int main(int argc, char **argv)
       }
     }
     if ((s = inc_context_synchronize(ctx)) != INC_OK) {
+      progress_end(&p);
       report_inc(PROG, "inc_context_synchronize", ctx, s);
       goto done;
     }
@@ -705,6 +712,11 @@ int main(int argc, char **argv)
     } else if (pl < 0 && !warned_plot) {
       fprintf(stderr, PROG ": warning: %s\n", err);
       warned_plot = 1;
+    }
+    if (g_interrupted && epoch < o.epochs) {
+      fprintf(stderr, PROG ": interrupted after epoch %d; continue with --resume\n", epoch);
+      rc = 130;
+      goto done;
     }
   }
 

@@ -27,7 +27,7 @@
 # exits non-zero when a step failed.
 set -uo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 OUT=${OUT:-$ROOT/gpu-out}
 mkdir -p "$OUT"
@@ -75,6 +75,7 @@ run_step() {
   return $rc
 }
 
+# shellcheck disable=SC2317 # called through the EXIT trap
 write_summary() {
   {
     echo "# libinception GPU check"
@@ -100,8 +101,9 @@ trap write_summary EXIT
 export PATH=/usr/local/cuda/bin:$PATH
 CC=${CC:-gcc}
 probe() { # probe NAME SOURCE LIBS: can we compile and link against it?
-  printf '%s\n' "$2" >/tmp/inc-probe-$1.c
-  "$CC" /tmp/inc-probe-$1.c -o /tmp/inc-probe-$1 $3 >/dev/null 2>&1
+  printf '%s\n' "$2" >"/tmp/inc-probe-$1.c"
+  # shellcheck disable=SC2086 # LIBS is a list of flags
+  "$CC" "/tmp/inc-probe-$1.c" -o "/tmp/inc-probe-$1" $3 >/dev/null 2>&1
 }
 have() { probe "$@" && echo yes || echo no; }
 HAVE_BLAS=$(have blas '#include <cblas.h>
@@ -110,6 +112,9 @@ HAVE_CHECK=$(have check '#include <check.h>
 int main(void) { return srunner_ntests_run(0); }' "-lcheck -lsubunit -lrt -lm -lpthread")
 HAVE_ZLIB=$(have zlib '#include <zlib.h>
 int main(void) { return zlibVersion()[0] == 0; }' -lz)
+if [ "${GPU_DEPS_FORCE:-0}" = 1 ]; then # test the carried path on a machine that has it all
+  HAVE_BLAS=no HAVE_CHECK=no HAVE_ZLIB=no
+fi
 DATA=/usr/share/datasets/fashion-mnist
 DEPS_NOTE="system: openblas=$HAVE_BLAS check=$HAVE_CHECK zlib=$HAVE_ZLIB"
 if ls "$DEPS_DIR"/*.deb >/dev/null 2>&1; then
@@ -141,13 +146,32 @@ if ls "$DEPS_DIR"/*.deb >/dev/null 2>&1; then
 else
   DEPS_NOTE="$DEPS_NOTE; no $DEPS_DIR (run scripts/fetch-gpu-deps.sh before carrying)"
 fi
+# cuBLAS: the toolkit's, else the one PyTorch's wheels bring (versioned
+# names only, so link names are made in a scratch folder).
+CUDA_LIB=${CUDA_HOME:-/usr/local/cuda}/lib64
+if ! ls "$CUDA_LIB"/libcublas.so >/dev/null 2>&1; then
+  wheel=$(python3 -c 'import nvidia.cublas, os; print(os.path.join(list(nvidia.cublas.__path__)[0], "lib"))' 2>/dev/null)
+  if [ -n "$wheel" ] && ls "$wheel"/libcublas.so.* >/dev/null 2>&1; then
+    mkdir -p /tmp/inc-cublas
+    for f in "$wheel"/libcublas.so.* "$wheel"/libcublasLt.so.*; do
+      b=$(basename "$f")
+      ln -sf "$f" "/tmp/inc-cublas/$b"
+      ln -sf "$f" "/tmp/inc-cublas/${b%%.so.*}.so"
+    done
+    export LIBRARY_PATH=/tmp/inc-cublas${LIBRARY_PATH:+:$LIBRARY_PATH}
+    export LD_LIBRARY_PATH=/tmp/inc-cublas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    DEPS_NOTE="$DEPS_NOTE; cuBLAS from $wheel"
+  else
+    DEPS_NOTE="$DEPS_NOTE; no libcublas.so in $CUDA_LIB"
+  fi
+fi
 say "dependencies: $DEPS_NOTE"
 say "CPATH=${CPATH:-} LIBRARY_PATH=${LIBRARY_PATH:-} LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 nvidia-smi >>"$LOG" 2>&1 || say "nvidia-smi failed"
 
 # ---- 2. build -------------------------------------------------------------------
 if run_step "build library" 30 240 "$LOG" "${MAKE[@]}" lib; then
-  so=$(ls lib/libinception.so.*.*.* 2>/dev/null | head -1)
+  so=$(find lib -name 'libinception.so.*.*.*' -type f | head -1)
   if command -v cuobjdump >/dev/null 2>&1 && [ -n "$so" ]; then
     cuobjdump --list-elf "$so" >"$OUT/fatbin.txt" 2>&1
     cuobjdump --list-ptx "$so" >>"$OUT/fatbin.txt" 2>&1
@@ -197,8 +221,8 @@ if command -v compute-sanitizer >/dev/null 2>&1; then
     need=60
     [ "$tool" = racecheck ] && need=200 # only when the rest still fits
     echo "---- $tool" >>"$SAN"
-    run_step "compute-sanitizer $tool" "$need" 150 "$SAN" compute-sanitizer --tool "$tool" \
-      "${extra[@]}" --error-exitcode 9 env CK_RUN_SUITE=cuda CK_RUN_CASE=ops CK_FORK=no "$TEST_BIN"
+    run_step "compute-sanitizer $tool" "$need" 150 "$SAN" env CK_RUN_SUITE=cuda CK_RUN_CASE=ops \
+      CK_FORK=no compute-sanitizer --tool "$tool" "${extra[@]}" --error-exitcode 9 "$TEST_BIN"
     rc=$?
     summ=$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$SAN" | tail -1 | sed 's/^=* *//')
     [ "$rc" = 0 ] || [ "$rc" = 2 ] || FAILED=1

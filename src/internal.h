@@ -36,6 +36,7 @@ struct inc_context {
   size_t ws_bytes[INC__WS_SLOTS];
   char device_name[128];
   char err[INC__ERR_CAP];
+  struct inc__prof *prof;       /* benchmark profiling; NULL (off) by default */
 };
 
 struct inc_tensor {
@@ -47,6 +48,9 @@ struct inc_tensor {
   float *data;                  /* backend memory */
   uint64_t uid;
   int owner_is_layer;           /* not destroyable through the public API */
+  int cnhw;                     /* activation stored channel-major: logical (N, C, ...)
+                                 * laid out as (C, N, ...); only inside a layer tree,
+                                 * see layer.h */
 };
 
 /* ---- errors ---- */
@@ -92,6 +96,53 @@ inc_status inc__workspace(inc_context *ctx, int slot, size_t bytes, void **out);
 /* Fills count floats from the context's random stream (advances it). */
 inc_status inc__fill_random(inc_context *ctx, float *dst, int64_t count, int dist, float a,
                             float b);
+
+/* ---- profiling (benchmarks only) ----
+ * examples/bench turns this on with inc__prof_start: the context's op table
+ * is swapped for one that times every backend call (synchronizing the
+ * device around it) and sorts it into a category; leaf layers are timed by
+ * kind and pass. Off (ctx->prof == NULL) it costs one pointer test per leaf
+ * layer call. Not thread-safe beyond the context's own rule. */
+enum {
+  INC__PROF_GEMM_FWD,   /* GEMMs of forward passes */
+  INC__PROF_GEMM_DGRAD, /* input-gradient GEMMs */
+  INC__PROF_GEMM_WGRAD, /* weight-gradient GEMMs */
+  INC__PROF_IM2COL,     /* im2col, and the axis swap that is a 1x1 conv's im2col */
+  INC__PROF_COL2IM,     /* col2im, and the swap back of a 1x1 conv's input gradient */
+  INC__PROF_LAYOUT,     /* other axis swaps, GEMM output pass, bias add and gradient */
+  INC__PROF_POOL,       /* max, average and global pooling, both passes */
+  INC__PROF_CONCAT,     /* channel slices, branch-gradient sums, copies */
+  INC__PROF_ELTWISE,    /* ReLU forward and backward */
+  INC__PROF_LOSS,
+  INC__PROF_SGD,
+  INC__PROF_OTHER,      /* memory, fills, synchronize */
+  INC__PROF_NCAT
+};
+/* What the next GEMM or swap is for; set by layers through INC__PROF_ROLE. */
+enum { INC__ROLE_NONE, INC__ROLE_FWD, INC__ROLE_DGRAD, INC__ROLE_WGRAD, INC__ROLE_COL,
+       INC__ROLE_UNCOL };
+#define INC__PROF_KINDS 16
+typedef struct inc__prof {
+  const inc__backend_ops *inner; /* the backend's own table, restored by stop */
+  inc__backend_ops wrap;         /* the timing table while profiling */
+  int role;                      /* INC__ROLE_* of the next GEMM / swap */
+  double op_s[INC__PROF_NCAT];   /* seconds per category */
+  int64_t op_calls[INC__PROF_NCAT];
+  double op_flops[INC__PROF_NCAT]; /* GEMM categories: 2*m*n*k summed */
+  int nkinds;
+  const char *kind[INC__PROF_KINDS]; /* leaf layer kinds, as met */
+  double kind_s[INC__PROF_KINDS][2]; /* seconds per kind, forward / backward */
+} inc__prof;
+#define INC__PROF_ROLE(ctx, r)                                                                  \
+  do {                                                                                          \
+    if ((ctx)->prof) (ctx)->prof->role = (r);                                                   \
+  } while (0)
+/* Starts profiling ctx into p (zeroed first); stop restores the table. */
+void inc__prof_start(inc_context *ctx, inc__prof *p);
+void inc__prof_stop(inc_context *ctx);
+double inc__prof_now(void);
+/* Adds the time of one leaf layer pass (called by src/layer.c). */
+void inc__prof_layer(inc_context *ctx, const char *kind, int backward, double seconds);
 
 /* ---- multiplication with overflow checks ---- */
 int inc__mul_overflow(int64_t a, int64_t b, int64_t *out);

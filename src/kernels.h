@@ -21,7 +21,7 @@
 #include <math.h>
 
 #ifdef __CUDACC__
-#  define INC_HD __host__ __device__ __forceinline__
+#  define INC_HD __host__ __device__
 #else
 #  define INC_HD
 #endif
@@ -308,7 +308,8 @@ INC_HD static inline float inc__k_uniform01(uint64_t seed, uint64_t stream, uint
 {
   uint64_t z = inc__k_mix64(seed + 0x9e3779b97f4a7c15ULL * (stream + 1));
   z = inc__k_mix64(z ^ (i * 0xd1b54a32d192ed03ULL + 0x8cb92ba72f3d8dd7ULL));
-  return ((float)(z >> 40) + 0.5f) * (1.0f / 16777216.0f);
+  /* an odd multiple of 2^-25: exact in float, never 0 or 1 */
+  return (float)(((z >> 41) << 1) | 1u) * (1.0f / 16777216.0f);
 }
 
 /* Fill distributions. */

@@ -60,6 +60,35 @@ int inc__shape_eq(const inc__shape *a, const inc__shape *b)
   return 1;
 }
 
+inc_status inc__window_check(const inc_layer *l, const inc__window *g)
+{
+  int64_t n;
+  if (inc__mul_overflow(g->n, g->c, &n) || inc__mul_overflow(n, g->oh, &n) ||
+      inc__mul_overflow(n, g->ow, &n) || inc__mul_overflow(n, (int64_t)g->k * g->k, &n) ||
+      n > INT64_MAX / 8)
+    return inc__layer_error(l, INC_ERR_INVALID_ARGUMENT,
+                            "output %lldx%lld (kernel %d, stride %d, padding %d) is too large",
+                            (long long)g->oh, (long long)g->ow, g->k, g->s, g->p);
+  return INC_OK;
+}
+
+int inc__as_cnhw(const inc_tensor *t)
+{
+  return t->cnhw || t->ndim < 2 || t->dims[0] == 1 || t->dims[1] == 1;
+}
+
+int inc__as_nchw(const inc_tensor *t)
+{
+  return !t->cnhw || t->ndim < 2 || t->dims[0] == 1 || t->dims[1] == 1;
+}
+
+int64_t inc__plane(const inc_tensor *t)
+{
+  int64_t p = 1;
+  for (int i = 2; i < t->ndim; i++) p *= t->dims[i];
+  return p;
+}
+
 /* ---- paths and messages ---- */
 
 const char *inc__layer_path(const inc_layer *l, char *buf, size_t cap)
@@ -197,7 +226,9 @@ static void release_activations(inc_layer *l)
 {
   inc__tensor_free(l->y_own);
   inc__tensor_free(l->dx_own);
-  l->y_own = l->dx_own = NULL;
+  inc__tensor_free(l->y_nchw);
+  inc__tensor_free(l->dy_cnhw);
+  l->y_own = l->dx_own = l->y_nchw = l->dy_cnhw = NULL;
   l->y = l->dx = NULL;
   l->x = NULL;
   l->trained = 0;
@@ -236,9 +267,12 @@ inc_status inc__layer_infer_tree(inc_layer *l, const inc__shape *in, inc__shape 
 {
   inc_status s = l->vt->infer(l, in, out, 0);
   if (s != INC_OK || subtree_bound(l)) return s;
-  uint64_t gen = ++l->ctx->tree_version;
+  uint64_t gen = ++l->ctx->tree_version, stream = l->ctx->rng_stream;
   s = l->vt->infer(l, in, out, 1);
-  if (s != INC_OK) rollback(l, gen);
+  if (s != INC_OK) {
+    rollback(l, gen);
+    l->ctx->rng_stream = stream; /* a failed call leaves the context as it was */
+  }
   return s;
 }
 
@@ -248,8 +282,14 @@ inc_status inc__layer_forward(inc_layer *l, const inc_tensor *x, int training)
 {
   l->trained = 0;
   l->x = NULL;
+  inc_context *ctx = l->ctx;
+  double t0 = ctx->prof && !l->vt->is_container ? inc__prof_now() : 0.0;
   inc_status s = l->vt->forward(l, x, training);
   if (s != INC_OK) return s;
+  if (ctx->prof && !l->vt->is_container) {
+    ctx->ops->synchronize(ctx);
+    inc__prof_layer(ctx, l->vt->kind, 0, inc__prof_now() - t0);
+  }
   l->trained = training ? 1 : 0;
   l->x = training ? x : NULL;
   return INC_OK;
@@ -261,7 +301,13 @@ inc_status inc__layer_backward(inc_layer *l, const inc_tensor *dy)
     return inc__layer_error(l, INC_ERR_STATE,
                             "backward needs a training forward first (inc_layer_forward with "
                             "training=1)");
-  return l->vt->backward(l, dy);
+  inc_context *ctx = l->ctx;
+  if (!ctx->prof || l->vt->is_container) return l->vt->backward(l, dy);
+  double t0 = inc__prof_now();
+  inc_status s = l->vt->backward(l, dy);
+  ctx->ops->synchronize(ctx);
+  inc__prof_layer(ctx, l->vt->kind, 1, inc__prof_now() - t0);
+  return s;
 }
 
 /* ---- the tree ---- */

@@ -25,6 +25,20 @@ extern "C" {
 
 #define INC__MAX_PARAMS 2
 
+/* Layouts. Tensors are row-major (N, C, ...) at the API. Inside a layer
+ * tree an activation may instead be stored channel-major, its memory laid
+ * out as (C, N, ...) (tensor->cnhw set; dims stay the logical (N, C, ...)),
+ * because that is the layout of a batch-folded convolution GEMM: conv2d
+ * writes its output (OC, N*OH*OW) straight from the GEMM, reads a 1x1
+ * convolution's input as its col matrix, takes its output gradient as the
+ * GEMM operand, and a concat's channel slices become contiguous blocks.
+ * Rules: a layer accepts either layout; dx always has the layout of the
+ * layer's x, dy that of its y; pooling, ReLU and concat keep the layout of
+ * their input, conv2d writes channel-major, flatten and dense are (N, F).
+ * inc_layer_forward / inc_layer_backward convert at the boundary, so a
+ * caller only ever sees (N, C, ...). With N == 1 or C == 1 the two layouts
+ * are the same bytes. */
+
 typedef struct inc__shape {
   int ndim;
   int64_t d[INC_MAX_DIMS];
@@ -90,6 +104,13 @@ struct inc_layer {
   const inc_tensor *dx;
   inc_tensor *y_own, *dx_own;
   int trained;                  /* the last forward was a training one */
+  /* inc_layer_forward/backward's NCHW copies of a channel-major output and
+   * its gradient (see "Layouts" above) */
+  inc_tensor *y_nchw, *dy_cnhw;
+  /* Fusion hints, set by a sequential only around one forward call: a ReLU
+   * follows this layer (conv2d then rectifies its own output), or this
+   * ReLU's input is already rectified (it then passes it through). */
+  int fuse_relu, rectified_in;
 
   /* parameter-name cache for inc_layer_param (relative to this layer) */
   char **pname_cache;
@@ -140,6 +161,16 @@ const char *inc__param_name(const inc_layer *from, const inc_layer *leaf, const 
 /* Frees a leaf's parameters and every activation of a subtree; marks it
  * unbound. */
 void inc__layer_unbind_tree(inc_layer *l);
+/* Checks that the output (N, C, OH, OW) of window g (and its im2col
+ * matrix) has an element count that fits in int64; INC_ERR_INVALID_ARGUMENT
+ * otherwise (e.g. an absurd padding). */
+inc_status inc__window_check(const inc_layer *l, const inc__window *g);
+/* Layout helpers: 1 if t's bytes read as channel-major (C, N, ...), resp.
+ * as (N, C, ...) (both when N == 1 or C == 1). */
+int inc__as_cnhw(const inc_tensor *t);
+int inc__as_nchw(const inc_tensor *t);
+/* Elements per (n, c) of a tensor (N, C, ...): the product of dims 2.. */
+int64_t inc__plane(const inc_tensor *t);
 /* Shape helpers */
 void inc__shape_of(const inc_tensor *t, inc__shape *s);
 const char *inc__shape_str(const inc__shape *s, char *buf, size_t cap);

@@ -175,7 +175,7 @@ static inc_status load(inc_layer *model, inc_optimizer *opt, const char *path)
     inc__free(buf);
     return inc__error(ctx, s, "load %s: %s", path, detail);
   }
-  uint64_t gen = ++ctx->tree_version;
+  uint64_t gen = ++ctx->tree_version, stream = ctx->rng_stream;
   s = bind_from_file(model, model, &f);
   plist pl = {0};
   if (s == INC_OK) s = plist_make(model, &pl);
@@ -263,7 +263,10 @@ static inc_status load(inc_layer *model, inc_optimizer *opt, const char *path)
   inc__free(mom_e);
   inc__free(match);
   plist_free(&pl);
-  if (s != INC_OK) unbind_gen(model, gen);
+  if (s != INC_OK) {
+    unbind_gen(model, gen);
+    ctx->rng_stream = stream; /* a failed load leaves the context as it was */
+  }
   ctx->tree_version++;
   inc__st_free(&f);
   inc__free(buf);

@@ -90,7 +90,19 @@ INC_API inc_status inc_layer_forward(inc_layer *layer, const inc_tensor *x, int 
   if (s != INC_OK) return s;
   s = inc__layer_forward(layer, x, training);
   if (s != INC_OK) return s;
-  *y = layer->y;
+  const inc_tensor *t = layer->y;
+  if (!inc__as_nchw(t)) { /* channel-major inside the tree: hand out (N, C, ...) */
+    inc_context *ctx = layer->ctx;
+    s = inc__tensor_ensure(ctx, &layer->y_nchw, t->ndim, t->dims);
+    if (s != INC_OK) return s;
+    layer->y_nchw->owner_is_layer = 1;
+    layer->y_nchw->cnhw = 0;
+    s = ctx->ops->swap01(layer->y_nchw->data, t->data, t->dims[1], t->dims[0], inc__plane(t),
+                         ctx);
+    if (s != INC_OK) return s;
+    t = layer->y_nchw;
+  }
+  *y = t;
   return INC_OK;
 }
 
@@ -114,6 +126,17 @@ INC_API inc_status inc_layer_backward(inc_layer *layer, const inc_tensor *dy,
     char a[96], b[96];
     return inc__layer_error(layer, INC_ERR_SHAPE, "backward: dy is %s but the output was %s",
                             inc__shape_str(&ds, a, sizeof a), inc__shape_str(&ys, b, sizeof b));
+  }
+  if (!inc__as_nchw(layer->y)) { /* the tree works channel-major: convert dy to it */
+    inc_context *ctx = layer->ctx;
+    s = inc__tensor_ensure(ctx, &layer->dy_cnhw, dy->ndim, dy->dims);
+    if (s != INC_OK) return s;
+    layer->dy_cnhw->owner_is_layer = 1;
+    layer->dy_cnhw->cnhw = 1;
+    s = ctx->ops->swap01(layer->dy_cnhw->data, dy->data, dy->dims[0], dy->dims[1],
+                         inc__plane(dy), ctx);
+    if (s != INC_OK) return s;
+    dy = layer->dy_cnhw;
   }
   s = inc__layer_backward(layer, dy);
   if (s != INC_OK) return s;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "safetensors.h"
 
@@ -27,7 +28,9 @@ inc_status inc__read_file(const char *path, unsigned char **buf, size_t *size, c
   }
   inc_status s = INC_OK;
   long len = -1;
-  if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && fseek(f, 0, SEEK_END) == 0)
+    len = ftell(f);
   if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
     snprintf(msg, msg_cap, "cannot read %s: not a regular file", path);
     s = INC_ERR_IO;
@@ -194,6 +197,9 @@ inc_status inc__st_write(const char *path, const inc__st_out *t, int n, const ch
     inc__free(h.p);
     return INC_ERR_IO;
   }
+  /* mkstemp makes the file 0600; checkpoints are ordinary data files.
+   * (Reading the umask would mean changing it, a process-wide race.) */
+  fchmod(fd, 0644);
   unsigned char len8[8];
   for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
   int bad = write_all(fd, len8, 8) || write_all(fd, h.p, h.n);

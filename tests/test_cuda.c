@@ -216,6 +216,7 @@ START_TEST(test_cuda_context)
   ck_assert_msg(strstr(name, "sm_") != NULL && strstr(name, "GiB") != NULL,
                 "device name '%s'", name);
   printf("CUDA device: %s\n", name);
+  fflush(stdout);
   /* AUTO picks the GPU when one is usable */
   inc_context *a = NULL;
   ck_assert_int_eq(inc_context_create(INC_BACKEND_AUTO, &a), INC_OK);
@@ -568,36 +569,54 @@ END_TEST
 
 /* ---- the whole network ------------------------------------------------------------ */
 
-/* Compares a GPU tensor with its CPU twin. Deep chains of float sums in
- * different orders (cuBLAS vs OpenBLAS) drift by a few ulp per layer, and a
- * ReLU or max-pool input within that drift of its threshold may switch
- * sides, moving a gradient locally; so the tolerance is relative to the
- * tensor's scale and a tiny fraction of outliers (1e-3) is accepted. */
-static void net_check(const inc_tensor *tg, const inc_tensor *tc, const char *what)
+/* Compares a GPU tensor with its CPU twin.
+ *
+ * Forward values (NET_VALUES) are continuous functions of the weights: the
+ * backends differ only by float rounding in different summation orders
+ * (cuBLAS vs OpenBLAS), so they must agree element by element to a small
+ * fraction of the tensor's scale.
+ *
+ * Gradients (NET_GRADS) are not continuous: where two inputs of a max-pool
+ * window are within rounding noise of each other, the backends may pick
+ * different argmaxes (a ReLU input at zero likewise), which moves a whole
+ * dy value to a neighbouring pixel and changes every gradient below it by
+ * about 1/sqrt(elements of that layer) in relative L2. CPU runs against
+ * CPU runs with split-K GEMMs (nine seeds) showed a few such flips per
+ * GoogLeNet pass: relative L2 up to 1.2%, one element up to 2% of its
+ * tensor's scale, the logits within 5e-7 of theirs.
+ * So gradients are compared in relative L2 (<= 5%) and by their largest
+ * error (<= 25% of the scale): loose enough for flips, far tighter than any
+ * indexing bug, which is off by O(1). The per-op cases above are the strict
+ * checks. */
+enum { NET_VALUES, NET_GRADS };
+
+static void net_check(const inc_tensor *tg, const inc_tensor *tc, int mode, const char *what)
 {
   int64_t n = inc_tensor_numel(tc);
   ck_assert_int_eq(inc_tensor_numel(tg), n);
   float *ref = tu_host(tc), *got = tu_host(tg);
-  double scale = 0.0;
+  double scale = 0.0, num = 0.0, den = 0.0, worst = 0.0;
+  int64_t worst_i = 0;
   for (int64_t i = 0; i < n; i++)
     if (fabs((double)ref[i]) > scale) scale = fabs((double)ref[i]);
-  double atol = 2e-3 * scale + 1e-7, rtol = 2e-3;
-  int64_t bad = 0, worst_i = 0;
-  double worst = 0.0;
   for (int64_t i = 0; i < n; i++) {
-    double err = fabs((double)got[i] - (double)ref[i]);
-    double tol = atol + rtol * fabs((double)ref[i]);
-    if (!(err <= tol)) {
-      bad++;
-      if (!(err <= worst)) {
-        worst = err;
-        worst_i = i;
-      }
+    double d = (double)got[i] - (double)ref[i];
+    num += d * d;
+    den += (double)ref[i] * (double)ref[i];
+    double over = mode == NET_VALUES ? fabs(d) - (1e-4 * scale + 1e-3 * fabs((double)ref[i]))
+                                     : fabs(d) - 0.25 * scale;
+    if (isnan(d)) over = INFINITY;
+    if (over > worst || i == 0) {
+      worst = over;
+      worst_i = i;
     }
   }
-  ck_assert_msg(bad <= n / 1000, "%s: %lld of %lld elements off (worst %lld: gpu %.8g cpu %.8g, "
-                "scale %.3g)", what, (long long)bad, (long long)n, (long long)worst_i,
-                (double)got[worst_i], (double)ref[worst_i], scale);
+  double rel_l2 = den > 0 ? sqrt(num / den) : sqrt(num);
+  ck_assert_msg(worst <= 0, "%s: element %lld is %.8g on the GPU, %.8g on the CPU (scale %.3g)",
+                what, (long long)worst_i, (double)got[worst_i], (double)ref[worst_i], scale);
+  if (mode == NET_GRADS)
+    ck_assert_msg(rel_l2 <= 5e-2 || sqrt(num) <= 1e-12, "%s: relative L2 error %.3g > 5e-2", what,
+                  rel_l2);
   free(ref);
   free(got);
 }
@@ -642,11 +661,11 @@ START_TEST(test_cuda_googlenet)
     free(a);
     free(c);
   }
-  net_check(y[1], y[0], "logits");
+  net_check(y[1], y[0], NET_VALUES, "logits");
   ck_assert_msg(fabsf(loss[1] - loss[0]) <= 1e-3f * fabsf(loss[0]) + 1e-5f,
                 "loss gpu %.8g cpu %.8g", (double)loss[1], (double)loss[0]);
-  net_check(dl[1], dl[0], "dlogits");
-  net_check(dx[1], dx[0], "input gradient");
+  net_check(dl[1], dl[0], NET_VALUES, "dlogits");
+  net_check(dx[1], dx[0], NET_GRADS, "input gradient");
   for (int i = 0; i < np; i++) {
     const char *name;
     inc_tensor *g[2];
@@ -654,7 +673,7 @@ START_TEST(test_cuda_googlenet)
     INC_CK(gpu, inc_layer_param(net[1], i, NULL, NULL, &g[1]));
     char what[128];
     snprintf(what, sizeof what, "gradient of %s", name);
-    net_check(g[1], g[0], what);
+    net_check(g[1], g[0], NET_GRADS, what);
   }
   /* one SGD step with momentum and weight decay */
   for (int b = 0; b < 2; b++) {
@@ -670,8 +689,12 @@ START_TEST(test_cuda_googlenet)
     INC_CK(gpu, inc_layer_param(net[1], i, NULL, &v[1], NULL));
     char what[128];
     snprintf(what, sizeof what, "updated %s", name);
-    net_check(v[1], v[0], what);
+    net_check(v[1], v[0], NET_GRADS, what);
   }
+  /* The updated network's outputs are continuous again: a second forward
+   * pass must agree closely. */
+  for (int b = 0; b < 2; b++) INC_CK(ctx[b], inc_layer_forward(net[b], x[b], 0, &y[b]));
+  net_check(y[1], y[0], NET_VALUES, "logits after the step");
   INC_CK(gpu, inc_context_synchronize(gpu));
   for (int b = 0; b < 2; b++) {
     inc_tensor_destroy(x[b]);
@@ -766,9 +789,10 @@ static int gpu_probe(char *why, size_t cap)
 
 Suite *inc_test_suite_cuda(void)
 {
-  Suite *s = suite_create("cuda");
   char why[INC__ERR_CAP];
-  if (gpu_probe(why, sizeof why)) {
+  int usable = gpu_probe(why, sizeof why); /* before anything the child would inherit */
+  Suite *s = suite_create("cuda");
+  if (usable) {
     TCase *ops = tcase_create("ops");
     tcase_add_checked_fixture(ops, cuda_setup, cuda_teardown);
     tcase_set_timeout(ops, 60);

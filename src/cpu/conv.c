@@ -1,47 +1,134 @@
 /*
  * conv.c — CPU loops for the convolution helpers: im2col over the whole
- * batch, col2im (a gather, one output pixel per iteration), the axis swap
- * between (N, C, P) images and (C, N*P) GEMM operands, the GEMM output pass
- * with bias (+ ReLU) and the bias gradient. Each loop runs the INC_HD body
- * of src/kernels.h that the CUDA kernel of cuda/im2col.cu runs per thread.
+ * batch, col2im, the axis swap between (N, C, P) images and (C, N*P) GEMM
+ * operands, the GEMM output pass with bias (+ ReLU) and the bias gradient.
+ *
+ * The CUDA kernels of cuda/im2col.cu run the INC_HD bodies of src/kernels.h
+ * one element per thread, paying a few 64-bit divisions per element to
+ * recover their indices. On a CPU those divisions cost more than the copy
+ * itself, so these loops walk the same index space row by row instead:
+ * divisions once per row, contiguous runs copied or summed with unit
+ * stride. Each gives bit for bit what the body gives (col2im and the pool
+ * gradients add the same terms in the same order); tests/test_kernels.c
+ * checks that on every geometry, so the bodies stay the definition.
  */
+#include <string.h>
 #include "cpu.h"
+
+/* The output columns [*lo, *hi) of one kernel column kj whose input column
+ * ow*s - p + kj lies inside [0, w); empty when *lo == *hi. */
+static void valid_cols(int64_t kj, int64_t w, int64_t ow, int64_t s, int64_t p, int64_t *lo,
+                       int64_t *hi)
+{
+  int64_t a = p - kj, b = w - 1 + p - kj; /* need a <= ow*s <= b */
+  int64_t l = a > 0 ? (a + s - 1) / s : 0;
+  int64_t h = b >= 0 ? b / s + 1 : 0;
+  if (h > ow) h = ow;
+  if (l > h) l = h;
+  *lo = l;
+  *hi = h;
+}
 
 inc_status inc__cpu_im2col(float *col, const float *x, const inc__window *g, inc_context *ctx)
 {
-  /* col (C*K*K, N*OH*OW) <- x (N, C, H, W) */
-  const int64_t total = g->c * g->k * g->k * g->n * g->oh * g->ow;
-#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, total))
-  for (int64_t i = 0; i < total; i++) col[i] = inc__k_im2col(x, i, g);
+  /* col (C*K*K, N*OH*OW) <- x (N, C, H, W); one col row per iteration */
+  const int64_t k = g->k, kk = k * k, rows = g->c * kk, oh_n = g->oh, ow_n = g->ow;
+  const int64_t cols = g->n * oh_n * ow_n, h = g->h, w = g->w, s = g->s, p = g->p;
+#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, rows * cols))
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t c = r / kk, ki = (r / k) % k, kj = r % k;
+    int64_t lo, hi;
+    valid_cols(kj, w, ow_n, s, p, &lo, &hi);
+    float *dst = col + r * cols;
+    for (int64_t n = 0; n < g->n; n++) {
+      const float *plane = x + (n * g->c + c) * h * w;
+      for (int64_t oh = 0; oh < oh_n; oh++, dst += ow_n) {
+        const int64_t ih = oh * s - p + ki;
+        if (ih < 0 || ih >= h) {
+          memset(dst, 0, (size_t)ow_n * sizeof *dst);
+          continue;
+        }
+        const float *src = plane + ih * w;
+        const int64_t base = kj - p; /* input column of ow is base + ow*s */
+        for (int64_t ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
+        if (s == 1)
+          memcpy(dst + lo, src + base + lo, (size_t)(hi - lo) * sizeof *dst);
+        else
+          for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[base + ow * s];
+        for (int64_t ow = hi; ow < ow_n; ow++) dst[ow] = 0.0f;
+      }
+    }
+  }
   return INC_OK;
 }
 
 inc_status inc__cpu_col2im(float *dx, const float *col, const inc__window *g, inc_context *ctx)
 {
-  /* dx (N, C, H, W) <- col (C*K*K, N*OH*OW) */
-  const int64_t total = g->n * g->c * g->h * g->w;
-#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, total * g->k))
-  for (int64_t i = 0; i < total; i++) dx[i] = inc__k_col2im(col, i, g);
+  /* dx (N, C, H, W) <- col (C*K*K, N*OH*OW). One (n, c) plane per
+   * iteration: zeroed, then every kernel offset (ki, kj) in the body's
+   * order adds its col row segment, so each pixel sums the same terms in
+   * the same order as inc__k_col2im. */
+  const int64_t k = g->k, oh_n = g->oh, ow_n = g->ow, cols = g->n * oh_n * ow_n;
+  const int64_t h = g->h, w = g->w, s = g->s, p = g->p, planes = g->n * g->c;
+#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, planes * h * w * k))
+  for (int64_t nc = 0; nc < planes; nc++) {
+    const int64_t n = nc / g->c, c = nc % g->c;
+    float *plane = dx + nc * h * w;
+    memset(plane, 0, (size_t)(h * w) * sizeof *plane);
+    for (int64_t ki = 0; ki < k; ki++)
+      for (int64_t kj = 0; kj < k; kj++) {
+        int64_t lo, hi;
+        valid_cols(kj, w, ow_n, s, p, &lo, &hi);
+        const float *src = col + ((c * k + ki) * k + kj) * cols + n * oh_n * ow_n;
+        const int64_t base = kj - p;
+        for (int64_t oh = 0; oh < oh_n; oh++) {
+          const int64_t ih = oh * s - p + ki;
+          if (ih < 0 || ih >= h) continue;
+          float *drow = plane + ih * w;
+          const float *srow = src + oh * ow_n;
+          if (s == 1)
+            for (int64_t ow = lo; ow < hi; ow++) drow[base + ow] += srow[ow];
+          else
+            for (int64_t ow = lo; ow < hi; ow++) drow[base + ow * s] += srow[ow];
+        }
+      }
+  }
   return INC_OK;
 }
 
 inc_status inc__cpu_swap01(float *dst, const float *src, int64_t a, int64_t b, int64_t p,
                            inc_context *ctx)
 {
-  /* dst (B, A, P) <- src (A, B, P) */
-  const int64_t total = a * b * p;
-#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, total))
-  for (int64_t i = 0; i < total; i++) dst[i] = inc__k_swap01(src, i, a, b, p);
+  /* dst (B, A, P) <- src (A, B, P): one run of P floats per (bi, ai) */
+  const int64_t runs = a * b;
+#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, runs * p))
+  for (int64_t t = 0; t < runs; t++) {
+    const int64_t bi = t / a, ai = t % a;
+    memcpy(dst + t * p, src + (ai * b + bi) * p, (size_t)p * sizeof *dst);
+  }
   return INC_OK;
 }
 
 inc_status inc__cpu_conv_out(float *y, const float *tmp, const float *bias, int64_t n, int64_t c,
                              int64_t p, int relu, inc_context *ctx)
 {
-  /* y (N, C, P) <- tmp (C, N*P) + bias (C) */
-  const int64_t total = n * c * p;
-#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, total))
-  for (int64_t i = 0; i < total; i++) y[i] = inc__k_conv_out(tmp, bias, i, n, c, p, relu);
+  /* y (N, C, P) <- tmp (C, N*P) + bias (C), ReLU if relu; as inc__k_conv_out
+   * (a missing bias adds 0.0f, which turns -0 into +0 there too) */
+  const int64_t runs = n * c;
+#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, runs * p))
+  for (int64_t t = 0; t < runs; t++) {
+    const int64_t ni = t / c, ci = t % c;
+    const float add = bias ? bias[ci] : 0.0f;
+    const float *s = tmp + (ci * n + ni) * p;
+    float *d = y + t * p;
+    if (relu)
+      for (int64_t i = 0; i < p; i++) {
+        float v = s[i] + add;
+        d[i] = v < 0.0f ? 0.0f : v;
+      }
+    else
+      for (int64_t i = 0; i < p; i++) d[i] = s[i] + add;
+  }
   return INC_OK;
 }
 
@@ -49,9 +136,13 @@ inc_status inc__cpu_bias_add(float *y, const float *bias, int64_t n, int64_t c, 
                              inc_context *ctx)
 {
   /* y (N, C, P) += bias (C) */
-  const int64_t total = n * c * p;
-#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, total))
-  for (int64_t i = 0; i < total; i++) y[i] = inc__k_bias_add(y, bias, i, c, p);
+  const int64_t runs = n * c;
+#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, runs * p))
+  for (int64_t t = 0; t < runs; t++) {
+    const float add = bias[t % c];
+    float *d = y + t * p;
+    for (int64_t i = 0; i < p; i++) d[i] += add;
+  }
   return INC_OK;
 }
 

@@ -3,6 +3,7 @@
  * the input gradients of parallel branches) and channel slices (concat
  * forward writes each branch into its slice; backward reads slices out).
  */
+#include <string.h>
 #include "cpu.h"
 
 inc_status inc__cpu_relu_fwd(float *y, const float *x, int64_t count, inc_context *ctx)
@@ -30,14 +31,16 @@ inc_status inc__cpu_axpy(float *y, const float *x, float alpha, int64_t count, i
 inc_status inc__cpu_slice(float *big, float *small, int to_big, int64_t n, int64_t cb, int64_t ct,
                           int64_t off, int64_t p, inc_context *ctx)
 {
-  /* big (N, CT, P), small (N, CB, P) = big[:, off:off+CB] */
-  const int64_t total = n * cb * p;
-  if (to_big) {
-#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, total))
-    for (int64_t i = 0; i < total; i++) big[inc__k_slice_index(i, cb, ct, off, p)] = small[i];
-  } else {
-#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, total))
-    for (int64_t i = 0; i < total; i++) small[i] = big[inc__k_slice_index(i, cb, ct, off, p)];
+  /* big (N, CT, P), small (N, CB, P) = big[:, off:off+CB]: one contiguous
+   * run of CB*P floats per image */
+  const int64_t run = cb * p;
+#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, n * run))
+  for (int64_t i = 0; i < n; i++) {
+    float *b = big + (i * ct + off) * p, *sm = small + i * run;
+    if (to_big)
+      memcpy(b, sm, (size_t)run * sizeof *b);
+    else
+      memcpy(sm, b, (size_t)run * sizeof *b);
   }
   return INC_OK;
 }

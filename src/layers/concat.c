@@ -2,13 +2,15 @@
  * concat.c — the parallel container: every branch gets the same input and
  * the branch outputs (N, Cb, ...) are written into their channel slices of
  * one output (N, sum Cb, ...). Backward reads each branch's slice of dy,
- * runs the branch backward and sums the branches' input gradients.
+ * runs the branch backward and sums the branches' input gradients. Works
+ * in either layout (see layer.h); channel-major slices are whole blocks.
  */
 #include <stdio.h>
 #include "../layer.h"
 
 typedef struct concat_priv {
   inc_tensor *part; /* (N, Cb, ...) slice of dy for one branch at a time */
+  inc_tensor view;  /* a branch's block of a channel-major dy, not owned */
 } concat_priv;
 
 static inc_status concat_infer(inc_layer *l, const inc__shape *in, inc__shape *out, int bind)
@@ -40,20 +42,19 @@ static inc_status concat_infer(inc_layer *l, const inc__shape *in, inc__shape *o
   return INC_OK;
 }
 
-/* Elements per channel of a tensor (N, C, ...). */
-static int64_t per_channel(const inc_tensor *t)
-{
-  int64_t p = 1;
-  for (int i = 2; i < t->ndim; i++) p *= t->dims[i];
-  return p;
-}
-
+/* Forward writes each branch output into its channel slice of y. With a
+ * channel-major y (see "Layouts" in layer.h; chosen when a branch gives
+ * one) a slice is one contiguous block, so a channel-major branch output
+ * is a single copy and a channel-major dy block is handed to its branch
+ * as it lies, without a copy. */
 static inc_status concat_forward(inc_layer *l, const inc_tensor *x, int training)
 {
   inc_context *ctx = l->ctx;
+  int cm = 0;
   for (int i = 0; i < l->nchildren; i++) {
     inc_status s = inc__layer_forward(l->children[i], x, training);
     if (s != INC_OK) return s;
+    cm |= l->children[i]->y->cnhw;
   }
   inc__shape os;
   inc__shape_of(l->children[0]->y, &os);
@@ -61,11 +62,22 @@ static inc_status concat_forward(inc_layer *l, const inc_tensor *x, int training
   for (int i = 0; i < l->nchildren; i++) os.d[1] += l->children[i]->y->dims[1];
   inc_tensor *y; /* (N, C, ...) */
   inc_status s = inc__layer_out(l, &os, &y);
-  int64_t off = 0, p = per_channel(y);
+  if (s != INC_OK) return s;
+  y->cnhw = cm;
+  int64_t off = 0, n = os.d[0], p = inc__plane(y);
   for (int i = 0; s == INC_OK && i < l->nchildren; i++) {
     const inc_tensor *b = l->children[i]->y; /* (N, Cb, ...) */
-    s = ctx->ops->slice(y->data, b->data, 1, os.d[0], b->dims[1], os.d[1], off, p, ctx);
-    off += b->dims[1];
+    int64_t cb = b->dims[1];
+    if (!inc__as_nchw(y)) { /* y stored (C, N, ...): rows off.. are the block */
+      float *dst = y->data + off * n * p;
+      if (inc__as_cnhw(b))
+        s = ctx->ops->copy(dst, b->data, (size_t)(cb * n * p) * sizeof(float), ctx);
+      else
+        s = ctx->ops->swap01(dst, b->data, n, cb, p, ctx);
+    } else {
+      s = ctx->ops->slice(y->data, b->data, 1, n, cb, os.d[1], off, p, ctx);
+    }
+    off += cb;
   }
   return s;
 }
@@ -76,17 +88,38 @@ static inc_status concat_backward(inc_layer *l, const inc_tensor *dy)
   concat_priv *c = (concat_priv *)l->priv;
   inc__shape in;
   inc__shape_of(l->x, &in);
-  inc_tensor *dx; /* shape of the input */
+  inc_tensor *dx; /* shape and layout of the input */
   inc_status s = inc__layer_dx(l, &in, &dx);
-  int64_t off = 0, p = per_channel(dy), n = dy->dims[0], ct = dy->dims[1];
+  if (s != INC_OK) return s;
+  dx->cnhw = l->x->cnhw;
+  int64_t off = 0, p = inc__plane(dy), n = dy->dims[0], ct = dy->dims[1];
+  int blocks = !inc__as_nchw(dy); /* dy stored (C, N, ...) like y */
   for (int i = 0; s == INC_OK && i < l->nchildren; i++) {
     inc_layer *br = l->children[i];
     inc__shape ps;
     inc__shape_of(br->y, &ps);
-    s = inc__tensor_ensure(ctx, &c->part, ps.ndim, ps.d);
-    if (s == INC_OK)
-      s = ctx->ops->slice(dy->data, c->part->data, 0, n, ps.d[1], ct, off, p, ctx);
-    if (s == INC_OK) s = inc__layer_backward(br, c->part);
+    const inc_tensor *part;
+    if (blocks && inc__as_cnhw(br->y)) { /* the branch's block of dy, as it lies */
+      inc_tensor *v = &c->view;
+      v->ctx = ctx;
+      v->ndim = ps.ndim;
+      for (int j = 0; j < ps.ndim; j++) v->dims[j] = ps.d[j];
+      v->numel = v->capacity = br->y->numel;
+      v->data = dy->data + off * n * p;
+      v->owner_is_layer = 1;
+      v->cnhw = 1;
+      part = v;
+    } else {
+      s = inc__tensor_ensure(ctx, &c->part, ps.ndim, ps.d);
+      if (s != INC_OK) break;
+      c->part->cnhw = br->y->cnhw;
+      if (blocks) /* a branch that gave (N, Cb, ...): swap its block back */
+        s = ctx->ops->swap01(c->part->data, dy->data + off * n * p, ps.d[1], n, p, ctx);
+      else
+        s = ctx->ops->slice(dy->data, c->part->data, 0, n, ps.d[1], ct, off, p, ctx);
+      part = c->part;
+    }
+    if (s == INC_OK) s = inc__layer_backward(br, part);
     if (s != INC_OK) break;
     off += ps.d[1];
     if (i == 0)

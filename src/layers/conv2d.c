@@ -3,11 +3,13 @@
  * as in PyTorch. Binds the input channel count on first use.
  *
  * Forward is im2col over the whole batch and one GEMM (never one GEMM per
- * image): col (C*K*K, N*OH*OW), tmp (OC, N*OH*OW) = weight x col, then one
- * pass moves tmp into y (N, OC, OH, OW) adding the bias. A 1x1 stride-1
- * convolution skips im2col (the input, with its two leading axes swapped,
- * is already the col matrix), and with N = 1 the swaps vanish too.
- * Backward is two GEMMs (weight grad, input grad) plus col2im.
+ * image): col (C*K*K, N*OH*OW), y = weight x col written channel-major
+ * (OC, N*OH*OW) (see "Layouts" in layer.h), then one in-place pass adds
+ * the bias (and applies the ReLU that follows, when the sequential says
+ * so). A 1x1 stride-1 convolution of a channel-major input skips im2col:
+ * the input is already the col matrix. Backward is two GEMMs (weight grad,
+ * input grad) plus col2im; the output gradient, channel-major like y, is
+ * the GEMM operand as it comes.
  */
 #include <stdio.h>
 #include "../layer.h"
@@ -36,9 +38,9 @@ static inc_status conv_window(inc_layer *l, const inc__shape *in, inc__window *g
     return inc__layer_error(l, INC_ERR_SHAPE,
                             "input %lldx%lld is smaller than the %dx%d kernel with padding %d",
                             (long long)g->h, (long long)g->w, c->k, c->k, c->p);
-  g->oh = (g->h + 2 * c->p - c->k) / c->s + 1;
-  g->ow = (g->w + 2 * c->p - c->k) / c->s + 1;
-  return INC_OK;
+  g->oh = (g->h + 2 * (int64_t)c->p - c->k) / c->s + 1;
+  g->ow = (g->w + 2 * (int64_t)c->p - c->k) / c->s + 1;
+  return inc__window_check(l, g);
 }
 
 static inc_status conv_infer(inc_layer *l, const inc__shape *in, inc__shape *out, int bind)
@@ -67,14 +69,34 @@ static inc_status conv_infer(inc_layer *l, const inc__shape *in, inc__shape *out
 
 static int is_pointwise(const conv_priv *c) { return c->k == 1 && c->s == 1 && c->p == 0; }
 
-/* The col matrix (C*K*K, N*OH*OW) of x: x itself, x with its leading axes
- * swapped, or im2col into the workspace. */
+/* im2col (to_col) or col2im of x / dx (N, C, H, W) in the layout of x:
+ * one call when its bytes read as (N, C, H, W), else (channel-major) one
+ * call per channel, whose (N, 1, H, W) block gives col rows c*K*K.. */
+static inc_status col_pass(inc_context *ctx, int to_col, float *col, float *img,
+                           const inc_tensor *x, const inc__window *g)
+{
+  if (inc__as_nchw(x))
+    return to_col ? ctx->ops->im2col(col, img, g, ctx) : ctx->ops->col2im(img, col, g, ctx);
+  inc__window g1 = *g;
+  g1.c = 1;
+  const int64_t rows = (int64_t)g->k * g->k * g->n * g->oh * g->ow, plane = g->n * g->h * g->w;
+  for (int64_t ci = 0; ci < g->c; ci++) {
+    inc_status s = to_col ? ctx->ops->im2col(col + ci * rows, img + ci * plane, &g1, ctx)
+                          : ctx->ops->col2im(img + ci * plane, col + ci * rows, &g1, ctx);
+    if (s != INC_OK) return s;
+  }
+  return INC_OK;
+}
+
+/* The col matrix (C*K*K, N*OH*OW) of x: x itself (a 1x1 convolution of a
+ * channel-major input), x with its leading axes swapped, or im2col into
+ * the workspace. */
 static inc_status conv_col(inc_layer *l, const inc_tensor *x, const inc__window *g,
                            const float **col)
 {
   inc_context *ctx = l->ctx;
   const conv_priv *c = (const conv_priv *)l->priv;
-  if (is_pointwise(c) && g->n == 1) {
+  if (is_pointwise(c) && inc__as_cnhw(x)) {
     *col = x->data;
     return INC_OK;
   }
@@ -82,14 +104,18 @@ static inc_status conv_col(inc_layer *l, const inc_tensor *x, const inc__window 
   float *buf;
   inc_status s = inc__workspace(ctx, WS_COL, (size_t)(rows * cols) * sizeof(float), (void **)&buf);
   if (s != INC_OK) return s;
+  INC__PROF_ROLE(ctx, INC__ROLE_COL);
   if (is_pointwise(c))
     s = ctx->ops->swap01(buf, x->data, g->n, g->c, g->h * g->w, ctx);
   else
-    s = ctx->ops->im2col(buf, x->data, g, ctx);
+    s = col_pass(ctx, 1, buf, (float *)x->data, x, g);
   *col = buf;
   return s;
 }
 
+/* y (N, OC, OH, OW) is written channel-major, (OC, N*OH*OW), straight from
+ * the GEMM; bias and, when the enclosing sequential says a ReLU follows,
+ * the ReLU are applied in place in one pass. */
 static inc_status conv_forward(inc_layer *l, const inc_tensor *x, int training)
 {
   inc_context *ctx = l->ctx;
@@ -104,22 +130,16 @@ static inc_status conv_forward(inc_layer *l, const inc_tensor *x, int training)
   os.d[1] = c->oc;
   os.d[2] = g.oh;
   os.d[3] = g.ow;
-  inc_tensor *y; /* (N, OC, OH, OW) */
+  inc_tensor *y; /* (N, OC, OH, OW), stored (OC, N*OH*OW) */
   if ((s = inc__layer_out(l, &os, &y)) != INC_OK) return s;
+  y->cnhw = 1;
   const float *col; /* (C*K*K, N*OH*OW) */
   if ((s = conv_col(l, x, &g, &col)) != INC_OK) return s;
   const float *w = l->params[0].value->data, *b = l->params[1].value->data;
-  int64_t kdim = g.c * c->k * c->k, p = g.oh * g.ow;
-  if (g.n == 1) { /* tmp (OC, P) is already y */
-    s = ctx->ops->gemm(y->data, w, col, 0, 0, c->oc, p, kdim, 1.0f, 0.0f, ctx);
-    if (s == INC_OK) s = ctx->ops->bias_add(y->data, b, 1, c->oc, p, ctx);
-    return s;
-  }
-  float *tmp; /* (OC, N*OH*OW) */
-  s = inc__workspace(ctx, WS_TMP, (size_t)(c->oc * g.n * p) * sizeof(float), (void **)&tmp);
-  if (s == INC_OK) s = ctx->ops->gemm(tmp, w, col, 0, 0, c->oc, g.n * p, kdim, 1.0f, 0.0f, ctx);
-  if (s == INC_OK) s = ctx->ops->conv_out(y->data, tmp, b, g.n, c->oc, p, 0, ctx);
+  int64_t kdim = g.c * c->k * c->k, np = g.n * g.oh * g.ow;
   (void)training;
+  s = ctx->ops->gemm(y->data, w, col, 0, 0, c->oc, np, kdim, 1.0f, 0.0f, ctx);
+  if (s == INC_OK) s = ctx->ops->conv_out(y->data, y->data, b, 1, c->oc, np, l->fuse_relu, ctx);
   return s;
 }
 
@@ -136,34 +156,39 @@ static inc_status conv_backward(inc_layer *l, const inc_tensor *dy)
   int64_t kdim = g.c * c->k * c->k, p = g.oh * g.ow, np = g.n * p;
   inc__param *w = &l->params[0], *b = &l->params[1];
 
-  /* dyt (OC, N*P): dy (N, OC, P) with its leading axes swapped */
+  /* dyt (OC, N*P): dy in the layout of y, channel-major already */
   const float *dyt = dy->data;
-  if (g.n > 1) {
+  if (!inc__as_cnhw(dy)) {
     float *buf;
     s = inc__workspace(ctx, WS_TMP, (size_t)(c->oc * np) * sizeof(float), (void **)&buf);
     if (s == INC_OK) s = ctx->ops->swap01(buf, dy->data, g.n, c->oc, p, ctx);
     if (s != INC_OK) return s;
     dyt = buf;
   }
-  s = ctx->ops->bias_grad(b->grad->data, dy->data, g.n, c->oc, p, ctx);
+  /* db: the row sums of dyt, in the order of (n, p) */
+  s = ctx->ops->bias_grad(b->grad->data, dyt, 1, c->oc, np, ctx);
   if (s != INC_OK) return s;
   const float *col;
   if ((s = conv_col(l, x, &g, &col)) != INC_OK) return s;
   /* dW (OC, C*K*K) = dyt (OC, N*P) x col^T */
+  INC__PROF_ROLE(ctx, INC__ROLE_WGRAD);
   s = ctx->ops->gemm(w->grad->data, dyt, col, 0, 1, c->oc, kdim, np, 1.0f, 0.0f, ctx);
   if (s != INC_OK) return s;
 
-  inc_tensor *dx; /* (N, C, H, W) */
+  inc_tensor *dx; /* (N, C, H, W) in the layout of x */
   if ((s = inc__layer_dx(l, &in, &dx)) != INC_OK) return s;
+  dx->cnhw = x->cnhw;
   const float *wv = w->value->data;
-  if (is_pointwise(c) && g.n == 1) /* dcol is dx */
+  INC__PROF_ROLE(ctx, INC__ROLE_DGRAD);
+  if (is_pointwise(c) && inc__as_cnhw(x)) /* dcol is dx */
     return ctx->ops->gemm(dx->data, wv, dyt, 1, 0, kdim, np, c->oc, 1.0f, 0.0f, ctx);
   float *dcol; /* (C*K*K, N*P) = W^T x dyt */
   s = inc__workspace(ctx, WS_DCOL, (size_t)(kdim * np) * sizeof(float), (void **)&dcol);
   if (s == INC_OK) s = ctx->ops->gemm(dcol, wv, dyt, 1, 0, kdim, np, c->oc, 1.0f, 0.0f, ctx);
   if (s != INC_OK) return s;
+  INC__PROF_ROLE(ctx, INC__ROLE_UNCOL);
   if (is_pointwise(c)) return ctx->ops->swap01(dx->data, dcol, g.c, g.n, p, ctx);
-  return ctx->ops->col2im(dx->data, dcol, &g, ctx);
+  return col_pass(ctx, 0, dcol, dx->data, x, &g);
 }
 
 static inc_status conv_bind_from_weight(inc_layer *l, int ndim, const int64_t *d)

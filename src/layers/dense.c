@@ -55,6 +55,7 @@ static inc_status dense_backward(inc_layer *l, const inc_tensor *dy)
   const inc_tensor *x = l->x;
   int64_t n = x->dims[0], f = x->dims[1];
   /* dW (OUT, F) = dy^T (OUT, N) x (N, F) */
+  INC__PROF_ROLE(ctx, INC__ROLE_WGRAD);
   inc_status s = ctx->ops->gemm(l->params[0].grad->data, dy->data, x->data, 1, 0, c->out, f, n,
                                 1.0f, 0.0f, ctx);
   if (s == INC_OK) s = ctx->ops->bias_grad(l->params[1].grad->data, dy->data, n, c->out, 1, ctx);
@@ -63,6 +64,7 @@ static inc_status dense_backward(inc_layer *l, const inc_tensor *dy)
   inc_tensor *dx; /* (N, F) = dy (N, OUT) x W (OUT, F) */
   inc__shape_of(x, &in);
   if ((s = inc__layer_dx(l, &in, &dx)) != INC_OK) return s;
+  INC__PROF_ROLE(ctx, INC__ROLE_DGRAD);
   return ctx->ops->gemm(dx->data, dy->data, l->params[0].value->data, 0, 0, n, f, c->out, 1.0f,
                         0.0f, ctx);
 }

@@ -28,6 +28,9 @@ static inc_status flatten_forward(inc_layer *l, const inc_tensor *x, int trainin
   (void)training;
   if (s == INC_OK) s = inc__layer_out(l, &out, &y);
   if (s != INC_OK) return s;
+  y->cnhw = 0;
+  if (!inc__as_nchw(x)) /* channel-major (C, N, ...) -> (N, C, ...) */
+    return l->ctx->ops->swap01(y->data, x->data, x->dims[1], x->dims[0], inc__plane(x), l->ctx);
   return l->ctx->ops->copy(y->data, x->data, (size_t)x->numel * sizeof(float), l->ctx);
 }
 
@@ -38,6 +41,9 @@ static inc_status flatten_backward(inc_layer *l, const inc_tensor *dy)
   inc__shape_of(l->x, &in);
   inc_status s = inc__layer_dx(l, &in, &dx);
   if (s != INC_OK) return s;
+  dx->cnhw = l->x->cnhw;
+  if (!inc__as_nchw(l->x)) /* back to the input's channel-major layout */
+    return l->ctx->ops->swap01(dx->data, dy->data, in.d[0], in.d[1], inc__plane(l->x), l->ctx);
   return l->ctx->ops->copy(dx->data, dy->data, (size_t)dy->numel * sizeof(float), l->ctx);
 }
 

@@ -33,9 +33,9 @@ static inc_status pool_window(inc_layer *l, const inc__shape *in, inc__window *g
     return inc__layer_error(l, INC_ERR_SHAPE,
                             "input %lldx%lld is smaller than the %dx%d window with padding %d",
                             (long long)g->h, (long long)g->w, c->k, c->k, c->p);
-  g->oh = (g->h + 2 * c->p - c->k) / c->s + 1;
-  g->ow = (g->w + 2 * c->p - c->k) / c->s + 1;
-  return INC_OK;
+  g->oh = (g->h + 2 * (int64_t)c->p - c->k) / c->s + 1;
+  g->ow = (g->w + 2 * (int64_t)c->p - c->k) / c->s + 1;
+  return inc__window_check(l, g);
 }
 
 static inc_status pool_infer(inc_layer *l, const inc__shape *in, inc__shape *out, int bind)
@@ -79,6 +79,7 @@ static inc_status maxpool_forward(inc_layer *l, const inc_tensor *x, int trainin
     c->arg = a;
     c->arg_cap = y->numel;
   }
+  y->cnhw = x->cnhw; /* planes are planes in either layout */
   return ctx->ops->maxpool_fwd(y->data, training ? c->arg : NULL, x->data, &g, ctx);
 }
 
@@ -93,6 +94,7 @@ static inc_status maxpool_backward(inc_layer *l, const inc_tensor *dy)
   inc__shape_of(l->x, &in);
   if (s == INC_OK) s = inc__layer_dx(l, &in, &dx);
   if (s != INC_OK) return s;
+  dx->cnhw = l->x->cnhw;
   return ctx->ops->maxpool_bwd(dx->data, dy->data, c->arg, &g, ctx);
 }
 
@@ -103,6 +105,7 @@ static inc_status avgpool_forward(inc_layer *l, const inc_tensor *x, int trainin
   inc_status s = pool_begin(l, x, &g, &y);
   (void)training;
   if (s != INC_OK) return s;
+  y->cnhw = x->cnhw;
   return l->ctx->ops->avgpool_fwd(y->data, x->data, &g, l->ctx);
 }
 
@@ -115,6 +118,7 @@ static inc_status avgpool_backward(inc_layer *l, const inc_tensor *dy)
   inc__shape_of(l->x, &in);
   if (s == INC_OK) s = inc__layer_dx(l, &in, &dx);
   if (s != INC_OK) return s;
+  dx->cnhw = l->x->cnhw;
   return l->ctx->ops->avgpool_bwd(dx->data, dy->data, &g, l->ctx);
 }
 
@@ -200,6 +204,7 @@ static inc_status gap_forward(inc_layer *l, const inc_tensor *x, int training)
   (void)training;
   if (s == INC_OK) s = inc__layer_out(l, &out, &y);
   if (s != INC_OK) return s;
+  y->cnhw = x->cnhw;
   return l->ctx->ops->gap_fwd(y->data, x->data, in.d[0] * in.d[1], in.d[2] * in.d[3], l->ctx);
 }
 
@@ -210,6 +215,7 @@ static inc_status gap_backward(inc_layer *l, const inc_tensor *dy)
   inc__shape_of(l->x, &in);
   inc_status s = inc__layer_dx(l, &in, &dx);
   if (s != INC_OK) return s;
+  dx->cnhw = l->x->cnhw;
   return l->ctx->ops->gap_bwd(dx->data, dy->data, in.d[0] * in.d[1], in.d[2] * in.d[3], l->ctx);
 }
 

@@ -1,7 +1,8 @@
 /*
  * sequential.c — the container that applies its children in order. Its
  * output and input gradient are those of its last and first child; it owns
- * no activation of its own.
+ * no activation of its own. A conv2d directly followed by a relu is fused:
+ * the convolution rectifies its own output and the ReLU passes it on.
  */
 #include "../layer.h"
 
@@ -19,13 +20,28 @@ static inc_status seq_infer(inc_layer *l, const inc__shape *in, inc__shape *out,
   return INC_OK;
 }
 
+/* 1 if child i is a conv2d followed by a relu: the convolution then
+ * rectifies its output in its bias pass and the ReLU passes it through. */
+static int conv_relu_pair(const inc_layer *l, int i)
+{
+  return i + 1 < l->nchildren && l->children[i]->vt == &inc__conv2d_vt &&
+         l->children[i + 1]->vt == &inc__relu_vt;
+}
+
 static inc_status seq_forward(inc_layer *l, const inc_tensor *x, int training)
 {
   const inc_tensor *h = x;
+  int rectified = 0;
   for (int i = 0; i < l->nchildren; i++) {
-    inc_status s = inc__layer_forward(l->children[i], h, training);
+    inc_layer *ch = l->children[i];
+    int fuse = conv_relu_pair(l, i);
+    ch->fuse_relu = fuse;
+    ch->rectified_in = rectified;
+    inc_status s = inc__layer_forward(ch, h, training);
+    ch->fuse_relu = ch->rectified_in = 0; /* hints hold for this call only */
     if (s != INC_OK) return s;
-    h = l->children[i]->y;
+    rectified = fuse;
+    h = ch->y;
   }
   l->y = h;
   return INC_OK;

@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""bench_torch.py: the PyTorch side of examples/bench.
+
+The same D2L GoogLeNet (Dive into Deep Learning, ch. 8.4), the same input
+size, batch, thread count, warm-up and timed steps, and the same lines of
+output ("train: X img/s", "infer: Y img/s", FLOPs, achieved GFLOP/s, the
+SGEMM ceiling of torch.mm in this process, peak memory), so that one run of
+both programs gives the ratio. Training step: forward, softmax
+cross-entropy, backward, SGD step (lr 0.01, no momentum). Inference:
+forward under torch.no_grad() in eval mode. Run it with Debian's
+python3-torch: /usr/bin/python3 examples/bench_torch.py --size 96
+"""
+import argparse
+import resource
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+
+def inception(c_in, c1, c2, c3, c4):
+    class Inception(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p1 = nn.Sequential(nn.Conv2d(c_in, c1, 1), nn.ReLU())
+            self.p2 = nn.Sequential(nn.Conv2d(c_in, c2[0], 1), nn.ReLU(),
+                                    nn.Conv2d(c2[0], c2[1], 3, padding=1), nn.ReLU())
+            self.p3 = nn.Sequential(nn.Conv2d(c_in, c3[0], 1), nn.ReLU(),
+                                    nn.Conv2d(c3[0], c3[1], 5, padding=2), nn.ReLU())
+            self.p4 = nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(c_in, c4, 1), nn.ReLU())
+
+        def forward(self, x):
+            return torch.cat((self.p1(x), self.p2(x), self.p3(x), self.p4(x)), dim=1)
+
+    return Inception()
+
+
+def googlenet(classes):
+    b1 = nn.Sequential(nn.Conv2d(1, 64, 7, 2, 3), nn.ReLU(), nn.MaxPool2d(3, 2, 1))
+    b2 = nn.Sequential(nn.Conv2d(64, 64, 1), nn.ReLU(), nn.Conv2d(64, 192, 3, padding=1),
+                       nn.ReLU(), nn.MaxPool2d(3, 2, 1))
+    b3 = nn.Sequential(inception(192, 64, (96, 128), (16, 32), 32),
+                       inception(256, 128, (128, 192), (32, 96), 64), nn.MaxPool2d(3, 2, 1))
+    b4 = nn.Sequential(inception(480, 192, (96, 208), (16, 48), 64),
+                       inception(512, 160, (112, 224), (24, 64), 64),
+                       inception(512, 128, (128, 256), (24, 64), 64),
+                       inception(512, 112, (144, 288), (32, 64), 64),
+                       inception(528, 256, (160, 320), (32, 128), 128), nn.MaxPool2d(3, 2, 1))
+    b5 = nn.Sequential(inception(832, 256, (160, 320), (32, 128), 128),
+                       inception(832, 384, (192, 384), (48, 128), 128),
+                       nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
+    net = nn.Sequential(b1, b2, b3, b4, b5, nn.Linear(1024, classes))
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+    return net
+
+
+def count_macs(net, x):
+    """Multiply-adds of one forward pass, from the layer shapes (hooks)."""
+    macs = [0]
+
+    def hook(m, inp, out):
+        w = m.weight
+        macs[0] += out.numel() * (w.numel() // w.shape[0])
+
+    hs = [m.register_forward_hook(hook) for m in net.modules()
+          if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        net(x)
+    for h in hs:
+        h.remove()
+    return macs[0]
+
+
+def sgemm_ceiling(n):
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    torch.mm(a, b)
+    best = min(timed(lambda: torch.mm(a, b)) for _ in range(3))
+    return 2.0 * n ** 3 / best * 1e-9
+
+
+def timed(f):
+    t0 = time.perf_counter()
+    f()
+    return time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--size", type=int, default=96)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--profile-steps", type=int, default=0)  # accepted for symmetry
+    ap.add_argument("--classes", type=int, default=10)
+    o = ap.parse_args()
+    if o.threads > 0:
+        torch.set_num_threads(o.threads)
+    torch.manual_seed(42)
+    dev = torch.device(o.device)
+    sync = torch.cuda.synchronize if o.device == "cuda" else (lambda: None)
+    net = googlenet(o.classes).to(dev)
+    x = torch.rand(o.batch, 1, o.size, o.size, device=dev)
+    labels = torch.randint(0, o.classes, (o.batch,), device=dev)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    print(f"PyTorch {torch.__version__}, {o.device} ({torch.get_num_threads()} threads, "
+          f"mkldnn {torch.backends.mkldnn.is_available()}), D2L GoogLeNet {o.size}x{o.size} "
+          f"batch {o.batch}")
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(x), labels)
+        loss.backward()
+        opt.step()
+        sync()
+
+    def infer():
+        with torch.no_grad():
+            net(x)
+        sync()
+
+    net.train()
+    for _ in range(o.warmup):
+        step()
+    ts = sorted(timed(step) for _ in range(o.steps))
+    net.eval()
+    infer()
+    ti = sorted(timed(infer) for _ in range(o.steps))
+    macs = count_macs(net, x)
+    train_flop, infer_flop = 6.0 * macs, 2.0 * macs
+    ceiling = sgemm_ceiling(2048 if o.device == "cpu" else 8192)
+    tm, im = statistics.median(ts), statistics.median(ti)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(f"train: {o.batch / tm:.1f} img/s  (median step {tm:.3f} s, best {ts[0]:.3f} s = "
+          f"{o.batch / ts[0]:.1f} img/s; {o.steps} steps)")
+    print(f"infer: {o.batch / im:.1f} img/s  (median pass {im:.3f} s, best {ti[0]:.3f} s = "
+          f"{o.batch / ti[0]:.1f} img/s)")
+    print(f"flops: {train_flop * 1e-9:.1f} GFLOP per training step, "
+          f"{infer_flop * 1e-9:.1f} GFLOP per inference pass")
+    print(f"achieved: train {train_flop / tm * 1e-9:.1f} GFLOP/s, infer "
+          f"{infer_flop / im * 1e-9:.1f} GFLOP/s; SGEMM ceiling {ceiling:.1f} GFLOP/s")
+    print(f"peak memory: {rss:.1f} MiB (ru_maxrss)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+/*
+ * openblas_env.h — works around OpenBLAS picking slow kernels on CPUs it
+ * does not know, for the example programs (header only, no library state).
+ *
+ * OpenBLAS (0.3.21 in Debian 12) chooses its kernels once, when it loads:
+ * from OPENBLAS_CORETYPE if set, else from the CPU model. A model newer
+ * than the release (Sapphire/Emerald Rapids and later) falls back to the
+ * Prescott (SSE3) kernels, several times slower than the AVX-512 ones. The
+ * library cannot fix that without touching the process environment, which
+ * it never does; a program can: inc_example_openblas_env() re-executes the
+ * program with OPENBLAS_CORETYPE set (SkylakeX on AVX-512, Haswell on AVX2)
+ * when it is unset, OpenBLAS reports Prescott and the CPU can do better.
+ * It returns a line describing the OpenBLAS core in use.
+ */
+#ifndef INC_EXAMPLE_OPENBLAS_ENV_H
+#define INC_EXAMPLE_OPENBLAS_ENV_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+char *openblas_get_corename(void); /* OpenBLAS extension */
+
+static const char *inc_example_openblas_env(char **argv)
+{
+  static char line[128];
+  const char *core = openblas_get_corename();
+  const char *set = getenv("OPENBLAS_CORETYPE");
+  if (set) {
+    snprintf(line, sizeof line, "OpenBLAS core %s (OPENBLAS_CORETYPE=%s)", core, set);
+    return line;
+  }
+  const char *want = NULL;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  if (core && !strcasecmp(core, "Prescott")) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) want = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2")) want = "Haswell";
+  }
+#endif
+  if (want && setenv("OPENBLAS_CORETYPE", want, 1) == 0) {
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE"); /* exec failed: go on as we are */
+  }
+  snprintf(line, sizeof line, "OpenBLAS core %s%s", core ? core : "?",
+           want ? " (re-exec with OPENBLAS_CORETYPE failed)" : "");
+  return line;
+}
+
+#endif /* INC_EXAMPLE_OPENBLAS_ENV_H */

@@ -1,0 +1,926 @@
+"""inception.py — a ctypes binding of libinception (include/inception.h).
+
+One module, no build step, standard library only; numpy is used when it is
+installed (tensors convert to and from numpy arrays), otherwise tensors
+convert to and from (nested) Python lists. Set INCEPTION_NO_NUMPY=1 to force
+the list path.
+
+The shared library is found in this order:
+  1. $INCEPTION_LIB (a path or a library name),
+  2. the build tree: lib/libinception.so two directories above this file
+     (examples/python/ -> the repository root),
+  3. an installed tree: PREFIX/lib/libinception.so.<MAJOR> five directories
+     above this file (PREFIX/share/doc/libinception/examples/python/),
+  4. the system loader (libinception.so.<MAJOR>).
+
+Every C function of the header is declared below with its argument and
+result types (_SIGNATURES). Errors become InceptionError with .status, the
+status name ("INC_ERR_SHAPE"), .code, its number, and .message, the context's
+detail message ("layer 0.0 (conv2d): bound to 1 input channel, got 3").
+
+A small example:
+
+    import inception as inc
+    with inc.Context("cpu") as ctx:
+        net = inc.sequential(ctx,
+                             inc.inception(ctx, 8, (8, 16), (4, 8), 8),
+                             inc.global_avg_pool2d(ctx), inc.flatten(ctx),
+                             inc.dense(ctx, 10))
+        x = ctx.tensor(images)            # (N, C, H, W) numpy array or lists
+        logits = net(x, training=True)
+        dlogits = ctx.zeros(logits.shape)
+        loss, correct = inc.softmax_cross_entropy(logits, labels, dlogits)
+        net.backward(dlogits)
+        inc.SGD(ctx, lr=0.05, momentum=0.9).step(net)
+
+Lifetimes follow the C library: a layer's output, input gradient and
+parameter tensors belong to the layer (valid until its next call); a layer
+given to a container belongs to the container; a context outlives everything
+made from it (the wrappers keep the references that guarantee it).
+"""
+
+import ctypes
+import ctypes.util
+import os
+import weakref
+from ctypes import (POINTER, byref, c_char_p, c_float, c_int, c_int32, c_int64,
+                    c_size_t, c_uint, c_uint64)
+
+if os.environ.get("INCEPTION_NO_NUMPY", "") not in ("", "0"):
+    np = None
+else:
+    try:
+        import numpy as np
+    except ImportError:  # the list path
+        np = None
+
+__all__ = [
+    "InceptionError", "Context", "Tensor", "Layer", "SGD",
+    "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "relu", "flatten",
+    "dense", "sequential", "concat", "inception", "googlenet",
+    "softmax_cross_entropy", "save", "load", "checkpoint_save", "checkpoint_load",
+    "checkpoint_metadata", "version", "version_number", "backend_available",
+    "status_string", "HAVE_NUMPY", "MAX_DIMS",
+]
+
+HAVE_NUMPY = np is not None
+MAX_DIMS = 8
+
+# ---- enums (append-only in the C header; values pinned) --------------------
+OK = 0
+ERR_INVALID_ARGUMENT = 1
+ERR_SHAPE = 2
+ERR_OUT_OF_MEMORY = 3
+ERR_DEVICE = 4
+ERR_UNAVAILABLE = 5
+ERR_STATE = 6
+ERR_IO = 7
+ERR_FORMAT = 8
+ERR_DEVICE_LOST = 9
+
+BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA = 0, 1, 2
+_BACKENDS = {"auto": BACKEND_AUTO, "cpu": BACKEND_CPU, "cuda": BACKEND_CUDA}
+_BACKEND_NAMES = {v: k for k, v in _BACKENDS.items()}
+
+INIT_XAVIER_UNIFORM, INIT_XAVIER_NORMAL, INIT_KAIMING_UNIFORM = 0, 1, 2
+INIT_KAIMING_NORMAL, INIT_NORMAL_001 = 3, 4
+_INITS = {"xavier_uniform": 0, "xavier_normal": 1, "kaiming_uniform": 2,
+          "kaiming_normal": 3, "normal_001": 4}
+
+
+# ---- the library -----------------------------------------------------------
+class _Context(ctypes.Structure):
+    """struct inc_context (opaque)."""
+
+
+class _Tensor(ctypes.Structure):
+    """struct inc_tensor (opaque)."""
+
+
+class _Layer(ctypes.Structure):
+    """struct inc_layer (opaque)."""
+
+
+class _Optimizer(ctypes.Structure):
+    """struct inc_optimizer (opaque)."""
+
+
+ContextP = POINTER(_Context)
+TensorP = POINTER(_Tensor)
+LayerP = POINTER(_Layer)
+OptimizerP = POINTER(_Optimizer)
+_P = POINTER
+_status = c_int  # inc_status
+_enum = c_int    # inc_backend, inc_init
+
+# name: (restype, [argtypes]) for every INC_API function of inception.h.
+_SIGNATURES = {
+    # versions and errors
+    "inc_version_number": (c_uint, []),
+    "inc_version_string": (c_char_p, []),
+    "inc_status_string": (c_char_p, [_status]),
+    # context
+    "inc_backend_available": (c_int, [_enum]),
+    "inc_context_create": (_status, [_enum, _P(ContextP)]),
+    "inc_context_destroy": (None, [ContextP]),
+    "inc_context_backend": (_enum, [ContextP]),
+    "inc_context_last_error": (c_char_p, [ContextP]),
+    "inc_context_device_name": (c_char_p, [ContextP]),
+    "inc_context_set_seed": (_status, [ContextP, c_uint64]),
+    "inc_context_seed": (c_uint64, [ContextP]),
+    "inc_context_set_num_threads": (_status, [ContextP, c_int]),
+    "inc_context_synchronize": (_status, [ContextP]),
+    # tensors
+    "inc_tensor_create": (_status, [ContextP, c_int, _P(c_int64), _P(TensorP)]),
+    "inc_tensor_destroy": (None, [TensorP]),
+    "inc_tensor_ndim": (c_int, [TensorP]),
+    "inc_tensor_dim": (c_int64, [TensorP, c_int]),
+    "inc_tensor_numel": (c_int64, [TensorP]),
+    "inc_tensor_context": (ContextP, [TensorP]),
+    "inc_tensor_copy_from_host": (_status, [TensorP, _P(c_float), c_int64]),
+    "inc_tensor_copy_to_host": (_status, [TensorP, _P(c_float), c_int64]),
+    "inc_tensor_reshape": (_status, [TensorP, c_int, _P(c_int64)]),
+    # layers
+    "inc_conv2d_create": (_status, [ContextP, c_int, c_int, c_int, c_int, _P(LayerP)]),
+    "inc_max_pool2d_create": (_status, [ContextP, c_int, c_int, c_int, _P(LayerP)]),
+    "inc_avg_pool2d_create": (_status, [ContextP, c_int, c_int, c_int, _P(LayerP)]),
+    "inc_global_avg_pool2d_create": (_status, [ContextP, _P(LayerP)]),
+    "inc_relu_create": (_status, [ContextP, _P(LayerP)]),
+    "inc_flatten_create": (_status, [ContextP, _P(LayerP)]),
+    "inc_dense_create": (_status, [ContextP, c_int, _P(LayerP)]),
+    "inc_sequential_create": (_status, [ContextP, _P(LayerP)]),
+    "inc_sequential_append": (_status, [LayerP, LayerP]),
+    "inc_concat_create": (_status, [ContextP, _P(LayerP)]),
+    "inc_concat_add_branch": (_status, [LayerP, LayerP]),
+    "inc_inception_create": (_status, [ContextP, c_int, c_int, c_int, c_int, c_int, c_int,
+                                       _P(LayerP)]),
+    "inc_googlenet_create": (_status, [ContextP, c_int, _P(LayerP)]),
+    "inc_layer_destroy": (None, [LayerP]),
+    "inc_layer_kind": (c_char_p, [LayerP]),
+    "inc_layer_set_name": (_status, [LayerP, c_char_p]),
+    "inc_layer_name": (c_char_p, [LayerP]),
+    "inc_layer_child_count": (c_int, [LayerP]),
+    "inc_layer_child": (LayerP, [LayerP, c_int]),
+    "inc_layer_parent": (LayerP, [LayerP]),
+    # shapes
+    "inc_layer_is_bound": (c_int, [LayerP]),
+    "inc_layer_infer_shape": (_status, [LayerP, c_int, _P(c_int64), _P(c_int), _P(c_int64)]),
+    "inc_layer_unbind": (_status, [LayerP]),
+    "inc_layer_summary": (_status, [LayerP, c_int, _P(c_int64), c_char_p, c_size_t,
+                                    _P(c_size_t)]),
+    # initialization, running, parameters
+    "inc_layer_initialize": (_status, [LayerP, _enum, c_int]),
+    "inc_layer_forward": (_status, [LayerP, TensorP, c_int, _P(TensorP)]),
+    "inc_layer_backward": (_status, [LayerP, TensorP, _P(TensorP)]),
+    "inc_layer_param_count": (c_int, [LayerP]),
+    "inc_layer_param_numel": (c_int64, [LayerP]),
+    "inc_layer_param": (_status, [LayerP, c_int, _P(c_char_p), _P(TensorP), _P(TensorP)]),
+    # loss and optimizer
+    "inc_softmax_cross_entropy": (_status, [ContextP, TensorP, _P(c_int32), _P(c_float),
+                                            TensorP, _P(c_int64)]),
+    "inc_sgd_create": (_status, [ContextP, c_float, c_float, c_float, _P(OptimizerP)]),
+    "inc_optimizer_step": (_status, [OptimizerP, LayerP]),
+    "inc_optimizer_set_lr": (_status, [OptimizerP, c_float]),
+    "inc_optimizer_lr": (c_float, [OptimizerP]),
+    "inc_optimizer_destroy": (None, [OptimizerP]),
+    # persistence
+    "inc_layer_save": (_status, [LayerP, c_char_p]),
+    "inc_layer_load": (_status, [LayerP, c_char_p]),
+    "inc_checkpoint_save": (_status, [LayerP, OptimizerP, c_int, _P(c_char_p), _P(c_char_p),
+                                      c_char_p]),
+    "inc_checkpoint_load": (_status, [LayerP, OptimizerP, c_char_p]),
+    "inc_checkpoint_metadata": (_status, [c_char_p, c_char_p, c_char_p, c_size_t,
+                                          _P(c_size_t)]),
+}
+
+
+def _candidates():
+    env = os.environ.get("INCEPTION_LIB")
+    if env:
+        return [env]
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = [os.path.join(here, "..", "..", "lib", "libinception.so"),
+             os.path.join(here, "..", "..", "..", "..", "..", "lib", "libinception.so.0")]
+    found = [os.path.normpath(p) for p in found if os.path.exists(p)]
+    system = ctypes.util.find_library("inception")
+    return found + [system or "libinception.so.0"]
+
+
+def _load():
+    errors = []
+    for path in _candidates():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError as e:
+            errors.append("%s: %s" % (path, e))
+            continue
+        for name, (restype, argtypes) in _SIGNATURES.items():
+            fn = getattr(lib, name)  # AttributeError: the library lacks a function
+            fn.restype = restype
+            fn.argtypes = argtypes
+        return lib, path
+    raise OSError("libinception not found (set INCEPTION_LIB to its path): " +
+                  "; ".join(errors))
+
+
+_lib, LIBRARY_PATH = _load()
+
+
+def _s(b):
+    return b.decode("utf-8", "replace") if b is not None else ""
+
+
+def status_string(code):
+    """The static name of a status code ("INC_ERR_SHAPE")."""
+    return _s(_lib.inc_status_string(code))
+
+
+def version():
+    """The loaded library's version, "MAJOR.MINOR.PATCH"."""
+    return _s(_lib.inc_version_string())
+
+
+def version_number():
+    """The loaded library's version as MAJOR*10000 + MINOR*100 + PATCH."""
+    return _lib.inc_version_number()
+
+
+__version__ = version()
+
+
+def backend_available(backend):
+    """True if backend ("cpu", "cuda", "auto" or its number) is usable now."""
+    return bool(_lib.inc_backend_available(_backend_code(backend)))
+
+
+def _backend_code(backend):
+    if isinstance(backend, str):
+        try:
+            return _BACKENDS[backend.lower()]
+        except KeyError:
+            raise ValueError("backend must be one of auto, cpu, cuda; got %r" % backend)
+    return int(backend)
+
+
+# ---- errors ----------------------------------------------------------------
+class InceptionError(Exception):
+    """A libinception call failed.
+
+    .status  the status name, e.g. "INC_ERR_SHAPE"
+    .code    its number (inception.ERR_SHAPE)
+    .message the context's detail message ("" when the call has no context)
+    .call    the C function that failed
+    """
+
+    def __init__(self, code, message="", call=""):
+        self.code = int(code)
+        self.status = status_string(self.code)
+        self.message = message
+        self.call = call
+        text = "%s: %s" % (call, self.status) if call else self.status
+        super().__init__(text + (": " + message if message else ""))
+
+
+def _check(status, ctx, call):
+    if status != OK:
+        message = _s(_lib.inc_context_last_error(ctx._ptr)) if ctx is not None else ""
+        raise InceptionError(status, message, call)
+
+
+# ---- host data conversion ----------------------------------------------------
+def _flatten(data):
+    """(flat list of numbers, shape) of a number or nested sequence."""
+    if isinstance(data, (int, float)):
+        return [float(data)], ()
+    items = list(data)
+    if not items:
+        return [], (0,)
+    if isinstance(items[0], (int, float)):
+        return [float(v) for v in items], (len(items),)
+    flat, inner = [], None
+    for item in items:
+        f, s = _flatten(item)
+        if inner is not None and s != inner:
+            raise ValueError("ragged nested sequence: %r then %r" % (inner, s))
+        inner = s
+        flat.extend(f)
+    return flat, (len(items),) + inner
+
+
+def _nest(flat, shape):
+    if len(shape) <= 1:
+        return list(flat)
+    step = len(flat) // shape[0] if shape[0] else 0
+    return [_nest(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+def _numel(shape):
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def _dims(shape):
+    shape = tuple(int(d) for d in shape)
+    return shape, (c_int64 * max(len(shape), 1))(*shape)
+
+
+def _float_buffer(data):
+    """(keepalive, POINTER(c_float), count, shape) for host data."""
+    if np is not None:
+        arr = np.ascontiguousarray(np.asarray(data, dtype=np.float32))
+        return arr, arr.ctypes.data_as(POINTER(c_float)), arr.size, arr.shape
+    flat, shape = _flatten(data)
+    buf = (c_float * max(len(flat), 1))(*flat)
+    return buf, ctypes.cast(buf, POINTER(c_float)), len(flat), shape
+
+
+def _int32_buffer(labels):
+    if np is not None:
+        arr = np.ascontiguousarray(np.asarray(labels, dtype=np.int32))
+        return arr, arr.ctypes.data_as(POINTER(c_int32)), arr.size
+    values = [int(v) for v in labels]
+    buf = (c_int32 * max(len(values), 1))(*values)
+    return buf, ctypes.cast(buf, POINTER(c_int32)), len(values)
+
+
+# ---- context -------------------------------------------------------------------
+class Context:
+    """A backend and device, the random seed, the thread count and the last
+    error message. Everything else is made from a context and must not
+    outlive it; the wrappers keep it alive for you."""
+
+    def __init__(self, backend="auto", seed=None, threads=None):
+        ptr = ContextP()
+        status = _lib.inc_context_create(_backend_code(backend), byref(ptr))
+        if status != OK:
+            raise InceptionError(status, "backend %r is not usable here" % (backend,)
+                                 if status == ERR_UNAVAILABLE else "", "inc_context_create")
+        self._ptr = ptr
+        # The C context must be freed after every object made from it. Owned
+        # objects (tensors, root layers, optimizers) are counted; the context
+        # is freed when it is closed (or collected) and the count is zero,
+        # else by the last owned object to go. The garbage collector may
+        # finalize a context before the objects of a reference cycle.
+        self._objects = weakref.WeakSet()
+        self._live = 0
+        self._closed = False
+        if seed is not None:
+            self.seed = seed
+        if threads is not None:
+            self.num_threads = threads
+
+    def _adopt(self, obj):
+        self._live += 1
+        self._objects.add(obj)
+
+    def _release(self, obj):
+        self._live -= 1
+        self._objects.discard(obj)
+        if self._closed and self._live == 0:
+            self._free()
+
+    def _free(self, _destroy=_lib.inc_context_destroy):
+        if getattr(self, "_ptr", None):
+            _destroy(self._ptr)
+            self._ptr = None
+
+    def close(self):
+        """Frees the context now, after every tensor, layer and optimizer
+        made from it that is still open (their wrappers become unusable)."""
+        if getattr(self, "_ptr", None) and not self._closed:
+            for obj in list(self._objects):
+                obj.close()
+            self._closed = True
+            if self._live == 0:
+                self._free()
+
+    def __del__(self):
+        if getattr(self, "_ptr", None):
+            self._closed = True
+            if self._live == 0:
+                self._free()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    @property
+    def _p(self):
+        if not self._ptr or self._closed:
+            raise ValueError("the context is closed")
+        return self._ptr
+
+    def __repr__(self):
+        return "Context(%r, device=%r)" % (self.backend, self.device_name)
+
+    @property
+    def backend(self):
+        """"cpu" or "cuda" (what "auto" resolved to)."""
+        return _BACKEND_NAMES.get(_lib.inc_context_backend(self._p), "auto")
+
+    @property
+    def device_name(self):
+        return _s(_lib.inc_context_device_name(self._p))
+
+    @property
+    def last_error(self):
+        """The message of the last failed call on this context, "" if none."""
+        return _s(_lib.inc_context_last_error(self._ptr)) if self._ptr else ""
+
+    @property
+    def seed(self):
+        return _lib.inc_context_seed(self._p)
+
+    @seed.setter
+    def seed(self, value):
+        _check(_lib.inc_context_set_seed(self._p, int(value)), self, "inc_context_set_seed")
+
+    @property
+    def num_threads(self):
+        raise AttributeError("num_threads is write-only (0 = the library default)")
+
+    @num_threads.setter
+    def num_threads(self, n):
+        _check(_lib.inc_context_set_num_threads(self._p, int(n)), self,
+               "inc_context_set_num_threads")
+
+    def synchronize(self):
+        _check(_lib.inc_context_synchronize(self._p), self, "inc_context_synchronize")
+
+    def tensor(self, data, shape=None):
+        """A new tensor holding data (numpy array or nested lists), reshaped
+        to shape when given."""
+        return Tensor.from_host(self, data, shape)
+
+    def zeros(self, shape):
+        """A new zero-filled tensor of shape."""
+        return Tensor(self, shape)
+
+
+# ---- tensors ---------------------------------------------------------------------
+class Tensor:
+    """Dense float32, row-major, 1..8 dims, on its context's device.
+
+    Tensor(ctx, shape) makes a zero-filled tensor the wrapper owns. Tensors
+    returned by layers (outputs, gradients, parameters) are borrowed: they
+    belong to the layer and are valid until its next call."""
+
+    def __init__(self, ctx, shape):
+        shape, dims = _dims(shape)
+        ptr = TensorP()
+        _check(_lib.inc_tensor_create(ctx._p, len(shape), dims, byref(ptr)), ctx,
+               "inc_tensor_create")
+        self._ptr, self._ctx, self._owner = ptr, ctx, None
+        ctx._adopt(self)
+
+    @classmethod
+    def _borrow(cls, ptr, ctx, owner):
+        t = cls.__new__(cls)
+        t._ptr, t._ctx, t._owner = ptr, ctx, owner
+        return t
+
+    @classmethod
+    def from_host(cls, ctx, data, shape=None):
+        keep, ptr, count, data_shape = _float_buffer(data)
+        t = cls(ctx, shape if shape is not None else data_shape)
+        t._copy_in(ptr, count)
+        del keep
+        return t
+
+    def close(self, _destroy=_lib.inc_tensor_destroy):
+        """Frees an owned tensor now; for a borrowed one, drops the handle."""
+        ptr, self._ptr = getattr(self, "_ptr", None), None
+        if self._owner is None and ptr:
+            _destroy(ptr)
+            self._ctx._release(self)
+
+    def __del__(self):
+        if getattr(self, "_ctx", None) is not None:
+            self.close()
+
+    @property
+    def _p(self):
+        if not self._ptr or (self._owner is not None and not self._owner._alive()):
+            raise ValueError("the tensor is closed (or its layer or context is)")
+        return self._ptr
+
+    @property
+    def context(self):
+        return self._ctx
+
+    @property
+    def ndim(self):
+        return _lib.inc_tensor_ndim(self._p)
+
+    @property
+    def shape(self):
+        return tuple(_lib.inc_tensor_dim(self._p, i) for i in range(self.ndim))
+
+    @property
+    def numel(self):
+        return _lib.inc_tensor_numel(self._p)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __repr__(self):
+        return "Tensor(shape=%r, %s)" % (self.shape, "borrowed" if self._owner else "owned")
+
+    def _copy_in(self, ptr, count):
+        _check(_lib.inc_tensor_copy_from_host(self._p, ptr, count), self._ctx,
+               "inc_tensor_copy_from_host")
+
+    def copy_from(self, data):
+        """Overwrites the tensor with data (numpy array or nested lists) of
+        the same number of elements."""
+        keep, ptr, count, _ = _float_buffer(data)
+        self._copy_in(ptr, count)
+        del keep
+        return self
+
+    def to_host(self):
+        """The contents: a numpy array of the tensor's shape when numpy is
+        present, else nested lists."""
+        n, shape = self.numel, self.shape
+        if np is not None:
+            arr = np.empty(shape, dtype=np.float32)
+            _check(_lib.inc_tensor_copy_to_host(self._p, arr.ctypes.data_as(POINTER(c_float)),
+                                                n), self._ctx, "inc_tensor_copy_to_host")
+            return arr
+        buf = (c_float * n)()
+        _check(_lib.inc_tensor_copy_to_host(self._p, buf, n), self._ctx,
+               "inc_tensor_copy_to_host")
+        return _nest(list(buf), shape)
+
+    numpy = to_host
+
+    def tolist(self):
+        """The contents as nested lists (with or without numpy)."""
+        data = self.to_host()
+        return data.tolist() if np is not None else data
+
+    def reshape(self, shape):
+        """Changes the shape of an owned tensor in place (same element count)."""
+        shape, dims = _dims(shape)
+        _check(_lib.inc_tensor_reshape(self._p, len(shape), dims), self._ctx,
+               "inc_tensor_reshape")
+        return self
+
+
+# ---- layers ------------------------------------------------------------------------
+class Layer:
+    """Any layer or container. Made by the factory functions below
+    (conv2d, dense, sequential, inception, ...). A root layer belongs to its
+    wrapper; once appended to a container it belongs to the container, and
+    the wrapper keeps the container alive."""
+
+    def __init__(self, ctx, ptr, parent=None):
+        self._ctx, self._ptr, self._parent = ctx, ptr, parent
+        if parent is None:
+            ctx._adopt(self)
+
+    def close(self, _destroy=_lib.inc_layer_destroy):
+        """Frees a root layer and all its children now; for a child, drops
+        the handle."""
+        ptr, self._ptr = getattr(self, "_ptr", None), None
+        if self._parent is None and ptr:
+            _destroy(ptr)
+            self._ctx._release(self)
+
+    def __del__(self):
+        if getattr(self, "_ctx", None) is not None:
+            self.close()
+
+    def _alive(self):
+        layer = self
+        while layer is not None:
+            if not layer._ptr:
+                return False
+            layer = layer._parent
+        return True
+
+    @property
+    def _p(self):
+        if not self._alive():
+            raise ValueError("the layer is closed (or its container or context is)")
+        return self._ptr
+
+    def _call(self, status, call):
+        _check(status, self._ctx, call)
+
+    def __repr__(self):
+        return "Layer(%s %r, %d children)" % (self.kind, self.name, len(self))
+
+    # -- tree --
+    @property
+    def context(self):
+        return self._ctx
+
+    @property
+    def kind(self):
+        return _s(_lib.inc_layer_kind(self._p))
+
+    @property
+    def name(self):
+        return _s(_lib.inc_layer_name(self._p))
+
+    @name.setter
+    def name(self, value):
+        self._call(_lib.inc_layer_set_name(self._p, value.encode("utf-8")),
+                   "inc_layer_set_name")
+
+    def __len__(self):
+        return _lib.inc_layer_child_count(self._p)
+
+    def child(self, index):
+        if index < 0:
+            index += len(self)
+        ptr = _lib.inc_layer_child(self._p, index)
+        if not ptr:
+            raise IndexError("child %d of %d" % (index, len(self)))
+        return Layer(self._ctx, ptr, parent=self)
+
+    __getitem__ = child
+
+    def __iter__(self):
+        return (self.child(i) for i in range(len(self)))
+
+    @property
+    def children(self):
+        return list(self)
+
+    @property
+    def parent(self):
+        """The container holding this layer, None for a root."""
+        return self._parent if _lib.inc_layer_parent(self._p) else None
+
+    def _adopt(self, child, fn, call):
+        if child._parent is not None:
+            raise ValueError("%r already belongs to a container" % child)
+        self._call(fn(self._p, child._p), call)
+        child._parent = self
+        self._ctx._release(child)  # the container owns it now
+
+    def append(self, *children):
+        """Appends children to a sequential container (which then owns them)."""
+        for child in children:
+            self._adopt(child, _lib.inc_sequential_append, "inc_sequential_append")
+        return self
+
+    def add_branch(self, *branches):
+        """Adds branches to a concat container (which then owns them)."""
+        for branch in branches:
+            self._adopt(branch, _lib.inc_concat_add_branch, "inc_concat_add_branch")
+        return self
+
+    # -- shapes --
+    @property
+    def is_bound(self):
+        return bool(_lib.inc_layer_is_bound(self._p))
+
+    def infer_shape(self, shape):
+        """The output shape for an input of shape; binds unbound layers."""
+        shape, dims = _dims(shape)
+        out_ndim, out = c_int(), (c_int64 * MAX_DIMS)()
+        self._call(_lib.inc_layer_infer_shape(self._p, len(shape), dims, byref(out_ndim), out),
+                   "inc_layer_infer_shape")
+        return tuple(out[:out_ndim.value])
+
+    def unbind(self):
+        self._call(_lib.inc_layer_unbind(self._p), "inc_layer_unbind")
+
+    def summary(self, shape):
+        """The layer table for an input of shape (binds like infer_shape)."""
+        shape, dims = _dims(shape)
+        needed = c_size_t()
+        self._call(_lib.inc_layer_summary(self._p, len(shape), dims, None, 0, byref(needed)),
+                   "inc_layer_summary")
+        buf = ctypes.create_string_buffer(needed.value)
+        self._call(_lib.inc_layer_summary(self._p, len(shape), dims, buf, needed.value, None),
+                   "inc_layer_summary")
+        return _s(buf.value)
+
+    def initialize(self, scheme="xavier_uniform", force_reinit=False):
+        code = _INITS[scheme] if isinstance(scheme, str) else int(scheme)
+        self._call(_lib.inc_layer_initialize(self._p, code, 1 if force_reinit else 0),
+                   "inc_layer_initialize")
+
+    # -- running --
+    def forward(self, x, training=False):
+        """Runs the layer; returns its output (borrowed from the layer)."""
+        if not isinstance(x, Tensor):
+            x = Tensor.from_host(self._ctx, x)
+        y = TensorP()
+        self._call(_lib.inc_layer_forward(self._p, x._p, 1 if training else 0, byref(y)),
+                   "inc_layer_forward")
+        self._last_input = x  # a training forward needs x until backward
+        return Tensor._borrow(y, self._ctx, self)
+
+    __call__ = forward
+
+    def backward(self, dy):
+        """Backpropagates dy; returns the input gradient (borrowed)."""
+        if not isinstance(dy, Tensor):
+            dy = Tensor.from_host(self._ctx, dy)
+        dx = TensorP()
+        self._call(_lib.inc_layer_backward(self._p, dy._p, byref(dx)), "inc_layer_backward")
+        return Tensor._borrow(dx, self._ctx, self)
+
+    # -- parameters --
+    @property
+    def param_count(self):
+        return _lib.inc_layer_param_count(self._p)
+
+    @property
+    def param_numel(self):
+        return _lib.inc_layer_param_numel(self._p)
+
+    def param(self, index):
+        """(name, value, grad) of parameter index, depth first."""
+        name, value, grad = c_char_p(), TensorP(), TensorP()
+        self._call(_lib.inc_layer_param(self._p, index, byref(name), byref(value), byref(grad)),
+                   "inc_layer_param")
+        return (_s(name.value), Tensor._borrow(value, self._ctx, self),
+                Tensor._borrow(grad, self._ctx, self))
+
+    def params(self):
+        """[(name, value, grad), ...] for every parameter of the subtree."""
+        return [self.param(i) for i in range(self.param_count)]
+
+    def named_parameters(self):
+        """{name: value tensor}."""
+        return {name: value for name, value, _ in self.params()}
+
+    # -- persistence --
+    def save(self, path):
+        self._call(_lib.inc_layer_save(self._p, os.fsencode(path)), "inc_layer_save")
+
+    def load(self, path):
+        self._call(_lib.inc_layer_load(self._p, os.fsencode(path)), "inc_layer_load")
+
+
+def _make(ctx, fn, call, *args):
+    ptr = LayerP()
+    _check(fn(ctx._p, *(args + (byref(ptr),))), ctx, call)
+    return Layer(ctx, ptr)
+
+
+def conv2d(ctx, out_channels, kernel, stride=1, padding=0):
+    """2-D convolution with bias, weight (out, in, k, k)."""
+    return _make(ctx, _lib.inc_conv2d_create, "inc_conv2d_create",
+                 out_channels, kernel, stride, padding)
+
+
+def max_pool2d(ctx, kernel, stride=0, padding=0):
+    """Max pooling; stride 0 means stride = kernel."""
+    return _make(ctx, _lib.inc_max_pool2d_create, "inc_max_pool2d_create", kernel, stride, padding)
+
+
+def avg_pool2d(ctx, kernel, stride=0, padding=0):
+    """Average pooling (padding counts in the divisor); stride 0 = kernel."""
+    return _make(ctx, _lib.inc_avg_pool2d_create, "inc_avg_pool2d_create", kernel, stride, padding)
+
+
+def global_avg_pool2d(ctx):
+    return _make(ctx, _lib.inc_global_avg_pool2d_create, "inc_global_avg_pool2d_create")
+
+
+def relu(ctx):
+    return _make(ctx, _lib.inc_relu_create, "inc_relu_create")
+
+
+def flatten(ctx):
+    return _make(ctx, _lib.inc_flatten_create, "inc_flatten_create")
+
+
+def dense(ctx, out_features):
+    """Fully connected: (N, F) -> (N, out_features)."""
+    return _make(ctx, _lib.inc_dense_create, "inc_dense_create", out_features)
+
+
+def sequential(ctx, *children):
+    """A container applying children in order (it takes ownership)."""
+    return _make(ctx, _lib.inc_sequential_create, "inc_sequential_create").append(*children)
+
+
+def concat(ctx, *branches):
+    """The parallel container: branch outputs concatenated on channels."""
+    return _make(ctx, _lib.inc_concat_create, "inc_concat_create").add_branch(*branches)
+
+
+def inception(ctx, c1, c2, c3, c4):
+    """The D2L Inception block, D2L's argument style: c2 = (reduce, out),
+    c3 = (reduce, out); branches named p1..p4."""
+    return _make(ctx, _lib.inc_inception_create, "inc_inception_create",
+                 c1, c2[0], c2[1], c3[0], c3[1], c4)
+
+
+def googlenet(ctx, classes=10):
+    """The D2L GoogLeNet (b1..b5 and a dense layer)."""
+    return _make(ctx, _lib.inc_googlenet_create, "inc_googlenet_create", classes)
+
+
+# ---- loss, optimizer ------------------------------------------------------------------
+def softmax_cross_entropy(logits, labels, dlogits=None):
+    """(mean loss, number of rows whose argmax equals the label) of logits
+    (N, classes) against N integer labels; fills dlogits (a tensor of the
+    logits' shape) with d(mean loss)/d(logits) when given."""
+    ctx = logits._ctx
+    keep, ptr, count = _int32_buffer(labels)
+    if count != logits.shape[0]:
+        raise ValueError("%d labels for %d rows of logits" % (count, logits.shape[0]))
+    loss, correct = c_float(), c_int64()
+    _check(_lib.inc_softmax_cross_entropy(ctx._p, logits._p, ptr, byref(loss),
+                                          dlogits._p if dlogits is not None else None,
+                                          byref(correct)), ctx, "inc_softmax_cross_entropy")
+    del keep
+    return loss.value, correct.value
+
+
+class SGD:
+    """SGD with momentum and weight decay (PyTorch's update rule)."""
+
+    def __init__(self, ctx, lr, momentum=0.0, weight_decay=0.0):
+        ptr = OptimizerP()
+        _check(_lib.inc_sgd_create(ctx._p, lr, momentum, weight_decay, byref(ptr)), ctx,
+               "inc_sgd_create")
+        self._ptr, self._ctx = ptr, ctx
+        ctx._adopt(self)
+
+    def close(self, _destroy=_lib.inc_optimizer_destroy):
+        ptr, self._ptr = getattr(self, "_ptr", None), None
+        if ptr:
+            _destroy(ptr)
+            self._ctx._release(self)
+
+    @property
+    def _p(self):
+        if not self._ptr:
+            raise ValueError("the optimizer is closed")
+        return self._ptr
+
+    def __del__(self):
+        if getattr(self, "_ctx", None) is not None:
+            self.close()
+
+    def step(self, model):
+        """One update of every parameter of model from its last backward."""
+        _check(_lib.inc_optimizer_step(self._p, model._p), self._ctx, "inc_optimizer_step")
+
+    @property
+    def lr(self):
+        return _lib.inc_optimizer_lr(self._p)
+
+    @lr.setter
+    def lr(self, value):
+        _check(_lib.inc_optimizer_set_lr(self._p, value), self._ctx, "inc_optimizer_set_lr")
+
+
+# ---- persistence ---------------------------------------------------------------------
+def save(layer, path):
+    """Saves every parameter of a bound layer (safetensors, atomic)."""
+    layer.save(path)
+
+
+def load(layer, path):
+    """Loads parameters into layer (binding an unbound one from the file)."""
+    layer.load(path)
+
+
+def checkpoint_save(model, path, optimizer=None, metadata=None):
+    """Saves model, optimizer momentum buffers and string metadata (a dict)."""
+    items = list((metadata or {}).items())
+    keys = (c_char_p * max(len(items), 1))(*[str(k).encode("utf-8") for k, _ in items])
+    values = (c_char_p * max(len(items), 1))(*[str(v).encode("utf-8") for _, v in items])
+    _check(_lib.inc_checkpoint_save(model._p, optimizer._p if optimizer else None,
+                                    len(items), keys, values, os.fsencode(path)),
+           model._ctx, "inc_checkpoint_save")
+
+
+def checkpoint_load(model, path, optimizer=None):
+    """Loads a checkpoint into model (and the optimizer's state and lr)."""
+    _check(_lib.inc_checkpoint_load(model._p, optimizer._p if optimizer else None,
+                                    os.fsencode(path)), model._ctx, "inc_checkpoint_load")
+
+
+def checkpoint_metadata(path, key, default=None):
+    """__metadata__[key] of a safetensors file, or default when absent."""
+    needed = c_size_t()
+    bpath, bkey = os.fsencode(path), key.encode("utf-8")
+    status = _lib.inc_checkpoint_metadata(bpath, bkey, None, 0, byref(needed))
+    if status != OK:
+        raise InceptionError(status, "cannot read the metadata of %s" % (path,),
+                             "inc_checkpoint_metadata")
+    if needed.value == 0:
+        return default
+    buf = ctypes.create_string_buffer(needed.value)
+    status = _lib.inc_checkpoint_metadata(bpath, bkey, buf, needed.value, None)
+    if status != OK:
+        raise InceptionError(status, "cannot read the metadata of %s" % (path,),
+                             "inc_checkpoint_metadata")
+    return _s(buf.value)

@@ -1,0 +1,42 @@
+# mk/abi.mk — the ABI gate (docs/ABI.md).
+#
+#   make abi-check      checks the built lib/libinception.so.* against the
+#                       committed baseline abi/libinception.so.$(V_MAJOR).abi
+#                       with abidiff (libabigail), plus the export table
+#                       (inc_[a-z]* only, each @@LIBINCEPTION_*), header ==
+#                       exports, no exit/abort/assert/printf imports, SONAME
+#                       and run-time version; part of .ci/run (CI_EXTRA)
+#   make abi-baseline   rewrites the baseline from the current build: only
+#                       on purpose (a new SONAME, or recording additions at a
+#                       release), then commit abi/
+#
+# The baseline is the same for CUDA=0 and CUDA=1 builds (the dump holds only
+# what the public header reaches; DT_NEEDED is left out), so either flavour
+# may be checked against it.
+
+ABI_BASELINE := abi/libinception.so.$(V_MAJOR).abi
+ABI_DIR := $(BUILD)/abi
+ABIDW_FLAGS := --headers-dir include --drop-private-types --exported-interfaces-only \
+  --no-show-locs --no-corpus-path --no-comp-dir-path --no-elf-needed --type-id-style hash
+
+# abidw/abidiff come from Debian's abigail-tools; g++ builds the C++ consumer
+# (mk/package.mk). DEB_ALL is expanded before mk/*.mk are read, so append to
+# it directly as well as to DEB_EXTRA.
+ABI_DEBS := abigail-tools g++
+DEB_EXTRA += $(ABI_DEBS)
+DEB_ALL += $(filter-out $(DEB_ALL),$(ABI_DEBS))
+
+.PHONY: abi-check abi-baseline
+
+abi-check: lib/$(SOFILE) tests/abi/version.c scripts/abi-check.sh
+	@HEADER=include/inception.h MAP=src/libinception.map ABI_DIR=$(ABI_DIR) CC="$(CC)" \
+	  ABIDW_FLAGS="$(ABIDW_FLAGS)" \
+	  bash scripts/abi-check.sh lib/$(SOFILE) $(ABI_BASELINE) $(LIB_OBJ)
+
+abi-baseline: lib/$(SOFILE)
+	@mkdir -p $(dir $(ABI_BASELINE))
+	abidw $(ABIDW_FLAGS) lib/$(SOFILE) > $(ABI_BASELINE).tmp
+	mv $(ABI_BASELINE).tmp $(ABI_BASELINE)
+	@echo "abi-baseline: wrote $(ABI_BASELINE) from lib/$(SOFILE) ($(VERSION)); review and commit it"
+
+CI_EXTRA += abi-check

@@ -1,0 +1,38 @@
+# mk/bench.mk — the benchmark (docs/performance.md).
+#
+#   make bench              build examples/bench and run it with its defaults
+#                           (CPU, 96x96, batch 128, 2 threads); BENCH_ARGS adds
+#                           options, e.g. make bench BENCH_ARGS="--size 28"
+#   make bench-torch        the same model and figures in PyTorch
+#                           (examples/bench_torch.py, Debian's python3-torch)
+#   make bench-compare      both, one after the other, for the ratio
+#
+# examples/bench links lib/libinception.a statically and reads internal
+# headers (the profiling hook and the layer shapes), like the test runner.
+
+BENCH_BIN := examples/bench
+BENCH_ARGS ?=
+BENCH_PY ?= /usr/bin/python3
+
+$(BUILD)/examples/bench.o: examples/bench.c examples/openblas_env.h $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -Werror \
+	  -Iinclude -Isrc -D_GNU_SOURCE -c $< -o $@
+
+$(BENCH_BIN): $(BUILD)/examples/bench.o lib/libinception.a
+	$(CC) -o $@ $< lib/libinception.a $(LIBS)
+
+.PHONY: bench bench-torch bench-compare clean-bench
+bench: $(BENCH_BIN)
+	./$(BENCH_BIN) $(BENCH_ARGS)
+
+bench-torch:
+	$(BENCH_PY) examples/bench_torch.py $(BENCH_ARGS)
+
+bench-compare: $(BENCH_BIN)
+	./$(BENCH_BIN) $(BENCH_ARGS)
+	$(BENCH_PY) examples/bench_torch.py $(BENCH_ARGS)
+
+clean-bench:
+	rm -f $(BENCH_BIN)
+clean: clean-bench

@@ -1,0 +1,203 @@
+# mk/reliability.mk — sanitizer, valgrind, allocation-failure, thread and
+# fuzz builds of the CPU library and its Check runner (docs/reliability.md).
+#
+#   make check-asan          ASan + UBSan build (build/asan), every suite,
+#                            CK_FORK=no, leaks fatal                  [CI_EXTRA]
+#   make check-valgrind      memcheck over the plain -O2 build (build/vg),
+#                            CK_FORK=no, --leak-check=full            [CI_EXTRA]
+#   make check-faults        -DINC_FAULT_INJECTION + ASan (build/faults): the
+#                            `faults` suite fails every allocation and every
+#                            file write of a scenario in turn         [CI_EXTRA]
+#   make check-tsan          TSan build (build/tsan), the `threads` suite and
+#                            the others with OpenMP held to one thread [CI_EXTRA]
+#   make check-fuzz-corpus   replays tests/fuzz/corpus/ through the fuzz
+#                            targets built with gcc + ASan/UBSan  [CHECK_EXTRA]
+#   make fuzz                clang libFuzzer builds (build/fuzz), each target
+#                            for FUZZ_SECONDS (default 60)
+#   make fuzz-corpus-seed    rewrites the library-made seed files of the corpus
+#
+# Every variant compiles the CPU sources (CUDA never, so the flavour of lib/
+# does not matter) into its own directory and links its own runner from the
+# same test sources as the regular one; nothing here touches lib/ or
+# build/cuda*/. VALGRIND_SKIP_CASES lists Check test cases that are left out
+# of the valgrind run (too slow under memcheck; covered by the ASan run).
+
+REL_LIB_C := $(sort $(wildcard src/*.c src/cpu/*.c src/layers/*.c))
+REL_HEADERS := include/inception.h $(wildcard src/*.h src/cpu/*.h src/layers/*.h)
+REL_TEST_H := $(wildcard tests/*.h)
+REL_CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE -DINC_BUILD
+REL_WARN := -Wall -Wextra -Wno-unused-parameter
+REL_LIBS = $(BLAS_LIBS) -lgomp -lpthread -lm
+REL_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+# Sanitizer runtime options shared by the ASan runs. allocator_may_return_null:
+# the bad-argument suite asks for a 2^60-byte tensor and expects
+# INC_ERR_OUT_OF_MEMORY, not an ASan abort.
+REL_ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+REL_RUN_ENV := CK_FORK=no OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
+
+# The Check runner of every test_*.c, as in tests/tests.mk. TEST_SRC is
+# defined there (read after this file), hence the second expansion.
+.SECONDEXPANSION:
+
+# $(call rel_variant,NAME,CC,FLAGS): build/NAME/src/*.o, build/NAME/tests/run
+define rel_variant
+build/$(1)/src/%.o: src/%.c $$(REL_HEADERS)
+	@mkdir -p $$(dir $$@)
+	$(2) $$(REL_CPPFLAGS) -std=c99 $(3) -fvisibility=hidden -fopenmp -ffp-contract=off \
+	  $$(REL_WARN) -c $$< -o $$@
+
+build/$(1)/tests/%.o: tests/%.c $$(REL_HEADERS) $$(REL_TEST_H)
+	@mkdir -p $$(dir $$@)
+	$(2) -std=c99 $(3) -fopenmp $$(REL_WARN) -Iinclude -Isrc -Itests -Ibuild/$(1)/tests \
+	  -D_GNU_SOURCE -c $$< -o $$@
+
+build/$(1)/tests/main.o: build/$(1)/tests/suites.inc
+
+build/$(1)/tests/suites.inc: $$(sort $$(wildcard tests/test_*.c))
+	@mkdir -p $$(dir $$@)
+	@cat /dev/null $$^ | sed -n 's/^Suite \*inc_test_suite_\([a-z0-9_]*\)(void)$$$$/INC_SUITE(\1)/p' > $$@.tmp
+	@mv $$@.tmp $$@
+
+build/$(1)/libinception.a: $$(REL_LIB_C:%.c=build/$(1)/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+build/$(1)/tests/run: $$$$(patsubst %.c,build/$(1)/%.o,$$$$(TEST_SRC)) build/$(1)/libinception.a
+	$(2) $(3) -fopenmp -o $$@ $$(filter %.o,$$^) build/$(1)/libinception.a $$(CHECK_LIBS) \
+	  $$(REL_LIBS)
+endef
+
+$(eval $(call rel_variant,asan,gcc,-O1 -g $(REL_SAN)))
+$(eval $(call rel_variant,faults,gcc,-O1 -g $(REL_SAN) -DINC_FAULT_INJECTION))
+$(eval $(call rel_variant,tsan,gcc,-O1 -g -fsanitize=thread))
+$(eval $(call rel_variant,vg,gcc,-O2 -g))
+
+.PHONY: check-asan check-valgrind check-faults check-tsan check-fuzz-corpus fuzz \
+        fuzz-corpus-seed reliability-deps
+
+# valgrind (and clang for `make fuzz`) come from Debian; DEB_ALL is expanded
+# before mk/*.mk are read, so append to it directly as well as to DEB_EXTRA.
+REL_DEBS := valgrind
+DEB_EXTRA += $(REL_DEBS)
+DEB_ALL += $(filter-out $(DEB_ALL),$(REL_DEBS))
+
+reliability-deps:
+	@for p in $(REL_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \
+	  { echo "missing $$p: run 'make deps'"; exit 1; }; done
+
+# ---- ASan + UBSan ----------------------------------------------------------
+check-asan: build/asan/tests/run
+	@echo "check-asan: every suite, ASan + UBSan, CK_FORK=no, leaks fatal"
+	@start=$$(date +%s); $(REL_ASAN_ENV) $(REL_RUN_ENV) build/asan/tests/run; rc=$$?; \
+	  echo "check-asan: $$(( $$(date +%s) - start ))s, exit $$rc"; exit $$rc
+
+# ---- valgrind ----------------------------------------------------------------
+# Check has no "skip case" variable, so the runner honours INC_TEST_SKIP_CASES
+# (tests/main.c does not: the suites that register heavy cases read it
+# through tests/reliability.h). Whatever is skipped still runs under ASan.
+VALGRIND ?= valgrind
+VALGRIND_FLAGS ?= --leak-check=full --show-leak-kinds=definite,indirect,possible \
+  --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 --track-origins=no \
+  --suppressions=$(CURDIR)/tests/valgrind.supp --num-callers=30
+check-valgrind: build/vg/tests/run | reliability-deps
+	@echo "check-valgrind: every suite under memcheck, CK_FORK=no"
+	@start=$$(date +%s); CK_FORK=no CK_TIMEOUT_MULTIPLIER=50 OMP_NUM_THREADS=2 \
+	  OPENBLAS_NUM_THREADS=2 INC_TEST_UNDER_VALGRIND=1 \
+	  $(VALGRIND) $(VALGRIND_FLAGS) build/vg/tests/run; rc=$$?; \
+	  echo "check-valgrind: $$(( $$(date +%s) - start ))s, exit $$rc"; exit $$rc
+
+# ---- allocation failures and failed writes ----------------------------------
+check-faults: build/faults/tests/run
+	@echo "check-faults: suite faults, -DINC_FAULT_INJECTION + ASan/UBSan, CK_FORK=no"
+	@start=$$(date +%s); $(REL_ASAN_ENV) $(REL_RUN_ENV) CK_RUN_SUITE=faults \
+	  build/faults/tests/run; rc=$$?; \
+	  echo "check-faults: $$(( $$(date +%s) - start ))s, exit $$rc"; exit $$rc
+
+# ---- ThreadSanitizer -----------------------------------------------------------
+# libgomp is not built with TSan, so its barriers look like races: every
+# OpenMP team is held to one thread (OMP_THREAD_LIMIT=1; results do not
+# depend on the thread count). The threads suite makes its own pthreads.
+check-tsan: build/tsan/tests/run
+	@echo "check-tsan: every suite, TSan, OpenMP teams of one thread, CK_FORK=no"
+	@start=$$(date +%s); CK_FORK=no OMP_NUM_THREADS=1 OMP_THREAD_LIMIT=1 OPENBLAS_NUM_THREADS=1 \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  build/tsan/tests/run; rc=$$?; \
+	  echo "check-tsan: $$(( $$(date +%s) - start ))s, exit $$rc"; exit $$rc
+
+CI_EXTRA += check-asan check-faults check-tsan check-valgrind
+
+# ---- fuzzing -------------------------------------------------------------------
+# Targets: st_parse (the safetensors parser, in memory), st_load (the public
+# loaders through a file: inc_layer_load, inc_checkpoint_load,
+# inc_checkpoint_metadata), idx (the trainer's IDX reader, examples/idx.c).
+FUZZ_TARGETS := st_parse st_load idx
+FUZZ_CORPUS_st_parse := safetensors
+FUZZ_CORPUS_st_load := safetensors
+FUZZ_CORPUS_idx := idx
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS ?= -timeout=10 -rss_limit_mb=3072 -max_len=65536 -print_final_stats=1
+FUZZ_CC ?= clang
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SRC_st_parse := tests/fuzz/fuzz_st_parse.c
+FUZZ_SRC_st_load := tests/fuzz/fuzz_st_load.c
+FUZZ_SRC_idx := tests/fuzz/fuzz_idx.c examples/idx.c
+FUZZ_LIBS_idx := -lz
+
+# The library for libFuzzer: clang, coverage + ASan/UBSan, no OpenMP (the
+# pragmas are ignored; omp.h and omp_get_max_threads still come from the
+# compiler and libgomp), single-threaded.
+build/fuzz/src/%.o: src/%.c $(REL_HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(REL_CPPFLAGS) -std=c99 -O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
+	  -Wno-unknown-pragmas -ffp-contract=off -c $< -o $@
+build/fuzz/libinception.a: $(REL_LIB_C:%.c=build/fuzz/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+define fuzz_target
+build/fuzz/$(1): $$(FUZZ_SRC_$(1)) tests/fuzz/fuzz_common.h build/fuzz/libinception.a
+	@mkdir -p $$(dir $$@)
+	$$(FUZZ_CC) -std=c99 -O1 -g -fsanitize=fuzzer $$(FUZZ_SAN) -Iinclude -Isrc -Iexamples \
+	  -D_GNU_SOURCE -o $$@ $$(FUZZ_SRC_$(1)) build/fuzz/libinception.a $$(REL_LIBS) $$(FUZZ_LIBS_$(1))
+
+# Replay: the same target with tests/fuzz/replay.c as main(), gcc + ASan/UBSan.
+build/asan/fuzz/$(1)-replay: $$(FUZZ_SRC_$(1)) tests/fuzz/replay.c tests/fuzz/fuzz_common.h \
+    build/asan/libinception.a
+	@mkdir -p $$(dir $$@)
+	gcc -std=c99 -O1 -g $$(REL_SAN) $$(REL_WARN) -Iinclude -Isrc -Iexamples -D_GNU_SOURCE -o $$@ \
+	  $$(FUZZ_SRC_$(1)) tests/fuzz/replay.c build/asan/libinception.a $$(REL_LIBS) $$(FUZZ_LIBS_$(1))
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_target,$(t))))
+
+check-fuzz-corpus: $(FUZZ_TARGETS:%=build/asan/fuzz/%-replay)
+	@rc=0; for t in $(FUZZ_TARGETS); do \
+	  case $$t in st_parse|st_load) c=safetensors;; *) c=$$t;; esac; \
+	  $(REL_ASAN_ENV) build/asan/fuzz/$$t-replay tests/fuzz/corpus/$$c || rc=1; done; exit $$rc
+
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
+	@mkdir -p build/fuzz/artifacts
+	@rc=0; for t in $(FUZZ_TARGETS); do \
+	  case $$t in st_parse|st_load) c=safetensors;; *) c=$$t;; esac; \
+	  mkdir -p build/fuzz/corpus/$$t; \
+	  dict=; test -f tests/fuzz/$$c.dict && dict=-dict=tests/fuzz/$$c.dict; \
+	  echo "fuzz $$t: $(FUZZ_SECONDS)s, corpus tests/fuzz/corpus/$$c (new units in build/fuzz/corpus/$$t)"; \
+	  ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
+	  build/fuzz/$$t $(FUZZ_FLAGS) $$dict -max_total_time=$(FUZZ_SECONDS) \
+	    -artifact_prefix=build/fuzz/artifacts/$$t- build/fuzz/corpus/$$t tests/fuzz/corpus/$$c \
+	    > build/fuzz/$$t.log 2>&1 || { rc=1; echo "fuzz $$t: FAILED, see build/fuzz/$$t.log"; tail -40 build/fuzz/$$t.log; }; \
+	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb|stat::new_units_added" build/fuzz/$$t.log | tr '\n' ' '; echo; \
+	done; exit $$rc
+
+# The library-made seed files (valid saves of the st_load model, the IDX
+# files the trainer reads); the hand-made edge cases are committed as they are.
+build/asan/fuzz/make_corpus: tests/fuzz/make_corpus.c tests/fuzz/fuzz_common.h build/asan/libinception.a
+	@mkdir -p $(dir $@)
+	gcc -std=c99 -O1 -g $(REL_SAN) $(REL_WARN) -Iinclude -Isrc -D_GNU_SOURCE -o $@ $< \
+	  build/asan/libinception.a $(REL_LIBS) -lz
+fuzz-corpus-seed: build/asan/fuzz/make_corpus
+	$(REL_ASAN_ENV) build/asan/fuzz/make_corpus tests/fuzz/corpus
+
+CHECK_EXTRA += check-fuzz-corpus

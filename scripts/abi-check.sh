@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# scripts/abi-check.sh — the ABI gate of libinception (make abi-check).
+#
+#   scripts/abi-check.sh SOFILE BASELINE [OBJECTS...]
+#
+# SOFILE is the built lib/libinception.so.MAJOR.MINOR.PATCH, BASELINE the
+# committed abi/libinception.so.MAJOR.abi; OBJECTS are the library's own
+# object files (checked for forbidden imports one by one, so a failure
+# names the file). Environment: HEADER (include/inception.h), MAP
+# (src/libinception.map), ABI_DIR (where to write the current ABI dump),
+# CC, CFLAGS_VERSION (extra flags for the version probe).
+#
+# Checks, each printed as one line "ok: ..." or "FAIL: ...":
+#   1. file name, SONAME and symlinks follow the header's version macros;
+#   2. the dynamic symbol table exports functions named inc_[a-z]* only
+#      (never an internal inc__* one, never a CUDA/cuBLAS/C++ runtime one),
+#      each with a default (@@) version from a LIBINCEPTION_<MAJOR>[.<n>]
+#      node of the version script;
+#   3. the exported set equals the set of INC_API functions in the header;
+#   4. neither the library nor any of its objects imports exit, _exit,
+#      _Exit, quick_exit, abort, the assert handlers, printf/puts/perror or
+#      the stdout/stderr streams (the library never exits and never prints);
+#   5. inc_version_number()/inc_version_string() of the loaded library agree
+#      with the header it was built from;
+#   6. abidiff against the baseline: an incompatible change (exit bit 8,
+#      e.g. a removed function) fails, and so does any change to an existing
+#      interface (exit bit 4 once additions are ignored: a parameter or
+#      return type, an enumerator's value, ...); added functions pass with a
+#      note asking for `make abi-baseline`.
+# Ends with "abi-check: N passed, N failed"; exit status 1 on any failure.
+set -u
+
+SO=${1:?usage: abi-check.sh SOFILE BASELINE [OBJECTS...]}
+BASELINE=${2:?usage: abi-check.sh SOFILE BASELINE [OBJECTS...]}
+shift 2
+HEADER=${HEADER:-include/inception.h}
+MAP=${MAP:-src/libinception.map}
+ABI_DIR=${ABI_DIR:-build/abi}
+CC=${CC:-cc}
+# The options every ABI dump is made with; the baseline too (mk/abi.mk).
+ABIDW_FLAGS=${ABIDW_FLAGS:---headers-dir include --drop-private-types --exported-interfaces-only
+  --no-show-locs --no-corpus-path --no-comp-dir-path --no-elf-needed --type-id-style hash}
+
+pass=0 fail=0
+ok() { echo "ok: $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+indent() { sed 's/^/    /'; }
+
+macro() { sed -n "s/^#define $1 \\([0-9]*\\).*/\\1/p" "$HEADER"; }
+major=$(macro INC_VERSION_MAJOR) minor=$(macro INC_VERSION_MINOR) patch=$(macro INC_VERSION_PATCH)
+version=$major.$minor.$patch
+mkdir -p "$ABI_DIR"
+
+# ---- 1. names -----------------------------------------------------------
+libdir=$(dirname "$SO")
+if [ "$(basename "$SO")" = "libinception.so.$version" ]; then
+  ok "file name $(basename "$SO") matches the header's version $version"
+else
+  bad "file name $(basename "$SO") does not match the header's version $version"
+fi
+soname=$(readelf -d "$SO" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+if [ "$soname" = "libinception.so.$major" ]; then
+  ok "SONAME $soname"
+else
+  bad "SONAME is '$soname', expected libinception.so.$major"
+fi
+if [ "$(readlink "$libdir/libinception.so.$major")" = "libinception.so.$version" ] &&
+   [ "$(readlink "$libdir/libinception.so")" = "libinception.so.$major" ]; then
+  ok "symlinks libinception.so -> libinception.so.$major -> libinception.so.$version"
+else
+  bad "symlinks in $libdir are not libinception.so -> .so.$major -> .so.$version"
+fi
+
+# ---- 2. exported symbols --------------------------------------------------
+# Defined dynamic symbols, as "name@@VERSION" (readelf -W, column 8), minus
+# the version-definition symbols themselves (ABS, named like the node).
+readelf --dyn-syms -W "$SO" | awk 'NR > 3 && $7 != "UND" && $8 != "" {print $5, $7, $8}' \
+  > "$ABI_DIR/exports.txt"
+nodes=$(sed -n 's/^[[:space:]]*\(LIBINCEPTION_[0-9.]*\)[[:space:]]*{.*/\1/p' "$MAP" | sort -u)
+exports=$(awk '$2 != "ABS" {print $3}' "$ABI_DIR/exports.txt")
+bad_names=$(echo "$exports" | grep -v '^inc_[a-z][a-z0-9_]*@@LIBINCEPTION_' || true)
+n_exports=$(echo "$exports" | grep -c . || true)
+if [ -z "$bad_names" ] && [ "$n_exports" -gt 0 ]; then
+  ok "$n_exports exported symbols, all inc_[a-z]* with a default LIBINCEPTION_ version"
+else
+  bad "exported symbols outside inc_[a-z]*@@LIBINCEPTION_* (internal, runtime or unversioned):"
+  echo "$bad_names" | head -40 | indent
+fi
+bad_nodes=""
+for v in $(echo "$exports" | sed -n 's/.*@@//p' | sort -u); do
+  if ! echo "$nodes" | grep -qx "$v" || ! echo "$v" | grep -qx "LIBINCEPTION_${major}\(\.[0-9][0-9]*\)*"; then
+    bad_nodes="$bad_nodes $v"
+  fi
+done
+if [ -z "$bad_nodes" ]; then
+  ok "symbol versions $(echo "$exports" | sed -n 's/.*@@//p' | sort -u | tr '\n' ' ')are nodes of $MAP for SONAME major $major"
+else
+  bad "symbol versions not declared in $MAP or not of major $major:$bad_nodes"
+fi
+abs=$(awk '$2 == "ABS" {print $3}' "$ABI_DIR/exports.txt" | grep -v '^LIBINCEPTION_' || true)
+if [ -n "$abs" ]; then bad "unexpected absolute symbols: $abs"; fi
+
+# ---- 3. header == exports ---------------------------------------------------
+# Every INC_API declaration names its function on the line of INC_API.
+sed -n 's/^INC_API[^(]*[^a-z0-9_]\(inc_[a-z0-9_]*\)[[:space:]]*(.*/\1/p' "$HEADER" | sort -u \
+  > "$ABI_DIR/header-functions.txt"
+echo "$exports" | sed 's/@.*//' | sort -u > "$ABI_DIR/exported-functions.txt"
+if cmp -s "$ABI_DIR/header-functions.txt" "$ABI_DIR/exported-functions.txt"; then
+  ok "the $(wc -l < "$ABI_DIR/header-functions.txt") INC_API functions of $HEADER are exactly the exports"
+else
+  bad "INC_API functions of $HEADER (<) and exports (>) differ:"
+  diff "$ABI_DIR/header-functions.txt" "$ABI_DIR/exported-functions.txt" | grep '^[<>]' | indent
+fi
+
+# ---- 4. forbidden imports -----------------------------------------------------
+FORBIDDEN='exit _exit _Exit quick_exit abort __assert_fail __assert_perror_fail __assert
+  printf vprintf __printf_chk __vprintf_chk puts putchar perror stdout stderr'
+forbidden_in() { # file, nm options...
+  local f=$1
+  shift
+  nm "$@" --undefined-only "$f" 2>/dev/null | awk '{print $NF}' | sed 's/@.*//' | sort -u |
+    grep -Fx -f <(echo "$FORBIDDEN" | tr ' ' '\n' | grep .) | tr '\n' ' '
+}
+hits=$(forbidden_in "$SO" -D)
+if [ -z "$hits" ]; then
+  ok "$(basename "$SO") imports none of exit/_exit/abort/__assert_fail/printf/puts/stdout/stderr"
+else
+  bad "$(basename "$SO") imports forbidden symbols: $hits"
+  ours=0
+  for f in "$@"; do
+    h=$(forbidden_in "$f")
+    if [ -n "$h" ]; then echo "    from $f: $h"; ours=1; fi
+  done
+  if [ "$ours" = 0 ]; then
+    echo "    (none from our objects: a static archive linked in, e.g. cudart_static, imports it)"
+  fi
+fi
+obj_hits=""
+for f in "$@"; do
+  h=$(forbidden_in "$f")
+  [ -n "$h" ] && obj_hits="$obj_hits $f: $h;"
+done
+if [ $# -gt 0 ]; then
+  if [ -z "$obj_hits" ]; then
+    ok "none of the library's $# objects imports a forbidden symbol"
+  else
+    bad "objects import forbidden symbols:$obj_hits"
+  fi
+fi
+
+# ---- 5. run-time version ---------------------------------------------------------
+probe="$ABI_DIR/version-probe"
+# shellcheck disable=SC2086  # CC and CFLAGS_VERSION are word lists
+if $CC -std=c99 -Wall -Wextra -Werror -Iinclude ${CFLAGS_VERSION:-} -DEXPECT_VERSION="\"$version\"" \
+     tests/abi/version.c -o "$probe" -L"$libdir" -linception -Wl,-rpath,"$(cd "$libdir" && pwd)" \
+     2> "$ABI_DIR/version-probe.log"; then
+  if out=$("$probe" 2>&1); then
+    ok "$out"
+  else
+    bad "version probe: $out"
+  fi
+else
+  bad "version probe did not build:"
+  indent < "$ABI_DIR/version-probe.log"
+fi
+
+# ---- 6. abidiff against the baseline -----------------------------------------------
+current="$ABI_DIR/$(basename "$BASELINE")"
+# shellcheck disable=SC2086  # ABIDW_FLAGS is a list of options
+if ! abidw $ABIDW_FLAGS "$SO" > "$current" 2> "$ABI_DIR/abidw.log"; then
+  bad "abidw failed:"
+  indent < "$ABI_DIR/abidw.log"
+elif [ ! -f "$BASELINE" ]; then
+  bad "no baseline $BASELINE: run 'make abi-baseline' and commit it"
+else
+  abidiff "$BASELINE" "$current" > "$ABI_DIR/abidiff.txt" 2>&1
+  rc=$?
+  abidiff --no-added-syms "$BASELINE" "$current" > "$ABI_DIR/abidiff-changes.txt" 2>&1
+  rc_changes=$?
+  if [ $((rc & 3)) -ne 0 ] || [ $((rc_changes & 3)) -ne 0 ]; then
+    bad "abidiff could not compare (exit $rc):"
+    indent < "$ABI_DIR/abidiff.txt"
+  elif [ $((rc & 8)) -ne 0 ]; then
+    bad "INCOMPATIBLE ABI change against $BASELINE (abidiff exit $rc; ABIDIFF_ABI_INCOMPATIBLE_CHANGE):"
+    indent < "$ABI_DIR/abidiff.txt"
+    echo "    Removing or changing an existing interface breaks every program linked against"
+    echo "    libinception.so.$major: keep the old function (add a new one instead), or bump"
+    echo "    INC_VERSION_MAJOR (new SONAME) and run 'make abi-baseline' (docs/ABI.md)."
+  elif [ $((rc_changes & 4)) -ne 0 ]; then
+    bad "existing interfaces changed against $BASELINE (abidiff exit $rc_changes; ABIDIFF_ABI_CHANGE):"
+    indent < "$ABI_DIR/abidiff-changes.txt"
+    echo "    A changed parameter, return type or enumerator is a break for callers built"
+    echo "    against the old header. Revert it, or bump INC_VERSION_MAJOR and run"
+    echo "    'make abi-baseline' (docs/ABI.md)."
+  elif [ $((rc & 4)) -ne 0 ]; then
+    ok "compatible with $BASELINE; additions only (not yet in the baseline):"
+    grep -E '^\s*\[A\]|Added' "$ABI_DIR/abidiff.txt" | indent
+    echo "    Put new functions in a new version node of $MAP and record them with"
+    echo "    'make abi-baseline' when the release is cut (docs/ABI.md)."
+  else
+    ok "ABI matches $BASELINE (abidiff exit 0; harmless changes such as appended enumerators pass)"
+  fi
+fi
+
+echo "abi-check: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
