@@ -132,6 +132,7 @@ deps-build:
 # .ci/run runs after `make check`) and INSTALL_EXTRA.
 CHECK_EXTRA :=
 INSTALL_EXTRA :=
+UNINSTALL_EXTRA :=
 CI_EXTRA :=
 include $(sort $(wildcard mk/*.mk))
 include tests/tests.mk

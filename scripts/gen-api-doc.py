@@ -35,8 +35,9 @@ is `inc_inception_create(ctx, c1, c2r, c2, c3r, c3, c4, &block)`.
 | `5` | dense `classes` | `classes` |
 
 With 10 classes it has 5,977,530 parameters (`inc_layer_param_numel`). It
-ends in global average pooling, so once bound (to 1 input channel) it
-accepts any image size from 1×1 up; only the channel count is bound.
+ends in global average pooling and binds only channel counts, so a network
+bound at 96×96 also runs 64×64 or 28×28 images (the feature maps shrink to
+1×1 on the way).
 
 ## Appendix: parameter names
 

@@ -109,7 +109,8 @@ INC_HD static inline float inc__k_bias_grad(const float *dy, int64_t j, int64_t 
 
 /* ---- elementwise -------------------------------------------------------- */
 
-INC_HD static inline float inc__k_relu(float x) { return x > 0.0f ? x : 0.0f; }
+/* NaN propagates, as in PyTorch. */
+INC_HD static inline float inc__k_relu(float x) { return x < 0.0f ? 0.0f : x; }
 
 /* ReLU backward from the saved output y: dy where y > 0, else 0. */
 INC_HD static inline float inc__k_relu_grad(float dy, float y) { return y > 0.0f ? dy : 0.0f; }
@@ -268,12 +269,12 @@ INC_HD static inline float inc__k_softmax_ce_row(const float *row, int32_t label
     if (row[j] > m) { m = row[j]; am = j; }
   float sum = 0.0f;
   for (int64_t j = 0; j < k; j++) sum += expf(row[j] - m);
-  float lse = m + logf(sum);
+  float ls = logf(sum); /* kept apart from m so huge logits lose no precision */
   if (drow)
     for (int64_t j = 0; j < k; j++)
-      drow[j] = (expf(row[j] - lse) - (j == label ? 1.0f : 0.0f)) * scale;
+      drow[j] = (expf((row[j] - m) - ls) - (j == label ? 1.0f : 0.0f)) * scale;
   *hit = (am == label);
-  return lse - row[label];
+  return (m - row[label]) + ls;
 }
 
 /* ---- optimizer ---------------------------------------------------------- */

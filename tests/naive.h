@@ -135,8 +135,8 @@ static inline int64_t nv_numel(int ndim, const int64_t *d)
 
 /* Largest |a - ref|; fails the test when some element breaks
  * |a - ref| <= atol + rtol*|ref|, naming it. */
-static inline double nv_check(const float *a, const double *ref, int64_t n, double atol, double rtol,
-                       const char *what, const char *which)
+static inline double nv_check(const float *a, const double *ref, int64_t n, double atol,
+                              double rtol, const char *what, const char *which)
 {
   double worst = 0.0;
   for (int64_t i = 0; i < n; i++) {
@@ -151,11 +151,15 @@ static inline double nv_check(const float *a, const double *ref, int64_t n, doub
 
 /* ---- references ------------------------------------------------------------ */
 
-static inline int64_t nv_out(int64_t x, int k, int s, int p) { return (x + 2 * (int64_t)p - k) / s + 1; }
+static inline int64_t nv_out(int64_t x, int k, int s, int p)
+{
+  return (x + 2 * (int64_t)p - k) / s + 1;
+}
 
 /* y (N, OC, OH, OW) = conv of x (N, C, H, W) with w (OC, C, K, K), b (OC). */
-static inline void nv_conv2d(double *y, const double *x, const double *w, const double *b, int64_t n,
-                      int64_t c, int64_t h, int64_t wd, int64_t oc, int k, int s, int p)
+static inline void nv_conv2d(double *y, const double *x, const double *w, const double *b,
+                             int64_t n, int64_t c, int64_t h, int64_t wd, int64_t oc, int k, int s,
+                             int p)
 {
   int64_t oh = nv_out(h, k, s, p), ow = nv_out(wd, k, s, p);
   for (int64_t ni = 0; ni < n; ni++)
@@ -181,8 +185,9 @@ static inline void nv_conv2d(double *y, const double *x, const double *w, const 
  * *margin (may be NULL) is lowered to the smallest gap between a window's
  * maximum and its runner-up (windows whose maximum is exactly 0 are skipped
  * when zero_ok: after a ReLU those carry no gradient either way). */
-static inline void nv_maxpool(double *y, int64_t *arg, const double *x, int64_t n, int64_t c, int64_t h,
-                       int64_t w, int k, int s, int p, double *margin, int zero_ok)
+static inline void nv_maxpool(double *y, int64_t *arg, const double *x, int64_t n, int64_t c,
+                              int64_t h, int64_t w, int k, int s, int p, double *margin,
+                              int zero_ok)
 {
   int64_t oh = nv_out(h, k, s, p), ow = nv_out(w, k, s, p);
   for (int64_t pl = 0; pl < n * c; pl++)
@@ -214,8 +219,8 @@ static inline void nv_maxpool(double *y, int64_t *arg, const double *x, int64_t 
 }
 
 /* Average pooling with PyTorch's count_include_pad=True divisor. */
-static inline void nv_avgpool(double *y, const double *x, int64_t n, int64_t c, int64_t h, int64_t w,
-                       int k, int s, int p)
+static inline void nv_avgpool(double *y, const double *x, int64_t n, int64_t c, int64_t h,
+                              int64_t w, int k, int s, int p)
 {
   int64_t oh = nv_out(h, k, s, p), ow = nv_out(w, k, s, p);
   for (int64_t pl = 0; pl < n * c; pl++)

@@ -14,7 +14,16 @@
  *     channels, branch names p1..p4, parameter names and shapes, forward and
  *     every gradient against the float64 reference;
  *   - a concat whose branches disagree in H/W (or in rank) is INC_ERR_SHAPE
- *     naming both branches, and binds nothing.
+ *     naming both branches, and binds nothing;
+ *   - networks described once (a small spec tree) and built twice, as a
+ *     library tree and as a float64 reference: chains that cross every
+ *     junction of activation layouts inside a tree (conv2d writes
+ *     channel-major; pooling, ReLU and concat keep their input's layout;
+ *     flatten returns to (N, F)), the conv+ReLU fusion of a sequential,
+ *     nested sequentials, mixed-layout concats, and a small GoogLeNet
+ *     (7x7 s2 stem, 1x1 and 3x3 convs, two Inception blocks, avg/max
+ *     pooling, a concat, GAP, flatten, dense) at batch 1, 2 and 3; forward
+ *     and every gradient against the reference.
  *
  * Finite differences are taken on float64 references with a step of 1e-6;
  * each test picks (deterministically) the first data seed for which every
@@ -62,18 +71,19 @@ static inc_tensor *param_named(inc_context *ctx, inc_layer *l, int i, const char
 
 /* ---- a generic float64 model: parameters + input + loss ------------------ */
 
-#define MAXP 16
+#define MAX_PARAMS 48
 
 typedef struct model {
   int np;
-  double *p[MAXP];
-  int64_t pn[MAXP];
+  double *p[MAX_PARAMS];
+  int64_t pn[MAX_PARAMS];
   double *x, *r, *y;
   int64_t nx, ny;
   int64_t in[4];
   double mrelu, mpool; /* kink margins of the last forward */
   void (*forward)(struct model *m);
-  double *tmp[8]; /* scratch for the forward */
+  double *tmp[8];   /* scratch for the forward */
+  const void *spec; /* the tree, for spec_forward */
 } model;
 
 static double model_loss(void *state)
@@ -93,7 +103,7 @@ static void check_against_model(inc_context *ctx, inc_layer *l, model *m, const 
   INC_CK(ctx, inc_layer_infer_shape(l, 4, m->in, &ondim, od));
   ck_assert_int_eq(nv_numel(ondim, od), m->ny);
   ck_assert_int_eq(inc_layer_param_count(l), m->np);
-  inc_tensor *grads[MAXP];
+  inc_tensor *grads[MAX_PARAMS];
   for (int i = 0; i < m->np; i++) {
     inc_tensor *v = NULL;
     INC_CK(ctx, inc_layer_param(l, i, NULL, &v, &grads[i]));
@@ -637,6 +647,303 @@ START_TEST(test_inception_block)
 }
 END_TEST
 
+/* ---- networks described once, built twice: as a library tree and as a
+ * float64 reference ------------------------------------------------------------
+ * These chains cross every pair of activation layouts the library uses
+ * inside a tree (conv2d writes channel-major, pooling/ReLU/concat keep their
+ * input's layout, flatten goes back to (N, F)), the conv+ReLU fusion of a
+ * sequential, 1x1 convolutions of channel-major inputs (no im2col) and
+ * k x k convolutions of them, all at N > 1 and C > 1 where the layouts
+ * differ. */
+
+enum { S_END, S_CONV, S_MAXP, S_AVGP, S_GAP, S_RELU, S_FLAT, S_DENSE, S_SEQ, S_CAT, S_INC };
+
+typedef struct spec {
+  int kind;
+  int a[6];
+  const struct spec *ch; /* children of S_SEQ / S_CAT, ended by S_END */
+} spec;
+
+#define CONV(oc, k, s, p) {S_CONV, {oc, k, s, p, 0, 0}, NULL}
+#define MAXP(k, s, p) {S_MAXP, {k, s, p, 0, 0, 0}, NULL}
+#define AVGP(k, s, p) {S_AVGP, {k, s, p, 0, 0, 0}, NULL}
+#define GAP {S_GAP, {0, 0, 0, 0, 0, 0}, NULL}
+#define RELU {S_RELU, {0, 0, 0, 0, 0, 0}, NULL}
+#define FLAT {S_FLAT, {0, 0, 0, 0, 0, 0}, NULL}
+#define DENSE(o) {S_DENSE, {o, 0, 0, 0, 0, 0}, NULL}
+#define SEQ(c) {S_SEQ, {0, 0, 0, 0, 0, 0}, c}
+#define CAT(c) {S_CAT, {0, 0, 0, 0, 0, 0}, c}
+#define INC(c1, c2r, c2, c3r, c3, c4) {S_INC, {c1, c2r, c2, c3r, c3, c4}, NULL}
+#define END {S_END, {0, 0, 0, 0, 0, 0}, NULL}
+
+static inc_layer *spec_build(inc_context *ctx, const spec *s)
+{
+  inc_layer *l = NULL;
+  const int *a = s->a;
+  switch (s->kind) {
+  case S_CONV: INC_CK(ctx, inc_conv2d_create(ctx, a[0], a[1], a[2], a[3], &l)); break;
+  case S_MAXP: INC_CK(ctx, inc_max_pool2d_create(ctx, a[0], a[1], a[2], &l)); break;
+  case S_AVGP: INC_CK(ctx, inc_avg_pool2d_create(ctx, a[0], a[1], a[2], &l)); break;
+  case S_GAP: INC_CK(ctx, inc_global_avg_pool2d_create(ctx, &l)); break;
+  case S_RELU: INC_CK(ctx, inc_relu_create(ctx, &l)); break;
+  case S_FLAT: INC_CK(ctx, inc_flatten_create(ctx, &l)); break;
+  case S_DENSE: INC_CK(ctx, inc_dense_create(ctx, a[0], &l)); break;
+  case S_INC: INC_CK(ctx, inc_inception_create(ctx, a[0], a[1], a[2], a[3], a[4], a[5], &l)); break;
+  case S_SEQ:
+    INC_CK(ctx, inc_sequential_create(ctx, &l));
+    for (const spec *c = s->ch; c->kind != S_END; c++)
+      INC_CK(ctx, inc_sequential_append(l, spec_build(ctx, c)));
+    break;
+  case S_CAT:
+    INC_CK(ctx, inc_concat_create(ctx, &l));
+    for (const spec *c = s->ch; c->kind != S_END; c++)
+      INC_CK(ctx, inc_concat_add_branch(l, spec_build(ctx, c)));
+    break;
+  }
+  ck_assert_ptr_nonnull(l);
+  return l;
+}
+
+/* A float64 activation of the reference, (N, C, ...) row-major. */
+typedef struct rt {
+  int ndim;
+  int64_t d[4];
+  double *v;
+} rt;
+
+static rt rt_new(int ndim, const int64_t *d)
+{
+  rt t;
+  t.ndim = ndim;
+  memcpy(t.d, d, (size_t)ndim * sizeof *d);
+  t.v = dalloc(nv_numel(ndim, d));
+  return t;
+}
+
+/* The next parameter of the reference, which must have n elements. */
+static const double *next_param(model *m, int *pi, int64_t n)
+{
+  ck_assert_msg(*pi < m->np, "the reference wants more parameters than the library has");
+  ck_assert_msg(m->pn[*pi] == n, "parameter %d has %lld elements, the reference wants %lld",
+                *pi, (long long)m->pn[*pi], (long long)n);
+  return m->p[(*pi)++];
+}
+
+static rt spec_eval(const spec *s, const rt *x, model *m, int *pi);
+
+/* The Inception block spelled out as the D2L definition. */
+static rt inception_eval(const int *a, const rt *x, model *m, int *pi)
+{
+  const spec p1[] = {CONV(a[0], 1, 1, 0), RELU, END};
+  const spec p2[] = {CONV(a[1], 1, 1, 0), RELU, CONV(a[2], 3, 1, 1), RELU, END};
+  const spec p3[] = {CONV(a[3], 1, 1, 0), RELU, CONV(a[4], 5, 1, 2), RELU, END};
+  const spec p4[] = {MAXP(3, 1, 1), CONV(a[5], 1, 1, 0), RELU, END};
+  const spec paths[] = {SEQ(p1), SEQ(p2), SEQ(p3), SEQ(p4), END};
+  const spec block = CAT(paths);
+  return spec_eval(&block, x, m, pi);
+}
+
+static rt spec_eval(const spec *s, const rt *x, model *m, int *pi)
+{
+  const int *a = s->a;
+  const int64_t *d = x->d;
+  rt y;
+  switch (s->kind) {
+  case S_CONV: {
+    ck_assert_int_eq(x->ndim, 4);
+    int64_t od[4] = {d[0], a[0], nv_out(d[2], a[1], a[2], a[3]), nv_out(d[3], a[1], a[2], a[3])};
+    const double *w = next_param(m, pi, (int64_t)a[0] * d[1] * a[1] * a[1]);
+    const double *b = next_param(m, pi, a[0]);
+    y = rt_new(4, od);
+    nv_conv2d(y.v, x->v, w, b, d[0], d[1], d[2], d[3], a[0], a[1], a[2], a[3]);
+    return y;
+  }
+  case S_MAXP:
+  case S_AVGP: {
+    int st = a[1] ? a[1] : a[0];
+    int64_t od[4] = {d[0], d[1], nv_out(d[2], a[0], st, a[2]), nv_out(d[3], a[0], st, a[2])};
+    y = rt_new(4, od);
+    if (s->kind == S_MAXP)
+      nv_maxpool(y.v, NULL, x->v, d[0], d[1], d[2], d[3], a[0], st, a[2], &m->mpool, 1);
+    else
+      nv_avgpool(y.v, x->v, d[0], d[1], d[2], d[3], a[0], st, a[2]);
+    return y;
+  }
+  case S_GAP: {
+    int64_t od[4] = {d[0], d[1], 1, 1};
+    y = rt_new(4, od);
+    nv_gap(y.v, x->v, d[0] * d[1], d[2] * d[3]);
+    return y;
+  }
+  case S_RELU:
+    y = rt_new(x->ndim, d);
+    nv_relu(y.v, x->v, nv_numel(x->ndim, d), &m->mrelu);
+    return y;
+  case S_FLAT: {
+    int64_t od[2] = {d[0], nv_numel(x->ndim - 1, d + 1)};
+    y = rt_new(2, od);
+    memcpy(y.v, x->v, (size_t)nv_numel(2, od) * sizeof(double));
+    return y;
+  }
+  case S_DENSE: {
+    ck_assert_int_eq(x->ndim, 2);
+    int64_t od[2] = {d[0], a[0]};
+    const double *w = next_param(m, pi, (int64_t)a[0] * d[1]);
+    const double *b = next_param(m, pi, a[0]);
+    y = rt_new(2, od);
+    nv_dense(y.v, x->v, w, b, d[0], d[1], a[0]);
+    return y;
+  }
+  case S_INC: return inception_eval(a, x, m, pi);
+  case S_SEQ: {
+    rt cur = *x;
+    int owned = 0;
+    for (const spec *c = s->ch; c->kind != S_END; c++) {
+      rt next = spec_eval(c, &cur, m, pi);
+      if (owned) free(cur.v);
+      cur = next;
+      owned = 1;
+    }
+    ck_assert(owned);
+    return cur;
+  }
+  default: { /* S_CAT: branches concatenated along dim 1 */
+    rt br[8];
+    int nb = 0;
+    int64_t ct = 0;
+    for (const spec *c = s->ch; c->kind != S_END; c++) {
+      ck_assert(nb < 8);
+      br[nb] = spec_eval(c, x, m, pi);
+      ct += br[nb].d[1];
+      nb++;
+    }
+    int64_t od[4];
+    memcpy(od, br[0].d, sizeof od);
+    od[1] = ct;
+    y = rt_new(br[0].ndim, od);
+    int64_t p = nv_numel(br[0].ndim - 2, br[0].d + 2), off = 0;
+    for (int b = 0; b < nb; b++) {
+      int64_t cb = br[b].d[1];
+      for (int64_t ni = 0; ni < od[0]; ni++)
+        memcpy(y.v + (ni * ct + off) * p, br[b].v + ni * cb * p, (size_t)(cb * p) * sizeof(double));
+      off += cb;
+      free(br[b].v);
+    }
+    return y;
+  }
+  }
+}
+
+static void spec_forward(model *m)
+{
+  rt x;
+  x.ndim = 4;
+  memcpy(x.d, m->in, sizeof x.d);
+  x.v = m->x;
+  int pi = 0;
+  rt y = spec_eval((const spec *)m->spec, &x, m, &pi);
+  ck_assert_int_eq(pi, m->np);
+  ck_assert_int_eq(nv_numel(y.ndim, y.d), m->ny);
+  memcpy(m->y, y.v, (size_t)m->ny * sizeof(double));
+  free(y.v);
+}
+
+/* Builds s, binds it to in, and checks forward and every gradient against
+ * the float64 reference of s. */
+static void check_spec(const spec *s, const int64_t *in, const char *what)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *l = spec_build(ctx, s);
+  int ondim;
+  int64_t od[INC_MAX_DIMS];
+  INC_CK(ctx, inc_layer_infer_shape(l, 4, in, &ondim, od));
+  model m;
+  memset(&m, 0, sizeof m);
+  memcpy(m.in, in, sizeof m.in);
+  m.np = inc_layer_param_count(l);
+  ck_assert_int_le(m.np, MAX_PARAMS);
+  for (int i = 0; i < m.np; i++) {
+    inc_tensor *v = NULL;
+    INC_CK(ctx, inc_layer_param(l, i, NULL, &v, NULL));
+    m.pn[i] = inc_tensor_numel(v);
+    m.p[i] = dalloc(m.pn[i]);
+  }
+  m.nx = nv_numel(4, in);
+  m.ny = nv_numel(ondim, od);
+  m.x = dalloc(m.nx);
+  m.r = dalloc(m.ny);
+  m.y = dalloc(m.ny);
+  m.spec = s;
+  m.forward = spec_forward;
+  model_pick_seed(&m, what);
+  check_against_model(ctx, l, &m, what);
+  model_free(&m);
+  inc_layer_destroy(l);
+  inc_context_destroy(ctx);
+}
+
+/* conv writes channel-major; what follows must read it right */
+static const spec ch_conv_conv[] = {CONV(3, 3, 1, 1), CONV(2, 1, 1, 0), CONV(2, 3, 2, 1), END};
+static const spec ch_fused[] = {CONV(3, 1, 1, 0), RELU, CONV(2, 3, 2, 0), RELU, END};
+static const spec ch_pool_relu_flat[] = {CONV(3, 3, 1, 1), MAXP(2, 2, 0), RELU, FLAT, DENSE(4),
+                                         END};
+static const spec ch_gap[] = {CONV(3, 1, 1, 0), RELU, GAP, FLAT, DENSE(2), END};
+static const spec ch_avg[] = {CONV(2, 3, 1, 1), AVGP(3, 2, 1), CONV(2, 1, 1, 0), RELU, END};
+static const spec ch_conv_flat[] = {CONV(2, 3, 1, 1), FLAT, DENSE(3), END};
+static const spec ch_nchw_1x1[] = {MAXP(3, 2, 1), CONV(3, 1, 1, 0), RELU, END};
+static const spec ch_relu_first[] = {RELU, CONV(2, 3, 1, 1), RELU, MAXP(3, 2, 1), END};
+/* fusion stays inside one sequential; a ReLU that heads a nested one runs
+ * on its own over a channel-major input */
+static const spec ch_inner_a[] = {CONV(3, 3, 1, 1), RELU, END};
+static const spec ch_inner_b[] = {RELU, MAXP(3, 1, 1), END};
+static const spec ch_nested[] = {SEQ(ch_inner_a), CONV(3, 1, 1, 0), SEQ(ch_inner_b),
+                                 CONV(2, 3, 1, 1), END};
+/* a concat mixing channel-major and (N, C, ...) branches, feeding convs */
+static const spec ch_mix_b0[] = {CONV(2, 3, 1, 1), MAXP(3, 1, 1), RELU, END};
+static const spec ch_mix_cat[] = {SEQ(ch_mix_b0), MAXP(3, 1, 1), CONV(3, 1, 1, 0), END};
+static const spec ch_mix[] = {CAT(ch_mix_cat), CONV(3, 1, 1, 0), RELU, CONV(2, 3, 1, 1), END};
+/* a concat of (N, C, ...) branches only, then a conv */
+static const spec ch_nchw_cat_b[] = {MAXP(3, 1, 1), AVGP(3, 1, 1), END};
+static const spec ch_nchw_cat[] = {CAT(ch_nchw_cat_b), CONV(2, 3, 1, 1), END};
+
+/* A small GoogLeNet: every kind of junction of the real one. */
+static const spec mg_cat_b0[] = {CONV(2, 3, 1, 1), MAXP(3, 1, 1), RELU, END};
+static const spec mg_cat[] = {SEQ(mg_cat_b0), CONV(3, 1, 1, 0), END};
+static const spec mini_googlenet[] = {
+    CONV(3, 7, 2, 3), RELU, MAXP(3, 2, 1),                  /* b1 */
+    CONV(3, 1, 1, 0), RELU, CONV(4, 3, 1, 1), RELU,         /* b2 */
+    INC(2, 2, 3, 1, 2, 2), AVGP(3, 2, 1), CAT(mg_cat),      /* b3-ish */
+    INC(2, 2, 2, 1, 1, 1), GAP, FLAT, DENSE(3), END,        /* b5, head */
+};
+
+static const struct {
+  const char *what;
+  spec s;
+  int64_t in[4];
+} spec_cases[] = {
+    {"conv -> 1x1 conv -> 3x3 s2 conv", SEQ(ch_conv_conv), {3, 2, 7, 5}},
+    {"fused conv+relu pairs", SEQ(ch_fused), {3, 2, 9, 11}},
+    {"conv -> maxpool -> relu -> flatten -> dense", SEQ(ch_pool_relu_flat), {3, 2, 7, 5}},
+    {"conv -> relu -> gap -> flatten -> dense", SEQ(ch_gap), {3, 3, 7, 5}},
+    {"conv -> avgpool -> 1x1 conv -> relu", SEQ(ch_avg), {2, 2, 9, 11}},
+    {"conv -> flatten -> dense", SEQ(ch_conv_flat), {3, 2, 5, 3}},
+    {"maxpool -> 1x1 conv (N, C, ...) input", SEQ(ch_nchw_1x1), {3, 2, 7, 5}},
+    {"relu -> conv -> relu -> maxpool", SEQ(ch_relu_first), {3, 2, 7, 5}},
+    {"nested sequentials", SEQ(ch_nested), {3, 2, 7, 5}},
+    {"mixed-layout concat -> convs", SEQ(ch_mix), {3, 2, 7, 5}},
+    {"(N, C, ...) concat -> conv", SEQ(ch_nchw_cat), {2, 3, 5, 7}},
+    {"mini GoogLeNet N=2", SEQ(mini_googlenet), {2, 1, 16, 16}},
+    {"mini GoogLeNet N=1", SEQ(mini_googlenet), {1, 1, 17, 15}},
+    {"mini GoogLeNet N=3", SEQ(mini_googlenet), {3, 1, 12, 12}},
+};
+#define NSPEC ((int)(sizeof spec_cases / sizeof spec_cases[0]))
+
+START_TEST(test_spec_chain)
+{
+  check_spec(&spec_cases[_i].s, spec_cases[_i].in, spec_cases[_i].what);
+}
+END_TEST
+
 /* ---- branches that disagree ----------------------------------------------------- */
 
 START_TEST(test_concat_shape_mismatch)
@@ -723,5 +1030,9 @@ Suite *inc_test_suite_containers(void)
   tcase_add_test(tc, test_inception_block);
   tcase_add_test(tc, test_concat_shape_mismatch);
   suite_add_tcase(s, tc);
+  TCase *nets = tcase_create("networks");
+  tcase_set_timeout(nets, 60);
+  tcase_add_loop_test(nets, test_spec_chain, 0, NSPEC);
+  suite_add_tcase(s, nets);
   return s;
 }

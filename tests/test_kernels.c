@@ -119,7 +119,8 @@ END_TEST
 
 START_TEST(test_swap01)
 {
-  static const int64_t abp[][3] = {{1, 1, 1}, {3, 5, 7}, {5, 3, 1}, {2, 9, 35}, {7, 1, 4}, {1, 6, 3}};
+  static const int64_t abp[][3] = {{1, 1, 1},  {3, 5, 7}, {5, 3, 1},
+                                   {2, 9, 35}, {7, 1, 4}, {1, 6, 3}};
   for (size_t t = 0; t < sizeof abp / sizeof abp[0]; t++) {
     int64_t a = abp[t][0], b = abp[t][1], p = abp[t][2], n = a * b * p;
     float *src = falloc(n), *dst = falloc(n), *back = falloc(n);
@@ -156,8 +157,9 @@ START_TEST(test_conv_out_bias)
           for (int64_t q = 0; q < p; q++) {
             float v = tmp[ci * (n * p) + ni * p + q] + (with_bias ? bias[ci] : 0.0f);
             if (relu && v < 0.0f) v = 0.0f;
-            ck_assert_msg(y[(ni * c + ci) * p + q] == v, "conv_out relu=%d bias=%d at (%lld, %lld, %lld)",
-                          relu, with_bias, (long long)ni, (long long)ci, (long long)q);
+            ck_assert_msg(y[(ni * c + ci) * p + q] == v,
+                          "conv_out relu=%d bias=%d at (%lld, %lld, %lld)", relu, with_bias,
+                          (long long)ni, (long long)ci, (long long)q);
           }
     }
   /* bias_add and bias_grad */
@@ -240,12 +242,13 @@ START_TEST(test_window_range)
                 bhi = o;
               }
             if (blo < 0)
-              ck_assert_msg(lo > hi, "k%d s%d p%d h%lld x%lld: no window covers x, got [%lld, %lld]",
-                            k, s, p, (long long)h, (long long)x, (long long)lo, (long long)hi);
+              ck_assert_msg(lo > hi,
+                            "k%d s%d p%d h%lld x%lld: no window covers x, got [%lld, %lld]", k, s,
+                            p, (long long)h, (long long)x, (long long)lo, (long long)hi);
             else
               ck_assert_msg(lo == blo && hi == bhi,
-                            "k%d s%d p%d h%lld x%lld: got [%lld, %lld], expected [%lld, %lld]", k, s,
-                            p, (long long)h, (long long)x, (long long)lo, (long long)hi,
+                            "k%d s%d p%d h%lld x%lld: got [%lld, %lld], expected [%lld, %lld]", k,
+                            s, p, (long long)h, (long long)x, (long long)lo, (long long)hi,
                             (long long)blo, (long long)bhi);
             checked++;
           }
@@ -619,11 +622,11 @@ START_TEST(test_rng_fill)
 }
 END_TEST
 
-/* inc__k_uniform01 promises (0, 1) and the uniform fill [a, b). But
- * ((float)(z >> 40) + 0.5f) rounds to 2^24 when z >> 40 == 2^24 - 1 (a float
- * has 24 significant bits: 16777215.5 is not representable and rounds to
- * even), so one draw in 2^24 is exactly 1.0f and the fill returns b. Found
- * by search: seed 0, stream 1, index 611725 is such a draw. */
+/* Regression: inc__k_uniform01 promises (0, 1) and the uniform fill
+ * [a, b). The first formula, ((float)(z >> 40) + 0.5f) * 2^-24, rounded to
+ * exactly 1.0f when z >> 40 == 2^24 - 1 (16777215.5 is not a float and
+ * rounds to even), one draw in 2^24, and the fill then returned b. Seed 0,
+ * stream 1, index 611725 was such a draw (found by search). */
 START_TEST(test_rng_open_interval)
 {
   float u = inc__k_uniform01(0, 1, 611725);
@@ -799,9 +802,12 @@ END_TEST
 
 Suite *inc_test_suite_kernels(void)
 {
-  static const char *const labels[] = {"max |gemm err|", "max im2col/col2im/avgpool adjoint rel err",
-                                       "max |softmax grad row sum|", "max |sgd err|",
-                                       "max rng moment rel err", NULL};
+  static const char *const labels[] = {"max |gemm err|",
+                                       "max im2col/col2im/avgpool adjoint rel err",
+                                       "max |softmax grad row sum|",
+                                       "max |sgd err|",
+                                       "max rng moment rel err",
+                                       NULL};
   nv_stats_init("kernels", labels);
   Suite *s = suite_create("kernels");
   TCase *tc = tcase_create("bodies");

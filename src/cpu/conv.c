@@ -29,36 +29,88 @@ static void valid_cols(int64_t kj, int64_t w, int64_t ow, int64_t s, int64_t p, 
   *hi = h;
 }
 
+/* "Same" stride-1 windows (OH == H, OW == W: every kxk convolution of the
+ * D2L GoogLeNet but the first) get a faster path: kernel offset (ki, kj) is
+ * a shift of the whole plane by off = (ki-p)*W + (kj-p), so a col row of
+ * image n is plane[t + off] over one run of t (outside it every position is
+ * padding), with the positions whose column wrapped into a neighbouring row
+ * masked to zero. colmask[kj*HW + t] is 1 where column t%W + kj - p lies in
+ * [0, W). NULL when the geometry is not of this kind or memory is short. */
+static int *same_s1_masks(const inc__window *g)
+{
+  if (g->s != 1 || g->oh != g->h || g->ow != g->w) return NULL;
+  const int64_t k = g->k, w = g->w, hw = g->h * g->w;
+  int *m = (int *)inc__malloc((size_t)(k * hw) * sizeof *m);
+  if (!m) return NULL;
+  for (int64_t kj = 0; kj < k; kj++)
+    for (int64_t t = 0; t < hw; t++) {
+      const int64_t col = t % w + kj - g->p;
+      m[kj * hw + t] = col >= 0 && col < w;
+    }
+  return m;
+}
+
+/* The run [*lo, *hi) of plane positions t whose shifted source t + off lies
+ * in the plane; positions outside it are padding in every row. */
+static void shift_run(int64_t off, int64_t hw, int64_t *lo, int64_t *hi)
+{
+  *lo = off < 0 ? -off : 0;
+  *hi = off > 0 ? hw - off : hw;
+  if (*hi < *lo) *hi = *lo;
+}
+
 inc_status inc__cpu_im2col(float *col, const float *x, const inc__window *g, inc_context *ctx)
 {
-  /* col (C*K*K, N*OH*OW) <- x (N, C, H, W); one col row per iteration */
+  /* col (C*K*K, N*OH*OW) <- x (N, C, H, W); one (col row, image) pair per
+   * iteration */
   const int64_t k = g->k, kk = k * k, rows = g->c * kk, oh_n = g->oh, ow_n = g->ow;
   const int64_t cols = g->n * oh_n * ow_n, h = g->h, w = g->w, s = g->s, p = g->p;
+  const int64_t hw = h * w, ohw = oh_n * ow_n, items = rows * g->n;
+  int *masks = same_s1_masks(g);
 #pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, rows * cols))
-  for (int64_t r = 0; r < rows; r++) {
+  for (int64_t it = 0; it < items; it++) {
+    const int64_t r = it / g->n, n = it % g->n;
     const int64_t c = r / kk, ki = (r / k) % k, kj = r % k;
+    const float *plane = x + (n * g->c + c) * hw;
+    float *dst = col + r * cols + n * ohw;
+    if (masks) {
+      const int64_t off = (ki - p) * w + (kj - p);
+      const int *m = masks + kj * hw;
+      int64_t lo, hi;
+      shift_run(off, hw, &lo, &hi);
+      for (int64_t t = 0; t < lo; t++) dst[t] = 0.0f;
+#pragma omp simd
+      for (int64_t t = lo; t < hi; t++) {
+        float v = plane[t + off];
+        dst[t] = m[t] ? v : 0.0f;
+      }
+      for (int64_t t = hi; t < hw; t++) dst[t] = 0.0f;
+      continue;
+    }
     int64_t lo, hi;
     valid_cols(kj, w, ow_n, s, p, &lo, &hi);
-    float *dst = col + r * cols;
-    for (int64_t n = 0; n < g->n; n++) {
-      const float *plane = x + (n * g->c + c) * h * w;
-      for (int64_t oh = 0; oh < oh_n; oh++, dst += ow_n) {
-        const int64_t ih = oh * s - p + ki;
-        if (ih < 0 || ih >= h) {
-          memset(dst, 0, (size_t)ow_n * sizeof *dst);
-          continue;
-        }
-        const float *src = plane + ih * w;
-        const int64_t base = kj - p; /* input column of ow is base + ow*s */
-        for (int64_t ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
-        if (s == 1)
-          memcpy(dst + lo, src + base + lo, (size_t)(hi - lo) * sizeof *dst);
-        else
-          for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[base + ow * s];
-        for (int64_t ow = hi; ow < ow_n; ow++) dst[ow] = 0.0f;
+    for (int64_t oh = 0; oh < oh_n; oh++, dst += ow_n) {
+      const int64_t ih = oh * s - p + ki;
+      if (ih < 0 || ih >= h) {
+        for (int64_t ow = 0; ow < ow_n; ow++) dst[ow] = 0.0f;
+        continue;
       }
+      const float *src = plane + ih * w;
+      const int64_t base = kj - p; /* input column of ow is base + ow*s */
+      for (int64_t ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
+      if (s == 1) {
+#pragma omp simd
+        for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[base + ow];
+      } else if (s == 2) {
+#pragma omp simd
+        for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[base + 2 * ow];
+      } else {
+        for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[base + ow * s];
+      }
+      for (int64_t ow = hi; ow < ow_n; ow++) dst[ow] = 0.0f;
     }
   }
+  inc__free(masks);
   return INC_OK;
 }
 
@@ -67,32 +119,50 @@ inc_status inc__cpu_col2im(float *dx, const float *col, const inc__window *g, in
   /* dx (N, C, H, W) <- col (C*K*K, N*OH*OW). One (n, c) plane per
    * iteration: zeroed, then every kernel offset (ki, kj) in the body's
    * order adds its col row segment, so each pixel sums the same terms in
-   * the same order as inc__k_col2im. */
+   * the same order as inc__k_col2im. (The "same" stride-1 path adds 0.0f at
+   * masked positions: the running sum starts at +0 and can never be -0, so
+   * that leaves it unchanged.) */
   const int64_t k = g->k, oh_n = g->oh, ow_n = g->ow, cols = g->n * oh_n * ow_n;
-  const int64_t h = g->h, w = g->w, s = g->s, p = g->p, planes = g->n * g->c;
+  const int64_t h = g->h, w = g->w, s = g->s, p = g->p, planes = g->n * g->c, hw = h * w;
+  int *masks = same_s1_masks(g);
 #pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, planes * h * w * k))
   for (int64_t nc = 0; nc < planes; nc++) {
     const int64_t n = nc / g->c, c = nc % g->c;
-    float *plane = dx + nc * h * w;
-    memset(plane, 0, (size_t)(h * w) * sizeof *plane);
+    float *plane = dx + nc * hw;
+    memset(plane, 0, (size_t)hw * sizeof *plane);
     for (int64_t ki = 0; ki < k; ki++)
       for (int64_t kj = 0; kj < k; kj++) {
+        const float *src = col + ((c * k + ki) * k + kj) * cols + n * oh_n * ow_n;
+        if (masks) {
+          const int64_t off = (ki - p) * w + (kj - p);
+          const int *m = masks + kj * hw;
+          int64_t lo, hi;
+          shift_run(off, hw, &lo, &hi);
+#pragma omp simd
+          for (int64_t t = lo; t < hi; t++) {
+            float v = src[t];
+            plane[t + off] += m[t] ? v : 0.0f;
+          }
+          continue;
+        }
         int64_t lo, hi;
         valid_cols(kj, w, ow_n, s, p, &lo, &hi);
-        const float *src = col + ((c * k + ki) * k + kj) * cols + n * oh_n * ow_n;
         const int64_t base = kj - p;
         for (int64_t oh = 0; oh < oh_n; oh++) {
           const int64_t ih = oh * s - p + ki;
           if (ih < 0 || ih >= h) continue;
           float *drow = plane + ih * w;
           const float *srow = src + oh * ow_n;
-          if (s == 1)
+          if (s == 1) {
+#pragma omp simd
             for (int64_t ow = lo; ow < hi; ow++) drow[base + ow] += srow[ow];
-          else
+          } else {
             for (int64_t ow = lo; ow < hi; ow++) drow[base + ow * s] += srow[ow];
+          }
         }
       }
   }
+  inc__free(masks);
   return INC_OK;
 }
 

@@ -14,6 +14,7 @@ source tree's, else PREFIX/include next to INCEPTION_LIB).
 import math
 import os
 import re
+import shutil
 import sys
 import tempfile
 import traceback
@@ -424,6 +425,7 @@ def main():
             print("FAIL: " + name)
             traceback.print_exc(file=sys.stdout)
             failed += 1
+    shutil.rmtree(TMP, ignore_errors=True)
     print("python: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

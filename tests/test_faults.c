@@ -1,0 +1,833 @@
+/*
+ * test_faults.c — allocation failures and failed writes, injected.
+ *
+ * Only the build/faults runner (make check-faults: -DINC_FAULT_INJECTION,
+ * ASan + UBSan) has working hooks; in every other build this suite holds one
+ * test saying so.
+ *
+ * test_alloc_failures: a representative scenario — a context, a small net
+ * of every layer kind (conv, relu, max and average pooling, an Inception
+ * block, global average pooling, flatten, dense), tensors, two training
+ * steps with SGD (momentum, weight decay), parameter names, a summary, a
+ * checkpoint save, metadata, a checkpoint load into an unbound net and a
+ * load into the bound one, an inference forward — is run once to count its
+ * host allocations (inc__fault_arm(0), inc__fault_count()), then once per
+ * allocation k with the k-th made to fail. For each k:
+ *   - the call whose allocation failed returns INC_ERR_OUT_OF_MEMORY with a
+ *     message on its context (a constructor also sets *out = NULL);
+ *   - a failed optimizer step, load or save changed nothing: parameters,
+ *     momentum buffers, an unbound net stays unbound, the previous file at
+ *     the save path is intact and no temporary file is left;
+ *   - the failed call, made again (the failure is one-shot), succeeds and the
+ *     scenario runs to its end; every result (losses, parameters, loaded
+ *     state, momentum, outputs, names, summary) is bit-identical to the run
+ *     without failure;
+ *   - everything is destroyed and, under ASan, nothing leaked (LeakSanitizer
+ *     is asked after each k).
+ * Every violation is collected; the test fails with the first of each kind.
+ *
+ * test_googlenet_build_failures: inc_googlenet_create with each of its
+ * allocations failing in turn: INC_ERR_OUT_OF_MEMORY, *out NULL, no leak.
+ *
+ * test_write_failures: inc__fault_arm_io(k) for every write of a checkpoint
+ * save: INC_ERR_IO naming the file, the previous checkpoint intact byte for
+ * byte and still loadable to the previous state, no temporary file left, no
+ * file at all when there was none before.
+ */
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "util.h"
+#include "optimizer.h"
+
+#ifdef INC_FAULT_INJECTION
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define LEAKED() __lsan_do_recoverable_leak_check()
+#else
+#define LEAKED() 0
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Files                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+  FILE *fp = fopen(path, "rb");
+  *n = 0;
+  if (!fp) return NULL;
+  unsigned char *b = NULL;
+  size_t cap = 0;
+  for (;;) {
+    if (*n == cap) {
+      cap = cap ? 2 * cap : 4096;
+      b = (unsigned char *)realloc(b, cap);
+    }
+    size_t r = fread(b + *n, 1, cap - *n, fp);
+    if (!r) break;
+    *n += r;
+  }
+  fclose(fp);
+  return b;
+}
+
+static void spit(const char *path, const void *p, size_t n)
+{
+  FILE *fp = fopen(path, "wb");
+  ck_assert_ptr_nonnull(fp);
+  if (n) ck_assert_uint_eq(fwrite(p, 1, n, fp), n);
+  ck_assert_int_eq(fclose(fp), 0);
+}
+
+/* Number of entries of dir other than "." and ".." (and the first of them
+ * into first, if not NULL). */
+static int dir_entries(const char *dir, char *first, size_t cap)
+{
+  DIR *d = opendir(dir);
+  ck_assert_ptr_nonnull(d);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    if (n == 0 && first) snprintf(first, cap, "%s", e->d_name);
+    n++;
+  }
+  closedir(d);
+  return n;
+}
+
+static void make_dir(char *dir, size_t cap, const char *what)
+{
+  snprintf(dir, cap, "%s/inc-%s-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", what);
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void remove_dir(const char *dir)
+{
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    unlink(p);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Host copies of state                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct blob {
+  float *v;
+  int64_t n;
+} blob;
+
+static void blob_free(blob *b)
+{
+  free(b->v);
+  b->v = NULL;
+  b->n = 0;
+}
+
+static void blob_add(blob *b, const inc_tensor *t)
+{
+  int64_t n = inc_tensor_numel(t);
+  b->v = (float *)realloc(b->v, (size_t)(b->n + n + 1) * sizeof(float));
+  ck_assert_ptr_nonnull(b->v);
+  ck_assert_int_eq(inc_tensor_copy_to_host(t, b->v + b->n, n), INC_OK);
+  b->n += n;
+}
+
+/* Parameter values (no allocation inside the library: names not asked). */
+static blob params_of(const inc_layer *l)
+{
+  blob b = {NULL, 0};
+  for (int i = 0; i < inc_layer_param_count(l); i++) {
+    inc_tensor *v;
+    ck_assert_int_eq(inc_layer_param(l, i, NULL, &v, NULL), INC_OK);
+    blob_add(&b, v);
+  }
+  return b;
+}
+
+/* Momentum buffers in slot order, with their first flags. */
+static blob momentum_of(const inc_optimizer *o)
+{
+  blob b = {NULL, 0};
+  for (int i = 0; i < o->n; i++) {
+    b.v = (float *)realloc(b.v, (size_t)(b.n + 2) * sizeof(float));
+    b.v[b.n++] = (float)o->slots[i].first;
+    blob_add(&b, o->slots[i].buf);
+  }
+  return b;
+}
+
+static int blob_eq(const blob *a, const blob *b)
+{
+  return a->n == b->n && (a->n == 0 || !memcmp(a->v, b->v, (size_t)a->n * sizeof(float)));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The scenario                                                              */
+/* ------------------------------------------------------------------------ */
+
+enum { K_CONV, K_RELU, K_MAXPOOL, K_AVGPOOL, K_INCEPTION, K_GAP, K_FLATTEN, K_DENSE };
+static const int NET_KINDS[] = {K_CONV,    K_RELU, K_MAXPOOL, K_INCEPTION,
+                                K_AVGPOOL, K_GAP,  K_FLATTEN, K_DENSE};
+#define NET_LEN ((int)(sizeof NET_KINDS / sizeof NET_KINDS[0]))
+static const int64_t XD[4] = {2, 2, 8, 8}, LD[2] = {2, 3};
+static const int32_t LABELS[2] = {2, 0};
+
+typedef struct sc {
+  inc_context *ctx;
+  inc_layer *net[2];  /* net[0] trains; net[1] (unbound) receives the checkpoint */
+  inc_layer *pending; /* made, not yet appended */
+  inc_tensor *x, *dl;
+  inc_optimizer *opt[2];
+  const inc_tensor *y;
+  char dir[96], path[160];
+  /* results */
+  float loss[2];
+  const char *pname;
+  char pname_copy[64];
+  char summary[2048];
+  char meta[64];
+  blob out; /* net[1]'s inference output */
+} sc;
+
+typedef struct step {
+  const char *name;
+  inc_status (*fn)(sc *s, const struct step *st);
+  int net, idx;   /* arguments */
+  int has_ctx;    /* a failure must leave a message on s->ctx */
+  int kind;       /* what "changes nothing" means for it, see check_unchanged */
+} step;
+
+enum { U_NONE, U_STEP, U_LOAD_BOUND, U_LOAD_UNBOUND, U_SAVE };
+
+static inc_status st_ctx(sc *s, const step *st)
+{
+  (void)st;
+  inc_context *c = (inc_context *)&s->ctx; /* any non-NULL value */
+  inc_status r = inc_context_create(INC_BACKEND_CPU, &c);
+  if (r != INC_OK) ck_assert_msg(c == NULL, "inc_context_create: *out not NULL on failure");
+  s->ctx = c;
+  return r;
+}
+static inc_status st_seed(sc *s, const step *st)
+{
+  (void)st;
+  inc_status r = inc_context_set_seed(s->ctx, 5);
+  return r != INC_OK ? r : inc_context_set_num_threads(s->ctx, 1);
+}
+static inc_status st_seq(sc *s, const step *st)
+{
+  inc_layer *l = (inc_layer *)s;
+  inc_status r = inc_sequential_create(s->ctx, &l);
+  if (r != INC_OK) ck_assert_msg(l == NULL, "inc_sequential_create: *out not NULL on failure");
+  s->net[st->net] = l;
+  return r;
+}
+static inc_status st_make(sc *s, const step *st)
+{
+  inc_layer *l = (inc_layer *)s;
+  inc_context *c = s->ctx;
+  inc_status r = INC_ERR_INVALID_ARGUMENT;
+  switch (NET_KINDS[st->idx]) {
+  case K_CONV: r = inc_conv2d_create(c, 4, 3, 1, 1, &l); break;
+  case K_RELU: r = inc_relu_create(c, &l); break;
+  case K_MAXPOOL: r = inc_max_pool2d_create(c, 3, 2, 1, &l); break;
+  case K_AVGPOOL: r = inc_avg_pool2d_create(c, 2, 0, 0, &l); break;
+  case K_INCEPTION: r = inc_inception_create(c, 2, 2, 3, 1, 2, 2, &l); break;
+  case K_GAP: r = inc_global_avg_pool2d_create(c, &l); break;
+  case K_FLATTEN: r = inc_flatten_create(c, &l); break;
+  case K_DENSE: r = inc_dense_create(c, 3, &l); break;
+  }
+  if (r != INC_OK) ck_assert_msg(l == NULL, "layer constructor: *out not NULL on failure");
+  s->pending = l;
+  return r;
+}
+static inc_status st_append(sc *s, const step *st)
+{
+  inc_status r = inc_sequential_append(s->net[st->net], s->pending);
+  if (r == INC_OK) s->pending = NULL;
+  else ck_assert_ptr_null(inc_layer_parent(s->pending));
+  return r;
+}
+static inc_status st_tensors(sc *s, const step *st)
+{
+  inc_tensor **t = st->idx ? &s->dl : &s->x;
+  *t = (inc_tensor *)s;
+  inc_status r = st->idx ? inc_tensor_create(s->ctx, 2, LD, t) : inc_tensor_create(s->ctx, 4, XD, t);
+  if (r != INC_OK) ck_assert_msg(*t == NULL, "inc_tensor_create: *out not NULL on failure");
+  if (r == INC_OK && !st->idx) {
+    float h[2 * 2 * 8 * 8];
+    tu_fill(h, 2 * 2 * 8 * 8, 11, -1, 1);
+    r = inc_tensor_copy_from_host(s->x, h, 2 * 2 * 8 * 8);
+  }
+  return r;
+}
+static inc_status st_sgd(sc *s, const step *st)
+{
+  inc_optimizer *o = (inc_optimizer *)s;
+  inc_status r = inc_sgd_create(s->ctx, 0.05f, 0.9f, 1e-4f, &o);
+  if (r != INC_OK) ck_assert_msg(o == NULL, "inc_sgd_create: *out not NULL on failure");
+  s->opt[st->idx] = o;
+  return r;
+}
+static inc_status st_forward(sc *s, const step *st)
+{
+  (void)st;
+  return inc_layer_forward(s->net[0], s->x, 1, &s->y);
+}
+static inc_status st_loss(sc *s, const step *st)
+{
+  return inc_softmax_cross_entropy(s->ctx, s->y, LABELS, &s->loss[st->idx], s->dl, NULL);
+}
+static inc_status st_backward(sc *s, const step *st)
+{
+  (void)st;
+  const inc_tensor *dx;
+  return inc_layer_backward(s->net[0], s->dl, &dx);
+}
+static inc_status st_step(sc *s, const step *st)
+{
+  (void)st;
+  return inc_optimizer_step(s->opt[0], s->net[0]);
+}
+static inc_status st_pname(sc *s, const step *st)
+{
+  (void)st;
+  inc_status r = inc_layer_param(s->net[0], 5, &s->pname, NULL, NULL);
+  if (r == INC_OK) snprintf(s->pname_copy, sizeof s->pname_copy, "%s", s->pname);
+  return r;
+}
+static inc_status st_summary(sc *s, const step *st)
+{
+  (void)st;
+  size_t need;
+  return inc_layer_summary(s->net[0], 4, XD, s->summary, sizeof s->summary, &need);
+}
+static inc_status st_save(sc *s, const step *st)
+{
+  (void)st;
+  const char *k[2] = {"run", "note"}, *v[2] = {"faults", "allocation failures"};
+  return inc_checkpoint_save(s->net[0], s->opt[0], 2, k, v, s->path);
+}
+static inc_status st_meta(sc *s, const step *st)
+{
+  (void)st;
+  size_t need;
+  return inc_checkpoint_metadata(s->path, "note", s->meta, sizeof s->meta, &need);
+}
+static inc_status st_load_unbound(sc *s, const step *st)
+{
+  (void)st;
+  return inc_checkpoint_load(s->net[1], s->opt[1], s->path);
+}
+static inc_status st_load_bound(sc *s, const step *st)
+{
+  (void)st;
+  return inc_layer_load(s->net[0], s->path);
+}
+static inc_status st_infer(sc *s, const step *st)
+{
+  (void)st;
+  const inc_tensor *y;
+  inc_status r = inc_layer_forward(s->net[1], s->x, 0, &y);
+  if (r == INC_OK) {
+    blob_free(&s->out);
+    blob_add(&s->out, y);
+  }
+  return r;
+}
+
+#define MAX_STEPS 64
+static step STEPS[MAX_STEPS];
+static int NSTEPS;
+
+static void add_step(const char *name, inc_status (*fn)(sc *, const step *), int net, int idx,
+                     int has_ctx, int kind)
+{
+  ck_assert_int_lt(NSTEPS, MAX_STEPS);
+  step st = {name, fn, net, idx, has_ctx, kind};
+  STEPS[NSTEPS++] = st;
+}
+
+static void build_steps(void)
+{
+  NSTEPS = 0;
+  add_step("inc_context_create", st_ctx, 0, 0, 0, U_NONE);
+  add_step("inc_context_set_seed/num_threads", st_seed, 0, 0, 1, U_NONE);
+  for (int n = 0; n < 2; n++) {
+    add_step("inc_sequential_create", st_seq, n, 0, 1, U_NONE);
+    for (int i = 0; i < NET_LEN; i++) {
+      add_step("a layer constructor", st_make, n, i, 1, U_NONE);
+      add_step("inc_sequential_append", st_append, n, i, 1, U_NONE);
+    }
+  }
+  add_step("inc_tensor_create (x)", st_tensors, 0, 0, 1, U_NONE);
+  add_step("inc_tensor_create (dlogits)", st_tensors, 0, 1, 1, U_NONE);
+  add_step("inc_sgd_create", st_sgd, 0, 0, 1, U_NONE);
+  add_step("inc_sgd_create (second)", st_sgd, 0, 1, 1, U_NONE);
+  for (int it = 0; it < 2; it++) {
+    add_step("inc_layer_forward (training)", st_forward, 0, it, 1, U_NONE);
+    add_step("inc_softmax_cross_entropy", st_loss, 0, it, 1, U_NONE);
+    add_step("inc_layer_backward", st_backward, 0, it, 1, U_NONE);
+    add_step("inc_optimizer_step", st_step, 0, it, 1, U_STEP);
+  }
+  add_step("inc_layer_param (name)", st_pname, 0, 0, 1, U_NONE);
+  add_step("inc_layer_summary", st_summary, 0, 0, 1, U_NONE);
+  add_step("inc_checkpoint_save", st_save, 0, 0, 1, U_SAVE);
+  add_step("inc_checkpoint_metadata", st_meta, 0, 0, 0, U_NONE);
+  add_step("inc_checkpoint_load (unbound net)", st_load_unbound, 0, 0, 1, U_LOAD_UNBOUND);
+  add_step("inc_layer_load (bound net)", st_load_bound, 0, 0, 1, U_LOAD_BOUND);
+  add_step("inc_layer_forward (inference, loaded net)", st_infer, 0, 0, 1, U_NONE);
+}
+
+static void sc_destroy(sc *s)
+{
+  inc_layer_destroy(s->pending);
+  inc_layer_destroy(s->net[0]);
+  inc_layer_destroy(s->net[1]);
+  inc_tensor_destroy(s->x);
+  inc_tensor_destroy(s->dl);
+  inc_optimizer_destroy(s->opt[0]);
+  inc_optimizer_destroy(s->opt[1]);
+  inc_context_destroy(s->ctx);
+  blob_free(&s->out);
+  remove_dir(s->dir);
+  memset(s, 0, sizeof *s);
+}
+
+/* The results a run produces, for comparison with the run without failure. */
+typedef struct outcome {
+  float loss[2];
+  blob p0, p1, m1, out;
+  char pname[64], summary[2048], meta[64];
+  unsigned char *file;
+  size_t file_n;
+} outcome;
+
+static void outcome_free(outcome *o)
+{
+  blob_free(&o->p0);
+  blob_free(&o->p1);
+  blob_free(&o->m1);
+  blob_free(&o->out);
+  free(o->file);
+  memset(o, 0, sizeof *o);
+}
+
+static void outcome_of(sc *s, outcome *o)
+{
+  memcpy(o->loss, s->loss, sizeof o->loss);
+  o->p0 = params_of(s->net[0]);
+  o->p1 = params_of(s->net[1]);
+  o->m1 = momentum_of(s->opt[1]);
+  o->out.n = s->out.n;
+  o->out.v = (float *)malloc((size_t)s->out.n * sizeof(float) + 1);
+  memcpy(o->out.v, s->out.v, (size_t)s->out.n * sizeof(float));
+  snprintf(o->pname, sizeof o->pname, "%s", s->pname_copy);
+  snprintf(o->summary, sizeof o->summary, "%s", s->summary);
+  snprintf(o->meta, sizeof o->meta, "%s", s->meta);
+  o->file = slurp(s->path, &o->file_n);
+}
+
+/* Violations, collected over every k: the first of each kind is kept. */
+enum { V_STATUS, V_MESSAGE, V_RETRY, V_UNCHANGED, V_RECOVERY, V_LEAK, V_N };
+static const char *const V_NAMES[V_N] = {
+    "status of the failing call", "message on the context", "call made again",
+    "failed call changed state", "results after recovery differ", "leak"};
+typedef struct report {
+  long count[V_N];
+  char first[V_N][512];
+  long failures, swallowed;
+  long per_step[MAX_STEPS];
+} report;
+
+static void violation(report *r, int kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void violation(report *r, int kind, const char *fmt, ...)
+{
+  if (r->count[kind]++ == 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->first[kind], sizeof r->first[kind], fmt, ap);
+    va_end(ap);
+  }
+}
+
+/* The state a failed call of kind u must leave alone. */
+typedef struct before {
+  blob p0, m0, p1, m1;
+  int bound1;
+  unsigned char *file;
+  size_t file_n;
+} before;
+
+static void before_take(sc *s, int u, before *b)
+{
+  memset(b, 0, sizeof *b);
+  if (u == U_NONE) return;
+  if (s->net[0]) b->p0 = params_of(s->net[0]);
+  if (s->opt[0]) b->m0 = momentum_of(s->opt[0]);
+  if (s->net[1]) {
+    b->p1 = params_of(s->net[1]);
+    b->bound1 = inc_layer_is_bound(s->net[1]);
+  }
+  if (s->opt[1]) b->m1 = momentum_of(s->opt[1]);
+  b->file = slurp(s->path, &b->file_n);
+}
+
+static void before_free(before *b)
+{
+  blob_free(&b->p0);
+  blob_free(&b->m0);
+  blob_free(&b->p1);
+  blob_free(&b->m1);
+  free(b->file);
+}
+
+static const char *check_unchanged(sc *s, int u, const before *b)
+{
+  static char why[256];
+  blob t = {NULL, 0};
+  why[0] = '\0';
+  if (u == U_STEP || u == U_LOAD_BOUND) {
+    t = params_of(s->net[0]);
+    if (!blob_eq(&t, &b->p0)) snprintf(why, sizeof why, "the trained net's parameters changed");
+    blob_free(&t);
+    t = momentum_of(s->opt[0]);
+    if (!why[0] && !blob_eq(&t, &b->m0)) snprintf(why, sizeof why, "the momentum buffers changed");
+    blob_free(&t);
+  }
+  if (u == U_LOAD_UNBOUND) {
+    if (inc_layer_is_bound(s->net[1]) != b->bound1)
+      snprintf(why, sizeof why, "the unbound net was left bound");
+    t = momentum_of(s->opt[1]);
+    if (!why[0] && !blob_eq(&t, &b->m1))
+      snprintf(why, sizeof why, "the second optimizer's state changed");
+    blob_free(&t);
+  }
+  if (u == U_SAVE) {
+    size_t n;
+    unsigned char *f = slurp(s->path, &n);
+    if (n != b->file_n || (n && memcmp(f, b->file, n)))
+      snprintf(why, sizeof why, "the previous file at the save path changed");
+    free(f);
+    char first[256];
+    if (!why[0] && dir_entries(s->dir, first, sizeof first) != 1)
+      snprintf(why, sizeof why, "a file was left beside the checkpoint");
+  }
+  return why;
+}
+
+/* Runs the scenario with the k-th allocation failing (k = 0: none). */
+static int run(long k, const unsigned char *prev, size_t prev_n, outcome *o, report *r,
+               long *allocs)
+{
+  sc s;
+  memset(&s, 0, sizeof s);
+  make_dir(s.dir, sizeof s.dir, "faults");
+  snprintf(s.path, sizeof s.path, "%s/ckpt.safetensors", s.dir);
+  if (prev) spit(s.path, prev, prev_n); /* the previous checkpoint a save must keep */
+  inc__fault_arm(k);
+  int failed_at = -1;
+  for (int i = 0; i < NSTEPS; i++) {
+    const step *st = &STEPS[i];
+    before b;
+    before_take(&s, st->kind, &b);
+    inc_status e = st->fn(&s, st);
+    if (e != INC_OK) {
+      failed_at = i;
+      if (r) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", inc_context_last_error(s.ctx));
+        r->per_step[i]++;
+        if (e != INC_ERR_OUT_OF_MEMORY)
+          violation(r, V_STATUS, "k=%ld: %s returned %s (%s)", k, st->name, inc_status_string(e),
+                    msg);
+        if (st->has_ctx && !msg[0])
+          violation(r, V_MESSAGE, "k=%ld: %s returned %s without a message", k, st->name,
+                    inc_status_string(e));
+        const char *why = check_unchanged(&s, st->kind, &b);
+        if (why[0])
+          violation(r, V_UNCHANGED, "k=%ld: %s failed (%s) and %s", k, st->name, msg, why);
+      }
+      /* the failure is one-shot: the same call now succeeds */
+      e = st->fn(&s, st);
+      if (e != INC_OK) {
+        if (r)
+          violation(r, V_RETRY, "k=%ld: %s failed again with %s: %s", k, st->name,
+                    inc_status_string(e), inc_context_last_error(s.ctx));
+        before_free(&b);
+        break;
+      }
+    }
+    before_free(&b);
+  }
+  if (allocs) *allocs = inc__fault_count();
+  inc__fault_arm(0);
+  if (r) {
+    if (failed_at >= 0)
+      r->failures++;
+    else
+      r->swallowed++;
+  }
+  if (o) outcome_of(&s, o);
+  sc_destroy(&s);
+  return failed_at;
+}
+
+static int outcome_eq(const outcome *a, const outcome *b, char *why, size_t cap)
+{
+  if (memcmp(a->loss, b->loss, sizeof a->loss)) snprintf(why, cap, "losses");
+  else if (!blob_eq(&a->p0, &b->p0)) snprintf(why, cap, "the trained net's parameters");
+  else if (!blob_eq(&a->p1, &b->p1)) snprintf(why, cap, "the loaded net's parameters");
+  else if (!blob_eq(&a->m1, &b->m1)) snprintf(why, cap, "the loaded momentum buffers");
+  else if (!blob_eq(&a->out, &b->out)) snprintf(why, cap, "the loaded net's output");
+  else if (strcmp(a->pname, b->pname)) snprintf(why, cap, "the parameter name");
+  else if (strcmp(a->summary, b->summary)) snprintf(why, cap, "the summary");
+  else if (strcmp(a->meta, b->meta)) snprintf(why, cap, "the metadata");
+  else if (a->file_n != b->file_n || memcmp(a->file, b->file, a->file_n))
+    snprintf(why, cap, "the checkpoint file");
+  else return 1;
+  return 0;
+}
+
+START_TEST(test_alloc_failures)
+{
+  build_steps();
+  /* the previous checkpoint: any valid file of the right model will do */
+  outcome first;
+  run(0, NULL, 0, &first, NULL, NULL);
+  ck_assert_uint_gt(first.file_n, 0);
+  outcome ref;
+  long allocs = 0;
+  run(0, first.file, first.file_n, &ref, NULL, &allocs);
+  ck_assert_msg(allocs > 50, "only %ld allocations counted: is this the fault build?", allocs);
+  report r;
+  memset(&r, 0, sizeof r);
+  for (long k = 1; k <= allocs; k++) {
+    outcome o;
+    int at = run(k, first.file, first.file_n, &o, &r, NULL);
+    char why[128];
+    if (!outcome_eq(&o, &ref, why, sizeof why))
+      violation(&r, V_RECOVERY, "k=%ld: after %s failed and was made again, %s differ from "
+                "the run without failure", k, at >= 0 ? STEPS[at].name : "no call", why);
+    outcome_free(&o);
+    if (LEAKED()) violation(&r, V_LEAK, "k=%ld: LeakSanitizer found a leak (report above)", k);
+  }
+  printf("faults: %ld allocations in the scenario, %ld failures injected and reported, "
+         "%ld absorbed without an error\n", allocs, r.failures, r.swallowed);
+  char msg[4096];
+  size_t used = 0;
+  int bad = 0;
+  for (int v = 0; v < V_N; v++)
+    if (r.count[v]) {
+      bad = 1;
+      used += (size_t)snprintf(msg + used, sizeof msg - used, "\n  [%s] %ld time(s), first: %s",
+                               V_NAMES[v], r.count[v], r.first[v]);
+      if (used >= sizeof msg) break;
+    }
+  outcome_free(&first);
+  outcome_free(&ref);
+  ck_assert_msg(!bad, "allocation failures mishandled:%s", msg);
+}
+END_TEST
+
+START_TEST(test_googlenet_build_failures)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *g = NULL;
+  inc__fault_arm(0);
+  INC_CK(ctx, inc_googlenet_create(ctx, 10, &g));
+  long n = inc__fault_count();
+  inc_layer_destroy(g);
+  ck_assert_int_gt(n, 100);
+  for (long k = 1; k <= n; k++) {
+    g = (inc_layer *)ctx;
+    inc__fault_arm(k);
+    inc_status s = inc_googlenet_create(ctx, 10, &g);
+    inc__fault_arm(0);
+    ck_assert_msg(s == INC_ERR_OUT_OF_MEMORY, "k=%ld: %s", k, inc_status_string(s));
+    ck_assert_msg(g == NULL, "k=%ld: *out not NULL", k);
+    ck_assert_msg(inc_context_last_error(ctx)[0], "k=%ld: no message", k);
+    ck_assert_msg(!LEAKED(), "k=%ld: leak", k);
+  }
+  INC_CK(ctx, inc_googlenet_create(ctx, 10, &g));
+  ck_assert_int_eq(inc_layer_child_count(g), 6);
+  inc_layer_destroy(g);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
+/* ---- failed writes ---- */
+
+static inc_layer *small_net(inc_context *ctx)
+{
+  inc_layer *seq, *l;
+  INC_CK(ctx, inc_sequential_create(ctx, &seq));
+  INC_CK(ctx, inc_conv2d_create(ctx, 3, 3, 1, 1, &l));
+  INC_CK(ctx, inc_sequential_append(seq, l));
+  INC_CK(ctx, inc_inception_create(ctx, 1, 1, 2, 1, 1, 1, &l));
+  INC_CK(ctx, inc_sequential_append(seq, l));
+  INC_CK(ctx, inc_global_avg_pool2d_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(seq, l));
+  INC_CK(ctx, inc_flatten_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(seq, l));
+  INC_CK(ctx, inc_dense_create(ctx, 3, &l));
+  INC_CK(ctx, inc_sequential_append(seq, l));
+  return seq;
+}
+
+static void train_step(inc_context *ctx, inc_layer *net, inc_optimizer *o, inc_tensor *x,
+                       inc_tensor *dl)
+{
+  const inc_tensor *y;
+  float loss;
+  INC_CK(ctx, inc_layer_forward(net, x, 1, &y));
+  INC_CK(ctx, inc_softmax_cross_entropy(ctx, y, LABELS, &loss, dl, NULL));
+  INC_CK(ctx, inc_layer_backward(net, dl, NULL));
+  INC_CK(ctx, inc_optimizer_step(o, net));
+}
+
+START_TEST(test_write_failures)
+{
+  char dir[96], path[160], fresh_path[160], first[256];
+  make_dir(dir, sizeof dir, "atomic");
+  snprintf(path, sizeof path, "%s/ckpt.safetensors", dir);
+  snprintf(fresh_path, sizeof fresh_path, "%s/new.safetensors", dir);
+  inc_context *ctx = tu_cpu();
+  inc_layer *net = small_net(ctx), *check = small_net(ctx);
+  inc_optimizer *o, *oc;
+  INC_CK(ctx, inc_sgd_create(ctx, 0.05f, 0.9f, 0.0f, &o));
+  INC_CK(ctx, inc_sgd_create(ctx, 0.05f, 0.9f, 0.0f, &oc));
+  float xh[2 * 2 * 8 * 8];
+  tu_fill(xh, 2 * 2 * 8 * 8, 4, -1, 1);
+  inc_tensor *x = tu_tensor(ctx, 4, XD, xh), *dl = tu_tensor(ctx, 2, LD, NULL);
+  const char *k[1] = {"epoch"}, *v1[1] = {"1"}, *v2[1] = {"2"};
+
+  train_step(ctx, net, o, x, dl);
+  INC_CK(ctx, inc_checkpoint_save(net, o, 1, k, v1, path));
+  blob state1 = params_of(net);
+  size_t n1;
+  unsigned char *file1 = slurp(path, &n1);
+  ck_assert_uint_gt(n1, 0);
+  train_step(ctx, net, o, x, dl);
+  blob state2 = params_of(net);
+  ck_assert(!blob_eq(&state1, &state2));
+
+  long writes = 0;
+  for (long w = 1; w < 10000; w++) {
+    inc__fault_arm_io(w);
+    inc_status s = inc_checkpoint_save(net, o, 1, k, v2, path);
+    inc__fault_arm_io(0);
+    if (s == INC_OK) {
+      writes = w - 1;
+      break;
+    }
+    ck_assert_msg(s == INC_ERR_IO, "write %ld failing: %s", w, inc_status_string(s));
+    const char *m = inc_context_last_error(ctx);
+    ck_assert_msg(strstr(m, path) != NULL, "write %ld: message does not name the file: %s", w,
+                  m);
+    size_t n;
+    unsigned char *now = slurp(path, &n);
+    ck_assert_msg(n == n1 && !memcmp(now, file1, n), "write %ld: the previous checkpoint changed",
+                  w);
+    free(now);
+    int entries = dir_entries(dir, first, sizeof first);
+    ck_assert_msg(entries == 1, "write %ld: %d files in the directory (first: %s)", w, entries,
+                  first);
+    char meta[8];
+    size_t need;
+    ck_assert_int_eq(inc_checkpoint_metadata(path, "epoch", meta, sizeof meta, &need), INC_OK);
+    ck_assert_str_eq(meta, "1");
+    INC_CK(ctx, inc_checkpoint_load(check, oc, path));
+    blob got = params_of(check);
+    ck_assert_msg(blob_eq(&got, &state1), "write %ld: the previous checkpoint loads differently",
+                  w);
+    blob_free(&got);
+  }
+  ck_assert_msg(writes >= 3, "the save made only %ld writes", writes);
+  printf("faults: a checkpoint save makes %ld writes; each failing leaves the previous file\n",
+         writes);
+  INC_CK(ctx, inc_checkpoint_load(check, oc, path));
+  blob got = params_of(check);
+  ck_assert_msg(blob_eq(&got, &state2), "the successful save did not write the new state");
+  blob_free(&got);
+
+  /* no previous file: a failed save leaves nothing at all */
+  for (long w = 1; w <= writes; w++) {
+    inc__fault_arm_io(w);
+    inc_status s = inc_layer_save(net, fresh_path);
+    inc__fault_arm_io(0);
+    ck_assert_int_eq(s, INC_ERR_IO);
+    ck_assert_msg(access(fresh_path, F_OK) != 0, "write %ld: a partial file was left", w);
+    ck_assert_int_eq(dir_entries(dir, NULL, 0), 1);
+  }
+  blob_free(&state1);
+  blob_free(&state2);
+  free(file1);
+  inc_tensor_destroy(x);
+  inc_tensor_destroy(dl);
+  inc_optimizer_destroy(o);
+  inc_optimizer_destroy(oc);
+  inc_layer_destroy(net);
+  inc_layer_destroy(check);
+  inc_context_destroy(ctx);
+  remove_dir(dir);
+}
+END_TEST
+
+Suite *inc_test_suite_faults(void)
+{
+  Suite *s = suite_create("faults");
+  TCase *tc = tcase_create("injected");
+  tcase_set_timeout(tc, 600);
+  tcase_add_test(tc, test_alloc_failures);
+  tcase_add_test(tc, test_googlenet_build_failures);
+  tcase_add_test(tc, test_write_failures);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+#else /* !INC_FAULT_INJECTION */
+
+/* In a build without the hooks they must be inert: arming fails nothing. */
+START_TEST(test_hooks_inert)
+{
+  inc__fault_arm(1);
+  inc__fault_arm_io(1);
+  inc_context *ctx = NULL;
+  ck_assert_int_eq(inc_context_create(INC_BACKEND_CPU, &ctx), INC_OK);
+  ck_assert_int_eq(inc__fault_count(), 0);
+  inc_context_destroy(ctx);
+  inc__fault_arm(0);
+  inc__fault_arm_io(0);
+}
+END_TEST
+
+Suite *inc_test_suite_faults(void)
+{
+  printf("faults: allocation- and write-failure cases skipped: they need the hooks of the "
+         "build/faults runner (make check-faults)\n");
+  Suite *s = suite_create("faults");
+  TCase *tc = tcase_create("hooks_inert");
+  tcase_add_test(tc, test_hooks_inert);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+#endif
