@@ -131,7 +131,8 @@ def main():
         step()
     ts = sorted(timed(step) for _ in range(o.steps))
     net.eval()
-    infer()
+    for _ in range(o.warmup):
+        infer()
     ti = sorted(timed(infer) for _ in range(o.steps))
     macs = count_macs(net, x)
     train_flop, infer_flop = 6.0 * macs, 2.0 * macs

@@ -52,7 +52,9 @@ typedef struct inc__backend_ops {
   /* dst (B, A, P) from src (A, B, P). */
   inc_status (*swap01)(float *dst, const float *src, int64_t a, int64_t b, int64_t p,
                        inc_context *ctx);
-  /* y (N, C, P) = tmp (C, N*P) + bias (C; may be NULL), ReLU if relu. */
+  /* y (N, C, P) = tmp (C, N*P) + bias (C; may be NULL), ReLU if relu.
+   * With n == 1 each element maps to itself and y may be tmp: conv2d uses
+   * that as its in-place bias (+ ReLU) pass on channel-major outputs. */
   inc_status (*conv_out)(float *y, const float *tmp, const float *bias, int64_t n, int64_t c,
                          int64_t p, int relu, inc_context *ctx);
   /* y (N, C, P) += bias (C). */

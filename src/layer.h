@@ -111,6 +111,22 @@ struct inc_layer {
    * follows this layer (conv2d then rectifies its own output), or this
    * ReLU's input is already rectified (it then passes it through). */
   int fuse_relu, rectified_in;
+  /* Set by a sequential around one forward call: the next convolution
+   * (past a ReLU) has a kernel larger than 1 and reads an (N, C, H, W)
+   * input in one im2col pass; conv2d then writes (N, C, H, W) itself. */
+  int want_nchw;
+  /* Set around one backward call when nobody wants this layer's input
+   * gradient (inc_layer_backward with dx == NULL, passed down to a
+   * container's first layer): it may skip computing dx (l->dx is NULL). */
+  int skip_dx;
+  /* Set around one backward call by a concat (and passed on by a
+   * sequential to its first layer): the input gradient may be written
+   * straight into dx_into (shape and layout of x), added to what is there
+   * when dx_accum, instead of into an own tensor; a layer that does so
+   * points l->dx at a view of dx_into. conv2d does it for a 1x1 input
+   * gradient, whose GEMM then sums the branches with no separate pass. */
+  float *dx_into;
+  int dx_accum;
 
   /* parameter-name cache for inc_layer_param (relative to this layer) */
   char **pname_cache;
@@ -165,6 +181,9 @@ void inc__layer_unbind_tree(inc_layer *l);
  * matrix) has an element count that fits in int64; INC_ERR_INVALID_ARGUMENT
  * otherwise (e.g. an absurd padding). */
 inc_status inc__window_check(const inc_layer *l, const inc__window *g);
+/* 1 if l is a conv2d that reads its input through im2col (any kernel but
+ * a 1x1 stride-1 unpadded one): it prefers an (N, C, H, W) input. */
+int inc__conv2d_im2col(const inc_layer *l);
 /* Layout helpers: 1 if t's bytes read as channel-major (C, N, ...), resp.
  * as (N, C, ...) (both when N == 1 or C == 1). */
 int inc__as_cnhw(const inc_tensor *t);

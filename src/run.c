@@ -138,7 +138,9 @@ INC_API inc_status inc_layer_backward(inc_layer *layer, const inc_tensor *dy,
     if (s != INC_OK) return s;
     dy = layer->dy_cnhw;
   }
+  layer->skip_dx = !dx; /* the input gradient is not wanted: layers may skip it */
   s = inc__layer_backward(layer, dy);
+  layer->skip_dx = 0;
   if (s != INC_OK) return s;
   if (dx) *dx = layer->dx;
   return INC_OK;

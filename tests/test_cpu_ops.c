@@ -9,10 +9,12 @@
  * (strides 1..3, padding 0 to beyond the kernel, kernels smaller and larger
  * than the stride, 1x1 planes, odd sizes, batch 1 and several), at one and
  * two threads, with ties and NaNs for max pooling, and compares with ==.
- * It also checks the channel-major conveniences the layers rely on: the
- * GEMM output pass in place with n == 1.
+ * It also checks the channel-major conveniences the layers rely on (the
+ * GEMM output pass in place with n == 1) and the GEMM slot's own threading
+ * (one SGEMM per thread on a block of the output).
  */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "util.h"
@@ -205,6 +207,94 @@ START_TEST(test_cpu_layout_ops)
 }
 END_TEST
 
+/* The GEMM slot splits a large product into one SGEMM per thread (by
+ * columns or rows of c): every transpose combination, split both ways and
+ * with sizes that do not divide evenly, against a double-precision loop,
+ * with beta = 0 and beta != 0. */
+START_TEST(test_cpu_gemm_split)
+{
+  inc_context *ctx = tu_cpu();
+  INC_CK(ctx, inc_context_set_num_threads(ctx, 2));
+  static const int64_t shapes[][3] = {{37, 1201, 97}, {1203, 45, 101}, {130, 130, 260}};
+  for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+    const int64_t m = shapes[si][0], n = shapes[si][1], k = shapes[si][2];
+    float *a = falloc(m * k), *b = falloc(k * n), *c = falloc(m * n), *c0 = falloc(m * n);
+    double *ref = (double *)malloc((size_t)(m * n) * sizeof(double));
+    ck_assert_ptr_nonnull(ref);
+    tu_fill(a, m * k, 70 + si, -1.0f, 1.0f);
+    tu_fill(b, k * n, 80 + si, -1.0f, 1.0f);
+    tu_fill(c0, m * n, 90 + si, -1.0f, 1.0f);
+    for (int ta = 0; ta < 2; ta++)
+      for (int tb = 0; tb < 2; tb++)
+        for (int wb = 0; wb < 2; wb++) {
+          const float beta = wb ? 0.5f : 0.0f;
+          memcpy(c, c0, (size_t)(m * n) * sizeof(float));
+          INC_CK(ctx, ctx->ops->gemm(c, a, b, ta, tb, m, n, k, 1.5f, beta, ctx));
+          for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+              double acc = 0.0;
+              for (int64_t q = 0; q < k; q++)
+                acc += (double)(ta ? a[q * m + i] : a[i * k + q]) *
+                       (double)(tb ? b[j * k + q] : b[q * n + j]);
+              ref[i * n + j] = 1.5 * acc + (double)beta * c0[i * n + j];
+            }
+          for (int64_t i = 0; i < m * n; i++)
+            ck_assert_msg(fabs(c[i] - ref[i]) <= 1e-4 + 1e-4 * fabs(ref[i]),
+                          "gemm %lldx%lldx%lld ta=%d tb=%d beta=%g element %lld: %g vs %g",
+                          (long long)m, (long long)n, (long long)k, ta, tb, (double)beta,
+                          (long long)i, (double)c[i], ref[i]);
+        }
+    free(a);
+    free(b);
+    free(c);
+    free(c0);
+    free(ref);
+  }
+  /* a split GEMM leaves the caller's OpenMP default thread count alone */
+  int before = omp_get_max_threads();
+  INC_CK(ctx, inc_context_set_num_threads(ctx, 0));
+  float *a = falloc(300 * 300), *b = falloc(300 * 300), *c = falloc(300 * 300);
+  tu_fill(a, 300 * 300, 1, -1.0f, 1.0f);
+  tu_fill(b, 300 * 300, 2, -1.0f, 1.0f);
+  INC_CK(ctx, ctx->ops->gemm(c, a, b, 0, 0, 300, 300, 300, 1.0f, 0.0f, ctx));
+  ck_assert_int_eq(omp_get_max_threads(), before);
+  free(a);
+  free(b);
+  free(c);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
+/* SGD: each momentum / weight-decay / first-step case of the specialised
+ * (vectorized) loops gives the body's bits. */
+START_TEST(test_cpu_sgd_cases)
+{
+  inc_context *ctx = tu_cpu();
+  const int64_t n = 40003;
+  float *p1 = falloc(n), *p2 = falloc(n), *b1 = falloc(n), *b2 = falloc(n), *g = falloc(n);
+  static const float ms[] = {0.0f, 0.9f}, wds[] = {0.0f, 1e-3f};
+  for (int mi = 0; mi < 2; mi++)
+    for (int wi = 0; wi < 2; wi++)
+      for (int first = 0; first < 2; first++) {
+        tu_fill(p1, n, 100 + mi, -1.0f, 1.0f);
+        tu_fill(b1, n, 110 + wi, -1.0f, 1.0f);
+        tu_fill(g, n, 120 + first, -1.0f, 1.0f);
+        memcpy(p2, p1, (size_t)n * sizeof(float));
+        memcpy(b2, b1, (size_t)n * sizeof(float));
+        INC_CK(ctx, ctx->ops->sgd(p1, b1, g, n, 0.1f, ms[mi], wds[wi], first, ctx));
+        for (int64_t i = 0; i < n; i++) inc__k_sgd(p2, b2, g, i, 0.1f, ms[mi], wds[wi], first);
+        ck_assert(!memcmp(p1, p2, (size_t)n * sizeof(float)));
+        ck_assert(!memcmp(b1, b2, (size_t)n * sizeof(float)));
+      }
+  free(p1);
+  free(p2);
+  free(b1);
+  free(b2);
+  free(g);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
 Suite *inc_test_suite_cpu_ops(void)
 {
   Suite *s = suite_create("cpu_ops");
@@ -212,6 +302,8 @@ Suite *inc_test_suite_cpu_ops(void)
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_cpu_window_ops);
   tcase_add_test(tc, test_cpu_layout_ops);
+  tcase_add_test(tc, test_cpu_gemm_split);
+  tcase_add_test(tc, test_cpu_sgd_cases);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -17,6 +17,8 @@
 /* OpenBLAS extensions, declared here so any cblas.h will do. */
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+char *openblas_get_corename(void);
+int openblas_get_parallel(void); /* 0 sequential, 1 pthreads, 2 OpenMP */
 
 int inc__cpu_threads(const inc_context *ctx, int64_t work)
 {
@@ -62,6 +64,37 @@ static inc_status cpu_synchronize(inc_context *ctx)
   return INC_OK;
 }
 
+/* One row-major SGEMM call: c (m, n) = alpha op(a) op(b) + beta c with the
+ * leading dimensions of the full operands (ldc may exceed n). */
+static void sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+#ifndef INC_CPU_GEMM_SPLIT
+#define INC_CPU_GEMM_SPLIT 1
+#endif
+
+/* With several threads, a GEMM whose output splits into per-thread blocks
+ * of a useful size runs as that many single-threaded SGEMMs side by side,
+ * each on its own columns (or rows) of c, instead of OpenBLAS's threading
+ * (which synchronises its threads on every panel: on 2 cores the D2L
+ * GoogLeNet's GEMMs scaled about 1.5x that way). Returns 'n', 'm' or 0
+ * (let OpenBLAS thread it). */
+static int split_dim(int64_t m, int64_t n, int64_t k, int threads)
+{
+  if (!INC_CPU_GEMM_SPLIT || threads < 2 || m * n * k < ((int64_t)1 << 22)) return 0;
+  /* only OpenBLAS's OpenMP build runs single-threaded inside our parallel
+   * region by itself; telling it so would also set omp_set_num_threads(1)
+   * for the calling thread, which is not ours to change */
+  if (openblas_get_parallel() != 2) return 0;
+  if (n >= 64 * threads && n >= m) return 'n';
+  if (m >= 64 * threads) return 'm';
+  return 0;
+}
+
 static inc_status cpu_gemm(float *c, const float *a, const float *b, int trans_a, int trans_b,
                            int64_t m, int64_t n, int64_t k, float alpha, float beta,
                            inc_context *ctx)
@@ -69,13 +102,35 @@ static inc_status cpu_gemm(float *c, const float *a, const float *b, int trans_a
   if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
     return inc__error(ctx, INC_ERR_SHAPE, "CPU gemm: dims %lld x %lld x %lld exceed BLAS int",
                       (long long)m, (long long)n, (long long)k);
+  /* OpenBLAS's OpenMP build waits for every thread it asked for: never ask
+   * for more than an OpenMP team can get (OMP_THREAD_LIMIT, e.g. 1 in the
+   * TSan check), or a GEMM spins forever */
   int want = ctx->num_threads > 0 ? ctx->num_threads : omp_get_max_threads();
-  if (openblas_get_num_threads() != want) openblas_set_num_threads(want);
-  int lda = trans_a ? (int)m : (int)k;
-  int ldb = trans_b ? (int)k : (int)n;
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a, lda, b, ldb,
-              beta, c, (int)n);
+  if (want > omp_get_thread_limit()) want = omp_get_thread_limit();
+  if (want < 1) want = 1;
+  const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
+  const int dim = split_dim(m, n, k, want);
+  if (!dim) {
+    if (openblas_get_num_threads() != want) openblas_set_num_threads(want);
+    sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
+    return INC_OK;
+  }
+  /* each thread one block of columns (rows), 16-aligned; OpenBLAS's OpenMP
+   * build sees it is inside a parallel region and runs single-threaded */
+  const int64_t len = dim == 'n' ? n : m;
+#pragma omp parallel num_threads(want)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    int64_t lo = len * t / nt / 16 * 16, hi = t == nt - 1 ? len : len * (t + 1) / nt / 16 * 16;
+    if (hi > lo) {
+      if (dim == 'n')
+        sgemm(trans_a, trans_b, m, hi - lo, k, alpha, a, lda, trans_b ? b + lo * ldb : b + lo, ldb,
+              beta, c + lo, n);
+      else
+        sgemm(trans_a, trans_b, hi - lo, n, k, alpha, trans_a ? a + lo : a + lo * lda, lda, b, ldb,
+              beta, c + lo * n, n);
+    }
+  }
   return INC_OK;
 }
 
@@ -114,8 +169,11 @@ static const inc__backend_ops cpu_ops = {
 void inc__cpu_describe(inc_context *ctx)
 {
   int n = ctx->num_threads > 0 ? ctx->num_threads : omp_get_max_threads();
-  snprintf(ctx->device_name, sizeof ctx->device_name, "CPU (%d thread%s, OpenBLAS)", n,
-           n == 1 ? "" : "s");
+  /* the OpenBLAS kernel set, so that a slow fallback (Prescott on CPUs
+   * newer than the OpenBLAS release) shows; see docs/performance.md */
+  const char *core = openblas_get_corename();
+  snprintf(ctx->device_name, sizeof ctx->device_name, "CPU (%d thread%s, OpenBLAS %s)", n,
+           n == 1 ? "" : "s", core ? core : "?");
 }
 
 inc_status inc__cpu_backend_init(inc_context *ctx)

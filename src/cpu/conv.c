@@ -13,6 +13,7 @@
  * checks that on every geometry, so the bodies stay the definition.
  */
 #include <string.h>
+#include <omp.h>
 #include "cpu.h"
 
 /* The output columns [*lo, *hi) of one kernel column kj whose input column
@@ -50,6 +51,28 @@ static int *same_s1_masks(const inc__window *g)
   return m;
 }
 
+/* dst[t] = plane[t + off] where m[t], else 0, for t in [lo, hi). */
+INC__CPU_CLONES static void shift_copy(float *restrict dst, const float *restrict plane,
+                                       int64_t off, const int *restrict m, int64_t lo, int64_t hi)
+{
+#pragma omp simd
+  for (int64_t t = lo; t < hi; t++) {
+    float v = plane[t + off];
+    dst[t] = m[t] ? v : 0.0f;
+  }
+}
+
+/* plane[t + off] += src[t] where m[t] (else += 0.0f), for t in [lo, hi). */
+INC__CPU_CLONES static void shift_add(float *restrict plane, const float *restrict src,
+                                      int64_t off, const int *restrict m, int64_t lo, int64_t hi)
+{
+#pragma omp simd
+  for (int64_t t = lo; t < hi; t++) {
+    float v = src[t];
+    plane[t + off] += m[t] ? v : 0.0f;
+  }
+}
+
 /* The run [*lo, *hi) of plane positions t whose shifted source t + off lies
  * in the plane; positions outside it are padding in every row. */
 static void shift_run(int64_t off, int64_t hw, int64_t *lo, int64_t *hi)
@@ -67,10 +90,42 @@ inc_status inc__cpu_im2col(float *col, const float *x, const inc__window *g, inc
   const int64_t cols = g->n * oh_n * ow_n, h = g->h, w = g->w, s = g->s, p = g->p;
   const int64_t hw = h * w, ohw = oh_n * ow_n, items = rows * g->n;
   int *masks = same_s1_masks(g);
+  if (masks && hw < 64) {
+    /* small planes: one col row per iteration, its shift worked out once
+     * for all the images */
 #pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, rows * cols))
-  for (int64_t it = 0; it < items; it++) {
-    const int64_t r = it / g->n, n = it % g->n;
-    const int64_t c = r / kk, ki = (r / k) % k, kj = r % k;
+    for (int64_t r = 0; r < rows; r++) {
+      const int64_t c = r / kk, ki = (r / k) % k, kj = r % k;
+      const int64_t off = (ki - p) * w + (kj - p);
+      const int *m = masks + kj * hw;
+      int64_t lo, hi;
+      shift_run(off, hw, &lo, &hi);
+      for (int64_t n = 0; n < g->n; n++) {
+        const float *plane = x + (n * g->c + c) * hw;
+        float *dst = col + r * cols + n * hw;
+        for (int64_t t = 0; t < lo; t++) dst[t] = 0.0f;
+        for (int64_t t = lo; t < hi; t++) dst[t] = m[t] ? plane[t + off] : 0.0f;
+        for (int64_t t = hi; t < hw; t++) dst[t] = 0.0f;
+      }
+    }
+    inc__free(masks);
+    return INC_OK;
+  }
+#pragma omp parallel num_threads(inc__cpu_threads(ctx, rows * cols))
+  {
+  /* this thread's run of items, the indices stepped rather than divided */
+  const int64_t nt = omp_get_num_threads(), me = omp_get_thread_num();
+  const int64_t it0 = items * me / nt, it1 = items * (me + 1) / nt;
+  int64_t r = it0 / g->n, n = it0 % g->n, c = r / kk, ki = (r / k) % k, kj = r % k;
+  for (int64_t it = it0; it < it1; it++) {
+    if (it > it0 && ++n == g->n) {
+      n = 0;
+      r++;
+      if (++kj == k) {
+        kj = 0;
+        if (++ki == k) ki = 0, c++;
+      }
+    }
     const float *plane = x + (n * g->c + c) * hw;
     float *dst = col + r * cols + n * ohw;
     if (masks) {
@@ -79,11 +134,10 @@ inc_status inc__cpu_im2col(float *col, const float *x, const inc__window *g, inc
       int64_t lo, hi;
       shift_run(off, hw, &lo, &hi);
       for (int64_t t = 0; t < lo; t++) dst[t] = 0.0f;
-#pragma omp simd
-      for (int64_t t = lo; t < hi; t++) {
-        float v = plane[t + off];
-        dst[t] = m[t] ? v : 0.0f;
-      }
+      if (hi - lo >= 32)
+        shift_copy(dst, plane, off, m, lo, hi);
+      else /* a tiny plane: not worth the call */
+        for (int64_t t = lo; t < hi; t++) dst[t] = m[t] ? plane[t + off] : 0.0f;
       for (int64_t t = hi; t < hw; t++) dst[t] = 0.0f;
       continue;
     }
@@ -110,6 +164,7 @@ inc_status inc__cpu_im2col(float *col, const float *x, const inc__window *g, inc
       for (int64_t ow = hi; ow < ow_n; ow++) dst[ow] = 0.0f;
     }
   }
+  }
   inc__free(masks);
   return INC_OK;
 }
@@ -125,9 +180,38 @@ inc_status inc__cpu_col2im(float *dx, const float *col, const inc__window *g, in
   const int64_t k = g->k, oh_n = g->oh, ow_n = g->ow, cols = g->n * oh_n * ow_n;
   const int64_t h = g->h, w = g->w, s = g->s, p = g->p, planes = g->n * g->c, hw = h * w;
   int *masks = same_s1_masks(g);
-#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, planes * h * w * k))
-  for (int64_t nc = 0; nc < planes; nc++) {
-    const int64_t n = nc / g->c, c = nc % g->c;
+  if (masks && hw < 64) {
+    /* small planes: one channel (all its images) per iteration, each kernel
+     * offset's shift worked out once for all the images; every pixel still
+     * gets its terms in (ki, kj) order */
+#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, planes * hw * k))
+    for (int64_t c = 0; c < g->c; c++) {
+      for (int64_t n = 0; n < g->n; n++)
+        memset(dx + (n * g->c + c) * hw, 0, (size_t)hw * sizeof *dx);
+      for (int64_t ki = 0; ki < k; ki++)
+        for (int64_t kj = 0; kj < k; kj++) {
+          const float *src = col + ((c * k + ki) * k + kj) * cols;
+          const int64_t off = (ki - p) * w + (kj - p);
+          const int *m = masks + kj * hw;
+          int64_t lo, hi;
+          shift_run(off, hw, &lo, &hi);
+          for (int64_t n = 0; n < g->n; n++) {
+            float *plane = dx + (n * g->c + c) * hw;
+            const float *sn = src + n * hw;
+            for (int64_t t = lo; t < hi; t++) plane[t + off] += m[t] ? sn[t] : 0.0f;
+          }
+        }
+    }
+    inc__free(masks);
+    return INC_OK;
+  }
+#pragma omp parallel num_threads(inc__cpu_threads(ctx, planes * h * w * k))
+  {
+  const int64_t nt = omp_get_num_threads(), me = omp_get_thread_num();
+  const int64_t nc0 = planes * me / nt, nc1 = planes * (me + 1) / nt;
+  int64_t n = nc0 / g->c, c = nc0 % g->c;
+  for (int64_t nc = nc0; nc < nc1; nc++) {
+    if (nc > nc0 && ++c == g->c) c = 0, n++;
     float *plane = dx + nc * hw;
     memset(plane, 0, (size_t)hw * sizeof *plane);
     for (int64_t ki = 0; ki < k; ki++)
@@ -138,11 +222,10 @@ inc_status inc__cpu_col2im(float *dx, const float *col, const inc__window *g, in
           const int *m = masks + kj * hw;
           int64_t lo, hi;
           shift_run(off, hw, &lo, &hi);
-#pragma omp simd
-          for (int64_t t = lo; t < hi; t++) {
-            float v = src[t];
-            plane[t + off] += m[t] ? v : 0.0f;
-          }
+          if (hi - lo >= 32)
+            shift_add(plane, src, off, m, lo, hi);
+          else
+            for (int64_t t = lo; t < hi; t++) plane[t + off] += m[t] ? src[t] : 0.0f;
           continue;
         }
         int64_t lo, hi;
@@ -161,6 +244,7 @@ inc_status inc__cpu_col2im(float *dx, const float *col, const inc__window *g, in
           }
         }
       }
+  }
   }
   inc__free(masks);
   return INC_OK;
@@ -191,13 +275,16 @@ inc_status inc__cpu_conv_out(float *y, const float *tmp, const float *bias, int6
     const float add = bias ? bias[ci] : 0.0f;
     const float *s = tmp + (ci * n + ni) * p;
     float *d = y + t * p;
-    if (relu)
+    if (relu) {
+#pragma omp simd
       for (int64_t i = 0; i < p; i++) {
         float v = s[i] + add;
         d[i] = v < 0.0f ? 0.0f : v;
       }
-    else
+    } else {
+#pragma omp simd
       for (int64_t i = 0; i < p; i++) d[i] = s[i] + add;
+    }
   }
   return INC_OK;
 }
@@ -211,6 +298,7 @@ inc_status inc__cpu_bias_add(float *y, const float *bias, int64_t n, int64_t c, 
   for (int64_t t = 0; t < runs; t++) {
     const float add = bias[t % c];
     float *d = y + t * p;
+#pragma omp simd
     for (int64_t i = 0; i < p; i++) d[i] += add;
   }
   return INC_OK;
@@ -219,8 +307,35 @@ inc_status inc__cpu_bias_add(float *y, const float *bias, int64_t n, int64_t c, 
 inc_status inc__cpu_bias_grad(float *db, const float *dy, int64_t n, int64_t c, int64_t p,
                               inc_context *ctx)
 {
-  /* db (C) <- sum over n, p of dy (N, C, P) */
+  /* db (C) <- sum over n, p of dy (N, C, P). Each channel's sum runs in the
+   * body's order (n, then p), one float add after another; eight channels
+   * go side by side so that their adds overlap instead of waiting on each
+   * other's latency. */
+  enum { CH = 8 };
+  const int64_t groups = (c + CH - 1) / CH;
 #pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, n * c * p))
-  for (int64_t j = 0; j < c; j++) db[j] = inc__k_bias_grad(dy, j, n, c, p);
+  for (int64_t gi = 0; gi < groups; gi++) {
+    const int64_t j0 = gi * CH, nj = c - j0 < CH ? c - j0 : CH;
+    if (nj < CH) {
+      for (int64_t j = j0; j < c; j++) db[j] = inc__k_bias_grad(dy, j, n, c, p);
+      continue;
+    }
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
+    for (int64_t ni = 0; ni < n; ni++) {
+      const float *r = dy + (ni * c + j0) * p;
+      for (int64_t pi = 0; pi < p; pi++) {
+        s0 += r[pi];
+        s1 += r[p + pi];
+        s2 += r[2 * p + pi];
+        s3 += r[3 * p + pi];
+        s4 += r[4 * p + pi];
+        s5 += r[5 * p + pi];
+        s6 += r[6 * p + pi];
+        s7 += r[7 * p + pi];
+      }
+    }
+    db[j0] = s0, db[j0 + 1] = s1, db[j0 + 2] = s2, db[j0 + 3] = s3;
+    db[j0 + 4] = s4, db[j0 + 5] = s5, db[j0 + 6] = s6, db[j0 + 7] = s7;
+  }
   return INC_OK;
 }

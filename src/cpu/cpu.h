@@ -7,6 +7,16 @@
 
 #include "../internal.h"
 
+/* Hot inner loops are compiled for AVX-512 and AVX2 as well as the
+ * baseline x86-64 the library is built for, picked once at load time
+ * (GCC function multi-versioning; elsewhere just the baseline). The loops
+ * do the same float operations in every version. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define INC__CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define INC__CPU_CLONES
+#endif
+
 /* Threads for a loop of `work` cheap iterations: 1 below a threshold where
  * forking a team costs more than it saves, else the context's count. */
 int inc__cpu_threads(const inc_context *ctx, int64_t work);

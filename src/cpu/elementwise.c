@@ -8,7 +8,7 @@
 
 inc_status inc__cpu_relu_fwd(float *y, const float *x, int64_t count, inc_context *ctx)
 {
-#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, count))
+#pragma omp parallel for simd schedule(static) num_threads(inc__cpu_threads(ctx, count))
   for (int64_t i = 0; i < count; i++) y[i] = inc__k_relu(x[i]);
   return INC_OK;
 }
@@ -16,14 +16,14 @@ inc_status inc__cpu_relu_fwd(float *y, const float *x, int64_t count, inc_contex
 inc_status inc__cpu_relu_bwd(float *dx, const float *dy, const float *y, int64_t count,
                              inc_context *ctx)
 {
-#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, count))
+#pragma omp parallel for simd schedule(static) num_threads(inc__cpu_threads(ctx, count))
   for (int64_t i = 0; i < count; i++) dx[i] = inc__k_relu_grad(dy[i], y[i]);
   return INC_OK;
 }
 
 inc_status inc__cpu_axpy(float *y, const float *x, float alpha, int64_t count, inc_context *ctx)
 {
-#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, count))
+#pragma omp parallel for simd schedule(static) num_threads(inc__cpu_threads(ctx, count))
   for (int64_t i = 0; i < count; i++) y[i] += alpha * x[i];
   return INC_OK;
 }

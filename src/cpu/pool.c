@@ -61,29 +61,89 @@ static void pool_store(float *y, int32_t *arg, int64_t ohw, int64_t o, const flo
     for (int l = 0; l < POOL_LANES; l++) arg[l * ohw + o] = ab[l];
 }
 
+/* Transposes 16 rows of 16 floats in registers (r[i][j] <- r[j][i]). */
+__attribute__((target("avx512f"))) static inline void transpose16(__m512 *r)
+{
+  __m512 t[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; i++) {
+    __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
+    __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+  }
+  for (int j = 0; j < 4; j++) {
+    t[j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+    t[4 + j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+    t[8 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+    t[12 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+  }
+  for (int j = 0; j < 4; j++) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+    r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
+    r[4 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0x88);
+    r[12 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0xDD);
+  }
+}
+
+/* buf (n, 16) <- the first n floats of 16 rows of x, `stride` apart. */
+__attribute__((target("avx512f"))) static void lanes_in(float *buf, const float *x,
+                                                         int64_t stride, int64_t n)
+{
+  for (int64_t t0 = 0; t0 < n; t0 += 16) {
+    const int64_t m = n - t0 < 16 ? n - t0 : 16;
+    const __mmask16 k = (__mmask16)((1u << m) - 1u);
+    __m512 r[16];
+    for (int l = 0; l < 16; l++) r[l] = _mm512_maskz_loadu_ps(k, x + l * stride + t0);
+    transpose16(r);
+    for (int64_t j = 0; j < m; j++) _mm512_storeu_ps(buf + (t0 + j) * 16, r[j]);
+  }
+}
+
+/* The first n floats of 16 rows of y, `stride` apart <- buf (n, 16). */
+__attribute__((target("avx512f"))) static void lanes_out(float *y, const float *buf,
+                                                          int64_t stride, int64_t n)
+{
+  for (int64_t t0 = 0; t0 < n; t0 += 16) {
+    const int64_t m = n - t0 < 16 ? n - t0 : 16;
+    const __mmask16 k = (__mmask16)((1u << m) - 1u);
+    __m512 r[16];
+    for (int64_t j = 0; j < 16; j++)
+      r[j] = j < m ? _mm512_loadu_ps(buf + (t0 + j) * 16) : _mm512_setzero_ps();
+    transpose16(r);
+    for (int l = 0; l < 16; l++) _mm512_mask_storeu_ps(y + l * stride + t0, k, r[l]);
+  }
+}
+
 /* Max pooling of POOL_LANES planes at once, one vector operation across the
  * planes per window step: the same clipped window, scan order and rule for
  * each lane as the scalar scan (the first valid element taken, then any
- * larger one or a NaN). AVX-512: one register of 16 lanes. */
+ * larger one or a NaN). AVX-512: one register of 16 lanes; planes go in and
+ * out through in-register 16x16 transposes. buf holds (H*W + 2*OH*OW, 16). */
 __attribute__((target("avx512f"))) static void maxpool_lanes_avx512(float *y, int32_t *arg,
                                                                      const float *x, float *buf,
                                                                      const inc__window *g)
 {
   const int64_t h = g->h, w = g->w, ohw = g->oh * g->ow;
-  pool_interleave(buf, x, h * w);
+  float *ob = buf + h * w * POOL_LANES, *ab = ob + ohw * POOL_LANES;
+  lanes_in(buf, x, h * w, h * w);
   for (int64_t oh = 0; oh < g->oh; oh++) {
     const int64_t h0 = oh * g->s - g->p;
     const int64_t i0 = h0 < 0 ? 0 : h0, i1 = h0 + g->k > h ? h : h0 + g->k;
     for (int64_t ow = 0; ow < g->ow; ow++) {
       const int64_t w0 = ow * g->s - g->p;
       const int64_t j0 = w0 < 0 ? 0 : w0, j1 = w0 + g->k > w ? w : w0 + g->k;
-      float yb[POOL_LANES];
-      int32_t ab[POOL_LANES];
-      if (i0 >= i1 || j0 >= j1) { /* no valid element: the body's -inf, -1 */
-        for (int l = 0; l < POOL_LANES; l++) yb[l] = -INFINITY, ab[l] = -1;
-      } else {
-        __m512 best = _mm512_loadu_ps(buf + (i0 * w + j0) * POOL_LANES);
-        __m512i bi = _mm512_set1_epi32((int32_t)(i0 * w + j0));
+      const int64_t o = oh * g->ow + ow;
+      __m512 best = _mm512_set1_ps(-INFINITY); /* no valid element: the body's -inf, -1 */
+      __m512i bi = _mm512_set1_epi32(-1);
+      if (i0 < i1 && j0 < j1) {
+        best = _mm512_loadu_ps(buf + (i0 * w + j0) * POOL_LANES);
+        bi = _mm512_set1_epi32((int32_t)(i0 * w + j0));
         for (int64_t i = i0; i < i1; i++)
           for (int64_t j = i == i0 ? j0 + 1 : j0; j < j1; j++) {
             __m512 v = _mm512_loadu_ps(buf + (i * w + j) * POOL_LANES);
@@ -92,12 +152,13 @@ __attribute__((target("avx512f"))) static void maxpool_lanes_avx512(float *y, in
             best = _mm512_mask_mov_ps(best, take, v);
             bi = _mm512_mask_mov_epi32(bi, take, _mm512_set1_epi32((int32_t)(i * w + j)));
           }
-        _mm512_storeu_ps(yb, best);
-        _mm512_storeu_si512((void *)ab, bi);
       }
-      pool_store(y, arg, ohw, oh * g->ow + ow, yb, ab);
+      _mm512_storeu_ps(ob + o * POOL_LANES, best);
+      _mm512_storeu_ps(ab + o * POOL_LANES, _mm512_castsi512_ps(bi));
     }
   }
+  lanes_out(y, ob, ohw, ohw);
+  if (arg) lanes_out((float *)arg, ab, ohw, ohw); /* bit patterns, moved unchanged */
 }
 
 /* The same with AVX2: two registers of 8 lanes. */
@@ -148,6 +209,9 @@ __attribute__((target("avx2"))) static void maxpool_lanes_avx2(float *y, int32_t
 /* 2: AVX-512, 1: AVX2, 0: neither (planes go one at a time) */
 static int pool_isa(void)
 {
+#ifdef INC_CPU_POOL_ISA /* testing: force a path */
+  return INC_CPU_POOL_ISA;
+#endif
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
 }
@@ -156,25 +220,171 @@ static int pool_isa(void)
 static int pool_isa(void) { return 0; }
 #endif
 
+/* "Same" stride-1 pooling (OH == H, OW == W: the 3x3 s1 p1 pool of every
+ * Inception block): window offset (ki, kj) is a shift of the plane by
+ * off = (ki-p)*W + (kj-p), so one offset at a time is a vectorized pass
+ * over the plane, masked to the positions where that offset is inside the
+ * input. Offsets go in the body's order and each position applies the
+ * body's rule, so values and argmax are the body's. Small planes are done
+ * a run of `bp` consecutive planes at a time (a neighbour plane's values
+ * are read only at masked positions). */
+typedef struct shift_pool {
+  int64_t bp;    /* planes per run */
+  int *valid;    /* (K*K, bp*HW): offset (ki, kj) of output t is inside the input */
+  int32_t *at;   /* (bp*HW): t's index within its plane */
+} shift_pool;
+
+static int shift_pool_init(shift_pool *sp, const inc__window *g, int64_t planes)
+{
+  sp->valid = NULL;
+  sp->at = NULL;
+  if (g->s != 1 || g->oh != g->h || g->ow != g->w) return 0;
+  const int64_t k = g->k, h = g->h, w = g->w, hw = h * w;
+  int64_t bp = 256 / hw;
+  if (bp < 1) bp = 1;
+  if (bp > planes) bp = planes;
+  sp->bp = bp;
+  sp->valid = (int *)inc__malloc((size_t)(k * k * bp * hw) * sizeof *sp->valid);
+  sp->at = (int32_t *)inc__malloc((size_t)(bp * hw) * sizeof *sp->at);
+  if (!sp->valid || !sp->at) {
+    inc__free(sp->valid);
+    inc__free(sp->at);
+    return 0;
+  }
+  for (int64_t ki = 0; ki < k; ki++)
+    for (int64_t kj = 0; kj < k; kj++)
+      for (int64_t t = 0; t < bp * hw; t++) {
+        const int64_t q = t % hw, r = q / w + ki - g->p, c = q % w + kj - g->p;
+        sp->valid[(ki * k + kj) * bp * hw + t] = r >= 0 && r < h && c >= 0 && c < w;
+      }
+  for (int64_t t = 0; t < bp * hw; t++) sp->at[t] = (int32_t)(t % hw);
+  return 1;
+}
+
+/* Planes [nc, nc + nb) of y from x (all `planes` planes); bi receives the
+ * argmax of those planes (it points at plane nc's). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void maxpool_shift(float *y, int32_t *bi, const float *x, const inc__window *g,
+                          const shift_pool *sp, int64_t nc, int64_t nb, int64_t planes)
+{
+  const int64_t k = g->k, w = g->w, hw = g->h * g->w, n = nb * hw, stride = sp->bp * hw;
+  const int64_t base = nc * hw, total = planes * hw;
+  float *restrict yp = y + base;
+  int32_t *restrict bp = bi;
+  const float *restrict xp = x + base;
+  const int32_t *restrict at = sp->at;
+  for (int64_t t = 0; t < n; t++) yp[t] = -INFINITY, bp[t] = -1;
+  for (int64_t ki = 0; ki < k; ki++)
+    for (int64_t kj = 0; kj < k; kj++) {
+      const int64_t off = (ki - g->p) * w + (kj - g->p);
+      const int *restrict m = sp->valid + (ki * k + kj) * stride;
+      /* keep t + off inside the whole tensor; outside it every position is
+       * padding of its own plane */
+      int64_t lo = base + off < 0 ? -(base + off) : 0;
+      int64_t hi = base + n + off > total ? total - base - off : n;
+      const int32_t o32 = (int32_t)off;
+#pragma omp simd
+      for (int64_t t = lo; t < hi; t++) {
+        float v = xp[t + off], cur = yp[t];
+        int32_t b = bp[t];
+        int take = m[t] & ((b < 0) | (v > cur) | (v != v));
+        yp[t] = take ? v : cur;
+        bp[t] = take ? at[t] + o32 : b;
+      }
+    }
+}
+
+#if POOL_HAVE_LANES
+/* maxpool_shift with AVX-512: 16 outputs at a time, all K*K offsets applied
+ * in registers before one store. Loads are masked by the offset's validity
+ * (a masked-off lane reads nothing), which also keeps them inside the
+ * tensor. */
+__attribute__((target("avx512f"))) static void maxpool_shift_avx512(
+    float *y, int32_t *bi, const float *x, const inc__window *g, const shift_pool *sp,
+    int64_t nc, int64_t nb)
+{
+  const int64_t k = g->k, w = g->w, hw = g->h * g->w, n = nb * hw, stride = sp->bp * hw;
+  const int64_t base = nc * hw;
+  const __m512i zero = _mm512_setzero_si512(), none = _mm512_set1_epi32(-1);
+  for (int64_t t0 = 0; t0 < n; t0 += 16) {
+    const __mmask16 tail = n - t0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - t0)) - 1u);
+    const __m512i at = _mm512_maskz_loadu_epi32(tail, sp->at + t0);
+    __m512 best = _mm512_set1_ps(-INFINITY);
+    __m512i b = none;
+    for (int64_t ki = 0; ki < k; ki++)
+      for (int64_t kj = 0; kj < k; kj++) {
+        const int64_t off = (ki - g->p) * w + (kj - g->p);
+        const int *m = sp->valid + (ki * k + kj) * stride + t0;
+        const __mmask16 ok =
+            _mm512_mask_cmpneq_epi32_mask(tail, _mm512_maskz_loadu_epi32(tail, m), zero);
+        const __m512 v = _mm512_maskz_loadu_ps(ok, x + base + t0 + off);
+        const __mmask16 take =
+            ok & (_mm512_cmplt_epi32_mask(b, zero) | _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+                  _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q));
+        best = _mm512_mask_mov_ps(best, take, v);
+        b = _mm512_mask_mov_epi32(b, take, _mm512_add_epi32(at, _mm512_set1_epi32((int32_t)off)));
+      }
+    _mm512_mask_storeu_ps(y + base + t0, tail, best);
+    _mm512_mask_storeu_epi32(bi + t0, tail, b);
+  }
+}
+#endif
+
 inc_status inc__cpu_maxpool_fwd(float *y, int32_t *arg, const float *x, const inc__window *g,
                                 inc_context *ctx)
 {
-  /* y, arg (N, C, OH, OW) <- x (N, C, H, W): blocks of POOL_LANES planes
-   * interleaved, the remaining planes one by one */
+  /* y, arg (N, C, OH, OW) <- x (N, C, H, W): "same" stride-1 planes by
+   * shifts; otherwise blocks of POOL_LANES planes interleaved, the remaining
+   * planes one by one */
   const int64_t planes = g->n * g->c, hw = g->h * g->w, ohw = g->oh * g->ow;
   const int isa = pool_isa();
+  shift_pool sp;
+  if (shift_pool_init(&sp, g, planes)) {
+    const int threads = inc__cpu_threads(ctx, planes * ohw * g->k);
+    /* inference: the argmax is only scratch, one run's worth per thread */
+    int32_t *scratch =
+        arg ? NULL : (int32_t *)inc__malloc((size_t)(threads * sp.bp * hw) * sizeof *scratch);
+    if (arg || scratch) {
+      const int64_t runs = (planes + sp.bp - 1) / sp.bp;
+#pragma omp parallel num_threads(threads)
+      {
+        int32_t *mine = scratch ? scratch + (int64_t)omp_get_thread_num() * sp.bp * hw : NULL;
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < runs; r++) {
+          const int64_t nc = r * sp.bp, nb = planes - nc < sp.bp ? planes - nc : sp.bp;
+          int32_t *bi = arg ? arg + nc * hw : mine;
+#if POOL_HAVE_LANES
+          if (isa == 2) {
+            maxpool_shift_avx512(y, bi, x, g, &sp, nc, nb);
+            continue;
+          }
+#endif
+          maxpool_shift(y, bi, x, g, &sp, nc, nb, planes);
+        }
+      }
+      inc__free(scratch);
+      inc__free(sp.valid);
+      inc__free(sp.at);
+      return INC_OK;
+    }
+    inc__free(sp.valid); /* no memory for the argmax: take the general path */
+    inc__free(sp.at);
+  }
   const int64_t blocks = isa ? planes / POOL_LANES : 0;
   const int threads = inc__cpu_threads(ctx, planes * ohw * g->k);
   float *bufs = NULL;
+  const int64_t per = (hw + 2 * ohw) * POOL_LANES; /* floats of scratch per thread */
   if (blocks) {
-    bufs = (float *)inc__malloc((size_t)(threads * hw * POOL_LANES) * sizeof(float));
+    bufs = (float *)inc__malloc((size_t)(threads * per) * sizeof(float));
     if (!bufs)
       return inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "CPU max pool: cannot allocate %lld bytes",
-                        (long long)(threads * hw * POOL_LANES * (int64_t)sizeof(float)));
+                        (long long)(threads * per * (int64_t)sizeof(float)));
   }
 #pragma omp parallel num_threads(threads)
   {
-    float *buf = bufs ? bufs + (int64_t)omp_get_thread_num() * hw * POOL_LANES : NULL;
+    float *buf = bufs ? bufs + (int64_t)omp_get_thread_num() * per : NULL;
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < blocks; b++) {
       const int64_t nc = b * POOL_LANES;

@@ -88,12 +88,18 @@ static inc_status concat_backward(inc_layer *l, const inc_tensor *dy)
   concat_priv *c = (concat_priv *)l->priv;
   inc__shape in;
   inc__shape_of(l->x, &in);
-  inc_tensor *dx; /* shape and layout of the input */
-  inc_status s = inc__layer_dx(l, &in, &dx);
-  if (s != INC_OK) return s;
-  dx->cnhw = l->x->cnhw;
+  inc_tensor *dx = NULL; /* shape and layout of the input; not made when unwanted */
+  inc_status s = INC_OK;
+  if (!l->skip_dx) {
+    s = inc__layer_dx(l, &in, &dx);
+    if (s != INC_OK) return s;
+    dx->cnhw = l->x->cnhw;
+  } else {
+    l->dx = NULL;
+  }
   int64_t off = 0, p = inc__plane(dy), n = dy->dims[0], ct = dy->dims[1];
   int blocks = !inc__as_nchw(dy); /* dy stored (C, N, ...) like y */
+  int filled = 0;                   /* dx holds the sum of the branches so far */
   for (int i = 0; s == INC_OK && i < l->nchildren; i++) {
     inc_layer *br = l->children[i];
     inc__shape ps;
@@ -119,13 +125,22 @@ static inc_status concat_backward(inc_layer *l, const inc_tensor *dy)
         s = ctx->ops->slice(dy->data, c->part->data, 0, n, ps.d[1], ct, off, p, ctx);
       part = c->part;
     }
+    br->skip_dx = l->skip_dx;
+    br->dx_into = dx ? dx->data : NULL; /* a branch may add its dx into ours itself */
+    br->dx_accum = filled;
     if (s == INC_OK) s = inc__layer_backward(br, part);
+    br->skip_dx = br->dx_accum = 0;
+    br->dx_into = NULL;
     if (s != INC_OK) break;
     off += ps.d[1];
-    if (i == 0)
+    if (!dx) continue;
+    if (br->dx->data == dx->data) /* it did */
+      ;
+    else if (!filled)
       s = ctx->ops->copy(dx->data, br->dx->data, (size_t)dx->numel * sizeof(float), ctx);
     else
       s = ctx->ops->axpy(dx->data, br->dx->data, 1.0f, dx->numel, ctx);
+    filled = 1;
   }
   return s;
 }

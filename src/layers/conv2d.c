@@ -16,7 +16,19 @@
 
 typedef struct conv_priv {
   int oc, k, s, p;
+  inc_tensor dx_view; /* l->dx when the input gradient went to l->dx_into */
+  inc_tensor *col;    /* INC_CONV_KEEP_COL: the col of the last training forward */
+  int col_valid;
 } conv_priv;
+
+/* Keep each convolution's col matrix from the training forward for its
+ * backward instead of building it again: one im2col pass less per step for
+ * the memory of every col at once (about 650 MB for the D2L GoogLeNet at
+ * 96x96, batch 128); build with -DINC_CONV_KEEP_COL=0 to trade the time back
+ * for the memory. See docs/performance.md. */
+#ifndef INC_CONV_KEEP_COL
+#define INC_CONV_KEEP_COL 1
+#endif
 
 enum { WS_COL = 0, WS_TMP = 1, WS_DCOL = 2 };
 
@@ -69,6 +81,11 @@ static inc_status conv_infer(inc_layer *l, const inc__shape *in, inc__shape *out
 
 static int is_pointwise(const conv_priv *c) { return c->k == 1 && c->s == 1 && c->p == 0; }
 
+int inc__conv2d_im2col(const inc_layer *l)
+{
+  return l->vt == &inc__conv2d_vt && !is_pointwise((const conv_priv *)l->priv);
+}
+
 /* im2col (to_col) or col2im of x / dx (N, C, H, W) in the layout of x:
  * one call when its bytes read as (N, C, H, W), else (channel-major) one
  * call per channel, whose (N, 1, H, W) block gives col rows c*K*K.. */
@@ -92,17 +109,33 @@ static inc_status col_pass(inc_context *ctx, int to_col, float *col, float *img,
  * channel-major input), x with its leading axes swapped, or im2col into
  * the workspace. */
 static inc_status conv_col(inc_layer *l, const inc_tensor *x, const inc__window *g,
-                           const float **col)
+                           const float **col, int keep)
 {
   inc_context *ctx = l->ctx;
-  const conv_priv *c = (const conv_priv *)l->priv;
+  conv_priv *c = (conv_priv *)l->priv;
   if (is_pointwise(c) && inc__as_cnhw(x)) {
     *col = x->data;
     return INC_OK;
   }
   int64_t rows = g->c * c->k * c->k, cols = g->n * g->oh * g->ow;
   float *buf;
-  inc_status s = inc__workspace(ctx, WS_COL, (size_t)(rows * cols) * sizeof(float), (void **)&buf);
+  inc_status s;
+  if (INC_CONV_KEEP_COL && keep == 2 && c->col_valid) { /* backward: the forward's col */
+    *col = c->col->data;
+    return INC_OK;
+  }
+  if (INC_CONV_KEEP_COL && keep == 1) { /* training forward: keep it */
+    int64_t d[1] = {rows * cols};
+    c->col_valid = 0;
+    s = inc__tensor_ensure(ctx, &c->col, 1, d);
+    if (s != INC_OK) return s;
+    c->col->owner_is_layer = 1;
+    buf = c->col->data;
+    c->col_valid = 1;
+  } else {
+    if (keep == 0) c->col_valid = 0;
+    s = inc__workspace(ctx, WS_COL, (size_t)(rows * cols) * sizeof(float), (void **)&buf);
+  }
   if (s != INC_OK) return s;
   INC__PROF_ROLE(ctx, INC__ROLE_COL);
   if (is_pointwise(c))
@@ -132,12 +165,22 @@ static inc_status conv_forward(inc_layer *l, const inc_tensor *x, int training)
   os.d[3] = g.ow;
   inc_tensor *y; /* (N, OC, OH, OW), stored (OC, N*OH*OW) */
   if ((s = inc__layer_out(l, &os, &y)) != INC_OK) return s;
-  y->cnhw = 1;
   const float *col; /* (C*K*K, N*OH*OW) */
-  if ((s = conv_col(l, x, &g, &col)) != INC_OK) return s;
+  if ((s = conv_col(l, x, &g, &col, training ? 1 : 0)) != INC_OK) return s;
   const float *w = l->params[0].value->data, *b = l->params[1].value->data;
-  int64_t kdim = g.c * c->k * c->k, np = g.n * g.oh * g.ow;
+  int64_t kdim = g.c * c->k * c->k, p = g.oh * g.ow, np = g.n * p;
   (void)training;
+  if (l->want_nchw && !(g.n == 1 || c->oc == 1)) {
+    /* the next layer runs im2col: give it (N, OC, OH, OW), the bias pass
+     * moving the GEMM result (OC, N*P) into place */
+    float *tmp;
+    y->cnhw = 0;
+    s = inc__workspace(ctx, WS_TMP, (size_t)(c->oc * np) * sizeof(float), (void **)&tmp);
+    if (s == INC_OK) s = ctx->ops->gemm(tmp, w, col, 0, 0, c->oc, np, kdim, 1.0f, 0.0f, ctx);
+    if (s == INC_OK) s = ctx->ops->conv_out(y->data, tmp, b, g.n, c->oc, p, l->fuse_relu, ctx);
+    return s;
+  }
+  y->cnhw = 1;
   s = ctx->ops->gemm(y->data, w, col, 0, 0, c->oc, np, kdim, 1.0f, 0.0f, ctx);
   if (s == INC_OK) s = ctx->ops->conv_out(y->data, y->data, b, 1, c->oc, np, l->fuse_relu, ctx);
   return s;
@@ -169,16 +212,35 @@ static inc_status conv_backward(inc_layer *l, const inc_tensor *dy)
   s = ctx->ops->bias_grad(b->grad->data, dyt, 1, c->oc, np, ctx);
   if (s != INC_OK) return s;
   const float *col;
-  if ((s = conv_col(l, x, &g, &col)) != INC_OK) return s;
+  if ((s = conv_col(l, x, &g, &col, 2)) != INC_OK) return s;
   /* dW (OC, C*K*K) = dyt (OC, N*P) x col^T */
   INC__PROF_ROLE(ctx, INC__ROLE_WGRAD);
   s = ctx->ops->gemm(w->grad->data, dyt, col, 0, 1, c->oc, kdim, np, 1.0f, 0.0f, ctx);
   if (s != INC_OK) return s;
+  if (l->skip_dx) { /* e.g. the first layer of a network: no input gradient wanted */
+    l->dx = NULL;
+    return INC_OK;
+  }
 
+  const float *wv = w->value->data;
+  if (is_pointwise(c) && inc__as_cnhw(x) && l->dx_into) {
+    /* the GEMM writes (or adds) dx where the enclosing concat sums it */
+    inc_tensor *v = &((conv_priv *)l->priv)->dx_view;
+    v->ctx = ctx;
+    v->ndim = in.ndim;
+    for (int j = 0; j < in.ndim; j++) v->dims[j] = in.d[j];
+    v->numel = v->capacity = x->numel;
+    v->data = l->dx_into;
+    v->owner_is_layer = 1;
+    v->cnhw = x->cnhw;
+    l->dx = v;
+    INC__PROF_ROLE(ctx, INC__ROLE_DGRAD);
+    return ctx->ops->gemm(v->data, wv, dyt, 1, 0, kdim, np, c->oc, 1.0f,
+                          l->dx_accum ? 1.0f : 0.0f, ctx);
+  }
   inc_tensor *dx; /* (N, C, H, W) in the layout of x */
   if ((s = inc__layer_dx(l, &in, &dx)) != INC_OK) return s;
   dx->cnhw = x->cnhw;
-  const float *wv = w->value->data;
   INC__PROF_ROLE(ctx, INC__ROLE_DGRAD);
   if (is_pointwise(c) && inc__as_cnhw(x)) /* dcol is dx */
     return ctx->ops->gemm(dx->data, wv, dyt, 1, 0, kdim, np, c->oc, 1.0f, 0.0f, ctx);
@@ -210,9 +272,17 @@ static void conv_describe(const inc_layer *l, char *buf, size_t cap)
   snprintf(buf, cap, "%d filters %dx%d s%d p%d", c->oc, c->k, c->k, c->s, c->p);
 }
 
+static void conv_release(inc_layer *l)
+{
+  conv_priv *c = (conv_priv *)l->priv;
+  inc__tensor_free(c->col);
+  c->col = NULL;
+  c->col_valid = 0;
+}
+
 const inc__layer_vt inc__conv2d_vt = {
     "conv2d", 0, conv_infer, conv_forward, conv_backward, conv_bind_from_weight,
-    NULL,     NULL, conv_describe,
+    conv_release, NULL, conv_describe,
 };
 
 INC_API inc_status inc_conv2d_create(inc_context *ctx, int out_channels, int kernel, int stride,

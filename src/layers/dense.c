@@ -60,6 +60,10 @@ static inc_status dense_backward(inc_layer *l, const inc_tensor *dy)
                                 1.0f, 0.0f, ctx);
   if (s == INC_OK) s = ctx->ops->bias_grad(l->params[1].grad->data, dy->data, n, c->out, 1, ctx);
   if (s != INC_OK) return s;
+  if (l->skip_dx) { /* no input gradient wanted */
+    l->dx = NULL;
+    return INC_OK;
+  }
   inc__shape in;
   inc_tensor *dx; /* (N, F) = dy (N, OUT) x W (OUT, F) */
   inc__shape_of(x, &in);

@@ -2,7 +2,10 @@
  * sequential.c — the container that applies its children in order. Its
  * output and input gradient are those of its last and first child; it owns
  * no activation of its own. A conv2d directly followed by a relu is fused:
- * the convolution rectifies its own output and the ReLU passes it on.
+ * the convolution rectifies its own output and the ReLU passes it on. A
+ * layer followed (past such a ReLU) by a convolution that runs im2col is
+ * asked for an (N, C, H, W) output, which that im2col reads in one pass
+ * (see "Layouts" in layer.h).
  */
 #include "../layer.h"
 
@@ -35,10 +38,12 @@ static inc_status seq_forward(inc_layer *l, const inc_tensor *x, int training)
   for (int i = 0; i < l->nchildren; i++) {
     inc_layer *ch = l->children[i];
     int fuse = conv_relu_pair(l, i);
+    int next = i + 1 + fuse; /* the layer after the ReLU, if fused */
     ch->fuse_relu = fuse;
     ch->rectified_in = rectified;
+    ch->want_nchw = next < l->nchildren && inc__conv2d_im2col(l->children[next]);
     inc_status s = inc__layer_forward(ch, h, training);
-    ch->fuse_relu = ch->rectified_in = 0; /* hints hold for this call only */
+    ch->fuse_relu = ch->rectified_in = ch->want_nchw = 0; /* hints hold for this call only */
     if (s != INC_OK) return s;
     rectified = fuse;
     h = ch->y;
@@ -51,9 +56,15 @@ static inc_status seq_backward(inc_layer *l, const inc_tensor *dy)
 {
   const inc_tensor *g = dy;
   for (int i = l->nchildren - 1; i >= 0; i--) {
-    inc_status s = inc__layer_backward(l->children[i], g);
+    inc_layer *ch = l->children[i];
+    ch->skip_dx = i == 0 && l->skip_dx; /* only the first layer's dx can be unwanted */
+    ch->dx_into = i == 0 ? l->dx_into : NULL; /* ... or go to a given place */
+    ch->dx_accum = i == 0 && l->dx_accum;
+    inc_status s = inc__layer_backward(ch, g);
+    ch->skip_dx = ch->dx_accum = 0;
+    ch->dx_into = NULL;
     if (s != INC_OK) return s;
-    g = l->children[i]->dx;
+    g = ch->dx;
   }
   l->dx = g;
   return INC_OK;
