@@ -19,8 +19,7 @@
 # Every variant compiles the CPU sources (CUDA never, so the flavour of lib/
 # does not matter) into its own directory and links its own runner from the
 # same test sources as the regular one; nothing here touches lib/ or
-# build/cuda*/. VALGRIND_SKIP_CASES lists Check test cases that are left out
-# of the valgrind run (too slow under memcheck; covered by the ASan run).
+# build/cuda*/. Timings and what each run leaves out: docs/reliability.md.
 
 REL_LIB_C := $(sort $(wildcard src/*.c src/cpu/*.c src/layers/*.c))
 REL_HEADERS := include/inception.h $(wildcard src/*.h src/cpu/*.h src/layers/*.h)
@@ -46,8 +45,8 @@ REL_RUN_ENV := CK_FORK=no OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
 define rel_variant
 build/$(1)/src/%.o: src/%.c $$(REL_HEADERS)
 	@mkdir -p $$(dir $$@)
-	$(2) $$(REL_CPPFLAGS) -std=c99 $(3) -fvisibility=hidden -fopenmp -ffp-contract=off \
-	  $$(REL_WARN) -c $$< -o $$@
+	$(2) $$(REL_CPPFLAGS) -std=c99 $(3) $$(REL_CFLAGS_EXTRA) -fvisibility=hidden -fopenmp \
+	  -ffp-contract=off $$(REL_WARN) -c $$< -o $$@
 
 build/$(1)/tests/%.o: tests/%.c $$(REL_HEADERS) $$(REL_TEST_H)
 	@mkdir -p $$(dir $$@)
@@ -75,8 +74,15 @@ $(eval $(call rel_variant,faults,gcc,-O1 -g $(REL_SAN) -DINC_FAULT_INJECTION))
 $(eval $(call rel_variant,tsan,gcc,-O1 -g -fsanitize=thread))
 $(eval $(call rel_variant,vg,gcc,-O2 -g))
 
+# The CPU kernels dispatch through GCC target_clones (ifunc): their
+# resolvers run while the dynamic loader relocates the program, before the
+# TSan runtime is up, and crash if they call __tsan_func_entry. Without
+# function entry/exit hooks those files still have every memory access
+# checked (reports then show fewer frames inside them).
+build/tsan/src/cpu/%.o: REL_CFLAGS_EXTRA := --param=tsan-instrument-func-entry-exit=0
+
 .PHONY: check-asan check-valgrind check-faults check-tsan check-fuzz-corpus fuzz \
-        fuzz-corpus-seed reliability-deps
+        fuzz-deps fuzz-corpus-seed reliability-deps
 
 # valgrind (and clang for `make fuzz`) come from Debian; DEB_ALL is expanded
 # before mk/*.mk are read, so append to it directly as well as to DEB_EXTRA.
@@ -88,46 +94,75 @@ reliability-deps:
 	@for p in $(REL_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \
 	  { echo "missing $$p: run 'make deps'"; exit 1; }; done
 
+# Each suite runs in its own process (CK_FORK=no would otherwise let the
+# first crash hide every later suite); a line per suite, the log of a
+# failing one, the total time. $(call rel_suites,VARIANT,ENV,WRAPPER,SUITES)
+# with SUITES "all" or a list; an entry suite:case runs one Check case.
+rel_list_suites = sed -n 's/^INC_SUITE(\(.*\))$$/\1/p' build/$(1)/tests/suites.inc
+define rel_suites
+@rc=0; total=$$(date +%s); \
+  list="$(4)"; if [ "$$list" = all ]; then list=$$($(call rel_list_suites,$(1))); fi; \
+  for s in $$list; do \
+    suite=$${s%%:*}; case_=; case $$s in *:*) case_=$${s#*:};; esac; \
+    log=build/$(1)/$$(echo $$s | tr : -).log; t0=$$(date +%s); \
+    env CK_RUN_SUITE=$$suite $${case_:+CK_RUN_CASE=$$case_} $(2) $(3) build/$(1)/tests/run > $$log 2>&1; r=$$?; \
+    printf '%-8s %-26s %-4s %4ss  %s\n' $(1) $$s $$( [ $$r = 0 ] && echo ok || echo FAIL) \
+      $$(( $$(date +%s) - t0 )) "$$(grep -E '^[0-9]+ passed' $$log)"; \
+    if [ $$r != 0 ]; then rc=1; echo "---- $$log (last 60 lines)"; tail -n 60 $$log; echo "----"; fi; \
+  done; \
+  echo "$(1): $$(( $$(date +%s) - total ))s, $$( [ $$rc = 0 ] && echo passed || echo FAILED)"; exit $$rc
+endef
+
 # ---- ASan + UBSan ----------------------------------------------------------
+ASAN_SUITES ?= all
 check-asan: build/asan/tests/run
-	@echo "check-asan: every suite, ASan + UBSan, CK_FORK=no, leaks fatal"
-	@start=$$(date +%s); $(REL_ASAN_ENV) $(REL_RUN_ENV) build/asan/tests/run; rc=$$?; \
-	  echo "check-asan: $$(( $$(date +%s) - start ))s, exit $$rc"; exit $$rc
+	@echo "check-asan: ASan + UBSan, CK_FORK=no, leaks fatal, one process per suite"
+	$(call rel_suites,asan,$(REL_ASAN_ENV) $(REL_RUN_ENV),,$(ASAN_SUITES))
 
 # ---- valgrind ----------------------------------------------------------------
-# Check has no "skip case" variable, so the runner honours INC_TEST_SKIP_CASES
-# (tests/main.c does not: the suites that register heavy cases read it
-# through tests/reliability.h). Whatever is skipped still runs under ASan.
+# memcheck over the plain -O2 build. The whole runner takes ~10 min under
+# valgrind on 2 cores, so by default the heaviest cases are left out
+# (VALGRIND_SKIP: suites or suite:case); they run under ASan in check-asan.
+# `make check-valgrind VALGRIND_SKIP=` runs everything.
 VALGRIND ?= valgrind
+VALGRIND_SKIP ?= train shapes kernels cpu_ops containers torch:googlenet
 VALGRIND_FLAGS ?= --leak-check=full --show-leak-kinds=definite,indirect,possible \
-  --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 --track-origins=no \
+  --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 \
   --suppressions=$(CURDIR)/tests/valgrind.supp --num-callers=30
+# The suites (and, for a suite with a skipped case, its other cases, from
+# the tcase_create("...") calls of tests/test_<suite>.c) that valgrind runs.
+rel_vg_list = for s in $$($(call rel_list_suites,vg)); do \
+    skip=0; for x in $(VALGRIND_SKIP); do [ "$$x" = "$$s" ] && skip=1; done; \
+    [ $$skip = 1 ] && continue; \
+    cases=; for x in $(VALGRIND_SKIP); do case $$x in $$s:*) cases="$$cases $${x\#*:}";; esac; done; \
+    if [ -z "$$cases" ]; then echo $$s; continue; fi; \
+    for c in $$(sed -n 's/.*tcase_create("\([A-Za-z0-9_]*\)").*/\1/p' tests/test_$$s.c); do \
+      keep=1; for x in $$cases; do [ "$$x" = "$$c" ] && keep=0; done; [ $$keep = 1 ] && echo $$s:$$c; \
+    done; done
 check-valgrind: build/vg/tests/run | reliability-deps
-	@echo "check-valgrind: every suite under memcheck, CK_FORK=no"
-	@start=$$(date +%s); CK_FORK=no CK_TIMEOUT_MULTIPLIER=50 OMP_NUM_THREADS=2 \
-	  OPENBLAS_NUM_THREADS=2 INC_TEST_UNDER_VALGRIND=1 \
-	  $(VALGRIND) $(VALGRIND_FLAGS) build/vg/tests/run; rc=$$?; \
-	  echo "check-valgrind: $$(( $$(date +%s) - start ))s, exit $$rc"; exit $$rc
+	@echo "check-valgrind: memcheck, CK_FORK=no, one process per suite; skipped: $(VALGRIND_SKIP)"
+	$(call rel_suites,vg,CK_FORK=no CK_TIMEOUT_MULTIPLIER=50 OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2,$(VALGRIND) $(VALGRIND_FLAGS),$$($(rel_vg_list)))
 
 # ---- allocation failures and failed writes ----------------------------------
 check-faults: build/faults/tests/run
-	@echo "check-faults: suite faults, -DINC_FAULT_INJECTION + ASan/UBSan, CK_FORK=no"
-	@start=$$(date +%s); $(REL_ASAN_ENV) $(REL_RUN_ENV) CK_RUN_SUITE=faults \
-	  build/faults/tests/run; rc=$$?; \
-	  echo "check-faults: $$(( $$(date +%s) - start ))s, exit $$rc"; exit $$rc
+	@echo "check-faults: -DINC_FAULT_INJECTION + ASan/UBSan, CK_FORK=no"
+	$(call rel_suites,faults,$(REL_ASAN_ENV) $(REL_RUN_ENV),,faults:alloc faults:googlenet faults:writes)
 
 # ---- ThreadSanitizer -----------------------------------------------------------
-# libgomp is not built with TSan, so its barriers look like races: every
-# OpenMP team is held to one thread (OMP_THREAD_LIMIT=1; results do not
-# depend on the thread count). The threads suite makes its own pthreads.
+# libgomp is not built with TSan, so its barriers would look like races:
+# every OpenMP team is held to one thread (OMP_THREAD_LIMIT=1; results do
+# not depend on the thread count). The threads suite makes its own
+# pthreads; a few quick suites run too (the numeric ones take tens of
+# minutes under TSan with one thread and use no threads of their own).
+TSAN_SUITES ?= threads api badargs persist layers kernels
+REL_TSAN_ENV := CK_FORK=no OMP_NUM_THREADS=1 OMP_THREAD_LIMIT=1 OPENBLAS_NUM_THREADS=1 \
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 allocator_may_return_null=1 suppressions=$(CURDIR)/tests/tsan.supp"
 check-tsan: build/tsan/tests/run
-	@echo "check-tsan: every suite, TSan, OpenMP teams of one thread, CK_FORK=no"
-	@start=$$(date +%s); CK_FORK=no OMP_NUM_THREADS=1 OMP_THREAD_LIMIT=1 OPENBLAS_NUM_THREADS=1 \
-	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
-	  build/tsan/tests/run; rc=$$?; \
-	  echo "check-tsan: $$(( $$(date +%s) - start ))s, exit $$rc"; exit $$rc
+	@echo "check-tsan: TSan, OpenMP teams of one thread, CK_FORK=no"
+	$(call rel_suites,tsan,$(REL_TSAN_ENV),,$(TSAN_SUITES))
 
-CI_EXTRA += check-asan check-faults check-tsan check-valgrind
+# check-faults last: .ci/run stops at the first failing step.
+CI_EXTRA += check-asan check-tsan check-valgrind check-faults
 
 # ---- fuzzing -------------------------------------------------------------------
 # Targets: st_parse (the safetensors parser, in memory), st_load (the public
@@ -173,15 +208,20 @@ endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_target,$(t))))
 
 check-fuzz-corpus: $(FUZZ_TARGETS:%=build/asan/fuzz/%-replay)
-	@rc=0; for t in $(FUZZ_TARGETS); do \
-	  case $$t in st_parse|st_load) c=safetensors;; *) c=$$t;; esac; \
-	  $(REL_ASAN_ENV) build/asan/fuzz/$$t-replay tests/fuzz/corpus/$$c || rc=1; done; exit $$rc
+	@rc=0; $(foreach t,$(FUZZ_TARGETS),$(REL_ASAN_ENV) build/asan/fuzz/$(t)-replay \
+	  tests/fuzz/corpus/$(FUZZ_CORPUS_$(t)) || rc=1;) exit $$rc
 
-fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
+fuzz-deps:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs $(FUZZ_CC) (apt-get install clang libclang-rt-dev)"; exit 1; }
+
+# New inputs go to build/fuzz/corpus/<target> (the committed corpus is read
+# only); crashes to build/fuzz/artifacts/. A crash found here is fixed, then
+# its input is added to tests/fuzz/corpus/<corpus>/ so check-fuzz-corpus
+# replays it from then on.
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/%) | fuzz-deps
 	@mkdir -p build/fuzz/artifacts
-	@rc=0; for t in $(FUZZ_TARGETS); do \
-	  case $$t in st_parse|st_load) c=safetensors;; *) c=$$t;; esac; \
-	  mkdir -p build/fuzz/corpus/$$t; \
+	@rc=0; for tc in $(foreach t,$(FUZZ_TARGETS),$(t):$(FUZZ_CORPUS_$(t))); do \
+	  t=$${tc%%:*}; c=$${tc#*:}; mkdir -p build/fuzz/corpus/$$t; \
 	  dict=; test -f tests/fuzz/$$c.dict && dict=-dict=tests/fuzz/$$c.dict; \
 	  echo "fuzz $$t: $(FUZZ_SECONDS)s, corpus tests/fuzz/corpus/$$c (new units in build/fuzz/corpus/$$t)"; \
 	  ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
@@ -191,8 +231,8 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
 	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb|stat::new_units_added" build/fuzz/$$t.log | tr '\n' ' '; echo; \
 	done; exit $$rc
 
-# The library-made seed files (valid saves of the st_load model, the IDX
-# files the trainer reads); the hand-made edge cases are committed as they are.
+# The seed corpora (tests/fuzz/make_corpus.c): files saved by the library
+# and hand-made edge cases; rewritten on demand, committed.
 build/asan/fuzz/make_corpus: tests/fuzz/make_corpus.c tests/fuzz/fuzz_common.h build/asan/libinception.a
 	@mkdir -p $(dir $@)
 	gcc -std=c99 -O1 -g $(REL_SAN) $(REL_WARN) -Iinclude -Isrc -D_GNU_SOURCE -o $@ $< \

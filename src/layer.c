@@ -451,7 +451,11 @@ inc_status inc__collect_params(const inc_layer *l, inc__param ***params, inc_lay
   if (leaves) *leaves = (inc_layer **)inc__calloc((size_t)n + 1, sizeof **leaves);
   if (!*params || (leaves && !*leaves)) {
     inc__free(*params);
-    if (leaves) inc__free(*leaves);
+    *params = NULL;
+    if (leaves) {
+      inc__free(*leaves);
+      *leaves = NULL;
+    }
     return inc__error(l->ctx, INC_ERR_OUT_OF_MEMORY, "parameter list: out of host memory");
   }
   *count = 0;

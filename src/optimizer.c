@@ -62,18 +62,34 @@ inc__opt_slot *inc__opt_find(inc_optimizer *opt, uint64_t uid)
   return NULL;
 }
 
+inc_status inc__opt_reserve(inc_optimizer *opt, int extra)
+{
+  if (opt->n + extra <= opt->cap) return INC_OK;
+  int cap = opt->cap ? opt->cap : 64;
+  while (cap < opt->n + extra) cap *= 2;
+  inc__opt_slot *s = (inc__opt_slot *)inc__realloc(opt->slots, (size_t)cap * sizeof *s);
+  if (!s) return inc__error(opt->ctx, INC_ERR_OUT_OF_MEMORY, "optimizer: out of host memory");
+  opt->slots = s;
+  opt->cap = cap;
+  return INC_OK;
+}
+
+void inc__opt_put(inc_optimizer *opt, uint64_t uid, inc_tensor *buf)
+{
+  inc__opt_slot *slot = &opt->slots[opt->n++];
+  slot->uid = uid;
+  slot->buf = buf;
+  slot->first = 0;
+  slot->seen = opt->step;
+}
+
 inc_status inc__opt_add(inc_optimizer *opt, const inc_tensor *param, inc__opt_slot **out)
 {
-  if (opt->n == opt->cap) {
-    int cap = opt->cap ? opt->cap * 2 : 64;
-    inc__opt_slot *s = (inc__opt_slot *)inc__realloc(opt->slots, (size_t)cap * sizeof *s);
-    if (!s) return inc__error(opt->ctx, INC_ERR_OUT_OF_MEMORY, "optimizer: out of host memory");
-    opt->slots = s;
-    opt->cap = cap;
-  }
+  inc_status s = inc__opt_reserve(opt, 1);
+  if (s != INC_OK) return s;
   inc__opt_slot *slot = &opt->slots[opt->n];
   memset(slot, 0, sizeof *slot);
-  inc_status s = inc__tensor_new(opt->ctx, param->ndim, param->dims, &slot->buf);
+  s = inc__tensor_new(opt->ctx, param->ndim, param->dims, &slot->buf);
   if (s != INC_OK) return s;
   slot->uid = param->uid;
   slot->first = 1;

@@ -24,5 +24,11 @@ struct inc_optimizer {
 
 inc__opt_slot *inc__opt_find(inc_optimizer *opt, uint64_t uid);
 inc_status inc__opt_add(inc_optimizer *opt, const inc_tensor *param, inc__opt_slot **out);
+/* Makes room for `extra` more slots, so that as many inc__opt_put calls
+ * cannot fail. */
+inc_status inc__opt_reserve(inc_optimizer *opt, int extra);
+/* Appends a slot owning buf (a set momentum buffer) for parameter uid;
+ * needs the room of an earlier inc__opt_reserve. */
+void inc__opt_put(inc_optimizer *opt, uint64_t uid, inc_tensor *buf);
 
 #endif /* INC_OPTIMIZER_H */

@@ -145,20 +145,18 @@ static int same_shape(const inc__st_entry *e, const inc_tensor *t)
   return 1;
 }
 
-/* Copies the entry's little-endian floats into tensor t. */
-static inc_status upload_entry(const inc__st_file *f, const inc__st_entry *e, inc_tensor *t)
+/* Copies the entry's little-endian floats into tensor t through tmp, a host
+ * buffer of at least t->numel floats. */
+static inc_status upload_entry(const inc__st_file *f, const inc__st_entry *e, inc_tensor *t,
+                               float *tmp)
 {
   const unsigned char *src = f->data + e->begin;
-  float *tmp = (float *)inc__malloc((size_t)t->numel * sizeof(float));
-  if (!tmp) return inc__error(t->ctx, INC_ERR_OUT_OF_MEMORY, "load: out of host memory");
   for (int64_t i = 0; i < t->numel; i++) {
     const unsigned char *b = src + 4 * i;
     uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
     memcpy(&tmp[i], &u, 4);
   }
-  inc_status s = t->ctx->ops->upload(t->data, tmp, (size_t)t->numel * sizeof(float), t->ctx);
-  inc__free(tmp);
-  return s;
+  return t->ctx->ops->upload(t->data, tmp, (size_t)t->numel * sizeof(float), t->ctx);
 }
 
 static inc_status load(inc_layer *model, inc_optimizer *opt, const char *path)
@@ -200,16 +198,19 @@ static inc_status load(inc_layer *model, inc_optimizer *opt, const char *path)
                      inc__dims_str(v->ndim, v->dims, b, sizeof b));
   }
   if (s == INC_OK && model_entries != pl.n) {
-    for (int i = 0; i < f.n; i++) {
+    /* Name one model tensor of the file that no parameter matched. */
+    unsigned char *used = (unsigned char *)inc__calloc((size_t)f.n + 1, 1);
+    if (!used) s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "load: out of host memory");
+    for (int i = 0; used && i < pl.n; i++) used[match[i] - f.entries] = 1;
+    for (int i = 0; used && i < f.n; i++) {
       const char *nm = f.entries[i].name;
-      int found = !strncmp(nm, MOMENTUM_PREFIX, strlen(MOMENTUM_PREFIX));
-      for (int j = 0; !found && j < pl.n; j++) found = !strcmp(nm, pl.names[j]);
-      if (!found) {
+      if (!used[i] && strncmp(nm, MOMENTUM_PREFIX, strlen(MOMENTUM_PREFIX))) {
         s = inc__error(ctx, INC_ERR_SHAPE, "load %s: the file has tensor \"%s\" that the model lacks",
                        path, nm);
         break;
       }
     }
+    inc__free(used);
   }
   /* Optimizer state: buffers made now, filled below. */
   inc_tensor **mom = NULL;
@@ -231,9 +232,22 @@ static inc_status load(inc_layer *model, inc_optimizer *opt, const char *path)
         s = inc__tensor_new(ctx, v->ndim, v->dims, &mom[i]);
     }
   }
-  for (int i = 0; s == INC_OK && i < pl.n; i++) s = upload_entry(&f, match[i], pl.params[i]->value);
+  /* Everything that can fail for lack of memory happens before the first
+   * write: one conversion buffer for the largest tensor, room for the
+   * optimizer's new slots. */
+  int64_t most = 0;
+  for (int i = 0; s == INC_OK && i < pl.n; i++)
+    if (pl.params[i]->value->numel > most) most = pl.params[i]->value->numel;
+  float *tmp = NULL; /* (most,) */
+  if (s == INC_OK && !(tmp = (float *)inc__malloc((size_t)most * sizeof(float))))
+    s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "load: out of host memory");
+  if (s == INC_OK && opt) s = inc__opt_reserve(opt, pl.n);
+  /* The new momentum buffers first: nobody sees them until they are put. */
   for (int i = 0; s == INC_OK && mom && i < pl.n; i++)
-    if (mom[i]) s = upload_entry(&f, mom_e[i], mom[i]);
+    if (mom[i]) s = upload_entry(&f, mom_e[i], mom[i], tmp);
+  for (int i = 0; s == INC_OK && i < pl.n; i++)
+    s = upload_entry(&f, match[i], pl.params[i]->value, tmp);
+  inc__free(tmp);
   if (s == INC_OK && opt) {
     /* Replace the optimizer's state for these parameters. */
     for (int i = 0; i < pl.n; i++) {
@@ -243,16 +257,10 @@ static inc_status load(inc_layer *model, inc_optimizer *opt, const char *path)
         *slot = opt->slots[--opt->n];
       }
     }
-    for (int i = 0; s == INC_OK && i < pl.n; i++) {
+    for (int i = 0; i < pl.n; i++) {
       if (!mom[i]) continue;
-      inc__opt_slot *slot;
-      s = inc__opt_add(opt, pl.params[i]->value, &slot);
-      if (s != INC_OK) break;
-      inc__tensor_free(slot->buf);
-      slot->buf = mom[i];
+      inc__opt_put(opt, pl.params[i]->value->uid, mom[i]);
       mom[i] = NULL;
-      slot->first = 0;
-      slot->seen = opt->step;
     }
     const char *lr = inc__st_meta(&f, "inc.lr");
     float v;

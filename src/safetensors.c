@@ -270,12 +270,6 @@ static inc_status parse_metadata(parser *p, inc__st_file *f)
     ws(p);
     if (p->s < p->end && *p->s != '"') { inc__free(k); return fail(p, "__metadata__ values must be strings"); }
     if ((s = parse_string(p, &v)) != INC_OK) { inc__free(k); return s; }
-    for (int i = 0; i < f->n_meta; i++)
-      if (!strcmp(f->meta_keys[i], k)) {
-        inc__free(k);
-        inc__free(v);
-        return fail(p, "duplicate key in __metadata__");
-      }
     f->meta_keys[f->n_meta] = k;
     f->meta_values[f->n_meta] = v;
     f->n_meta++;
@@ -353,7 +347,6 @@ static inc_status parse_top(parser *p, inc__st_file *f)
       if ((s = parse_metadata(p, f)) != INC_OK) return s;
       continue;
     }
-    if (inc__st_find(f, key)) { inc__free(key); return fail(p, "duplicate tensor name"); }
     if (f->n == cap) {
       cap = cap ? cap * 2 : 64;
       inc__st_entry *e = (inc__st_entry *)inc__realloc(f->entries, (size_t)cap * sizeof *e);
@@ -370,6 +363,45 @@ done:
   ws(p);
   if (p->s != p->end) return fail(p, "trailing bytes after the header object");
   return INC_OK;
+}
+
+static int cmp_entry_name(const void *a, const void *b)
+{
+  return strcmp((*(const inc__st_entry *const *)a)->name, (*(const inc__st_entry *const *)b)->name);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorts the names (O(n log n), so that a header of a million entries is no
+ * denial of service) to find duplicates and to index inc__st_find. */
+static inc_status index_names(inc__st_file *f, char *msg, size_t cap)
+{
+  f->by_name = (inc__st_entry **)inc__calloc((size_t)f->n + 1, sizeof *f->by_name);
+  const char **keys = (const char **)inc__calloc((size_t)f->n_meta + 1, sizeof *keys);
+  inc_status s = INC_OK;
+  if (!f->by_name || !keys) {
+    snprintf(msg, cap, "safetensors: out of host memory");
+    s = INC_ERR_OUT_OF_MEMORY;
+  }
+  for (int i = 0; s == INC_OK && i < f->n; i++) f->by_name[i] = &f->entries[i];
+  if (s == INC_OK) qsort(f->by_name, (size_t)f->n, sizeof *f->by_name, cmp_entry_name);
+  for (int i = 1; s == INC_OK && i < f->n; i++)
+    if (!strcmp(f->by_name[i - 1]->name, f->by_name[i]->name)) {
+      snprintf(msg, cap, "safetensors: duplicate tensor name \"%.200s\"", f->by_name[i]->name);
+      s = INC_ERR_FORMAT;
+    }
+  for (int i = 0; s == INC_OK && i < f->n_meta; i++) keys[i] = f->meta_keys[i];
+  if (s == INC_OK) qsort(keys, (size_t)f->n_meta, sizeof *keys, cmp_str);
+  for (int i = 1; s == INC_OK && i < f->n_meta; i++)
+    if (!strcmp(keys[i - 1], keys[i])) {
+      snprintf(msg, cap, "safetensors: duplicate key \"%.200s\" in __metadata__", keys[i]);
+      s = INC_ERR_FORMAT;
+    }
+  inc__free(keys);
+  return s;
 }
 
 static uint64_t le64(const unsigned char *b)
@@ -398,6 +430,7 @@ inc_status inc__st_parse_header(const unsigned char *buf, size_t size, uint64_t 
   inc_status s = parse_top(&p, out);
   out->data = buf + 8 + hlen;
   out->data_bytes = data_bytes;
+  if (s == INC_OK) s = index_names(out, msg, msg_cap);
   if (s == INC_OK) s = check_layout(out, msg, msg_cap);
   if (s != INC_OK) inc__st_free(out);
   return s;
@@ -415,6 +448,7 @@ void inc__st_free(inc__st_file *f)
 {
   for (int i = 0; i < f->n; i++) inc__free(f->entries[i].name);
   inc__free(f->entries);
+  inc__free(f->by_name);
   for (int i = 0; i < f->n_meta; i++) {
     inc__free(f->meta_keys[i]);
     inc__free(f->meta_values[i]);
@@ -426,8 +460,16 @@ void inc__st_free(inc__st_file *f)
 
 const inc__st_entry *inc__st_find(const inc__st_file *f, const char *name)
 {
-  for (int i = 0; i < f->n; i++)
-    if (!strcmp(f->entries[i].name, name)) return &f->entries[i];
+  int lo = 0, hi = f->n; /* binary search of by_name */
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    int c = strcmp(f->by_name[mid]->name, name);
+    if (!c) return f->by_name[mid];
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
   return NULL;
 }
 

@@ -24,6 +24,7 @@ typedef struct inc__st_entry {
 typedef struct inc__st_file {
   inc__st_entry *entries;
   int n;
+  inc__st_entry **by_name; /* (n,) entries sorted by name, for inc__st_find */
   char **meta_keys, **meta_values;
   int n_meta;
   const unsigned char *data; /* data section (points into the caller's buffer) */

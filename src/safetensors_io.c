@@ -229,18 +229,21 @@ inc_status inc__st_write(const char *path, const inc__st_out *t, int n, const ch
              strerror(err));
     return INC_ERR_IO;
   }
+  /* Make the rename itself durable: fsync the directory, whose name is
+   * tmp's up to its last slash (no allocation here, so nothing can skip it). */
+  char *slash = strrchr(tmp, '/');
+  if (slash) *(slash == tmp ? slash + 1 : slash) = '\0';
+  int dfd = open(slash ? tmp : ".", O_RDONLY | O_DIRECTORY);
   inc__free(tmp);
-  /* Make the rename itself durable. */
-  char *dir = inc__strdup(path);
-  if (dir) {
-    char *slash = strrchr(dir, '/');
-    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
-    int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-      fsync(dfd);
-      close(dfd);
+  if (dfd >= 0) {
+    int r = fsync(dfd);
+    err = errno;
+    close(dfd);
+    if (r && err != EINVAL && err != EROFS) {
+      snprintf(msg, msg_cap, "save %s: the file is written and renamed, but fsync of its "
+               "directory failed: %s", path, strerror(err));
+      return INC_ERR_IO;
     }
-    inc__free(dir);
   }
   return INC_OK;
 }
