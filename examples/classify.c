@@ -20,6 +20,8 @@
 #include "idx.h"
 #include "inception.h"
 #include "net.h"
+#include "openblas_env.h"
+#include "util.h"
 
 #define PROG "classify"
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
@@ -42,19 +44,6 @@ static void usage(FILE *f)
           "  --threads N             CPU threads (0 = library default)\n"
           "  --invert                use 1 - pixel for image files\n"
           "  --help                  this text\n");
-}
-
-static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
-{
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) {
-    fprintf(stderr, PROG ": %s needs an integer in [%ld, %ld], got \"%s\"\n", opt, lo, hi, s);
-    return -1;
-  }
-  *out = v;
-  return 0;
 }
 
 static long meta_long(const char *path, const char *key, long dflt)
@@ -100,11 +89,11 @@ int main(int argc, char **argv)
       } else if (!strcmp(a, "--data")) {
         data = v;
       } else if (!strcmp(a, "--test-limit")) {
-        bad = parse_int(a, v, 0, 1L << 30, &test_limit);
+        bad = parse_long_arg(PROG, a, v, 0, 1L << 30, &test_limit);
       } else if (!strcmp(a, "--batch")) {
-        bad = parse_int(a, v, 1, 1 << 20, &batch);
+        bad = parse_long_arg(PROG, a, v, 1, 1 << 20, &batch);
       } else {
-        bad = parse_int(a, v, 0, 4096, &threads);
+        bad = parse_long_arg(PROG, a, v, 0, 4096, &threads);
       }
       if (bad) {
         free(images);
@@ -125,6 +114,7 @@ int main(int argc, char **argv)
     free(images);
     return 2;
   }
+  inc_example_openblas_env(argv); /* see openblas_env.h: may re-exec */
 
   int rc = 1;
   char err[1024];

@@ -6,7 +6,7 @@
  *
  *   examples/train [--device auto|cpu|cuda] [--preset d2l|quick] [options]
  *
- * See usage() below or `examples/train --help`. Everything goes through the
+ * See train_options.c or `examples/train --help`. Everything goes through the
  * public API in inception.h.
  */
 #include <errno.h>
@@ -21,34 +21,13 @@
 #include "idx.h"
 #include "inception.h"
 #include "net.h"
+#include "openblas_env.h"
 #include "progress.h"
+#include "train_options.h"
 #include "util.h"
 
 #define PROG "train"
-#define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
-#define DEFAULT_OUT "runs/latest"
-#define MAX_EPOCHS 100000
-
-enum {
-  SET_SIZE = 1 << 0,
-  SET_EPOCHS = 1 << 1,
-  SET_BATCH = 1 << 2,
-  SET_LR = 1 << 3,
-  SET_MOMENTUM = 1 << 4,
-  SET_WD = 1 << 5,
-  SET_SEED = 1 << 6,
-  SET_LIMIT = 1 << 7,
-  SET_TEST_LIMIT = 1 << 8
-};
-
-typedef struct options {
-  const char *device, *data, *out, *preset;
-  int size, epochs, batch, threads, resume, dry_run, progress_every;
-  double lr, momentum, weight_decay;
-  unsigned long long seed;
-  long limit, test_limit;
-  unsigned set;
-} options;
+#define MAX_EPOCHS TRAIN_MAX_EPOCHS
 
 typedef struct row {
   int epoch;
@@ -62,189 +41,6 @@ static void on_sigint(int sig)
   (void)sig;
   g_interrupted = 1;
   signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the program at once */
-}
-
-static void usage(FILE *f)
-{
-  fprintf(f,
-          "usage: examples/train [options]\n"
-          "Trains the D2L GoogLeNet on Fashion-MNIST (the book's ch. 8.4 recipe) and\n"
-          "evaluates it on the test set after every epoch.\n"
-          "\n"
-          "  --device auto|cpu|cuda  backend (default auto: CUDA when a GPU is usable)\n"
-          "  --preset d2l|quick      d2l: the book's recipe (size 96, batch 128, SGD lr 0.1,\n"
-          "                          momentum 0, 10 epochs); quick: size 28, batch 128,\n"
-          "                          lr 0.01, momentum 0.9, 3 epochs. Default: d2l on CUDA,\n"
-          "                          quick on the CPU. Options below override the preset.\n"
-          "  --size N                images are resized 28 -> N x N (bilinear)\n"
-          "  --epochs N              train until epoch N\n"
-          "  --batch N               minibatch size (also used for evaluation)\n"
-          "  --lr X                  SGD learning rate\n"
-          "  --momentum X            SGD momentum (PyTorch's rule)\n"
-          "  --weight-decay X        L2 penalty added to the gradients\n"
-          "  --seed N                seed of the weights and of the shuffling (default 1)\n"
-          "  --limit N               train on the first N training images only (0 = all)\n"
-          "  --test-limit N          evaluate on the first N test images only (0 = all)\n"
-          "  --threads N             CPU threads (0 = library default)\n"
-          "  --data DIR              Fashion-MNIST IDX files (default " DEFAULT_DATA ")\n"
-          "  --out DIR               results: metrics.csv, curve.png, ckpt-epoch-NNN.safetensors\n"
-          "                          (default " DEFAULT_OUT ")\n"
-          "  --resume                continue from the newest checkpoint in --out; the result\n"
-          "                          equals an uninterrupted run (shuffling depends only on\n"
-          "                          seed and epoch); recipe options come from the checkpoint\n"
-          "  --progress-every N      without a terminal, a progress line every N batches (50)\n"
-          "  --dry-run               print the recipe and the shape table, then exit\n"
-          "  --help                  this text\n"
-          "\n"
-          "Per epoch: \"epoch E/N  loss L  train acc A  test acc T  R img/s\" on stdout (loss\n"
-          "and train acc are running means over the epoch's minibatches, img/s the training\n"
-          "throughput); progress on stderr (a bar on a terminal).\n");
-}
-
-static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
-{
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) {
-    fprintf(stderr, PROG ": %s needs an integer in [%ld, %ld], got \"%s\"\n", opt, lo, hi, s);
-    return -1;
-  }
-  *out = v;
-  return 0;
-}
-
-static int parse_double(const char *opt, const char *s, double lo, double hi, int lo_open,
-                        double *out)
-{
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || *end || !isfinite(v) || v < lo || (lo_open && v == lo) || v > hi) {
-    fprintf(stderr, PROG ": %s needs a number in %c%g, %g], got \"%s\"\n", opt,
-            lo_open ? '(' : '[', lo, hi, s);
-    return -1;
-  }
-  *out = v;
-  return 0;
-}
-
-/* Returns 0 on success, 1 for --help, -1 on error. */
-static int parse_args(int argc, char **argv, options *o)
-{
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    char name[64];
-    const char *val = NULL;
-    const char *eq = strchr(a, '=');
-    if (strncmp(a, "--", 2) == 0 && eq && (size_t)(eq - a) < sizeof name) {
-      snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
-      val = eq + 1;
-    } else {
-      snprintf(name, sizeof name, "%s", a);
-    }
-    if (!strcmp(name, "--help") || !strcmp(name, "-h")) return 1;
-    if (!strcmp(name, "--resume") || !strcmp(name, "--dry-run")) {
-      if (val) {
-        fprintf(stderr, PROG ": %s takes no value\n", name);
-        return -1;
-      }
-      if (!strcmp(name, "--resume"))
-        o->resume = 1;
-      else
-        o->dry_run = 1;
-      continue;
-    }
-    static const char *const with_value[] = {
-        "--device", "--preset", "--size",  "--epochs", "--batch",   "--lr",
-        "--momentum", "--weight-decay", "--seed", "--limit", "--test-limit", "--threads",
-        "--data",   "--out",    "--progress-every"};
-    int known = 0;
-    for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
-      if (!strcmp(name, with_value[k])) known = 1;
-    if (!known) {
-      fprintf(stderr, PROG ": unknown option \"%s\" (see --help)\n", a);
-      return -1;
-    }
-    if (!val) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, PROG ": %s needs a value\n", name);
-        return -1;
-      }
-      val = argv[++i];
-    }
-    long l;
-    double d;
-    if (!strcmp(name, "--device")) {
-      if (strcmp(val, "auto") && strcmp(val, "cpu") && strcmp(val, "cuda")) {
-        fprintf(stderr, PROG ": --device must be auto, cpu or cuda, got \"%s\"\n", val);
-        return -1;
-      }
-      o->device = val;
-    } else if (!strcmp(name, "--preset")) {
-      if (strcmp(val, "d2l") && strcmp(val, "quick")) {
-        fprintf(stderr, PROG ": --preset must be d2l or quick, got \"%s\"\n", val);
-        return -1;
-      }
-      o->preset = val;
-    } else if (!strcmp(name, "--size")) {
-      if (parse_long(name, val, 1, 4096, &l)) return -1;
-      o->size = (int)l, o->set |= SET_SIZE;
-    } else if (!strcmp(name, "--epochs")) {
-      if (parse_long(name, val, 1, MAX_EPOCHS, &l)) return -1;
-      o->epochs = (int)l, o->set |= SET_EPOCHS;
-    } else if (!strcmp(name, "--batch")) {
-      if (parse_long(name, val, 1, 1 << 20, &l)) return -1;
-      o->batch = (int)l, o->set |= SET_BATCH;
-    } else if (!strcmp(name, "--lr")) {
-      if (parse_double(name, val, 0, 1e6, 1, &d)) return -1;
-      o->lr = d, o->set |= SET_LR;
-    } else if (!strcmp(name, "--momentum")) {
-      if (parse_double(name, val, 0, 0.999999, 0, &d)) return -1;
-      o->momentum = d, o->set |= SET_MOMENTUM;
-    } else if (!strcmp(name, "--weight-decay")) {
-      if (parse_double(name, val, 0, 1e6, 0, &d)) return -1;
-      o->weight_decay = d, o->set |= SET_WD;
-    } else if (!strcmp(name, "--seed")) {
-      char *end;
-      errno = 0;
-      unsigned long long v = strtoull(val, &end, 0);
-      if (errno || end == val || *end || val[0] == '-') {
-        fprintf(stderr, PROG ": --seed needs a non-negative integer, got \"%s\"\n", val);
-        return -1;
-      }
-      o->seed = v, o->set |= SET_SEED;
-    } else if (!strcmp(name, "--limit")) {
-      if (parse_long(name, val, 0, 1L << 30, &l)) return -1;
-      o->limit = l, o->set |= SET_LIMIT;
-    } else if (!strcmp(name, "--test-limit")) {
-      if (parse_long(name, val, 0, 1L << 30, &l)) return -1;
-      o->test_limit = l, o->set |= SET_TEST_LIMIT;
-    } else if (!strcmp(name, "--threads")) {
-      if (parse_long(name, val, 0, 4096, &l)) return -1;
-      o->threads = (int)l;
-    } else if (!strcmp(name, "--progress-every")) {
-      if (parse_long(name, val, 1, 1L << 30, &l)) return -1;
-      o->progress_every = (int)l;
-    } else if (!strcmp(name, "--data")) {
-      o->data = val;
-    } else if (!strcmp(name, "--out")) {
-      o->out = val;
-    }
-  }
-  return 0;
-}
-
-/* Fills the recipe fields not given explicitly from the preset. */
-static void apply_preset(options *o, const char *preset)
-{
-  int d2l = !strcmp(preset, "d2l");
-  if (!(o->set & SET_SIZE)) o->size = d2l ? 96 : 28;
-  if (!(o->set & SET_BATCH)) o->batch = 128;
-  if (!(o->set & SET_LR)) o->lr = d2l ? 0.1 : 0.01;
-  if (!(o->set & SET_MOMENTUM)) o->momentum = d2l ? 0.0 : 0.9;
-  if (!(o->set & SET_WD)) o->weight_decay = 0.0;
-  if (!(o->set & SET_EPOCHS)) o->epochs = d2l ? 10 : 3;
 }
 
 /* ---- metrics ------------------------------------------------------------ */
@@ -356,15 +152,13 @@ static void eval_tick(void *arg, int64_t done)
 int main(int argc, char **argv)
 {
   options o;
-  memset(&o, 0, sizeof o);
-  o.device = "auto";
-  o.data = DEFAULT_DATA;
-  o.out = DEFAULT_OUT;
-  o.seed = 1;
-  o.progress_every = 50;
-  int pr = parse_args(argc, argv, &o);
+  train_options_defaults(&o);
+  int pr = train_options_parse(argc, argv, &o);
+  /* OpenBLAS may pick generic kernels on CPUs newer than itself: re-exec
+   * with OPENBLAS_CORETYPE set where that helps (docs/performance.md). */
+  const char *blas_line = pr == 0 ? inc_example_openblas_env(argv) : NULL;
   if (pr == 1) {
-    usage(stdout);
+    train_options_usage(stdout);
     return 0;
   }
   if (pr < 0) return 2;
@@ -401,7 +195,7 @@ int main(int argc, char **argv)
   }
   int on_cuda = inc_context_backend(ctx) == INC_BACKEND_CUDA;
   const char *preset = o.preset ? o.preset : on_cuda ? "d2l" : "quick";
-  apply_preset(&o, preset);
+  train_options_apply_preset(&o, preset);
 
   /* -- resume: the recipe comes from the checkpoint -- */
   rows = calloc(MAX_EPOCHS + 1, sizeof *rows);
@@ -420,7 +214,7 @@ int main(int argc, char **argv)
       ckpt[0] = '\0';
     } else {
       double size = o.size, batch = o.batch, lr = o.lr, mom = o.momentum, wd = o.weight_decay;
-      double limit = (double)o.limit, tlimit = (double)o.test_limit;
+      double limit = (double)o.limit, tlimit = (double)o.test_limit, warmup = (double)o.warmup;
       double epoch = 0, epochs = o.epochs;
       if (resume_value(ckpt, "size", "--size", o.set & SET_SIZE, &size, 1) ||
           resume_value(ckpt, "batch", "--batch", o.set & SET_BATCH, &batch, 1) ||
@@ -429,6 +223,7 @@ int main(int argc, char **argv)
           resume_value(ckpt, "weight_decay", "--weight-decay", o.set & SET_WD, &wd, 0) ||
           resume_value(ckpt, "limit", "--limit", o.set & SET_LIMIT, &limit, 1) ||
           resume_value(ckpt, "test_limit", "--test-limit", o.set & SET_TEST_LIMIT, &tlimit, 1) ||
+          resume_value(ckpt, "warmup", "--warmup", o.set & SET_WARMUP, &warmup, 1) ||
           resume_value(ckpt, "epoch", "epoch", 0, &epoch, 1) ||
           resume_value(ckpt, "epochs", "--epochs", 0, &epochs, 1))
         goto done;
@@ -449,6 +244,7 @@ int main(int argc, char **argv)
       o.seed = cseed;
       o.size = (int)size, o.batch = (int)batch, o.lr = lr, o.momentum = mom;
       o.weight_decay = wd, o.limit = (long)limit, o.test_limit = (long)tlimit;
+      o.warmup = (long)warmup;
       if (!(o.set & SET_EPOCHS)) o.epochs = (int)epochs;
       char *mv = meta_get(ckpt, "metrics");
       nrows = mv ? parse_rows(mv, rows, MAX_EPOCHS) : -1;
@@ -472,11 +268,11 @@ int main(int argc, char **argv)
   }
 
   const char *device = inc_context_device_name(ctx);
-  printf("libinception %s on %s\n", inc_version_string(), device);
+  printf("libinception %s on %s; %s\n", inc_version_string(), device, blas_line);
   printf("recipe: %s%s, size %d, batch %d, lr %g, momentum %g, weight decay %g, epochs %d, "
-         "seed %llu\n",
+         "init %s, warmup %ld, seed %llu\n",
          ckpt[0] ? "resumed from " : "preset ", ckpt[0] ? ckpt : preset, o.size, o.batch, o.lr,
-         o.momentum, o.weight_decay, o.epochs, o.seed);
+         o.momentum, o.weight_decay, o.epochs, train_init_name(o.init), o.warmup, o.seed);
 
   /* -- network: the lecture's shape table binds it -- */
   if ((s = inc_context_set_seed(ctx, o.seed)) != INC_OK) {
@@ -485,6 +281,10 @@ int main(int argc, char **argv)
   }
   if ((s = inc_googlenet_create(ctx, FMNIST_CLASSES, &net)) != INC_OK) {
     report_inc(PROG, "inc_googlenet_create", ctx, s);
+    goto done;
+  }
+  if ((s = inc_layer_initialize(net, o.init, 0)) != INC_OK) {
+    report_inc(PROG, "inc_layer_initialize", ctx, s);
     goto done;
   }
   if ((s = print_shape_table(ctx, net, o.size, stdout)) != INC_OK) {
@@ -603,6 +403,15 @@ int main(int argc, char **argv)
         report_inc(PROG, "inc_layer_backward", ctx, s);
         goto done;
       }
+      /* linear warmup: step g (from 0) uses lr * (g + 1) / warmup */
+      long long g = (long long)(epoch - 1) * (long long)batches + (long long)b;
+      if (o.warmup > 0 && g <= o.warmup &&
+          (s = inc_optimizer_set_lr(opt, (float)(o.lr * (double)(g < o.warmup ? g + 1 : o.warmup) /
+                                                 (double)o.warmup))) != INC_OK) {
+        progress_end(&p);
+        report_inc(PROG, "inc_optimizer_set_lr", ctx, s);
+        goto done;
+      }
       if ((s = inc_optimizer_step(opt, net)) != INC_OK) {
         progress_end(&p);
         report_inc(PROG, "inc_optimizer_step", ctx, s);
@@ -665,7 +474,7 @@ int main(int argc, char **argv)
       goto done;
     }
     char v_epoch[16], v_epochs[16], v_rng[32], v_size[16], v_batch[16], v_lr[32], v_mom[32],
-        v_wd[32], v_seed[32], v_limit[24], v_tlimit[24], v_ntrain[24], v_ntest[24];
+        v_wd[32], v_seed[32], v_limit[24], v_tlimit[24], v_ntrain[24], v_ntest[24], v_warmup[24];
     snprintf(v_epoch, sizeof v_epoch, "%d", epoch);
     snprintf(v_epochs, sizeof v_epochs, "%d", o.epochs);
     snprintf(v_rng, sizeof v_rng, "%016llx",
@@ -680,14 +489,16 @@ int main(int argc, char **argv)
     snprintf(v_tlimit, sizeof v_tlimit, "%ld", o.test_limit);
     snprintf(v_ntrain, sizeof v_ntrain, "%zu", n_train);
     snprintf(v_ntest, sizeof v_ntest, "%zu", n_test);
+    snprintf(v_warmup, sizeof v_warmup, "%ld", o.warmup);
     const char *keys[] = {"trainer", "epoch",      "epochs", "rng",     "size",    "batch",
                           "lr",      "momentum",   "weight_decay",      "seed",    "limit",
-                          "test_limit", "n_train", "n_test", "classes", "device",  "metrics"};
+                          "test_limit", "n_train", "n_test", "classes", "device",  "metrics",
+                          "init",    "warmup"};
     const char *vals[] = {"libinception examples/train 1",
                           v_epoch, v_epochs, v_rng, v_size, v_batch, v_lr, v_mom, v_wd, v_seed,
                           v_limit, v_tlimit, v_ntrain, v_ntest,
                           "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot",
-                          device, metrics};
+                          device, metrics, train_init_name(o.init), v_warmup};
     char path[4200];
     snprintf(path, sizeof path, "%s/ckpt-epoch-%03d.safetensors", o.out, epoch);
     s = inc_checkpoint_save(net, opt, (int)(sizeof keys / sizeof keys[0]), keys, vals, path);

@@ -18,6 +18,19 @@
 
 extern char **environ;
 
+int parse_long_arg(const char *prog, const char *opt, const char *s, long lo, long hi, long *out)
+{
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) {
+    fprintf(stderr, "%s: %s needs an integer in [%ld, %ld], got \"%s\"\n", prog, opt, lo, hi, s);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
 double now_seconds(void)
 {
   struct timespec ts;

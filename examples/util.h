@@ -8,6 +8,11 @@
 
 #include <stddef.h>
 
+/* Parses s, the value of command-line option opt, as a decimal integer in
+ * [lo, hi]. Returns 0, or -1 after "PROG: OPT needs an integer in [lo, hi],
+ * got "s"" on stderr. */
+int parse_long_arg(const char *prog, const char *opt, const char *s, long lo, long hi, long *out);
+
 /* Seconds on a monotonic clock. */
 double now_seconds(void);
 

@@ -17,7 +17,8 @@ EX_CPPFLAGS := -Iinclude -D_POSIX_C_SOURCE=200809L
 EX_LDLIBS := -lz -lm
 EX_DIR := $(BUILD)/examples
 EX_COMMON_OBJ := $(addprefix $(EX_DIR)/,idx.o data.o util.o progress.o net.o)
-EX_ALL_OBJ := $(EX_COMMON_OBJ) $(EX_DIR)/train.o $(EX_DIR)/classify.o
+EX_TRAIN_OBJ := $(EX_DIR)/train_options.o
+EX_ALL_OBJ := $(EX_COMMON_OBJ) $(EX_TRAIN_OBJ) $(EX_DIR)/train.o $(EX_DIR)/classify.o
 EX_HEADERS := include/inception.h $(wildcard examples/*.h)
 EX_BINS := examples/train examples/classify
 IDX_TEST := $(BUILD)/tests/idx_test
@@ -30,7 +31,7 @@ $(EX_ALL_OBJ): $(EX_DIR)/%.o: examples/%.c $(EX_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(EX_CPPFLAGS) $(EX_CFLAGS) -c $< -o $@
 
-examples/train: $(EX_DIR)/train.o $(EX_COMMON_OBJ) lib/libinception.a
+examples/train: $(EX_DIR)/train.o $(EX_TRAIN_OBJ) $(EX_COMMON_OBJ) lib/libinception.a
 	$(CC) $(EX_CFLAGS) -o $@ $(filter %.o,$^) lib/libinception.a $(LIBS) $(EX_LDLIBS)
 
 examples/classify: $(EX_DIR)/classify.o $(EX_COMMON_OBJ) lib/libinception.a

@@ -84,9 +84,10 @@ build/tsan/src/cpu/%.o: REL_CFLAGS_EXTRA := --param=tsan-instrument-func-entry-e
 .PHONY: check-asan check-valgrind check-faults check-tsan check-fuzz-corpus fuzz \
         fuzz-deps fuzz-corpus-seed reliability-deps
 
-# valgrind (and clang for `make fuzz`) come from Debian; DEB_ALL is expanded
-# before mk/*.mk are read, so append to it directly as well as to DEB_EXTRA.
-REL_DEBS := valgrind
+# valgrind, and clang with its libFuzzer runtime for `make fuzz`, come from
+# Debian; DEB_ALL is expanded before mk/*.mk are read, so append to it
+# directly as well as to DEB_EXTRA.
+REL_DEBS := valgrind clang libclang-rt-dev
 DEB_EXTRA += $(REL_DEBS)
 DEB_ALL += $(filter-out $(DEB_ALL),$(REL_DEBS))
 
@@ -212,7 +213,7 @@ check-fuzz-corpus: $(FUZZ_TARGETS:%=build/asan/fuzz/%-replay)
 	  tests/fuzz/corpus/$(FUZZ_CORPUS_$(t)) || rc=1;) exit $$rc
 
 fuzz-deps:
-	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs $(FUZZ_CC) (apt-get install clang libclang-rt-dev)"; exit 1; }
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs $(FUZZ_CC): run 'make deps' (clang, libclang-rt-dev)"; exit 1; }
 
 # New inputs go to build/fuzz/corpus/<target> (the committed corpus is read
 # only); crashes to build/fuzz/artifacts/. A crash found here is fixed, then

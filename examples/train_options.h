@@ -1,0 +1,60 @@
+/*
+ * train_options.h — the command line of examples/train: options, presets
+ * (the book's d2l recipe and the CPU quick recipe) and --help.
+ */
+#ifndef EXAMPLES_TRAIN_OPTIONS_H
+#define EXAMPLES_TRAIN_OPTIONS_H
+
+#include <stdio.h>
+
+#include "inception.h"
+
+#define TRAIN_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+#define TRAIN_DEFAULT_OUT "runs/latest"
+#define TRAIN_MAX_EPOCHS 100000
+
+/* Which recipe fields were given on the command line (they override the
+ * preset, and must agree with a checkpoint on --resume). */
+enum {
+  SET_SIZE = 1 << 0,
+  SET_EPOCHS = 1 << 1,
+  SET_BATCH = 1 << 2,
+  SET_LR = 1 << 3,
+  SET_MOMENTUM = 1 << 4,
+  SET_WD = 1 << 5,
+  SET_SEED = 1 << 6,
+  SET_LIMIT = 1 << 7,
+  SET_TEST_LIMIT = 1 << 8,
+  SET_INIT = 1 << 9,
+  SET_WARMUP = 1 << 10
+};
+
+typedef struct options {
+  const char *device, *data, *out, *preset;
+  inc_init init; /* weight initialization scheme */
+  int size, epochs, batch, threads, resume, dry_run, progress_every;
+  long warmup; /* steps of linear learning-rate warmup (0: none) */
+  double lr, momentum, weight_decay;
+  unsigned long long seed;
+  long limit, test_limit;
+  unsigned set;
+} options;
+
+/* Sets the defaults that do not depend on the preset. */
+void train_options_defaults(options *o);
+
+/* Parses argv into o. Returns 0 on success, 1 for --help, -1 on error (a
+ * message on stderr). */
+int train_options_parse(int argc, char **argv, options *o);
+
+/* Fills the recipe fields not given explicitly from preset "d2l" or
+ * "quick". */
+void train_options_apply_preset(options *o, const char *preset);
+
+/* The name of an initialization scheme as --init spells it. */
+const char *train_init_name(inc_init scheme);
+
+/* --help text. */
+void train_options_usage(FILE *f);
+
+#endif /* EXAMPLES_TRAIN_OPTIONS_H */
