@@ -23,6 +23,8 @@
 #   6. the example trainer on the GPU for about 200 steps of the D2L recipe
 #      (batch 128, 96x96), reporting images/s; skipped if examples/train
 #      cannot be built.
+#   7. examples/bench and examples/bench_torch.py on the GPU (informative), if
+#      the budget allows.
 # Writes $OUT/gpu-summary.md (a table of the steps) and the logs beside it;
 # exits non-zero when a step failed.
 set -uo pipefail
@@ -255,6 +257,30 @@ elif "${MAKE[@]}" examples/train >>"$LOG" 2>&1 && [ -x examples/train ]; then
     "${ips:-no throughput line}${epoch:+; $epoch}"
 else
   row "trainer" skipped 0 "examples/train could not be built (see gpu-check.log)"
+fi
+
+# ---- 7. benchmark against PyTorch on the GPU ----------------------------------------
+# docs/performance.md: the same model, batch and size in examples/bench and
+# examples/bench_torch.py, one after the other. Informative: a slow result
+# is recorded, never a failure.
+BE=$OUT/bench.log
+if [ "$(left)" -lt 60 ]; then
+  row "benchmark vs PyTorch" skipped 0 "only $(left) s of the budget left"
+elif "${MAKE[@]}" examples/bench >>"$LOG" 2>&1 && [ -x examples/bench ]; then
+  run_step "bench (libinception)" 30 90 "$BE" examples/bench --device cuda --steps 20 --warmup 3
+  ours="$(grep -E '^(train|infer):' "$BE" | sed 's/  (.*//' | tr '\n' ' ')"
+  row "bench: libinception, CUDA, 96x96, batch 128" "$STEP_RESULT" "$STEP_SECONDS" "$ours"
+  if python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
+    BT=$OUT/bench_torch.log
+    run_step "bench (PyTorch)" 30 90 "$BT" python3 examples/bench_torch.py --device cuda \
+      --steps 20 --warmup 3
+    theirs=$(grep -E '^(PyTorch|train|infer):?' "$BT" | sed 's/  (.*//' | tr '\n' ' ')
+    row "bench: PyTorch, CUDA, same settings" "$STEP_RESULT" "$STEP_SECONDS" "$theirs"
+  else
+    row "bench: PyTorch" skipped 0 "no PyTorch with CUDA on this machine"
+  fi
+else
+  row "benchmark vs PyTorch" skipped 0 "examples/bench could not be built (see gpu-check.log)"
 fi
 
 exit "$FAILED"
