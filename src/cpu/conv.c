@@ -74,10 +74,13 @@ INC__CPU_CLONES static void shift_add(float *restrict plane, const float *restri
 }
 
 /* The run [*lo, *hi) of plane positions t whose shifted source t + off lies
- * in the plane; positions outside it are padding in every row. */
+ * in the plane; positions outside it are padding in every row. Both stay in
+ * [0, hw]: a shift of more than a plane (tiny planes, wide padding) must not
+ * make the callers' zero fill of [0, lo) run into the next slot, which may
+ * belong to another thread. */
 static void shift_run(int64_t off, int64_t hw, int64_t *lo, int64_t *hi)
 {
-  *lo = off < 0 ? -off : 0;
+  *lo = off < 0 ? (-off < hw ? -off : hw) : 0;
   *hi = off > 0 ? hw - off : hw;
   if (*hi < *lo) *hi = *lo;
 }

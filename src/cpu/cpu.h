@@ -11,7 +11,8 @@
  * baseline x86-64 the library is built for, picked once at load time
  * (GCC function multi-versioning; elsewhere just the baseline). The loops
  * do the same float operations in every version. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    defined(__GLIBC__) /* target_clones needs glibc's ifunc */
 #define INC__CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define INC__CPU_CLONES

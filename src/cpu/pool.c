@@ -263,7 +263,8 @@ static int shift_pool_init(shift_pool *sp, const inc__window *g, int64_t planes)
 
 /* Planes [nc, nc + nb) of y from x (all `planes` planes); bi receives the
  * argmax of those planes (it points at plane nc's). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    defined(__GLIBC__) /* target_clones needs glibc's ifunc */
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 static void maxpool_shift(float *y, int32_t *bi, const float *x, const inc__window *g,

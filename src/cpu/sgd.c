@@ -18,7 +18,8 @@
         inc__k_sgd(param, buf, grad, i, lr, (m), (wd), first);                                  \
   } while (0)
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    defined(__GLIBC__) /* target_clones needs glibc's ifunc */
 __attribute__((flatten, target_clones("avx512f", "fma", "default")))
 #endif
 static void sgd_range(float *param, float *buf, const float *grad, int64_t lo, int64_t hi,
