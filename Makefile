@@ -3,7 +3,7 @@
 #   make            build lib/libinception.so.* and lib/libinception.a
 #   make check      build and run every test (Check suites + script tests)
 #   make train      install missing packages (as root), build, train GoogLeNet
-#   make CUDA=0     build without the CUDA backend
+#   make CUDA=0     build without the CUDA module (the core never links CUDA)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages the build and tests need
 
@@ -42,11 +42,14 @@ CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=s
 # ---- flags ------------------------------------------------------------------
 OPT ?= -O2
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+# Warnings are errors here; `make WERROR=` for a foreign compiler (gpu-check.sh).
+WERROR ?= -Werror
 CPPFLAGS_LIB := -Iinclude -Isrc -D_GNU_SOURCE -DINC_BUILD
-CFLAGS_LIB := -std=c99 $(OPT) -g -fPIC -fvisibility=hidden -fopenmp $(WARN) -Werror \
+CFLAGS_LIB := -std=c99 $(OPT) -g -fPIC -fvisibility=hidden -fopenmp $(WARN) $(WERROR) \
               -ffp-contract=off $(EXTRA_CFLAGS)
 NVCCFLAGS := -std=c++17 $(OPT) -g -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Wno-unused-parameter \
-             -Werror all-warnings -Iinclude -Isrc $(CUDA_ARCH) -fmad=false $(EXTRA_NVCCFLAGS)
+             $(if $(WERROR),-Werror all-warnings) -Iinclude -Isrc $(CUDA_ARCH) -fmad=false \
+             $(EXTRA_NVCCFLAGS)
 # OpenBLAS's OpenMP build shares one thread pool with our OpenMP loops; the
 # default pthread build spins its own threads against ours (4x slower on 2
 # cores), so link the OpenMP flavour by path when Debian provides it.
@@ -56,26 +59,24 @@ BLAS_LIBS := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 else
 BLAS_LIBS := -lopenblas
 endif
-LIBS := $(BLAS_LIBS) -lgomp -lpthread -lm
-ifeq ($(CUDA),1)
-LIBS += -L$(CUDA_LIBDIR) -lcudart_static -lcublas -ldl -lrt -lstdc++ -Wl,-rpath,$(CUDA_LIBDIR)
-endif
+# The core links no CUDA library: the CUDA backend is a module it loads at
+# run time (src/module.c), linked with the CUDA runtime and cuBLAS below.
+LIBS := $(BLAS_LIBS) -lgomp -lpthread -ldl -lm
+CUDA_MODULE := libinception-cuda.so.$(V_MAJOR)
+CUDA_MODULE_LIBS := -L$(CUDA_LIBDIR) -lcudart_static -lcublas -ldl -lrt -lpthread \
+                    -Wl,-rpath,$(CUDA_LIBDIR)
 
 # ---- sources ----------------------------------------------------------------
 LIB_C := $(sort $(wildcard src/*.c src/cpu/*.c src/layers/*.c))
-ifeq ($(CUDA),1)
-LIB_CU := $(sort $(wildcard cuda/*.cu))
-LIB_C := $(filter-out src/nocuda.c,$(LIB_C))
-else
-LIB_CU :=
-endif
+CUDA_CU := $(sort $(wildcard cuda/*.cu))
 BUILD := build/cuda$(CUDA)
-LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o)
+CUDA_OBJ := $(CUDA_CU:%.cu=$(BUILD)/%.o)
 HEADERS := include/inception.h $(wildcard src/*.h src/cpu/*.h src/layers/*.h cuda/*.cuh)
 
 .PHONY: all lib deps check test train bench install uninstall clean cuda-report
 all: lib
-lib: lib/$(SOFILE) lib/libinception.a
+lib: lib/$(SOFILE) lib/libinception.a $(if $(filter 1,$(CUDA)),lib/$(CUDA_MODULE))
 
 $(BUILD)/%.o: %.c $(HEADERS) | deps-build
 	@mkdir -p $(dir $@)
@@ -101,9 +102,15 @@ lib/libinception.a: $(LIB_OBJ) $(FLAVOR)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
 
+# The CUDA module: cuda/*.cu by nvcc, exporting only its entry point.
+lib/$(CUDA_MODULE): $(CUDA_OBJ) cuda/module.map
+	@mkdir -p lib
+	$(CXX) -shared -Wl,-soname,$(CUDA_MODULE) -Wl,--version-script=cuda/module.map \
+	  -Wl,--no-undefined -o $@ $(CUDA_OBJ) $(CUDA_MODULE_LIBS)
+
 cuda-report:
 ifeq ($(CUDA),1)
-	@for f in $(sort $(wildcard cuda/*.cu)); do echo "== $$f"; \
+	@for f in $(CUDA_CU); do echo "== $$f"; \
 	  $(NVCC) $(NVCCFLAGS) -Xptxas -v -c $$f -o /dev/null 2>&1 | grep -E "Compiling|registers|spill" ; done
 else
 	@echo "cuda-report: CUDA=0 (nvcc not found); nothing to report"

@@ -23,8 +23,9 @@
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* Errors after which the device context is unusable for the process. */
-static int inc__cuda_sticky(cudaError_t e)
+/* Errors that CUDA documents as leaving the process's CUDA state unusable
+ * ("any further CUDA work will return the same error"). */
+static int inc__cuda_known_sticky(cudaError_t e)
 {
   switch (e) {
   case cudaErrorECCUncorrectable:
@@ -46,18 +47,36 @@ static int inc__cuda_sticky(cudaError_t e)
   }
 }
 
+/* Whether the failure e left CUDA unusable. The list above is not the
+ * whole story (a lost device reports cudaErrorUnknown, say, and new
+ * versions add codes), so anything else is tested: clear the error slot
+ * and ask the stream again. A passing error (a bad argument, an allocation
+ * that did not fit) leaves that query answering success or not-ready; a
+ * sticky one answers with an error again. */
+static int inc__cuda_sticky(const inc_context *ctx, cudaError_t e)
+{
+  if (e == cudaSuccess || e == cudaErrorNotReady || e == cudaErrorMemoryAllocation) return 0;
+  if (inc__cuda_known_sticky(e)) return 1;
+  const inc__cuda *be = inc__cuda_be(ctx);
+  (void)cudaGetLastError();
+  cudaError_t again = cudaStreamQuery(be && be->stream ? be->stream : (cudaStream_t)0);
+  (void)cudaGetLastError();
+  return again != cudaSuccess && again != cudaErrorNotReady;
+}
+
 inc_status inc__cuda_fail(inc_context *ctx, cudaError_t e, const char *op)
 {
   if (e == cudaSuccess) return INC_OK;
-  (void)cudaGetLastError(); /* clear the non-sticky slot */
-  if (inc__cuda_sticky(e)) {
+  if (inc__cuda_sticky(ctx, e)) {
     ctx->latched = INC_ERR_DEVICE_LOST;
     return inc__error(ctx, INC_ERR_DEVICE_LOST,
-                      "CUDA backend: %s: %s (%s); the device context is lost: destroy this "
-                      "context and create a new one (other CUDA contexts of this process are "
-                      "affected too)",
+                      "CUDA backend: %s: %s (%s); CUDA's state in this process is now broken: "
+                      "every CUDA context of the process fails from here on, and a new one "
+                      "will not help; save what you can from host memory and restart the "
+                      "process",
                       op, cudaGetErrorString(e), cudaGetErrorName(e));
   }
+  (void)cudaGetLastError(); /* clear the passing error */
   if (e == cudaErrorMemoryAllocation)
     return inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "CUDA backend: %s: %s", op,
                       cudaGetErrorString(e));
@@ -69,9 +88,10 @@ inc_status inc__cublas_fail(inc_context *ctx, cublasStatus_t st, const char *op)
 {
   if (st == CUBLAS_STATUS_SUCCESS) return INC_OK;
   /* A kernel fault behind a failed cuBLAS call shows as a sticky error. */
-  const inc__cuda *be = inc__cuda_be(ctx);
-  cudaError_t e = be && be->stream ? cudaStreamQuery(be->stream) : cudaPeekAtLastError();
-  if (inc__cuda_sticky(e)) return inc__cuda_fail(ctx, e, op);
+  cudaError_t e = cudaPeekAtLastError();
+  if (e == cudaSuccess) e = cudaStreamQuery(inc__cuda_be(ctx)->stream);
+  if (e != cudaSuccess && e != cudaErrorNotReady && inc__cuda_sticky(ctx, e))
+    return inc__cuda_fail(ctx, e, op);
   (void)cudaGetLastError();
   if (st == CUBLAS_STATUS_ALLOC_FAILED)
     return inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "CUDA backend: %s: cuBLAS: %s", op,
@@ -136,7 +156,7 @@ static void inc__cuda_release(inc_context *ctx, inc__cuda *be)
   (void)cudaSetDevice(be->device);
   if (be->stream) {
     cudaError_t e = cudaStreamSynchronize(be->stream);
-    if (inc__cuda_sticky(e)) ctx->latched = INC_ERR_DEVICE_LOST;
+    if (inc__cuda_sticky(ctx, e)) ctx->latched = INC_ERR_DEVICE_LOST;
   }
   if (be->blas) (void)cublasDestroy(be->blas);
   if (be->scratch) (void)cudaFree(be->scratch);
@@ -194,9 +214,9 @@ static void cuda_free(void *p, inc_context *ctx)
   (void)cudaSetDevice(be->device);
   /* Queued work may still use p. */
   cudaError_t e = cudaStreamSynchronize(be->stream);
-  if (inc__cuda_sticky(e)) ctx->latched = INC_ERR_DEVICE_LOST;
+  if (inc__cuda_sticky(ctx, e)) ctx->latched = INC_ERR_DEVICE_LOST;
   e = cudaFree(p);
-  if (inc__cuda_sticky(e)) ctx->latched = INC_ERR_DEVICE_LOST;
+  if (inc__cuda_sticky(ctx, e)) ctx->latched = INC_ERR_DEVICE_LOST;
   (void)cudaGetLastError();
 }
 
@@ -227,6 +247,9 @@ static inc_status cuda_copy(void *dst, const void *src, size_t bytes, inc_contex
 {
   static const char op[] = "copy";
   if (!bytes || dst == src) return INC_OK;
+  if (inc__ranges_overlap(dst, src, bytes))
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT, "CUDA backend: copy: the %zu-byte ranges "
+                      "at %p and %p overlap", bytes, dst, src);
   INC_CUDA_ENTER(ctx, op);
   inc__cuda *be = inc__cuda_be(ctx);
   INC_CUDA_TRY(ctx, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, be->stream), op);
@@ -287,21 +310,31 @@ static const inc__backend_ops cuda_ops = {
 
 /* ---- entry points (C linkage through backend.h) -------------------------- */
 
-int inc__cuda_usable(void)
+int inc__cuda_probe(char *why, size_t cap)
 {
   int count = 0, major = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
   if (e == cudaSuccess && count > 0)
     e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
   (void)cudaGetLastError();
-  return e == cudaSuccess && count > 0 && major >= 8;
+  if (e != cudaSuccess)
+    snprintf(why, cap, "no usable GPU (%s)", cudaGetErrorString(e));
+  else if (count <= 0)
+    snprintf(why, cap, "no usable GPU (no CUDA device found)");
+  else if (major < 8)
+    snprintf(why, cap, "no usable GPU (device 0 is sm_%d0; this build carries code for sm_80 "
+             "and newer)", major);
+  else
+    return 1;
+  return 0;
 }
 
-inc_status inc__cuda_backend_init(inc_context *ctx)
+inc_status inc__cuda_init(inc_context *ctx)
 {
   static const char op[] = "init";
   int count = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess && inc__cuda_known_sticky(e)) return inc__cuda_fail(ctx, e, op);
   if (e != cudaSuccess || count <= 0) {
     (void)cudaGetLastError();
     return inc__error(ctx, INC_ERR_UNAVAILABLE, "CUDA backend: no usable GPU (%s)",

@@ -17,7 +17,10 @@
  * index, each iteration calling the INC_HD body of src/kernels.h that the
  * CPU backend calls in its loop; the grid is capped at a few waves of the
  * device's multiprocessors, so one launch shape serves every size.
- * Everything runs on the context's own non-blocking stream.
+ * Everything runs on the context's own non-blocking stream. Kernels are
+ * launched through INC_CUDA_LAUNCH / INC_CUDA_LAUNCH_COOP, never with a
+ * bare <<<>>>, so that the same files also build as host C++ against the
+ * emulated runtime of tests/cudaemu/ (see the macros below).
  */
 #ifndef INC_CUDA_COMMON_CUH
 #define INC_CUDA_COMMON_CUH
@@ -27,8 +30,33 @@
 
 #include "internal.h"
 
-/* Threads per block of the grid-stride kernels. */
+/* Threads per block of every kernel. The shared-memory reductions
+ * (bias_grad in im2col.cu, the loss sum in loss.cu) size their arrays by
+ * it and halve it down to one, so it must be a power of two. */
 #define INC_CUDA_THREADS 256
+static_assert(INC_CUDA_THREADS >= 32 && INC_CUDA_THREADS <= 1024 &&
+                  (INC_CUDA_THREADS & (INC_CUDA_THREADS - 1)) == 0,
+              "INC_CUDA_THREADS must be a power of two in [32, 1024]");
+
+/* Kernel launches: k over `grid` blocks of `block` threads on `stream`,
+ * with k's arguments after. INC_CUDA_LAUNCH is for kernels whose threads
+ * are independent (the grid-stride ones); INC_CUDA_LAUNCH_COOP for kernels
+ * whose threads share __shared__ memory and meet at __syncthreads. Under
+ * nvcc both are k<<<grid, block, 0, stream>>>(...). Built as host C++
+ * against the emulated runtime (tests/cudaemu/), they queue the kernel on
+ * the emulated stream, which runs it on the CPU: a block's threads one
+ * after another, or, for COOP, as real threads meeting at a barrier (and
+ * a __syncthreads in a kernel launched without COOP is reported there). */
+#ifdef __CUDACC__
+#define INC_CUDA_LAUNCH(k, grid, block, stream, ...) k<<<(grid), (block), 0, (stream)>>>(__VA_ARGS__)
+#define INC_CUDA_LAUNCH_COOP(k, grid, block, stream, ...)                              \
+  k<<<(grid), (block), 0, (stream)>>>(__VA_ARGS__)
+#else
+#define INC_CUDA_LAUNCH(k, grid, block, stream, ...)                                   \
+  cudaemu_launch(#k, k, false, (grid), (block), (stream), __VA_ARGS__)
+#define INC_CUDA_LAUNCH_COOP(k, grid, block, stream, ...)                              \
+  cudaemu_launch(#k, k, true, (grid), (block), (stream), __VA_ARGS__)
+#endif
 
 /* The backend state that ctx->be points to. Scratch memory grows to the
  * largest request and is then reused, so a steady-state training step makes
@@ -46,6 +74,13 @@ typedef struct inc__cuda {
 #define INC_CUDA_HOST_BYTES 64
 
 static inline inc__cuda *inc__cuda_be(const inc_context *ctx) { return (inc__cuda *)ctx->be; }
+
+/* ---- life cycle (cuda/backend.cu), reached through cuda/module.cu ---- */
+
+/* 1 if a usable device is present; else 0 with the reason in why. */
+int inc__cuda_probe(char *why, size_t cap);
+/* The backend constructor (see inc__module in src/module.h). */
+inc_status inc__cuda_init(inc_context *ctx);
 
 /* ---- errors (cuda/backend.cu) ---- */
 

@@ -33,8 +33,7 @@ inc_status inc__cuda_slice(float *big, float *small, int to_big, int64_t n, int6
   const int64_t total = n * cb * p;
   if (total <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_slice_kernel<<<inc__cuda_blocks(ctx, total), INC_CUDA_THREADS, 0,
-                           inc__cuda_be(ctx)->stream>>>(big, small, to_big, cb, ct, off, p,
-                                                        total);
+  INC_CUDA_LAUNCH(inc__cuda_slice_kernel, inc__cuda_blocks(ctx, total), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, big, small, to_big, cb, ct, off, p, total);
   return inc__cuda_launched(ctx, op);
 }

@@ -38,8 +38,8 @@ inc_status inc__cuda_relu_fwd(float *y, const float *x, int64_t count, inc_conte
   static const char op[] = "relu_fwd";
   if (count <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_relu_fwd_kernel<<<inc__cuda_blocks(ctx, count), INC_CUDA_THREADS, 0,
-                              inc__cuda_be(ctx)->stream>>>(y, x, count);
+  INC_CUDA_LAUNCH(inc__cuda_relu_fwd_kernel, inc__cuda_blocks(ctx, count), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, y, x, count);
   return inc__cuda_launched(ctx, op);
 }
 
@@ -49,8 +49,8 @@ inc_status inc__cuda_relu_bwd(float *dx, const float *dy, const float *y, int64_
   static const char op[] = "relu_bwd";
   if (count <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_relu_bwd_kernel<<<inc__cuda_blocks(ctx, count), INC_CUDA_THREADS, 0,
-                              inc__cuda_be(ctx)->stream>>>(dx, dy, y, count);
+  INC_CUDA_LAUNCH(inc__cuda_relu_bwd_kernel, inc__cuda_blocks(ctx, count), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, dx, dy, y, count);
   return inc__cuda_launched(ctx, op);
 }
 
@@ -60,7 +60,7 @@ inc_status inc__cuda_axpy(float *y, const float *x, float alpha, int64_t count,
   static const char op[] = "axpy";
   if (count <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_axpy_kernel<<<inc__cuda_blocks(ctx, count), INC_CUDA_THREADS, 0,
-                          inc__cuda_be(ctx)->stream>>>(y, x, alpha, count);
+  INC_CUDA_LAUNCH(inc__cuda_axpy_kernel, inc__cuda_blocks(ctx, count), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, y, x, alpha, count);
   return inc__cuda_launched(ctx, op);
 }

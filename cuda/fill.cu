@@ -25,7 +25,7 @@ inc_status inc__cuda_fill(float *dst, int64_t count, int dist, float a, float b,
   static const char op[] = "fill";
   if (count <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_fill_kernel<<<inc__cuda_blocks(ctx, count), INC_CUDA_THREADS, 0,
-                          inc__cuda_be(ctx)->stream>>>(dst, count, dist, a, b, seed, stream);
+  INC_CUDA_LAUNCH(inc__cuda_fill_kernel, inc__cuda_blocks(ctx, count), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, dst, count, dist, a, b, seed, stream);
   return inc__cuda_launched(ctx, op);
 }

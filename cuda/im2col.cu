@@ -59,18 +59,19 @@ __global__ void inc__cuda_bias_add_kernel(float *y, const float *bias, int64_t c
 __global__ void inc__cuda_bias_grad_kernel(float *db, const float *dy, int64_t n, int64_t c,
                                            int64_t p)
 {
-  /* db (C) <- sum over n, p of dy (N, C, P); one block per channel */
+  /* db (C) <- sum over n, p of dy (N, C, P); one block of INC_CUDA_THREADS threads per
+   * channel (the tree below is sized by it, static_assert in common.cuh) */
   __shared__ float part[INC_CUDA_THREADS];
   const int64_t per = n * p;
   for (int64_t ch = blockIdx.x; ch < c; ch += gridDim.x) {
     float sum = 0.0f;
-    for (int64_t j = threadIdx.x; j < per; j += blockDim.x) {
+    for (int64_t j = threadIdx.x; j < per; j += INC_CUDA_THREADS) {
       int64_t ni = j / p, pi = j - ni * p;
       sum += dy[(ni * c + ch) * p + pi];
     }
     part[threadIdx.x] = sum;
     __syncthreads();
-    for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
+    for (unsigned half = INC_CUDA_THREADS / 2; half > 0; half /= 2) {
       if (threadIdx.x < half) part[threadIdx.x] += part[threadIdx.x + half];
       __syncthreads();
     }
@@ -87,8 +88,8 @@ inc_status inc__cuda_im2col(float *col, const float *x, const inc__window *g, in
   const int64_t total = g->c * g->k * g->k * g->n * g->oh * g->ow;
   if (total <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_im2col_kernel<<<inc__cuda_blocks(ctx, total), INC_CUDA_THREADS, 0,
-                            inc__cuda_be(ctx)->stream>>>(col, x, *g, total);
+  INC_CUDA_LAUNCH(inc__cuda_im2col_kernel, inc__cuda_blocks(ctx, total), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, col, x, *g, total);
   return inc__cuda_launched(ctx, op);
 }
 
@@ -98,8 +99,8 @@ inc_status inc__cuda_col2im(float *dx, const float *col, const inc__window *g, i
   const int64_t total = g->n * g->c * g->h * g->w;
   if (total <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_col2im_kernel<<<inc__cuda_blocks(ctx, total), INC_CUDA_THREADS, 0,
-                            inc__cuda_be(ctx)->stream>>>(dx, col, *g, total);
+  INC_CUDA_LAUNCH(inc__cuda_col2im_kernel, inc__cuda_blocks(ctx, total), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, dx, col, *g, total);
   return inc__cuda_launched(ctx, op);
 }
 
@@ -110,8 +111,8 @@ inc_status inc__cuda_swap01(float *dst, const float *src, int64_t a, int64_t b, 
   const int64_t total = a * b * p;
   if (total <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_swap01_kernel<<<inc__cuda_blocks(ctx, total), INC_CUDA_THREADS, 0,
-                            inc__cuda_be(ctx)->stream>>>(dst, src, a, b, p);
+  INC_CUDA_LAUNCH(inc__cuda_swap01_kernel, inc__cuda_blocks(ctx, total), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, dst, src, a, b, p);
   return inc__cuda_launched(ctx, op);
 }
 
@@ -122,8 +123,8 @@ inc_status inc__cuda_conv_out(float *y, const float *tmp, const float *bias, int
   const int64_t total = n * c * p;
   if (total <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_conv_out_kernel<<<inc__cuda_blocks(ctx, total), INC_CUDA_THREADS, 0,
-                              inc__cuda_be(ctx)->stream>>>(y, tmp, bias, n, c, p, relu);
+  INC_CUDA_LAUNCH(inc__cuda_conv_out_kernel, inc__cuda_blocks(ctx, total), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, y, tmp, bias, n, c, p, relu);
   return inc__cuda_launched(ctx, op);
 }
 
@@ -134,8 +135,8 @@ inc_status inc__cuda_bias_add(float *y, const float *bias, int64_t n, int64_t c,
   const int64_t total = n * c * p;
   if (total <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_bias_add_kernel<<<inc__cuda_blocks(ctx, total), INC_CUDA_THREADS, 0,
-                              inc__cuda_be(ctx)->stream>>>(y, bias, c, p, total);
+  INC_CUDA_LAUNCH(inc__cuda_bias_add_kernel, inc__cuda_blocks(ctx, total), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, y, bias, c, p, total);
   return inc__cuda_launched(ctx, op);
 }
 
@@ -152,6 +153,7 @@ inc_status inc__cuda_bias_grad(float *db, const float *dy, int64_t n, int64_t c,
   }
   const int64_t max_blocks = 65535; /* the channel loop covers the rest */
   unsigned blocks = (unsigned)(c < max_blocks ? c : max_blocks);
-  inc__cuda_bias_grad_kernel<<<blocks, INC_CUDA_THREADS, 0, be->stream>>>(db, dy, n, c, p);
+  INC_CUDA_LAUNCH_COOP(inc__cuda_bias_grad_kernel, blocks, INC_CUDA_THREADS, be->stream, db, dy,
+                       n, c, p);
   return inc__cuda_launched(ctx, op);
 }

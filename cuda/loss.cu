@@ -39,19 +39,19 @@ __global__ void inc__cuda_ce_rows_kernel(float *row_loss, int32_t *row_hit, floa
 __global__ void inc__cuda_ce_reduce_kernel(inc__cuda_ce_result *res, const float *row_loss,
                                            const int32_t *row_hit, int64_t n)
 {
-  /* res (1) <- sums of row_loss, row_hit (N); one block */
+  /* res (1) <- sums of row_loss, row_hit (N); one block of INC_CUDA_THREADS threads */
   __shared__ double part_loss[INC_CUDA_THREADS];
   __shared__ long long part_hits[INC_CUDA_THREADS];
   double loss = 0.0;
   long long hits = 0;
-  for (int64_t r = threadIdx.x; r < n; r += blockDim.x) {
+  for (int64_t r = threadIdx.x; r < n; r += INC_CUDA_THREADS) {
     loss += (double)row_loss[r];
     hits += row_hit[r];
   }
   part_loss[threadIdx.x] = loss;
   part_hits[threadIdx.x] = hits;
   __syncthreads();
-  for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
+  for (unsigned half = INC_CUDA_THREADS / 2; half > 0; half /= 2) {
     if (threadIdx.x < half) {
       part_loss[threadIdx.x] += part_loss[threadIdx.x + half];
       part_hits[threadIdx.x] += part_hits[threadIdx.x + half];
@@ -97,10 +97,11 @@ inc_status inc__cuda_softmax_ce(double *loss_sum, int64_t *correct, float *dlogi
                cudaMemcpyAsync(dev_labels, labels, (size_t)n * sizeof(int32_t),
                                cudaMemcpyHostToDevice, be->stream),
                op);
-  inc__cuda_ce_rows_kernel<<<inc__cuda_blocks(ctx, n), INC_CUDA_THREADS, 0, be->stream>>>(
-      row_loss, row_hit, dlogits, logits, dev_labels, n, k, scale);
+  INC_CUDA_LAUNCH(inc__cuda_ce_rows_kernel, inc__cuda_blocks(ctx, n), INC_CUDA_THREADS,
+                  be->stream, row_loss, row_hit, dlogits, logits, dev_labels, n, k, scale);
   if ((s = inc__cuda_launched(ctx, op)) != INC_OK) return s;
-  inc__cuda_ce_reduce_kernel<<<1, INC_CUDA_THREADS, 0, be->stream>>>(res, row_loss, row_hit, n);
+  INC_CUDA_LAUNCH_COOP(inc__cuda_ce_reduce_kernel, 1, INC_CUDA_THREADS, be->stream, res, row_loss,
+                       row_hit, n);
   if ((s = inc__cuda_launched(ctx, op)) != INC_OK) return s;
   INC_CUDA_TRY(ctx,
                cudaMemcpyAsync(be->host, res, sizeof *res, cudaMemcpyDeviceToHost, be->stream),

@@ -69,8 +69,8 @@ inc_status inc__cuda_maxpool_fwd(float *y, int32_t *arg, const float *x, const i
   const int64_t total = g->n * g->c * g->oh * g->ow;
   if (total <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_maxpool_fwd_kernel<<<inc__cuda_blocks(ctx, total), INC_CUDA_THREADS, 0,
-                                 inc__cuda_be(ctx)->stream>>>(y, arg, x, *g, total);
+  INC_CUDA_LAUNCH(inc__cuda_maxpool_fwd_kernel, inc__cuda_blocks(ctx, total), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, y, arg, x, *g, total);
   return inc__cuda_launched(ctx, op);
 }
 
@@ -81,8 +81,8 @@ inc_status inc__cuda_maxpool_bwd(float *dx, const float *dy, const int32_t *arg,
   const int64_t total = g->n * g->c * g->h * g->w;
   if (total <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_maxpool_bwd_kernel<<<inc__cuda_blocks(ctx, total), INC_CUDA_THREADS, 0,
-                                 inc__cuda_be(ctx)->stream>>>(dx, dy, arg, *g, total);
+  INC_CUDA_LAUNCH(inc__cuda_maxpool_bwd_kernel, inc__cuda_blocks(ctx, total), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, dx, dy, arg, *g, total);
   return inc__cuda_launched(ctx, op);
 }
 
@@ -93,8 +93,8 @@ inc_status inc__cuda_avgpool_fwd(float *y, const float *x, const inc__window *g,
   const int64_t total = g->n * g->c * g->oh * g->ow;
   if (total <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_avgpool_fwd_kernel<<<inc__cuda_blocks(ctx, total), INC_CUDA_THREADS, 0,
-                                 inc__cuda_be(ctx)->stream>>>(y, x, *g, total);
+  INC_CUDA_LAUNCH(inc__cuda_avgpool_fwd_kernel, inc__cuda_blocks(ctx, total), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, y, x, *g, total);
   return inc__cuda_launched(ctx, op);
 }
 
@@ -105,8 +105,8 @@ inc_status inc__cuda_avgpool_bwd(float *dx, const float *dy, const inc__window *
   const int64_t total = g->n * g->c * g->h * g->w;
   if (total <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_avgpool_bwd_kernel<<<inc__cuda_blocks(ctx, total), INC_CUDA_THREADS, 0,
-                                 inc__cuda_be(ctx)->stream>>>(dx, dy, *g, total);
+  INC_CUDA_LAUNCH(inc__cuda_avgpool_bwd_kernel, inc__cuda_blocks(ctx, total), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, dx, dy, *g, total);
   return inc__cuda_launched(ctx, op);
 }
 
@@ -116,8 +116,8 @@ inc_status inc__cuda_gap_fwd(float *y, const float *x, int64_t planes, int64_t h
   static const char op[] = "gap_fwd";
   if (planes <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_gap_fwd_kernel<<<inc__cuda_blocks(ctx, planes), INC_CUDA_THREADS, 0,
-                             inc__cuda_be(ctx)->stream>>>(y, x, planes, hw);
+  INC_CUDA_LAUNCH(inc__cuda_gap_fwd_kernel, inc__cuda_blocks(ctx, planes), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, y, x, planes, hw);
   return inc__cuda_launched(ctx, op);
 }
 
@@ -128,7 +128,7 @@ inc_status inc__cuda_gap_bwd(float *dx, const float *dy, int64_t planes, int64_t
   const int64_t total = planes * hw;
   if (total <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_gap_bwd_kernel<<<inc__cuda_blocks(ctx, total), INC_CUDA_THREADS, 0,
-                             inc__cuda_be(ctx)->stream>>>(dx, dy, hw, total);
+  INC_CUDA_LAUNCH(inc__cuda_gap_bwd_kernel, inc__cuda_blocks(ctx, total), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, dx, dy, hw, total);
   return inc__cuda_launched(ctx, op);
 }

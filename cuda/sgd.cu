@@ -24,8 +24,8 @@ inc_status inc__cuda_sgd(float *param, float *buf, const float *grad, int64_t co
   static const char op[] = "sgd";
   if (count <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
-  inc__cuda_sgd_kernel<<<inc__cuda_blocks(ctx, count), INC_CUDA_THREADS, 0,
-                         inc__cuda_be(ctx)->stream>>>(param, buf, grad, count, lr, momentum,
-                                                      weight_decay, first);
+  INC_CUDA_LAUNCH(inc__cuda_sgd_kernel, inc__cuda_blocks(ctx, count), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, param, buf, grad, count, lr, momentum, weight_decay,
+                  first);
   return inc__cuda_launched(ctx, op);
 }

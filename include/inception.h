@@ -377,8 +377,10 @@ INC_API inc_status inc_layer_param(const inc_layer *layer, int index, const char
  * (N of them, each in [0, classes), else INC_ERR_INVALID_ARGUMENT).
  * *mean_loss gets the mean loss over the rows (numerically stable).
  * dlogits (may be NULL; else a tensor of the logits' shape and context)
- * receives d(mean_loss)/d(logits) = (softmax - onehot)/N. *correct (may be
- * NULL) gets the number of rows whose argmax equals the label. */
+ * receives d(mean_loss)/d(logits) = (softmax - onehot)/N; it must not be
+ * logits itself nor share its memory (INC_ERR_INVALID_ARGUMENT, nothing
+ * computed). *correct (may be NULL) gets the number of rows whose argmax
+ * equals the label. */
 INC_API inc_status inc_softmax_cross_entropy(inc_context *ctx, const inc_tensor *logits,
                                              const int32_t *labels, float *mean_loss,
                                              inc_tensor *dlogits, int64_t *correct);

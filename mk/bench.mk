@@ -16,11 +16,11 @@ BENCH_PY ?= /usr/bin/python3
 
 $(BUILD)/examples/bench.o: examples/bench.c examples/openblas_env.h $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) -std=c99 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -Werror \
+	$(CC) -std=c99 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter $(WERROR) \
 	  -Iinclude -Isrc -D_GNU_SOURCE -c $< -o $@
 
 $(BENCH_BIN): $(BUILD)/examples/bench.o lib/libinception.a
-	$(CC) -o $@ $< lib/libinception.a $(LIBS)
+	$(CC) -o $@ $< lib/libinception.a $(LIBS) -Wl,-rpath,'$$ORIGIN/../lib'
 
 .PHONY: bench bench-torch bench-compare clean-bench
 bench: $(BENCH_BIN)

@@ -9,12 +9,14 @@
 #                        `make check`
 #
 # The binaries link lib/libinception.a statically (plus $(LIBS) and zlib), so
-# they run from the source tree without LD_LIBRARY_PATH.
+# they run from the source tree without LD_LIBRARY_PATH; their RUNPATH
+# names lib/ so that the core finds the CUDA module there.
 
 EX_CFLAGS ?= -std=c99 $(OPT) -g -Wall -Wextra -Wshadow -Wstrict-prototypes \
-             -Wmissing-prototypes -Werror
+             -Wmissing-prototypes $(WERROR)
 EX_CPPFLAGS := -Iinclude -D_POSIX_C_SOURCE=200809L
 EX_LDLIBS := -lz -lm
+EX_RPATH := -Wl,-rpath,'$$ORIGIN/../lib'
 EX_DIR := $(BUILD)/examples
 EX_COMMON_OBJ := $(addprefix $(EX_DIR)/,idx.o data.o util.o progress.o net.o)
 EX_TRAIN_OBJ := $(EX_DIR)/train_options.o
@@ -32,10 +34,10 @@ $(EX_ALL_OBJ): $(EX_DIR)/%.o: examples/%.c $(EX_HEADERS)
 	$(CC) $(EX_CPPFLAGS) $(EX_CFLAGS) -c $< -o $@
 
 examples/train: $(EX_DIR)/train.o $(EX_TRAIN_OBJ) $(EX_COMMON_OBJ) lib/libinception.a
-	$(CC) $(EX_CFLAGS) -o $@ $(filter %.o,$^) lib/libinception.a $(LIBS) $(EX_LDLIBS)
+	$(CC) $(EX_CFLAGS) -o $@ $(filter %.o,$^) lib/libinception.a $(LIBS) $(EX_LDLIBS) $(EX_RPATH)
 
 examples/classify: $(EX_DIR)/classify.o $(EX_COMMON_OBJ) lib/libinception.a
-	$(CC) $(EX_CFLAGS) -o $@ $(filter %.o,$^) lib/libinception.a $(LIBS) $(EX_LDLIBS)
+	$(CC) $(EX_CFLAGS) -o $@ $(filter %.o,$^) lib/libinception.a $(LIBS) $(EX_LDLIBS) $(EX_RPATH)
 
 # The data-module test needs neither the library nor the data set.
 $(IDX_TEST): tests/idx_test.c examples/idx.c examples/data.c examples/idx.h examples/data.h

@@ -1,6 +1,6 @@
 # mk/hello.mk — the README's example program, built and run by `make check`.
 examples/hello: examples/hello.c lib/libinception.a
-	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -Iinclude $< lib/libinception.a $(LIBS) -o $@
+	$(CC) -std=c99 -O2 -Wall -Wextra $(WERROR) -Iinclude $< lib/libinception.a $(LIBS) -o $@
 
 .PHONY: check-hello
 check-hello: examples/hello

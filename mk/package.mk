@@ -3,7 +3,8 @@
 #
 #   make install [PREFIX=/usr/local] [DESTDIR=]
 #                        header, lib/libinception.so.$(VERSION) and its two
-#                        symlinks, libinception.a, $(LIBDIR)/pkgconfig/
+#                        symlinks, libinception.a, the CUDA module
+#                        $(CUDA_MODULE) (CUDA=1 builds), $(LIBDIR)/pkgconfig/
 #                        libinception.pc, and the examples' sources (C and
 #                        Python) under $(DOCDIR)/examples; then the targets
 #                        other areas put in INSTALL_EXTRA
@@ -26,8 +27,8 @@ STAGE := $(BUILD)/stage
 # Paths under PREFIX are written relative to ${prefix} (pkg-config
 # --define-prefix can then relocate the file); Libs.private is exactly what
 # the shared library was linked with ($(LIBS): the OpenMP OpenBLAS by path,
-# libgomp, and with CUDA=1 the static CUDA runtime and cuBLAS), which a
-# static link of libinception.a needs.
+# libgomp, libdl), which a static link of libinception.a needs; the CUDA
+# runtime and cuBLAS are the CUDA module's, never the core's.
 PC_LIBDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
 PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
 pc_generate = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(PC_LIBDIR)|' -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(strip $(LIBS))|' pkgconfig/libinception.pc.in
@@ -47,6 +48,7 @@ install: lib
 	ln -sf $(SOFILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libinception.so
 	$(INSTALL) -m 644 lib/libinception.a $(DESTDIR)$(LIBDIR)/libinception.a
+	$(if $(filter 1,$(CUDA)),$(INSTALL) -m 755 lib/$(CUDA_MODULE) $(DESTDIR)$(LIBDIR)/$(CUDA_MODULE))
 	$(pc_generate) > $(DESTDIR)$(PKGCONFIGDIR)/libinception.pc.tmp
 	mv $(DESTDIR)$(PKGCONFIGDIR)/libinception.pc.tmp $(DESTDIR)$(PKGCONFIGDIR)/libinception.pc
 	$(INSTALL) -m 644 $(EX_DOC_SRC) $(DESTDIR)$(DOCDIR)/examples/
@@ -58,7 +60,8 @@ install: lib
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/inception.h $(DESTDIR)$(LIBDIR)/libinception.so \
 	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(SOFILE) \
-	  $(DESTDIR)$(LIBDIR)/libinception.a $(DESTDIR)$(PKGCONFIGDIR)/libinception.pc
+	  $(DESTDIR)$(LIBDIR)/libinception.a $(DESTDIR)$(PKGCONFIGDIR)/libinception.pc \
+	  $(DESTDIR)$(LIBDIR)/$(CUDA_MODULE)
 	rm -rf $(DESTDIR)$(DOCDIR)
 	@for t in $(UNINSTALL_EXTRA); do $(MAKE) --no-print-directory $$t || exit 1; done
 

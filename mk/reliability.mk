@@ -26,7 +26,7 @@ REL_HEADERS := include/inception.h $(wildcard src/*.h src/cpu/*.h src/layers/*.h
 REL_TEST_H := $(wildcard tests/*.h)
 REL_CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE -DINC_BUILD
 REL_WARN := -Wall -Wextra -Wno-unused-parameter
-REL_LIBS = $(BLAS_LIBS) -lgomp -lpthread -lm
+REL_LIBS = $(BLAS_LIBS) -lgomp -lpthread -ldl -lm
 REL_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 # Sanitizer runtime options shared by the ASan runs. allocator_may_return_null:

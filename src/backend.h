@@ -23,6 +23,13 @@
 extern "C" {
 #endif
 
+/* 1 if [a, a+bytes) and [b, b+bytes) share a byte (bytes > 0). */
+static inline int inc__ranges_overlap(const void *a, const void *b, size_t bytes)
+{
+  uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+  return x < y ? y - x < bytes : x - y < bytes;
+}
+
 typedef struct inc__backend_ops {
   const char *name; /* "cpu", "cuda" */
   /* Frees the backend state ctx->be (streams, handles, buffers). */
@@ -33,6 +40,9 @@ typedef struct inc__backend_ops {
   void (*free)(void *p, inc_context *ctx);                          /* NULL ok */
   inc_status (*upload)(void *dst, const void *src, size_t bytes, inc_context *ctx);
   inc_status (*download)(void *dst, const void *src, size_t bytes, inc_context *ctx);
+  /* dst = src, bytes of backend memory. The two ranges must not overlap
+   * (cudaMemcpy's rule, which leaves overlap undefined): both backends
+   * return INC_ERR_INVALID_ARGUMENT for an overlap; dst == src is a no-op. */
   inc_status (*copy)(void *dst, const void *src, size_t bytes, inc_context *ctx);
   inc_status (*zero)(void *dst, size_t bytes, inc_context *ctx);
   inc_status (*synchronize)(inc_context *ctx);
@@ -111,8 +121,13 @@ typedef struct inc__backend_ops {
 inc_status inc__cpu_backend_init(inc_context *ctx);
 /* Rewrites ctx->device_name after a thread-count change (CPU backend). */
 void inc__cpu_describe(inc_context *ctx);
+/* The CUDA backend lives in a module loaded at run time (src/module.c):
+ * this loads it and calls its constructor; INC_ERR_UNAVAILABLE with the
+ * reason when the module is missing or finds no usable device. On success
+ * ctx->module holds the module; inc__module_close releases it. */
 inc_status inc__cuda_backend_init(inc_context *ctx);
-/* 1 if a CUDA device is usable by this process (cheap after the first call). */
+void inc__module_close(inc_context *ctx);
+/* 1 if the CUDA module loads and finds a usable device. */
 int inc__cuda_usable(void);
 
 #ifdef __cplusplus

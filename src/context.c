@@ -31,23 +31,33 @@ INC_API inc_status inc_context_create(inc_backend b, inc_context **out)
   if (!ctx) return INC_ERR_OUT_OF_MEMORY;
   ctx->next_uid = 1;
   inc_status s;
-  if (b == INC_BACKEND_CUDA || (b == INC_BACKEND_AUTO && inc__cuda_usable())) {
+  char why[INC__ERR_CAP];
+  why[0] = '\0';
+  if (b != INC_BACKEND_CPU) {
     ctx->backend = INC_BACKEND_CUDA;
     s = inc__cuda_backend_init(ctx);
-    if (s != INC_OK && b == INC_BACKEND_AUTO) {
-      /* The GPU looked usable but did not start: AUTO still gets a CPU. */
-      ctx->backend = INC_BACKEND_CPU;
-      s = inc__cpu_backend_init(ctx);
+    /* AUTO settles for the CPU only where CUDA is unavailable (no module,
+     * no device); a device error, above all a broken CUDA state
+     * (INC_ERR_DEVICE_LOST), is returned, never hidden behind a slow CPU. */
+    if (s == INC_ERR_UNAVAILABLE && b == INC_BACKEND_AUTO) {
+      snprintf(why, sizeof why, "%s", ctx->err);
+      b = INC_BACKEND_CPU;
     }
-  } else {
+  }
+  if (b == INC_BACKEND_CPU) {
     ctx->backend = INC_BACKEND_CPU;
     s = inc__cpu_backend_init(ctx);
   }
   if (s != INC_OK) {
+    inc__module_close(ctx);
     inc__free(ctx);
     return s;
   }
-  ctx->err[0] = '\0';
+  /* After AUTO fell back, the message says why CUDA was not used. */
+  if (why[0])
+    snprintf(ctx->err, sizeof ctx->err, "INC_BACKEND_AUTO chose the CPU: %.900s", why);
+  else
+    ctx->err[0] = '\0';
   *out = ctx;
   return INC_OK;
 }
@@ -57,6 +67,7 @@ INC_API void inc_context_destroy(inc_context *ctx)
   if (!ctx) return;
   for (int i = 0; i < INC__WS_SLOTS; i++) ctx->ops->free(ctx->ws[i], ctx);
   ctx->ops->destroy(ctx);
+  inc__module_close(ctx);
   inc__free(ctx);
 }
 

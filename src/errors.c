@@ -37,14 +37,18 @@ INC_API const char *inc_status_string(inc_status s)
   return "INC_ERR_UNKNOWN";
 }
 
+inc_status inc__verror(inc_context *ctx, inc_status s, const char *fmt, va_list ap)
+{
+  if (ctx) vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+  return s;
+}
+
 inc_status inc__error(inc_context *ctx, inc_status s, const char *fmt, ...)
 {
-  if (ctx) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
-    va_end(ap);
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  inc__verror(ctx, s, fmt, ap);
+  va_end(ap);
   return s;
 }
 

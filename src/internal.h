@@ -26,6 +26,7 @@ struct inc_context {
   inc_backend backend;          /* CPU or CUDA, never AUTO */
   const inc__backend_ops *ops;
   void *be;                     /* backend state */
+  void *module;                 /* dlopen handle of the backend module (CUDA), or NULL */
   uint64_t seed;
   uint64_t rng_stream;          /* next fill's stream number */
   int num_threads;              /* 0 = default */
@@ -59,6 +60,12 @@ struct inc_tensor {
 inc_status inc__error(inc_context *ctx, inc_status s, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* The same with a va_list (what a backend module calls, src/module.h). */
+inc_status inc__verror(inc_context *ctx, inc_status s, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 0)))
 #endif
     ;
 /* Clears the message at the start of a public call; returns the latched

@@ -1,6 +1,7 @@
 /*
  * loss.c — softmax cross-entropy over logits (N, K) with host int32 labels:
- * argument and label checks here, the per-row work in the backend.
+ * argument and label checks here (dlogits must not alias logits), the per-row
+ * work in the backend.
  */
 #include <stdio.h>
 #include "internal.h"
@@ -29,6 +30,14 @@ INC_API inc_status inc_softmax_cross_entropy(inc_context *ctx, const inc_tensor 
                       "softmax_cross_entropy: dlogits is %s but logits are %s",
                       inc__dims_str(dlogits->ndim, dlogits->dims, a, sizeof a),
                       inc__dims_str(logits->ndim, logits->dims, b, sizeof b));
+  /* The backend writes dlogits while it still reads logits (shapes are
+   * equal by now, so are the two byte counts). */
+  if (dlogits && (dlogits == logits ||
+                  inc__ranges_overlap(dlogits->data, logits->data,
+                                      (size_t)logits->numel * sizeof(float))))
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                      "softmax_cross_entropy: dlogits %s; pass a separate tensor",
+                      dlogits == logits ? "is the logits tensor" : "shares memory with logits");
   int64_t n = logits->dims[0], k = logits->dims[1];
   for (int64_t i = 0; i < n; i++)
     if (labels[i] < 0 || labels[i] >= k)

@@ -6,8 +6,8 @@
  * zero, negative and overflowing sizes (element counts past int64 or
  * size_t), count != numel, unknown enum values, calls out of order (backward
  * before a training forward, an optimizer step on an unbound model), labels
- * out of range, objects of another context, unreadable, malformed and
- * mismatched files. For every row the test checks
+ * out of range, an output aliasing an input (dlogits on logits), objects of
+ * another context, unreadable, malformed and mismatched files. For every row the test checks
  *   - the status is the documented one,
  *   - the context reachable from the arguments (if any) holds a message,
  *   - constructors set *out to NULL,
@@ -979,6 +979,37 @@ R(sce_lab_k_dl)
   inc_tensor_destroy(d);
   return s;
 }
+/* dlogits aliasing logits: the status, a message that names dlogits, and (in
+ * the digest) logits unchanged. The second handle on one memory is made
+ * through the private struct, as the library's own views are. */
+static inc_status sce_alias(const inc_tensor *lg, inc_tensor *dl)
+{
+  inc_status s = sce(F.a, lg, LABELS, dl);
+  const char *m = inc_context_last_error(F.a);
+  ck_assert_msg(strstr(m, "dlogits") != NULL, "the message does not name dlogits: '%s'", m);
+  return s;
+}
+R(sce_dl_is_logits) { return sce_alias(F.dy, F.dy); }
+R(sce_dl_same_data)
+{
+  inc_tensor v = *F.dy; /* another handle on dy's memory */
+  v.uid = 0;
+  v.owner_is_layer = 1;
+  return sce_alias(F.dy, &v);
+}
+R(sce_dl_overlap)
+{
+  inc_tensor lg = *F.x, dl; /* two (2, 3) views into x, three floats apart */
+  lg.ndim = 2;
+  lg.dims[0] = 2;
+  lg.dims[1] = 3;
+  lg.numel = lg.capacity = 6;
+  lg.uid = 0;
+  lg.owner_is_layer = 1;
+  dl = lg;
+  dl.data += 3;
+  return sce_alias(&lg, &dl);
+}
 
 /* ---- optimizer ---- */
 #define SGD(fn, c, lr, m, wd)                                                                 \
@@ -1312,6 +1343,9 @@ static const row ROWS[] = {
     {"inc_softmax_cross_entropy: label INT32_MAX", sce_lab_max, INV, -1, CA},
     {"inc_softmax_cross_entropy: label == classes, dlogits untouched", sce_lab_k_dl, INV, -1,
      NONE /* checked inside */},
+    {"inc_softmax_cross_entropy: dlogits is logits", sce_dl_is_logits, INV, -1, CA},
+    {"inc_softmax_cross_entropy: dlogits shares logits' data", sce_dl_same_data, INV, -1, CA},
+    {"inc_softmax_cross_entropy: dlogits overlaps logits", sce_dl_overlap, INV, -1, CA},
     /* optimizer */
     {"inc_sgd_create: ctx NULL", sgd_null_ctx, INV, -1, NONE},
     {"inc_sgd_create: out NULL", sgd_null_out, INV, -1, CA},

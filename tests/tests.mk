@@ -10,7 +10,7 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c)) tests/main.c $(wildcard tests/fix
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/tests/run
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -lpthread)
-TEST_CFLAGS := -std=c99 $(OPT) -g -fopenmp -Wall -Wextra -Wno-unused-parameter -Werror \
+TEST_CFLAGS := -std=c99 $(OPT) -g -fopenmp -Wall -Wextra -Wno-unused-parameter $(WERROR) \
                -Iinclude -Isrc -Itests -D_GNU_SOURCE $(EXTRA_CFLAGS)
 
 $(BUILD)/tests/%.o: tests/%.c $(HEADERS) $(wildcard tests/*.h)
@@ -26,7 +26,8 @@ $(BUILD)/tests/main.o: $(BUILD)/tests/suites.inc
 $(BUILD)/tests/main.o: TEST_CFLAGS += -I$(BUILD)/tests
 
 $(TEST_BIN): $(TEST_OBJ) lib/libinception.a
-	$(CC) $(TEST_CFLAGS) -o $@ $(TEST_OBJ) lib/libinception.a $(CHECK_LIBS) $(LIBS)
+	$(CC) $(TEST_CFLAGS) -o $@ $(TEST_OBJ) lib/libinception.a $(CHECK_LIBS) $(LIBS) \
+	  -Wl,-rpath,'$$ORIGIN/../../../lib'
 
 .PHONY: check-unit
 # Tests pin their thread counts so results never depend on the machine.

@@ -46,8 +46,12 @@ static void cpu_free(void *p, inc_context *ctx)
 
 static inc_status cpu_copy(void *dst, const void *src, size_t bytes, inc_context *ctx)
 {
-  (void)ctx;
-  if (bytes) memmove(dst, src, bytes);
+  if (!bytes || dst == src) return INC_OK;
+  if (inc__ranges_overlap(dst, src, bytes))
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                      "CPU backend: copy: the %zu-byte ranges at %p and %p overlap", bytes, dst,
+                      src);
+  memcpy(dst, src, bytes);
   return INC_OK;
 }
 
