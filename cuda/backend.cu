@@ -344,6 +344,9 @@ inc_status inc__cuda_init(inc_context *ctx)
   cudaDeviceProp prop;
   memset(&prop, 0, sizeof prop);
   e = cudaGetDeviceProperties(&prop, dev);
+  /* Counting devices works after a sticky error; this is where a broken
+   * CUDA state shows, and it must not pass for a missing GPU. */
+  if (e != cudaSuccess && inc__cuda_sticky(ctx, e)) return inc__cuda_fail(ctx, e, op);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
     return inc__error(ctx, INC_ERR_UNAVAILABLE, "CUDA backend: no usable GPU (device %d: %s)",

@@ -97,16 +97,23 @@ inc_status inc__cuda_softmax_ce(double *loss_sum, int64_t *correct, float *dlogi
                cudaMemcpyAsync(dev_labels, labels, (size_t)n * sizeof(int32_t),
                                cudaMemcpyHostToDevice, be->stream),
                op);
+  /* From here the stream reads the caller's labels (which may be pinned,
+   * so read late) and writes be->host: every return waits for it, an
+   * early one too, so neither is in use once this returns. */
   INC_CUDA_LAUNCH(inc__cuda_ce_rows_kernel, inc__cuda_blocks(ctx, n), INC_CUDA_THREADS,
                   be->stream, row_loss, row_hit, dlogits, logits, dev_labels, n, k, scale);
-  if ((s = inc__cuda_launched(ctx, op)) != INC_OK) return s;
-  INC_CUDA_LAUNCH_COOP(inc__cuda_ce_reduce_kernel, 1, INC_CUDA_THREADS, be->stream, res, row_loss,
-                       row_hit, n);
-  if ((s = inc__cuda_launched(ctx, op)) != INC_OK) return s;
-  INC_CUDA_TRY(ctx,
-               cudaMemcpyAsync(be->host, res, sizeof *res, cudaMemcpyDeviceToHost, be->stream),
-               op);
-  INC_CUDA_TRY(ctx, cudaStreamSynchronize(be->stream), op);
+  s = inc__cuda_launched(ctx, op);
+  if (s == INC_OK) {
+    INC_CUDA_LAUNCH_COOP(inc__cuda_ce_reduce_kernel, 1, INC_CUDA_THREADS, be->stream, res,
+                         row_loss, row_hit, n);
+    s = inc__cuda_launched(ctx, op);
+  }
+  if (s == INC_OK)
+    s = inc__cuda_fail(
+        ctx, cudaMemcpyAsync(be->host, res, sizeof *res, cudaMemcpyDeviceToHost, be->stream), op);
+  cudaError_t e = cudaStreamSynchronize(be->stream);
+  if (s != INC_OK) return s; /* the first error says more; a sticky one shows again */
+  INC_CUDA_TRY(ctx, e, op);
   const inc__cuda_ce_result *host = (const inc__cuda_ce_result *)be->host;
   *loss_sum = host->loss_sum;
   *correct = (int64_t)host->hits;

@@ -4,8 +4,11 @@
 #                       committed baseline abi/libinception.so.$(V_MAJOR).abi
 #                       with abidiff (libabigail), plus the export table
 #                       (inc_[a-z]* only, each @@LIBINCEPTION_*), header ==
-#                       exports, no exit/abort/assert/printf imports, SONAME
-#                       and run-time version; part of .ci/run (CI_EXTRA)
+#                       exports, no exit/abort/assert/printf imports, no CUDA
+#                       library in DT_NEEDED, SONAME and run-time version;
+#                       and, where lib/libinception-cuda.so.$(V_MAJOR) exists,
+#                       the module's SONAME, its one export and its objects'
+#                       imports; part of .ci/run (CI_EXTRA)
 #   make abi-baseline   rewrites the baseline from the current build: only
 #                       on purpose (a new SONAME, or recording additions at a
 #                       release), then commit abi/
@@ -31,9 +34,16 @@ endif
 
 .PHONY: abi-check abi-baseline
 
-abi-check: lib/$(SOFILE) tests/abi/version.c scripts/abi-check.sh
+# The CUDA module: a CUDA=1 build makes it first and checks it with its own
+# objects ($(CUDA_OBJ)). lib/ is shared by the flavours, so after a CUDA=0
+# build it may still hold the module of an earlier CUDA=1 build, whose
+# objects are build/cuda1's; without a module the script says it skipped.
+ABI_MODULE_OBJ := $(if $(filter 1,$(CUDA)),$(CUDA_OBJ),$(wildcard $(CUDA_CU:%.cu=build/cuda1/%.o)))
+
+abi-check: lib/$(SOFILE) $(if $(filter 1,$(CUDA)),lib/$(CUDA_MODULE)) tests/abi/version.c scripts/abi-check.sh
 	@HEADER=include/inception.h MAP=src/libinception.map ABI_DIR=$(ABI_DIR) CC="$(CC)" \
-	  ABIDW_FLAGS="$(ABIDW_FLAGS)" \
+	  ABIDW_FLAGS="$(ABIDW_FLAGS)" MODULE=lib/$(CUDA_MODULE) MODULE_H=src/module.h \
+	  MODULE_OBJ="$(ABI_MODULE_OBJ)" \
 	  bash scripts/abi-check.sh lib/$(SOFILE) $(ABI_BASELINE) $(LIB_OBJ)
 
 abi-baseline: lib/$(SOFILE)

@@ -4,21 +4,28 @@
 #                         (tests/cudaemu/ -> build/emu/libcudaemu.so), the
 #                         CUDA module from the same cuda/*.cu sources with g++
 #                         against it (build/emu/$(CUDA_MODULE)), and runs the
-#                         CUDA suites (`cuda`: every op against the CPU
-#                         backend, GoogLeNet training; `cuda_faults`: device
-#                         faults) with the core loading that module
-#                         [CHECK_EXTRA]. Needs g++ only, no nvcc, no GPU.
+#                         CUDA suites with the core loading that module
+#                         [CHECK_EXTRA]: `cuda` (every op against the CPU
+#                         backend; cooperative kernels on real threads),
+#                         `cuda_net` (loader, GoogLeNet step and a training
+#                         run against the CPU, misuse the emulator catches)
+#                         and `cuda_faults` (device faults); the last two
+#                         with cooperative blocks as fibers (fast, see
+#                         tests/cudaemu/runtime.cc). Needs g++ only: no nvcc,
+#                         no GPU.
 #
-# The ASan + UBSan build of the same (build/asan-emu/) is run by check-asan
-# (mk/reliability.mk). $(call emu_variant,DIR,FLAGS) makes DIR/libcudaemu.so
-# and DIR/$(CUDA_MODULE); FLAGS may hold $$(VAR)s, expanded when the rules
-# run.
+# The ASan + UBSan build of the same (build/asan-emu/) is run by check-asan,
+# the TSan one (build/tsan-emu/, the `cuda` suite with real threads) by
+# check-tsan (mk/reliability.mk). $(call emu_variant,DIR,FLAGS) makes
+# DIR/libcudaemu.so and DIR/$(CUDA_MODULE); FLAGS may hold $$(VAR)s,
+# expanded when the rules run.
 
 EMU_CXX ?= g++
 EMU_SRC := $(sort $(wildcard tests/cudaemu/*.cc))
 EMU_HDR := $(wildcard tests/cudaemu/*.h)
 EMU_WARN := -Wall -Wextra -Wno-unused-parameter
-EMU_SUITES := cuda
+# suite:CUDAEMU_COOP mode
+EMU_SUITES := cuda:threads cuda_net:fibers cuda_faults:fibers
 
 define emu_variant
 $(1)/cudaemu/%.o: tests/cudaemu/%.cc $$(EMU_HDR)
@@ -43,6 +50,7 @@ endef
 
 $(eval $(call emu_variant,build/emu,-O2 -g))
 $(eval $(call emu_variant,build/asan-emu,-O1 -g $$(REL_SAN)))
+$(eval $(call emu_variant,build/tsan-emu,-O1 -g -fsanitize=thread))
 
 .PHONY: check-cuda-emu
 # One process per suite; Check forks each test, so a device fault in one
@@ -50,13 +58,14 @@ $(eval $(call emu_variant,build/asan-emu,-O1 -g $$(REL_SAN)))
 check-cuda-emu: $(BUILD)/tests/run build/emu/$(CUDA_MODULE)
 	@echo "check-cuda-emu: the CUDA suites against build/emu/$(CUDA_MODULE) (cuda/*.cu on the emulated runtime)"
 	@rc=0; passed=0; failed=0; t0=$$(date +%s); \
-	for s in $(EMU_SUITES); do \
-	  log=build/emu/$$s.log; \
+	for sm in $(EMU_SUITES); do \
+	  s=$${sm%%:*}; log=build/emu/$$s.log; t1=$$(date +%s); \
 	  INCEPTION_CUDA_MODULE=$(abspath build/emu/$(CUDA_MODULE)) CK_RUN_SUITE=$$s \
-	    OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 $(BUILD)/tests/run > $$log 2>&1 || rc=1; \
+	    CUDAEMU_COOP=$${sm#*:} OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 \
+	    $(BUILD)/tests/run > $$log 2>&1 || rc=1; \
 	  line=$$(grep -E '^[0-9]+ passed, [0-9]+ failed' $$log | tail -1); \
-	  echo "  $$s: $${line:-no result} (log: $$log)"; \
-	  grep -E '^(CUDA device|CUDA parity|googlenet)' $$log | sed 's/^/    /'; \
+	  echo "  $$s: $${line:-no result}, $$(( $$(date +%s) - t1 ))s (log: $$log)"; \
+	  grep -E '^(CUDA device|CUDA parity|CUDA network|googlenet|cuda_faults)' $$log | sed 's/^/    /'; \
 	  p=$$(echo "$$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p'); f=$$(echo "$$line" | sed -n 's/.*, \([0-9]*\) failed.*/\1/p'); \
 	  passed=$$((passed + $${p:-0})); failed=$$((failed + $${f:-1})); \
 	  if grep -q 'CUDA parity cases skipped' $$log; then rc=1; echo "  $$s: the emulated device was not used"; fi; \

@@ -116,9 +116,15 @@ endef
 
 # ---- ASan + UBSan ----------------------------------------------------------
 ASAN_SUITES ?= all
-check-asan: build/asan/tests/run
+# The CUDA suites run a second time against the ASan build of the emulated
+# CUDA module (mk/cudaemu.mk): cuda/*.cu and the emulator under ASan too.
+EMU_CUDA_SUITES := cuda cuda_net cuda_faults
+check-asan: build/asan/tests/run build/asan-emu/$(CUDA_MODULE)
 	@echo "check-asan: ASan + UBSan, CK_FORK=no, leaks fatal, one process per suite"
 	$(call rel_suites,asan,$(REL_ASAN_ENV) $(REL_RUN_ENV),,$(ASAN_SUITES))
+	@echo "check-asan: the CUDA suites on the emulated runtime (build/asan-emu)"
+	$(call rel_suites,asan,$(REL_ASAN_ENV) $(REL_RUN_ENV) CUDAEMU_COOP=fibers \
+	  INCEPTION_CUDA_MODULE=$(abspath build/asan-emu/$(CUDA_MODULE)),,$(EMU_CUDA_SUITES))
 
 # ---- valgrind ----------------------------------------------------------------
 # memcheck over the plain -O2 build. The whole runner takes ~10 min under
@@ -158,9 +164,15 @@ check-faults: build/faults/tests/run
 TSAN_SUITES ?= threads api badargs persist layers kernels
 REL_TSAN_ENV := CK_FORK=no OMP_NUM_THREADS=1 OMP_THREAD_LIMIT=1 OPENBLAS_NUM_THREADS=1 \
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 allocator_may_return_null=1 suppressions=$(CURDIR)/tests/tsan.supp"
-check-tsan: build/tsan/tests/run
+# The per-op CUDA cases on the TSan build of the emulated module: its
+# cooperative kernels (shared memory, __syncthreads) run a block's threads
+# as real threads, so a missing barrier is a race TSan reports.
+check-tsan: build/tsan/tests/run build/tsan-emu/$(CUDA_MODULE)
 	@echo "check-tsan: TSan, OpenMP teams of one thread, CK_FORK=no"
 	$(call rel_suites,tsan,$(REL_TSAN_ENV),,$(TSAN_SUITES))
+	@echo "check-tsan: the per-op CUDA cases on the emulated runtime (build/tsan-emu)"
+	$(call rel_suites,tsan,$(REL_TSAN_ENV) CUDAEMU_COOP=threads \
+	  INCEPTION_CUDA_MODULE=$(abspath build/tsan-emu/$(CUDA_MODULE)),,cuda)
 
 # check-faults last: .ci/run stops at the first failing step.
 CI_EXTRA += check-asan check-tsan check-valgrind check-faults

@@ -8,7 +8,10 @@
 # object files (checked for forbidden imports one by one, so a failure
 # names the file). Environment: HEADER (include/inception.h), MAP
 # (src/libinception.map), ABI_DIR (where to write the current ABI dump),
-# CC, CFLAGS_VERSION (extra flags for the version probe).
+# CC, CFLAGS_VERSION (extra flags for the version probe), MODULE (the CUDA
+# module, default libinception-cuda.so.MAJOR beside SOFILE), MODULE_OBJ (its
+# own objects, cuda/*.o, as one list; default build/cuda1/cuda/*.o) and
+# MODULE_H (src/module.h, which names the module's entry point).
 #
 # Checks, each printed as one line "ok: ..." or "FAIL: ...":
 #   1. file name, SONAME and symlinks follow the header's version macros;
@@ -20,13 +23,23 @@
 #   4. neither the library nor any of its objects imports exit, _exit,
 #      _Exit, quick_exit, abort, the assert handlers, printf/puts/perror or
 #      the stdout/stderr streams (the library never exits and never prints);
-#   5. inc_version_number()/inc_version_string() of the loaded library agree
+#   5. the library's DT_NEEDED names no CUDA library (libcudart, libcublas,
+#      libcuda, libnccl, libcudnn, ...): the core loads CUDA only through
+#      the module (src/module.c);
+#   6. inc_version_number()/inc_version_string() of the loaded library agree
 #      with the header it was built from;
-#   6. abidiff against the baseline: an incompatible change (exit bit 8,
+#   7. abidiff against the baseline: an incompatible change (exit bit 8,
 #      e.g. a removed function) fails, and so does any change to an existing
 #      interface (exit bit 4 once additions are ignored: a parameter or
 #      return type, an enumerator's value, ...); added functions pass with a
-#      note asking for `make abi-baseline`.
+#      note asking for `make abi-baseline`;
+#   8. the CUDA module, where it exists (CUDA=1 builds): SONAME
+#      libinception-cuda.so.MAJOR; its dynamic symbol table defines its entry
+#      point (INC__MODULE_ENTRY of src/module.h) and nothing else; none of
+#      its own objects imports what check 4 forbids (the .so itself is not
+#      held to that: it links NVIDIA's libcudart_static, whose imports are
+#      not ours). Without the module one "skip: ..." line says so; a skip is
+#      neither a pass nor a failure.
 # Ends with "abi-check: N passed, N failed"; exit status 1 on any failure.
 set -u
 
@@ -148,7 +161,19 @@ if [ $# -gt 0 ]; then
   fi
 fi
 
-# ---- 5. run-time version ---------------------------------------------------------
+# ---- 5. no CUDA library in DT_NEEDED ----------------------------------------------
+# The core must load on a machine without CUDA: it dlopens the module, and
+# links none of NVIDIA's libraries (nor the emulated runtime of tests/cudaemu).
+CUDA_LIBS='^lib(cuda|cudart|cudaemu|cublas|cublasLt|cudnn[a-z_]*|nccl|cufftw?|curand|cusparse(Lt)?|cusolver(Mg)?|cupti|nvrtc[a-z_-]*|nvJitLink|nvToolsExt|nvidia-ml|npp[a-z]*|nvjpeg)\.so'
+needed=$(readelf -d "$SO" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+cuda_needed=$(echo "$needed" | grep -E "$CUDA_LIBS" | tr '\n' ' ' || true)
+if [ -z "$cuda_needed" ]; then
+  ok "$(basename "$SO") needs no CUDA library (DT_NEEDED: $(echo "$needed" | tr '\n' ' ' | sed 's/ $//'))"
+else
+  bad "$(basename "$SO") needs CUDA libraries (DT_NEEDED): ${cuda_needed% }; the core must reach CUDA only through the module it dlopens (src/module.c)"
+fi
+
+# ---- 6. run-time version ---------------------------------------------------------
 probe="$ABI_DIR/version-probe"
 # shellcheck disable=SC2086  # CC and CFLAGS_VERSION are word lists
 if $CC -std=c99 -Wall -Wextra -Werror -Iinclude ${CFLAGS_VERSION:-} -DEXPECT_VERSION="\"$version\"" \
@@ -164,7 +189,7 @@ else
   indent < "$ABI_DIR/version-probe.log"
 fi
 
-# ---- 6. abidiff against the baseline -----------------------------------------------
+# ---- 7. abidiff against the baseline -----------------------------------------------
 current="$ABI_DIR/$(basename "$BASELINE")"
 # shellcheck disable=SC2086  # ABIDW_FLAGS is a list of options
 if ! abidw $ABIDW_FLAGS "$SO" > "$current" 2> "$ABI_DIR/abidw.log"; then
@@ -199,6 +224,65 @@ else
     echo "    'make abi-baseline' when the release is cut (docs/ABI.md)."
   else
     ok "ABI matches $BASELINE (abidiff exit 0; harmless changes such as appended enumerators pass)"
+  fi
+fi
+
+# ---- 8. the CUDA module ------------------------------------------------------------
+# Built by CUDA=1 builds. lib/ is shared by both flavours, so it may also be
+# left there by an earlier CUDA=1 build when this one is CUDA=0; the core
+# beside it would still load it, so it is checked whenever it exists.
+MODULE=${MODULE:-$libdir/libinception-cuda.so.$major}
+MODULE_H=${MODULE_H:-src/module.h}
+if [ ! -e "$MODULE" ]; then
+  echo "skip: CUDA module checks: no $MODULE (a CUDA=0 build has no CUDA module)"
+else
+  mod=$(basename "$MODULE")
+  msoname=$(readelf -d "$MODULE" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+  if [ "$msoname" = "libinception-cuda.so.$major" ]; then
+    ok "$mod: SONAME $msoname"
+  else
+    bad "$mod: SONAME is '$msoname', expected libinception-cuda.so.$major"
+  fi
+
+  # Every defined dynamic symbol, versioned or not, ABS ones included.
+  entry=$(sed -n 's/^#define INC__MODULE_ENTRY "\([A-Za-z0-9_]*\)".*/\1/p' "$MODULE_H")
+  readelf --dyn-syms -W "$MODULE" | awk '$1 ~ /^[0-9]+:$/ && $7 != "UND" && $8 != "" {print $8}' |
+    sort -u > "$ABI_DIR/module-exports.txt"
+  if [ -z "$entry" ]; then
+    bad "$mod: no '#define INC__MODULE_ENTRY \"name\"' in $MODULE_H to check the exports against"
+  elif [ "$(sed 's/@.*//' "$ABI_DIR/module-exports.txt")" = "$entry" ]; then
+    ok "$mod: the dynamic symbol table defines $entry and nothing else"
+  else
+    others=$(grep -v "^$entry\(@\|\$\)" "$ABI_DIR/module-exports.txt" || true)
+    if ! grep -q "^$entry\(@\|\$\)" "$ABI_DIR/module-exports.txt"; then
+      bad "$mod: does not define $entry, the one symbol the core looks up${others:+; it defines:}"
+    else
+      bad "$mod: must define only $entry; it also defines (past -fvisibility=hidden and cuda/module.map):"
+    fi
+    [ -n "$others" ] && echo "$others" | head -40 | indent
+  fi
+
+  # Rule 4 for the module's own objects, one by one.
+  if [ -z "${MODULE_OBJ+set}" ]; then MODULE_OBJ=$(echo build/cuda1/cuda/*.o); fi
+  # shellcheck disable=SC2206  # MODULE_OBJ is a list of paths
+  mobjs=($MODULE_OBJ)
+  missing="" mobj_hits=""
+  for f in "${mobjs[@]}"; do
+    if [ ! -f "$f" ]; then missing="$missing $f"; continue; fi
+    h=$(forbidden_in "$f")
+    [ -n "$h" ] && mobj_hits="$mobj_hits $f: ${h% };"
+  done
+  if [ ${#mobjs[@]} -eq 0 ] || [ -n "$missing" ]; then
+    bad "$mod: its objects are not there to check for forbidden imports (${missing:+missing:$missing; }MODULE_OBJ='${MODULE_OBJ}'); rebuild the module with 'make lib CUDA=1' or remove the stale $MODULE"
+  elif [ -z "$mobj_hits" ]; then
+    ok "none of the CUDA module's ${#mobjs[@]} objects imports exit/_exit/abort/__assert_fail/printf/puts/stdout/stderr"
+  else
+    bad "CUDA module objects import forbidden symbols:$mobj_hits"
+  fi
+  so_hits=$(forbidden_in "$MODULE" -D)
+  if [ -n "$so_hits" ] && [ -z "$mobj_hits" ] && [ -z "$missing" ] && [ ${#mobjs[@]} -gt 0 ]; then
+    echo "    note: the linked $mod imports ${so_hits% }; not counted: libcudart_static, linked in, may"
+    echo "    import these, so only the module's own objects are held to the rule"
   fi
 fi
 

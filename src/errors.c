@@ -58,8 +58,9 @@ inc_status inc__begin(inc_context *ctx)
   ctx->err[0] = '\0';
   if (ctx->latched != INC_OK)
     return inc__error(ctx, ctx->latched,
-                      "the device context was lost after an earlier error; destroy this "
-                      "context and create a new one");
+                      "the device was lost after an earlier error: CUDA's state in this "
+                      "process is broken, and a new context will not help; save what you "
+                      "can from host memory and restart the process");
   return INC_OK;
 }
 

@@ -78,6 +78,12 @@ void sgemm_ref(bool ta, bool tb, int m, int n, int k, float alpha, const float *
 
 } // namespace
 
+void cudaemu::free_handles()
+{
+  for (cublasContext *h : handles()) delete h;
+  handles().clear();
+}
+
 long cudaemu::report_handles()
 {
   for (cublasContext *h : handles()) fprintf(stderr, "cudaemu: LEAK: cuBLAS handle %p\n", (void *)h);

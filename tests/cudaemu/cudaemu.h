@@ -38,7 +38,8 @@ enum {
 
 /* Fails the nth call (1 = the next) among the kinds in `calls`, once:
  *  - a runtime call returns `error` (a launch: its kernel fails when it runs
- *    if sticky, else the launch reports `error` through cudaGetLastError);
+ *    if sticky, else the launch reports `error` through cudaGetLastError;
+ *    a synchronisation still completes the queued work unless sticky);
  *  - cublasCreate returns CUBLAS_STATUS_ALLOC_FAILED, cublasSgemm returns
  *    `blas_status`;
  *  - with sticky set, `error` also becomes the process's sticky error, as
@@ -62,10 +63,10 @@ long cudaemu_live_handles(void);
 /* Prints every live allocation, stream and handle to stderr; returns how
  * many there were. */
 long cudaemu_report_leaks(void);
-/* Starts afresh for the next test (without a process restart, which the
- * real runtime would need after a sticky error): clears the sticky error,
- * the calling thread's last error, the armed fault and the violation
- * count, and drops queued work. Allocations stay (they are leaks). */
+/* What a process restart does to the real runtime, for the next test of
+ * the same process: frees every allocation, stream and handle, drops
+ * queued work, clears the sticky error, the calling thread's last error,
+ * the armed fault and the violation count. Check for leaks before. */
 void cudaemu_reset(void);
 
 #ifdef __cplusplus

@@ -60,8 +60,10 @@ bool is_pinned(const void *p);
 CUstream_st *stream_of(cudaStream_t s, const char *who);
 void enqueue(CUstream_st *s, std::string what, std::function<cudaError_t()> run);
 
-/* Prints the live cuBLAS handles to stderr; returns how many (cublas.cc). */
+/* Prints the live cuBLAS handles to stderr; returns how many; frees them
+ * all (cublas.cc). */
 long report_handles();
+void free_handles();
 
 } // namespace cudaemu
 

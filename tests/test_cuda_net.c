@@ -1,0 +1,568 @@
+/*
+ * test_cuda_net.c — the CUDA backend through the public API: the context,
+ * the module loader, GoogLeNet forward/backward/step and a short training
+ * run against the CPU backend, and (on the emulated runtime) the misuse
+ * the emulator must catch.
+ *
+ * Cases by what the process has: a usable CUDA module (a GPU, or the
+ * emulated runtime of make check-cuda-emu) gets the network cases; the
+ * emulated runtime also gets the misuse cases, which show that its checks
+ * (double free, copy direction, host pointers in kernels, reads without a
+ * sync) really fire; without CUDA, the no-GPU path is checked instead. The
+ * loader cases run everywhere.
+ */
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cuda_util.h"
+#include "module.h"
+
+static inc_context *cpu, *gpu;
+
+static void net_setup(void)
+{
+  cpu = tu_cpu();
+  gpu = tu_cuda_context();
+}
+
+static void net_teardown(void)
+{
+  inc_context_destroy(gpu);
+  inc_context_destroy(cpu);
+  gpu = cpu = NULL;
+  tu_cuda_check_clean("after the test");
+}
+
+/* The misuse cases call the emulated runtime directly: a context is made
+ * only to load it. Cases that misuse on purpose reset the emulator (what a
+ * process restart does) once they have seen the report. */
+static void emu_setup(void)
+{
+  inc_context_destroy(tu_cuda_context());
+  printf("emulator self-test: the MISUSE report that may follow is expected\n");
+  fflush(stdout);
+}
+static void emu_teardown(void) { tu_cuda_check_clean("after the test"); }
+
+/* Compares a GPU tensor with its CPU twin.
+ *
+ * Forward values (NET_VALUES) are continuous functions of the weights: the
+ * backends differ only by float rounding in different summation orders
+ * (cuBLAS vs OpenBLAS), so they must agree element by element to a small
+ * fraction of the tensor's scale.
+ *
+ * Gradients (NET_GRADS) are not continuous: where two inputs of a max-pool
+ * window are within rounding noise of each other, the backends may pick
+ * different argmaxes (a ReLU input at zero likewise), which moves a whole
+ * dy value to a neighbouring pixel and changes every gradient below it by
+ * about 1/sqrt(elements of that layer) in relative L2. CPU runs against
+ * CPU runs with split-K GEMMs (nine seeds) showed a few such flips per
+ * GoogLeNet pass: relative L2 up to 1.2%, one element up to 2% of its
+ * tensor's scale, the logits within 5e-7 of theirs.
+ * So gradients are compared in relative L2 (<= 5%) and by their largest
+ * error (<= 25% of the scale): loose enough for flips, far tighter than any
+ * indexing bug, which is off by O(1). The per-op cases above are the strict
+ * checks. */
+enum { NET_VALUES, NET_GRADS };
+
+static void check_like(const float *got, const float *ref, int64_t n, int mode,
+                       const char *what)
+{
+  double scale = 0.0, num = 0.0, den = 0.0, worst = 0.0;
+  int64_t worst_i = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (fabs((double)ref[i]) > scale) scale = fabs((double)ref[i]);
+  for (int64_t i = 0; i < n; i++) {
+    double d = (double)got[i] - (double)ref[i];
+    num += d * d;
+    den += (double)ref[i] * (double)ref[i];
+    double over = mode == NET_VALUES ? fabs(d) - (1e-4 * scale + 1e-3 * fabs((double)ref[i]))
+                                     : fabs(d) - 0.25 * scale;
+    if (isnan(d)) over = INFINITY;
+    if (over > worst || i == 0) {
+      worst = over;
+      worst_i = i;
+    }
+  }
+  double rel_l2 = den > 0 ? sqrt(num / den) : sqrt(num);
+  ck_assert_msg(worst <= 0, "%s: element %lld is %.8g on the GPU, %.8g on the CPU (scale %.3g)",
+                what, (long long)worst_i, (double)got[worst_i], (double)ref[worst_i], scale);
+  if (mode == NET_GRADS)
+    ck_assert_msg(rel_l2 <= 5e-2 || sqrt(num) <= 1e-12, "%s: relative L2 error %.3g > 5e-2", what,
+                  rel_l2);
+}
+
+static void net_check(const inc_tensor *tg, const inc_tensor *tc, int mode, const char *what)
+{
+  int64_t n = inc_tensor_numel(tc);
+  ck_assert_int_eq(inc_tensor_numel(tg), n);
+  float *ref = tu_host(tc), *got = tu_host(tg);
+  check_like(got, ref, n, mode, what);
+  free(ref);
+  free(got);
+}
+
+START_TEST(test_cuda_googlenet)
+{
+  enum { N = 3, HW = 96, CLASSES = 10 };
+  inc_context *ctx[2] = {cpu, gpu};
+  inc_layer *net[2] = {NULL, NULL};
+  inc_tensor *x[2] = {NULL, NULL}, *dl[2] = {NULL, NULL};
+  const inc_tensor *y[2], *dx[2];
+  float loss[2];
+  int64_t correct[2];
+  int64_t xdims[4] = {N, 1, HW, HW}, ldims[2] = {N, CLASSES};
+  int32_t labels[N] = {1, 5, 9};
+  float *xh = (float *)malloc(N * HW * HW * sizeof(float));
+  ck_assert_ptr_nonnull(xh);
+  tu_fill(xh, N * HW * HW, 77, 0, 1);
+
+  for (int b = 0; b < 2; b++) {
+    INC_CK(ctx[b], inc_context_set_seed(ctx[b], 2024));
+    INC_CK(ctx[b], inc_googlenet_create(ctx[b], CLASSES, &net[b]));
+    x[b] = tu_tensor(ctx[b], 4, xdims, xh);
+    dl[b] = tu_tensor(ctx[b], 2, ldims, NULL);
+    INC_CK(ctx[b], inc_layer_forward(net[b], x[b], 1, &y[b]));
+    INC_CK(ctx[b], inc_softmax_cross_entropy(ctx[b], y[b], labels, &loss[b], dl[b],
+                                             &correct[b]));
+    INC_CK(ctx[b], inc_layer_backward(net[b], dl[b], &dx[b]));
+  }
+  /* same parameters to start with: the uniform fill is bit-identical */
+  int np = inc_layer_param_count(net[0]);
+  ck_assert_int_eq(inc_layer_param_count(net[1]), np);
+  ck_assert_int_gt(np, 100);
+  for (int i = 0; i < np; i++) {
+    const char *name[2];
+    inc_tensor *v[2];
+    for (int b = 0; b < 2; b++) INC_CK(ctx[b], inc_layer_param(net[b], i, &name[b], &v[b], NULL));
+    ck_assert_str_eq(name[0], name[1]);
+    float *a = tu_host(v[0]), *c = tu_host(v[1]);
+    ck_assert_msg(memcmp(a, c, (size_t)inc_tensor_numel(v[0]) * sizeof(float)) == 0,
+                  "initial %s differs", name[0]);
+    free(a);
+    free(c);
+  }
+  net_check(y[1], y[0], NET_VALUES, "logits");
+  ck_assert_msg(fabsf(loss[1] - loss[0]) <= 1e-3f * fabsf(loss[0]) + 1e-5f,
+                "loss gpu %.8g cpu %.8g", (double)loss[1], (double)loss[0]);
+  net_check(dl[1], dl[0], NET_VALUES, "dlogits");
+  net_check(dx[1], dx[0], NET_GRADS, "input gradient");
+  for (int i = 0; i < np; i++) {
+    const char *name;
+    inc_tensor *g[2];
+    INC_CK(cpu, inc_layer_param(net[0], i, &name, NULL, &g[0]));
+    INC_CK(gpu, inc_layer_param(net[1], i, NULL, NULL, &g[1]));
+    char what[128];
+    snprintf(what, sizeof what, "gradient of %s", name);
+    net_check(g[1], g[0], NET_GRADS, what);
+  }
+  /* one SGD step with momentum and weight decay */
+  for (int b = 0; b < 2; b++) {
+    inc_optimizer *opt = NULL;
+    INC_CK(ctx[b], inc_sgd_create(ctx[b], 0.1f, 0.9f, 1e-4f, &opt));
+    INC_CK(ctx[b], inc_optimizer_step(opt, net[b]));
+    inc_optimizer_destroy(opt);
+  }
+  for (int i = 0; i < np; i++) {
+    const char *name;
+    inc_tensor *v[2];
+    INC_CK(cpu, inc_layer_param(net[0], i, &name, &v[0], NULL));
+    INC_CK(gpu, inc_layer_param(net[1], i, NULL, &v[1], NULL));
+    char what[128];
+    snprintf(what, sizeof what, "updated %s", name);
+    net_check(v[1], v[0], NET_GRADS, what);
+  }
+  /* The updated network's outputs are continuous again: a second forward
+   * pass must agree closely. */
+  for (int b = 0; b < 2; b++) INC_CK(ctx[b], inc_layer_forward(net[b], x[b], 0, &y[b]));
+  net_check(y[1], y[0], NET_VALUES, "logits after the step");
+  INC_CK(gpu, inc_context_synchronize(gpu));
+  for (int b = 0; b < 2; b++) {
+    inc_tensor_destroy(x[b]);
+    inc_tensor_destroy(dl[b]);
+    inc_layer_destroy(net[b]);
+  }
+  free(xh);
+}
+END_TEST
+
+START_TEST(test_cuda_context)
+{
+  ck_assert_int_eq(inc_backend_available(INC_BACKEND_CUDA), 1);
+  ck_assert_int_eq(inc_context_backend(gpu), INC_BACKEND_CUDA);
+  ck_assert_str_eq(gpu->ops->name, "cuda");
+  const char *name = inc_context_device_name(gpu);
+  ck_assert_msg(strstr(name, "sm_") != NULL && strstr(name, "GiB") != NULL,
+                "device name '%s'", name);
+  printf("CUDA device: %s\n", name);
+  fflush(stdout);
+  /* AUTO picks the GPU when one is usable, and has nothing to explain */
+  inc_context *a = NULL;
+  ck_assert_int_eq(inc_context_create(INC_BACKEND_AUTO, &a), INC_OK);
+  ck_assert_int_eq(inc_context_backend(a), INC_BACKEND_CUDA);
+  ck_assert_str_eq(inc_context_last_error(a), "");
+  inc_context_destroy(a);
+  INC_CK(gpu, inc_context_synchronize(gpu));
+}
+END_TEST
+
+
+/* Several SGD steps with momentum and weight decay on both backends from
+ * the same seed and batches: the quick preset's model size (28x28), batch
+ * 4. The losses must stay together, and so must what training did to each
+ * parameter tensor (its change from the identical initial values, which
+ * would otherwise hide a wrong update); the largest relative difference of
+ * those changes is printed. */
+START_TEST(test_cuda_train)
+{
+  enum { N = 4, HW = 28, CLASSES = 10, STEPS = 4 };
+  inc_context *ctx[2] = {cpu, gpu};
+  inc_layer *net[2] = {NULL, NULL};
+  inc_optimizer *opt[2] = {NULL, NULL};
+  inc_tensor *x[2] = {NULL, NULL}, *dl[2] = {NULL, NULL};
+  int64_t xdims[4] = {N, 1, HW, HW}, ldims[2] = {N, CLASSES};
+  float *xh = (float *)malloc(N * HW * HW * sizeof(float));
+  ck_assert_ptr_nonnull(xh);
+  for (int b = 0; b < 2; b++) {
+    INC_CK(ctx[b], inc_context_set_seed(ctx[b], 7));
+    INC_CK(ctx[b], inc_googlenet_create(ctx[b], CLASSES, &net[b]));
+    INC_CK(ctx[b], inc_sgd_create(ctx[b], 0.01f, 0.9f, 5e-4f, &opt[b]));
+    x[b] = tu_tensor(ctx[b], 4, xdims, NULL);
+    dl[b] = tu_tensor(ctx[b], 2, ldims, NULL);
+  }
+  /* the initial parameters, identical on both (the uniform fill is exact) */
+  const inc_tensor *y0;
+  tu_fill(xh, N * HW * HW, 299, 0, 1);
+  for (int b = 0; b < 2; b++) {
+    INC_CK(ctx[b], inc_tensor_copy_from_host(x[b], xh, N * HW * HW));
+    INC_CK(ctx[b], inc_layer_forward(net[b], x[b], 0, &y0)); /* binds */
+  }
+  int np = inc_layer_param_count(net[0]);
+  float **init = (float **)calloc((size_t)np, sizeof *init);
+  ck_assert_ptr_nonnull(init);
+  for (int i = 0; i < np; i++) {
+    inc_tensor *v;
+    INC_CK(cpu, inc_layer_param(net[0], i, NULL, &v, NULL));
+    init[i] = tu_host(v);
+  }
+  float loss[STEPS][2];
+  for (int step = 0; step < STEPS; step++) {
+    int32_t labels[N];
+    tu_fill(xh, N * HW * HW, 300 + step, 0, 1);
+    for (int i = 0; i < N; i++) labels[i] = (int32_t)((step * 3 + i * 7) % CLASSES);
+    for (int b = 0; b < 2; b++) {
+      const inc_tensor *y, *dx;
+      int64_t correct;
+      INC_CK(ctx[b], inc_tensor_copy_from_host(x[b], xh, N * HW * HW));
+      INC_CK(ctx[b], inc_layer_forward(net[b], x[b], 1, &y));
+      INC_CK(ctx[b], inc_softmax_cross_entropy(ctx[b], y, labels, &loss[step][b], dl[b],
+                                               &correct));
+      INC_CK(ctx[b], inc_layer_backward(net[b], dl[b], &dx));
+      INC_CK(ctx[b], inc_optimizer_step(opt[b], net[b]));
+    }
+    ck_assert_msg(fabsf(loss[step][1] - loss[step][0]) <= 1e-3f * fabsf(loss[step][0]) + 1e-5f,
+                  "step %d: loss %.9g on CUDA, %.9g on the CPU", step, (double)loss[step][1],
+                  (double)loss[step][0]);
+  }
+  double worst = 0.0;
+  const char *worst_name = "";
+  for (int i = 0; i < np; i++) {
+    const char *name;
+    inc_tensor *v[2];
+    INC_CK(cpu, inc_layer_param(net[0], i, &name, &v[0], NULL));
+    INC_CK(gpu, inc_layer_param(net[1], i, NULL, &v[1], NULL));
+    int64_t n = inc_tensor_numel(v[0]);
+    float *a = tu_host(v[0]), *c = tu_host(v[1]);
+    for (int64_t j = 0; j < n; j++) { /* what the steps changed */
+      a[j] -= init[i][j];
+      c[j] -= init[i][j];
+    }
+    char what[128];
+    snprintf(what, sizeof what, "the change of %s over %d steps", name, STEPS);
+    check_like(c, a, n, NET_GRADS, what);
+    double scale = 0.0, diff = 0.0;
+    for (int64_t j = 0; j < n; j++) {
+      if (fabs((double)a[j]) > scale) scale = fabs((double)a[j]);
+      if (fabs((double)c[j] - (double)a[j]) > diff) diff = fabs((double)c[j] - (double)a[j]);
+    }
+    ck_assert_msg(scale > 0, "%s did not change", name);
+    if (diff / scale > worst) {
+      worst = diff / scale;
+      worst_name = name;
+    }
+    free(a);
+    free(c);
+    free(init[i]);
+  }
+  free(init);
+  printf("googlenet training: %d SGD steps (lr 0.01, momentum 0.9), %dx%d, batch %d on %s: "
+         "losses", STEPS, HW, HW, N, inc_context_device_name(gpu));
+  for (int step = 0; step < STEPS; step++)
+    printf(" %.6f/%.6f", (double)loss[step][1], (double)loss[step][0]);
+  printf(" (CUDA/CPU); parameter changes differ by at most %.2e of the tensor's largest "
+         "change (%s)\n", worst, worst_name);
+  fflush(stdout);
+  for (int b = 0; b < 2; b++) {
+    inc_optimizer_destroy(opt[b]);
+    inc_tensor_destroy(x[b]);
+    inc_tensor_destroy(dl[b]);
+    inc_layer_destroy(net[b]);
+  }
+  free(xh);
+}
+END_TEST
+
+/* A model trained on CUDA saves through the host and loads on the CPU
+ * bit for bit. */
+START_TEST(test_cuda_save_load)
+{
+  inc_layer *a = NULL, *b = NULL;
+  INC_CK(gpu, inc_inception_create(gpu, 8, 4, 8, 2, 4, 4, &a));
+  INC_CK(cpu, inc_inception_create(cpu, 8, 4, 8, 2, 4, 4, &b));
+  int64_t dims[4] = {2, 3, 9, 9}, out[INC_MAX_DIMS];
+  int out_ndim;
+  INC_CK(gpu, inc_layer_infer_shape(a, 4, dims, &out_ndim, out));
+  INC_CK(cpu, inc_layer_infer_shape(b, 4, dims, &out_ndim, out));
+  char path[] = "/tmp/inc-cuda-save-XXXXXX";
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  close(fd);
+  INC_CK(gpu, inc_layer_save(a, path));
+  INC_CK(cpu, inc_layer_load(b, path));
+  unlink(path);
+  for (int i = 0; i < inc_layer_param_count(a); i++) {
+    inc_tensor *va, *vb;
+    INC_CK(gpu, inc_layer_param(a, i, NULL, &va, NULL));
+    INC_CK(cpu, inc_layer_param(b, i, NULL, &vb, NULL));
+    float *ha = tu_host(va), *hb = tu_host(vb);
+    ck_assert(memcmp(ha, hb, (size_t)inc_tensor_numel(va) * sizeof(float)) == 0);
+    free(ha);
+    free(hb);
+  }
+  inc_layer_destroy(a);
+  inc_layer_destroy(b);
+}
+END_TEST
+
+/* ---- the module loader -------------------------------------------------------------- */
+
+/* A module that is not there: CUDA is unavailable and says where it looked;
+ * AUTO runs on the CPU and says why. */
+START_TEST(test_cuda_module_missing)
+{
+  const char *old = getenv(INC__CUDA_MODULE_ENV);
+  char *saved = old ? strdup(old) : NULL;
+  setenv(INC__CUDA_MODULE_ENV, "/nonexistent/" INC__CUDA_MODULE_FILE, 1);
+  inc_context *c = (inc_context *)&c;
+  ck_assert_int_eq(inc_context_create(INC_BACKEND_CUDA, &c), INC_ERR_UNAVAILABLE);
+  ck_assert_ptr_null(c);
+  ck_assert_int_eq(inc_backend_available(INC_BACKEND_CUDA), 0);
+  inc_context probe;
+  memset(&probe, 0, sizeof probe);
+  ck_assert_int_eq(inc__cuda_backend_init(&probe), INC_ERR_UNAVAILABLE);
+  ck_assert_msg(strstr(probe.err, INC__CUDA_MODULE_ENV "=/nonexistent/") != NULL,
+                "message '%s'", probe.err);
+  ck_assert_ptr_null(probe.module);
+  ck_assert_int_eq(inc_context_create(INC_BACKEND_AUTO, &c), INC_OK);
+  ck_assert_int_eq(inc_context_backend(c), INC_BACKEND_CPU);
+  ck_assert_msg(strstr(inc_context_last_error(c), "AUTO chose the CPU") != NULL &&
+                    strstr(inc_context_last_error(c), "/nonexistent/") != NULL,
+                "message '%s'", inc_context_last_error(c));
+  inc_context_destroy(c);
+  if (saved) {
+    setenv(INC__CUDA_MODULE_ENV, saved, 1);
+    free(saved);
+  } else {
+    unsetenv(INC__CUDA_MODULE_ENV);
+  }
+}
+END_TEST
+
+static int host_verror_calls;
+static inc_status host_verror(inc_context *ctx, inc_status s, const char *fmt, va_list ap)
+{
+  (void)ctx;
+  (void)fmt;
+  (void)ap;
+  host_verror_calls++;
+  return s;
+}
+static int host_no_fault(void) { return 0; }
+
+/* The module refuses a core of another interface version, or whose
+ * structures differ, and explains why; it accepts the right one. */
+START_TEST(test_cuda_module_version)
+{
+  const char *path = getenv(INC__CUDA_MODULE_ENV);
+  ck_assert_ptr_nonnull(path);
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  ck_assert_msg(h != NULL, "dlopen %s: %s", path, dlerror());
+  inc__module_entry_fn entry;
+  *(void **)&entry = dlsym(h, INC__MODULE_ENTRY);
+  ck_assert_ptr_nonnull((void *)entry);
+  inc__host host = {sizeof(inc_context), sizeof(inc__backend_ops), host_verror, calloc, free,
+                    host_no_fault};
+  const inc__module *mod = NULL;
+  char why[512] = "";
+  ck_assert_int_eq(entry(INC__MODULE_VERSION + 1, &host, &mod, why, sizeof why), 0);
+  ck_assert_ptr_null(mod);
+  ck_assert_msg(strstr(why, "interface version") != NULL, "message '%s'", why);
+  host.context_size = sizeof(inc_context) + 8;
+  why[0] = '\0';
+  ck_assert_int_eq(entry(INC__MODULE_VERSION, &host, &mod, why, sizeof why), 0);
+  ck_assert_msg(strstr(why, "rebuild them together") != NULL, "message '%s'", why);
+  /* dlsym gives only the entry point: the backend's own functions are hidden */
+  ck_assert_ptr_null(dlsym(h, "inc__cuda_init"));
+  ck_assert_ptr_null(dlsym(h, "inc__error"));
+  dlclose(h);
+  ck_assert_int_eq(host_verror_calls, 0);
+}
+END_TEST
+
+/* ---- misuse the emulated runtime must catch -------------------------------------------- */
+
+START_TEST(test_emu_double_free)
+{
+  const tu_cudaemu *emu = tu_emu();
+  void *p = NULL;
+  ck_assert_int_eq(emu->malloc_(&p, 256), TU_cudaSuccess);
+  ck_assert_int_eq(emu->free_(p), TU_cudaSuccess);
+  ck_assert_int_eq(emu->violations(), 0);
+  ck_assert_int_eq(emu->free_(p), TU_cudaErrorInvalidValue);
+  ck_assert_int_eq(emu->violations(), 1);
+  emu->reset();
+}
+END_TEST
+
+START_TEST(test_emu_copy_direction)
+{
+  const tu_cudaemu *emu = tu_emu();
+  void *d = NULL, *d2 = NULL;
+  float host[16] = {0};
+  ck_assert_int_eq(emu->malloc_(&d, sizeof host), TU_cudaSuccess);
+  ck_assert_int_eq(emu->malloc_(&d2, sizeof host), TU_cudaSuccess);
+  /* host to device, but the source is device memory */
+  ck_assert_int_eq(emu->memcpy_async(d, d2, sizeof host, TU_cudaMemcpyHostToDevice, NULL),
+                   TU_cudaErrorInvalidValue);
+  /* device to host, but the destination is device memory */
+  ck_assert_int_eq(emu->memcpy_async(d, d2, sizeof host, TU_cudaMemcpyDeviceToHost, NULL),
+                   TU_cudaErrorInvalidValue);
+  /* past the end of the allocation */
+  ck_assert_int_eq(emu->memcpy_async(d, host, sizeof host + 4, TU_cudaMemcpyHostToDevice, NULL),
+                   TU_cudaErrorInvalidValue);
+  ck_assert_int_eq(emu->violations(), 3);
+  ck_assert_int_eq(emu->free_(d), TU_cudaSuccess);
+  ck_assert_int_eq(emu->free_(d2), TU_cudaSuccess);
+  emu->reset();
+}
+END_TEST
+
+/* A host pointer where a kernel needs device memory faults the device, as
+ * on a GPU: the op is queued, the sync reports a lost device. */
+START_TEST(test_emu_host_pointer_in_kernel)
+{
+  const tu_cudaemu *emu = tu_emu();
+  inc_context *gpu = tu_cuda_context();
+  float host[64];
+  tu_fill(host, 64, 5, -1, 1);
+  void *y = NULL;
+  INC_CK(gpu, gpu->ops->alloc(&y, sizeof host, gpu));
+  INC_CK(gpu, gpu->ops->relu_fwd((float *)y, host, 64, gpu));
+  ck_assert_int_eq(inc_context_synchronize(gpu), INC_ERR_DEVICE_LOST);
+  ck_assert_int_ge(emu->violations(), 1);
+  inc_context_destroy(gpu);
+  emu->reset(); /* a real process would have to restart */
+}
+END_TEST
+
+/* A host read of a device-to-host copy before the stream is synchronised
+ * sees garbage (NaN), after it the data. */
+START_TEST(test_emu_read_before_sync)
+{
+  const tu_cudaemu *emu = tu_emu();
+  void *stream = NULL, *d = NULL;
+  float src[8] = {1, 2, 3, 4, 5, 6, 7, 8}, dst[8] = {0};
+  ck_assert_int_eq(emu->stream_create(&stream), TU_cudaSuccess);
+  ck_assert_int_eq(emu->malloc_(&d, sizeof src), TU_cudaSuccess);
+  ck_assert_int_eq(emu->memcpy_async(d, src, sizeof src, TU_cudaMemcpyHostToDevice, stream),
+                   TU_cudaSuccess);
+  ck_assert_int_eq(emu->memcpy_async(dst, d, sizeof src, TU_cudaMemcpyDeviceToHost, stream),
+                   TU_cudaSuccess);
+  ck_assert_msg(isnan(dst[0]) && isnan(dst[7]), "read before the sync: %g", (double)dst[0]);
+  ck_assert_int_eq(emu->stream_sync(stream), TU_cudaSuccess);
+  ck_assert(memcmp(dst, src, sizeof src) == 0);
+  ck_assert_int_eq(emu->free_(d), TU_cudaSuccess);
+  ck_assert_int_eq(emu->stream_destroy(stream), TU_cudaSuccess);
+  ck_assert_int_eq(emu->violations(), 0);
+}
+END_TEST
+
+/* ---- without CUDA ---------------------------------------------------------------- */
+
+START_TEST(test_cuda_unavailable)
+{
+  ck_assert_int_eq(inc_backend_available(INC_BACKEND_CUDA), 0);
+  inc_context *c = (inc_context *)&c;
+  ck_assert_int_eq(inc_context_create(INC_BACKEND_CUDA, &c), INC_ERR_UNAVAILABLE);
+  ck_assert_ptr_null(c);
+  /* The backend constructor explains itself (the public call has no context
+   * left to hold the message, so ask the constructor directly). */
+  inc_context probe;
+  memset(&probe, 0, sizeof probe);
+  ck_assert_int_eq(inc__cuda_backend_init(&probe), INC_ERR_UNAVAILABLE);
+  ck_assert_msg(strstr(probe.err, "CUDA") != NULL, "message '%s'", probe.err);
+  ck_assert_ptr_null(probe.be);
+  /* AUTO falls back to the CPU */
+  ck_assert_int_eq(inc_context_create(INC_BACKEND_AUTO, &c), INC_OK);
+  ck_assert_int_eq(inc_context_backend(c), INC_BACKEND_CPU);
+  ck_assert(strstr(inc_context_device_name(c), "CPU") != NULL);
+  ck_assert_msg(strstr(inc_context_last_error(c), "AUTO chose the CPU") != NULL, "message '%s'",
+                inc_context_last_error(c));
+  inc_context_destroy(c);
+}
+END_TEST
+
+/* ---- registration ------------------------------------------------------------------ */
+
+Suite *inc_test_suite_cuda_net(void)
+{
+  char why[INC__ERR_CAP];
+  int kind = tu_cuda_probe(why, sizeof why); /* before anything the child would inherit */
+  Suite *s = suite_create("cuda_net");
+  TCase *loader = tcase_create("loader");
+  tcase_add_test(loader, test_cuda_module_missing);
+  if (getenv(INC__CUDA_MODULE_ENV)) tcase_add_test(loader, test_cuda_module_version);
+  if (!kind) tcase_add_test(loader, test_cuda_unavailable);
+  suite_add_tcase(s, loader);
+  if (!kind) {
+    printf("CUDA network cases skipped: %s\n", why);
+    fflush(stdout);
+    return s;
+  }
+  TCase *api = tcase_create("api");
+  tcase_add_checked_fixture(api, net_setup, net_teardown);
+  tcase_set_timeout(api, 120);
+  tcase_add_test(api, test_cuda_context);
+  tcase_add_test(api, test_cuda_save_load);
+  suite_add_tcase(s, api);
+  TCase *net = tcase_create("googlenet");
+  tcase_add_checked_fixture(net, net_setup, net_teardown);
+  tcase_set_timeout(net, 600); /* the emulated device under ASan */
+  tcase_add_test(net, test_cuda_googlenet);
+  tcase_add_test(net, test_cuda_train);
+  suite_add_tcase(s, net);
+  if (kind == 2) {
+    TCase *emu = tcase_create("emulator");
+    tcase_add_checked_fixture(emu, emu_setup, emu_teardown);
+    tcase_add_test(emu, test_emu_double_free);
+    tcase_add_test(emu, test_emu_copy_direction);
+    tcase_add_test(emu, test_emu_host_pointer_in_kernel);
+    tcase_add_test(emu, test_emu_read_before_sync);
+    suite_add_tcase(s, emu);
+  }
+  return s;
+}
+
