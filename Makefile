@@ -60,10 +60,12 @@ else
 BLAS_LIBS := -lopenblas
 endif
 # The core links no CUDA library: the CUDA backend is a module it loads at
-# run time (src/module.c), linked with the CUDA runtime and cuBLAS below.
+# run time (src/module.c), linked with the static CUDA runtime; the module
+# opens cuBLAS itself once it has found a device (cuda/cublas.cu), from the
+# toolkit named by its RUNPATH first.
 LIBS := $(BLAS_LIBS) -lgomp -lpthread -ldl -lm
 CUDA_MODULE := libinception-cuda.so.$(V_MAJOR)
-CUDA_MODULE_LIBS := -L$(CUDA_LIBDIR) -lcudart_static -lcublas -ldl -lrt -lpthread \
+CUDA_MODULE_LIBS := -L$(CUDA_LIBDIR) -lcudart_static -ldl -lrt -lpthread \
                     -Wl,-rpath,$(CUDA_LIBDIR)
 
 # ---- sources ----------------------------------------------------------------

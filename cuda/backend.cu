@@ -93,11 +93,12 @@ inc_status inc__cublas_fail(inc_context *ctx, cublasStatus_t st, const char *op)
   if (e != cudaSuccess && e != cudaErrorNotReady && inc__cuda_sticky(ctx, e))
     return inc__cuda_fail(ctx, e, op);
   (void)cudaGetLastError();
+  const inc__cublas_api *api = inc__cuda_be(ctx)->cublas;
   if (st == CUBLAS_STATUS_ALLOC_FAILED)
     return inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "CUDA backend: %s: cuBLAS: %s", op,
-                      cublasGetStatusString(st));
+                      api->status_string(st));
   return inc__error(ctx, INC_ERR_DEVICE, "CUDA backend: %s: cuBLAS: %s (%s)", op,
-                    cublasGetStatusString(st), cublasGetStatusName(st));
+                    api->status_string(st), api->status_name(st));
 }
 
 inc_status inc__cuda_launched(inc_context *ctx, const char *op)
@@ -158,7 +159,7 @@ static void inc__cuda_release(inc_context *ctx, inc__cuda *be)
     cudaError_t e = cudaStreamSynchronize(be->stream);
     if (inc__cuda_sticky(ctx, e)) ctx->latched = INC_ERR_DEVICE_LOST;
   }
-  if (be->blas) (void)cublasDestroy(be->blas);
+  if (be->blas) (void)be->cublas->destroy(be->blas);
   if (be->scratch) (void)cudaFree(be->scratch);
   if (be->host) (void)cudaFreeHost(be->host);
   if (be->stream) (void)cudaStreamDestroy(be->stream);
@@ -358,8 +359,14 @@ inc_status inc__cuda_init(inc_context *ctx)
                       "for sm_80 and newer)",
                       prop.name, prop.major, prop.minor);
 
+  /* Only now, with a device found, is cuBLAS worth its 500 MB. */
+  char why[256];
+  const inc__cublas_api *cublas = inc__cublas_load(why, sizeof why);
+  if (!cublas) return inc__error(ctx, INC_ERR_UNAVAILABLE, "CUDA backend: %s", why);
+
   inc__cuda *be = (inc__cuda *)inc__calloc(1, sizeof *be);
   if (!be) return inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "CUDA backend: out of host memory");
+  be->cublas = cublas;
   be->device = dev;
   be->sm_count = prop.multiProcessorCount > 0 ? prop.multiProcessorCount : 1;
   ctx->be = be; /* for the error helpers; undone on failure */
@@ -370,10 +377,11 @@ inc_status inc__cuda_init(inc_context *ctx)
       (e = cudaStreamCreateWithFlags(&be->stream, cudaStreamNonBlocking)) != cudaSuccess ||
       (e = cudaMallocHost(&be->host, INC_CUDA_HOST_BYTES)) != cudaSuccess) {
     s = inc__cuda_fail(ctx, e, op);
-  } else if ((st = cublasCreate(&be->blas)) != CUBLAS_STATUS_SUCCESS ||
-             (st = cublasSetStream(be->blas, be->stream)) != CUBLAS_STATUS_SUCCESS ||
+  } else if ((st = be->cublas->create(&be->blas)) != CUBLAS_STATUS_SUCCESS ||
+             (st = be->cublas->set_stream(be->blas, be->stream)) != CUBLAS_STATUS_SUCCESS ||
              /* Plain FP32 GEMMs (no TF32) so results track the CPU backend. */
-             (st = cublasSetMathMode(be->blas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS) {
+             (st = be->cublas->set_math_mode(be->blas, CUBLAS_DEFAULT_MATH)) !=
+                 CUBLAS_STATUS_SUCCESS) {
     s = inc__cublas_fail(ctx, st, op);
   }
   if (s != INC_OK) {

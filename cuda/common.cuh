@@ -58,6 +58,24 @@ static_assert(INC_CUDA_THREADS >= 32 && INC_CUDA_THREADS <= 1024 &&
   cudaemu_launch(#k, k, true, (grid), (block), (stream), __VA_ARGS__)
 #endif
 
+/* cuBLAS's entry points, opened at run time (cuda/cublas.cu). */
+typedef struct inc__cublas_api {
+  cublasStatus_t (*create)(cublasHandle_t *handle);
+  cublasStatus_t (*destroy)(cublasHandle_t handle);
+  cublasStatus_t (*set_stream)(cublasHandle_t handle, cudaStream_t stream);
+  cublasStatus_t (*set_math_mode)(cublasHandle_t handle, cublasMath_t mode);
+  cublasStatus_t (*sgemm)(cublasHandle_t handle, cublasOperation_t transa,
+                          cublasOperation_t transb, int m, int n, int k, const float *alpha,
+                          const float *A, int lda, const float *B, int ldb, const float *beta,
+                          float *C, int ldc);
+  const char *(*status_string)(cublasStatus_t status);
+  const char *(*status_name)(cublasStatus_t status);
+} inc__cublas_api;
+
+/* Opens cuBLAS once per process (thread-safe): its table, or NULL with the
+ * reason in why (cap bytes). */
+const inc__cublas_api *inc__cublas_load(char *why, size_t cap);
+
 /* The backend state that ctx->be points to. Scratch memory grows to the
  * largest request and is then reused, so a steady-state training step makes
  * no cudaMalloc. */
@@ -65,6 +83,7 @@ typedef struct inc__cuda {
   int device;             /* CUDA device ordinal                            */
   int sm_count;           /* multiprocessors, for the grid cap              */
   cudaStream_t stream;    /* every op of the context runs on this stream    */
+  const inc__cublas_api *cublas; /* cuBLAS's entry points                   */
   cublasHandle_t blas;    /* bound to stream                                */
   void *scratch;          /* device scratch (loss labels, per-row results)  */
   size_t scratch_bytes;

@@ -36,9 +36,9 @@ inc_status inc__cuda_gemm(float *c, const float *a, const float *b, int trans_a,
   if (lda < 1) lda = 1;
   if (ldb < 1) ldb = 1;
   INC_CUBLAS_TRY(ctx,
-                 cublasSgemm(be->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                             trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, (int)n, (int)m, (int)k, &alpha,
-                             b, ldb, a, lda, &beta, c, (int)n),
+                 be->cublas->sgemm(be->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                   trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, (int)n, (int)m, (int)k,
+                                   &alpha, b, ldb, a, lda, &beta, c, (int)n),
                  op);
   return INC_OK;
 }
