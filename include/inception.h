@@ -77,7 +77,8 @@ typedef enum inc_status {
   INC_ERR_STATE = 6,            /* call out of order (e.g. backward first) */
   INC_ERR_IO = 7,               /* reading or writing a file failed        */
   INC_ERR_FORMAT = 8,           /* a file is malformed                     */
-  INC_ERR_DEVICE_LOST = 9       /* the device context is poisoned; latched */
+  INC_ERR_DEVICE_LOST = 9       /* CUDA's state is broken for the process (a
+                                 * device fault); latched; restart the process */
 } inc_status;
 
 /* Returns a static, human-readable name for a status ("INC_ERR_SHAPE"); an
@@ -99,17 +100,26 @@ typedef enum inc_backend {
   INC_BACKEND_CUDA = 2
 } inc_backend;
 
-/* Returns 1 if backend b can be used now (CPU: always; CUDA: built in and a
- * device usable; AUTO: always), 0 otherwise (also for unknown values). May
- * take a moment the first time (it probes the driver). Thread-safe. */
+/* Returns 1 if backend b can be used now (CPU: always; CUDA: the CUDA module
+ * loads and finds a usable device; AUTO: always), 0 otherwise (also for
+ * unknown values). May take a moment the first time (it loads the module
+ * and probes the driver). Thread-safe. */
 INC_API int inc_backend_available(inc_backend b);
 
-/* Creates a context on backend b. AUTO resolves to CUDA when a GPU is usable,
- * else to the CPU. CUDA without a usable GPU (or in a build without CUDA)
- * returns INC_ERR_UNAVAILABLE and *out = NULL. The context starts with seed 0
- * and the library's default thread count (0 = OpenMP's default).
- * The caller owns *out and frees it with inc_context_destroy(), after every
- * object made from it. */
+/* Creates a context on backend b. The CUDA backend is a module the library
+ * loads at run time: the file named by the environment variable
+ * INCEPTION_CUDA_MODULE if set, else libinception-cuda.so.MAJOR beside the
+ * library (or beside a program linked with libinception.a), else wherever
+ * the dynamic loader finds it. CUDA without the module or without a usable
+ * GPU returns INC_ERR_UNAVAILABLE and *out = NULL. AUTO resolves to CUDA
+ * when it is available, else to the CPU; then inc_context_last_error(*out)
+ * says why CUDA was not used, until the context's next call. AUTO falls back
+ * only when CUDA is unavailable: when CUDA is there but fails to start, its
+ * error is returned (INC_ERR_DEVICE_LOST after an earlier device fault
+ * broke CUDA in this process; then only a new process helps). The context
+ * starts with seed 0 and the library's default thread count (0 = OpenMP's
+ * default). The caller owns *out and frees it with inc_context_destroy(),
+ * after every object made from it. */
 INC_API inc_status inc_context_create(inc_backend b, inc_context **out);
 
 /* Frees a context. Every tensor, layer and optimizer of it must have been

@@ -26,8 +26,8 @@
 #      compiler): the library with its CUDA module lib/libinception-cuda.so.N
 #      and the Check runner; the module's fat binary must hold sm_80 and sm_90
 #      code (cuobjdump; lib/libinception.so.* when there is no module);
-#   3. the CUDA-vs-CPU parity suite (tests/test_cuda.c) — on a GPU machine
-#      "parity cases skipped" is a failure;
+#   3. the CUDA-vs-CPU parity suites (tests/test_cuda.c, test_cuda_net.c) —
+#      on a GPU machine "cases skipped" is a failure;
 #   4. compute-sanitizer memcheck over the per-op parity cases, where the tool
 #      exists; failed API calls are not counted (one case asks cudaMalloc for
 #      1 PiB on purpose), and a tool that cannot run on this GPU or driver is
@@ -277,17 +277,23 @@ say "INCEPTION_CUDA_MODULE=$INCEPTION_CUDA_MODULE$([ -f "$MODULE" ] || echo ' (n
 # Tests pin their thread counts so that results never depend on the machine.
 export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
 PAR=$OUT/parity.log
-run_step "CUDA parity suite" 20 90 "$PAR" env CK_RUN_SUITE=cuda "$TEST_BIN"
+# The per-op suite (cuda) and the network one (cuda_net: GoogLeNet step and
+# a short training run against the CPU), one process each.
+# shellcheck disable=SC2016 # $0 and $s belong to the inner shell
+run_step "CUDA parity suites" 20 120 "$PAR" bash -c \
+  'rc=0; for s in cuda cuda_net; do CK_RUN_SUITE=$s "$0" || rc=1; done; exit $rc' "$TEST_BIN"
 res=$STEP_RESULT
 dev=$(sed -n 's/^CUDA device: //p' "$PAR" | head -1)
-counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$PAR" | tail -1)
-if grep -q 'CUDA parity cases skipped' "$PAR"; then
+counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$PAR" |
+  awk '{p += $1; f += $3} END {if (NR) printf "%d passed, %d failed (cuda + cuda_net)", p, f}')
+train=$(sed -n 's/^googlenet training: //p' "$PAR" | head -1)
+if grep -qE 'CUDA (parity|network) cases skipped' "$PAR"; then
   res="FAIL (no GPU seen)"
-  counts="$(grep 'CUDA parity cases skipped' "$PAR" | head -1)"
+  counts="$(grep -E 'CUDA (parity|network) cases skipped' "$PAR" | head -1)"
 fi
 PARITY_OK=0
 if [ "$res" = pass ]; then PARITY_OK=1; else FAILED=1; fi
-row "CUDA parity suite" "$res" "$STEP_SECONDS" "${counts:-no result}${dev:+; $dev}"
+row "CUDA parity suites" "$res" "$STEP_SECONDS" "${counts:-no result}${dev:+; $dev}${train:+; training: $train}"
 
 # ---- 4. compute-sanitizer memcheck ----------------------------------------------
 SAN=$OUT/sanitizer.log
