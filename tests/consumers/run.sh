@@ -10,7 +10,10 @@
 #   5. the Python binding as installed (share/doc/libinception/examples/
 #      python/inception.py) with INCEPTION_LIB pointing into the stage;
 #   6. a DESTDIR install (PREFIX=/usr) lands every file under DESTDIR and
-#      `make uninstall` with the same DESTDIR removes every one of them.
+#      `make uninstall` with the same DESTDIR removes every one of them;
+#   7. the CUDA module: a CPU-only program maps nothing of CUDA; an AUTO
+#      context finds the module installed beside the library (CUDA=1) or
+#      says it looked there (CUDA=0).
 # Environment: STAGE (absolute install prefix, already installed); for step 6
 # DESTDIR_ROOT, DESTDIR_LIST and DESTDIR_LEFT (the files after install and
 # after uninstall) and DESTDIR_PC (a copy of the installed .pc), all written
@@ -126,6 +129,8 @@ if [ -n "${DESTDIR_LIST:-}" ]; then
   want="usr/include/inception.h usr/lib/libinception.so usr/lib/libinception.so.0
     usr/lib/libinception.so.$VERSION usr/lib/libinception.a usr/lib/pkgconfig/libinception.pc
     usr/share/doc/libinception/examples/python/inception.py"
+  [ -f "$STAGE/lib/libinception-cuda.so.${VERSION%%.*}" ] &&
+    want="$want usr/lib/libinception-cuda.so.${VERSION%%.*}"
   missing=""
   for f in $want; do grep -qx "${DESTDIR_ROOT:-}/$f" "$DESTDIR_LIST" || missing="$missing $f"; done
   if [ -z "$outside" ] && [ -z "$missing" ] && [ "$n" -gt 8 ]; then
@@ -143,6 +148,31 @@ if [ -n "${DESTDIR_LIST:-}" ]; then
   else
     bad "make uninstall left files behind: $(tr '\n' ' ' < "${DESTDIR_LEFT:-/dev/null}")"
   fi
+fi
+
+# ---- 7. the CUDA module ---------------------------------------------------------------
+MODULE=$STAGE/lib/libinception-cuda.so.${VERSION%%.*}
+if quiet "$CC" -std=c99 -Wall -Wextra -Werror -o "$OUT/backend" "$SRC/backend.c" $CFLAGS_PC \
+     $LIBS_PC -Wl,-rpath,"$STAGE/lib"; then
+  loaded=$(env -u INCEPTION_CUDA_MODULE LD_DEBUG=files "$OUT/backend" cpu 2>&1 |
+    grep -oE 'file=[^ ]*(cuda|cublas)[^ ]*' | sort -u | tr '\n' ' ')
+  if [ -z "$loaded" ]; then ok "a CPU-only consumer loads nothing of CUDA (LD_DEBUG=files)"
+  else bad "a CPU-only consumer loads $loaded"; fi
+  got=$(env -u INCEPTION_CUDA_MODULE "$OUT/backend" 2>&1)
+  if [ -f "$MODULE" ]; then
+    case $got in
+    cuda\|*) ok "AUTO runs on the GPU through the installed module" ;;
+    cpu\|*"CUDA backend: no usable GPU"*) ok "AUTO finds the module beside the library: ${got#cpu|}" ;;
+    *) bad "AUTO with the module installed: $got" ;;
+    esac
+  else
+    case $got in
+    cpu\|*"found neither in $STAGE/lib"*) ok "AUTO without the module says where it looked: ${got#cpu|}" ;;
+    *) bad "AUTO without the module installed: $got" ;;
+    esac
+  fi
+else
+  bad "the backend consumer did not build"
 fi
 
 echo "consumers: $pass passed, $fail failed"
