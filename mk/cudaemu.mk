@@ -11,7 +11,7 @@
 #                         run against the CPU, misuse the emulator catches)
 #                         and `cuda_faults` (device faults); the last two
 #                         with cooperative blocks as fibers (fast, see
-#                         tests/cudaemu/runtime.cc). Needs g++ only: no nvcc,
+#                         tests/cudaemu/launch.cc). Needs g++ only: no nvcc,
 #                         no GPU.
 #
 # The ASan + UBSan build of the same (build/asan-emu/) is run by check-asan,

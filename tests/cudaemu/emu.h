@@ -1,5 +1,5 @@
 /*
- * emu.h — what the emulated runtime (runtime.cc) shares with the
+ * emu.h — what the emulated runtime (runtime.cc, launch.cc) shares with the
  * emulated cuBLAS (cublas.cc): the lock, call accounting with fault
  * injection, device-memory checks, stream queues and misuse reports.
  *
