@@ -68,7 +68,8 @@ check-cuda-emu: $(BUILD)/tests/run build/emu/$(CUDA_MODULE)
 	  grep -E '^(CUDA device|CUDA parity|CUDA network|googlenet|cuda_faults)' $$log | sed 's/^/    /'; \
 	  p=$$(echo "$$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p'); f=$$(echo "$$line" | sed -n 's/.*, \([0-9]*\) failed.*/\1/p'); \
 	  passed=$$((passed + $${p:-0})); failed=$$((failed + $${f:-1})); \
-	  if grep -q 'CUDA parity cases skipped' $$log; then rc=1; echo "  $$s: the emulated device was not used"; fi; \
+	  if grep -qE 'CUDA (parity|network|device-fault) cases skipped' $$log; then \
+	    rc=1; echo "  $$s: the emulated device was not used"; fi; \
 	  if [ "$$(grep -cE '^[0-9]+ passed, 0 failed' $$log)" = 0 ]; then rc=1; grep -E ':[EF]:|MISUSE|LEAK' $$log | head -30; fi; \
 	done; \
 	echo "check-cuda-emu: $$(( $$(date +%s) - t0 ))s"; \
