@@ -145,7 +145,10 @@ int main(int argc, char **argv)
                      : !strcmp(device, "cuda") ? INC_BACKEND_CUDA
                                                : INC_BACKEND_AUTO;
   if ((s = inc_context_create(want, &ctx)) != INC_OK) {
-    fprintf(stderr, PROG ": cannot create a %s context: %s\n", device, inc_status_string(s));
+    char why[512] = "";
+    if (s == INC_ERR_UNAVAILABLE) (void)inc_backend_probe(want, why, sizeof why);
+    fprintf(stderr, PROG ": cannot create a %s context: %s%s%s\n", device, inc_status_string(s),
+            why[0] ? ": " : "", why);
     goto done;
   }
   if (threads > 0 && (s = inc_context_set_num_threads(ctx, (int)threads)) != INC_OK) {

@@ -184,9 +184,11 @@ int main(int argc, char **argv)
                                                  : INC_BACKEND_AUTO;
   s = inc_context_create(want, &ctx);
   if (s != INC_OK) {
-    fprintf(stderr, PROG ": cannot create a %s context: %s%s\n", o.device, inc_status_string(s),
-            s == INC_ERR_UNAVAILABLE ? " (no usable GPU, or a build without CUDA; try --device cpu)"
-                                     : "");
+    char why[512] = "";
+    if (s == INC_ERR_UNAVAILABLE) (void)inc_backend_probe(want, why, sizeof why);
+    fprintf(stderr, PROG ": cannot create a %s context: %s%s%s%s\n", o.device,
+            inc_status_string(s), why[0] ? ": " : "", why,
+            s == INC_ERR_UNAVAILABLE ? " (try --device cpu)" : "");
     return 1;
   }
   if (o.threads > 0 && (s = inc_context_set_num_threads(ctx, o.threads)) != INC_OK) {

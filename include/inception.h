@@ -50,7 +50,7 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 
 #define INC_VERSION_MAJOR 0
-#define INC_VERSION_MINOR 1
+#define INC_VERSION_MINOR 2
 #define INC_VERSION_PATCH 0
 #define INC_VERSION_NUMBER \
   (INC_VERSION_MAJOR * 10000 + INC_VERSION_MINOR * 100 + INC_VERSION_PATCH)
@@ -105,6 +105,16 @@ typedef enum inc_backend {
  * unknown values). May take a moment the first time (it loads the module
  * and probes the driver). Thread-safe. */
 INC_API int inc_backend_available(inc_backend b);
+
+/* The same question with the answer's reason (since 0.2). Returns INC_OK
+ * when backend b can be used now (CPU and AUTO: always; CUDA: the CUDA
+ * module loads and finds a usable device), INC_ERR_UNAVAILABLE for CUDA
+ * otherwise, INC_ERR_INVALID_ARGUMENT for an unknown b. When CUDA cannot
+ * be used (asked for CUDA, or for AUTO, which then runs on the CPU) and why
+ * is not NULL, why receives the reason, e.g. where the module was looked
+ * for or what the driver said; else "" (truncated to cap bytes including
+ * the NUL; nothing is written when cap is 0). Thread-safe. */
+INC_API inc_status inc_backend_probe(inc_backend b, char *why, size_t cap);
 
 /* Creates a context on backend b. The CUDA backend is a module the library
  * loads at run time: the file named by the environment variable

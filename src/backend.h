@@ -127,8 +127,9 @@ void inc__cpu_describe(inc_context *ctx);
  * ctx->module holds the module; inc__module_close releases it. */
 inc_status inc__cuda_backend_init(inc_context *ctx);
 void inc__module_close(inc_context *ctx);
-/* 1 if the CUDA module loads and finds a usable device. */
-int inc__cuda_usable(void);
+/* 1 if the CUDA module loads and finds a usable device; else 0 and the
+ * reason in why (cap bytes; why may be NULL). */
+int inc__cuda_usable(char *why, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -11,15 +11,20 @@
 #include <string.h>
 #include "internal.h"
 
-INC_API int inc_backend_available(inc_backend b)
+INC_API inc_status inc_backend_probe(inc_backend b, char *why, size_t cap)
 {
+  if (why && cap) why[0] = '\0';
   switch (b) {
+  case INC_BACKEND_CPU: return INC_OK;
   case INC_BACKEND_AUTO:
-  case INC_BACKEND_CPU: return 1;
-  case INC_BACKEND_CUDA: return inc__cuda_usable();
+  case INC_BACKEND_CUDA:
+    if (inc__cuda_usable(why, cap) || b == INC_BACKEND_AUTO) return INC_OK;
+    return INC_ERR_UNAVAILABLE;
   }
-  return 0;
+  return INC_ERR_INVALID_ARGUMENT;
 }
+
+INC_API int inc_backend_available(inc_backend b) { return inc_backend_probe(b, NULL, 0) == INC_OK; }
 
 INC_API inc_status inc_context_create(inc_backend b, inc_context **out)
 {

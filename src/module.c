@@ -105,14 +105,14 @@ static void *open_module(const inc__module **mod, char *why, size_t cap)
   return NULL;
 }
 
-int inc__cuda_usable(void)
+int inc__cuda_usable(char *why, size_t cap)
 {
-  char why[512];
+  char buf[INC__ERR_CAP - 64];
   const inc__module *mod;
-  void *h = open_module(&mod, why, sizeof why);
-  if (!h) return 0;
-  int usable = mod->usable(why, sizeof why);
-  dlclose(h);
+  void *h = open_module(&mod, buf, sizeof buf);
+  int usable = h && mod->usable(buf, sizeof buf);
+  if (h) dlclose(h);
+  if (!usable && why && cap) snprintf(why, cap, "CUDA backend: %s", buf);
   return usable;
 }
 

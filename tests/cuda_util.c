@@ -72,7 +72,7 @@ int tu_cuda_probe(char *why, size_t cap)
   }
   if (pid == 0) {
     close(fds[0]);
-    int usable = inc__cuda_usable();
+    int usable = inc__cuda_usable(NULL, 0);
     inc_context *ctx = NULL;
     inc_status s = inc_context_create(INC_BACKEND_CUDA, &ctx);
     char msg[INC__ERR_CAP];

@@ -497,6 +497,29 @@ R(ctx_cuda)
   ck_assert_int_eq(inc_backend_available(INC_BACKEND_CUDA), 0);
   return ctx_out(s, c);
 }
+/* inc_backend_probe: an unknown backend writes an empty reason; CUDA
+ * without a GPU explains itself, truncated to cap, NUL-terminated; cap 0
+ * writes nothing. */
+static inc_status probe_bad(inc_backend b)
+{
+  char why[8] = "xxxxxxx";
+  inc_status s = inc_backend_probe(b, why, sizeof why);
+  ck_assert_str_eq(why, "");
+  return s;
+}
+R(probe_backend_3) { return probe_bad((inc_backend)3); }
+R(probe_backend_neg) { return probe_bad((inc_backend)-1); }
+R(probe_cuda)
+{
+  char why[24], none[4] = "abc";
+  inc_status s = inc_backend_probe(INC_BACKEND_CUDA, why, sizeof why);
+  ck_assert_int_eq(inc_backend_available(INC_BACKEND_CUDA), s == INC_OK);
+  ck_assert(s == INC_OK ? why[0] == '\0' : strlen(why) == sizeof why - 1);
+  ck_assert_int_eq(inc_backend_probe(INC_BACKEND_CUDA, none, 0), s);
+  ck_assert_str_eq(none, "abc");
+  ck_assert_int_eq(inc_backend_probe(INC_BACKEND_CUDA, NULL, 16), s);
+  return s;
+}
 R(seed_null) { return inc_context_set_seed(NULL, 7); }
 R(threads_null) { return inc_context_set_num_threads(NULL, 1); }
 R(threads_neg) { return inc_context_set_num_threads(F.a, -1); }
@@ -1156,6 +1179,9 @@ static const row ROWS[] = {
     {"inc_context_create: backend -1", ctx_backend_neg, INV, -1, NONE},
     {"inc_context_create: backend INT_MAX", ctx_backend_max, INV, -1, NONE},
     {"inc_context_create: CUDA without a GPU", ctx_cuda, ANY_OK, -1, NONE},
+    {"inc_backend_probe: backend 3", probe_backend_3, INV, -1, NONE},
+    {"inc_backend_probe: backend -1", probe_backend_neg, INV, -1, NONE},
+    {"inc_backend_probe: CUDA without a GPU", probe_cuda, ANY_OK, -1, NONE},
     {"inc_context_set_seed: NULL", seed_null, INV, -1, NONE},
     {"inc_context_set_num_threads: NULL", threads_null, INV, -1, NONE},
     {"inc_context_set_num_threads: -1", threads_neg, INV, -1, CA},

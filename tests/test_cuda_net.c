@@ -200,6 +200,9 @@ START_TEST(test_cuda_context)
   printf("CUDA device: %s\n", name);
   fflush(stdout);
   /* AUTO picks the GPU when one is usable, and has nothing to explain */
+  char why[64] = "x";
+  ck_assert_int_eq(inc_backend_probe(INC_BACKEND_CUDA, why, sizeof why), INC_OK);
+  ck_assert_str_eq(why, "");
   inc_context *a = NULL;
   ck_assert_int_eq(inc_context_create(INC_BACKEND_AUTO, &a), INC_OK);
   ck_assert_int_eq(inc_context_backend(a), INC_BACKEND_CUDA);
@@ -360,11 +363,14 @@ START_TEST(test_cuda_module_missing)
   ck_assert_int_eq(inc_context_create(INC_BACKEND_CUDA, &c), INC_ERR_UNAVAILABLE);
   ck_assert_ptr_null(c);
   ck_assert_int_eq(inc_backend_available(INC_BACKEND_CUDA), 0);
+  char why[INC__ERR_CAP];
+  ck_assert_int_eq(inc_backend_probe(INC_BACKEND_CUDA, why, sizeof why), INC_ERR_UNAVAILABLE);
+  ck_assert_msg(strstr(why, INC__CUDA_MODULE_ENV "=/nonexistent/") != NULL, "reason '%s'", why);
+  ck_assert_int_eq(inc_backend_probe(INC_BACKEND_AUTO, why, sizeof why), INC_OK);
+  ck_assert_msg(strstr(why, "/nonexistent/") != NULL, "reason '%s'", why);
   inc_context probe;
   memset(&probe, 0, sizeof probe);
   ck_assert_int_eq(inc__cuda_backend_init(&probe), INC_ERR_UNAVAILABLE);
-  ck_assert_msg(strstr(probe.err, INC__CUDA_MODULE_ENV "=/nonexistent/") != NULL,
-                "message '%s'", probe.err);
   ck_assert_ptr_null(probe.module);
   ck_assert_int_eq(inc_context_create(INC_BACKEND_AUTO, &c), INC_OK);
   ck_assert_int_eq(inc_context_backend(c), INC_BACKEND_CPU);
@@ -508,8 +514,11 @@ START_TEST(test_cuda_unavailable)
   inc_context *c = (inc_context *)&c;
   ck_assert_int_eq(inc_context_create(INC_BACKEND_CUDA, &c), INC_ERR_UNAVAILABLE);
   ck_assert_ptr_null(c);
-  /* The backend constructor explains itself (the public call has no context
-   * left to hold the message, so ask the constructor directly). */
+  /* The public call has no context left to hold a message: the probe says
+   * why, and so does the constructor itself. */
+  char why[INC__ERR_CAP];
+  ck_assert_int_eq(inc_backend_probe(INC_BACKEND_CUDA, why, sizeof why), INC_ERR_UNAVAILABLE);
+  ck_assert_msg(strstr(why, "CUDA backend: ") == why, "reason '%s'", why);
   inc_context probe;
   memset(&probe, 0, sizeof probe);
   ck_assert_int_eq(inc__cuda_backend_init(&probe), INC_ERR_UNAVAILABLE);

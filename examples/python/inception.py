@@ -121,6 +121,7 @@ _SIGNATURES = {
     "inc_status_string": (c_char_p, [_status]),
     # context
     "inc_backend_available": (c_int, [_enum]),
+    "inc_backend_probe": (_status, [_enum, c_char_p, c_size_t]),
     "inc_context_create": (_status, [_enum, _P(ContextP)]),
     "inc_context_destroy": (None, [ContextP]),
     "inc_context_backend": (_enum, [ContextP]),
@@ -253,6 +254,17 @@ def backend_available(backend):
     return bool(_lib.inc_backend_available(_backend_code(backend)))
 
 
+def backend_probe(backend):
+    """(usable, why) for backend ("cpu", "cuda", "auto" or its number): why
+    says why CUDA cannot be used (for "cuda", and for "auto", which then
+    runs on the CPU), e.g. where its module was looked for; else ""."""
+    why = ctypes.create_string_buffer(1024)
+    status = _lib.inc_backend_probe(_backend_code(backend), why, len(why))
+    if status not in (0, ERR_UNAVAILABLE):
+        raise ValueError("inc_backend_probe: %s" % _s(_lib.inc_status_string(status)))
+    return status == 0, _s(why.value)
+
+
 def _backend_code(backend):
     if isinstance(backend, str):
         try:
@@ -355,8 +367,10 @@ class Context:
         ptr = ContextP()
         status = _lib.inc_context_create(_backend_code(backend), byref(ptr))
         if status != OK:
-            raise InceptionError(status, "backend %r is not usable here" % (backend,)
-                                 if status == ERR_UNAVAILABLE else "", "inc_context_create")
+            why = ""
+            if status == ERR_UNAVAILABLE:
+                why = "backend %r is not usable here: %s" % (backend, backend_probe(backend)[1])
+            raise InceptionError(status, why, "inc_context_create")
         self._ptr = ptr
         # The C context must be freed after every object made from it. Owned
         # objects (tensors, root layers, optimizers) are counted; the context

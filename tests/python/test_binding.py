@@ -172,8 +172,12 @@ def test_errors_carry_status_and_message():
     expect_error(lambda: conv.load(bad), "INC_ERR_FORMAT", "")
     expect_error(lambda: inc.checkpoint_metadata(bad, "k"), "INC_ERR_FORMAT", "")
     expect_error(lambda: ctx.tensor([1.0, 2.0]).reshape((3,)), "INC_ERR_SHAPE", "3 elements")
-    if not inc.backend_available("cuda"):
-        expect_error(lambda: inc.Context("cuda"), "INC_ERR_UNAVAILABLE", "")
+    usable, why = inc.backend_probe("cuda")
+    assert usable == inc.backend_available("cuda")
+    assert inc.backend_probe("cpu") == (True, "")
+    if not usable:
+        assert why.startswith("CUDA backend: "), why
+        expect_error(lambda: inc.Context("cuda"), "INC_ERR_UNAVAILABLE", "CUDA backend: ")
     try:
         inc.Context("tpu")
         raise AssertionError("an unknown backend name must fail")
