@@ -237,26 +237,24 @@ static const int64_t gemm_shapes[][3] = {{1, 1, 1}, {5, 7, 3}, {33, 17, 65}, {64
 
 START_TEST(test_cuda_gemm)
 {
-  {
-    const size_t si = (size_t)_i;
-    int64_t m = gemm_shapes[si][0], n = gemm_shapes[si][1], k = gemm_shapes[si][2];
-    for (int ta = 0; ta < 2; ta++)
-      for (int tb = 0; tb < 2; tb++)
-        for (int ab = 0; ab < 2; ab++) {
-          float alpha = ab ? 0.5f : 1.0f, beta = ab ? 2.0f : 0.0f;
-          pair a = pair_rand(m * k, 11 + si, -1, 1), b = pair_rand(k * n, 12 + si, -1, 1);
-          pair c = pair_rand(m * n, 13 + si, -1, 1);
-          BOTH(cpu->ops->gemm(FC(c), FC(a), FC(b), ta, tb, m, n, k, alpha, beta, cpu),
-               gpu->ops->gemm(FG(c), FG(a), FG(b), ta, tb, m, n, k, alpha, beta, gpu));
-          char what[96];
-          snprintf(what, sizeof what, "gemm m=%lld n=%lld k=%lld ta=%d tb=%d beta=%g",
-                   (long long)m, (long long)n, (long long)k, ta, tb, (double)beta);
-          pair_check(&c, m * n, 1e-5 * (double)k, 1e-4, what);
-          pair_free(&a);
-          pair_free(&b);
-          pair_free(&c);
-        }
-  }
+  const size_t si = (size_t)_i;
+  int64_t m = gemm_shapes[si][0], n = gemm_shapes[si][1], k = gemm_shapes[si][2];
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++)
+      for (int ab = 0; ab < 2; ab++) {
+        float alpha = ab ? 0.5f : 1.0f, beta = ab ? 2.0f : 0.0f;
+        pair a = pair_rand(m * k, 11 + si, -1, 1), b = pair_rand(k * n, 12 + si, -1, 1);
+        pair c = pair_rand(m * n, 13 + si, -1, 1);
+        BOTH(cpu->ops->gemm(FC(c), FC(a), FC(b), ta, tb, m, n, k, alpha, beta, cpu),
+             gpu->ops->gemm(FG(c), FG(a), FG(b), ta, tb, m, n, k, alpha, beta, gpu));
+        char what[96];
+        snprintf(what, sizeof what, "gemm m=%lld n=%lld k=%lld ta=%d tb=%d beta=%g",
+                 (long long)m, (long long)n, (long long)k, ta, tb, (double)beta);
+        pair_check(&c, m * n, 1e-5 * (double)k, 1e-4, what);
+        pair_free(&a);
+        pair_free(&b);
+        pair_free(&c);
+      }
 }
 END_TEST
 
@@ -350,27 +348,25 @@ static const int64_t eltwise_counts[] = {1, 7, 1000, 70001};
 
 START_TEST(test_cuda_elementwise)
 {
-  {
-    const size_t i = (size_t)_i;
-    int64_t n = eltwise_counts[i];
-    pair x = pair_rand(n, 500 + i, -1, 1), dy = pair_rand(n, 600 + i, -1, 1);
-    pair y = pair_new((size_t)n * 4), dx = pair_new((size_t)n * 4);
-    BOTH(cpu->ops->relu_fwd(FC(y), FC(x), n, cpu), gpu->ops->relu_fwd(FG(y), FG(x), n, gpu));
-    pair_check(&y, n, 0, 0, "relu_fwd");
-    BOTH(cpu->ops->relu_bwd(FC(dx), FC(dy), FC(y), n, cpu),
-         gpu->ops->relu_bwd(FG(dx), FG(dy), FG(y), n, gpu));
-    pair_check(&dx, n, 0, 0, "relu_bwd");
-    /* in place, as layers may use it */
-    BOTH(cpu->ops->relu_fwd(FC(x), FC(x), n, cpu), gpu->ops->relu_fwd(FG(x), FG(x), n, gpu));
-    pair_check(&x, n, 0, 0, "relu_fwd in place");
-    BOTH(cpu->ops->axpy(FC(dy), FC(dx), -0.75f, n, cpu),
-         gpu->ops->axpy(FG(dy), FG(dx), -0.75f, n, gpu));
-    pair_check(&dy, n, 0, 0, "axpy");
-    pair_free(&x);
-    pair_free(&dy);
-    pair_free(&y);
-    pair_free(&dx);
-  }
+  const size_t i = (size_t)_i;
+  int64_t n = eltwise_counts[i];
+  pair x = pair_rand(n, 500 + i, -1, 1), dy = pair_rand(n, 600 + i, -1, 1);
+  pair y = pair_new((size_t)n * 4), dx = pair_new((size_t)n * 4);
+  BOTH(cpu->ops->relu_fwd(FC(y), FC(x), n, cpu), gpu->ops->relu_fwd(FG(y), FG(x), n, gpu));
+  pair_check(&y, n, 0, 0, "relu_fwd");
+  BOTH(cpu->ops->relu_bwd(FC(dx), FC(dy), FC(y), n, cpu),
+       gpu->ops->relu_bwd(FG(dx), FG(dy), FG(y), n, gpu));
+  pair_check(&dx, n, 0, 0, "relu_bwd");
+  /* in place, as layers may use it */
+  BOTH(cpu->ops->relu_fwd(FC(x), FC(x), n, cpu), gpu->ops->relu_fwd(FG(x), FG(x), n, gpu));
+  pair_check(&x, n, 0, 0, "relu_fwd in place");
+  BOTH(cpu->ops->axpy(FC(dy), FC(dx), -0.75f, n, cpu),
+       gpu->ops->axpy(FG(dy), FG(dx), -0.75f, n, gpu));
+  pair_check(&dy, n, 0, 0, "axpy");
+  pair_free(&x);
+  pair_free(&dy);
+  pair_free(&y);
+  pair_free(&dx);
 }
 END_TEST
 
@@ -382,22 +378,20 @@ static const int64_t slice_shapes[][5] = {
 
 START_TEST(test_cuda_slice)
 {
-  {
-    const size_t i = (size_t)_i;
-    int64_t n = slice_shapes[i][0], cb = slice_shapes[i][1], ct = slice_shapes[i][2],
-            off = slice_shapes[i][3], p = slice_shapes[i][4];
-    pair big = pair_rand(n * ct * p, 700 + i, -1, 1), small = pair_rand(n * cb * p, 800 + i, -1, 1);
-    pair out = pair_new((size_t)(n * cb * p) * 4);
-    BOTH(cpu->ops->slice(FC(big), FC(out), 0, n, cb, ct, off, p, cpu),
-         gpu->ops->slice(FG(big), FG(out), 0, n, cb, ct, off, p, gpu));
-    pair_check(&out, n * cb * p, 0, 0, "slice from big");
-    BOTH(cpu->ops->slice(FC(big), FC(small), 1, n, cb, ct, off, p, cpu),
-         gpu->ops->slice(FG(big), FG(small), 1, n, cb, ct, off, p, gpu));
-    pair_check(&big, n * ct * p, 0, 0, "slice to big");
-    pair_free(&big);
-    pair_free(&small);
-    pair_free(&out);
-  }
+  const size_t i = (size_t)_i;
+  int64_t n = slice_shapes[i][0], cb = slice_shapes[i][1], ct = slice_shapes[i][2],
+          off = slice_shapes[i][3], p = slice_shapes[i][4];
+  pair big = pair_rand(n * ct * p, 700 + i, -1, 1), small = pair_rand(n * cb * p, 800 + i, -1, 1);
+  pair out = pair_new((size_t)(n * cb * p) * 4);
+  BOTH(cpu->ops->slice(FC(big), FC(out), 0, n, cb, ct, off, p, cpu),
+       gpu->ops->slice(FG(big), FG(out), 0, n, cb, ct, off, p, gpu));
+  pair_check(&out, n * cb * p, 0, 0, "slice from big");
+  BOTH(cpu->ops->slice(FC(big), FC(small), 1, n, cb, ct, off, p, cpu),
+       gpu->ops->slice(FG(big), FG(small), 1, n, cb, ct, off, p, gpu));
+  pair_check(&big, n * ct * p, 0, 0, "slice to big");
+  pair_free(&big);
+  pair_free(&small);
+  pair_free(&out);
 }
 END_TEST
 
@@ -405,57 +399,55 @@ END_TEST
 
 START_TEST(test_cuda_pool)
 {
-  {
-    const int si = _i;
-    const int *d = pool_shapes[si];
-    inc__window g = window(d[0], d[1], d[2], d[3], d[4], d[5], d[6]);
-    int64_t xn = g.n * g.c * g.h * g.w, yn = g.n * g.c * g.oh * g.ow;
-    char what[96];
-    for (int ties = 0; ties < 2; ties++) {
-      /* With ties (values on a coarse grid) the first maximum must win on
-       * both backends. */
-      float *h = (float *)malloc((size_t)xn * sizeof(float));
-      ck_assert_ptr_nonnull(h);
-      tu_fill(h, xn, 900 + si, -1, 1);
-      if (ties)
-        for (int64_t i = 0; i < xn; i++) h[i] = floorf(h[i] * 2.0f) / 2.0f;
-      pair x = pair_put(h, (size_t)xn * 4);
-      free(h);
-      pair y = pair_new((size_t)yn * 4), arg = pair_new((size_t)yn * 4);
-      BOTH(cpu->ops->maxpool_fwd(FC(y), (int32_t *)arg.c, FC(x), &g, cpu),
-           gpu->ops->maxpool_fwd(FG(y), (int32_t *)arg.g, FG(x), &g, gpu));
-      snprintf(what, sizeof what, "maxpool_fwd shape %d ties=%d", si, ties);
-      pair_check(&y, yn, 0, 0, what);
-      snprintf(what, sizeof what, "maxpool_fwd argmax shape %d ties=%d", si, ties);
-      pair_check_bytes(&arg, (size_t)yn * 4, what);
-      /* without saving the argmax (inference) */
-      pair y2 = pair_new((size_t)yn * 4);
-      BOTH(cpu->ops->maxpool_fwd(FC(y2), NULL, FC(x), &g, cpu),
-           gpu->ops->maxpool_fwd(FG(y2), NULL, FG(x), &g, gpu));
-      pair_check(&y2, yn, 0, 0, "maxpool_fwd without argmax");
+  const int si = _i;
+  const int *d = pool_shapes[si];
+  inc__window g = window(d[0], d[1], d[2], d[3], d[4], d[5], d[6]);
+  int64_t xn = g.n * g.c * g.h * g.w, yn = g.n * g.c * g.oh * g.ow;
+  char what[96];
+  for (int ties = 0; ties < 2; ties++) {
+    /* With ties (values on a coarse grid) the first maximum must win on
+     * both backends. */
+    float *h = (float *)malloc((size_t)xn * sizeof(float));
+    ck_assert_ptr_nonnull(h);
+    tu_fill(h, xn, 900 + si, -1, 1);
+    if (ties)
+      for (int64_t i = 0; i < xn; i++) h[i] = floorf(h[i] * 2.0f) / 2.0f;
+    pair x = pair_put(h, (size_t)xn * 4);
+    free(h);
+    pair y = pair_new((size_t)yn * 4), arg = pair_new((size_t)yn * 4);
+    BOTH(cpu->ops->maxpool_fwd(FC(y), (int32_t *)arg.c, FC(x), &g, cpu),
+         gpu->ops->maxpool_fwd(FG(y), (int32_t *)arg.g, FG(x), &g, gpu));
+    snprintf(what, sizeof what, "maxpool_fwd shape %d ties=%d", si, ties);
+    pair_check(&y, yn, 0, 0, what);
+    snprintf(what, sizeof what, "maxpool_fwd argmax shape %d ties=%d", si, ties);
+    pair_check_bytes(&arg, (size_t)yn * 4, what);
+    /* without saving the argmax (inference) */
+    pair y2 = pair_new((size_t)yn * 4);
+    BOTH(cpu->ops->maxpool_fwd(FC(y2), NULL, FC(x), &g, cpu),
+         gpu->ops->maxpool_fwd(FG(y2), NULL, FG(x), &g, gpu));
+    pair_check(&y2, yn, 0, 0, "maxpool_fwd without argmax");
 
-      pair dy = pair_rand(yn, 1000 + si, -1, 1), dx = pair_new((size_t)xn * 4);
-      BOTH(cpu->ops->maxpool_bwd(FC(dx), FC(dy), (const int32_t *)arg.c, &g, cpu),
-           gpu->ops->maxpool_bwd(FG(dx), FG(dy), (const int32_t *)arg.g, &g, gpu));
-      snprintf(what, sizeof what, "maxpool_bwd shape %d ties=%d", si, ties);
-      pair_check(&dx, xn, 0, 0, what);
+    pair dy = pair_rand(yn, 1000 + si, -1, 1), dx = pair_new((size_t)xn * 4);
+    BOTH(cpu->ops->maxpool_bwd(FC(dx), FC(dy), (const int32_t *)arg.c, &g, cpu),
+         gpu->ops->maxpool_bwd(FG(dx), FG(dy), (const int32_t *)arg.g, &g, gpu));
+    snprintf(what, sizeof what, "maxpool_bwd shape %d ties=%d", si, ties);
+    pair_check(&dx, xn, 0, 0, what);
 
-      BOTH(cpu->ops->avgpool_fwd(FC(y), FC(x), &g, cpu),
-           gpu->ops->avgpool_fwd(FG(y), FG(x), &g, gpu));
-      snprintf(what, sizeof what, "avgpool_fwd shape %d", si);
-      pair_check(&y, yn, 1e-7, 1e-6, what);
-      BOTH(cpu->ops->avgpool_bwd(FC(dx), FC(dy), &g, cpu),
-           gpu->ops->avgpool_bwd(FG(dx), FG(dy), &g, gpu));
-      snprintf(what, sizeof what, "avgpool_bwd shape %d", si);
-      pair_check(&dx, xn, 1e-7, 1e-6, what);
+    BOTH(cpu->ops->avgpool_fwd(FC(y), FC(x), &g, cpu),
+         gpu->ops->avgpool_fwd(FG(y), FG(x), &g, gpu));
+    snprintf(what, sizeof what, "avgpool_fwd shape %d", si);
+    pair_check(&y, yn, 1e-7, 1e-6, what);
+    BOTH(cpu->ops->avgpool_bwd(FC(dx), FC(dy), &g, cpu),
+         gpu->ops->avgpool_bwd(FG(dx), FG(dy), &g, gpu));
+    snprintf(what, sizeof what, "avgpool_bwd shape %d", si);
+    pair_check(&dx, xn, 1e-7, 1e-6, what);
 
-      pair_free(&x);
-      pair_free(&y);
-      pair_free(&y2);
-      pair_free(&arg);
-      pair_free(&dy);
-      pair_free(&dx);
-    }
+    pair_free(&x);
+    pair_free(&y);
+    pair_free(&y2);
+    pair_free(&arg);
+    pair_free(&dy);
+    pair_free(&dx);
   }
 }
 END_TEST
@@ -488,38 +480,36 @@ static const int64_t ce_shapes[][2] = {{1, 10}, {3, 10}, {128, 10}, {7, 3}, {5, 
 
 START_TEST(test_cuda_softmax_ce)
 {
-  {
-    const size_t si = (size_t)_i;
-    int64_t n = ce_shapes[si][0], k = ce_shapes[si][1];
-    float *h = (float *)malloc((size_t)(n * k) * sizeof(float));
-    int32_t *labels = (int32_t *)malloc((size_t)n * sizeof(int32_t));
-    ck_assert(h && labels);
-    tu_fill(h, n * k, 1200 + si, -4, 4);
-    if (n * k > 4) { /* large logits: the row body must stay stable */
-      h[0] = 80.0f;
-      h[1] = -80.0f;
-    }
-    for (int64_t r = 0; r < n; r++) labels[r] = (int32_t)((r * 7 + si) % k);
-    pair logits = pair_put(h, (size_t)(n * k) * 4), dl = pair_new((size_t)(n * k) * 4);
-    float scale = 1.0f / (float)n;
-    for (int want_grad = 0; want_grad < 2; want_grad++) {
-      double lc = 0, lg = 0;
-      int64_t cc = -1, cg = -2;
-      BOTH(cpu->ops->softmax_ce(&lc, &cc, want_grad ? FC(dl) : NULL, FC(logits), labels, n, k,
-                                scale, cpu),
-           gpu->ops->softmax_ce(&lg, &cg, want_grad ? FG(dl) : NULL, FG(logits), labels, n, k,
-                                scale, gpu));
-      ck_assert_msg(fabs(lg - lc) <= 1e-5 * (double)n + 1e-5 * fabs(lc),
-                    "softmax_ce loss (n=%lld k=%lld): gpu %.9g cpu %.9g", (long long)n,
-                    (long long)k, lg, lc);
-      ck_assert_int_eq(cg, cc);
-    }
-    pair_check(&dl, n * k, 1e-7, 1e-5, "softmax_ce dlogits");
-    pair_free(&logits);
-    pair_free(&dl);
-    free(h);
-    free(labels);
+  const size_t si = (size_t)_i;
+  int64_t n = ce_shapes[si][0], k = ce_shapes[si][1];
+  float *h = (float *)malloc((size_t)(n * k) * sizeof(float));
+  int32_t *labels = (int32_t *)malloc((size_t)n * sizeof(int32_t));
+  ck_assert(h && labels);
+  tu_fill(h, n * k, 1200 + si, -4, 4);
+  if (n * k > 4) { /* large logits: the row body must stay stable */
+    h[0] = 80.0f;
+    h[1] = -80.0f;
   }
+  for (int64_t r = 0; r < n; r++) labels[r] = (int32_t)((r * 7 + si) % k);
+  pair logits = pair_put(h, (size_t)(n * k) * 4), dl = pair_new((size_t)(n * k) * 4);
+  float scale = 1.0f / (float)n;
+  for (int want_grad = 0; want_grad < 2; want_grad++) {
+    double lc = 0, lg = 0;
+    int64_t cc = -1, cg = -2;
+    BOTH(cpu->ops->softmax_ce(&lc, &cc, want_grad ? FC(dl) : NULL, FC(logits), labels, n, k,
+                              scale, cpu),
+         gpu->ops->softmax_ce(&lg, &cg, want_grad ? FG(dl) : NULL, FG(logits), labels, n, k,
+                              scale, gpu));
+    ck_assert_msg(fabs(lg - lc) <= 1e-5 * (double)n + 1e-5 * fabs(lc),
+                  "softmax_ce loss (n=%lld k=%lld): gpu %.9g cpu %.9g", (long long)n,
+                  (long long)k, lg, lc);
+    ck_assert_int_eq(cg, cc);
+  }
+  pair_check(&dl, n * k, 1e-7, 1e-5, "softmax_ce dlogits");
+  pair_free(&logits);
+  pair_free(&dl);
+  free(h);
+  free(labels);
 }
 END_TEST
 
@@ -531,24 +521,23 @@ START_TEST(test_cuda_sgd)
 {
   static const int64_t counts[] = {1, 1000, 70001};
   const size_t si = (size_t)_i;
-  const float(*settings)[2] = sgd_settings;
   for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
-      int64_t n = counts[ci];
-      float momentum = settings[si][0], wd = settings[si][1];
-      pair param = pair_rand(n, 1300 + si, -1, 1), buf = pair_new((size_t)n * 4);
-      for (int step = 0; step < 3; step++) {
-        pair grad = pair_rand(n, 1400 + 10 * si + step, -1, 1);
-        BOTH(cpu->ops->sgd(FC(param), FC(buf), FC(grad), n, 0.1f, momentum, wd, step == 0, cpu),
-             gpu->ops->sgd(FG(param), FG(buf), FG(grad), n, 0.1f, momentum, wd, step == 0,
-                           gpu));
-        pair_free(&grad);
-      }
-      /* fmaf is correctly rounded on both sides: bit-identical */
-      pair_check(&param, n, 0, 0, "sgd param");
-      if (momentum != 0.0f) pair_check(&buf, n, 0, 0, "sgd momentum buffer");
-      pair_free(&param);
-      pair_free(&buf);
+    int64_t n = counts[ci];
+    float momentum = sgd_settings[si][0], wd = sgd_settings[si][1];
+    pair param = pair_rand(n, 1300 + si, -1, 1), buf = pair_new((size_t)n * 4);
+    for (int step = 0; step < 3; step++) {
+      pair grad = pair_rand(n, 1400 + 10 * si + step, -1, 1);
+      BOTH(cpu->ops->sgd(FC(param), FC(buf), FC(grad), n, 0.1f, momentum, wd, step == 0, cpu),
+           gpu->ops->sgd(FG(param), FG(buf), FG(grad), n, 0.1f, momentum, wd, step == 0,
+                         gpu));
+      pair_free(&grad);
     }
+    /* fmaf is correctly rounded on both sides: bit-identical */
+    pair_check(&param, n, 0, 0, "sgd param");
+    if (momentum != 0.0f) pair_check(&buf, n, 0, 0, "sgd momentum buffer");
+    pair_free(&param);
+    pair_free(&buf);
+  }
 }
 END_TEST
 
@@ -557,19 +546,17 @@ static const int64_t fill_counts[] = {1, 1001, 100003};
 
 START_TEST(test_cuda_fill)
 {
-  {
-    const size_t i = (size_t)_i;
-    int64_t n = fill_counts[i];
-    pair u = pair_new((size_t)n * 4), g = pair_new((size_t)n * 4);
-    BOTH(cpu->ops->fill(FC(u), n, INC__FILL_UNIFORM, -0.3f, 0.7f, 42, 5 + i, cpu),
-         gpu->ops->fill(FG(u), n, INC__FILL_UNIFORM, -0.3f, 0.7f, 42, 5 + i, gpu));
-    pair_check_bytes(&u, (size_t)n * 4, "uniform fill (bit-identical)");
-    BOTH(cpu->ops->fill(FC(g), n, INC__FILL_NORMAL, 0.0f, 0.01f, 42, 9 + i, cpu),
-         gpu->ops->fill(FG(g), n, INC__FILL_NORMAL, 0.0f, 0.01f, 42, 9 + i, gpu));
-    pair_check(&g, n, 1e-8, 1e-5, "normal fill");
-    pair_free(&u);
-    pair_free(&g);
-  }
+  const size_t i = (size_t)_i;
+  int64_t n = fill_counts[i];
+  pair u = pair_new((size_t)n * 4), g = pair_new((size_t)n * 4);
+  BOTH(cpu->ops->fill(FC(u), n, INC__FILL_UNIFORM, -0.3f, 0.7f, 42, 5 + i, cpu),
+       gpu->ops->fill(FG(u), n, INC__FILL_UNIFORM, -0.3f, 0.7f, 42, 5 + i, gpu));
+  pair_check_bytes(&u, (size_t)n * 4, "uniform fill (bit-identical)");
+  BOTH(cpu->ops->fill(FC(g), n, INC__FILL_NORMAL, 0.0f, 0.01f, 42, 9 + i, cpu),
+       gpu->ops->fill(FG(g), n, INC__FILL_NORMAL, 0.0f, 0.01f, 42, 9 + i, gpu));
+  pair_check(&g, n, 1e-8, 1e-5, "normal fill");
+  pair_free(&u);
+  pair_free(&g);
 }
 END_TEST
 
