@@ -48,7 +48,8 @@ static_assert(INC_CUDA_THREADS >= 32 && INC_CUDA_THREADS <= 1024 &&
  * after another, or, for COOP, as real threads meeting at a barrier (and
  * a __syncthreads in a kernel launched without COOP is reported there). */
 #ifdef __CUDACC__
-#define INC_CUDA_LAUNCH(k, grid, block, stream, ...) k<<<(grid), (block), 0, (stream)>>>(__VA_ARGS__)
+#define INC_CUDA_LAUNCH(k, grid, block, stream, ...)                                   \
+  k<<<(grid), (block), 0, (stream)>>>(__VA_ARGS__)
 #define INC_CUDA_LAUNCH_COOP(k, grid, block, stream, ...)                              \
   k<<<(grid), (block), 0, (stream)>>>(__VA_ARGS__)
 #else

@@ -44,7 +44,10 @@ static int core_dir(char *dir, size_t cap)
   return 1;
 }
 
-static void *try_open(const char *path) { return dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE); }
+static void *try_open(const char *path)
+{
+  return dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+}
 
 /* Opens the module file (see the order above); on failure returns NULL
  * with the reason in why. */
@@ -53,7 +56,8 @@ static void *open_file(char *why, size_t cap)
   const char *env = getenv(INC__CUDA_MODULE_ENV);
   if (env && env[0]) {
     void *h = try_open(env);
-    if (!h) snprintf(why, cap, "cannot load %s=%.300s: %.400s", INC__CUDA_MODULE_ENV, env, dlerror());
+    if (!h)
+      snprintf(why, cap, "cannot load %s=%.300s: %.400s", INC__CUDA_MODULE_ENV, env, dlerror());
     return h;
   }
   char dir[512], path[600];
@@ -70,8 +74,8 @@ static void *open_file(char *why, size_t cap)
   void *h = try_open(INC__CUDA_MODULE_FILE);
   if (!h)
     snprintf(why, cap,
-             "the module %s was found neither in %.300s nor by the dynamic loader (%.300s); build it "
-             "with CUDA=1 (needs nvcc), or name it with %s",
+             "the module %s was found neither in %.300s nor by the dynamic loader (%.300s); "
+             "build it with CUDA=1 (needs nvcc), or name it with %s",
              INC__CUDA_MODULE_FILE, dir, dlerror(), INC__CUDA_MODULE_ENV);
   return h;
 }

@@ -86,7 +86,8 @@ void cudaemu::free_handles()
 
 long cudaemu::report_handles()
 {
-  for (cublasContext *h : handles()) fprintf(stderr, "cudaemu: LEAK: cuBLAS handle %p\n", (void *)h);
+  for (cublasContext *h : handles())
+    fprintf(stderr, "cudaemu: LEAK: cuBLAS handle %p\n", (void *)h);
   return (long)handles().size();
 }
 
