@@ -2,10 +2,11 @@
 #
 #   make            build lib/libinception.so.* and lib/libinception.a
 #   make check      build and run every test (Check suites + script tests)
-#   make train      install missing packages (as root), build, train GoogLeNet
+#   make train      install what training needs (as root), build, train GoogLeNet
 #   make CUDA=0     build without the CUDA module (the core never links CUDA)
 #   make install PREFIX=/usr/local DESTDIR=
-#   make deps       install the Debian packages the build and tests need
+#   make deps       install the Debian packages the build and the tests need
+#   make deps-train install only those building and training need
 
 SHELL := /bin/bash
 PREFIX ?= /usr/local
@@ -118,18 +119,32 @@ else
 	@echo "cuda-report: CUDA=0 (nvcc not found); nothing to report"
 endif
 
-# ---- dependencies (Debian) --------------------------------------------------
+# ---- dependencies (Debian), by purpose --------------------------------------
+# Building and training: a C compiler, OpenBLAS, zlib, the data set, gnuplot
+# (`make train` installs only these). The tests add their tools: Check,
+# Python with numpy and PyTorch (reference values), and what each area
+# appends to DEB_EXTRA in mk/*.mk (g++, abigail-tools, valgrind, clang).
 DEB_BUILD := gcc make pkg-config libopenblas-dev libopenblas-openmp-dev zlib1g-dev
-DEB_TEST := check libsubunit-dev python3 python3-numpy python3-torch
 DEB_TRAIN := dataset-fashion-mnist gnuplot-nox
-DEB_ALL := $(DEB_BUILD) $(DEB_TEST) $(DEB_TRAIN) $(DEB_EXTRA)
+DEB_TEST := check libsubunit-dev python3 python3-numpy python3-torch
+DEB_EXTRA :=
+DEB_ALL = $(DEB_BUILD) $(DEB_TRAIN) $(DEB_TEST) $(DEB_EXTRA)
+
+# $(call deb_install,NAME,PACKAGES): installs the missing ones (apt-get when
+# root, else prints the command and fails).
+define deb_install
+@missing=""; for p in $(2); do \
+  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+if [ -z "$$missing" ]; then echo "$(1): all Debian packages present"; \
+elif [ "$$(id -u)" = 0 ]; then echo "$(1): installing$$missing"; \
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+else echo "$(1): missing$$missing; run: sudo apt-get install$$missing"; exit 1; fi
+endef
 deps:
-	@missing=""; for p in $(DEB_ALL); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
-	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
-	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing$$missing"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	else echo "deps: missing$$missing; run: sudo apt-get install$$missing"; exit 1; fi
+	$(call deb_install,deps,$(DEB_ALL))
+deps-train:
+	$(call deb_install,deps-train,$(DEB_BUILD) $(DEB_TRAIN))
+.PHONY: deps-train
 # Building the library needs only the build packages; checked quietly.
 deps-build:
 	@for p in libopenblas-dev libopenblas-openmp-dev; do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \

@@ -23,14 +23,10 @@ ABIDW_FLAGS := --headers-dir include --drop-private-types --exported-interfaces-
   --no-show-locs --no-corpus-path --no-comp-dir-path --no-elf-needed --type-id-style hash
 
 # abidw/abidiff come from Debian's abigail-tools; g++ builds the C++ consumer
-# (mk/package.mk). The Makefile's DEB_ALL is simply expanded (:=) before
-# mk/*.mk are read, so while it is, append to it directly as well; once it
-# is recursive (=) DEB_EXTRA alone reaches `make deps`.
+# (mk/package.mk) and the emulated CUDA module (mk/cudaemu.mk); `make deps`
+# installs them (test tools: not `make train`).
 ABI_DEBS := abigail-tools g++
 DEB_EXTRA += $(ABI_DEBS)
-ifeq ($(flavor DEB_ALL),simple)
-DEB_ALL += $(filter-out $(DEB_ALL),$(ABI_DEBS))
-endif
 
 .PHONY: abi-check abi-baseline
 

@@ -1,7 +1,8 @@
 # mk/examples.mk — the example trainer and classifier, and their tests.
 #
 #   make examples        build examples/train and examples/classify
-#   make train           install missing packages (make deps), build, then run
+#   make train           install what building and training need (make
+#                        deps-train, no test tools), build, then run
 #                        examples/train $(TRAIN_ARGS), e.g.
 #                        make train TRAIN_ARGS="--device cpu --epochs 1 --limit 6000"
 #   make check-train     the data-module unit test (tests/idx_test.c) and the
@@ -55,7 +56,7 @@ check-train: $(IDX_TEST) $(EX_BINS)
 
 CHECK_EXTRA += check-train
 
-train: deps
+train: deps-train
 	@$(MAKE) --no-print-directory examples/train
 	examples/train $(TRAIN_ARGS)
 

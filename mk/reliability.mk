@@ -85,11 +85,9 @@ build/tsan/src/cpu/%.o: REL_CFLAGS_EXTRA := --param=tsan-instrument-func-entry-e
         fuzz-deps fuzz-corpus-seed reliability-deps
 
 # valgrind, and clang with its libFuzzer runtime for `make fuzz`, come from
-# Debian; DEB_ALL is expanded before mk/*.mk are read, so append to it
-# directly as well as to DEB_EXTRA.
+# Debian (test tools: `make deps`, not `make train`).
 REL_DEBS := valgrind clang libclang-rt-dev
 DEB_EXTRA += $(REL_DEBS)
-DEB_ALL += $(filter-out $(DEB_ALL),$(REL_DEBS))
 
 reliability-deps:
 	@for p in $(REL_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \
