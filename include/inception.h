@@ -470,6 +470,42 @@ INC_API inc_status inc_checkpoint_load(inc_layer *model, inc_optimizer *opt, con
 INC_API inc_status inc_checkpoint_metadata(const char *path, const char *key, char *buf,
                                            size_t cap, size_t *needed);
 
+/* ------------------------------------------------------------------------ */
+/* Export: ONNX (opset 13), for ONNX Runtime and other inference engines     */
+/* ------------------------------------------------------------------------ */
+
+/* Writes a bound layer (a whole model or any subtree) as an ONNX model
+ * (opset 13, IR version 7) with its weights, for ONNX Runtime and other
+ * ONNX tools. Each layer becomes one node in execution order (Conv,
+ * Relu, MaxPool, AveragePool with count_include_pad=1, GlobalAveragePool,
+ * Flatten, Gemm with transB=1, Concat for a concat after its branches; a
+ * sequential only chains them), with the library's window rule (floor
+ * rounding, symmetric padding), so ONNX Runtime computes what
+ * inc_layer_forward computes. The parameters are float32 initializers
+ * named as inc_layer_param() names them ("2.0.p2.2.weight"), in its order
+ * and shapes. The graph input is "input", (N, C, H, W) — (N, F) for a model
+ * that starts with a dense layer — and the output "logits"; N, H and W are
+ * symbolic ("N", "H", "W": the model accepts the sizes the library
+ * accepts), C is a number once a convolution or dense layer fixes it.
+ * docs/onnx.md has the details and how the export is verified.
+ *
+ * Written like inc_layer_save(): a temporary file in path's directory,
+ * fsync'd and renamed over path; on failure nothing is left behind and a
+ * previous file at path is unchanged. The model is built in host memory
+ * first (about the size of its parameters), then written; the layer is not
+ * modified.
+ *
+ * Returns INC_OK; INC_ERR_INVALID_ARGUMENT for a NULL layer (no message:
+ * there is no context) or a NULL or empty path (or a model over the 2 GiB a
+ * protobuf message can hold); INC_ERR_STATE for an unbound layer or an
+ * empty sequential or concat in it; INC_ERR_SHAPE when the layers do not
+ * fit together (a layer bound to other channels than the one before gives);
+ * INC_ERR_IO when the file cannot be written; INC_ERR_OUT_OF_MEMORY; a
+ * device error while the parameters are read. Every failure except a NULL
+ * layer leaves a message in inc_context_last_error(). Threads: like every
+ * call on the layer's context, one thread at a time. */
+INC_API inc_status inc_layer_export_onnx(const inc_layer *layer, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

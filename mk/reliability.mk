@@ -151,7 +151,7 @@ check-valgrind: build/vg/tests/run | reliability-deps
 # ---- allocation failures and failed writes ----------------------------------
 check-faults: build/faults/tests/run
 	@echo "check-faults: -DINC_FAULT_INJECTION + ASan/UBSan, CK_FORK=no"
-	$(call rel_suites,faults,$(REL_ASAN_ENV) $(REL_RUN_ENV),,faults:alloc faults:googlenet faults:writes)
+	$(call rel_suites,faults,$(REL_ASAN_ENV) $(REL_RUN_ENV),,faults:alloc faults:googlenet faults:writes faults:onnx)
 
 # ---- ThreadSanitizer -----------------------------------------------------------
 # libgomp is not built with TSan, so its barriers would look like races:

@@ -184,6 +184,11 @@ inc_status inc__window_check(const inc_layer *l, const inc__window *g);
 /* 1 if l is a conv2d that reads its input through im2col (any kernel but
  * a 1x1 stride-1 unpadded one): it prefers an (N, C, H, W) input. */
 int inc__conv2d_im2col(const inc_layer *l);
+/* The square window of a conv2d (inc__conv2d_geometry) or a max/avg pool
+ * (inc__pool_geometry): kernel, stride and padding; 1, or 0 (nothing
+ * written) for a layer of another kind. For the ONNX exporter. */
+int inc__conv2d_geometry(const inc_layer *l, int *kernel, int *stride, int *padding);
+int inc__pool_geometry(const inc_layer *l, int *kernel, int *stride, int *padding);
 /* Layout helpers: 1 if t's bytes read as channel-major (C, N, ...), resp.
  * as (N, C, ...) (both when N == 1 or C == 1). */
 int inc__as_cnhw(const inc_tensor *t);

@@ -62,4 +62,20 @@ inc_status inc__st_write(const char *path, const inc__st_out *tensors, int n,
                          const char *const *keys, const char *const *values, int n_meta,
                          char *msg, size_t msg_cap);
 
+/* ---- atomic file writes (src/safetensors_io.c), shared by every writer ----
+ * (inc__st_write above, the ONNX exporter in src/onnx.c) */
+
+/* Writes the file at path atomically: a temporary file "<path>.tmp-XXXXXX"
+ * in the same directory (mode 0644) gets what body(fd, arg) writes (body
+ * returns 0, or -1 with errno set), is fsync'd, closed and renamed over
+ * path, then the directory is fsync'd. On failure the temporary file is
+ * removed, a previous file at path is unchanged, and msg gets
+ * "<what> <path>: ..." (INC_ERR_IO, or INC_ERR_OUT_OF_MEMORY). */
+inc_status inc__write_atomic(const char *path, const char *what, int (*body)(int fd, void *arg),
+                             void *arg, char *msg, size_t msg_cap);
+/* write(2) until all n bytes are out (EINTR retried); 0, or -1 with errno
+ * set. Each call is one write for the fault-injection hook
+ * (inc__fault_arm_io). */
+int inc__write_all(int fd, const void *data, size_t n);
+
 #endif /* INC_SAFETENSORS_H */

@@ -1,9 +1,10 @@
 /*
- * safetensors_io.c — whole-file reads and the atomic safetensors writer:
- * the header is built in memory, the file goes to a temporary name in the
- * target's directory, is fsync'd, renamed over the target and the directory
- * fsync'd, so a crash or a full disk never leaves a half-written checkpoint
- * under the real name.
+ * safetensors_io.c — whole-file reads, the atomic file writer and the
+ * safetensors writer on top of it: the header is built in memory, the file
+ * goes to a temporary name in the target's directory, is fsync'd, renamed
+ * over the target and the directory fsync'd, so a crash or a full disk
+ * never leaves a half-written checkpoint under the real name. The ONNX
+ * exporter (src/onnx.c) writes through the same inc__write_atomic.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,7 +103,7 @@ static void sb_json_string(strbuf *b, const char *s)
   sb_puts(b, "\"");
 }
 
-static int write_all(int fd, const void *data, size_t n)
+int inc__write_all(int fd, const void *data, size_t n)
 {
   const char *p = (const char *)data;
   while (n) {
@@ -123,7 +124,7 @@ static int write_all(int fd, const void *data, size_t n)
 static int write_floats_le(int fd, const float *v, int64_t n)
 {
   const unsigned one = 1;
-  if (*(const unsigned char *)&one == 1) return write_all(fd, v, (size_t)n * sizeof(float));
+  if (*(const unsigned char *)&one == 1) return inc__write_all(fd, v, (size_t)n * sizeof(float));
   unsigned char chunk[4096];
   for (int64_t i = 0; i < n;) {
     size_t k = 0;
@@ -135,7 +136,29 @@ static int write_floats_le(int fd, const float *v, int64_t n)
       chunk[k + 2] = (unsigned char)(u >> 16);
       chunk[k + 3] = (unsigned char)(u >> 24);
     }
-    if (write_all(fd, chunk, k)) return -1;
+    if (inc__write_all(fd, chunk, k)) return -1;
+  }
+  return 0;
+}
+
+/* The body of a safetensors file: the header length, the header, the data. */
+typedef struct st_body {
+  const char *header;
+  size_t header_n;
+  const inc__st_out *t;
+  int n;
+} st_body;
+
+static int write_st_body(int fd, void *arg)
+{
+  const st_body *b = (const st_body *)arg;
+  unsigned char len8[8];
+  for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)b->header_n >> (8 * i));
+  if (inc__write_all(fd, len8, 8) || inc__write_all(fd, b->header, b->header_n)) return -1;
+  for (int i = 0; i < b->n; i++) {
+    int64_t numel = 1;
+    for (int d = 0; d < b->t[i].ndim; d++) numel *= b->t[i].shape[d];
+    if (write_floats_le(fd, b->t[i].host, numel)) return -1;
   }
   return 0;
 }
@@ -179,35 +202,35 @@ inc_status inc__st_write(const char *path, const inc__st_out *t, int n, const ch
     snprintf(msg, msg_cap, "save %s: out of host memory", path);
     return INC_ERR_OUT_OF_MEMORY;
   }
+  st_body body = {h.p, h.n, t, n};
+  inc_status s = inc__write_atomic(path, "save", write_st_body, &body, msg, msg_cap);
+  inc__free(h.p);
+  return s;
+}
 
+inc_status inc__write_atomic(const char *path, const char *what, int (*body)(int fd, void *arg),
+                             void *arg, char *msg, size_t msg_cap)
+{
   size_t plen = strlen(path);
   char *tmp = (char *)inc__malloc(plen + 16);
   if (!tmp) {
-    inc__free(h.p);
-    snprintf(msg, msg_cap, "save %s: out of host memory", path);
+    snprintf(msg, msg_cap, "%s %s: out of host memory", what, path);
     return INC_ERR_OUT_OF_MEMORY;
   }
   memcpy(tmp, path, plen);
   memcpy(tmp + plen, ".tmp-XXXXXX", 12);
   int fd = mkstemp(tmp);
   if (fd < 0) {
-    snprintf(msg, msg_cap, "save %s: cannot create a temporary file beside it: %s", path,
+    snprintf(msg, msg_cap, "%s %s: cannot create a temporary file beside it: %s", what, path,
              strerror(errno));
     inc__free(tmp);
-    inc__free(h.p);
     return INC_ERR_IO;
   }
   /* mkstemp makes the file 0600; checkpoints are ordinary data files.
    * (Reading the umask would mean changing it, a process-wide race.) */
   fchmod(fd, 0644);
-  unsigned char len8[8];
-  for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
-  int bad = write_all(fd, len8, 8) || write_all(fd, h.p, h.n);
-  for (int i = 0; !bad && i < n; i++) {
-    int64_t numel = 1;
-    for (int d = 0; d < t[i].ndim; d++) numel *= t[i].shape[d];
-    bad = write_floats_le(fd, t[i].host, numel);
-  }
+  errno = 0;
+  int bad = body(fd, arg) != 0;
   int err = errno;
   if (!bad && fsync(fd)) {
     bad = 1;
@@ -221,11 +244,10 @@ inc_status inc__st_write(const char *path, const inc__st_out *t, int n, const ch
     bad = 1;
     err = errno;
   }
-  inc__free(h.p);
   if (bad) {
     unlink(tmp);
     inc__free(tmp);
-    snprintf(msg, msg_cap, "save %s: write failed: %s (any previous file is unchanged)", path,
+    snprintf(msg, msg_cap, "%s %s: write failed: %s (any previous file is unchanged)", what, path,
              strerror(err));
     return INC_ERR_IO;
   }
@@ -240,8 +262,8 @@ inc_status inc__st_write(const char *path, const inc__st_out *t, int n, const ch
     err = errno;
     close(dfd);
     if (r && err != EINVAL && err != EROFS) {
-      snprintf(msg, msg_cap, "save %s: the file is written and renamed, but fsync of its "
-               "directory failed: %s", path, strerror(err));
+      snprintf(msg, msg_cap, "%s %s: the file is written and renamed, but fsync of its "
+               "directory failed: %s", what, path, strerror(err));
       return INC_ERR_IO;
     }
   }

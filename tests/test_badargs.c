@@ -1076,6 +1076,15 @@ R(save_unbound) { return inc_layer_save(F.fresh, F.ckpt); }
 R(save_no_params) { return inc_layer_save(F.relu, F.ckpt); }
 R(save_no_dir) { return inc_layer_save(F.net, path_in("no/such/dir/x.safetensors")); }
 R(save_onto_dir) { return inc_layer_save(F.net, path_in("subdir")); }
+R(onnx_null) { return inc_layer_export_onnx(NULL, path_in("m.onnx")); }
+R(onnx_null_path) { return inc_layer_export_onnx(F.net, NULL); }
+R(onnx_empty_path) { return inc_layer_export_onnx(F.net, ""); }
+R(onnx_unbound) { return inc_layer_export_onnx(F.fresh, path_in("m.onnx")); }
+R(onnx_unbound_concat) { return inc_layer_export_onnx(F.cat, path_in("m.onnx")); }
+R(onnx_empty) { return inc_layer_export_onnx(F.empty, path_in("m.onnx")); }
+R(onnx_no_dir) { return inc_layer_export_onnx(F.net, path_in("no/such/dir/m.onnx")); }
+R(onnx_onto_dir) { return inc_layer_export_onnx(F.net, path_in("subdir")); }
+R(onnx_onto_self_dir) { return inc_layer_export_onnx(F.net, F.dir); }
 R(load_null) { return inc_layer_load(NULL, F.ckpt); }
 R(load_null_path) { return inc_layer_load(F.net, NULL); }
 R(load_empty_path) { return inc_layer_load(F.net, ""); }
@@ -1406,6 +1415,15 @@ static const row ROWS[] = {
     {"inc_layer_save: model without parameters", save_no_params, STA, -1, CA},
     {"inc_layer_save: directory does not exist", save_no_dir, EIO, -1, CA},
     {"inc_layer_save: path is a directory", save_onto_dir, EIO, -1, CA},
+    {"inc_layer_export_onnx: layer NULL", onnx_null, INV, -1, NONE},
+    {"inc_layer_export_onnx: path NULL", onnx_null_path, INV, -1, CA},
+    {"inc_layer_export_onnx: path \"\"", onnx_empty_path, INV, -1, CA},
+    {"inc_layer_export_onnx: unbound model", onnx_unbound, STA, -1, CA},
+    {"inc_layer_export_onnx: unbound concat", onnx_unbound_concat, STA, -1, CA},
+    {"inc_layer_export_onnx: empty sequential", onnx_empty, STA, -1, CA},
+    {"inc_layer_export_onnx: directory does not exist", onnx_no_dir, EIO, -1, CA},
+    {"inc_layer_export_onnx: path is a directory", onnx_onto_dir, EIO, -1, CA},
+    {"inc_layer_export_onnx: path is the fixture's directory", onnx_onto_self_dir, EIO, -1, CA},
     {"inc_layer_load: layer NULL", load_null, INV, -1, NONE},
     {"inc_layer_load: path NULL", load_null_path, INV, -1, CA},
     {"inc_layer_load: path \"\"", load_empty_path, INV, -1, CA},

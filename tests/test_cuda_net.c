@@ -1,7 +1,8 @@
 /*
  * test_cuda_net.c — the CUDA backend through the public API: the context,
  * the module loader, GoogLeNet forward/backward/step and a short training
- * run against the CPU backend, and (on the emulated runtime) the misuse
+ * run against the CPU backend, saving and exporting (ONNX) through the
+ * host, and (on the emulated runtime) the misuse
  * the emulator must catch.
  *
  * Cases by what the process has: a usable CUDA module (a GPU, or the
@@ -350,6 +351,47 @@ START_TEST(test_cuda_save_load)
 }
 END_TEST
 
+/* An ONNX export from a CUDA context reads its parameters from the device:
+ * the file equals, byte for byte, the CPU export of the same weights. */
+START_TEST(test_cuda_export_onnx)
+{
+  inc_layer *a = NULL, *b = NULL;
+  INC_CK(gpu, inc_inception_create(gpu, 8, 4, 8, 2, 4, 4, &a));
+  INC_CK(cpu, inc_inception_create(cpu, 8, 4, 8, 2, 4, 4, &b));
+  int64_t dims[4] = {2, 3, 9, 9}, out[INC_MAX_DIMS];
+  int out_ndim;
+  INC_CK(gpu, inc_layer_infer_shape(a, 4, dims, &out_ndim, out));
+  char st[] = "/tmp/inc-cuda-onnx-XXXXXX", pa[64], pb[64];
+  int fd = mkstemp(st);
+  ck_assert_int_ge(fd, 0);
+  close(fd);
+  snprintf(pa, sizeof pa, "%s-cuda.onnx", st);
+  snprintf(pb, sizeof pb, "%s-cpu.onnx", st);
+  INC_CK(gpu, inc_layer_save(a, st));
+  INC_CK(cpu, inc_layer_load(b, st));
+  INC_CK(gpu, inc_layer_export_onnx(a, pa));
+  INC_CK(cpu, inc_layer_export_onnx(b, pb));
+  FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
+  ck_assert(fa && fb);
+  long n = 0;
+  int ca, cb;
+  do {
+    ca = fgetc(fa);
+    cb = fgetc(fb);
+    ck_assert_msg(ca == cb, "the CUDA and CPU exports differ at byte %ld", n);
+    n++;
+  } while (ca != EOF);
+  ck_assert_int_gt(n, 4 * inc_layer_param_numel(a));
+  fclose(fa);
+  fclose(fb);
+  unlink(st);
+  unlink(pa);
+  unlink(pb);
+  inc_layer_destroy(a);
+  inc_layer_destroy(b);
+}
+END_TEST
+
 /* ---- the module loader -------------------------------------------------------------- */
 
 /* A module that is not there: CUDA is unavailable and says where it looked;
@@ -556,6 +598,7 @@ Suite *inc_test_suite_cuda_net(void)
   tcase_set_timeout(api, 120);
   tcase_add_test(api, test_cuda_context);
   tcase_add_test(api, test_cuda_save_load);
+  tcase_add_test(api, test_cuda_export_onnx);
   suite_add_tcase(s, api);
   TCase *net = tcase_create("googlenet");
   tcase_add_checked_fixture(net, net_setup, net_teardown);

@@ -33,6 +33,12 @@
  * save: INC_ERR_IO naming the file, the previous checkpoint intact byte for
  * byte and still loadable to the previous state, no temporary file left, no
  * file at all when there was none before.
+ *
+ * test_export_failures: inc_layer_export_onnx with each of its allocations
+ * and each of its writes failing in turn: INC_ERR_OUT_OF_MEMORY / INC_ERR_IO
+ * with a message, the previous file at the path intact, no temporary file
+ * left (no file at all when there was none), the export made again equal to
+ * the one without failure, no leak.
  */
 #include <dirent.h>
 #include <stdarg.h>
@@ -833,6 +839,107 @@ START_TEST(test_write_failures)
 }
 END_TEST
 
+/* ---- the ONNX export: failed allocations and failed writes ---- */
+
+START_TEST(test_export_failures)
+{
+  char dir[96], path[160], fresh_path[160], first[256];
+  make_dir(dir, sizeof dir, "onnx");
+  snprintf(path, sizeof path, "%s/model.onnx", dir);
+  snprintf(fresh_path, sizeof fresh_path, "%s/new.onnx", dir);
+  inc_context *ctx = tu_cpu();
+  inc_layer *net = small_net(ctx), *wide;
+  int64_t od[INC_MAX_DIMS];
+  int on;
+  INC_CK(ctx, inc_layer_infer_shape(net, 4, XD, &on, od));
+  /* 1.2 MB of parameters: the file goes out in several writes */
+  const int64_t wd[2] = {1, 1000};
+  INC_CK(ctx, inc_dense_create(ctx, 300, &wide));
+  INC_CK(ctx, inc_layer_infer_shape(wide, 2, wd, &on, od));
+  const char prev[] = "a previous file";
+
+  /* allocations: each failing gives INC_ERR_OUT_OF_MEMORY with a message,
+   * the previous file intact and nothing beside it; made again, the export
+   * writes what it writes without failures */
+  INC_CK(ctx, inc_layer_export_onnx(net, path));
+  size_t ref_n;
+  unsigned char *ref = slurp(path, &ref_n);
+  ck_assert_uint_gt(ref_n, 0);
+  spit(path, prev, sizeof prev);
+  inc__fault_arm(0);
+  INC_CK(ctx, inc_layer_export_onnx(net, fresh_path));
+  long allocs = inc__fault_count();
+  ck_assert_int_ge(allocs, 5);
+  unlink(fresh_path);
+  for (long k = 1; k <= allocs; k++) {
+    inc__fault_arm(k);
+    inc_status s = inc_layer_export_onnx(net, path);
+    inc__fault_arm(0);
+    ck_assert_msg(s == INC_ERR_OUT_OF_MEMORY, "allocation %ld failing: %s", k,
+                  inc_status_string(s));
+    ck_assert_msg(inc_context_last_error(ctx)[0], "allocation %ld: no message", k);
+    size_t n;
+    unsigned char *now = slurp(path, &n);
+    ck_assert_msg(n == sizeof prev && !memcmp(now, prev, n),
+                  "allocation %ld: the previous file changed", k);
+    free(now);
+    int entries = dir_entries(dir, first, sizeof first);
+    ck_assert_msg(entries == 1, "allocation %ld: %d files (first: %s)", k, entries, first);
+    INC_CK(ctx, inc_layer_export_onnx(net, fresh_path));
+    now = slurp(fresh_path, &n);
+    ck_assert_msg(n == ref_n && !memcmp(now, ref, n), "allocation %ld: the export made again "
+                  "differs", k);
+    free(now);
+    unlink(fresh_path);
+    if (k % LEAK_WINDOW == 0 || k == allocs)
+      ck_assert_msg(!LEAKED(), "leak with k in %ld..%ld", k - (k - 1) % LEAK_WINDOW, k);
+  }
+
+  /* writes: INC_ERR_IO naming the file, the previous file intact */
+  long writes = 0;
+  for (long w = 1; w < 1000; w++) {
+    inc__fault_arm_io(w);
+    inc_status s = inc_layer_export_onnx(wide, path);
+    inc__fault_arm_io(0);
+    if (s == INC_OK) {
+      writes = w - 1;
+      break;
+    }
+    ck_assert_msg(s == INC_ERR_IO, "write %ld failing: %s", w, inc_status_string(s));
+    ck_assert_msg(strstr(inc_context_last_error(ctx), path) != NULL,
+                  "write %ld: message does not name the file: %s", w,
+                  inc_context_last_error(ctx));
+    size_t n;
+    unsigned char *now = slurp(path, &n);
+    ck_assert_msg(n == sizeof prev && !memcmp(now, prev, n), "write %ld: the previous file "
+                  "changed", w);
+    free(now);
+    ck_assert_int_eq(dir_entries(dir, first, sizeof first), 1);
+  }
+  ck_assert_msg(writes >= 4, "the export made only %ld writes", writes);
+  /* no previous file: a failed export leaves nothing at all */
+  long w = 1;
+  for (;; w++) {
+    inc__fault_arm_io(w);
+    inc_status s = inc_layer_export_onnx(wide, fresh_path);
+    inc__fault_arm_io(0);
+    if (s == INC_OK) break;
+    ck_assert_int_eq(s, INC_ERR_IO);
+    ck_assert_msg(access(fresh_path, F_OK) != 0, "write %ld: a partial file was left", w);
+    ck_assert_int_eq(dir_entries(dir, NULL, 0), 1);
+  }
+  ck_assert_int_eq(w, writes + 1);
+  ck_assert_int_eq(dir_entries(dir, NULL, 0), 2);
+  printf("faults: an ONNX export makes %ld allocations (small net) and %ld writes (1.2 MB); "
+         "each failing leaves the previous file and nothing else\n", allocs, writes);
+  free(ref);
+  inc_layer_destroy(net);
+  inc_layer_destroy(wide);
+  inc_context_destroy(ctx);
+  remove_dir(dir);
+}
+END_TEST
+
 #else /* !INC_FAULT_INJECTION */
 
 /* In a build without the hooks they must be inert: arming fails nothing. */
@@ -855,7 +962,7 @@ Suite *inc_test_suite_faults(void)
 {
   Suite *s = suite_create("faults");
 #ifdef INC_FAULT_INJECTION
-  /* three cases, so that `make check-faults` can run each in its own
+  /* four cases, so that `make check-faults` can run each in its own
    * process (one crash does not hide the others) */
   TCase *tc = tcase_create("alloc");
   tcase_set_timeout(tc, 600);
@@ -868,6 +975,10 @@ Suite *inc_test_suite_faults(void)
   tc = tcase_create("writes");
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, test_write_failures);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("onnx");
+  tcase_set_timeout(tc, 600);
+  tcase_add_test(tc, test_export_failures);
 #else
   printf("faults: allocation- and write-failure cases skipped: they need the hooks of the "
          "build/faults runner (make check-faults)\n");

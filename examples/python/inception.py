@@ -187,6 +187,7 @@ _SIGNATURES = {
     # persistence
     "inc_layer_save": (_status, [LayerP, c_char_p]),
     "inc_layer_load": (_status, [LayerP, c_char_p]),
+    "inc_layer_export_onnx": (_status, [LayerP, c_char_p]),
     "inc_checkpoint_save": (_status, [LayerP, OptimizerP, c_int, _P(c_char_p), _P(c_char_p),
                                       c_char_p]),
     "inc_checkpoint_load": (_status, [LayerP, OptimizerP, c_char_p]),
@@ -776,6 +777,12 @@ class Layer:
 
     def load(self, path):
         self._call(_lib.inc_layer_load(self._p, os.fsencode(path)), "inc_layer_load")
+
+    def export_onnx(self, path):
+        """Writes this bound layer as an ONNX model (opset 13) with its weights:
+        input "input", output "logits" (docs/onnx.md)."""
+        self._call(_lib.inc_layer_export_onnx(self._p, os.fsencode(path)),
+                   "inc_layer_export_onnx")
 
 
 def _make(ctx, fn, call, *args):

@@ -86,6 +86,16 @@ int inc__conv2d_im2col(const inc_layer *l)
   return l->vt == &inc__conv2d_vt && !is_pointwise((const conv_priv *)l->priv);
 }
 
+int inc__conv2d_geometry(const inc_layer *l, int *kernel, int *stride, int *padding)
+{
+  if (l->vt != &inc__conv2d_vt) return 0;
+  const conv_priv *c = (const conv_priv *)l->priv;
+  *kernel = c->k;
+  *stride = c->s;
+  *padding = c->p;
+  return 1;
+}
+
 /* im2col (to_col) or col2im of x / dx (N, C, H, W) in the layout of x:
  * one call when its bytes read as (N, C, H, W), else (channel-major) one
  * call per channel, whose (N, 1, H, W) block gives col rows c*K*K.. */

@@ -167,6 +167,16 @@ static inc_status pool_create(inc_context *ctx, const inc__layer_vt *vt, int ker
   return INC_OK;
 }
 
+int inc__pool_geometry(const inc_layer *l, int *kernel, int *stride, int *padding)
+{
+  if (l->vt != &inc__max_pool2d_vt && l->vt != &inc__avg_pool2d_vt) return 0;
+  const pool_priv *c = (const pool_priv *)l->priv;
+  *kernel = c->k;
+  *stride = c->s;
+  *padding = c->p;
+  return 1;
+}
+
 INC_API inc_status inc_max_pool2d_create(inc_context *ctx, int kernel, int stride, int padding,
                                          inc_layer **out)
 {

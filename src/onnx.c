@@ -1,0 +1,577 @@
+/*
+ * onnx.c — inc_layer_export_onnx: a bound layer tree as an ONNX model
+ * (opset 13, IR version 7) with its weights, written atomically.
+ *
+ * The tree maps one to one onto ONNX nodes, in the order the library runs
+ * them: conv2d -> Conv, relu -> Relu, max_pool2d -> MaxPool, avg_pool2d ->
+ * AveragePool (count_include_pad=1), global_avg_pool2d ->
+ * GlobalAveragePool, flatten -> Flatten (axis 1), dense -> Gemm (transB=1),
+ * concat -> Concat (axis 1) after its branches; a sequential adds no node,
+ * it chains its children. Windows are square with symmetric padding and
+ * floor rounding (ceil_mode 0): out = (in + 2p - k) / s + 1, exactly the
+ * library's rule. Parameters become initializers named and ordered as
+ * inc_layer_param lists them, in the library's own layouts (conv weight
+ * (OC, C, K, K), dense weight (OUT, F), the Gemm's B with transB=1). The
+ * graph input is "input", (N, C, H, W) — or (N, F) for a model that starts
+ * with a dense layer — and the output "logits"; N, H and W are symbolic
+ * (binding records channels and features, never an image size, so the
+ * graph accepts what the library accepts), C is known once a convolution
+ * or dense layer fixes it.
+ *
+ * Encoding: a small protobuf writer of our own for the subset of onnx.proto
+ * (proto2) used here — ModelProto, OperatorSetIdProto, GraphProto,
+ * NodeProto, AttributeProto, TensorProto, ValueInfoProto, TypeProto,
+ * TensorShapeProto — i.e. varints and length-delimited fields (docs/onnx.md
+ * says why not protobuf-c). The whole model is built in one host buffer: a
+ * nested message is written in place and its length, once known, moved in
+ * front of it; parameters are downloaded straight into the buffer as their
+ * raw_data (little-endian float32). The buffer then goes to disk through
+ * inc__write_atomic (temporary file, fsync, rename), so a failure leaves
+ * nothing behind and any previous file intact.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "layer.h"
+#include "safetensors.h"
+
+#define ONNX_IR_VERSION 7 /* ONNX 1.8: the IR of opset 13 */
+#define ONNX_OPSET 13
+/* A protobuf message may not exceed 2 GiB; a larger model would need ONNX's
+ * external data, which this writer does not produce. */
+#define ONNX_MAX_BYTES ((size_t)0x7fffffff)
+#define WRITE_CHUNK ((size_t)1 << 18) /* bytes per write(2) */
+
+/* onnx.proto field numbers */
+enum {
+  MODEL_IR_VERSION = 1, MODEL_PRODUCER_NAME = 2, MODEL_PRODUCER_VERSION = 3, MODEL_DOC = 6,
+  MODEL_GRAPH = 7, MODEL_OPSET_IMPORT = 8,
+  OPSET_VERSION = 2,
+  GRAPH_NODE = 1, GRAPH_NAME = 2, GRAPH_INITIALIZER = 5, GRAPH_INPUT = 11, GRAPH_OUTPUT = 12,
+  NODE_INPUT = 1, NODE_OUTPUT = 2, NODE_NAME = 3, NODE_OP_TYPE = 4, NODE_ATTRIBUTE = 5,
+  ATTR_NAME = 1, ATTR_I = 3, ATTR_INTS = 8, ATTR_TYPE = 20,
+  TENSOR_DIMS = 1, TENSOR_DATA_TYPE = 2, TENSOR_NAME = 8, TENSOR_RAW_DATA = 9,
+  VALUE_NAME = 1, VALUE_TYPE = 2,
+  TYPE_TENSOR = 1,
+  TTYPE_ELEM_TYPE = 1, TTYPE_SHAPE = 2,
+  SHAPE_DIM = 1,
+  DIM_VALUE = 1, DIM_PARAM = 2,
+};
+enum { ATTR_TYPE_INT = 2, ATTR_TYPE_INTS = 7 }; /* AttributeProto.AttributeType */
+enum { ELEM_FLOAT = 1 };                          /* TensorProto.DataType */
+enum { WIRE_VARINT = 0, WIRE_LEN = 2 };
+
+/* ---- the protobuf writer ---- */
+
+typedef struct pbuf {
+  unsigned char *p;
+  size_t n, cap;
+  int oom; /* an allocation failed: every later call is a no-op */
+} pbuf;
+
+static int pb_reserve(pbuf *b, size_t more)
+{
+  if (b->oom) return 0;
+  if (b->n + more <= b->cap) return 1;
+  size_t cap = 2 * b->cap; /* doubling, but the first request exactly */
+  if (cap < b->n + more) cap = b->n + more;
+  unsigned char *q = (unsigned char *)inc__realloc(b->p, cap);
+  if (!q) {
+    b->oom = 1;
+    return 0;
+  }
+  b->p = q;
+  b->cap = cap;
+  return 1;
+}
+
+static size_t varint_len(uint64_t v)
+{
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) n++;
+  return n;
+}
+
+static void put_varint(unsigned char *p, uint64_t v)
+{
+  for (; v >= 0x80; v >>= 7) *p++ = (unsigned char)(v | 0x80);
+  *p = (unsigned char)v;
+}
+
+static void pb_varint(pbuf *b, uint64_t v)
+{
+  if (!pb_reserve(b, 10)) return;
+  put_varint(b->p + b->n, v);
+  b->n += varint_len(v);
+}
+
+static void pb_tag(pbuf *b, int field, int wire)
+{
+  pb_varint(b, (uint64_t)field << 3 | (uint64_t)wire);
+}
+
+/* int32, int64 and enum fields: negative values as 10-byte two's complement */
+static void pb_int(pbuf *b, int field, int64_t v)
+{
+  pb_tag(b, field, WIRE_VARINT);
+  pb_varint(b, (uint64_t)v);
+}
+
+static void pb_string(pbuf *b, int field, const char *s)
+{
+  size_t n = strlen(s);
+  pb_tag(b, field, WIRE_LEN);
+  pb_varint(b, n);
+  if (!pb_reserve(b, n)) return;
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+}
+
+/* A nested message: pb_begin writes its tag and returns where its bytes
+ * start; pb_end moves them up to put their length in front. */
+static size_t pb_begin(pbuf *b, int field)
+{
+  pb_tag(b, field, WIRE_LEN);
+  return b->n;
+}
+
+static void pb_end(pbuf *b, size_t start)
+{
+  if (b->oom) return;
+  size_t len = b->n - start, k = varint_len(len);
+  if (!pb_reserve(b, k)) return;
+  memmove(b->p + start + k, b->p + start, len);
+  put_varint(b->p + start, len);
+  b->n += k;
+}
+
+/* ---- the graph: nodes in execution order, shapes followed symbolically ---- */
+
+/* A dimension: > 0 known; DIM_UNKNOWN (depends on the image size); DIM_C
+ * the input's channel (or feature) count while no layer has fixed it. */
+#define DIM_UNKNOWN (-1)
+#define DIM_C (-2)
+
+typedef struct xshape {
+  int ndim; /* 2 or 4; d[0] is always the batch N */
+  int64_t d[4];
+} xshape;
+
+/* A node: leaf l (its parameters are further inputs) or a concat; its
+ * inputs are the values ins[in0 .. in0 + nin), a value being named by the
+ * layer that produced it (NULL: the graph input). */
+typedef struct xnode {
+  const inc_layer *l;
+  int in0, nin;
+} xnode;
+
+typedef struct exporter {
+  const inc_layer *root;
+  inc_context *ctx;
+  const char *path;
+  xnode *nodes;
+  int nnodes;
+  const inc_layer **ins;
+  int nins;
+  const inc_layer *last; /* the node whose output is "logits" */
+  int64_t c;             /* the input's channels (features), 0 while unknown */
+  pbuf b;
+} exporter;
+
+static int count_layers(const inc_layer *l)
+{
+  int n = 1;
+  for (int i = 0; i < l->nchildren; i++) n += count_layers(l->children[i]);
+  return n;
+}
+
+/* The rank of the input the tree runs on: that of the first layer (in
+ * execution order) that fixes it; 4 when none does (only ReLUs). */
+static int entry_rank(const inc_layer *l)
+{
+  const inc__layer_vt *vt = l->vt;
+  if (vt == &inc__sequential_vt || vt == &inc__concat_vt) {
+    for (int i = 0; i < l->nchildren; i++) {
+      int r = entry_rank(l->children[i]);
+      if (r) return r;
+    }
+    return 0;
+  }
+  if (vt == &inc__relu_vt) return 0;
+  return vt == &inc__dense_vt ? 2 : 4;
+}
+
+static int64_t dim_of(const exporter *e, int64_t d) { return d == DIM_C && e->c ? e->c : d; }
+
+/* Checks a channel (feature) dimension against what the layer is bound
+ * to; the first such check fixes the input's count. */
+static inc_status want_dim(exporter *e, const inc_layer *l, int64_t d, const char *what)
+{
+  d = dim_of(e, d);
+  if (d == DIM_C) {
+    e->c = l->bound_in;
+    return INC_OK;
+  }
+  if (d > 0 && d != l->bound_in)
+    return inc__layer_error(l, INC_ERR_SHAPE, "export: bound to %lld input %s, but the layer "
+                            "before gives %lld", (long long)l->bound_in, what, (long long)d);
+  return INC_OK;
+}
+
+static inc_status want_rank(const inc_layer *l, const xshape *in, int ndim)
+{
+  if (in->ndim == ndim) return INC_OK;
+  return inc__layer_error(l, INC_ERR_SHAPE, "export: expects a %d-dim input, the layer before "
+                          "gives %d dims", ndim, in->ndim);
+}
+
+static int is_window(const inc_layer *l, int *k, int *s, int *p)
+{
+  return inc__conv2d_geometry(l, k, s, p) || inc__pool_geometry(l, k, s, p);
+}
+
+/* The output shape of leaf l for input in (no node is added). */
+static inc_status leaf_shape(exporter *e, const inc_layer *l, const xshape *in, xshape *out)
+{
+  const inc__layer_vt *vt = l->vt;
+  inc_status s;
+  int k, st, p;
+  *out = *in;
+  if (vt == &inc__relu_vt) return INC_OK;
+  if (is_window(l, &k, &st, &p)) {
+    if ((s = want_rank(l, in, 4)) != INC_OK) return s;
+    if (vt == &inc__conv2d_vt) {
+      if ((s = want_dim(e, l, in->d[1], "channels")) != INC_OK) return s;
+      out->d[1] = l->params[0].value->dims[0];
+    }
+    for (int a = 2; a < 4; a++) {
+      int64_t h = in->d[a];
+      if (h <= 0) continue; /* follows the image size */
+      if (h + 2 * (int64_t)p < k)
+        return inc__layer_error(l, INC_ERR_SHAPE, "export: its input is %lld wide, smaller than "
+                                "the %dx%d window with padding %d", (long long)h, k, k, p);
+      out->d[a] = (h + 2 * (int64_t)p - k) / st + 1;
+    }
+    return INC_OK;
+  }
+  if (vt == &inc__global_avg_pool2d_vt) {
+    if ((s = want_rank(l, in, 4)) != INC_OK) return s;
+    out->d[2] = out->d[3] = 1;
+    return INC_OK;
+  }
+  if (vt == &inc__flatten_vt) {
+    out->ndim = 2;
+    int64_t f = dim_of(e, in->d[1]);
+    for (int a = 2; a < in->ndim; a++) {
+      if (in->d[a] <= 0 || f == DIM_UNKNOWN) f = DIM_UNKNOWN;
+      else if (f != DIM_C) f *= in->d[a];
+      else if (in->d[a] != 1) f = DIM_UNKNOWN;
+    }
+    out->d[1] = f;
+    return INC_OK;
+  }
+  if (vt == &inc__dense_vt) {
+    if ((s = want_rank(l, in, 2)) != INC_OK) return s;
+    if ((s = want_dim(e, l, in->d[1], "features")) != INC_OK) return s;
+    out->d[1] = l->params[0].value->dims[0];
+    return INC_OK;
+  }
+  return inc__layer_error(l, INC_ERR_UNAVAILABLE, "export: no ONNX mapping for this layer kind");
+}
+
+/* Adds the nodes of l, whose input is value x of shape in; *y gets the
+ * value it produces, *out its shape. */
+static inc_status add_nodes(exporter *e, const inc_layer *l, const inc_layer *x, const xshape *in,
+                            const inc_layer **y, xshape *out)
+{
+  inc_status s;
+  if (l->vt == &inc__sequential_vt) {
+    if (!l->nchildren) return inc__layer_error(l, INC_ERR_STATE, "the sequential is empty");
+    xshape cur = *in;
+    for (int i = 0; i < l->nchildren; i++) {
+      if ((s = add_nodes(e, l->children[i], x, &cur, &x, out)) != INC_OK) return s;
+      cur = *out;
+    }
+    *y = x;
+    return INC_OK;
+  }
+  if (l->vt == &inc__concat_vt) {
+    if (!l->nchildren) return inc__layer_error(l, INC_ERR_STATE, "the concat has no branch");
+    /* the branch outputs first, then the node that joins them */
+    xshape *bo = (xshape *)inc__calloc((size_t)l->nchildren, sizeof *bo);
+    const inc_layer **bv = (const inc_layer **)inc__calloc((size_t)l->nchildren, sizeof *bv);
+    s = bo && bv ? INC_OK : inc__error(e->ctx, INC_ERR_OUT_OF_MEMORY, "export: out of host memory");
+    for (int i = 0; s == INC_OK && i < l->nchildren; i++)
+      s = add_nodes(e, l->children[i], x, in, &bv[i], &bo[i]);
+    for (int i = 0; s == INC_OK && i < l->nchildren; i++) {
+      int same = bo[i].ndim == bo[0].ndim;
+      for (int a = 2; same && a < bo[i].ndim; a++)
+        same = bo[i].d[a] <= 0 || bo[0].d[a] <= 0 || bo[i].d[a] == bo[0].d[a];
+      if (!same)
+        s = inc__layer_error(l, INC_ERR_SHAPE, "export: branch %s gives another shape than "
+                             "branch %s; only channels may differ",
+                             l->children[i]->name, l->children[0]->name);
+    }
+    if (s == INC_OK) {
+      *out = bo[0];
+      out->d[1] = 0;
+      for (int i = 0; i < l->nchildren && out->d[1] != DIM_UNKNOWN; i++) {
+        int64_t c = dim_of(e, bo[i].d[1]);
+        out->d[1] = c > 0 ? out->d[1] + c : DIM_UNKNOWN;
+      }
+      for (int a = 2; a < out->ndim; a++)
+        for (int i = 1; i < l->nchildren; i++)
+          if (out->d[a] <= 0) out->d[a] = bo[i].d[a];
+      xnode *nd = &e->nodes[e->nnodes++];
+      nd->l = l;
+      nd->in0 = e->nins;
+      nd->nin = l->nchildren;
+      for (int i = 0; i < l->nchildren; i++) e->ins[e->nins++] = bv[i];
+      *y = l;
+    }
+    inc__free(bo);
+    inc__free(bv);
+    return s;
+  }
+  if ((s = leaf_shape(e, l, in, out)) != INC_OK) return s;
+  xnode *nd = &e->nodes[e->nnodes++];
+  nd->l = l;
+  nd->in0 = e->nins;
+  nd->nin = 1;
+  e->ins[e->nins++] = x;
+  *y = l;
+  return INC_OK;
+}
+
+/* ---- encoding ---- */
+
+/* "<path>.<local>" relative to the exported layer, as inc_layer_param names
+ * parameters; local "" gives "<path>." */
+static const char *rel_name(const exporter *e, const inc_layer *l, const char *local, char *buf,
+                            size_t cap)
+{
+  inc__param p;
+  memset(&p, 0, sizeof p);
+  p.local = local;
+  return inc__param_name(e->root, l, &p, buf, cap);
+}
+
+/* The name of value v: "input", "logits", or "<path of its layer>.out". */
+static const char *value_name(const exporter *e, const inc_layer *v, char *buf, size_t cap)
+{
+  if (!v) return "input";
+  if (v == e->last) return "logits";
+  return rel_name(e, v, "out", buf, cap);
+}
+
+static void attr_int(pbuf *b, const char *name, int64_t v)
+{
+  size_t m = pb_begin(b, NODE_ATTRIBUTE);
+  pb_string(b, ATTR_NAME, name);
+  pb_int(b, ATTR_TYPE, ATTR_TYPE_INT);
+  pb_int(b, ATTR_I, v);
+  pb_end(b, m);
+}
+
+/* A repeated int64 attribute of n copies of v (unpacked, as proto2 writes it). */
+static void attr_ints(pbuf *b, const char *name, int64_t v, int n)
+{
+  size_t m = pb_begin(b, NODE_ATTRIBUTE);
+  pb_string(b, ATTR_NAME, name);
+  pb_int(b, ATTR_TYPE, ATTR_TYPE_INTS);
+  for (int i = 0; i < n; i++) pb_int(b, ATTR_INTS, v);
+  pb_end(b, m);
+}
+
+static const char *op_of(const inc_layer *l)
+{
+  const inc__layer_vt *vt = l->vt;
+  if (vt == &inc__conv2d_vt) return "Conv";
+  if (vt == &inc__max_pool2d_vt) return "MaxPool";
+  if (vt == &inc__avg_pool2d_vt) return "AveragePool";
+  if (vt == &inc__global_avg_pool2d_vt) return "GlobalAveragePool";
+  if (vt == &inc__relu_vt) return "Relu";
+  if (vt == &inc__flatten_vt) return "Flatten";
+  if (vt == &inc__dense_vt) return "Gemm";
+  return "Concat";
+}
+
+static void encode_node(exporter *e, const xnode *nd)
+{
+  pbuf *b = &e->b;
+  const inc_layer *l = nd->l;
+  char buf[1024];
+  size_t m = pb_begin(b, GRAPH_NODE);
+  for (int i = 0; i < nd->nin; i++)
+    pb_string(b, NODE_INPUT, value_name(e, e->ins[nd->in0 + i], buf, sizeof buf));
+  for (int i = 0; i < l->nparams; i++) /* weight, bias: W and B of Conv, B and C of Gemm */
+    pb_string(b, NODE_INPUT, inc__param_name(e->root, l, &l->params[i], buf, sizeof buf));
+  pb_string(b, NODE_OUTPUT, value_name(e, l, buf, sizeof buf));
+  /* the layer's path ("2.0.p2.2"); the exported layer itself goes by its kind */
+  rel_name(e, l, "", buf, sizeof buf);
+  size_t n = strlen(buf);
+  if (n) buf[n - 1] = '\0';
+  pb_string(b, NODE_NAME, n ? buf : l->vt->kind);
+  pb_string(b, NODE_OP_TYPE, op_of(l));
+  int k, s, p;
+  if (is_window(l, &k, &s, &p)) {
+    attr_ints(b, "kernel_shape", k, 2);
+    attr_ints(b, "strides", s, 2);
+    attr_ints(b, "pads", p, 4); /* begin and end of H and W */
+    if (l->vt == &inc__max_pool2d_vt || l->vt == &inc__avg_pool2d_vt) attr_int(b, "ceil_mode", 0);
+    if (l->vt == &inc__avg_pool2d_vt) attr_int(b, "count_include_pad", 1);
+  } else if (l->vt == &inc__concat_vt || l->vt == &inc__flatten_vt) {
+    attr_int(b, "axis", 1);
+  } else if (l->vt == &inc__dense_vt) {
+    attr_int(b, "transB", 1);
+  }
+  pb_end(b, m);
+}
+
+/* One initializer: dims, FLOAT, name, raw_data downloaded in place. */
+static inc_status encode_tensor(exporter *e, const char *name, const inc_tensor *t)
+{
+  pbuf *b = &e->b;
+  size_t m = pb_begin(b, GRAPH_INITIALIZER);
+  for (int d = 0; d < t->ndim; d++) pb_int(b, TENSOR_DIMS, t->dims[d]);
+  pb_int(b, TENSOR_DATA_TYPE, ELEM_FLOAT);
+  pb_string(b, TENSOR_NAME, name);
+  size_t bytes = (size_t)t->numel * sizeof(float);
+  pb_tag(b, TENSOR_RAW_DATA, WIRE_LEN);
+  pb_varint(b, bytes);
+  if (!pb_reserve(b, bytes)) return INC_OK; /* reported by the caller */
+  unsigned char *dst = b->p + b->n;
+  inc_status s = t->ctx->ops->download(dst, t->data, bytes, t->ctx);
+  if (s != INC_OK) return s;
+  const unsigned one = 1;
+  if (*(const unsigned char *)&one != 1) /* raw_data is little-endian */
+    for (size_t i = 0; i < bytes; i += 4) {
+      unsigned char c0 = dst[i], c1 = dst[i + 1];
+      dst[i] = dst[i + 3];
+      dst[i + 1] = dst[i + 2];
+      dst[i + 2] = c1;
+      dst[i + 3] = c0;
+    }
+  b->n += bytes;
+  pb_end(b, m);
+  return INC_OK;
+}
+
+/* A ValueInfoProto of a float tensor; dims: N as "N", a known size as its
+ * value, the unfixed input channel count as c_name, others as given in
+ * params (NULL entries: an unnamed, unknown dimension). */
+static void encode_value(exporter *e, int field, const char *name, const xshape *sh,
+                         const char *c_name, const char *const *params)
+{
+  pbuf *b = &e->b;
+  size_t m = pb_begin(b, field);
+  pb_string(b, VALUE_NAME, name);
+  size_t ty = pb_begin(b, VALUE_TYPE);
+  size_t tt = pb_begin(b, TYPE_TENSOR);
+  pb_int(b, TTYPE_ELEM_TYPE, ELEM_FLOAT);
+  size_t shp = pb_begin(b, TTYPE_SHAPE);
+  for (int a = 0; a < sh->ndim; a++) {
+    size_t dm = pb_begin(b, SHAPE_DIM);
+    int64_t d = a == 0 ? DIM_UNKNOWN : dim_of(e, sh->d[a]);
+    if (a == 0) pb_string(b, DIM_PARAM, "N");
+    else if (d > 0) pb_int(b, DIM_VALUE, d);
+    else if (d == DIM_C) pb_string(b, DIM_PARAM, c_name);
+    else if (params && params[a]) pb_string(b, DIM_PARAM, params[a]);
+    pb_end(b, dm);
+  }
+  pb_end(b, shp);
+  pb_end(b, tt);
+  pb_end(b, ty);
+  pb_end(b, m);
+}
+
+static inc_status encode_model(exporter *e, const xshape *in, const xshape *out)
+{
+  pbuf *b = &e->b;
+  inc__param **params = NULL;
+  inc_layer **leaves = NULL;
+  int np = 0;
+  inc_status s = inc__collect_params(e->root, &params, &leaves, &np);
+  if (s != INC_OK) return s;
+  int64_t numel = inc_layer_param_numel(e->root);
+  if ((uint64_t)numel > (ONNX_MAX_BYTES - (1u << 20)) / sizeof(float)) {
+    s = inc__error(e->ctx, INC_ERR_INVALID_ARGUMENT,
+                   "export %s: %lld parameters do not fit in the 2 GiB of one protobuf message "
+                   "(ONNX external data is not supported)", e->path, (long long)numel);
+  }
+  /* one allocation for the usual case: the weights plus room for the graph */
+  if (s == INC_OK) pb_reserve(b, (size_t)numel * sizeof(float) + 256 * (size_t)e->nnodes + 4096);
+  pb_int(b, MODEL_IR_VERSION, ONNX_IR_VERSION);
+  pb_string(b, MODEL_PRODUCER_NAME, "libinception");
+  pb_string(b, MODEL_PRODUCER_VERSION, inc_version_string());
+  pb_string(b, MODEL_DOC, "exported by inc_layer_export_onnx (docs/onnx.md)");
+  size_t g = pb_begin(b, MODEL_GRAPH);
+  for (int i = 0; i < e->nnodes; i++) encode_node(e, &e->nodes[i]);
+  pb_string(b, GRAPH_NAME, "libinception");
+  char name[1024];
+  for (int i = 0; s == INC_OK && i < np; i++)
+    s = encode_tensor(e, inc__param_name(e->root, leaves[i], params[i], name, sizeof name),
+                      params[i]->value);
+  const char *in_dims[4] = {"N", NULL, "H", "W"}, *c_name = in->ndim == 4 ? "C" : "F";
+  encode_value(e, GRAPH_INPUT, "input", in, c_name, in_dims);
+  encode_value(e, GRAPH_OUTPUT, "logits", out, c_name, NULL);
+  pb_end(b, g);
+  size_t op = pb_begin(b, MODEL_OPSET_IMPORT); /* domain "" (ai.onnx), the default */
+  pb_int(b, OPSET_VERSION, ONNX_OPSET);
+  pb_end(b, op);
+  inc__free(params);
+  inc__free(leaves);
+  if (s == INC_OK && b->oom)
+    s = inc__error(e->ctx, INC_ERR_OUT_OF_MEMORY, "export %s: out of host memory", e->path);
+  if (s == INC_OK && b->n > ONNX_MAX_BYTES)
+    s = inc__error(e->ctx, INC_ERR_INVALID_ARGUMENT,
+                   "export %s: the model takes %zu bytes, more than the 2 GiB of one protobuf "
+                   "message", e->path, b->n);
+  return s;
+}
+
+static int write_buf(int fd, void *arg)
+{
+  const pbuf *b = (const pbuf *)arg;
+  for (size_t off = 0; off < b->n; off += WRITE_CHUNK) {
+    size_t n = b->n - off < WRITE_CHUNK ? b->n - off : WRITE_CHUNK;
+    if (inc__write_all(fd, b->p + off, n)) return -1;
+  }
+  return 0;
+}
+
+INC_API inc_status inc_layer_export_onnx(const inc_layer *layer, const char *path)
+{
+  if (!layer) return INC_ERR_INVALID_ARGUMENT;
+  inc_context *ctx = layer->ctx;
+  inc_status s = inc__begin(ctx);
+  if (s != INC_OK) return s;
+  if (!path || !*path)
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                      "inc_layer_export_onnx: path is NULL or empty");
+  if (!inc_layer_is_bound(layer))
+    return inc__error(ctx, INC_ERR_STATE,
+                      "export %s: the model is not bound (run a forward or "
+                      "inc_layer_infer_shape, or load its parameters, first)", path);
+  exporter e;
+  memset(&e, 0, sizeof e);
+  e.root = layer;
+  e.ctx = ctx;
+  e.path = path;
+  int nl = count_layers(layer);
+  e.nodes = (xnode *)inc__calloc((size_t)nl + 1, sizeof *e.nodes);
+  e.ins = (const inc_layer **)inc__calloc(2 * (size_t)nl + 1, sizeof *e.ins);
+  if (!e.nodes || !e.ins) s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "export: out of host memory");
+  xshape in, out;
+  memset(&in, 0, sizeof in);
+  in.ndim = entry_rank(layer) == 2 ? 2 : 4;
+  in.d[0] = in.d[2] = in.d[3] = DIM_UNKNOWN;
+  in.d[1] = DIM_C;
+  if (s == INC_OK) s = add_nodes(&e, layer, NULL, &in, &e.last, &out);
+  if (s == INC_OK) s = encode_model(&e, &in, &out);
+  if (s == INC_OK)
+    s = inc__write_atomic(path, "export", write_buf, &e.b, ctx->err, sizeof ctx->err);
+  inc__free(e.b.p);
+  inc__free(e.nodes);
+  inc__free(e.ins);
+  return s;
+}
