@@ -43,7 +43,8 @@ void shuffle_permutation(uint32_t *perm, size_t n, uint64_t *state);
 
 /* Reads a binary PGM ("P5", maxval 1..255, '#' comments in the header) into
  * a malloc'd float plane with values pixel/maxval in [0, 1]. Returns 0, or -1
- * with a message (naming the file) in err. */
+ * with a message (naming the file) in err. (examples/classify reads images
+ * with image.h instead: PNG too, plain and 16-bit PGM.) */
 int pgm_read(const char *path, int *width, int *height, float **pixels, char *err,
              size_t errcap);
 

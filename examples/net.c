@@ -142,3 +142,25 @@ inc_status evaluate(inc_context *ctx, inc_layer *net, const float *images, const
   if (mean_loss) *mean_loss = n > 0 ? loss_sum / (double)n : 0;
   return INC_OK;
 }
+
+inc_status infer_logits(inc_context *ctx, inc_layer *net, const float *images, int64_t n,
+                        int size, int batch, int classes, float *logits)
+{
+  batch_tensors bx = {{NULL, NULL}, {0, 0}};
+  inc_status s = INC_OK;
+  int64_t plane = (int64_t)size * size;
+  for (int64_t b0 = 0; b0 < n && s == INC_OK; b0 += batch) {
+    int64_t m = n - b0 < batch ? n - b0 : batch;
+    inc_tensor *x;
+    const inc_tensor *y;
+    if ((s = batch_tensor_get(ctx, &bx, m, 1, size, size, &x)) != INC_OK) break;
+    if ((s = inc_tensor_copy_from_host(x, images + b0 * plane, m * plane)) != INC_OK) break;
+    if ((s = inc_layer_forward(net, x, 0, &y)) != INC_OK) break;
+    if (inc_tensor_ndim(y) != 2 || inc_tensor_dim(y, 0) != m || inc_tensor_dim(y, 1) != classes)
+      s = INC_ERR_SHAPE;
+    else
+      s = inc_tensor_copy_to_host(y, logits + b0 * classes, m * classes);
+  }
+  batch_tensors_free(&bx);
+  return s;
+}

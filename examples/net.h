@@ -43,4 +43,10 @@ inc_status evaluate(inc_context *ctx, inc_layer *net, const float *images, const
                     int64_t n, int size, int batch, int64_t *correct, double *mean_loss,
                     int32_t *pred, float *prob, void (*tick)(void *, int64_t), void *tick_arg);
 
+/* Runs n images (n x size x size floats) through net in eval mode in batches
+ * of `batch` and copies the logits, (n, classes), to the host; classes must
+ * be the width of the net's output (else INC_ERR_SHAPE). */
+inc_status infer_logits(inc_context *ctx, inc_layer *net, const float *images, int64_t n,
+                        int size, int batch, int classes, float *logits);
+
 #endif /* EXAMPLES_NET_H */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "curve.h"
 #include "data.h"
 #include "idx.h"
 #include "inception.h"
@@ -176,6 +177,7 @@ int main(int argc, char **argv)
   batch_tensors bx = {{NULL, NULL}, {0, 0}}, bdl = {{NULL, NULL}, {0, 0}};
   char ckpt[4200] = "";
   int start_epoch = 1, nrows = 0;
+  curve cv = {NULL, 0, 0}; /* train loss and accuracy within epochs */
   inc_status s;
 
   /* -- backend and preset -- */
@@ -256,6 +258,10 @@ int main(int argc, char **argv)
         goto done;
       }
       start_epoch = (int)epoch + 1;
+      if (curve_load(&cv, o.out, (double)epoch, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto done;
+      }
       /* the shuffle of the next epoch is a function of seed and epoch only;
        * the stored state is a cross-check of that */
       char *rv = meta_get(ckpt, "rng");
@@ -432,6 +438,13 @@ int main(int argc, char **argv)
       done_imgs += m;
       progress_update(&p, b + 1, done_imgs, loss_sum / (double)done_imgs,
                       (double)correct_sum / (double)done_imgs);
+      if (curve_due(b, batches) &&
+          curve_add(&cv, epoch - 1 + (double)(b + 1) / (double)batches,
+                    loss_sum / (double)done_imgs, (double)correct_sum / (double)done_imgs) != 0) {
+        progress_end(&p);
+        fprintf(stderr, PROG ": out of memory for the training curve\n");
+        goto done;
+      }
       if (g_interrupted) {
         progress_end(&p);
         fprintf(stderr, PROG ": interrupted during epoch %d; %s\n", epoch,
@@ -518,6 +531,19 @@ int main(int argc, char **argv)
       fprintf(stderr, PROG ": %s\n", err);
       goto done;
     }
+    if (curve_save(&cv, o.out, err, sizeof err) != 0) {
+      fprintf(stderr, PROG ": %s\n", err);
+      goto done;
+    }
+    if (o.keep > 0) { /* the last --keep checkpoints and the best one stay */
+      int best = 0;
+      for (int i = 0; i < nrows; i++)
+        if (!best || rows[i].test_acc > rows[best - 1].test_acc) best = i + 1;
+      if (prune_checkpoints(o.out, epoch, o.keep, rows[best - 1].epoch, err, sizeof err) < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto done;
+      }
+    }
     int pl = plot_curve(o.out, o.epochs, err, sizeof err);
     if (pl == 1 && !warned_plot) {
       fprintf(stderr, PROG ": warning: gnuplot not found, no curve.png (install gnuplot-nox)\n");
@@ -545,10 +571,17 @@ int main(int argc, char **argv)
     printf("loss %.3f, train acc %.3f, test acc %.3f\n", last->loss, last->train_acc,
            last->test_acc);
     printf("%.1f examples/sec on %s\n", secs > 0 ? imgs / secs : 0.0, device);
-    printf("results in %s: metrics.csv, curve.png, ckpt-epoch-%03d.safetensors\n", o.out,
-           last->epoch);
+    printf("results in %s: metrics.csv, steps.csv, curve.png, ckpt-epoch-%03d.safetensors\n",
+           o.out, last->epoch);
   } else {
     printf("nothing to train (epochs %d)\n", o.epochs);
+  }
+  if (o.onnx) { /* the trained model for onnxruntime, TensorRT, ... (docs/onnx.md) */
+    if ((s = inc_layer_export_onnx(net, o.onnx)) != INC_OK) {
+      report_inc(PROG, "inc_layer_export_onnx", ctx, s);
+      goto done;
+    }
+    printf("ONNX model in %s\n", o.onnx);
   }
   rc = 0;
 
@@ -562,5 +595,6 @@ done:
   idx_dataset_free(&test);
   free(train_x), free(test_x), free(train_y), free(test_y), free(perm), free(xb), free(yb);
   free(rows);
+  curve_free(&cv);
   return rc;
 }

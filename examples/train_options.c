@@ -56,8 +56,11 @@ void train_options_usage(FILE *f)
           "  --test-limit N          evaluate on the first N test images only (0 = all)\n"
           "  --threads N             CPU threads (0 = library default)\n"
           "  --data DIR              Fashion-MNIST IDX files (default " TRAIN_DEFAULT_DATA ")\n"
-          "  --out DIR               results: metrics.csv, curve.png, ckpt-epoch-NNN.safetensors\n"
-          "                          (default " TRAIN_DEFAULT_OUT ")\n"
+          "  --out DIR               results: metrics.csv, steps.csv, curve.png,\n"
+          "                          ckpt-epoch-NNN.safetensors (default " TRAIN_DEFAULT_OUT ")\n"
+          "  --keep N                keep the checkpoints of the last N epochs and of the\n"
+          "                          best one by test accuracy (default 0: keep all)\n"
+          "  --export-onnx FILE      at the end, write the trained model as ONNX (opset 13)\n"
           "  --resume                continue from the newest checkpoint in --out; the result\n"
           "                          equals an uninterrupted run (shuffling depends only on\n"
           "                          seed and epoch); recipe options come from the checkpoint\n"
@@ -114,7 +117,8 @@ int train_options_parse(int argc, char **argv, options *o)
     static const char *const with_value[] = {
         "--device", "--preset", "--size",  "--epochs", "--batch",   "--lr",
         "--momentum", "--weight-decay", "--seed", "--limit", "--test-limit", "--threads",
-        "--data",   "--out",    "--progress-every", "--init", "--warmup"};
+        "--data",   "--out",    "--progress-every", "--init", "--warmup", "--keep",
+        "--export-onnx"};
     int known = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
       if (!strcmp(name, with_value[k])) known = 1;
@@ -182,6 +186,11 @@ int train_options_parse(int argc, char **argv, options *o)
     } else if (!strcmp(name, "--progress-every")) {
       if (parse_long_arg(PROG, name, val, 1, 1L << 30, &l)) return -1;
       o->progress_every = (int)l;
+    } else if (!strcmp(name, "--export-onnx")) {
+      o->onnx = val;
+    } else if (!strcmp(name, "--keep")) {
+      if (parse_long_arg(PROG, name, val, 0, TRAIN_MAX_EPOCHS, &l)) return -1;
+      o->keep = (int)l;
     } else if (!strcmp(name, "--warmup")) {
       if (parse_long_arg(PROG, name, val, 0, 1L << 30, &l)) return -1;
       o->warmup = l, o->set |= SET_WARMUP;

@@ -31,8 +31,10 @@ enum {
 
 typedef struct options {
   const char *device, *data, *out, *preset;
+  const char *onnx; /* --export-onnx: where to write the trained model, or NULL */
   inc_init init; /* weight initialization scheme */
   int size, epochs, batch, threads, resume, dry_run, progress_every;
+  int keep; /* checkpoints kept: the last keep plus the best (0: all) */
   long warmup; /* steps of linear learning-rate warmup (0: none) */
   double lr, momentum, weight_decay;
   unsigned long long seed;

@@ -6,17 +6,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 int parse_long_arg(const char *prog, const char *opt, const char *s, long lo, long hi, long *out)
 {
@@ -152,91 +148,6 @@ int commit_file(const char *tmp, const char *path, char *err, size_t errcap)
   }
   fsync_dir(path);
   return 0;
-}
-
-/* Appends s to a gnuplot script as a single-quoted string ('' is a quote). */
-static void gp_quoted(FILE *f, const char *s)
-{
-  fputc('\'', f);
-  for (; *s; s++) {
-    if (*s == '\'') fputc('\'', f);
-    fputc(*s, f);
-  }
-  fputc('\'', f);
-}
-
-int plot_curve(const char *dir, int epochs, char *err, size_t errcap)
-{
-  char csv[4200], png[4200], tmp[4300], script[4300];
-  snprintf(csv, sizeof csv, "%s/metrics.csv", dir);
-  snprintf(png, sizeof png, "%s/curve.png", dir);
-  snprintf(tmp, sizeof tmp, "%s/.curve.png.tmp", dir);
-  snprintf(script, sizeof script, "%s/.curve.gnuplot", dir);
-  FILE *f = fopen(script, "w");
-  if (!f) {
-    snprintf(err, errcap, "cannot write %s: %s", script, strerror(errno));
-    return -1;
-  }
-  /* The book's plot: train loss, train acc, test acc against the epoch. */
-  fputs("if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-        "  set terminal pngcairo size 640,440 font ',10'\n"
-        "} else {\n"
-        "  set terminal png size 640,440\n"
-        "}\n",
-        f);
-  fputs("set output ", f);
-  gp_quoted(f, tmp);
-  fputs("\nset datafile separator ','\n"
-        "set xlabel 'epoch'\n"
-        "set grid\n"
-        "set key right center box opaque\n"
-        "set yrange [0:*]\n",
-        f);
-  if (epochs >= 2)
-    fprintf(f, "set xrange [1:%d]\n", epochs);
-  else
-    fputs("set xrange [0.5:1.5]\n", f);
-  fputs("set xtics 1\n", f);
-  fputs("plot ", f);
-  gp_quoted(f, csv);
-  fputs(" skip 1 using 1:2 with linespoints lw 2 pt 7 ps 0.6 lc rgb '#1f77b4' title 'train loss', \\\n"
-        "     '' skip 1 using 1:3 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb '#bf00bf' title 'train acc', \\\n"
-        "     '' skip 1 using 1:4 with linespoints lw 2 pt 7 ps 0.6 dt 4 lc rgb '#008000' title 'test acc'\n",
-        f);
-  if (fclose(f) != 0) {
-    snprintf(err, errcap, "cannot write %s: %s", script, strerror(errno));
-    unlink(script);
-    return -1;
-  }
-  char *argv[] = {"gnuplot", script, NULL};
-  pid_t pid;
-  int rc = posix_spawnp(&pid, "gnuplot", NULL, NULL, argv, environ);
-  if (rc != 0) {
-    unlink(script);
-    if (rc == ENOENT) return 1;
-    snprintf(err, errcap, "cannot run gnuplot: %s", strerror(rc));
-    return -1;
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) {
-      snprintf(err, errcap, "waitpid(gnuplot): %s", strerror(errno));
-      unlink(script);
-      unlink(tmp);
-      return -1;
-    }
-  }
-  unlink(script);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-    unlink(tmp);
-    return 1;
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    snprintf(err, errcap, "gnuplot failed (status %d) plotting %s", status, csv);
-    unlink(tmp);
-    return -1;
-  }
-  return commit_file(tmp, png, err, errcap);
 }
 
 int newest_checkpoint(const char *dir, char *path, size_t cap, char *err, size_t errcap)

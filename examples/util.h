@@ -1,6 +1,6 @@
 /*
  * util.h — small POSIX helpers for the examples: clocks, mkdir -p, atomic
- * file replacement, the training-curve plot (gnuplot) and checkpoint lookup.
+ * file replacement and checkpoint lookup.
  * Functions return 0 on success, -1 with a message in err on failure.
  */
 #ifndef EXAMPLES_UTIL_H
@@ -26,12 +26,6 @@ int write_file_atomic(const char *path, const void *data, size_t len, char *err,
 
 /* fsyncs tmp, renames it to path and fsyncs the directory of path. */
 int commit_file(const char *tmp, const char *path, char *err, size_t errcap);
-
-/* Plots <dir>/metrics.csv (epoch,loss,train_acc,test_acc,...) as the book's
- * training curve into <dir>/curve.png (atomically) with gnuplot, x axis from
- * 1 to epochs. Returns 0, 1 when gnuplot is not installed (nothing written),
- * -1 on another failure (message in err). */
-int plot_curve(const char *dir, int epochs, char *err, size_t errcap);
 
 /* Finds the checkpoint "ckpt-epoch-NNN.safetensors" with the largest NNN in
  * dir. Returns NNN (>= 1) and writes its path into path, 0 when there is

@@ -8,10 +8,14 @@
 #   make check-train     the data-module unit test (tests/idx_test.c) and the
 #                        end-to-end trainer test (tests/train_test.sh); part of
 #                        `make check`
+#   make check-classify  classify on PNG and PGM files (tests/classify_test.sh,
+#                        with the image writer tests/classify_images.c); part
+#                        of `make check`
 #
 # The binaries link lib/libinception.a statically (plus $(LIBS) and zlib), so
 # they run from the source tree without LD_LIBRARY_PATH; their RUNPATH
-# names lib/ so that the core finds the CUDA module there.
+# names lib/ so that the core finds the CUDA module there. classify also
+# links libpng (Debian's libpng-dev, which `make train` installs).
 
 EX_CFLAGS ?= -std=c99 $(OPT) -g -Wall -Wextra -Wshadow -Wstrict-prototypes \
              -Wmissing-prototypes $(WERROR)
@@ -20,25 +24,33 @@ EX_LDLIBS := -lz -lm
 EX_RPATH := -Wl,-rpath,'$$ORIGIN/../lib'
 EX_DIR := $(BUILD)/examples
 EX_COMMON_OBJ := $(addprefix $(EX_DIR)/,idx.o data.o util.o progress.o net.o)
-EX_TRAIN_OBJ := $(EX_DIR)/train_options.o
-EX_ALL_OBJ := $(EX_COMMON_OBJ) $(EX_TRAIN_OBJ) $(EX_DIR)/train.o $(EX_DIR)/classify.o
+EX_TRAIN_OBJ := $(EX_DIR)/train_options.o $(EX_DIR)/curve.o
+EX_CLASSIFY_OBJ := $(EX_DIR)/image.o
+EX_ALL_OBJ := $(EX_COMMON_OBJ) $(EX_TRAIN_OBJ) $(EX_CLASSIFY_OBJ) $(EX_DIR)/train.o \
+              $(EX_DIR)/classify.o
 EX_HEADERS := include/inception.h $(wildcard examples/*.h)
 EX_BINS := examples/train examples/classify
 IDX_TEST := $(BUILD)/tests/idx_test
+CLASSIFY_IMAGES := $(BUILD)/tests/classify_images
+PNG_CFLAGS := $(shell pkg-config --cflags libpng 2>/dev/null)
+PNG_LIBS := $(or $(shell pkg-config --libs libpng 2>/dev/null),-lpng)
+DEB_TRAIN += libpng-dev
 
-.PHONY: examples check-train check-idx train
+.PHONY: examples check-train check-idx check-classify train
 
 examples: $(EX_BINS)
 
 $(EX_ALL_OBJ): $(EX_DIR)/%.o: examples/%.c $(EX_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(EX_CPPFLAGS) $(EX_CFLAGS) -c $< -o $@
+$(EX_CLASSIFY_OBJ): EX_CPPFLAGS += $(PNG_CFLAGS)
 
 examples/train: $(EX_DIR)/train.o $(EX_TRAIN_OBJ) $(EX_COMMON_OBJ) lib/libinception.a
 	$(CC) $(EX_CFLAGS) -o $@ $(filter %.o,$^) lib/libinception.a $(LIBS) $(EX_LDLIBS) $(EX_RPATH)
 
-examples/classify: $(EX_DIR)/classify.o $(EX_COMMON_OBJ) lib/libinception.a
-	$(CC) $(EX_CFLAGS) -o $@ $(filter %.o,$^) lib/libinception.a $(LIBS) $(EX_LDLIBS) $(EX_RPATH)
+examples/classify: $(EX_DIR)/classify.o $(EX_CLASSIFY_OBJ) $(EX_COMMON_OBJ) lib/libinception.a
+	$(CC) $(EX_CFLAGS) -o $@ $(filter %.o,$^) lib/libinception.a $(LIBS) $(PNG_LIBS) $(EX_LDLIBS) \
+	  $(EX_RPATH)
 
 # The data-module test needs neither the library nor the data set.
 $(IDX_TEST): tests/idx_test.c examples/idx.c examples/data.c examples/idx.h examples/data.h
@@ -55,6 +67,18 @@ check-train: $(IDX_TEST) $(EX_BINS)
 	exit $$rc
 
 CHECK_EXTRA += check-train
+
+# Writes the test's PNG and PGM files; needs libpng and the IDX reader only.
+$(CLASSIFY_IMAGES): tests/classify_images.c examples/idx.c examples/idx.h
+	@mkdir -p $(dir $@)
+	$(CC) $(EX_CPPFLAGS) $(PNG_CFLAGS) $(EX_CFLAGS) -o $@ tests/classify_images.c examples/idx.c \
+	  $(PNG_LIBS) $(EX_LDLIBS)
+
+check-classify: $(CLASSIFY_IMAGES) $(EX_BINS)
+	TRAIN=examples/train CLASSIFY=examples/classify IMAGES=$(CLASSIFY_IMAGES) \
+	  bash tests/classify_test.sh
+
+CHECK_EXTRA += check-classify
 
 train: deps-train
 	@$(MAKE) --no-print-directory examples/train

@@ -162,11 +162,23 @@ else
   check "missing gnuplot is a warning" grep -q "gnuplot not found" "$tmp/full.err"
 fi
 check "checkpoint per epoch" test -s "$full/ckpt-epoch-001.safetensors" -a -s "$full/ckpt-epoch-002.safetensors"
+# The curve within epochs: 4 batches an epoch, so a point after each batch
+# (CURVE_POINTS = 5 > 4); x rises by 1/4; each epoch's last point is that
+# epoch's row of metrics.csv (the same running means).
+steps=$full/steps.csv
+check "steps.csv header" test "$(head -1 "$steps")" = "x,train_loss,train_acc"
+check "steps.csv: 4 points per epoch at x = 0.25, 0.5, ... 2" awk -F, 'NR > 1 {
+    if (NF != 3 || ($1 - (NR - 1) / 4.0) > 1e-6 || ((NR - 1) / 4.0 - $1) > 1e-6 ||
+        !($2 > 0) || $3 < 0 || $3 > 1) bad = 1; n++ }
+  END { exit bad || n != 8 }' "$steps"
+check "each epoch's last curve point is its metrics.csv row" test \
+  "$(awk -F, 'NR > 1 && $1 == int($1) { printf "%d,%s,%s;", $1, $2, $3 }' "$steps")" = \
+  "$(awk -F, 'NR > 1 { printf "%d,%s,%s;", $1, $2, $3 }' "$csv")"
 extra=""
 for f in "$full"/* "$full"/.[!.]*; do
   [ -e "$f" ] || continue
   case ${f##*/} in
-    metrics.csv | curve.png | ckpt-epoch-001.safetensors | ckpt-epoch-002.safetensors) ;;
+    metrics.csv | steps.csv | curve.png | ckpt-epoch-001.safetensors | ckpt-epoch-002.safetensors) ;;
     *) extra="$extra ${f##*/}" ;;
   esac
 done
@@ -203,6 +215,8 @@ check "resume trains only epoch 2" test "$(grep -c "^epoch 2/2" "$tmp/r2.out")" 
 cut -d, -f1-4 "$csv" > "$tmp/a.csv"
 cut -d, -f1-4 "$res/metrics.csv" > "$tmp/b.csv"
 check "resumed metrics.csv equals the uninterrupted one (loss, accuracies)" cmp -s "$tmp/a.csv" "$tmp/b.csv"
+check "resumed steps.csv (the curve within epochs) equals the uninterrupted one" \
+  cmp -s "$full/steps.csv" "$res/steps.csv"
 if ! cmp -s "$tmp/a.csv" "$tmp/b.csv"; then diff "$tmp/a.csv" "$tmp/b.csv" | sed 's/^/  | /'; fi
 check "resumed final summary equals the uninterrupted one" \
   test "$(grep '^loss ' "$tmp/full.out")" = "$(grep '^loss ' "$tmp/r2.out")"
@@ -210,6 +224,31 @@ check "resumed epoch-2 line equals the uninterrupted one" \
   test "$(grep '^epoch 2/2' "$tmp/full.out" | sed 's/  [0-9]* img\/s$//')" = "$(grep '^epoch 2/2' "$tmp/r2.out" | sed 's/  [0-9]* img\/s$//')"
 "$TRAIN" --device cpu --data "$DATA" --resume --lr 0.5 --epochs 3 --out "$res" > "$tmp/o" 2>&1
 check "resume with a different --lr is refused" test $? -ne 0 -a -n "$(grep "differs from the checkpoint" "$tmp/o")"
+
+# ---- --keep: the last N checkpoints and the best one stay ----------------------
+keep=$tmp/keep
+"$TRAIN" "${COMMON[@]}" --epochs 3 --keep 1 --out "$keep" --export-onnx "$tmp/k.onnx" \
+  > "$tmp/k.out" 2>&1
+check "--keep 1 run exits 0" test $? -eq 0
+best=$(awk -F, 'NR > 1 && (b == "" || $4 > max) { max = $4; b = $1 } END { printf "%03d", b }' \
+  "$keep/metrics.csv")
+want=$(printf '%s\n' ckpt-epoch-003.safetensors "ckpt-epoch-$best.safetensors" | sort -u | tr '\n' ' ')
+got=$(cd "$keep" && ls ckpt-epoch-*.safetensors 2> /dev/null | sort | tr '\n' ' ')
+check "--keep 1 keeps the last epoch's checkpoint and the best one (epoch $best): $got" \
+  test "$got" = "$want"
+# --export-onnx: the trained model, and the same from its checkpoint through
+# classify, byte for byte (what onnxruntime makes of it: tests/python/test_onnx.py)
+check "train --export-onnx writes the model" test -s "$tmp/k.onnx"
+"$CLASSIFY" --device cpu --export-onnx "$tmp/c.onnx" "$keep/ckpt-epoch-003.safetensors" \
+  > "$tmp/c.out" 2>&1
+check "classify --export-onnx of the same checkpoint writes the same bytes, nothing else" \
+  test $? -eq 0 -a -z "$(grep -v '^ONNX model in ' "$tmp/c.out")" -a -s "$tmp/c.onnx"
+cmp -s "$tmp/k.onnx" "$tmp/c.onnx"
+check "... byte for byte" test $? -eq 0
+"$TRAIN" --device cpu --data "$DATA" --threads 2 --resume --epochs 4 --keep 1 --out "$keep" \
+  > "$tmp/k2.out" 2>&1
+check "--resume after --keep continues from the last epoch" \
+  grep -q "resumed from .*ckpt-epoch-003.safetensors" "$tmp/k2.out"
 
 # ---- classify -------------------------------------------------------------------
 "$CLASSIFY" --device cpu --data "$DATA" --test-limit 150 --threads 2 "$full/ckpt-epoch-002.safetensors" > "$tmp/c.out" 2>&1
