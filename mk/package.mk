@@ -37,12 +37,13 @@ pc_generate = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(PC_LIBDIR)|' -e 's
 INSTALL ?= install
 EX_DOC_SRC := $(wildcard examples/*.c examples/*.h examples/README.md)
 EX_DOC_PY := $(wildcard examples/python/*.py examples/python/*.md)
+PY_PACKAGE := python/inception/__init__.py python/inception/py.typed
 UNINSTALL_EXTRA ?=
 
 .PHONY: install uninstall
 install: lib
 	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-	  $(DESTDIR)$(DOCDIR)/examples/python
+	  $(DESTDIR)$(DOCDIR)/examples/python $(DESTDIR)$(DOCDIR)/python/inception
 	$(INSTALL) -m 644 include/inception.h $(DESTDIR)$(INCLUDEDIR)/inception.h
 	$(INSTALL) -m 755 lib/$(SOFILE) $(DESTDIR)$(LIBDIR)/$(SOFILE)
 	ln -sf $(SOFILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -53,6 +54,7 @@ install: lib
 	mv $(DESTDIR)$(PKGCONFIGDIR)/libinception.pc.tmp $(DESTDIR)$(PKGCONFIGDIR)/libinception.pc
 	$(INSTALL) -m 644 $(EX_DOC_SRC) $(DESTDIR)$(DOCDIR)/examples/
 	$(if $(EX_DOC_PY),$(INSTALL) -m 644 $(EX_DOC_PY) $(DESTDIR)$(DOCDIR)/examples/python/)
+	$(INSTALL) -m 644 $(PY_PACKAGE) $(DESTDIR)$(DOCDIR)/python/inception/
 	@for t in $(INSTALL_EXTRA); do $(MAKE) --no-print-directory $$t || exit 1; done
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then \
 	  ldconfig $(LIBDIR) 2>/dev/null || true; fi

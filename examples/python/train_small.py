@@ -26,8 +26,11 @@ import struct
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import inception as inc  # noqa: E402
+try:  # installed (pip install ./python), else the package beside these examples
+    import inception as inc
+except ImportError:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+    import inception as inc  # noqa: E402
 
 FMNIST_DIR = "/usr/share/datasets/fashion-mnist"
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",

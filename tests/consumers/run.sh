@@ -7,8 +7,8 @@
 #   3. consumer.c built with `pkg-config --static --cflags --libs`, linking
 #      libinception.a (-l:libinception.a) — no libinception.so needed;
 #   4. consumer.cpp with g++ -std=c++11 -Wall -Wextra -Werror -pedantic;
-#   5. the Python binding as installed (share/doc/libinception/examples/
-#      python/inception.py) with INCEPTION_LIB pointing into the stage;
+#   5. the Python package as installed (share/doc/libinception/python/
+#      inception/) with INCEPTION_LIB pointing into the stage;
 #   6. a DESTDIR install (PREFIX=/usr) lands every file under DESTDIR and
 #      `make uninstall` with the same DESTDIR removes every one of them;
 #   7. the CUDA module: a CPU-only program maps nothing of CUDA; an AUTO
@@ -108,8 +108,8 @@ else
 fi
 
 # ---- 5. Python binding, as installed -----------------------------------------------
-PYDIR=$STAGE/share/doc/libinception/examples/python
-if [ ! -f "$PYDIR/inception.py" ]; then
+PYDIR=$STAGE/share/doc/libinception/python
+if [ ! -f "$PYDIR/inception/__init__.py" ]; then
   bad "the Python binding was not installed to $PYDIR"
 elif ! "$PYTHON" -c 'import ctypes' 2>/dev/null; then
   echo "(no usable $PYTHON: the Python consumer was skipped)"
@@ -128,7 +128,7 @@ if [ -n "${DESTDIR_LIST:-}" ]; then
   n=$(wc -l < "$DESTDIR_LIST")
   want="usr/include/inception.h usr/lib/libinception.so usr/lib/libinception.so.0
     usr/lib/libinception.so.$VERSION usr/lib/libinception.a usr/lib/pkgconfig/libinception.pc
-    usr/share/doc/libinception/examples/python/inception.py"
+    usr/share/doc/libinception/python/inception/__init__.py"
   [ -f "$STAGE/lib/libinception-cuda.so.${VERSION%%.*}" ] &&
     want="$want usr/lib/libinception-cuda.so.${VERSION%%.*}"
   missing=""

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_binding.py — tests of the ctypes binding examples/python/inception.py.
+"""test_binding.py — tests of the ctypes binding, the inception package (python/).
 
 Plain asserts, no pytest: every test_* function runs, one line each, then
 "python: N passed, N failed" (exit status 1 on any failure). Runs with or
@@ -7,7 +7,8 @@ without numpy (INCEPTION_NO_NUMPY=1 forces the list path); every reference
 is computed in plain Python so both paths check the same numbers.
 
 Environment: INCEPTION_LIB (the library; default: the build tree's),
-INCEPTION_BINDING_DIR (where inception.py is; default examples/python),
+INCEPTION_BINDING_DIR (the directory holding the inception package; default:
+an installed package, else python/ of the source tree),
 INCEPTION_HEADER (the header the binding is checked against; default the
 source tree's, else PREFIX/include next to INCEPTION_LIB).
 """
@@ -21,7 +22,15 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.environ.get("INCEPTION_BINDING_DIR") or os.path.join(ROOT, "examples", "python"))
+# The binding: $INCEPTION_BINDING_DIR, else an installed package (pip install
+# ./python), else the source tree's python/.
+if os.environ.get("INCEPTION_BINDING_DIR"):
+    sys.path.insert(0, os.environ["INCEPTION_BINDING_DIR"])
+else:
+    try:
+        import inception  # noqa: F401
+    except ImportError:
+        sys.path.insert(0, os.path.join(ROOT, "python"))
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # tiny nets: threads only add spinning
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 

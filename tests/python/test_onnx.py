@@ -6,7 +6,7 @@ with its default and with Kaiming-normal weights), and a small net of the
 remaining window variants (strided and padded convolution, average pooling
 that counts its padding, max pooling without padding, a flatten of a feature
 map into a dense layer) — the test binds the model through the ctypes binding
-(examples/python/inception.py), exports it, and then:
+(the inception package, python/), exports it, and then:
   - onnx.checker.check_model(full_check=True): the model is valid ONNX and
     its shapes infer strictly;
   - the graph holds the expected op types in order, input "input" and output
@@ -24,7 +24,7 @@ build/onnx-venv). Without them the test prints "skipped: ..." and passes;
 any mismatch fails it (exit status 1).
 
 Environment: INCEPTION_LIB (the library; default: the build tree's),
-INCEPTION_BINDING_DIR (where inception.py is; default examples/python).
+INCEPTION_BINDING_DIR (where the inception package is; default python/).
 """
 import os
 import shutil
@@ -34,8 +34,7 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.environ.get("INCEPTION_BINDING_DIR") or
-                os.path.join(ROOT, "examples", "python"))
+sys.path.insert(0, os.environ.get("INCEPTION_BINDING_DIR") or os.path.join(ROOT, "python"))
 
 TOL = 1e-5  # max |ort - inc| / max |inc|
 

@@ -1,17 +1,22 @@
-"""inception.py — a ctypes binding of libinception (include/inception.h).
+"""inception — the Python package of libinception (include/inception.h), a
+ctypes binding: `pip install ./python` (python/pyproject.toml), or this
+directory on sys.path straight from the source tree.
 
-One module, no build step, standard library only; numpy is used when it is
-installed (tensors convert to and from numpy arrays), otherwise tensors
-convert to and from (nested) Python lists. Set INCEPTION_NO_NUMPY=1 to force
-the list path.
+Standard library only; numpy is used when it is installed (tensors convert
+to and from numpy arrays, one copy each way, straight between the array's
+buffer and the library), otherwise tensors convert to and from (nested)
+Python lists. Set INCEPTION_NO_NUMPY=1 to force the list path.
 
 The shared library is found in this order:
   1. $INCEPTION_LIB (a path or a library name),
-  2. the build tree: lib/libinception.so two directories above this file
-     (examples/python/ -> the repository root),
-  3. an installed tree: PREFIX/lib/libinception.so.<MAJOR> five directories
-     above this file (PREFIX/share/doc/libinception/examples/python/),
-  4. the system loader (libinception.so.<MAJOR>).
+  2. inside the package: libinception.so.<MAJOR>, which `pip install`
+     copies in (with the CUDA module beside it, where the library looks),
+  3. the build tree: lib/libinception.so two directories above this
+     package (python/inception/ -> the repository root),
+  4. an installed tree: PREFIX/lib/libinception.so.<MAJOR> five directories
+     above this package (PREFIX/share/doc/libinception/python/inception/,
+     where `make install` puts it),
+  5. the system loader (libinception.so.<MAJOR>).
 
 Every C function of the header is declared below with its argument and
 result types (_SIGNATURES). Errors become InceptionError with .status, the
@@ -37,7 +42,12 @@ Lifetimes follow the C library: a layer's output, input gradient and
 parameter tensors belong to the layer (valid until its next call); a layer
 given to a container belongs to the container; a context outlives everything
 made from it (the wrappers keep the references that guarantee it).
+
+Typed (PEP 561, py.typed): the public API is annotated; ArrayLike, ShapeLike,
+BackendLike and PathType below are the type aliases of its arguments.
 """
+
+from __future__ import annotations
 
 import ctypes
 import ctypes.util
@@ -45,14 +55,20 @@ import os
 import weakref
 from ctypes import (POINTER, byref, c_char_p, c_float, c_int, c_int32, c_int64,
                     c_size_t, c_uint, c_uint64)
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Literal, Mapping,
+                    Optional, Sequence, Tuple, TypeVar, Union)
 
+# The type checker sees numpy's module and types; at run time np is None on
+# the list path (hence the ignores: the checker assumes the module).
+if TYPE_CHECKING:
+    import numpy as np
 if os.environ.get("INCEPTION_NO_NUMPY", "") not in ("", "0"):
-    np = None
+    np = None  # type: ignore[assignment]
 else:
     try:
         import numpy as np
     except ImportError:  # the list path
-        np = None
+        np = None  # type: ignore[assignment]
 
 __all__ = [
     "InceptionError", "Context", "Tensor", "Layer", "SGD",
@@ -65,6 +81,17 @@ __all__ = [
 
 HAVE_NUMPY = np is not None
 MAX_DIMS = 8
+
+# ---- type aliases (numpy quoted: no import needed where it is absent) ------
+#: Host data for a tensor: a numpy array, a (nested) sequence of numbers, or a number.
+ArrayLike = Union["np.ndarray", Sequence[Any], float]
+#: A tensor shape: a sequence of 1..MAX_DIMS ints, e.g. (N, C, H, W).
+ShapeLike = Sequence[int]
+#: A backend: "auto", "cpu", "cuda" (any case) or its number (BACKEND_*).
+BackendLike = Union[str, int]
+#: A file path, as os.fsencode accepts it.
+PathType = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+_T = TypeVar("_T")
 
 # ---- enums (append-only in the C header; values pinned) --------------------
 OK = 0
@@ -196,19 +223,20 @@ _SIGNATURES = {
 }
 
 
-def _candidates():
+def _candidates() -> List[str]:
     env = os.environ.get("INCEPTION_LIB")
     if env:
         return [env]
     here = os.path.dirname(os.path.abspath(__file__))
-    found = [os.path.join(here, "..", "..", "lib", "libinception.so"),
+    found = [os.path.join(here, "libinception.so.0"),
+             os.path.join(here, "..", "..", "lib", "libinception.so"),
              os.path.join(here, "..", "..", "..", "..", "..", "lib", "libinception.so.0")]
     found = [os.path.normpath(p) for p in found if os.path.exists(p)]
     system = ctypes.util.find_library("inception")
     return found + [system or "libinception.so.0"]
 
 
-def _load():
+def _load() -> Tuple[ctypes.CDLL, str]:
     errors = []
     for path in _candidates():
         try:
@@ -228,21 +256,22 @@ def _load():
 _lib, LIBRARY_PATH = _load()
 
 
-def _s(b):
+def _s(b: Optional[bytes]) -> str:
     return b.decode("utf-8", "replace") if b is not None else ""
 
 
-def status_string(code):
-    """The static name of a status code ("INC_ERR_SHAPE")."""
+def status_string(code: int) -> str:
+    """The static name of a status code ("INC_ERR_SHAPE"; "INC_ERR_UNKNOWN"
+    for a number the library does not know)."""
     return _s(_lib.inc_status_string(code))
 
 
-def version():
+def version() -> str:
     """The loaded library's version, "MAJOR.MINOR.PATCH"."""
     return _s(_lib.inc_version_string())
 
 
-def version_number():
+def version_number() -> int:
     """The loaded library's version as MAJOR*10000 + MINOR*100 + PATCH."""
     return _lib.inc_version_number()
 
@@ -250,15 +279,16 @@ def version_number():
 __version__ = version()
 
 
-def backend_available(backend):
+def backend_available(backend: BackendLike) -> bool:
     """True if backend ("cpu", "cuda", "auto" or its number) is usable now."""
     return bool(_lib.inc_backend_available(_backend_code(backend)))
 
 
-def backend_probe(backend):
+def backend_probe(backend: BackendLike) -> Tuple[bool, str]:
     """(usable, why) for backend ("cpu", "cuda", "auto" or its number): why
     says why CUDA cannot be used (for "cuda", and for "auto", which then
-    runs on the CPU), e.g. where its module was looked for; else ""."""
+    runs on the CPU), e.g. where its module was looked for; else "".
+    Raises ValueError for an unknown backend."""
     why = ctypes.create_string_buffer(1024)
     status = _lib.inc_backend_probe(_backend_code(backend), why, len(why))
     if status not in (0, ERR_UNAVAILABLE):
@@ -266,7 +296,7 @@ def backend_probe(backend):
     return status == 0, _s(why.value)
 
 
-def _backend_code(backend):
+def _backend_code(backend: BackendLike) -> int:
     if isinstance(backend, str):
         try:
             return _BACKENDS[backend.lower()]
@@ -285,7 +315,9 @@ class InceptionError(Exception):
     .call    the C function that failed
     """
 
-    def __init__(self, code, message="", call=""):
+    def __init__(self, code: int, message: str = "", call: str = "") -> None:
+        """The error of status code (a number), with the context's message and
+        the name of the C function that returned it."""
         self.code = int(code)
         self.status = status_string(self.code)
         self.message = message
@@ -294,7 +326,7 @@ class InceptionError(Exception):
         super().__init__(text + (": " + message if message else ""))
 
 
-def _check(status, ctx, call):
+def _check(status: int, ctx: Optional[Context], call: str) -> None:
     if status != OK:
         message = _s(_lib.inc_context_last_error(ctx._ptr)) if ctx is not None else ""
         raise InceptionError(status, message, call)
@@ -364,7 +396,14 @@ class Context:
     error message. Everything else is made from a context and must not
     outlive it; the wrappers keep it alive for you."""
 
-    def __init__(self, backend="auto", seed=None, threads=None):
+    _ptr: Any  # a ContextP; None once freed
+
+    def __init__(self, backend: BackendLike = "auto", seed: Optional[int] = None,
+                 threads: Optional[int] = None) -> None:
+        """Creates a context on backend ("auto": CUDA when usable, else the
+        CPU), optionally setting its seed and thread count. Raises
+        InceptionError (ERR_UNAVAILABLE with the reason when the backend is
+        not usable here), ValueError for an unknown backend name."""
         ptr = ContextP()
         status = _lib.inc_context_create(_backend_code(backend), byref(ptr))
         if status != OK:
@@ -378,7 +417,7 @@ class Context:
         # is freed when it is closed (or collected) and the count is zero,
         # else by the last owned object to go. The garbage collector may
         # finalize a context before the objects of a reference cycle.
-        self._objects = weakref.WeakSet()
+        self._objects: weakref.WeakSet[Union[Tensor, Layer, SGD]] = weakref.WeakSet()
         self._live = 0
         self._closed = False
         if seed is not None:
@@ -401,7 +440,7 @@ class Context:
             _destroy(self._ptr)
             self._ptr = None
 
-    def close(self):
+    def close(self) -> None:
         """Frees the context now, after every tensor, layer and optimizer
         made from it that is still open (their wrappers become unusable)."""
         if getattr(self, "_ptr", None) and not self._closed:
@@ -411,16 +450,18 @@ class Context:
             if self._live == 0:
                 self._free()
 
-    def __del__(self):
+    def __del__(self) -> None:
         if getattr(self, "_ptr", None):
             self._closed = True
             if self._live == 0:
                 self._free()
 
-    def __enter__(self):
+    def __enter__(self) -> Context:
+        """Returns the context itself (`with Context() as ctx:`)."""
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> Literal[False]:
+        """Closes the context; never suppresses an exception."""
         self.close()
         return False
 
@@ -430,50 +471,60 @@ class Context:
             raise ValueError("the context is closed")
         return self._ptr
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Context(%r, device=%r)" % (self.backend, self.device_name)
 
     @property
-    def backend(self):
+    def backend(self) -> str:
         """"cpu" or "cuda" (what "auto" resolved to)."""
         return _BACKEND_NAMES.get(_lib.inc_context_backend(self._p), "auto")
 
     @property
-    def device_name(self):
+    def device_name(self) -> str:
+        """A short description of the device ("CPU (2 threads, OpenBLAS)",
+        "NVIDIA H200 (sm_90)")."""
         return _s(_lib.inc_context_device_name(self._p))
 
     @property
-    def last_error(self):
+    def last_error(self) -> str:
         """The message of the last failed call on this context, "" if none."""
         return _s(_lib.inc_context_last_error(self._ptr)) if self._ptr else ""
 
     @property
-    def seed(self):
+    def seed(self) -> int:
+        """The seed set last (0 by default). Setting it restarts the random
+        stream of weight initialization; raises InceptionError on failure."""
         return _lib.inc_context_seed(self._p)
 
     @seed.setter
-    def seed(self, value):
+    def seed(self, value: int) -> None:
         _check(_lib.inc_context_set_seed(self._p, int(value)), self, "inc_context_set_seed")
 
     @property
-    def num_threads(self):
+    def num_threads(self) -> int:
+        """Write-only: the number of CPU threads the context may use (0 = the
+        library default); reading raises AttributeError, setting raises
+        InceptionError on failure."""
         raise AttributeError("num_threads is write-only (0 = the library default)")
 
     @num_threads.setter
-    def num_threads(self, n):
+    def num_threads(self, n: int) -> None:
         _check(_lib.inc_context_set_num_threads(self._p, int(n)), self,
                "inc_context_set_num_threads")
 
-    def synchronize(self):
+    def synchronize(self) -> None:
+        """Waits until the device has finished all queued work (a no-op on the
+        CPU); raises InceptionError for a device error that happened
+        asynchronously."""
         _check(_lib.inc_context_synchronize(self._p), self, "inc_context_synchronize")
 
-    def tensor(self, data, shape=None):
+    def tensor(self, data: ArrayLike, shape: Optional[ShapeLike] = None) -> Tensor:
         """A new tensor holding data (numpy array or nested lists), reshaped
-        to shape when given."""
+        to shape when given; raises InceptionError on failure."""
         return Tensor.from_host(self, data, shape)
 
-    def zeros(self, shape):
-        """A new zero-filled tensor of shape."""
+    def zeros(self, shape: ShapeLike) -> Tensor:
+        """A new zero-filled tensor of shape; raises InceptionError on failure."""
         return Tensor(self, shape)
 
 
@@ -485,7 +536,13 @@ class Tensor:
     returned by layers (outputs, gradients, parameters) are borrowed: they
     belong to the layer and are valid until its next call."""
 
-    def __init__(self, ctx, shape):
+    _ptr: Any  # a TensorP; None once closed
+    _ctx: Context
+    _owner: Optional[Layer]  # the layer a borrowed tensor belongs to; None when owned
+
+    def __init__(self, ctx: Context, shape: ShapeLike) -> None:
+        """A new zero-filled tensor of shape on ctx's device, owned by this
+        wrapper; raises InceptionError on failure (e.g. a bad shape)."""
         shape, dims = _dims(shape)
         ptr = TensorP()
         _check(_lib.inc_tensor_create(ctx._p, len(shape), dims, byref(ptr)), ctx,
@@ -500,21 +557,25 @@ class Tensor:
         return t
 
     @classmethod
-    def from_host(cls, ctx, data, shape=None):
+    def from_host(cls, ctx: Context, data: ArrayLike,
+                  shape: Optional[ShapeLike] = None) -> Tensor:
+        """A new owned tensor holding data (numpy array or nested lists),
+        of shape when given (same element count), else of data's shape;
+        raises InceptionError on failure."""
         keep, ptr, count, data_shape = _float_buffer(data)
         t = cls(ctx, shape if shape is not None else data_shape)
         t._copy_in(ptr, count)
         del keep
         return t
 
-    def close(self, _destroy=_lib.inc_tensor_destroy):
+    def close(self, _destroy: Callable[[Any], Any] = _lib.inc_tensor_destroy) -> None:
         """Frees an owned tensor now; for a borrowed one, drops the handle."""
         ptr, self._ptr = getattr(self, "_ptr", None), None
         if self._owner is None and ptr:
             _destroy(ptr)
             self._ctx._release(self)
 
-    def __del__(self):
+    def __del__(self) -> None:
         if getattr(self, "_ctx", None) is not None:
             self.close()
 
@@ -525,42 +586,49 @@ class Tensor:
         return self._ptr
 
     @property
-    def context(self):
+    def context(self) -> Context:
+        """The context the tensor was made from."""
         return self._ctx
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
+        """The number of dimensions (1..MAX_DIMS)."""
         return _lib.inc_tensor_ndim(self._p)
 
     @property
-    def shape(self):
+    def shape(self) -> Tuple[int, ...]:
+        """The dimensions, a tuple of ints."""
         return tuple(_lib.inc_tensor_dim(self._p, i) for i in range(self.ndim))
 
     @property
-    def numel(self):
+    def numel(self) -> int:
+        """The number of elements (the product of the shape)."""
         return _lib.inc_tensor_numel(self._p)
 
-    def __len__(self):
+    def __len__(self) -> int:
+        """The first dimension."""
         return self.shape[0]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Tensor(shape=%r, %s)" % (self.shape, "borrowed" if self._owner else "owned")
 
     def _copy_in(self, ptr, count):
         _check(_lib.inc_tensor_copy_from_host(self._p, ptr, count), self._ctx,
                "inc_tensor_copy_from_host")
 
-    def copy_from(self, data):
+    def copy_from(self, data: ArrayLike) -> Tensor:
         """Overwrites the tensor with data (numpy array or nested lists) of
-        the same number of elements."""
+        the same number of elements; returns the tensor. Raises
+        InceptionError on failure (e.g. a different element count)."""
         keep, ptr, count, _ = _float_buffer(data)
         self._copy_in(ptr, count)
         del keep
         return self
 
-    def to_host(self):
-        """The contents: a numpy array of the tensor's shape when numpy is
-        present, else nested lists."""
+    def to_host(self) -> Union[np.ndarray, List[Any]]:
+        """The contents: a float32 numpy array of the tensor's shape when
+        numpy is present, else nested lists of floats (a copy either way).
+        Raises InceptionError on failure. numpy() is the same method."""
         n, shape = self.numel, self.shape
         if np is not None:
             arr = np.empty(shape, dtype=np.float32)
@@ -574,13 +642,14 @@ class Tensor:
 
     numpy = to_host
 
-    def tolist(self):
+    def tolist(self) -> List[Any]:
         """The contents as nested lists (with or without numpy)."""
         data = self.to_host()
-        return data.tolist() if np is not None else data
+        return data.tolist() if np is not None else data  # type: ignore[union-attr]  # an ndarray
 
-    def reshape(self, shape):
-        """Changes the shape of an owned tensor in place (same element count)."""
+    def reshape(self, shape: ShapeLike) -> Tensor:
+        """Changes the shape of an owned tensor in place (same element count);
+        returns the tensor. Raises InceptionError on failure."""
         shape, dims = _dims(shape)
         _check(_lib.inc_tensor_reshape(self._p, len(shape), dims), self._ctx,
                "inc_tensor_reshape")
@@ -594,12 +663,18 @@ class Layer:
     wrapper; once appended to a container it belongs to the container, and
     the wrapper keeps the container alive."""
 
-    def __init__(self, ctx, ptr, parent=None):
+    _ptr: Any  # a LayerP; None once closed
+    _ctx: Context
+    _parent: Optional[Layer]
+
+    def __init__(self, ctx: Context, ptr: Any, parent: Optional[Layer] = None) -> None:
+        """Wraps ptr (a LayerP made from ctx); a root (parent None) is owned by
+        the wrapper. Use the factory functions rather than this."""
         self._ctx, self._ptr, self._parent = ctx, ptr, parent
         if parent is None:
             ctx._adopt(self)
 
-    def close(self, _destroy=_lib.inc_layer_destroy):
+    def close(self, _destroy: Callable[[Any], Any] = _lib.inc_layer_destroy) -> None:
         """Frees a root layer and all its children now; for a child, drops
         the handle."""
         ptr, self._ptr = getattr(self, "_ptr", None), None
@@ -607,7 +682,7 @@ class Layer:
             _destroy(ptr)
             self._ctx._release(self)
 
-    def __del__(self):
+    def __del__(self) -> None:
         if getattr(self, "_ctx", None) is not None:
             self.close()
 
@@ -628,31 +703,40 @@ class Layer:
     def _call(self, status, call):
         _check(status, self._ctx, call)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Layer(%s %r, %d children)" % (self.kind, self.name, len(self))
 
     # -- tree --
     @property
-    def context(self):
+    def context(self) -> Context:
+        """The context the layer was made from."""
         return self._ctx
 
     @property
-    def kind(self):
+    def kind(self) -> str:
+        """The layer type: "conv2d", "dense", "sequential", "concat" (also
+        what inception() builds), ..."""
         return _s(_lib.inc_layer_kind(self._p))
 
     @property
-    def name(self):
+    def name(self) -> str:
+        """The layer's name (default: its index in the parent, "" for a
+        root), a part of its parameters' names. Setting it raises
+        InceptionError for an invalid or duplicate name."""
         return _s(_lib.inc_layer_name(self._p))
 
     @name.setter
-    def name(self, value):
+    def name(self, value: str) -> None:
         self._call(_lib.inc_layer_set_name(self._p, value.encode("utf-8")),
                    "inc_layer_set_name")
 
-    def __len__(self):
+    def __len__(self) -> int:
+        """The number of children (0 for a leaf layer)."""
         return _lib.inc_layer_child_count(self._p)
 
-    def child(self, index):
+    def child(self, index: int) -> Layer:
+        """Child index (negative counts from the end), a handle owned by this
+        container; raises IndexError when out of range. layer[index] is the same."""
         if index < 0:
             index += len(self)
         ptr = _lib.inc_layer_child(self._p, index)
@@ -662,15 +746,17 @@ class Layer:
 
     __getitem__ = child
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Layer]:
+        """The children in order."""
         return (self.child(i) for i in range(len(self)))
 
     @property
-    def children(self):
+    def children(self) -> List[Layer]:
+        """The children, a list (empty for a leaf layer)."""
         return list(self)
 
     @property
-    def parent(self):
+    def parent(self) -> Optional[Layer]:
         """The container holding this layer, None for a root."""
         return self._parent if _lib.inc_layer_parent(self._p) else None
 
@@ -681,36 +767,46 @@ class Layer:
         child._parent = self
         self._ctx._release(child)  # the container owns it now
 
-    def append(self, *children):
-        """Appends children to a sequential container (which then owns them)."""
+    def append(self, *children: Layer) -> Layer:
+        """Appends children to a sequential container (which then owns them);
+        returns the container. Raises ValueError for a child that already
+        belongs to a container, InceptionError on failure."""
         for child in children:
             self._adopt(child, _lib.inc_sequential_append, "inc_sequential_append")
         return self
 
-    def add_branch(self, *branches):
-        """Adds branches to a concat container (which then owns them)."""
+    def add_branch(self, *branches: Layer) -> Layer:
+        """Adds branches to a concat container (which then owns them);
+        returns the container. Raises ValueError for a branch that already
+        belongs to a container, InceptionError on failure."""
         for branch in branches:
             self._adopt(branch, _lib.inc_concat_add_branch, "inc_concat_add_branch")
         return self
 
     # -- shapes --
     @property
-    def is_bound(self):
+    def is_bound(self) -> bool:
+        """True when every parameter shape of the subtree is known (always
+        for a layer without parameters)."""
         return bool(_lib.inc_layer_is_bound(self._p))
 
-    def infer_shape(self, shape):
-        """The output shape for an input of shape; binds unbound layers."""
+    def infer_shape(self, shape: ShapeLike) -> Tuple[int, ...]:
+        """The output shape for an input of shape; binds unbound layers.
+        Raises InceptionError on failure (e.g. a mismatched shape)."""
         shape, dims = _dims(shape)
         out_ndim, out = c_int(), (c_int64 * MAX_DIMS)()
         self._call(_lib.inc_layer_infer_shape(self._p, len(shape), dims, byref(out_ndim), out),
                    "inc_layer_infer_shape")
         return tuple(out[:out_ndim.value])
 
-    def unbind(self):
+    def unbind(self) -> None:
+        """Forgets every bound shape of the subtree and frees its parameters,
+        so that the next forward binds afresh; raises InceptionError on failure."""
         self._call(_lib.inc_layer_unbind(self._p), "inc_layer_unbind")
 
-    def summary(self, shape):
-        """The layer table for an input of shape (binds like infer_shape)."""
+    def summary(self, shape: ShapeLike) -> str:
+        """The layer table for an input of shape (binds like infer_shape);
+        raises InceptionError on failure."""
         shape, dims = _dims(shape)
         needed = c_size_t()
         self._call(_lib.inc_layer_summary(self._p, len(shape), dims, None, 0, byref(needed)),
@@ -720,14 +816,22 @@ class Layer:
                    "inc_layer_summary")
         return _s(buf.value)
 
-    def initialize(self, scheme="xavier_uniform", force_reinit=False):
+    def initialize(self, scheme: Union[str, int] = "xavier_uniform",
+                   force_reinit: bool = False) -> None:
+        """Sets the weight-init scheme of the subtree ("xavier_uniform",
+        "xavier_normal", "kaiming_uniform", "kaiming_normal", "normal_001" or
+        an INIT_* number): unbound layers use it when they bind, bound ones
+        are refilled only with force_reinit. Raises KeyError for an unknown
+        name, InceptionError on failure."""
         code = _INITS[scheme] if isinstance(scheme, str) else int(scheme)
         self._call(_lib.inc_layer_initialize(self._p, code, 1 if force_reinit else 0),
                    "inc_layer_initialize")
 
     # -- running --
-    def forward(self, x, training=False):
-        """Runs the layer; returns its output (borrowed from the layer)."""
+    def forward(self, x: Union[Tensor, ArrayLike], training: bool = False) -> Tensor:
+        """Runs the layer on x (a tensor, or host data copied into a new one);
+        returns its output (borrowed from the layer). training=True keeps what
+        backward needs. Raises InceptionError on failure. layer(x) is the same."""
         if not isinstance(x, Tensor):
             x = Tensor.from_host(self._ctx, x)
         y = TensorP()
@@ -738,8 +842,11 @@ class Layer:
 
     __call__ = forward
 
-    def backward(self, dy):
-        """Backpropagates dy; returns the input gradient (borrowed)."""
+    def backward(self, dy: Union[Tensor, ArrayLike]) -> Tensor:
+        """Backpropagates dy (the gradient of the last training forward's
+        output), overwriting every parameter gradient; returns the input
+        gradient (borrowed). Raises InceptionError on failure (INC_ERR_STATE
+        without a training forward)."""
         if not isinstance(dy, Tensor):
             dy = Tensor.from_host(self._ctx, dy)
         dx = TensorP()
@@ -748,109 +855,132 @@ class Layer:
 
     # -- parameters --
     @property
-    def param_count(self):
+    def param_count(self) -> int:
+        """The number of parameter tensors of the subtree (0 until bound)."""
         return _lib.inc_layer_param_count(self._p)
 
     @property
-    def param_numel(self):
+    def param_numel(self) -> int:
+        """The number of parameter elements of the subtree (0 until bound)."""
         return _lib.inc_layer_param_numel(self._p)
 
-    def param(self, index):
-        """(name, value, grad) of parameter index, depth first."""
+    def param(self, index: int) -> Tuple[str, Tensor, Tensor]:
+        """(name, value, grad) of parameter index, depth first (tensors
+        borrowed from the layer); raises InceptionError on failure."""
         name, value, grad = c_char_p(), TensorP(), TensorP()
         self._call(_lib.inc_layer_param(self._p, index, byref(name), byref(value), byref(grad)),
                    "inc_layer_param")
         return (_s(name.value), Tensor._borrow(value, self._ctx, self),
                 Tensor._borrow(grad, self._ctx, self))
 
-    def params(self):
+    def params(self) -> List[Tuple[str, Tensor, Tensor]]:
         """[(name, value, grad), ...] for every parameter of the subtree."""
         return [self.param(i) for i in range(self.param_count)]
 
-    def named_parameters(self):
+    def named_parameters(self) -> Dict[str, Tensor]:
         """{name: value tensor}."""
         return {name: value for name, value, _ in self.params()}
 
     # -- persistence --
-    def save(self, path):
+    def save(self, path: PathType) -> None:
+        """Saves every parameter of this bound layer to path (safetensors,
+        atomic); raises InceptionError on failure."""
         self._call(_lib.inc_layer_save(self._p, os.fsencode(path)), "inc_layer_save")
 
-    def load(self, path):
+    def load(self, path: PathType) -> None:
+        """Loads parameters from path (binding an unbound layer from the
+        file); raises InceptionError on failure (e.g. a mismatched model)."""
         self._call(_lib.inc_layer_load(self._p, os.fsencode(path)), "inc_layer_load")
 
-    def export_onnx(self, path):
+    def export_onnx(self, path: PathType) -> None:
         """Writes this bound layer as an ONNX model (opset 13) with its weights:
-        input "input", output "logits" (docs/onnx.md)."""
+        input "input", output "logits" (docs/onnx.md). Raises InceptionError
+        on failure."""
         self._call(_lib.inc_layer_export_onnx(self._p, os.fsencode(path)),
                    "inc_layer_export_onnx")
 
 
-def _make(ctx, fn, call, *args):
+def _make(ctx: Context, fn: Callable[..., int], call: str, *args: int) -> Layer:
     ptr = LayerP()
     _check(fn(ctx._p, *(args + (byref(ptr),))), ctx, call)
     return Layer(ctx, ptr)
 
 
-def conv2d(ctx, out_channels, kernel, stride=1, padding=0):
-    """2-D convolution with bias, weight (out, in, k, k)."""
+def conv2d(ctx: Context, out_channels: int, kernel: int, stride: int = 1,
+           padding: int = 0) -> Layer:
+    """2-D convolution with bias, weight (out, in, k, k); input channels bind
+    on the first call. Raises InceptionError for invalid arguments."""
     return _make(ctx, _lib.inc_conv2d_create, "inc_conv2d_create",
                  out_channels, kernel, stride, padding)
 
 
-def max_pool2d(ctx, kernel, stride=0, padding=0):
-    """Max pooling; stride 0 means stride = kernel."""
+def max_pool2d(ctx: Context, kernel: int, stride: int = 0, padding: int = 0) -> Layer:
+    """Max pooling; stride 0 means stride = kernel. Raises InceptionError
+    for invalid arguments."""
     return _make(ctx, _lib.inc_max_pool2d_create, "inc_max_pool2d_create", kernel, stride, padding)
 
 
-def avg_pool2d(ctx, kernel, stride=0, padding=0):
-    """Average pooling (padding counts in the divisor); stride 0 = kernel."""
+def avg_pool2d(ctx: Context, kernel: int, stride: int = 0, padding: int = 0) -> Layer:
+    """Average pooling (padding counts in the divisor); stride 0 = kernel.
+    Raises InceptionError for invalid arguments."""
     return _make(ctx, _lib.inc_avg_pool2d_create, "inc_avg_pool2d_create", kernel, stride, padding)
 
 
-def global_avg_pool2d(ctx):
+def global_avg_pool2d(ctx: Context) -> Layer:
+    """Global average pooling: (N, C, H, W) -> (N, C, 1, 1)."""
     return _make(ctx, _lib.inc_global_avg_pool2d_create, "inc_global_avg_pool2d_create")
 
 
-def relu(ctx):
+def relu(ctx: Context) -> Layer:
+    """The rectified linear unit, any shape."""
     return _make(ctx, _lib.inc_relu_create, "inc_relu_create")
 
 
-def flatten(ctx):
+def flatten(ctx: Context) -> Layer:
+    """(N, d1, d2, ...) -> (N, d1*d2*...)."""
     return _make(ctx, _lib.inc_flatten_create, "inc_flatten_create")
 
 
-def dense(ctx, out_features):
-    """Fully connected: (N, F) -> (N, out_features)."""
+def dense(ctx: Context, out_features: int) -> Layer:
+    """Fully connected: (N, F) -> (N, out_features), weight (out, F), bias.
+    Raises InceptionError for invalid arguments."""
     return _make(ctx, _lib.inc_dense_create, "inc_dense_create", out_features)
 
 
-def sequential(ctx, *children):
-    """A container applying children in order (it takes ownership)."""
+def sequential(ctx: Context, *children: Layer) -> Layer:
+    """A container applying children in order (it takes ownership); raises
+    InceptionError (ValueError for a child already in a container)."""
     return _make(ctx, _lib.inc_sequential_create, "inc_sequential_create").append(*children)
 
 
-def concat(ctx, *branches):
-    """The parallel container: branch outputs concatenated on channels."""
+def concat(ctx: Context, *branches: Layer) -> Layer:
+    """The parallel container: branch outputs concatenated on channels (it
+    takes ownership); raises like sequential()."""
     return _make(ctx, _lib.inc_concat_create, "inc_concat_create").add_branch(*branches)
 
 
-def inception(ctx, c1, c2, c3, c4):
+def inception(ctx: Context, c1: int, c2: Sequence[int], c3: Sequence[int], c4: int) -> Layer:
     """The D2L Inception block, D2L's argument style: c2 = (reduce, out),
-    c3 = (reduce, out); branches named p1..p4."""
+    c3 = (reduce, out); branches named p1..p4, c1 + c2[1] + c3[1] + c4 output
+    channels. Raises InceptionError for invalid arguments."""
     return _make(ctx, _lib.inc_inception_create, "inc_inception_create",
                  c1, c2[0], c2[1], c3[0], c3[1], c4)
 
 
-def googlenet(ctx, classes=10):
-    """The D2L GoogLeNet (b1..b5 and a dense layer)."""
+def googlenet(ctx: Context, classes: int = 10) -> Layer:
+    """The D2L GoogLeNet (b1..b5 and a dense layer) with classes outputs;
+    raises InceptionError for invalid arguments."""
     return _make(ctx, _lib.inc_googlenet_create, "inc_googlenet_create", classes)
 
 
 # ---- loss, optimizer ------------------------------------------------------------------
-def softmax_cross_entropy(logits, labels, dlogits=None):
+def softmax_cross_entropy(logits: Tensor, labels: Union[np.ndarray, Sequence[int]],
+                          dlogits: Optional[Tensor] = None) -> Tuple[float, int]:
     """(mean loss, number of rows whose argmax equals the label) of logits
     (N, classes) against N integer labels; fills dlogits (a tensor of the
-    logits' shape) with d(mean loss)/d(logits) when given."""
+    logits' shape) with d(mean loss)/d(logits) when given. Raises ValueError
+    for a wrong label count, InceptionError on failure (e.g. a label out of
+    range)."""
     ctx = logits._ctx
     keep, ptr, count = _int32_buffer(labels)
     if count != logits.shape[0]:
@@ -866,14 +996,21 @@ def softmax_cross_entropy(logits, labels, dlogits=None):
 class SGD:
     """SGD with momentum and weight decay (PyTorch's update rule)."""
 
-    def __init__(self, ctx, lr, momentum=0.0, weight_decay=0.0):
+    _ptr: Any  # an OptimizerP; None once closed
+    _ctx: Context
+
+    def __init__(self, ctx: Context, lr: float, momentum: float = 0.0,
+                 weight_decay: float = 0.0) -> None:
+        """An optimizer on ctx: lr > 0, 0 <= momentum < 1, weight_decay >= 0;
+        raises InceptionError for invalid values."""
         ptr = OptimizerP()
         _check(_lib.inc_sgd_create(ctx._p, lr, momentum, weight_decay, byref(ptr)), ctx,
                "inc_sgd_create")
         self._ptr, self._ctx = ptr, ctx
         ctx._adopt(self)
 
-    def close(self, _destroy=_lib.inc_optimizer_destroy):
+    def close(self, _destroy: Callable[[Any], Any] = _lib.inc_optimizer_destroy) -> None:
+        """Frees the optimizer and its momentum buffers now."""
         ptr, self._ptr = getattr(self, "_ptr", None), None
         if ptr:
             _destroy(ptr)
@@ -885,36 +1022,43 @@ class SGD:
             raise ValueError("the optimizer is closed")
         return self._ptr
 
-    def __del__(self):
+    def __del__(self) -> None:
         if getattr(self, "_ctx", None) is not None:
             self.close()
 
-    def step(self, model):
-        """One update of every parameter of model from its last backward."""
+    def step(self, model: Layer) -> None:
+        """One update of every parameter of model from its last backward;
+        raises InceptionError on failure (INC_ERR_STATE for an unbound model)."""
         _check(_lib.inc_optimizer_step(self._p, model._p), self._ctx, "inc_optimizer_step")
 
     @property
-    def lr(self):
+    def lr(self) -> float:
+        """The learning rate of later steps. Setting it (> 0, finite) raises
+        InceptionError for an invalid value."""
         return _lib.inc_optimizer_lr(self._p)
 
     @lr.setter
-    def lr(self, value):
+    def lr(self, value: float) -> None:
         _check(_lib.inc_optimizer_set_lr(self._p, value), self._ctx, "inc_optimizer_set_lr")
 
 
 # ---- persistence ---------------------------------------------------------------------
-def save(layer, path):
-    """Saves every parameter of a bound layer (safetensors, atomic)."""
+def save(layer: Layer, path: PathType) -> None:
+    """Saves every parameter of a bound layer (safetensors, atomic); raises
+    InceptionError on failure."""
     layer.save(path)
 
 
-def load(layer, path):
-    """Loads parameters into layer (binding an unbound one from the file)."""
+def load(layer: Layer, path: PathType) -> None:
+    """Loads parameters into layer (binding an unbound one from the file);
+    raises InceptionError on failure."""
     layer.load(path)
 
 
-def checkpoint_save(model, path, optimizer=None, metadata=None):
-    """Saves model, optimizer momentum buffers and string metadata (a dict)."""
+def checkpoint_save(model: Layer, path: PathType, optimizer: Optional[SGD] = None,
+                    metadata: Optional[Mapping[str, Any]] = None) -> None:
+    """Saves model, optimizer momentum buffers and string metadata (a dict;
+    keys and values converted with str()); raises InceptionError on failure."""
     items = list((metadata or {}).items())
     keys = (c_char_p * max(len(items), 1))(*[str(k).encode("utf-8") for k, _ in items])
     values = (c_char_p * max(len(items), 1))(*[str(v).encode("utf-8") for _, v in items])
@@ -923,25 +1067,31 @@ def checkpoint_save(model, path, optimizer=None, metadata=None):
            model._ctx, "inc_checkpoint_save")
 
 
-def checkpoint_load(model, path, optimizer=None):
-    """Loads a checkpoint into model (and the optimizer's state and lr)."""
+def checkpoint_load(model: Layer, path: PathType, optimizer: Optional[SGD] = None) -> None:
+    """Loads a checkpoint into model (and the optimizer's state and lr);
+    raises InceptionError on failure (then neither changes)."""
     _check(_lib.inc_checkpoint_load(model._p, optimizer._p if optimizer else None,
                                     os.fsencode(path)), model._ctx, "inc_checkpoint_load")
 
 
-def checkpoint_metadata(path, key, default=None):
-    """__metadata__[key] of a safetensors file, or default when absent."""
+def checkpoint_metadata(path: PathType, key: str,
+                        default: Optional[_T] = None) -> Union[str, _T, None]:
+    """__metadata__[key] of a safetensors file, or default when absent;
+    raises InceptionError for an unreadable or malformed file."""
     needed = c_size_t()
     bpath, bkey = os.fsencode(path), key.encode("utf-8")
     status = _lib.inc_checkpoint_metadata(bpath, bkey, None, 0, byref(needed))
     if status != OK:
-        raise InceptionError(status, "cannot read the metadata of %s" % (path,),
-                             "inc_checkpoint_metadata")
+        # (a bytes path shows as b'...' in the message, as it always did)
+        raise InceptionError(
+            status, "cannot read the metadata of %s" % (path,),  # type: ignore[str-bytes-safe]
+            "inc_checkpoint_metadata")
     if needed.value == 0:
         return default
     buf = ctypes.create_string_buffer(needed.value)
     status = _lib.inc_checkpoint_metadata(bpath, bkey, buf, needed.value, None)
     if status != OK:
-        raise InceptionError(status, "cannot read the metadata of %s" % (path,),
-                             "inc_checkpoint_metadata")
+        raise InceptionError(
+            status, "cannot read the metadata of %s" % (path,),  # type: ignore[str-bytes-safe]
+            "inc_checkpoint_metadata")
     return _s(buf.value)
