@@ -130,7 +130,7 @@ check-asan: build/asan/tests/run build/asan-emu/$(CUDA_MODULE)
 # (VALGRIND_SKIP: suites or suite:case); they run under ASan in check-asan.
 # `make check-valgrind VALGRIND_SKIP=` runs everything.
 VALGRIND ?= valgrind
-VALGRIND_SKIP ?= train shapes kernels cpu_ops containers torch:googlenet
+VALGRIND_SKIP ?= train shapes kernels cpu_ops containers torch:googlenet onnx:googlenet
 VALGRIND_FLAGS ?= --leak-check=full --show-leak-kinds=definite,indirect,possible \
   --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 \
   --suppressions=$(CURDIR)/tests/valgrind.supp --num-callers=30

@@ -796,9 +796,15 @@ Suite *inc_test_suite_onnx(void)
   tcase_set_timeout(tc, 60);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_inception_block);
-  tcase_add_test(tc, test_googlenet);
   tcase_add_test(tc, test_entry_shapes);
   tcase_add_test(tc, test_refusals);
   suite_add_tcase(s, tc);
+  /* its own case: the 24 MB model takes minutes under valgrind, which
+   * skips it (mk/reliability.mk; ASan runs it) */
+  TCase *big = tcase_create("googlenet");
+  tcase_set_timeout(big, 120);
+  tcase_add_checked_fixture(big, setup, teardown);
+  tcase_add_test(big, test_googlenet);
+  suite_add_tcase(s, big);
   return s;
 }
