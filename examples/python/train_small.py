@@ -29,7 +29,8 @@ import time
 try:  # installed (pip install ./python), else the package beside these examples
     import inception as inc
 except ImportError:
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                    "python"))
     import inception as inc  # noqa: E402
 
 FMNIST_DIR = "/usr/share/datasets/fashion-mnist"
