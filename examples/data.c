@@ -14,7 +14,7 @@ const char *const fmnist_class_names[FMNIST_CLASSES] = {
 
 /* PyTorch's area_pixel_compute_source_index + the index/lambda setup of
  * upsample_bilinear2d, in float as PyTorch does for float tensors. */
-static void linear_taps(int in, int out, int *i0, int *i1, float *l0, float *l1)
+void bilinear_taps(int in, int out, int *i0, int *i1, float *l0, float *l1)
 {
   float scale = (float)in / (float)out;
   for (int d = 0; d < out; d++) {
@@ -45,8 +45,8 @@ int resize_bilinear(const float *src, int ih, int iw, float *dst, int oh, int ow
   }
   int *hy0 = hy, *hy1 = hy + oh, *wx0 = wx, *wx1 = wx + ow;
   float *hl0 = hl, *hl1 = hl + oh, *wl0 = wl, *wl1 = wl + ow;
-  linear_taps(ih, oh, hy0, hy1, hl0, hl1);
-  linear_taps(iw, ow, wx0, wx1, wl0, wl1);
+  bilinear_taps(ih, oh, hy0, hy1, hl0, hl1);
+  bilinear_taps(iw, ow, wx0, wx1, wl0, wl1);
   for (int y = 0; y < oh; y++) {
     const float *r0 = src + (size_t)hy0[y] * iw, *r1 = src + (size_t)hy1[y] * iw;
     float *o = dst + (size_t)y * ow;

@@ -22,6 +22,9 @@ extern const char *const fmnist_class_names[FMNIST_CLASSES];
  * below at 0, neighbours clamped at the edge. Same size is an exact copy.
  * Returns 0, or -1 when out of memory. */
 int resize_bilinear(const float *src, int ih, int iw, float *dst, int oh, int ow);
+/* The taps resize_bilinear uses along one axis of in -> out samples: output d
+ * is l0[d] * input i0[d] + l1[d] * input i1[d]. */
+void bilinear_taps(int in, int out, int *i0, int *i1, float *l0, float *l1);
 
 /* Converts images [first, first+n) of d to float planes of size x size:
  * pixel/255, then resize_bilinear. out has n*size*size floats. Returns 0,

@@ -335,20 +335,21 @@ static void taps_area(int in, int out, axis_taps *t)
 }
 
 /* Bilinear, align_corners=False: the taps of resize_bilinear (data.c). */
-static void taps_linear(int in, int out, axis_taps *t)
+static int taps_linear(int in, int out, axis_taps *t)
 {
-  float scale = (float)in / (float)out;
-  for (int d = 0; d < out; d++) {
-    float src = scale * ((float)d + 0.5f) - 0.5f;
-    if (src < 0.f) src = 0.f;
-    int a = (int)src;
-    if (a > in - 1) a = in - 1;
-    float lam = src - (float)a;
-    t->idx[2 * d] = a;
-    t->idx[2 * d + 1] = a < in - 1 ? a + 1 : a;
-    t->w[2 * d] = 1.f - lam;
-    t->w[2 * d + 1] = lam;
+  int *i = malloc(sizeof *i * 2 * (size_t)out);
+  float *l = malloc(sizeof *l * 2 * (size_t)out);
+  if (i && l) {
+    bilinear_taps(in, out, i, i + out, l, l + out);
+    for (int d = 0; d < out; d++) {
+      t->idx[2 * d] = i[d], t->idx[2 * d + 1] = i[out + d];
+      t->w[2 * d] = l[d], t->w[2 * d + 1] = l[out + d];
+    }
   }
+  int rc = i && l ? 0 : -1;
+  free(i);
+  free(l);
+  return rc;
 }
 
 static int taps_make(int in, int out, axis_taps *t)
@@ -360,7 +361,7 @@ static int taps_make(int in, int out, axis_taps *t)
   if (in == out)
     for (int d = 0; d < out; d++) t->idx[d] = d, t->w[d] = 1.f;
   else if (in < out)
-    taps_linear(in, out, t);
+    return taps_linear(in, out, t);
   else
     taps_area(in, out, t);
   return 0;
