@@ -36,21 +36,9 @@ fi
 DATA=${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
 export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-# check DESCRIPTION COMMAND...: passes when COMMAND succeeds
-check() {
-  local d=$1
-  shift
-  if "$@"; then ok "$d"; else bad "$d"; fi
-}
-finish() {
-  echo "classify_test: $pass passed, $fail failed"
-  [ "$fail" -eq 0 ]
-  exit $?
-}
+CHECK_NAME=classify_test
+# shellcheck source=tests/check_lib.sh
+. "$(dirname "$0")/check_lib.sh"
 
 for b in "$TRAIN" "$CLASSIFY" "$IMAGES"; do
   if [ ! -x "$b" ]; then

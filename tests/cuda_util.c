@@ -54,7 +54,8 @@ const tu_cudaemu *tu_emu(void)
   return &emu;
 }
 
-int tu_cuda_probe(char *why, size_t cap)
+/* The probe itself (see tu_cuda_probe). */
+static int probe_in_child(char *why, size_t cap)
 {
   int fds[2];
   if (pipe(fds) != 0) {
@@ -114,6 +115,20 @@ int tu_cuda_probe(char *why, size_t cap)
   if (WIFSIGNALED(status)) snprintf(why, cap, "the probe died of signal %d", WTERMSIG(status));
   if (!why[0]) snprintf(why, cap, "no usable CUDA device");
   return 0;
+}
+
+int tu_cuda_probe(char *why, size_t cap)
+{
+  /* Each CUDA suite asks while the runner registers its suites: one child
+   * answers for all of them (the parent never initialises CUDA). */
+  static int done, kind;
+  static char reason[INC__ERR_CAP];
+  if (!done) {
+    kind = probe_in_child(reason, sizeof reason);
+    done = 1;
+  }
+  snprintf(why, cap, "%s", reason);
+  return kind;
 }
 
 inc_context *tu_cuda_context(void)

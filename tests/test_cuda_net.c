@@ -319,23 +319,30 @@ START_TEST(test_cuda_train)
 }
 END_TEST
 
+/* Two bound Inception blocks, a on CUDA and b on the CPU, b loaded from a's
+ * file (path, which the caller removes). */
+static void twin_blocks(inc_layer **a, inc_layer **b, char *path)
+{
+  INC_CK(gpu, inc_inception_create(gpu, 8, 4, 8, 2, 4, 4, a));
+  INC_CK(cpu, inc_inception_create(cpu, 8, 4, 8, 2, 4, 4, b));
+  int64_t dims[4] = {2, 3, 9, 9}, out[INC_MAX_DIMS];
+  int out_ndim;
+  INC_CK(gpu, inc_layer_infer_shape(*a, 4, dims, &out_ndim, out));
+  INC_CK(cpu, inc_layer_infer_shape(*b, 4, dims, &out_ndim, out));
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  close(fd);
+  INC_CK(gpu, inc_layer_save(*a, path));
+  INC_CK(cpu, inc_layer_load(*b, path));
+}
+
 /* A model trained on CUDA saves through the host and loads on the CPU
  * bit for bit. */
 START_TEST(test_cuda_save_load)
 {
   inc_layer *a = NULL, *b = NULL;
-  INC_CK(gpu, inc_inception_create(gpu, 8, 4, 8, 2, 4, 4, &a));
-  INC_CK(cpu, inc_inception_create(cpu, 8, 4, 8, 2, 4, 4, &b));
-  int64_t dims[4] = {2, 3, 9, 9}, out[INC_MAX_DIMS];
-  int out_ndim;
-  INC_CK(gpu, inc_layer_infer_shape(a, 4, dims, &out_ndim, out));
-  INC_CK(cpu, inc_layer_infer_shape(b, 4, dims, &out_ndim, out));
   char path[] = "/tmp/inc-cuda-save-XXXXXX";
-  int fd = mkstemp(path);
-  ck_assert_int_ge(fd, 0);
-  close(fd);
-  INC_CK(gpu, inc_layer_save(a, path));
-  INC_CK(cpu, inc_layer_load(b, path));
+  twin_blocks(&a, &b, path);
   unlink(path);
   for (int i = 0; i < inc_layer_param_count(a); i++) {
     inc_tensor *va, *vb;
@@ -356,19 +363,10 @@ END_TEST
 START_TEST(test_cuda_export_onnx)
 {
   inc_layer *a = NULL, *b = NULL;
-  INC_CK(gpu, inc_inception_create(gpu, 8, 4, 8, 2, 4, 4, &a));
-  INC_CK(cpu, inc_inception_create(cpu, 8, 4, 8, 2, 4, 4, &b));
-  int64_t dims[4] = {2, 3, 9, 9}, out[INC_MAX_DIMS];
-  int out_ndim;
-  INC_CK(gpu, inc_layer_infer_shape(a, 4, dims, &out_ndim, out));
   char st[] = "/tmp/inc-cuda-onnx-XXXXXX", pa[64], pb[64];
-  int fd = mkstemp(st);
-  ck_assert_int_ge(fd, 0);
-  close(fd);
+  twin_blocks(&a, &b, st);
   snprintf(pa, sizeof pa, "%s-cuda.onnx", st);
   snprintf(pb, sizeof pb, "%s-cpu.onnx", st);
-  INC_CK(gpu, inc_layer_save(a, st));
-  INC_CK(cpu, inc_layer_load(b, st));
   INC_CK(gpu, inc_layer_export_onnx(a, pa));
   INC_CK(cpu, inc_layer_export_onnx(b, pb));
   FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");

@@ -19,21 +19,9 @@ CLASSIFY=${CLASSIFY:-examples/classify}
 DATA=${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
 export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-# check DESCRIPTION COMMAND...: passes when COMMAND succeeds
-check() {
-  local d=$1
-  shift
-  if "$@"; then ok "$d"; else bad "$d"; fi
-}
-finish() {
-  echo "train_test: $pass passed, $fail failed"
-  [ "$fail" -eq 0 ]
-  exit $?
-}
+CHECK_NAME=train_test
+# shellcheck source=tests/check_lib.sh
+. "$(dirname "$0")/check_lib.sh"
 
 for b in "$TRAIN" "$CLASSIFY"; do
   if [ ! -x "$b" ]; then
@@ -233,7 +221,7 @@ check "--keep 1 run exits 0" test $? -eq 0
 best=$(awk -F, 'NR > 1 && (b == "" || $4 > max) { max = $4; b = $1 } END { printf "%03d", b }' \
   "$keep/metrics.csv")
 want=$(printf '%s\n' ckpt-epoch-003.safetensors "ckpt-epoch-$best.safetensors" | sort -u | tr '\n' ' ')
-got=$(cd "$keep" && ls ckpt-epoch-*.safetensors 2> /dev/null | sort | tr '\n' ' ')
+got=$(cd "$keep" && printf '%s\n' ckpt-epoch-*.safetensors | sort | tr '\n' ' ')
 check "--keep 1 keeps the last epoch's checkpoint and the best one (epoch $best): $got" \
   test "$got" = "$want"
 # --export-onnx: the trained model, and the same from its checkpoint through
