@@ -70,7 +70,6 @@ INC_API inc_status inc_context_create(inc_backend b, inc_context **out)
 INC_API void inc_context_destroy(inc_context *ctx)
 {
   if (!ctx) return;
-  for (int i = 0; i < INC__WS_SLOTS; i++) ctx->ops->free(ctx->ws[i], ctx);
   ctx->ops->destroy(ctx);
   inc__module_close(ctx);
   inc__free(ctx);
@@ -114,22 +113,6 @@ INC_API inc_status inc_context_synchronize(inc_context *ctx)
   inc_status s = inc__begin(ctx);
   if (s != INC_OK) return s;
   return ctx->ops->synchronize(ctx);
-}
-
-inc_status inc__workspace(inc_context *ctx, int slot, size_t bytes, void **out)
-{
-  if (ctx->ws_bytes[slot] >= bytes && ctx->ws[slot]) {
-    *out = ctx->ws[slot];
-    return INC_OK;
-  }
-  void *p = NULL;
-  inc_status s = ctx->ops->alloc(&p, bytes, ctx);
-  if (s != INC_OK) return s;
-  ctx->ops->free(ctx->ws[slot], ctx);
-  ctx->ws[slot] = p;
-  ctx->ws_bytes[slot] = bytes;
-  *out = p;
-  return INC_OK;
 }
 
 inc_status inc__fill_random(inc_context *ctx, float *dst, int64_t count, int dist, float a,

@@ -19,7 +19,6 @@ extern "C" {
 #endif
 
 #define INC__ERR_CAP 1024
-#define INC__WS_SLOTS 4
 #define INC__NAME_CAP 64
 
 struct inc_context {
@@ -33,8 +32,6 @@ struct inc_context {
   uint64_t next_uid;            /* tensor identities (optimizer state keys) */
   uint64_t tree_version;        /* bumps on any change of a layer tree */
   inc_status latched;           /* INC_ERR_DEVICE_LOST once poisoned */
-  void *ws[INC__WS_SLOTS];      /* scratch buffers, grown on demand */
-  size_t ws_bytes[INC__WS_SLOTS];
   char device_name[128];
   char err[INC__ERR_CAP];
   struct inc__prof *prof;       /* benchmark profiling; NULL (off) by default */
@@ -98,8 +95,6 @@ void inc__tensor_free(inc_tensor *t);
 inc_status inc__tensor_ensure(inc_context *ctx, inc_tensor **t, int ndim, const int64_t *dims);
 /* Writes "(2, 3, 4)" into buf. */
 const char *inc__dims_str(int ndim, const int64_t *dims, char *buf, size_t cap);
-/* A scratch buffer of at least bytes in slot (0..INC__WS_SLOTS-1). */
-inc_status inc__workspace(inc_context *ctx, int slot, size_t bytes, void **out);
 /* Fills count floats from the context's random stream (advances it). */
 inc_status inc__fill_random(inc_context *ctx, float *dst, int64_t count, int dist, float a,
                             float b);

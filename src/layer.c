@@ -1,16 +1,17 @@
 /*
  * layer.c — the generic half of every layer: construction, the tree
- * (parents, children, names, paths), parameters and their fills, owned
- * activations, and the two-pass shape binding with rollback.
+ * (parents, children, names, paths), parameters and their fills, and the
+ * two-pass shape binding with rollback.
  *
  * The public entry points that run layers (forward, backward, infer,
- * initialize, params) live in src/run.c; kind-specific behaviour lives in
- * src/layers/<kind>.c behind inc__layer_vt.
+ * initialize, params) live in src/run.c, what they run in src/plan*.c;
+ * kind-specific behaviour lives in src/layers/<kind>.c behind
+ * inc__layer_vt.
  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "layer.h"
+#include "plan.h"
 
 inc_status inc__layer_new(inc_context *ctx, const inc__layer_vt *vt, size_t priv_bytes,
                           inc_layer **out)
@@ -195,50 +196,23 @@ inc_status inc__layer_bind_params(inc_layer *l, int64_t in, int wndim, const int
   return INC_OK;
 }
 
-/* ---- activations ---- */
+/* ---- plans ---- */
 
-static inc_status owned(inc_layer *l, inc_tensor **slot, const inc__shape *s)
+void inc__layer_drop_plans(inc_layer *l)
 {
-  inc_status st = inc__tensor_ensure(l->ctx, slot, s->ndim, s->d);
-  if (st == INC_OK) (*slot)->owner_is_layer = 1;
-  return st;
-}
-
-inc_status inc__layer_out(inc_layer *l, const inc__shape *s, inc_tensor **out)
-{
-  inc_status st = owned(l, &l->y_own, s);
-  if (st != INC_OK) return st;
-  l->y = l->y_own;
-  *out = l->y_own;
-  return INC_OK;
-}
-
-inc_status inc__layer_dx(inc_layer *l, const inc__shape *s, inc_tensor **out)
-{
-  inc_status st = owned(l, &l->dx_own, s);
-  if (st != INC_OK) return st;
-  l->dx = l->dx_own;
-  *out = l->dx_own;
-  return INC_OK;
-}
-
-static void release_activations(inc_layer *l)
-{
-  inc__tensor_free(l->y_own);
-  inc__tensor_free(l->dx_own);
-  inc__tensor_free(l->y_nchw);
-  inc__tensor_free(l->dy_cnhw);
-  l->y_own = l->dx_own = l->y_nchw = l->dy_cnhw = NULL;
-  l->y = l->dx = NULL;
-  l->x = NULL;
-  l->trained = 0;
-  if (l->vt->release) l->vt->release(l);
+  for (int i = 0; i < 2; i++) {
+    inc__plan_free(l->plans[i]);
+    l->plans[i] = NULL;
+  }
+  l->ctx->ops->free(l->arena, l->ctx);
+  l->arena = NULL;
+  l->arena_bytes = 0;
 }
 
 void inc__layer_unbind_tree(inc_layer *l)
 {
   for (int i = 0; i < l->nchildren; i++) inc__layer_unbind_tree(l->children[i]);
-  release_activations(l);
+  inc__layer_drop_plans(l);
   free_params(l);
   l->bound = 0;
   l->bound_in = 0;
@@ -273,40 +247,6 @@ inc_status inc__layer_infer_tree(inc_layer *l, const inc__shape *in, inc__shape 
     rollback(l, gen);
     l->ctx->rng_stream = stream; /* a failed call leaves the context as it was */
   }
-  return s;
-}
-
-/* ---- running a layer (containers call these for their children) ---- */
-
-inc_status inc__layer_forward(inc_layer *l, const inc_tensor *x, int training)
-{
-  l->trained = 0;
-  l->x = NULL;
-  inc_context *ctx = l->ctx;
-  double t0 = ctx->prof && !l->vt->is_container ? inc__prof_now() : 0.0;
-  inc_status s = l->vt->forward(l, x, training);
-  if (s != INC_OK) return s;
-  if (ctx->prof && !l->vt->is_container) {
-    ctx->ops->synchronize(ctx);
-    inc__prof_layer(ctx, l->vt->kind, 0, inc__prof_now() - t0);
-  }
-  l->trained = training ? 1 : 0;
-  l->x = training ? x : NULL;
-  return INC_OK;
-}
-
-inc_status inc__layer_backward(inc_layer *l, const inc_tensor *dy)
-{
-  if (!l->trained)
-    return inc__layer_error(l, INC_ERR_STATE,
-                            "backward needs a training forward first (inc_layer_forward with "
-                            "training=1)");
-  inc_context *ctx = l->ctx;
-  if (!ctx->prof || l->vt->is_container) return l->vt->backward(l, dy);
-  double t0 = inc__prof_now();
-  inc_status s = l->vt->backward(l, dy);
-  ctx->ops->synchronize(ctx);
-  inc__prof_layer(ctx, l->vt->kind, 1, inc__prof_now() - t0);
   return s;
 }
 
@@ -356,7 +296,7 @@ static void destroy_tree(inc_layer *l)
 {
   for (int i = 0; i < l->nchildren; i++) destroy_tree(l->children[i]);
   inc__free(l->children);
-  release_activations(l);
+  inc__layer_drop_plans(l);
   free_params(l);
   for (int i = 0; i < l->pname_count; i++) inc__free(l->pname_cache[i]);
   inc__free(l->pname_cache);

@@ -34,10 +34,10 @@ extern "C" {
  * GEMM operand, and a concat's channel slices become contiguous blocks.
  * Rules: a layer accepts either layout; dx always has the layout of the
  * layer's x, dy that of its y; pooling, ReLU and concat keep the layout of
- * their input, conv2d writes channel-major, flatten and dense are (N, F).
- * inc_layer_forward / inc_layer_backward convert at the boundary, so a
- * caller only ever sees (N, C, ...). With N == 1 or C == 1 the two layouts
- * are the same bytes. */
+ * their input, conv2d writes channel-major unless the plan's layout rule
+ * (src/plan.h) asks for (N, C, ...), flatten and dense are (N, F). The
+ * plan converts at the boundary, so a caller only ever sees (N, C, ...).
+ * With N == 1 or C == 1 the two layouts are the same bytes. */
 
 typedef struct inc__shape {
   int ndim;
@@ -52,6 +52,10 @@ typedef struct inc__param {
   int is_bias;
 } inc__param;
 
+struct inc__plan;
+struct inc__step;
+struct inc__sink;
+
 typedef struct inc__layer_vt {
   const char *kind;
   int is_container;
@@ -61,16 +65,28 @@ typedef struct inc__layer_vt {
    * through inc__layer_bind_params) and must set l->bound_gen to
    * l->ctx->tree_version. Containers recurse into their children. */
   inc_status (*infer)(inc_layer *l, const inc__shape *in, inc__shape *out, int bind);
-  /* Computes l->y from x (already shape-checked and bound). */
-  inc_status (*forward)(inc_layer *l, const inc_tensor *x, int training);
-  /* Computes l->dx from dy and the saved state, and the parameter grads. */
-  inc_status (*backward)(inc_layer *l, const inc_tensor *dy);
+  /* ---- planning (src/plan.h) ----
+   * Containers: emit adds the forward steps of the subtree for input value
+   * x and gives its output value; emit_bwd adds the backward steps for the
+   * output gradient dy and gives the value holding the input gradient,
+   * honouring the sink its container passes. NULL for leaves, which the
+   * generic code turns into one forward and one backward step each. */
+  inc_status (*emit)(inc_layer *l, struct inc__plan *p, int x, int *y);
+  inc_status (*emit_bwd)(inc_layer *l, struct inc__plan *p, int dy, const struct inc__sink *sink,
+                         int *dx);
+  /* A forward step, once its input's layout is final: sets the output's
+   * layout, adds the values the step needs (scratch, or saved for backward
+   * in a training plan) and records its decisions in st->flags. */
+  inc_status (*plan_fwd)(struct inc__plan *p, struct inc__step *st);
+  /* A backward step: sets st->dx (a new value, or sink->val when the kind
+   * can write or add its input gradient there) and its scratch values. */
+  inc_status (*plan_bwd)(struct inc__plan *p, struct inc__step *st, const struct inc__sink *sink);
+  /* Run one step (values placed, inputs ready). */
+  inc_status (*run_fwd)(const struct inc__plan *p, const struct inc__step *st);
+  inc_status (*run_bwd)(const struct inc__plan *p, const struct inc__step *st);
   /* For loading: binds an unbound layer from the shape a file gives for its
    * "weight" parameter. NULL for kinds without parameters. */
   inc_status (*bind_from_weight)(inc_layer *l, int ndim, const int64_t *dims);
-  /* Frees kind-private buffers (activations, saved state); parameters are
-   * freed by the generic code. May be NULL. */
-  void (*release)(inc_layer *l);
   /* Frees l->priv. May be NULL. */
   void (*destroy)(inc_layer *l);
   /* Appends kind-specific settings, e.g. "k=3 s=1 p=1", for the summary.
@@ -97,36 +113,11 @@ struct inc_layer {
   inc__param params[INC__MAX_PARAMS];
   int nparams;
 
-  /* activations: outputs and input gradients belong to the layer. y and dx
-   * point either at y_own/dx_own or (containers) at a child's tensor. */
-  const inc_tensor *x;          /* input of the last training forward */
-  const inc_tensor *y;
-  const inc_tensor *dx;
-  inc_tensor *y_own, *dx_own;
-  int trained;                  /* the last forward was a training one */
-  /* inc_layer_forward/backward's NCHW copies of a channel-major output and
-   * its gradient (see "Layouts" above) */
-  inc_tensor *y_nchw, *dy_cnhw;
-  /* Fusion hints, set by a sequential only around one forward call: a ReLU
-   * follows this layer (conv2d then rectifies its own output), or this
-   * ReLU's input is already rectified (it then passes it through). */
-  int fuse_relu, rectified_in;
-  /* Set by a sequential around one forward call: the next convolution
-   * (past a ReLU) has a kernel larger than 1 and reads an (N, C, H, W)
-   * input in one im2col pass; conv2d then writes (N, C, H, W) itself. */
-  int want_nchw;
-  /* Set around one backward call when nobody wants this layer's input
-   * gradient (inc_layer_backward with dx == NULL, passed down to a
-   * container's first layer): it may skip computing dx (l->dx is NULL). */
-  int skip_dx;
-  /* Set around one backward call by a concat (and passed on by a
-   * sequential to its first layer): the input gradient may be written
-   * straight into dx_into (shape and layout of x), added to what is there
-   * when dx_accum, instead of into an own tensor; a layer that does so
-   * points l->dx at a view of dx_into. conv2d does it for a 1x1 input
-   * gradient, whose GEMM then sums the branches with no separate pass. */
-  float *dx_into;
-  int dx_accum;
+  /* execution: the plans this layer was last run with as a root (inference,
+   * training; src/plan.h) and the arena their values live in */
+  struct inc__plan *plans[2];
+  void *arena;
+  size_t arena_bytes;
 
   /* parameter-name cache for inc_layer_param (relative to this layer) */
   char **pname_cache;
@@ -157,13 +148,6 @@ inc_status inc__layer_bind_params(inc_layer *l, int64_t in, int wndim, const int
 inc_status inc__layer_fill_params(inc_layer *l);
 /* Runs infer over a whole tree: dry pass, then binding pass with rollback. */
 inc_status inc__layer_infer_tree(inc_layer *l, const inc__shape *in, inc__shape *out);
-/* Forward and backward of a child from a container: the same checks as the
- * public calls minus the shape pass. */
-inc_status inc__layer_forward(inc_layer *l, const inc_tensor *x, int training);
-inc_status inc__layer_backward(inc_layer *l, const inc_tensor *dy);
-/* Gives l an owned output / input-gradient tensor of shape s. */
-inc_status inc__layer_out(inc_layer *l, const inc__shape *s, inc_tensor **out);
-inc_status inc__layer_dx(inc_layer *l, const inc__shape *s, inc_tensor **out);
 /* Adds a child to a container (ownership moves on INC_OK). */
 inc_status inc__container_add(inc_layer *parent, inc_layer *child);
 /* Collects the parameters of a subtree in depth-first order into *params
@@ -174,16 +158,15 @@ inc_status inc__collect_params(const inc_layer *l, inc__param ***params, inc_lay
 /* The name of a parameter relative to `from` ("2.0.p2.2.weight"). */
 const char *inc__param_name(const inc_layer *from, const inc_layer *leaf, const inc__param *p,
                             char *buf, size_t cap);
-/* Frees a leaf's parameters and every activation of a subtree; marks it
+/* Frees a leaf's parameters and every plan of a subtree; marks it
  * unbound. */
 void inc__layer_unbind_tree(inc_layer *l);
 /* Checks that the output (N, C, OH, OW) of window g (and its im2col
  * matrix) has an element count that fits in int64; INC_ERR_INVALID_ARGUMENT
  * otherwise (e.g. an absurd padding). */
 inc_status inc__window_check(const inc_layer *l, const inc__window *g);
-/* 1 if l is a conv2d that reads its input through im2col (any kernel but
- * a 1x1 stride-1 unpadded one): it prefers an (N, C, H, W) input. */
-int inc__conv2d_im2col(const inc_layer *l);
+/* Frees the plans and the arena of l (not of its children). */
+void inc__layer_drop_plans(inc_layer *l);
 /* The square window of a conv2d (inc__conv2d_geometry) or a max/avg pool
  * (inc__pool_geometry): kernel, stride and padding; 1, or 0 (nothing
  * written) for a layer of another kind. For the ONNX exporter. */

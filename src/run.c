@@ -8,7 +8,7 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include "layer.h"
+#include "plan.h"
 
 static inc_status check_input(inc_layer *l, const inc_tensor *x, const char *what)
 {
@@ -74,6 +74,22 @@ INC_API inc_status inc_layer_initialize(inc_layer *layer, inc_init scheme, int f
   return initialize(layer, scheme, force_reinit);
 }
 
+/* The plan of l for input shape `in` and the training flag: the cached one
+ * while the tree is unchanged, else a new one. */
+static inc_status plan_for(inc_layer *l, const inc__shape *in, int training, inc__plan **out)
+{
+  inc__plan *p = l->plans[training];
+  if (!p || p->version != l->ctx->tree_version || !inc__shape_eq(&p->in, in)) {
+    inc__plan *q;
+    inc_status s = inc__plan_build(l, in, training, &q);
+    if (s != INC_OK) return s;
+    inc__plan_free(p);
+    l->plans[training] = p = q;
+  }
+  *out = p;
+  return INC_OK;
+}
+
 INC_API inc_status inc_layer_forward(inc_layer *layer, const inc_tensor *x, int training,
                                      const inc_tensor **y)
 {
@@ -88,21 +104,12 @@ INC_API inc_status inc_layer_forward(inc_layer *layer, const inc_tensor *x, int 
   inc__shape_of(x, &in);
   s = inc__layer_infer_tree(layer, &in, &out);
   if (s != INC_OK) return s;
-  s = inc__layer_forward(layer, x, training);
-  if (s != INC_OK) return s;
-  const inc_tensor *t = layer->y;
-  if (!inc__as_nchw(t)) { /* channel-major inside the tree: hand out (N, C, ...) */
-    inc_context *ctx = layer->ctx;
-    s = inc__tensor_ensure(ctx, &layer->y_nchw, t->ndim, t->dims);
-    if (s != INC_OK) return s;
-    layer->y_nchw->owner_is_layer = 1;
-    layer->y_nchw->cnhw = 0;
-    s = ctx->ops->swap01(layer->y_nchw->data, t->data, t->dims[1], t->dims[0], inc__plane(t),
-                         ctx);
-    if (s != INC_OK) return s;
-    t = layer->y_nchw;
-  }
-  *y = t;
+  training = training ? 1 : 0;
+  inc__plan *p;
+  if ((s = plan_for(layer, &in, training, &p)) != INC_OK) return s;
+  if (layer->plans[!training]) layer->plans[!training]->trained = 0; /* same arena */
+  if ((s = inc__plan_forward(p, x)) != INC_OK) return s;
+  *y = inc__pv(p, p->out);
   return INC_OK;
 }
 
@@ -115,34 +122,25 @@ INC_API inc_status inc_layer_backward(inc_layer *layer, const inc_tensor *dy,
   if (s != INC_OK) return s;
   s = check_input(layer, dy, "backward");
   if (s != INC_OK) return s;
-  if (!layer->trained || !layer->y)
+  inc__plan *p = layer->plans[1];
+  if (!p || !p->trained)
     return inc__layer_error(layer, INC_ERR_STATE,
                             "backward needs a training forward first (inc_layer_forward with "
                             "training=1)");
+  if (p->version != layer->ctx->tree_version)
+    return inc__layer_error(layer, INC_ERR_STATE,
+                            "the layer tree changed since the training forward; run forward "
+                            "again");
   inc__shape ds, ys;
   inc__shape_of(dy, &ds);
-  inc__shape_of(layer->y, &ys);
+  inc__shape_of(inc__pv(p, p->y), &ys);
   if (!inc__shape_eq(&ds, &ys)) {
     char a[96], b[96];
     return inc__layer_error(layer, INC_ERR_SHAPE, "backward: dy is %s but the output was %s",
                             inc__shape_str(&ds, a, sizeof a), inc__shape_str(&ys, b, sizeof b));
   }
-  if (!inc__as_nchw(layer->y)) { /* the tree works channel-major: convert dy to it */
-    inc_context *ctx = layer->ctx;
-    s = inc__tensor_ensure(ctx, &layer->dy_cnhw, dy->ndim, dy->dims);
-    if (s != INC_OK) return s;
-    layer->dy_cnhw->owner_is_layer = 1;
-    layer->dy_cnhw->cnhw = 1;
-    s = ctx->ops->swap01(layer->dy_cnhw->data, dy->data, dy->dims[0], dy->dims[1],
-                         inc__plane(dy), ctx);
-    if (s != INC_OK) return s;
-    dy = layer->dy_cnhw;
-  }
-  layer->skip_dx = !dx; /* the input gradient is not wanted: layers may skip it */
-  s = inc__layer_backward(layer, dy);
-  layer->skip_dx = 0;
-  if (s != INC_OK) return s;
-  if (dx) *dx = layer->dx;
+  if ((s = inc__plan_backward(p, dy, dx != NULL)) != INC_OK) return s;
+  if (dx) *dx = inc__pv(p, p->dx);
   return INC_OK;
 }
 

@@ -1,17 +1,15 @@
 /*
  * concat.c — the parallel container: every branch gets the same input and
- * the branch outputs (N, Cb, ...) are written into their channel slices of
- * one output (N, sum Cb, ...). Backward reads each branch's slice of dy,
- * runs the branch backward and sums the branches' input gradients. Works
- * in either layout (see layer.h); channel-major slices are whole blocks.
+ * the branch outputs (N, Cb, ...) lie in their channel slices of one
+ * output (N, sum Cb, ...). Backward hands each branch its slice of dy and
+ * sums the branches' input gradients. Works in either layout (see
+ * layer.h); channel-major slices are whole blocks, so there the plan makes
+ * a branch's output a view of its block (no copy forward) and hands each
+ * branch its block of dy as it lies (no copy backward), and a branch whose
+ * first layer can write or add its input gradient into the sum does so.
  */
 #include <stdio.h>
-#include "../layer.h"
-
-typedef struct concat_priv {
-  inc_tensor *part; /* (N, Cb, ...) slice of dy for one branch at a time */
-  inc_tensor view;  /* a branch's block of a channel-major dy, not owned */
-} concat_priv;
+#include "../plan.h"
 
 static inc_status concat_infer(inc_layer *l, const inc__shape *in, inc__shape *out, int bind)
 {
@@ -42,125 +40,160 @@ static inc_status concat_infer(inc_layer *l, const inc__shape *in, inc__shape *o
   return INC_OK;
 }
 
-/* Forward writes each branch output into its channel slice of y. With a
- * channel-major y (see "Layouts" in layer.h; chosen when a branch gives
- * one) a slice is one contiguous block, so a channel-major branch output
- * is a single copy and a channel-major dy block is handed to its branch
- * as it lies, without a copy. */
-static inc_status concat_forward(inc_layer *l, const inc_tensor *x, int training)
+/* One forward step for the concat itself, after its branches': it reads
+ * their outputs (its inputs in plan->ins) and x, whose shape gives the
+ * input gradient's. */
+static inc_status concat_emit(inc_layer *l, inc__plan *p, int x, int *y)
 {
-  inc_context *ctx = l->ctx;
-  int cm = 0;
-  for (int i = 0; i < l->nchildren; i++) {
-    inc_status s = inc__layer_forward(l->children[i], x, training);
-    if (s != INC_OK) return s;
-    cm |= l->children[i]->y->cnhw;
-  }
+  int *outs = (int *)inc__malloc((size_t)l->nchildren * sizeof *outs);
+  if (!outs) return inc__layer_error(l, INC_ERR_OUT_OF_MEMORY, "out of host memory");
+  inc_status s = INC_OK;
   inc__shape os;
-  inc__shape_of(l->children[0]->y, &os);
-  os.d[1] = 0;
-  for (int i = 0; i < l->nchildren; i++) os.d[1] += l->children[i]->y->dims[1];
-  inc_tensor *y; /* (N, C, ...) */
-  inc_status s = inc__layer_out(l, &os, &y);
-  if (s != INC_OK) return s;
-  y->cnhw = cm;
-  int64_t off = 0, n = os.d[0], p = inc__plane(y);
   for (int i = 0; s == INC_OK && i < l->nchildren; i++) {
-    const inc_tensor *b = l->children[i]->y; /* (N, Cb, ...) */
+    s = inc__plan_emit(l->children[i], p, x, &outs[i]);
+    if (s != INC_OK) break;
+    const inc_tensor *b = inc__pv(p, outs[i]);
+    if (i == 0) inc__shape_of(b, &os);
+    else os.d[1] += b->dims[1];
+  }
+  inc__step st;
+  inc__plan_step_init(&st, INC__STEP_FWD, l);
+  st.x = x;
+  st.nin = l->nchildren;
+  if (s == INC_OK && ((st.in = inc__plan_add_inputs(p, outs, st.nin)) < 0 ||
+                      (st.y = inc__plan_value(p, &os, 0)) < 0 || inc__plan_step(p, &st) < 0))
+    s = INC_ERR_OUT_OF_MEMORY;
+  inc__free(outs);
+  if (s == INC_OK) *y = st.y;
+  return s;
+}
+
+/* The output is channel-major when a branch gives one; then each
+ * channel-major branch output becomes a view of its block. */
+static inc_status concat_plan_fwd(inc__plan *p, inc__step *st)
+{
+  inc_tensor *y = inc__pv(p, st->y);
+  y->cnhw = 0;
+  for (int i = 0; i < st->nin; i++) y->cnhw |= inc__pv(p, p->ins[st->in + i])->cnhw;
+  if (inc__as_nchw(y)) return INC_OK;
+  int64_t off = 0, n = y->dims[0], pl = inc__plane(y);
+  for (int i = 0; i < st->nin; i++) {
+    int b = p->ins[st->in + i];
+    const inc__val *v = &p->vals[b];
+    if (inc__as_cnhw(&v->t) && !v->external && v->base < 0 && b != st->x)
+      inc__plan_make_view(p, b, st->y, off * n * pl);
+    off += v->t.dims[1];
+  }
+  return INC_OK;
+}
+
+/* Copies the branch outputs that are not views into their slices. */
+static inc_status concat_run_fwd(const inc__plan *p, const inc__step *st)
+{
+  inc_context *ctx = p->ctx;
+  const inc_tensor *y = inc__pv(p, st->y); /* (N, C, ...) */
+  int64_t off = 0, n = y->dims[0], pl = inc__plane(y);
+  inc_status s = INC_OK;
+  for (int i = 0; s == INC_OK && i < st->nin; i++) {
+    int bi = p->ins[st->in + i];
+    const inc_tensor *b = inc__pv(p, bi); /* (N, Cb, ...) */
     int64_t cb = b->dims[1];
-    if (!inc__as_nchw(y)) { /* y stored (C, N, ...): rows off.. are the block */
-      float *dst = y->data + off * n * p;
+    if (p->vals[bi].base == st->y) /* written in place by its branch */
+      ;
+    else if (!inc__as_nchw(y)) { /* y stored (C, N, ...): rows off.. are the block */
+      float *dst = y->data + off * n * pl;
       if (inc__as_cnhw(b))
-        s = ctx->ops->copy(dst, b->data, (size_t)(cb * n * p) * sizeof(float), ctx);
+        s = ctx->ops->copy(dst, b->data, (size_t)(cb * n * pl) * sizeof(float), ctx);
       else
-        s = ctx->ops->swap01(dst, b->data, n, cb, p, ctx);
+        s = ctx->ops->swap01(dst, b->data, n, cb, pl, ctx);
     } else {
-      s = ctx->ops->slice(y->data, b->data, 1, n, cb, os.d[1], off, p, ctx);
+      s = ctx->ops->slice(y->data, b->data, 1, n, cb, y->dims[1], off, pl, ctx);
     }
     off += cb;
   }
   return s;
 }
 
-static inc_status concat_backward(inc_layer *l, const inc_tensor *dy)
+/* Adds a data-moving step from x to y; -1 when out of memory. */
+static int move(inc__plan *p, int op, int x, int y, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                int64_t d4)
 {
-  inc_context *ctx = l->ctx;
-  concat_priv *c = (concat_priv *)l->priv;
-  inc__shape in;
-  inc__shape_of(l->x, &in);
-  inc_tensor *dx = NULL; /* shape and layout of the input; not made when unwanted */
-  inc_status s = INC_OK;
-  if (!l->skip_dx) {
-    s = inc__layer_dx(l, &in, &dx);
-    if (s != INC_OK) return s;
-    dx->cnhw = l->x->cnhw;
-  } else {
-    l->dx = NULL;
-  }
-  int64_t off = 0, p = inc__plane(dy), n = dy->dims[0], ct = dy->dims[1];
-  int blocks = !inc__as_nchw(dy); /* dy stored (C, N, ...) like y */
-  int filled = 0;                   /* dx holds the sum of the branches so far */
-  for (int i = 0; s == INC_OK && i < l->nchildren; i++) {
-    inc_layer *br = l->children[i];
-    inc__shape ps;
-    inc__shape_of(br->y, &ps);
-    const inc_tensor *part;
-    if (blocks && inc__as_cnhw(br->y)) { /* the branch's block of dy, as it lies */
-      inc_tensor *v = &c->view;
-      v->ctx = ctx;
-      v->ndim = ps.ndim;
-      for (int j = 0; j < ps.ndim; j++) v->dims[j] = ps.d[j];
-      v->numel = v->capacity = br->y->numel;
-      v->data = dy->data + off * n * p;
-      v->owner_is_layer = 1;
-      v->cnhw = 1;
-      part = v;
-    } else {
-      s = inc__tensor_ensure(ctx, &c->part, ps.ndim, ps.d);
-      if (s != INC_OK) break;
-      c->part->cnhw = br->y->cnhw;
-      if (blocks) /* a branch that gave (N, Cb, ...): swap its block back */
-        s = ctx->ops->swap01(c->part->data, dy->data + off * n * p, ps.d[1], n, p, ctx);
-      else
-        s = ctx->ops->slice(dy->data, c->part->data, 0, n, ps.d[1], ct, off, p, ctx);
-      part = c->part;
-    }
-    br->skip_dx = l->skip_dx;
-    br->dx_into = dx ? dx->data : NULL; /* a branch may add its dx into ours itself */
-    br->dx_accum = filled;
-    if (s == INC_OK) s = inc__layer_backward(br, part);
-    br->skip_dx = br->dx_accum = 0;
-    br->dx_into = NULL;
-    if (s != INC_OK) break;
-    off += ps.d[1];
-    if (!dx) continue;
-    if (br->dx->data == dx->data) /* it did */
-      ;
-    else if (!filled)
-      s = ctx->ops->copy(dx->data, br->dx->data, (size_t)dx->numel * sizeof(float), ctx);
-    else
-      s = ctx->ops->axpy(dx->data, br->dx->data, 1.0f, dx->numel, ctx);
-    filled = 1;
-  }
-  return s;
+  inc__step st;
+  inc__plan_step_init(&st, op, NULL);
+  st.x = x;
+  st.y = y;
+  st.dim[0] = d0;
+  st.dim[1] = d1;
+  st.dim[2] = d2;
+  st.dim[3] = d3;
+  st.dim[4] = d4;
+  return inc__plan_step(p, &st);
 }
 
-static void concat_release(inc_layer *l)
+/* The part of dy for branch output b (shape bs) at channel offset off. */
+static int dy_part(inc__plan *p, int dy, const inc_tensor *b, int64_t off)
 {
-  concat_priv *c = (concat_priv *)l->priv;
-  inc__tensor_free(c->part);
-  c->part = NULL;
+  const inc_tensor *g = inc__pv(p, dy);
+  inc__shape bs;
+  inc__shape_of(b, &bs);
+  int64_t n = g->dims[0], pl = inc__plane(g), cb = bs.d[1];
+  if (inc__as_nchw(g)) { /* a slice copy */
+    int part = inc__plan_value(p, &bs, b->cnhw);
+    if (part < 0 || move(p, INC__STEP_SLICE, dy, part, n, cb, g->dims[1], off, pl) < 0) return -1;
+    return part;
+  }
+  if (inc__as_cnhw(b)) return inc__plan_view(p, dy, off * n * pl, &bs, 1); /* the block */
+  /* a branch that gave (N, Cb, ...): swap its block back */
+  int block = inc__plan_view(p, dy, off * n * pl, &bs, 1), part = inc__plan_value(p, &bs, 0);
+  if (block < 0 || part < 0 || move(p, INC__STEP_SWAP, block, part, cb, n, pl, 0, 0) < 0) return -1;
+  return part;
+}
+
+/* Branches in order, each summing its input gradient into the concat's:
+ * the first writes, the others add, either themselves (the sink) or by a
+ * copy / axpy step after them. */
+static inc_status concat_emit_bwd(inc_layer *l, inc__plan *p, int dy, const inc__sink *sink,
+                                  int *dx)
+{
+  const inc__step *f = &p->fwd[inc__plan_fwd_step(p, l)];
+  const inc_tensor *x = inc__pv(p, f->x);
+  inc__shape in;
+  inc__shape_of(x, &in);
+  int sum = sink->val >= 0 ? sink->val : inc__plan_value(p, &in, x->cnhw);
+  int filled = sink->val >= 0 && sink->accum, in0 = f->in;
+  int64_t off = 0;
+  if (sum < 0) return INC_ERR_OUT_OF_MEMORY;
+  for (int i = 0; i < l->nchildren; i++) {
+    const inc_tensor *b = inc__pv(p, p->ins[in0 + i]);
+    int part = dy_part(p, dy, b, off), bdx;
+    if (part < 0) return INC_ERR_OUT_OF_MEMORY;
+    off += b->dims[1];
+    inc__sink into = {sum, filled};
+    inc_status s = inc__plan_emit_bwd(l->children[i], p, part, &into, &bdx);
+    if (s != INC_OK) return s;
+    if (bdx != sum && move(p, filled ? INC__STEP_AXPY : INC__STEP_COPY, bdx, sum, 0, 0, 0, 0, 0) < 0)
+      return INC_ERR_OUT_OF_MEMORY;
+    filled = 1;
+  }
+  *dx = sum;
+  return INC_OK;
 }
 
 const inc__layer_vt inc__concat_vt = {
-    "concat", 1, concat_infer, concat_forward, concat_backward, NULL, concat_release, NULL, NULL,
+    .kind = "concat",
+    .is_container = 1,
+    .infer = concat_infer,
+    .emit = concat_emit,
+    .emit_bwd = concat_emit_bwd,
+    .plan_fwd = concat_plan_fwd,
+    .run_fwd = concat_run_fwd,
 };
 
 INC_API inc_status inc_concat_create(inc_context *ctx, inc_layer **out)
 {
   inc_status s = inc__create_begin(ctx, out, "inc_concat_create");
   if (s != INC_OK) return s;
-  return inc__layer_new(ctx, &inc__concat_vt, sizeof(concat_priv), out);
+  return inc__layer_new(ctx, &inc__concat_vt, 0, out);
 }
 
 INC_API inc_status inc_concat_add_branch(inc_layer *concat, inc_layer *branch)

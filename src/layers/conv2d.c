@@ -5,32 +5,27 @@
  * Forward is im2col over the whole batch and one GEMM (never one GEMM per
  * image): col (C*K*K, N*OH*OW), y = weight x col written channel-major
  * (OC, N*OH*OW) (see "Layouts" in layer.h), then one in-place pass adds
- * the bias (and applies the ReLU that follows, when the sequential says
- * so). A 1x1 stride-1 convolution of a channel-major input skips im2col:
- * the input is already the col matrix. Backward is two GEMMs (weight grad,
- * input grad) plus col2im; the output gradient, channel-major like y, is
- * the GEMM operand as it comes.
+ * the bias (and the ReLU fused into the step by the plan). A 1x1 stride-1
+ * convolution of a channel-major input skips im2col: the input is already
+ * the col matrix. When only convolutions that run im2col read the output,
+ * the plan has it written (N, C, H, W), which their im2col reads in one
+ * pass: the GEMM result then goes through a scratch and the bias pass puts
+ * it in place. Backward is two GEMMs (weight grad, input grad) plus col2im;
+ * the output gradient, channel-major like y, is the GEMM operand as it
+ * comes. A training plan keeps each col matrix from forward to backward
+ * (one im2col pass less per step, for the memory of the col).
  */
 #include <stdio.h>
-#include "../layer.h"
+#include "../plan.h"
 
 typedef struct conv_priv {
   int oc, k, s, p;
-  inc_tensor dx_view; /* l->dx when the input gradient went to l->dx_into */
-  inc_tensor *col;    /* INC_CONV_KEEP_COL: the col of the last training forward */
-  int col_valid;
 } conv_priv;
 
-/* Keep each convolution's col matrix from the training forward for its
- * backward instead of building it again: one im2col pass less per step for
- * the memory of every col at once (about 650 MB for the D2L GoogLeNet at
- * 96x96, batch 128); build with -DINC_CONV_KEEP_COL=0 to trade the time back
- * for the memory. See docs/performance.md. */
-#ifndef INC_CONV_KEEP_COL
-#define INC_CONV_KEEP_COL 1
-#endif
-
-enum { WS_COL = 0, WS_TMP = 1, WS_DCOL = 2 };
+/* Step decisions (st->flags) and values (st->aux). */
+enum { COL_IS_X = 1, NCHW_OUT = 2 };
+enum { A_COL = 0, A_TMP = 1 };                        /* forward */
+enum { B_COL = 0, B_DYT = 1, B_DCOL = 2 };            /* backward */
 
 static inc_status conv_window(inc_layer *l, const inc__shape *in, inc__window *g)
 {
@@ -81,9 +76,11 @@ static inc_status conv_infer(inc_layer *l, const inc__shape *in, inc__shape *out
 
 static int is_pointwise(const conv_priv *c) { return c->k == 1 && c->s == 1 && c->p == 0; }
 
-int inc__conv2d_im2col(const inc_layer *l)
+/* A convolution step that reads its input through im2col (any kernel but a
+ * 1x1 stride-1 unpadded one): it prefers an (N, C, H, W) input. */
+static int runs_im2col(const inc__step *st)
 {
-  return l->vt == &inc__conv2d_vt && !is_pointwise((const conv_priv *)l->priv);
+  return st->layer->vt == &inc__conv2d_vt && !is_pointwise((const conv_priv *)st->layer->priv);
 }
 
 int inc__conv2d_geometry(const inc_layer *l, int *kernel, int *stride, int *padding)
@@ -115,152 +112,139 @@ static inc_status col_pass(inc_context *ctx, int to_col, float *col, float *img,
   return INC_OK;
 }
 
-/* The col matrix (C*K*K, N*OH*OW) of x: x itself (a 1x1 convolution of a
- * channel-major input), x with its leading axes swapped, or im2col into
- * the workspace. */
-static inc_status conv_col(inc_layer *l, const inc_tensor *x, const inc__window *g,
-                           const float **col, int keep)
+/* The window of step st's input. */
+static inc_status step_window(const inc__plan *p, const inc__step *st, const inc_tensor **x,
+                              inc__window *g)
 {
-  inc_context *ctx = l->ctx;
-  conv_priv *c = (conv_priv *)l->priv;
-  if (is_pointwise(c) && inc__as_cnhw(x)) {
-    *col = x->data;
-    return INC_OK;
-  }
-  int64_t rows = g->c * c->k * c->k, cols = g->n * g->oh * g->ow;
-  float *buf;
-  inc_status s;
-  if (INC_CONV_KEEP_COL && keep == 2 && c->col_valid) { /* backward: the forward's col */
-    *col = c->col->data;
-    return INC_OK;
-  }
-  if (INC_CONV_KEEP_COL && keep == 1) { /* training forward: keep it */
-    int64_t d[1] = {rows * cols};
-    c->col_valid = 0;
-    s = inc__tensor_ensure(ctx, &c->col, 1, d);
-    if (s != INC_OK) return s;
-    c->col->owner_is_layer = 1;
-    buf = c->col->data;
-    c->col_valid = 1;
-  } else {
-    if (keep == 0) c->col_valid = 0;
-    s = inc__workspace(ctx, WS_COL, (size_t)(rows * cols) * sizeof(float), (void **)&buf);
-  }
-  if (s != INC_OK) return s;
-  INC__PROF_ROLE(ctx, INC__ROLE_COL);
-  if (is_pointwise(c))
-    s = ctx->ops->swap01(buf, x->data, g->n, g->c, g->h * g->w, ctx);
-  else
-    s = col_pass(ctx, 1, buf, (float *)x->data, x, g);
-  *col = buf;
-  return s;
+  inc__shape in;
+  *x = inc__pv(p, p->fwd[st->op == INC__STEP_BWD ? st->fwd : (int)(st - p->fwd)].x);
+  inc__shape_of(*x, &in);
+  return conv_window(st->layer, &in, g);
 }
 
-/* y (N, OC, OH, OW) is written channel-major, (OC, N*OH*OW), straight from
- * the GEMM; bias and, when the enclosing sequential says a ReLU follows,
- * the ReLU are applied in place in one pass. */
-static inc_status conv_forward(inc_layer *l, const inc_tensor *x, int training)
+/* im2col of x into col (C*K*K, N*OH*OW); a 1x1 convolution's is a swap of
+ * the leading axes. */
+static inc_status make_col(inc_context *ctx, const conv_priv *c, float *col, const inc_tensor *x,
+                           const inc__window *g)
 {
-  inc_context *ctx = l->ctx;
+  INC__PROF_ROLE(ctx, INC__ROLE_COL);
+  if (is_pointwise(c)) return ctx->ops->swap01(col, x->data, g->n, g->c, g->h * g->w, ctx);
+  return col_pass(ctx, 1, col, (float *)x->data, x, g);
+}
+
+static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
+{
+  const conv_priv *c = (const conv_priv *)st->layer->priv;
+  const inc_tensor *x = inc__pv(p, st->x);
+  inc_tensor *y = inc__pv(p, st->y); /* (N, OC, OH, OW) */
+  int64_t n = x->dims[0], np = n * y->dims[2] * y->dims[3];
+  if (is_pointwise(c) && inc__as_cnhw(x))
+    st->flags |= COL_IS_X;
+  else if ((st->aux[A_COL] = inc__plan_scratch(p, x->dims[1] * c->k * c->k * np)) < 0)
+    return INC_ERR_OUT_OF_MEMORY; /* col (C*K*K, N*OH*OW) */
+  if (n > 1 && c->oc > 1 && inc__plan_readers_all(p, st->y, runs_im2col)) {
+    st->flags |= NCHW_OUT;
+    if ((st->aux[A_TMP] = inc__plan_scratch(p, c->oc * np)) < 0) /* (OC, N*OH*OW) */
+      return INC_ERR_OUT_OF_MEMORY;
+  }
+  y->cnhw = !(st->flags & NCHW_OUT);
+  return INC_OK;
+}
+
+/* y (N, OC, OH, OW) = weight x col + bias (+ ReLU): written channel-major
+ * (OC, N*OH*OW) straight from the GEMM and finished in place, or, for an
+ * (N, C, H, W) output, moved into place by the bias pass. */
+static inc_status conv_run_fwd(const inc__plan *p, const inc__step *st)
+{
+  inc_context *ctx = p->ctx;
+  inc_layer *l = st->layer;
   const conv_priv *c = (const conv_priv *)l->priv;
-  inc__shape in, os;
+  const inc_tensor *x;
   inc__window g;
-  inc__shape_of(x, &in);
-  inc_status s = conv_window(l, &in, &g);
+  inc_status s = step_window(p, st, &x, &g);
   if (s != INC_OK) return s;
-  os.ndim = 4;
-  os.d[0] = g.n;
-  os.d[1] = c->oc;
-  os.d[2] = g.oh;
-  os.d[3] = g.ow;
-  inc_tensor *y; /* (N, OC, OH, OW), stored (OC, N*OH*OW) */
-  if ((s = inc__layer_out(l, &os, &y)) != INC_OK) return s;
-  const float *col; /* (C*K*K, N*OH*OW) */
-  if ((s = conv_col(l, x, &g, &col, training ? 1 : 0)) != INC_OK) return s;
+  float *y = inc__pv(p, st->y)->data;
+  const float *col = x->data; /* (C*K*K, N*OH*OW) */
+  if (!(st->flags & COL_IS_X)) {
+    float *buf = inc__pv(p, st->aux[A_COL])->data;
+    if ((s = make_col(ctx, c, buf, x, &g)) != INC_OK) return s;
+    col = buf;
+  }
   const float *w = l->params[0].value->data, *b = l->params[1].value->data;
-  int64_t kdim = g.c * c->k * c->k, p = g.oh * g.ow, np = g.n * p;
-  (void)training;
-  if (l->want_nchw && !(g.n == 1 || c->oc == 1)) {
-    /* the next layer runs im2col: give it (N, OC, OH, OW), the bias pass
-     * moving the GEMM result (OC, N*P) into place */
-    float *tmp;
-    y->cnhw = 0;
-    s = inc__workspace(ctx, WS_TMP, (size_t)(c->oc * np) * sizeof(float), (void **)&tmp);
-    if (s == INC_OK) s = ctx->ops->gemm(tmp, w, col, 0, 0, c->oc, np, kdim, 1.0f, 0.0f, ctx);
-    if (s == INC_OK) s = ctx->ops->conv_out(y->data, tmp, b, g.n, c->oc, p, l->fuse_relu, ctx);
+  int64_t kdim = g.c * c->k * c->k, hw = g.oh * g.ow, np = g.n * hw;
+  if (st->flags & NCHW_OUT) {
+    float *tmp = inc__pv(p, st->aux[A_TMP])->data;
+    s = ctx->ops->gemm(tmp, w, col, 0, 0, c->oc, np, kdim, 1.0f, 0.0f, ctx);
+    if (s == INC_OK) s = ctx->ops->conv_out(y, tmp, b, g.n, c->oc, hw, st->relu, ctx);
     return s;
   }
-  y->cnhw = 1;
-  s = ctx->ops->gemm(y->data, w, col, 0, 0, c->oc, np, kdim, 1.0f, 0.0f, ctx);
-  if (s == INC_OK) s = ctx->ops->conv_out(y->data, y->data, b, 1, c->oc, np, l->fuse_relu, ctx);
+  s = ctx->ops->gemm(y, w, col, 0, 0, c->oc, np, kdim, 1.0f, 0.0f, ctx);
+  if (s == INC_OK) s = ctx->ops->conv_out(y, y, b, 1, c->oc, np, st->relu, ctx);
   return s;
 }
 
-static inc_status conv_backward(inc_layer *l, const inc_tensor *dy)
+/* Backward reads the forward's col (kept), or x as its col (1x1 of a
+ * channel-major input). Its input gradient goes where the container's
+ * sink says when the GEMM can write it there: a 1x1 convolution of a
+ * channel-major input, whose dcol is dx, writes (or adds) it in place. */
+static inc_status conv_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *sink)
 {
-  inc_context *ctx = l->ctx;
-  const conv_priv *c = (const conv_priv *)l->priv;
-  const inc_tensor *x = l->x;
+  const conv_priv *c = (const conv_priv *)st->layer->priv;
+  const inc__step *f = &p->fwd[st->fwd];
+  const inc_tensor *x = inc__pv(p, f->x), *dy = inc__pv(p, st->dy);
+  int64_t np = dy->dims[0] * inc__plane(dy), kdim = x->dims[1] * c->k * c->k;
+  if (!inc__as_cnhw(dy) && (st->aux[B_DYT] = inc__plan_scratch(p, c->oc * np)) < 0)
+    return INC_ERR_OUT_OF_MEMORY; /* dy as (OC, N*OH*OW) */
+  st->aux[B_COL] = f->flags & COL_IS_X ? f->x : f->aux[A_COL];
+  if (f->flags & COL_IS_X && sink->val >= 0) {
+    st->dx = sink->val;
+    st->accum = sink->accum;
+    return INC_OK;
+  }
   inc__shape in;
-  inc__window g;
   inc__shape_of(x, &in);
-  inc_status s = conv_window(l, &in, &g);
-  if (s != INC_OK) return s;
-  int64_t kdim = g.c * c->k * c->k, p = g.oh * g.ow, np = g.n * p;
-  inc__param *w = &l->params[0], *b = &l->params[1];
+  if ((st->dx = inc__plan_value(p, &in, x->cnhw)) < 0) return INC_ERR_OUT_OF_MEMORY;
+  if (!(f->flags & COL_IS_X) && (st->aux[B_DCOL] = inc__plan_scratch(p, kdim * np)) < 0)
+    return INC_ERR_OUT_OF_MEMORY; /* dcol (C*K*K, N*OH*OW) */
+  return INC_OK;
+}
 
-  /* dyt (OC, N*P): dy in the layout of y, channel-major already */
-  const float *dyt = dy->data;
-  if (!inc__as_cnhw(dy)) {
-    float *buf;
-    s = inc__workspace(ctx, WS_TMP, (size_t)(c->oc * np) * sizeof(float), (void **)&buf);
-    if (s == INC_OK) s = ctx->ops->swap01(buf, dy->data, g.n, c->oc, p, ctx);
-    if (s != INC_OK) return s;
+static inc_status conv_run_bwd(const inc__plan *p, const inc__step *st)
+{
+  inc_context *ctx = p->ctx;
+  inc_layer *l = st->layer;
+  const conv_priv *c = (const conv_priv *)l->priv;
+  const inc__step *f = &p->fwd[st->fwd];
+  const inc_tensor *x, *dy = inc__pv(p, st->dy);
+  inc__window g;
+  inc_status s = step_window(p, st, &x, &g);
+  if (s != INC_OK) return s;
+  int64_t kdim = g.c * c->k * c->k, hw = g.oh * g.ow, np = g.n * hw;
+  inc__param *w = &l->params[0], *b = &l->params[1];
+  const float *dyt = dy->data; /* (OC, N*P): dy in the layout of y, channel-major already */
+  if (st->aux[B_DYT] >= 0) {
+    float *buf = inc__pv(p, st->aux[B_DYT])->data;
+    if ((s = ctx->ops->swap01(buf, dy->data, g.n, c->oc, hw, ctx)) != INC_OK) return s;
     dyt = buf;
   }
   /* db: the row sums of dyt, in the order of (n, p) */
-  s = ctx->ops->bias_grad(b->grad->data, dyt, 1, c->oc, np, ctx);
-  if (s != INC_OK) return s;
-  const float *col;
-  if ((s = conv_col(l, x, &g, &col, 2)) != INC_OK) return s;
+  if ((s = ctx->ops->bias_grad(b->grad->data, dyt, 1, c->oc, np, ctx)) != INC_OK) return s;
+  const float *col = inc__pv(p, st->aux[B_COL])->data;
   /* dW (OC, C*K*K) = dyt (OC, N*P) x col^T */
   INC__PROF_ROLE(ctx, INC__ROLE_WGRAD);
   s = ctx->ops->gemm(w->grad->data, dyt, col, 0, 1, c->oc, kdim, np, 1.0f, 0.0f, ctx);
-  if (s != INC_OK) return s;
-  if (l->skip_dx) { /* e.g. the first layer of a network: no input gradient wanted */
-    l->dx = NULL;
-    return INC_OK;
-  }
-
+  if (s != INC_OK || !inc__plan_dx_wanted(p, st)) return s;
   const float *wv = w->value->data;
-  if (is_pointwise(c) && inc__as_cnhw(x) && l->dx_into) {
-    /* the GEMM writes (or adds) dx where the enclosing concat sums it */
-    inc_tensor *v = &((conv_priv *)l->priv)->dx_view;
-    v->ctx = ctx;
-    v->ndim = in.ndim;
-    for (int j = 0; j < in.ndim; j++) v->dims[j] = in.d[j];
-    v->numel = v->capacity = x->numel;
-    v->data = l->dx_into;
-    v->owner_is_layer = 1;
-    v->cnhw = x->cnhw;
-    l->dx = v;
-    INC__PROF_ROLE(ctx, INC__ROLE_DGRAD);
-    return ctx->ops->gemm(v->data, wv, dyt, 1, 0, kdim, np, c->oc, 1.0f,
-                          l->dx_accum ? 1.0f : 0.0f, ctx);
-  }
-  inc_tensor *dx; /* (N, C, H, W) in the layout of x */
-  if ((s = inc__layer_dx(l, &in, &dx)) != INC_OK) return s;
-  dx->cnhw = x->cnhw;
+  float *dx = inc__pv(p, st->dx)->data; /* (N, C, H, W) in the layout of x */
   INC__PROF_ROLE(ctx, INC__ROLE_DGRAD);
-  if (is_pointwise(c) && inc__as_cnhw(x)) /* dcol is dx */
-    return ctx->ops->gemm(dx->data, wv, dyt, 1, 0, kdim, np, c->oc, 1.0f, 0.0f, ctx);
-  float *dcol; /* (C*K*K, N*P) = W^T x dyt */
-  s = inc__workspace(ctx, WS_DCOL, (size_t)(kdim * np) * sizeof(float), (void **)&dcol);
-  if (s == INC_OK) s = ctx->ops->gemm(dcol, wv, dyt, 1, 0, kdim, np, c->oc, 1.0f, 0.0f, ctx);
+  if (f->flags & COL_IS_X) /* dcol is dx */
+    return ctx->ops->gemm(dx, wv, dyt, 1, 0, kdim, np, c->oc, 1.0f, st->accum ? 1.0f : 0.0f, ctx);
+  float *dcol = inc__pv(p, st->aux[B_DCOL])->data; /* (C*K*K, N*P) = W^T x dyt */
+  s = ctx->ops->gemm(dcol, wv, dyt, 1, 0, kdim, np, c->oc, 1.0f, 0.0f, ctx);
   if (s != INC_OK) return s;
   INC__PROF_ROLE(ctx, INC__ROLE_UNCOL);
-  if (is_pointwise(c)) return ctx->ops->swap01(dx->data, dcol, g.c, g.n, p, ctx);
-  return col_pass(ctx, 0, dcol, dx->data, x, &g);
+  if (is_pointwise(c)) return ctx->ops->swap01(dx, dcol, g.c, g.n, hw, ctx);
+  return col_pass(ctx, 0, dcol, dx, x, &g);
 }
 
 static inc_status conv_bind_from_weight(inc_layer *l, int ndim, const int64_t *d)
@@ -282,17 +266,15 @@ static void conv_describe(const inc_layer *l, char *buf, size_t cap)
   snprintf(buf, cap, "%d filters %dx%d s%d p%d", c->oc, c->k, c->k, c->s, c->p);
 }
 
-static void conv_release(inc_layer *l)
-{
-  conv_priv *c = (conv_priv *)l->priv;
-  inc__tensor_free(c->col);
-  c->col = NULL;
-  c->col_valid = 0;
-}
-
 const inc__layer_vt inc__conv2d_vt = {
-    "conv2d", 0, conv_infer, conv_forward, conv_backward, conv_bind_from_weight,
-    conv_release, NULL, conv_describe,
+    .kind = "conv2d",
+    .infer = conv_infer,
+    .plan_fwd = conv_plan_fwd,
+    .plan_bwd = conv_plan_bwd,
+    .run_fwd = conv_run_fwd,
+    .run_bwd = conv_run_bwd,
+    .bind_from_weight = conv_bind_from_weight,
+    .describe = conv_describe,
 };
 
 INC_API inc_status inc_conv2d_create(inc_context *ctx, int out_channels, int kernel, int stride,

@@ -3,7 +3,7 @@
  * weight (OUT, F) as in PyTorch. Binds the input feature count F.
  */
 #include <stdio.h>
-#include "../layer.h"
+#include "../plan.h"
 
 typedef struct dense_priv {
   int out;
@@ -32,45 +32,55 @@ static inc_status dense_infer(inc_layer *l, const inc__shape *in, inc__shape *ou
   return INC_OK;
 }
 
-static inc_status dense_forward(inc_layer *l, const inc_tensor *x, int training)
+static inc_status dense_plan_fwd(inc__plan *p, inc__step *st)
 {
-  inc_context *ctx = l->ctx;
+  inc__pv(p, st->y)->cnhw = 0; /* (N, OUT) */
+  return INC_OK;
+}
+
+static inc_status dense_run_fwd(const inc__plan *p, const inc__step *st)
+{
+  inc_context *ctx = p->ctx;
+  inc_layer *l = st->layer;
   const dense_priv *c = (const dense_priv *)l->priv;
+  const inc_tensor *x = inc__pv(p, st->x); /* (N, F) */
+  float *y = inc__pv(p, st->y)->data;      /* (N, OUT) */
   int64_t n = x->dims[0], f = x->dims[1];
-  inc__shape os = {2, {n, c->out}};
-  inc_tensor *y; /* (N, OUT) */
-  inc_status s = inc__layer_out(l, &os, &y);
-  (void)training;
-  if (s == INC_OK)
-    s = ctx->ops->gemm(y->data, x->data, l->params[0].value->data, 0, 1, n, c->out, f, 1.0f, 0.0f,
-                       ctx);
-  if (s == INC_OK) s = ctx->ops->bias_add(y->data, l->params[1].value->data, n, c->out, 1, ctx);
+  inc_status s = ctx->ops->gemm(y, x->data, l->params[0].value->data, 0, 1, n, c->out, f, 1.0f,
+                                0.0f, ctx);
+  if (s == INC_OK) s = ctx->ops->bias_add(y, l->params[1].value->data, n, c->out, 1, ctx);
   return s;
 }
 
-static inc_status dense_backward(inc_layer *l, const inc_tensor *dy)
+/* Backward reads the saved input for the weight gradient. */
+static inc_status dense_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *sink)
 {
-  inc_context *ctx = l->ctx;
+  int x = p->fwd[st->fwd].x;
+  inc__shape in;
+  (void)sink;
+  inc__shape_of(inc__pv(p, x), &in);
+  st->aux[0] = x;
+  st->dx = inc__plan_value(p, &in, 0); /* (N, F) */
+  return st->dx < 0 ? INC_ERR_OUT_OF_MEMORY : INC_OK;
+}
+
+static inc_status dense_run_bwd(const inc__plan *p, const inc__step *st)
+{
+  inc_context *ctx = p->ctx;
+  inc_layer *l = st->layer;
   const dense_priv *c = (const dense_priv *)l->priv;
-  const inc_tensor *x = l->x;
+  const inc_tensor *x = inc__pv(p, st->aux[0]), *dy = inc__pv(p, st->dy);
   int64_t n = x->dims[0], f = x->dims[1];
   /* dW (OUT, F) = dy^T (OUT, N) x (N, F) */
   INC__PROF_ROLE(ctx, INC__ROLE_WGRAD);
   inc_status s = ctx->ops->gemm(l->params[0].grad->data, dy->data, x->data, 1, 0, c->out, f, n,
                                 1.0f, 0.0f, ctx);
   if (s == INC_OK) s = ctx->ops->bias_grad(l->params[1].grad->data, dy->data, n, c->out, 1, ctx);
-  if (s != INC_OK) return s;
-  if (l->skip_dx) { /* no input gradient wanted */
-    l->dx = NULL;
-    return INC_OK;
-  }
-  inc__shape in;
-  inc_tensor *dx; /* (N, F) = dy (N, OUT) x W (OUT, F) */
-  inc__shape_of(x, &in);
-  if ((s = inc__layer_dx(l, &in, &dx)) != INC_OK) return s;
+  if (s != INC_OK || !inc__plan_dx_wanted(p, st)) return s;
+  /* dx (N, F) = dy (N, OUT) x W (OUT, F) */
   INC__PROF_ROLE(ctx, INC__ROLE_DGRAD);
-  return ctx->ops->gemm(dx->data, dy->data, l->params[0].value->data, 0, 0, n, f, c->out, 1.0f,
-                        0.0f, ctx);
+  return ctx->ops->gemm(inc__pv(p, st->dx)->data, dy->data, l->params[0].value->data, 0, 0, n, f,
+                        c->out, 1.0f, 0.0f, ctx);
 }
 
 static inc_status dense_bind_from_weight(inc_layer *l, int ndim, const int64_t *d)
@@ -90,8 +100,14 @@ static void dense_describe(const inc_layer *l, char *buf, size_t cap)
 }
 
 const inc__layer_vt inc__dense_vt = {
-    "dense", 0, dense_infer, dense_forward, dense_backward, dense_bind_from_weight,
-    NULL,    NULL, dense_describe,
+    .kind = "dense",
+    .infer = dense_infer,
+    .plan_fwd = dense_plan_fwd,
+    .plan_bwd = dense_plan_bwd,
+    .run_fwd = dense_run_fwd,
+    .run_bwd = dense_run_bwd,
+    .bind_from_weight = dense_bind_from_weight,
+    .describe = dense_describe,
 };
 
 INC_API inc_status inc_dense_create(inc_context *ctx, int out_features, inc_layer **out)

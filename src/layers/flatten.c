@@ -1,9 +1,8 @@
 /*
- * flatten.c — (N, d1, d2, ...) -> (N, d1*d2*...). The data does not move;
- * the layer copies it into its own output so that the output stays valid
- * whatever the caller does with the input.
+ * flatten.c — (N, d1, d2, ...) -> (N, d1*d2*...). Its output is its own
+ * copy, (N, F) row-major: a channel-major input is swapped back on the way.
  */
-#include "../layer.h"
+#include "../plan.h"
 
 static inc_status flatten_infer(inc_layer *l, const inc__shape *in, inc__shape *out, int bind)
 {
@@ -19,36 +18,49 @@ static inc_status flatten_infer(inc_layer *l, const inc__shape *in, inc__shape *
   return INC_OK;
 }
 
-static inc_status flatten_forward(inc_layer *l, const inc_tensor *x, int training)
+static inc_status flatten_plan_fwd(inc__plan *p, inc__step *st)
 {
-  inc__shape in, out;
-  inc_tensor *y; /* (N, F) */
-  inc__shape_of(x, &in);
-  inc_status s = flatten_infer(l, &in, &out, 0);
-  (void)training;
-  if (s == INC_OK) s = inc__layer_out(l, &out, &y);
-  if (s != INC_OK) return s;
-  y->cnhw = 0;
-  if (!inc__as_nchw(x)) /* channel-major (C, N, ...) -> (N, C, ...) */
-    return l->ctx->ops->swap01(y->data, x->data, x->dims[1], x->dims[0], inc__plane(x), l->ctx);
-  return l->ctx->ops->copy(y->data, x->data, (size_t)x->numel * sizeof(float), l->ctx);
+  inc__pv(p, st->y)->cnhw = 0; /* (N, F) */
+  return INC_OK;
 }
 
-static inc_status flatten_backward(inc_layer *l, const inc_tensor *dy)
+static inc_status flatten_run_fwd(const inc__plan *p, const inc__step *st)
 {
+  inc_context *ctx = p->ctx;
+  const inc_tensor *x = inc__pv(p, st->x);
+  float *y = inc__pv(p, st->y)->data;
+  if (!inc__as_nchw(x)) /* channel-major (C, N, ...) -> (N, C, ...) */
+    return ctx->ops->swap01(y, x->data, x->dims[1], x->dims[0], inc__plane(x), ctx);
+  return ctx->ops->copy(y, x->data, (size_t)x->numel * sizeof(float), ctx);
+}
+
+static inc_status flatten_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *sink)
+{
+  const inc_tensor *x = inc__pv(p, p->fwd[st->fwd].x);
   inc__shape in;
-  inc_tensor *dx; /* shape of the input */
-  inc__shape_of(l->x, &in);
-  inc_status s = inc__layer_dx(l, &in, &dx);
-  if (s != INC_OK) return s;
-  dx->cnhw = l->x->cnhw;
-  if (!inc__as_nchw(l->x)) /* back to the input's channel-major layout */
-    return l->ctx->ops->swap01(dx->data, dy->data, in.d[0], in.d[1], inc__plane(l->x), l->ctx);
-  return l->ctx->ops->copy(dx->data, dy->data, (size_t)dy->numel * sizeof(float), l->ctx);
+  (void)sink;
+  inc__shape_of(x, &in);
+  st->dx = inc__plan_value(p, &in, x->cnhw); /* shape and layout of the input */
+  return st->dx < 0 ? INC_ERR_OUT_OF_MEMORY : INC_OK;
+}
+
+static inc_status flatten_run_bwd(const inc__plan *p, const inc__step *st)
+{
+  inc_context *ctx = p->ctx;
+  const inc_tensor *x = inc__pv(p, p->fwd[st->fwd].x), *dy = inc__pv(p, st->dy);
+  float *dx = inc__pv(p, st->dx)->data;
+  if (!inc__as_nchw(x)) /* back to the input's channel-major layout */
+    return ctx->ops->swap01(dx, dy->data, x->dims[0], x->dims[1], inc__plane(x), ctx);
+  return ctx->ops->copy(dx, dy->data, (size_t)dy->numel * sizeof(float), ctx);
 }
 
 const inc__layer_vt inc__flatten_vt = {
-    "flatten", 0, flatten_infer, flatten_forward, flatten_backward, NULL, NULL, NULL, NULL,
+    .kind = "flatten",
+    .infer = flatten_infer,
+    .plan_fwd = flatten_plan_fwd,
+    .plan_bwd = flatten_plan_bwd,
+    .run_fwd = flatten_run_fwd,
+    .run_bwd = flatten_run_bwd,
 };
 
 INC_API inc_status inc_flatten_create(inc_context *ctx, inc_layer **out)

@@ -7,12 +7,10 @@
  * forward; its backward is a gather over that map.
  */
 #include <stdio.h>
-#include "../layer.h"
+#include "../plan.h"
 
 typedef struct pool_priv {
   int k, s, p;
-  int32_t *arg;      /* (N, C, OH, OW) argmax, max pooling, training only */
-  int64_t arg_cap;   /* elements allocated */
 } pool_priv;
 
 static inc_status pool_window(inc_layer *l, const inc__shape *in, inc__window *g)
@@ -52,82 +50,76 @@ static inc_status pool_infer(inc_layer *l, const inc__shape *in, inc__shape *out
   return INC_OK;
 }
 
-/* Output tensor and window for input x. */
-static inc_status pool_begin(inc_layer *l, const inc_tensor *x, inc__window *g, inc_tensor **y)
+/* The window of a forward step's input (of the forward step of a backward
+ * one). */
+static inc_status step_window(const inc__plan *p, const inc__step *st, inc__window *g)
 {
-  inc__shape in, out;
+  const inc__step *f = st->op == INC__STEP_BWD ? &p->fwd[st->fwd] : st;
+  inc__shape in;
+  inc__shape_of(inc__pv(p, f->x), &in);
+  return pool_window(st->layer, &in, g);
+}
+
+/* Any pooling: the output keeps the layout of the input (planes are planes
+ * in either). Max pooling in a training plan keeps an int32 argmax per
+ * output (aux 0) for its backward. */
+static inc_status pool_plan_fwd(inc__plan *p, inc__step *st)
+{
+  inc_tensor *y = inc__pv(p, st->y);
+  y->cnhw = inc__pv(p, st->x)->cnhw;
+  if (st->layer->vt == &inc__max_pool2d_vt && p->training &&
+      (st->aux[0] = inc__plan_scratch(p, y->numel)) < 0) /* argmax (N, C, OH, OW) */
+    return INC_ERR_OUT_OF_MEMORY;
+  return INC_OK;
+}
+
+/* Any pooling: the input gradient has the input's shape and layout. */
+static inc_status pool_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *sink)
+{
+  const inc__step *f = &p->fwd[st->fwd];
+  const inc_tensor *x = inc__pv(p, f->x);
+  inc__shape in;
+  (void)sink;
   inc__shape_of(x, &in);
-  inc_status s = pool_infer(l, &in, &out, 0);
-  if (s == INC_OK) s = pool_window(l, &in, g);
-  if (s == INC_OK && y) s = inc__layer_out(l, &out, y);
-  return s;
+  st->aux[0] = f->aux[0];
+  st->dx = inc__plan_value(p, &in, x->cnhw);
+  return st->dx < 0 ? INC_ERR_OUT_OF_MEMORY : INC_OK;
 }
 
-static inc_status maxpool_forward(inc_layer *l, const inc_tensor *x, int training)
-{
-  inc_context *ctx = l->ctx;
-  pool_priv *c = (pool_priv *)l->priv;
-  inc__window g;
-  inc_tensor *y; /* (N, C, OH, OW) */
-  inc_status s = pool_begin(l, x, &g, &y);
-  if (s != INC_OK) return s;
-  if (training && c->arg_cap < y->numel) {
-    int32_t *a = NULL;
-    s = ctx->ops->alloc((void **)&a, (size_t)y->numel * sizeof *a, ctx);
-    if (s != INC_OK) return s;
-    ctx->ops->free(c->arg, ctx);
-    c->arg = a;
-    c->arg_cap = y->numel;
-  }
-  y->cnhw = x->cnhw; /* planes are planes in either layout */
-  return ctx->ops->maxpool_fwd(y->data, training ? c->arg : NULL, x->data, &g, ctx);
-}
-
-static inc_status maxpool_backward(inc_layer *l, const inc_tensor *dy)
-{
-  inc_context *ctx = l->ctx;
-  pool_priv *c = (pool_priv *)l->priv;
-  inc__window g;
-  inc__shape in;
-  inc_tensor *dx;
-  inc_status s = pool_begin(l, l->x, &g, NULL);
-  inc__shape_of(l->x, &in);
-  if (s == INC_OK) s = inc__layer_dx(l, &in, &dx);
-  if (s != INC_OK) return s;
-  dx->cnhw = l->x->cnhw;
-  return ctx->ops->maxpool_bwd(dx->data, dy->data, c->arg, &g, ctx);
-}
-
-static inc_status avgpool_forward(inc_layer *l, const inc_tensor *x, int training)
+static inc_status maxpool_run_fwd(const inc__plan *p, const inc__step *st)
 {
   inc__window g;
-  inc_tensor *y;
-  inc_status s = pool_begin(l, x, &g, &y);
-  (void)training;
+  inc_status s = step_window(p, st, &g);
   if (s != INC_OK) return s;
-  y->cnhw = x->cnhw;
-  return l->ctx->ops->avgpool_fwd(y->data, x->data, &g, l->ctx);
+  int32_t *arg = st->aux[0] >= 0 ? (int32_t *)(void *)inc__pv(p, st->aux[0])->data : NULL;
+  return p->ctx->ops->maxpool_fwd(inc__pv(p, st->y)->data, arg, inc__pv(p, st->x)->data, &g,
+                                  p->ctx);
 }
 
-static inc_status avgpool_backward(inc_layer *l, const inc_tensor *dy)
+static inc_status maxpool_run_bwd(const inc__plan *p, const inc__step *st)
 {
   inc__window g;
-  inc__shape in;
-  inc_tensor *dx;
-  inc_status s = pool_begin(l, l->x, &g, NULL);
-  inc__shape_of(l->x, &in);
-  if (s == INC_OK) s = inc__layer_dx(l, &in, &dx);
+  inc_status s = step_window(p, st, &g);
   if (s != INC_OK) return s;
-  dx->cnhw = l->x->cnhw;
-  return l->ctx->ops->avgpool_bwd(dx->data, dy->data, &g, l->ctx);
+  const int32_t *arg = (const int32_t *)(const void *)inc__pv(p, st->aux[0])->data;
+  return p->ctx->ops->maxpool_bwd(inc__pv(p, st->dx)->data, inc__pv(p, st->dy)->data, arg, &g,
+                                  p->ctx);
 }
 
-static void pool_release(inc_layer *l)
+static inc_status avgpool_run_fwd(const inc__plan *p, const inc__step *st)
 {
-  pool_priv *c = (pool_priv *)l->priv;
-  l->ctx->ops->free(c->arg, l->ctx);
-  c->arg = NULL;
-  c->arg_cap = 0;
+  inc__window g;
+  inc_status s = step_window(p, st, &g);
+  if (s != INC_OK) return s;
+  return p->ctx->ops->avgpool_fwd(inc__pv(p, st->y)->data, inc__pv(p, st->x)->data, &g, p->ctx);
+}
+
+static inc_status avgpool_run_bwd(const inc__plan *p, const inc__step *st)
+{
+  inc__window g;
+  inc_status s = step_window(p, st, &g);
+  if (s != INC_OK) return s;
+  return p->ctx->ops->avgpool_bwd(inc__pv(p, st->dx)->data, inc__pv(p, st->dy)->data, &g, p->ctx);
 }
 
 static void pool_describe(const inc_layer *l, char *buf, size_t cap)
@@ -137,13 +129,23 @@ static void pool_describe(const inc_layer *l, char *buf, size_t cap)
 }
 
 const inc__layer_vt inc__max_pool2d_vt = {
-    "max_pool2d", 0, pool_infer, maxpool_forward, maxpool_backward, NULL,
-    pool_release, NULL, pool_describe,
+    .kind = "max_pool2d",
+    .infer = pool_infer,
+    .plan_fwd = pool_plan_fwd,
+    .plan_bwd = pool_plan_bwd,
+    .run_fwd = maxpool_run_fwd,
+    .run_bwd = maxpool_run_bwd,
+    .describe = pool_describe,
 };
 
 const inc__layer_vt inc__avg_pool2d_vt = {
-    "avg_pool2d", 0, pool_infer, avgpool_forward, avgpool_backward, NULL,
-    pool_release, NULL, pool_describe,
+    .kind = "avg_pool2d",
+    .infer = pool_infer,
+    .plan_fwd = pool_plan_fwd,
+    .plan_bwd = pool_plan_bwd,
+    .run_fwd = avgpool_run_fwd,
+    .run_bwd = avgpool_run_bwd,
+    .describe = pool_describe,
 };
 
 static inc_status pool_create(inc_context *ctx, const inc__layer_vt *vt, int kernel, int stride,
@@ -205,32 +207,27 @@ static inc_status gap_infer(inc_layer *l, const inc__shape *in, inc__shape *out,
   return INC_OK;
 }
 
-static inc_status gap_forward(inc_layer *l, const inc_tensor *x, int training)
+static inc_status gap_run_fwd(const inc__plan *p, const inc__step *st)
 {
-  inc__shape in, out;
-  inc_tensor *y; /* (N, C, 1, 1) */
-  inc__shape_of(x, &in);
-  inc_status s = gap_infer(l, &in, &out, 0);
-  (void)training;
-  if (s == INC_OK) s = inc__layer_out(l, &out, &y);
-  if (s != INC_OK) return s;
-  y->cnhw = x->cnhw;
-  return l->ctx->ops->gap_fwd(y->data, x->data, in.d[0] * in.d[1], in.d[2] * in.d[3], l->ctx);
+  const inc_tensor *x = inc__pv(p, st->x); /* (N, C, H, W) -> y (N, C, 1, 1) */
+  return p->ctx->ops->gap_fwd(inc__pv(p, st->y)->data, x->data, x->dims[0] * x->dims[1],
+                              x->dims[2] * x->dims[3], p->ctx);
 }
 
-static inc_status gap_backward(inc_layer *l, const inc_tensor *dy)
+static inc_status gap_run_bwd(const inc__plan *p, const inc__step *st)
 {
-  inc__shape in;
-  inc_tensor *dx; /* (N, C, H, W) */
-  inc__shape_of(l->x, &in);
-  inc_status s = inc__layer_dx(l, &in, &dx);
-  if (s != INC_OK) return s;
-  dx->cnhw = l->x->cnhw;
-  return l->ctx->ops->gap_bwd(dx->data, dy->data, in.d[0] * in.d[1], in.d[2] * in.d[3], l->ctx);
+  const inc_tensor *x = inc__pv(p, p->fwd[st->fwd].x);
+  return p->ctx->ops->gap_bwd(inc__pv(p, st->dx)->data, inc__pv(p, st->dy)->data,
+                              x->dims[0] * x->dims[1], x->dims[2] * x->dims[3], p->ctx);
 }
 
 const inc__layer_vt inc__global_avg_pool2d_vt = {
-    "global_avg_pool2d", 0, gap_infer, gap_forward, gap_backward, NULL, NULL, NULL, NULL,
+    .kind = "global_avg_pool2d",
+    .infer = gap_infer,
+    .plan_fwd = pool_plan_fwd,
+    .plan_bwd = pool_plan_bwd,
+    .run_fwd = gap_run_fwd,
+    .run_bwd = gap_run_bwd,
 };
 
 INC_API inc_status inc_global_avg_pool2d_create(inc_context *ctx, inc_layer **out)

@@ -1,10 +1,10 @@
 /*
  * relu.c — the rectified linear unit, any shape. Backward reads the saved
- * output (y > 0), so it keeps nothing extra. After a conv2d in a
- * sequential the convolution applies the ReLU in its own output pass and
- * this layer's forward passes that output through (no copy).
+ * output (y > 0), so it keeps nothing extra. When only this ReLU reads a
+ * conv2d's output, the plan fuses it: the convolution applies the ReLU in
+ * its own output pass and this step passes that output on (no copy).
  */
-#include "../layer.h"
+#include "../plan.h"
 
 static inc_status relu_infer(inc_layer *l, const inc__shape *in, inc__shape *out, int bind)
 {
@@ -14,37 +14,47 @@ static inc_status relu_infer(inc_layer *l, const inc__shape *in, inc__shape *out
   return INC_OK;
 }
 
-static inc_status relu_forward(inc_layer *l, const inc_tensor *x, int training)
+static inc_status relu_plan_fwd(inc__plan *p, inc__step *st)
 {
-  (void)training;
-  if (l->rectified_in) { /* the convolution before it applied this ReLU */
-    l->y = x;
-    return INC_OK;
-  }
-  inc__shape s;
-  inc_tensor *y; /* shape and layout of x */
-  inc__shape_of(x, &s);
-  inc_status st = inc__layer_out(l, &s, &y);
-  if (st != INC_OK) return st;
-  y->cnhw = x->cnhw;
-  return l->ctx->ops->relu_fwd(y->data, x->data, x->numel, l->ctx);
+  inc__pv(p, st->y)->cnhw = inc__pv(p, st->x)->cnhw;
+  return INC_OK;
+}
+
+/* Runs only when not fused: a ReLU after a convolution is applied in the
+ * convolution's bias pass and this step passes its value on (plan.c). */
+static inc_status relu_run_fwd(const inc__plan *p, const inc__step *st)
+{
+  const inc_tensor *x = inc__pv(p, st->x);
+  return p->ctx->ops->relu_fwd(inc__pv(p, st->y)->data, x->data, x->numel, p->ctx);
 }
 
 /* The same pass whether or not forward was fused: the saved output y (a
- * rectified input when fused) is positive exactly where the input was. */
-static inc_status relu_backward(inc_layer *l, const inc_tensor *dy)
+ * fused convolution's output) masks dy. */
+static inc_status relu_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *sink)
 {
+  const inc_tensor *y = inc__pv(p, p->fwd[st->fwd].y);
   inc__shape s;
-  inc_tensor *dx;
-  inc__shape_of(dy, &s);
-  inc_status st = inc__layer_dx(l, &s, &dx);
-  if (st != INC_OK) return st;
-  dx->cnhw = l->y->cnhw;
-  return l->ctx->ops->relu_bwd(dx->data, dy->data, l->y->data, dy->numel, l->ctx);
+  (void)sink;
+  inc__shape_of(y, &s);
+  st->aux[0] = p->fwd[st->fwd].y;
+  st->dx = inc__plan_value(p, &s, y->cnhw); /* shape and layout of y (and x) */
+  return st->dx < 0 ? INC_ERR_OUT_OF_MEMORY : INC_OK;
+}
+
+static inc_status relu_run_bwd(const inc__plan *p, const inc__step *st)
+{
+  const inc_tensor *dy = inc__pv(p, st->dy);
+  return p->ctx->ops->relu_bwd(inc__pv(p, st->dx)->data, dy->data, inc__pv(p, st->aux[0])->data,
+                               dy->numel, p->ctx);
 }
 
 const inc__layer_vt inc__relu_vt = {
-    "relu", 0, relu_infer, relu_forward, relu_backward, NULL, NULL, NULL, NULL,
+    .kind = "relu",
+    .infer = relu_infer,
+    .plan_fwd = relu_plan_fwd,
+    .plan_bwd = relu_plan_bwd,
+    .run_fwd = relu_run_fwd,
+    .run_bwd = relu_run_bwd,
 };
 
 INC_API inc_status inc_relu_create(inc_context *ctx, inc_layer **out)

@@ -1,13 +1,11 @@
 /*
  * sequential.c — the container that applies its children in order. Its
- * output and input gradient are those of its last and first child; it owns
- * no activation of its own. A conv2d directly followed by a relu is fused:
- * the convolution rectifies its own output and the ReLU passes it on. A
- * layer followed (past such a ReLU) by a convolution that runs im2col is
- * asked for an (N, C, H, W) output, which that im2col reads in one pass
- * (see "Layouts" in layer.h).
+ * output and input gradient are those of its last and first child; it adds
+ * no step of its own to a plan: it chains its children's forward steps and
+ * their backward steps in reverse, passing its own gradient sink to its
+ * first child only.
  */
-#include "../layer.h"
+#include "../plan.h"
 
 static inc_status seq_infer(inc_layer *l, const inc__shape *in, inc__shape *out, int bind)
 {
@@ -23,55 +21,33 @@ static inc_status seq_infer(inc_layer *l, const inc__shape *in, inc__shape *out,
   return INC_OK;
 }
 
-/* 1 if child i is a conv2d followed by a relu: the convolution then
- * rectifies its output in its bias pass and the ReLU passes it through. */
-static int conv_relu_pair(const inc_layer *l, int i)
+static inc_status seq_emit(inc_layer *l, inc__plan *p, int x, int *y)
 {
-  return i + 1 < l->nchildren && l->children[i]->vt == &inc__conv2d_vt &&
-         l->children[i + 1]->vt == &inc__relu_vt;
-}
-
-static inc_status seq_forward(inc_layer *l, const inc_tensor *x, int training)
-{
-  const inc_tensor *h = x;
-  int rectified = 0;
   for (int i = 0; i < l->nchildren; i++) {
-    inc_layer *ch = l->children[i];
-    int fuse = conv_relu_pair(l, i);
-    int next = i + 1 + fuse; /* the layer after the ReLU, if fused */
-    ch->fuse_relu = fuse;
-    ch->rectified_in = rectified;
-    ch->want_nchw = next < l->nchildren && inc__conv2d_im2col(l->children[next]);
-    inc_status s = inc__layer_forward(ch, h, training);
-    ch->fuse_relu = ch->rectified_in = ch->want_nchw = 0; /* hints hold for this call only */
+    inc_status s = inc__plan_emit(l->children[i], p, x, &x);
     if (s != INC_OK) return s;
-    rectified = fuse;
-    h = ch->y;
   }
-  l->y = h;
+  *y = x;
   return INC_OK;
 }
 
-static inc_status seq_backward(inc_layer *l, const inc_tensor *dy)
+static inc_status seq_emit_bwd(inc_layer *l, inc__plan *p, int dy, const inc__sink *sink, int *dx)
 {
-  const inc_tensor *g = dy;
+  inc__sink own = {-1, 0};
   for (int i = l->nchildren - 1; i >= 0; i--) {
-    inc_layer *ch = l->children[i];
-    ch->skip_dx = i == 0 && l->skip_dx; /* only the first layer's dx can be unwanted */
-    ch->dx_into = i == 0 ? l->dx_into : NULL; /* ... or go to a given place */
-    ch->dx_accum = i == 0 && l->dx_accum;
-    inc_status s = inc__layer_backward(ch, g);
-    ch->skip_dx = ch->dx_accum = 0;
-    ch->dx_into = NULL;
+    inc_status s = inc__plan_emit_bwd(l->children[i], p, dy, i == 0 ? sink : &own, &dy);
     if (s != INC_OK) return s;
-    g = ch->dx;
   }
-  l->dx = g;
+  *dx = dy;
   return INC_OK;
 }
 
 const inc__layer_vt inc__sequential_vt = {
-    "sequential", 1, seq_infer, seq_forward, seq_backward, NULL, NULL, NULL, NULL,
+    .kind = "sequential",
+    .is_container = 1,
+    .infer = seq_infer,
+    .emit = seq_emit,
+    .emit_bwd = seq_emit_bwd,
 };
 
 INC_API inc_status inc_sequential_create(inc_context *ctx, inc_layer **out)

@@ -1,0 +1,161 @@
+/*
+ * plan.h — the execution plan: what a bound layer tree runs, as flat lists
+ * of steps over planned tensors, built once per input shape.
+ *
+ * When inc_layer_forward meets an input shape (or training flag) it has not
+ * planned for, src/plan.c walks the tree once: containers lay out their
+ * children (emit), every leaf becomes one forward step, and then rewrite
+ * rules work on the flat list instead of on flags set around calls:
+ *   - a conv2d whose output only a ReLU reads rectifies it in its own bias
+ *     pass, and the ReLU step passes its input on (fusion);
+ *   - activations are channel-major, (C, N, ...), except the output of a
+ *     conv2d read only by convolutions that run im2col (layouts);
+ *   - a concat's branch outputs are views of their blocks of its output;
+ *   - backward steps are emitted in container order, each saying where its
+ *     input gradient goes (a new tensor, or written or added into a sum a
+ *     container gives it), and steps that only feed the caller's input
+ *     gradient are marked, so that a backward without dx skips them.
+ * Every tensor of the plan (an activation, gradient, saved im2col matrix,
+ * argmax map or scratch buffer) is a value with a lifetime over the step
+ * list; values are placed in one arena so that memory is reused once no
+ * later step reads it. An inference plan keeps nothing for backward.
+ *
+ * Values are indices into plan->vals (-1: none); a value may be a view of
+ * another at an element offset (concat blocks), or external (the caller's
+ * x and dy, never in the arena).
+ */
+#ifndef INC_PLAN_H
+#define INC_PLAN_H
+
+#include "layer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct inc__val {
+  inc_tensor t;      /* shape, layout (t.cnhw) and, once placed, data */
+  size_t bytes;      /* float32 or int32 elements times 4 */
+  int base;          /* a view: the value it lies in, else -1 */
+  int64_t off;       /* a view: element offset into base */
+  int external;      /* the caller's tensor: data set per call */
+  int first, last;   /* lifetime: positions of the first and last step using it */
+  size_t at;         /* byte offset in the arena (placed values) */
+} inc__val;
+
+/* What a step runs: a layer's forward or backward pass, or one backend op
+ * that moves data between values (the containers' and boundaries' work). */
+enum {
+  INC__STEP_FWD,     /* layer's forward: x -> y */
+  INC__STEP_BWD,     /* layer's backward: dy -> dx (+ parameter gradients) */
+  INC__STEP_SWAP,    /* y (B, A, P) = x (A, B, P): dim[0] = A, dim[1] = B, dim[2] = P */
+  INC__STEP_COPY,    /* y = x */
+  INC__STEP_AXPY,    /* y += x */
+  INC__STEP_SLICE    /* y (N, CB, P) = x (N, CT, P)[:, off:off+CB]: dim = N, CB, CT, off, P */
+};
+
+#define INC__STEP_AUX 4
+
+typedef struct inc__step {
+  int op;              /* INC__STEP_* */
+  inc_layer *layer;    /* FWD / BWD: the layer it runs for */
+  int fwd;             /* BWD: index of its forward step */
+  int x, y;            /* FWD: input and output; primitives: source and destination */
+  int dy, dx;          /* BWD: output gradient in, input gradient out */
+  int aux[INC__STEP_AUX]; /* kind-private values (col, argmax, scratch), -1 if unused */
+  int in, nin;         /* FWD of a multi-input step (concat): its inputs in plan->ins */
+  int relu;            /* FWD conv2d: a fused ReLU epilogue */
+  int pass;            /* FWD relu: fused into the step before; y is x */
+  int accum;           /* BWD: add into dx instead of writing it */
+  int flags;           /* kind-private decisions taken at planning */
+  int skip_no_dx;      /* BWD / primitive: only feeds the caller's dx; skipped without it */
+  int dx_no_dx;        /* BWD: its dx only feeds the caller's dx; not computed without it */
+  int64_t dim[5];      /* primitives: dimensions */
+} inc__step;
+
+/* Where a container wants a child's input gradient: into value `val`
+ * (written, or added to when accum), or val -1 for the child's own. */
+typedef struct inc__sink {
+  int val;
+  int accum;
+} inc__sink;
+
+typedef struct inc__plan {
+  inc_context *ctx;
+  inc_layer *root;
+  inc__shape in;         /* the input shape it was built for */
+  int training;          /* with backward steps and saved values */
+  uint64_t version;      /* ctx->tree_version when built */
+  inc__val *vals;
+  int nvals, cap_vals;
+  inc__step *fwd, *bwd;
+  int nfwd, nbwd, cap_fwd, cap_bwd;
+  int *ins;              /* inputs of multi-input steps */
+  int nins, cap_ins;
+  int x, y, out;         /* input; the tree's output; what the caller gets (y or its NCHW copy) */
+  int dy_ext, dy, dx;    /* the caller's dy; the tree's dy (maybe converted); the input gradient */
+  size_t arena_bytes;    /* what the placed values need */
+  int building_bwd;      /* emission state: steps go to bwd */
+  int no_dx;             /* while running backward: the caller wants no dx */
+  int trained;           /* a training forward ran on it and backward may follow */
+} inc__plan;
+
+/* ---- building (src/plan.c) ---- */
+/* Builds the plan of `root` for input shape `in` (the tree bound for it).
+ * *out is freed with inc__plan_free. */
+inc_status inc__plan_build(inc_layer *root, const inc__shape *in, int training,
+                           inc__plan **out);
+void inc__plan_free(inc__plan *p);
+
+/* For kinds and containers while the plan is built: */
+/* A new value of shape s (float32; layout from cnhw). Returns its index or
+ * -1 after setting the context's message (out of memory). */
+int inc__plan_value(inc__plan *p, const inc__shape *s, int cnhw);
+/* A new flat value of count elements (float32 or int32). */
+int inc__plan_scratch(inc__plan *p, int64_t count);
+/* A new value viewing base at element offset off, of shape s. */
+int inc__plan_view(inc__plan *p, int base, int64_t off, const inc__shape *s, int cnhw);
+/* Makes value v a view of base at element offset off. */
+void inc__plan_make_view(inc__plan *p, int v, int base, int64_t off);
+/* Clears st to a step of kind op for layer l (values -1). */
+void inc__plan_step_init(inc__step *st, int op, inc_layer *l);
+/* Appends n values to plan->ins; returns the index of the first, or -1. */
+int inc__plan_add_inputs(inc__plan *p, const int *v, int n);
+/* The forward step of layer l (each layer runs once per plan), or -1. */
+int inc__plan_fwd_step(const inc__plan *p, const inc_layer *l);
+/* Appends a step (to the forward list, or to the backward list while
+ * backward steps are emitted); returns its index or -1 (message set). */
+int inc__plan_step(inc__plan *p, const inc__step *st);
+/* Runs emission for a subtree: forward (input value x, *y its output) and
+ * backward (gradient dy of its output; *dx the value of its input
+ * gradient, given the container's sink). */
+inc_status inc__plan_emit(inc_layer *l, inc__plan *p, int x, int *y);
+inc_status inc__plan_emit_bwd(inc_layer *l, inc__plan *p, int dy, const inc__sink *sink,
+                              int *dx);
+/* 1 if value v is read by at least one forward step and every reader is
+ * a step for which pred(step) is 1 (a fused ReLU passes v on: its readers
+ * read v). 0 for the tree's output, which the caller reads. */
+int inc__plan_readers_all(const inc__plan *p, int v, int (*pred)(const inc__step *));
+/* The tensor of value v (its data valid while the plan runs). */
+static inline inc_tensor *inc__pv(const inc__plan *p, int v) { return &p->vals[v].t; }
+
+/* For a backward step's run function: 1 if it computes its input
+ * gradient in this run (the caller may want none). */
+static inline int inc__plan_dx_wanted(const inc__plan *p, const inc__step *st)
+{
+  return st->dx >= 0 && !(p->no_dx && st->dx_no_dx);
+}
+
+/* ---- running (src/plan_run.c) ---- */
+/* Places the values in the layer's arena (grown as needed) and runs the
+ * forward steps on x; the caller's output is then inc__pv(p, p->out). */
+inc_status inc__plan_forward(inc__plan *p, const inc_tensor *x);
+/* Runs the backward steps on dy (shape of the output); want_dx 0 skips
+ * what only the input gradient needs. */
+inc_status inc__plan_backward(inc__plan *p, const inc_tensor *dy, int want_dx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INC_PLAN_H */

@@ -1,0 +1,108 @@
+/*
+ * plan_run.c — running an execution plan (see plan.h): the arena, the data
+ * pointers of the values, and the walks over the forward and backward step
+ * lists. A layer step calls its kind's run function; the data-moving steps
+ * the plan adds itself (layout swaps at the boundary, concat slices and
+ * gradient sums) call one backend op each.
+ */
+#include "plan.h"
+
+/* The address of value v: external values hold the caller's pointer,
+ * placed ones their arena offset, views their base's plus an offset. */
+static float *addr(const inc__plan *p, const char *arena, int v)
+{
+  const inc__val *a = &p->vals[v];
+  if (a->base >= 0) {
+    float *b = addr(p, arena, a->base);
+    return b ? b + a->off : NULL;
+  }
+  if (a->external) return a->t.data;
+  if (a->first < 0) return NULL; /* never used (a fused ReLU's old output) */
+  return (float *)(arena + a->at);
+}
+
+static void bind(inc__plan *p)
+{
+  const char *arena = (const char *)p->root->arena;
+  for (int i = 0; i < p->nvals; i++)
+    if (!p->vals[i].external) p->vals[i].t.data = addr(p, arena, i);
+}
+
+static inc_status ensure_arena(inc__plan *p)
+{
+  inc_layer *l = p->root;
+  inc_context *ctx = p->ctx;
+  if (l->arena_bytes >= p->arena_bytes && (l->arena || !p->arena_bytes)) return INC_OK;
+  void *a = NULL;
+  inc_status s = ctx->ops->alloc(&a, p->arena_bytes, ctx);
+  if (s != INC_OK) return s;
+  ctx->ops->free(l->arena, ctx);
+  l->arena = a;
+  l->arena_bytes = p->arena_bytes;
+  for (int i = 0; i < 2; i++) /* what the other plan kept lay in the old arena */
+    if (l->plans[i]) l->plans[i]->trained = 0;
+  return INC_OK;
+}
+
+static inc_status run_primitive(const inc__plan *p, const inc__step *st)
+{
+  inc_context *ctx = p->ctx;
+  float *y = inc__pv(p, st->y)->data;
+  const inc_tensor *x = inc__pv(p, st->x);
+  switch (st->op) {
+  case INC__STEP_SWAP:
+    return ctx->ops->swap01(y, x->data, st->dim[0], st->dim[1], st->dim[2], ctx);
+  case INC__STEP_COPY:
+    return ctx->ops->copy(y, x->data, (size_t)x->numel * sizeof(float), ctx);
+  case INC__STEP_AXPY:
+    return ctx->ops->axpy(y, x->data, 1.0f, x->numel, ctx);
+  default: /* INC__STEP_SLICE */
+    return ctx->ops->slice(x->data, y, 0, st->dim[0], st->dim[1], st->dim[2], st->dim[3],
+                           st->dim[4], ctx);
+  }
+}
+
+static inc_status run_step(const inc__plan *p, const inc__step *st)
+{
+  inc_context *ctx = p->ctx;
+  if (st->op != INC__STEP_FWD && st->op != INC__STEP_BWD) return run_primitive(p, st);
+  if (st->pass) return INC_OK;
+  const inc__layer_vt *vt = st->layer->vt;
+  int bwd = st->op == INC__STEP_BWD;
+  int timed = ctx->prof && !vt->is_container;
+  double t0 = timed ? inc__prof_now() : 0.0;
+  inc_status s = bwd ? vt->run_bwd(p, st) : vt->run_fwd(p, st);
+  if (s == INC_OK && timed) {
+    ctx->ops->synchronize(ctx);
+    inc__prof_layer(ctx, vt->kind, bwd, inc__prof_now() - t0);
+  }
+  return s;
+}
+
+inc_status inc__plan_forward(inc__plan *p, const inc_tensor *x)
+{
+  inc_status s = ensure_arena(p);
+  if (s != INC_OK) return s;
+  p->trained = 0;
+  p->vals[p->x].t.data = x->data;
+  bind(p);
+  for (int i = 0; i < p->nfwd; i++)
+    if ((s = run_step(p, &p->fwd[i])) != INC_OK) return s;
+  p->trained = p->training;
+  return INC_OK;
+}
+
+inc_status inc__plan_backward(inc__plan *p, const inc_tensor *dy, int want_dx)
+{
+  inc_status s = INC_OK;
+  p->vals[p->dy_ext].t.data = dy->data;
+  bind(p);
+  p->no_dx = !want_dx;
+  for (int i = 0; s == INC_OK && i < p->nbwd; i++) {
+    const inc__step *st = &p->bwd[i];
+    if (p->no_dx && st->skip_no_dx) continue;
+    s = run_step(p, st);
+  }
+  p->no_dx = 0;
+  return s;
+}
