@@ -160,12 +160,11 @@ static inline unsigned inc__cuda_blocks(const inc_context *ctx, int64_t count)
 
 /* inc_status inc__cuda_<op>(params), defined in gemm.cu, im2col.cu,
  * elementwise.cu, concat.cu, pool.cu, loss.cu, sgd.cu, fill.cu and gathered
- * by name into the table of backend.cu. C linkage, so that a definition
- * whose parameters differ from the registry's is an error, not an overload. */
-extern "C" {
+ * by name into the table of backend.cu. A definition whose parameters
+ * differ from the registry's is, to C++, an overload nobody calls: the
+ * module then fails to link (--no-undefined) for want of the declared one. */
 #define INC__CUDA_OP(op, params, args, prof) inc_status inc__cuda_##op params;
 INC__OPS(INC__CUDA_OP)
 #undef INC__CUDA_OP
-}
 
 #endif /* INC_CUDA_COMMON_CUH */

@@ -37,8 +37,9 @@
  *      in cuda/<family>.cu, over one INC_HD body of src/kernels.h when the
  *      op is per element;
  *   3. one test row: the op on the CPU and the (emulated) CUDA backend.
- * A kernel whose signature differs from its line does not compile; a
- * missing one fails the link (both libraries link with --no-undefined).
+ * A CPU kernel whose signature differs from its line does not compile; a
+ * CUDA one (to C++ an overload) or a missing one does not link (the
+ * library and the module link with --no-undefined).
  * Bump INC__MODULE_VERSION (src/module.h): the table's layout changes.
  */
 #ifndef INC_OPS_H
