@@ -1,6 +1,6 @@
 /*
  * backend.cu — the CUDA backend's life cycle, memory and error handling,
- * and the table that gathers the ops of the other files in cuda/.
+ * and the table that gathers, by name, the ops of the other files in cuda/.
  *
  * A CUDA context owns one non-blocking stream (so it never serialises
  * against the legacy default stream or against other contexts), one cuBLAS
@@ -277,37 +277,30 @@ static inc_status cuda_synchronize(inc_context *ctx)
 
 /* ---- the table ---------------------------------------------------------- */
 
-static const inc__backend_ops cuda_ops = {
-    "cuda",
-    cuda_destroy,
-    cuda_alloc,
-    cuda_free,
-    cuda_upload,
-    cuda_download,
-    cuda_copy,
-    cuda_zero,
-    cuda_synchronize,
-    inc__cuda_gemm,
-    inc__cuda_im2col,
-    inc__cuda_col2im,
-    inc__cuda_swap01,
-    inc__cuda_conv_out,
-    inc__cuda_bias_add,
-    inc__cuda_bias_grad,
-    inc__cuda_relu_fwd,
-    inc__cuda_relu_bwd,
-    inc__cuda_axpy,
-    inc__cuda_slice,
-    inc__cuda_maxpool_fwd,
-    inc__cuda_maxpool_bwd,
-    inc__cuda_avgpool_fwd,
-    inc__cuda_avgpool_bwd,
-    inc__cuda_gap_fwd,
-    inc__cuda_gap_bwd,
-    inc__cuda_softmax_ce,
-    inc__cuda_sgd,
-    inc__cuda_fill,
-};
+/* Filled by name: the memory slots by hand, the ops from the registry
+ * (every one, so the supports mask is the registry's). Assignments in a
+ * constexpr function, as C++17 has no designated initializers: the table
+ * is still a constant, built at compile time. */
+static constexpr inc__backend_ops cuda_table()
+{
+  inc__backend_ops t{};
+  t.name = "cuda";
+  t.supports = INC__OPS_ALL;
+  t.destroy = cuda_destroy;
+  t.alloc = cuda_alloc;
+  t.free = cuda_free;
+  t.upload = cuda_upload;
+  t.download = cuda_download;
+  t.copy = cuda_copy;
+  t.zero = cuda_zero;
+  t.synchronize = cuda_synchronize;
+#define CUDA_OP(op, params, args, prof) t.op = inc__cuda_##op;
+  INC__OPS(CUDA_OP)
+#undef CUDA_OP
+  return t;
+}
+
+static constexpr inc__backend_ops cuda_ops = cuda_table();
 
 /* ---- entry points (C linkage through backend.h) -------------------------- */
 

@@ -1,8 +1,9 @@
 /*
  * common.cuh — what every file of the CUDA backend shares: the backend
  * state behind ctx->be, error checking that returns (never exits), the
- * grid-stride launch shape, and the declarations of the ops that
- * cuda/backend.cu gathers into the backend table.
+ * grid-stride launch shape, and the declarations of the ops, generated from
+ * the op registry (src/ops.h), that cuda/backend.cu gathers into the
+ * backend table.
  *
  * Error rule. Every CUDA and cuBLAS call is checked. An allocation failure
  * is INC_ERR_OUT_OF_MEMORY; any other failure is INC_ERR_DEVICE with the
@@ -155,54 +156,15 @@ static inline unsigned inc__cuda_blocks(const inc_context *ctx, int64_t count)
   return (unsigned)(blocks < cap ? blocks : cap);
 }
 
-/* ---- the ops (one file per family) ---- */
+/* ---- the ops of the registry (src/ops.h), one file per family ---- */
 
-/* gemm.cu */
-inc_status inc__cuda_gemm(float *c, const float *a, const float *b, int trans_a, int trans_b,
-                          int64_t m, int64_t n, int64_t k, float alpha, float beta,
-                          inc_context *ctx);
-/* im2col.cu */
-inc_status inc__cuda_im2col(float *col, const float *x, const inc__window *g, inc_context *ctx);
-inc_status inc__cuda_col2im(float *dx, const float *col, const inc__window *g, inc_context *ctx);
-inc_status inc__cuda_swap01(float *dst, const float *src, int64_t a, int64_t b, int64_t p,
-                            inc_context *ctx);
-inc_status inc__cuda_conv_out(float *y, const float *tmp, const float *bias, int64_t n,
-                              int64_t c, int64_t p, int relu, inc_context *ctx);
-inc_status inc__cuda_bias_add(float *y, const float *bias, int64_t n, int64_t c, int64_t p,
-                              inc_context *ctx);
-inc_status inc__cuda_bias_grad(float *db, const float *dy, int64_t n, int64_t c, int64_t p,
-                               inc_context *ctx);
-/* elementwise.cu */
-inc_status inc__cuda_relu_fwd(float *y, const float *x, int64_t count, inc_context *ctx);
-inc_status inc__cuda_relu_bwd(float *dx, const float *dy, const float *y, int64_t count,
-                              inc_context *ctx);
-inc_status inc__cuda_axpy(float *y, const float *x, float alpha, int64_t count,
-                          inc_context *ctx);
-/* concat.cu */
-inc_status inc__cuda_slice(float *big, float *small, int to_big, int64_t n, int64_t cb,
-                           int64_t ct, int64_t off, int64_t p, inc_context *ctx);
-/* pool.cu */
-inc_status inc__cuda_maxpool_fwd(float *y, int32_t *arg, const float *x, const inc__window *g,
-                                 inc_context *ctx);
-inc_status inc__cuda_maxpool_bwd(float *dx, const float *dy, const int32_t *arg,
-                                 const inc__window *g, inc_context *ctx);
-inc_status inc__cuda_avgpool_fwd(float *y, const float *x, const inc__window *g,
-                                 inc_context *ctx);
-inc_status inc__cuda_avgpool_bwd(float *dx, const float *dy, const inc__window *g,
-                                 inc_context *ctx);
-inc_status inc__cuda_gap_fwd(float *y, const float *x, int64_t planes, int64_t hw,
-                             inc_context *ctx);
-inc_status inc__cuda_gap_bwd(float *dx, const float *dy, int64_t planes, int64_t hw,
-                             inc_context *ctx);
-/* loss.cu */
-inc_status inc__cuda_softmax_ce(double *loss_sum, int64_t *correct, float *dlogits,
-                                const float *logits, const int32_t *labels, int64_t n,
-                                int64_t k, float scale, inc_context *ctx);
-/* sgd.cu */
-inc_status inc__cuda_sgd(float *param, float *buf, const float *grad, int64_t count, float lr,
-                         float momentum, float weight_decay, int first, inc_context *ctx);
-/* fill.cu */
-inc_status inc__cuda_fill(float *dst, int64_t count, int dist, float a, float b, uint64_t seed,
-                          uint64_t stream, inc_context *ctx);
+/* inc_status inc__cuda_<op>(params), defined in gemm.cu, im2col.cu,
+ * elementwise.cu, concat.cu, pool.cu, loss.cu, sgd.cu, fill.cu and gathered
+ * by name into the table of backend.cu. A definition whose parameters
+ * differ from the registry's is, to C++, an overload nobody calls: the
+ * module then fails to link (--no-undefined) for want of the declared one. */
+#define INC__CUDA_OP(op, params, args, prof) inc_status inc__cuda_##op params;
+INC__OPS(INC__CUDA_OP)
+#undef INC__CUDA_OP
 
 #endif /* INC_CUDA_COMMON_CUH */

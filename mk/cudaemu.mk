@@ -8,8 +8,9 @@
 #                         [CHECK_EXTRA]: `cuda` (every op against the CPU
 #                         backend; cooperative kernels on real threads),
 #                         `cuda_net` (loader, GoogLeNet step and a training
-#                         run against the CPU, misuse the emulator catches)
-#                         and `cuda_faults` (device faults); the last two
+#                         run against the CPU, misuse the emulator catches),
+#                         `cuda_faults` (device faults) and `registry`
+#                         (the generated backend tables); the last three
 #                         with cooperative blocks as fibers (fast, see
 #                         tests/cudaemu/launch.cc). Needs g++ only: no nvcc,
 #                         no GPU.
@@ -25,7 +26,7 @@ EMU_SRC := $(sort $(wildcard tests/cudaemu/*.cc))
 EMU_HDR := $(wildcard tests/cudaemu/*.h)
 EMU_WARN := -Wall -Wextra -Wno-unused-parameter
 # suite:CUDAEMU_COOP mode
-EMU_SUITES := cuda:threads cuda_net:fibers cuda_faults:fibers
+EMU_SUITES := cuda:threads cuda_net:fibers cuda_faults:fibers registry:fibers
 
 define emu_variant
 $(1)/cudaemu/%.o: tests/cudaemu/%.cc $$(EMU_HDR)
@@ -68,7 +69,7 @@ check-cuda-emu: $(BUILD)/tests/run build/emu/$(CUDA_MODULE)
 	  grep -E '^(CUDA device|CUDA parity|CUDA network|googlenet|cuda_faults)' $$log | sed 's/^/    /'; \
 	  p=$$(echo "$$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p'); f=$$(echo "$$line" | sed -n 's/.*, \([0-9]*\) failed.*/\1/p'); \
 	  passed=$$((passed + $${p:-0})); failed=$$((failed + $${f:-1})); \
-	  if grep -qE 'CUDA (parity|network|device-fault) cases skipped' $$log; then \
+	  if grep -qE 'CUDA (parity|network|device-fault|registry) cases skipped' $$log; then \
 	    rc=1; echo "  $$s: the emulated device was not used"; fi; \
 	  if [ "$$(grep -cE '^[0-9]+ passed, 0 failed' $$log)" = 0 ]; then rc=1; grep -E ':[EF]:|MISUSE|LEAK' $$log | head -30; fi; \
 	done; \

@@ -6,8 +6,12 @@
  * loops over the INC_HD bodies of kernels.h plus CBLAS; the CUDA backend
  * (cuda/) with kernels over the same bodies plus cuBLAS, all on the
  * context's stream. Pointers are device pointers of the backend. Every slot
- * returns an inc_status and, on failure, sets the context's message.
+ * but free and destroy returns an inc_status and, on failure, sets the
+ * context's message.
  *
+ * The compute ops are not listed here: their slots, ids and supports bits
+ * are generated from the op registry, src/ops.h (which says how to add
+ * one); this file writes out the memory and life-cycle slots around them.
  * Argument order follows the house rule: outputs, inputs, saved
  * activations, dimensions, then the context (which carries the stream).
  */
@@ -18,6 +22,7 @@
 #include <stdint.h>
 #include "../include/inception.h"
 #include "kernels.h"
+#include "ops.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -30,12 +35,28 @@ static inline int inc__ranges_overlap(const void *a, const void *b, size_t bytes
   return x < y ? y - x < bytes : x - y < bytes;
 }
 
+/* The op ids, in registry order: INC__OP_gemm, ..., and their count. */
+#define INC__OP_ENUM(op, params, args, prof) INC__OP_##op,
+typedef enum inc__op { INC__OPS(INC__OP_ENUM) INC__OP_COUNT } inc__op;
+#undef INC__OP_ENUM
+/* The supports bit of op `op` (a bare name: INC__OP_BIT(gemm)), and the mask
+ * of every op of the registry. */
+#define INC__OP_BIT(op) ((uint64_t)1 << INC__OP_##op)
+#define INC__OP_OR_BIT(op, params, args, prof) | INC__OP_BIT(op)
+#define INC__OPS_ALL ((uint64_t)0 INC__OPS(INC__OP_OR_BIT))
+typedef char inc__op_ids_fit_the_mask[INC__OP_COUNT <= 64 ? 1 : -1];
+
 typedef struct inc__backend_ops {
   const char *name; /* "cpu", "cuda" */
+  /* The ops whose slot this table fills: INC__OP_BIT(op) for each; a slot
+   * left NULL is an op the backend cannot run. Generated with the table
+   * (both backends fill every op: INC__OPS_ALL); tests/test_registry.c
+   * checks it against the slots. Ask with inc__backend_supports. */
+  uint64_t supports;
   /* Frees the backend state ctx->be (streams, handles, buffers). */
   void (*destroy)(inc_context *ctx);
 
-  /* ---- memory ---- */
+  /* ---- memory (not in the registry: every backend has all of them) ---- */
   inc_status (*alloc)(void **out, size_t bytes, inc_context *ctx); /* zero-filled */
   void (*free)(void *p, inc_context *ctx);                          /* NULL ok */
   inc_status (*upload)(void *dst, const void *src, size_t bytes, inc_context *ctx);
@@ -47,73 +68,19 @@ typedef struct inc__backend_ops {
   inc_status (*zero)(void *dst, size_t bytes, inc_context *ctx);
   inc_status (*synchronize)(inc_context *ctx);
 
-  /* ---- dense algebra ---- */
-  /* c (m, n) = alpha * op(a) * op(b) + beta * c, all row-major and packed:
-   * op(a) is (m, k) (a stored (k, m) when trans_a), op(b) is (k, n). */
-  inc_status (*gemm)(float *c, const float *a, const float *b, int trans_a, int trans_b,
-                     int64_t m, int64_t n, int64_t k, float alpha, float beta,
-                     inc_context *ctx);
-
-  /* ---- convolution helpers ---- */
-  /* col (C*K*K, N*OH*OW) from x (N, C, H, W). */
-  inc_status (*im2col)(float *col, const float *x, const inc__window *g, inc_context *ctx);
-  /* dx (N, C, H, W) = sum of col (C*K*K, N*OH*OW) entries back to their pixels. */
-  inc_status (*col2im)(float *dx, const float *col, const inc__window *g, inc_context *ctx);
-  /* dst (B, A, P) from src (A, B, P). */
-  inc_status (*swap01)(float *dst, const float *src, int64_t a, int64_t b, int64_t p,
-                       inc_context *ctx);
-  /* y (N, C, P) = tmp (C, N*P) + bias (C; may be NULL), ReLU if relu.
-   * With n == 1 each element maps to itself and y may be tmp: conv2d uses
-   * that as its in-place bias (+ ReLU) pass on channel-major outputs. */
-  inc_status (*conv_out)(float *y, const float *tmp, const float *bias, int64_t n, int64_t c,
-                         int64_t p, int relu, inc_context *ctx);
-  /* y (N, C, P) += bias (C). */
-  inc_status (*bias_add)(float *y, const float *bias, int64_t n, int64_t c, int64_t p,
-                         inc_context *ctx);
-  /* db (C) = sum of dy (N, C, P) over n and p. */
-  inc_status (*bias_grad)(float *db, const float *dy, int64_t n, int64_t c, int64_t p,
-                          inc_context *ctx);
-
-  /* ---- elementwise ---- */
-  inc_status (*relu_fwd)(float *y, const float *x, int64_t count, inc_context *ctx);
-  /* dx = dy where the saved output y > 0. */
-  inc_status (*relu_bwd)(float *dx, const float *dy, const float *y, int64_t count,
-                         inc_context *ctx);
-  /* y += alpha * x */
-  inc_status (*axpy)(float *y, const float *x, float alpha, int64_t count, inc_context *ctx);
-  /* Channel slices: to_big: big (N, CT, P)[:, off:off+CB] = small (N, CB, P);
-   * else small = that slice of big. */
-  inc_status (*slice)(float *big, float *small, int to_big, int64_t n, int64_t cb, int64_t ct,
-                      int64_t off, int64_t p, inc_context *ctx);
-
-  /* ---- pooling ---- */
-  /* y (N, C, OH, OW); arg (same shape, int32 argmax per window) may be NULL. */
-  inc_status (*maxpool_fwd)(float *y, int32_t *arg, const float *x, const inc__window *g,
-                            inc_context *ctx);
-  inc_status (*maxpool_bwd)(float *dx, const float *dy, const int32_t *arg,
-                            const inc__window *g, inc_context *ctx);
-  inc_status (*avgpool_fwd)(float *y, const float *x, const inc__window *g, inc_context *ctx);
-  inc_status (*avgpool_bwd)(float *dx, const float *dy, const inc__window *g, inc_context *ctx);
-  /* y (planes) = mean of each plane of x (planes, hw). */
-  inc_status (*gap_fwd)(float *y, const float *x, int64_t planes, int64_t hw, inc_context *ctx);
-  inc_status (*gap_bwd)(float *dx, const float *dy, int64_t planes, int64_t hw,
-                        inc_context *ctx);
-
-  /* ---- loss, optimizer, init ---- */
-  /* Softmax cross-entropy over logits (N, K) with host labels already
-   * validated to lie in [0, K). Writes the host scalars *loss_sum (sum of
-   * row losses, accumulated in double) and *correct; dlogits (N, K) gets
-   * (softmax - onehot) * scale unless NULL. */
-  inc_status (*softmax_ce)(double *loss_sum, int64_t *correct, float *dlogits,
-                           const float *logits, const int32_t *labels, int64_t n, int64_t k,
-                           float scale, inc_context *ctx);
-  /* One SGD step over count elements (see inc__k_sgd). */
-  inc_status (*sgd)(float *param, float *buf, const float *grad, int64_t count, float lr,
-                    float momentum, float weight_decay, int first, inc_context *ctx);
-  /* dst[i] = inc__k_fill(dist, a, b, seed, stream, i). */
-  inc_status (*fill)(float *dst, int64_t count, int dist, float a, float b, uint64_t seed,
-                     uint64_t stream, inc_context *ctx);
+  /* ---- the ops of the registry, src/ops.h: inc_status (*op)(params) ---- */
+#define INC__OP_SLOT(op, params, args, prof) inc_status(*op) params;
+  INC__OPS(INC__OP_SLOT)
+#undef INC__OP_SLOT
 } inc__backend_ops;
+
+/* 1 if ctx's backend can run op (its supports bit), else 0. */
+int inc__backend_supports(const inc_context *ctx, inc__op op);
+/* The op's name ("gemm"), or "?" for an id out of range. */
+const char *inc__op_name(inc__op op);
+/* The mask of the op slots that ops fills (non-NULL), whatever its
+ * supports says: what the tests check supports against. */
+uint64_t inc__ops_filled(const inc__backend_ops *ops);
 
 /* Backend constructors: set ctx->ops and ctx->be, and describe the device in
  * ctx->device_name. They return INC_ERR_UNAVAILABLE (with a message) when

@@ -33,7 +33,8 @@
 extern "C" {
 #endif
 
-#define INC__MODULE_VERSION 1
+/* 2: the backend table gained the supports mask and registry-ordered op slots */
+#define INC__MODULE_VERSION 2
 
 /* The module's file name: "libinception-cuda.so." INC_VERSION_MAJOR. */
 #define INC__MODULE_STR2(x) #x

@@ -1,6 +1,7 @@
 /*
  * backend.c — the CPU backend: host memory, SGEMM through CBLAS (OpenBLAS)
- * and the table that gathers the CPU ops of the other files in src/cpu/.
+ * and the table that gathers, by name, the CPU ops of the other files in
+ * src/cpu/.
  *
  * Memory is plain host memory, so upload/download are memcpy. The BLAS
  * thread count follows the context's setting (a process-wide OpenBLAS
@@ -99,9 +100,9 @@ static int split_dim(int64_t m, int64_t n, int64_t k, int threads)
   return 0;
 }
 
-static inc_status cpu_gemm(float *c, const float *a, const float *b, int trans_a, int trans_b,
-                           int64_t m, int64_t n, int64_t k, float alpha, float beta,
-                           inc_context *ctx)
+inc_status inc__cpu_gemm(float *c, const float *a, const float *b, int trans_a, int trans_b,
+                         int64_t m, int64_t n, int64_t k, float alpha, float beta,
+                         inc_context *ctx)
 {
   if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
     return inc__error(ctx, INC_ERR_SHAPE, "CPU gemm: dims %lld x %lld x %lld exceed BLAS int",
@@ -138,37 +139,23 @@ static inc_status cpu_gemm(float *c, const float *a, const float *b, int trans_a
   return INC_OK;
 }
 
+/* The table, filled by name: the memory slots by hand, the ops from the
+ * registry (every one, so the supports mask is the registry's). */
+#define CPU_OP(op, params, args, prof) .op = inc__cpu_##op,
 static const inc__backend_ops cpu_ops = {
-    "cpu",
-    cpu_destroy,
-    cpu_alloc,
-    cpu_free,
-    cpu_copy, /* upload */
-    cpu_copy, /* download */
-    cpu_copy,
-    cpu_zero,
-    cpu_synchronize,
-    cpu_gemm,
-    inc__cpu_im2col,
-    inc__cpu_col2im,
-    inc__cpu_swap01,
-    inc__cpu_conv_out,
-    inc__cpu_bias_add,
-    inc__cpu_bias_grad,
-    inc__cpu_relu_fwd,
-    inc__cpu_relu_bwd,
-    inc__cpu_axpy,
-    inc__cpu_slice,
-    inc__cpu_maxpool_fwd,
-    inc__cpu_maxpool_bwd,
-    inc__cpu_avgpool_fwd,
-    inc__cpu_avgpool_bwd,
-    inc__cpu_gap_fwd,
-    inc__cpu_gap_bwd,
-    inc__cpu_softmax_ce,
-    inc__cpu_sgd,
-    inc__cpu_fill,
+    .name = "cpu",
+    .supports = INC__OPS_ALL,
+    .destroy = cpu_destroy,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .copy = cpu_copy,
+    .zero = cpu_zero,
+    .synchronize = cpu_synchronize,
+    INC__OPS(CPU_OP)
 };
+#undef CPU_OP
 
 void inc__cpu_describe(inc_context *ctx)
 {

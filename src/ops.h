@@ -1,0 +1,130 @@
+/*
+ * ops.h — the op registry: the one list of the compute ops of the backend
+ * table. Everything else that names every op is generated from it.
+ *
+ * INC__OPS(X) calls X(op, params, args, prof) once per op, in table order:
+ *   op      the name: the slot ctx->ops->op, the id INC__OP_op, the kernels
+ *           inc__cpu_op and inc__cuda_op
+ *   params  the parenthesised parameter list, names included, in the house
+ *           order: outputs, inputs, saved activations, dimensions, then the
+ *           context (always `ctx`, it carries the stream). Every op returns
+ *           an inc_status and on failure sets the context's message;
+ *           pointers are memory of the context's backend unless the line
+ *           says host
+ *   args    the same names as an argument list (C cannot derive it)
+ *   prof    the profiling category (src/profile.c): an expression evaluated
+ *           in the op's timing wrapper, with the parameters in scope: an
+ *           INC__PROF_* constant, or for gemm and swap01 a call to
+ *           profile.c's prof_gemm / prof_swap01, which sort them by the
+ *           role their layer set before the call (and count GEMM flops).
+ * Generated from it: the op slots of inc__backend_ops, the ids INC__OP_<op>
+ * and the supports mask (src/backend.h, src/ops.c), the declarations
+ * inc__cpu_<op> (src/cpu/cpu.h) and inc__cuda_<op> (cuda/common.cuh), both
+ * backends' tables, filled by name (src/cpu/backend.c, cuda/backend.cu),
+ * and the profiling wrappers (src/profile.c).
+ *
+ * Not in the registry: the memory and life-cycle slots (alloc, free,
+ * upload, download, copy, zero, synchronize, destroy), hand-written around
+ * the generated slots in src/backend.h. A backend cannot lack one of them,
+ * so a supports bit would say nothing; each backend keeps them static
+ * beside its own state (the CPU serves upload, download and copy with one
+ * function); free and destroy return void; the profiler leaves three of
+ * them untimed. They are the fixed frame; ops are what gets added.
+ *
+ * Adding an op:
+ *   1. one line here, with its one-line comment, in its family;
+ *   2. its kernels: inc__cpu_<op> in src/cpu/<family>.c and inc__cuda_<op>
+ *      in cuda/<family>.cu, over one INC_HD body of src/kernels.h when the
+ *      op is per element;
+ *   3. one test row: the op on the CPU and the (emulated) CUDA backend.
+ * A CPU kernel whose signature differs from its line does not compile; a
+ * CUDA one (to C++ an overload) or a missing one does not link (the
+ * library and the module link with --no-undefined).
+ * Bump INC__MODULE_VERSION (src/module.h): the table's layout changes.
+ */
+#ifndef INC_OPS_H
+#define INC_OPS_H
+
+/* clang-format off */
+#define INC__OPS(X)                                                                               \
+  /* ---- dense algebra: src/cpu/backend.c, cuda/gemm.cu ---- */                                  \
+  /* c (m, n) = alpha op(a) op(b) + beta c, row-major and packed: op(a) (m, k), stored (k, m)     \
+   * when trans_a; op(b) (k, n), stored (n, k) when trans_b */                                    \
+  X(gemm, (float *c, const float *a, const float *b, int trans_a, int trans_b, int64_t m,         \
+           int64_t n, int64_t k, float alpha, float beta, inc_context *ctx),                      \
+    (c, a, b, trans_a, trans_b, m, n, k, alpha, beta, ctx), prof_gemm(ctx, m, n, k))              \
+  /* ---- convolution helpers: src/cpu/conv.c, cuda/im2col.cu ---- */                             \
+  /* col (C*K*K, N*OH*OW) from x (N, C, H, W) */                                                  \
+  X(im2col, (float *col, const float *x, const inc__window *g, inc_context *ctx),                 \
+    (col, x, g, ctx), INC__PROF_IM2COL)                                                           \
+  /* dx (N, C, H, W) = the entries of col (C*K*K, N*OH*OW) summed back into their pixels */       \
+  X(col2im, (float *dx, const float *col, const inc__window *g, inc_context *ctx),                \
+    (dx, col, g, ctx), INC__PROF_COL2IM)                                                          \
+  /* dst (B, A, P) from src (A, B, P) */                                                          \
+  X(swap01, (float *dst, const float *src, int64_t a, int64_t b, int64_t p, inc_context *ctx),    \
+    (dst, src, a, b, p, ctx), prof_swap01(ctx))                                                   \
+  /* y (N, C, P) = tmp (C, N*P) + bias (C; may be NULL), ReLU if relu. With n == 1 each           \
+   * element maps to itself and y may be tmp (conv2d's in-place pass on channel-major y) */       \
+  X(conv_out, (float *y, const float *tmp, const float *bias, int64_t n, int64_t c, int64_t p,    \
+               int relu, inc_context *ctx),                                                       \
+    (y, tmp, bias, n, c, p, relu, ctx), INC__PROF_LAYOUT)                                         \
+  /* y (N, C, P) += bias (C) */                                                                   \
+  X(bias_add, (float *y, const float *bias, int64_t n, int64_t c, int64_t p, inc_context *ctx),   \
+    (y, bias, n, c, p, ctx), INC__PROF_LAYOUT)                                                    \
+  /* db (C) = the sum of dy (N, C, P) over n and p */                                             \
+  X(bias_grad, (float *db, const float *dy, int64_t n, int64_t c, int64_t p, inc_context *ctx),   \
+    (db, dy, n, c, p, ctx), INC__PROF_LAYOUT)                                                     \
+  /* ---- elementwise: src/cpu/elementwise.c, cuda/elementwise.cu, cuda/concat.cu ---- */         \
+  /* y = max(x, 0), count elements */                                                             \
+  X(relu_fwd, (float *y, const float *x, int64_t count, inc_context *ctx),                        \
+    (y, x, count, ctx), INC__PROF_ELTWISE)                                                        \
+  /* dx = dy where the saved output y > 0, else 0 */                                              \
+  X(relu_bwd, (float *dx, const float *dy, const float *y, int64_t count, inc_context *ctx),      \
+    (dx, dy, y, count, ctx), INC__PROF_ELTWISE)                                                   \
+  /* y += alpha * x */                                                                            \
+  X(axpy, (float *y, const float *x, float alpha, int64_t count, inc_context *ctx),               \
+    (y, x, alpha, count, ctx), INC__PROF_CONCAT)                                                  \
+  /* channel slices: to_big: big (N, CT, P)[:, off:off+CB] = small (N, CB, P); else               \
+   * small = that slice of big */                                                                 \
+  X(slice, (float *big, float *small, int to_big, int64_t n, int64_t cb, int64_t ct,              \
+            int64_t off, int64_t p, inc_context *ctx),                                            \
+    (big, small, to_big, n, cb, ct, off, p, ctx), INC__PROF_CONCAT)                               \
+  /* ---- pooling: src/cpu/pool.c, cuda/pool.cu ---- */                                           \
+  /* y (N, C, OH, OW) = window maxima of x; arg (y's shape, int32 argmax) may be NULL */          \
+  X(maxpool_fwd, (float *y, int32_t *arg, const float *x, const inc__window *g,                   \
+                  inc_context *ctx),                                                              \
+    (y, arg, x, g, ctx), INC__PROF_POOL)                                                          \
+  /* dx (N, C, H, W): each pixel the sum of dy over the windows whose argmax it is */             \
+  X(maxpool_bwd, (float *dx, const float *dy, const int32_t *arg, const inc__window *g,           \
+                  inc_context *ctx),                                                              \
+    (dx, dy, arg, g, ctx), INC__PROF_POOL)                                                        \
+  /* y (N, C, OH, OW) = window means of x (divisor: inc__k_avgpool_div) */                        \
+  X(avgpool_fwd, (float *y, const float *x, const inc__window *g, inc_context *ctx),              \
+    (y, x, g, ctx), INC__PROF_POOL)                                                               \
+  /* dx (N, C, H, W): each pixel the sum of dy / divisor over the windows covering it */          \
+  X(avgpool_bwd, (float *dx, const float *dy, const inc__window *g, inc_context *ctx),            \
+    (dx, dy, g, ctx), INC__PROF_POOL)                                                             \
+  /* y (planes) = the mean of each plane of x (planes, hw) */                                     \
+  X(gap_fwd, (float *y, const float *x, int64_t planes, int64_t hw, inc_context *ctx),            \
+    (y, x, planes, hw, ctx), INC__PROF_POOL)                                                      \
+  /* dx (planes, hw) = dy (planes) / hw, spread over each plane */                                \
+  X(gap_bwd, (float *dx, const float *dy, int64_t planes, int64_t hw, inc_context *ctx),          \
+    (dx, dy, planes, hw, ctx), INC__PROF_POOL)                                                    \
+  /* ---- loss, optimizer, init: src/cpu/, cuda/ loss, sgd, fill ---- */                          \
+  /* softmax cross-entropy of logits (N, K) with host labels, already checked to lie in [0, K):   \
+   * host *loss_sum (row losses summed in double) and *correct; dlogits (N, K) =                  \
+   * (softmax - onehot) * scale unless NULL */                                                    \
+  X(softmax_ce, (double *loss_sum, int64_t *correct, float *dlogits, const float *logits,         \
+                 const int32_t *labels, int64_t n, int64_t k, float scale, inc_context *ctx),     \
+    (loss_sum, correct, dlogits, logits, labels, n, k, scale, ctx), INC__PROF_LOSS)               \
+  /* one SGD step over count elements (the rule: inc__k_sgd) */                                   \
+  X(sgd, (float *param, float *buf, const float *grad, int64_t count, float lr, float momentum,   \
+          float weight_decay, int first, inc_context *ctx),                                       \
+    (param, buf, grad, count, lr, momentum, weight_decay, first, ctx), INC__PROF_SGD)             \
+  /* dst[i] = inc__k_fill(dist, a, b, seed, stream, i), count elements */                         \
+  X(fill, (float *dst, int64_t count, int dist, float a, float b, uint64_t seed,                  \
+           uint64_t stream, inc_context *ctx),                                                    \
+    (dst, count, dist, a, b, seed, stream, ctx), INC__PROF_OTHER)
+/* clang-format on */
+
+#endif /* INC_OPS_H */
