@@ -5,10 +5,12 @@
  *
  *   examples/bench [--device cpu|cuda] [--size 96] [--batch 128] [--steps 5]
  *                  [--threads 2] [--warmup 2] [--profile-steps 2] [--classes 10]
+ *                  [--infer-only]
  *
  * Warm-up steps first (they bind the model and grow every buffer), then
  * timed training steps (forward, softmax cross-entropy, backward, SGD) and
- * timed inference passes. Throughput is reported from the median step; the
+ * timed inference passes (--infer-only: only those, so that the peak
+ * memory is inference's). Throughput is reported from the median step; the
  * best step is printed beside it. FLOPs are counted from the layer shapes
  * (2 per multiply-add; a training step counts forward, input gradient and
  * weight gradient of every convolution and dense layer). The SGEMM ceiling
@@ -33,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../src/layer.h"
+#include "../src/plan.h"
 #include "openblas_env.h"
 
 #define CHECK(call)                                                                         \
@@ -48,7 +50,7 @@
 
 typedef struct options {
   const char *device;
-  int size, batch, steps, threads, warmup, profile_steps, classes;
+  int size, batch, steps, threads, warmup, profile_steps, classes, infer_only;
 } options;
 
 static double now(void)
@@ -61,8 +63,9 @@ static double now(void)
 static void usage(FILE *f)
 {
   fprintf(f, "usage: examples/bench [--device cpu|cuda] [--size N] [--batch N] [--steps N]\n"
-             "                      [--threads N] [--warmup N] [--profile-steps N]\n"
-             "Times training steps and inference passes of the D2L GoogLeNet.\n"
+             "                      [--threads N] [--warmup N] [--profile-steps N] [--infer-only]\n"
+             "Times training steps and inference passes of the D2L GoogLeNet\n"
+             "(--infer-only: inference passes only, for inference's peak memory).\n"
              "Defaults: --device cpu --size 96 --batch 128 --steps 5 --threads 2\n"
              "          --warmup 2 --profile-steps 2 (0 turns the breakdown off)\n");
 }
@@ -80,7 +83,7 @@ static int parse_int(const char *flag, const char *v, int lo)
 
 static void parse(int argc, char **argv, options *o)
 {
-  *o = (options){"cpu", 96, 128, 5, 2, 2, 2, 10};
+  *o = (options){"cpu", 96, 128, 5, 2, 2, 2, 10, 0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -94,6 +97,7 @@ static void parse(int argc, char **argv, options *o)
     else if (!strcmp(a, "--warmup")) o->warmup = parse_int(a, v, 1), i++;
     else if (!strcmp(a, "--profile-steps")) o->profile_steps = parse_int(a, v, 0), i++;
     else if (!strcmp(a, "--classes")) o->classes = parse_int(a, v, 1), i++;
+    else if (!strcmp(a, "--infer-only")) o->infer_only = 1;
     else {
       fprintf(stderr, "bench: unknown option %s\n", a);
       usage(stderr);
@@ -102,18 +106,20 @@ static void parse(int argc, char **argv, options *o)
   }
 }
 
-/* Multiply-adds of one forward pass over the tree (after a forward, so that
- * every leaf's output shape is known), and of the input-gradient passes a
- * backward skips nothing of. */
+/* Multiply-adds of one forward pass: the conv2d and dense steps of the
+ * plan the last forward ran (every output shape is known there). */
 static void count_macs(const inc_layer *l, double *fwd)
 {
-  for (int i = 0; i < l->nchildren; i++) count_macs(l->children[i], fwd);
-  if (l->vt->is_container || !l->nparams || !l->y) return;
-  const inc_tensor *w = l->params[0].value, *y = l->y;
-  if (!strcmp(l->vt->kind, "conv2d")) /* N*OC*OH*OW * C*K*K */
-    *fwd += (double)y->numel * (double)(w->numel / w->dims[0]);
-  else if (!strcmp(l->vt->kind, "dense")) /* N*OUT * F */
-    *fwd += (double)y->numel * (double)w->dims[1];
+  const inc__plan *p = l->plans[1] ? l->plans[1] : l->plans[0];
+  for (int i = 0; p && i < p->nfwd; i++) {
+    const inc__step *st = &p->fwd[i];
+    if (st->op != INC__STEP_FWD || !st->layer->nparams) continue;
+    const inc_tensor *w = st->layer->params[0].value, *y = inc__pv(p, st->y);
+    if (!strcmp(st->layer->vt->kind, "conv2d")) /* N*OC*OH*OW * C*K*K */
+      *fwd += (double)y->numel * (double)(w->numel / w->dims[0]);
+    else if (!strcmp(st->layer->vt->kind, "dense")) /* N*OUT * F */
+      *fwd += (double)y->numel * (double)w->dims[1];
+  }
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -255,18 +261,21 @@ int main(int argc, char **argv)
   printf("libinception %s, %s, D2L GoogLeNet %dx%d batch %d, %s\n", inc_version_string(),
          inc_context_device_name(ctx), o.size, o.size, o.batch, fix);
 
-  for (int i = 0; i < o.warmup; i++) train_step(&r, NULL, NULL, NULL);
+  for (int i = 0; i < o.warmup; i++) {
+    if (o.infer_only) infer_pass(&r);
+    else train_step(&r, NULL, NULL, NULL);
+  }
   double macs = 0.0;
   count_macs(r.net, &macs);
   double train_flop = 6.0 * macs, infer_flop = 2.0 * macs;
 
   double *ts = malloc((size_t)o.steps * sizeof *ts), fwd = 0, bwd = 0, opt = 0;
-  for (int i = 0; i < o.steps; i++) {
+  for (int i = 0; !o.infer_only && i < o.steps; i++) {
     double t0 = now();
     train_step(&r, &fwd, &bwd, &opt);
     ts[i] = now() - t0;
   }
-  double t_med = median(ts, o.steps), t_best = ts[0];
+  double t_med = o.infer_only ? 0.0 : median(ts, o.steps), t_best = o.infer_only ? 0.0 : ts[0];
   infer_pass(&r);
   for (int i = 0; i < o.steps; i++) {
     double t0 = now();
@@ -274,24 +283,28 @@ int main(int argc, char **argv)
     ts[i] = now() - t0;
   }
   double i_med = median(ts, o.steps), i_best = ts[0];
-  double ceiling = sgemm_ceiling(ctx, cpu ? 2048 : 8192);
-  struct rusage ru;
+  struct rusage ru; /* before the ceiling's matrices */
   getrusage(RUSAGE_SELF, &ru);
+  double ceiling = sgemm_ceiling(ctx, cpu ? 2048 : 8192);
 
-  printf("train: %.1f img/s  (median step %.3f s, best %.3f s = %.1f img/s; %d steps)\n",
-         o.batch / t_med, t_med, t_best, o.batch / t_best, o.steps);
+  if (o.infer_only)
+    printf("train: skipped (--infer-only)\n");
+  else
+    printf("train: %.1f img/s  (median step %.3f s, best %.3f s = %.1f img/s; %d steps)\n",
+           o.batch / t_med, t_med, t_best, o.batch / t_best, o.steps);
   printf("infer: %.1f img/s  (median pass %.3f s, best %.3f s = %.1f img/s)\n", o.batch / i_med,
          i_med, i_best, o.batch / i_best);
   printf("flops: %.1f GFLOP per training step, %.1f GFLOP per inference pass\n",
          train_flop * 1e-9, infer_flop * 1e-9);
   printf("achieved: train %.1f GFLOP/s, infer %.1f GFLOP/s; SGEMM ceiling %.1f GFLOP/s\n",
-         train_flop / t_med * 1e-9, infer_flop / i_med * 1e-9, ceiling);
-  printf("passes: forward %.1f%%, backward %.1f%%, optimizer %.1f%% of a training step\n",
+         o.infer_only ? 0.0 : train_flop / t_med * 1e-9, infer_flop / i_med * 1e-9, ceiling);
+  if (!o.infer_only)
+    printf("passes: forward %.1f%%, backward %.1f%%, optimizer %.1f%% of a training step\n",
          100 * fwd / (fwd + bwd + opt), 100 * bwd / (fwd + bwd + opt),
          100 * opt / (fwd + bwd + opt));
   printf("peak memory: %.1f MiB (ru_maxrss)\n", ru.ru_maxrss / 1024.0);
 
-  if (o.profile_steps) {
+  if (o.profile_steps && !o.infer_only) {
     /* each step profiled on its own; every figure is the smallest over the
      * steps, which filters out other processes on a shared machine */
     inc__prof best, prof;
