@@ -325,8 +325,9 @@ INC_API inc_status inc_layer_infer_shape(inc_layer *layer, int ndim, const int64
 INC_API inc_status inc_layer_unbind(inc_layer *layer);
 
 /* Writes a table, one line per layer of the subtree (path, kind, output shape
- * for an input of in_dims, parameter count) and a total line, into buf as a
- * NUL-terminated string. Binds like inc_layer_infer_shape(). *needed (if not
+ * for an input of in_dims, parameter count), a total line and a line with
+ * the memory a training and an inference forward of that input plan for
+ * activations, gradients and scratch, into buf as a NUL-terminated string. Binds like inc_layer_infer_shape(). *needed (if not
  * NULL) receives the size needed including the NUL; if cap is too small the
  * text is truncated (buf may be NULL when cap is 0) and INC_OK is still
  * returned. */

@@ -1,12 +1,13 @@
 /*
  * summary.c — inc_layer_summary: the lecture-style table of a layer tree,
  * one line per layer with its path, kind, output shape for a given input
- * and parameter count, then the total.
+ * and parameter count, then the total and the memory the execution plans
+ * for that input place in their arena (src/plan.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "layer.h"
+#include "plan.h"
 
 typedef struct out_text {
   char *buf;
@@ -87,6 +88,16 @@ INC_API inc_status inc_layer_summary(inc_layer *layer, int ndim, const int64_t *
   emit(&o, "%-22s %-18s %-22s %10s\n", "layer", "kind", "output shape", "params");
   if ((s = walk(layer, layer, &in, &o)) != INC_OK) return s;
   emit(&o, "total parameters: %lld\n", (long long)inc_layer_param_numel(layer));
+  size_t bytes[2];
+  for (int training = 0; training < 2; training++) {
+    inc__plan *p;
+    if ((s = inc__plan_build(layer, &in, training, &p)) != INC_OK) return s;
+    bytes[training] = p->arena_bytes;
+    inc__plan_free(p);
+  }
+  emit(&o, "planned memory: %.1f MiB training, %.1f MiB inference (activations, gradients, "
+           "scratch)\n",
+       (double)bytes[1] / 1048576.0, (double)bytes[0] / 1048576.0);
   if (needed) *needed = o.used + 1;
   return INC_OK;
 }

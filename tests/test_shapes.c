@@ -275,6 +275,12 @@ START_TEST(test_summary)
   ck_assert(strstr(buf, "total parameters: 5977530") != NULL);
   ck_assert(strstr(buf, "(1, 480, 6, 6)") != NULL);
   ck_assert(strstr(buf, "2.0.p2.2") != NULL);
+  double train_mib = 0, infer_mib = 0;
+  const char *pm = strstr(buf, "planned memory: ");
+  ck_assert_ptr_nonnull(pm);
+  ck_assert_int_eq(sscanf(pm, "planned memory: %lf MiB training, %lf MiB inference", &train_mib,
+                          &infer_mib), 2);
+  ck_assert(infer_mib > 0 && train_mib > infer_mib);
   /* truncation still NUL-terminates */
   char small[40];
   INC_CK(ctx, inc_layer_summary(net, 4, in, small, sizeof small, &need2));

@@ -1,0 +1,254 @@
+/*
+ * test_plan.c — the execution plan (src/plan.h): the memory plan's
+ * invariant (values alive at the same time never share a byte), the
+ * rewrites it applies to the D2L GoogLeNet (fusion, concat views, layouts),
+ * what an inference plan keeps, the no-dx backward, and the lifetimes the
+ * API promises (the output survives backward; a child run on its own has
+ * its own plan).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "plan.h"
+#include "util.h"
+
+static inc_layer *googlenet(inc_context *ctx)
+{
+  inc_layer *net = NULL;
+  INC_CK(ctx, inc_googlenet_create(ctx, 10, &net));
+  return net;
+}
+
+static inc__plan *build(inc_context *ctx, inc_layer *net, int64_t n, int64_t hw, int training)
+{
+  int64_t d[4] = {n, 1, hw, hw}, od[INC_MAX_DIMS];
+  int ond;
+  INC_CK(ctx, inc_layer_infer_shape(net, 4, d, &ond, od));
+  inc__shape in = {4, {n, 1, hw, hw}};
+  inc__plan *p = NULL;
+  INC_CK(ctx, inc__plan_build(net, &in, training, &p));
+  return p;
+}
+
+/* Every pair of placed values whose lifetimes overlap lies apart, and the
+ * arena holds them all. */
+static void check_placement(const inc__plan *p)
+{
+  int placed = 0;
+  size_t sum = 0;
+  for (int i = 0; i < p->nvals; i++) {
+    const inc__val *a = &p->vals[i];
+    if (a->base >= 0 || a->external || a->first < 0) continue;
+    placed++;
+    sum += a->bytes;
+    ck_assert_uint_le(a->at + a->bytes, p->arena_bytes);
+    ck_assert_uint_eq(a->at % 256, 0);
+    for (int j = i + 1; j < p->nvals; j++) {
+      const inc__val *b = &p->vals[j];
+      if (b->base >= 0 || b->external || b->first < 0) continue;
+      if (a->last < b->first || b->last < a->first) continue;
+      ck_assert_msg(a->at + a->bytes <= b->at || b->at + b->bytes <= a->at,
+                    "values %d [%d, %d] and %d [%d, %d] alive together share memory", i,
+                    a->first, a->last, j, b->first, b->last);
+    }
+  }
+  ck_assert_int_gt(placed, 10);
+  ck_assert_uint_lt(p->arena_bytes, sum); /* memory is reused */
+}
+
+START_TEST(test_googlenet_plan)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *net = googlenet(ctx);
+  inc__plan *tr = build(ctx, net, 4, 96, 1), *inf = build(ctx, net, 4, 96, 0);
+  check_placement(tr);
+  check_placement(inf);
+  /* every ReLU of the net follows a convolution: all fused */
+  int relus = 0, passed = 0, views = 0, concats = 0;
+  for (int i = 0; i < tr->nfwd; i++) {
+    const inc__step *st = &tr->fwd[i];
+    if (st->op != INC__STEP_FWD) continue;
+    relus += st->layer->vt == &inc__relu_vt;
+    passed += st->pass;
+    concats += st->layer->vt == &inc__concat_vt;
+  }
+  for (int i = 0; i < tr->nvals; i++) views += tr->vals[i].base >= 0 && tr->vals[i].first >= 0;
+  ck_assert_int_eq(relus, 57);
+  ck_assert_int_eq(passed, relus);
+  ck_assert_int_eq(concats, 9);
+  ck_assert_int_ge(views, 2 * 4 * concats); /* branch outputs forward, dy blocks backward */
+  /* inference keeps nothing for backward: far less memory than training */
+  ck_assert_int_eq(inf->nbwd, 0);
+  ck_assert_uint_lt(3 * inf->arena_bytes, tr->arena_bytes);
+  inc__plan_free(tr);
+  inc__plan_free(inf);
+  inc_layer_destroy(net);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
+/* A small net with a concat whose branches start with a 1x1 convolution
+ * (which adds its input gradient into the concat's), a pooling branch,
+ * and an im2col convolution after a 1x1 one (an (N, C, H, W) output). */
+static inc_layer *small_net(inc_context *ctx)
+{
+  inc_layer *net, *cat, *b1, *b2, *l;
+  INC_CK(ctx, inc_sequential_create(ctx, &net));
+  INC_CK(ctx, inc_conv2d_create(ctx, 4, 3, 1, 1, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  INC_CK(ctx, inc_concat_create(ctx, &cat));
+  INC_CK(ctx, inc_sequential_create(ctx, &b1));
+  INC_CK(ctx, inc_conv2d_create(ctx, 3, 1, 1, 0, &l));
+  INC_CK(ctx, inc_sequential_append(b1, l));
+  INC_CK(ctx, inc_relu_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(b1, l));
+  INC_CK(ctx, inc_conv2d_create(ctx, 2, 3, 1, 1, &l));
+  INC_CK(ctx, inc_sequential_append(b1, l));
+  INC_CK(ctx, inc_concat_add_branch(cat, b1));
+  INC_CK(ctx, inc_sequential_create(ctx, &b2));
+  INC_CK(ctx, inc_max_pool2d_create(ctx, 3, 1, 1, &l));
+  INC_CK(ctx, inc_sequential_append(b2, l));
+  INC_CK(ctx, inc_concat_add_branch(cat, b2));
+  INC_CK(ctx, inc_sequential_append(net, cat));
+  INC_CK(ctx, inc_global_avg_pool2d_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  INC_CK(ctx, inc_flatten_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  INC_CK(ctx, inc_dense_create(ctx, 5, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  return net;
+}
+
+/* All parameter gradients of net, concatenated (malloc'd). */
+static float *grads(inc_context *ctx, inc_layer *net, int64_t *count)
+{
+  int64_t n = inc_layer_param_numel(net), at = 0;
+  float *g = (float *)malloc((size_t)n * sizeof *g);
+  for (int i = 0; i < inc_layer_param_count(net); i++) {
+    inc_tensor *gt;
+    INC_CK(ctx, inc_layer_param(net, i, NULL, NULL, &gt));
+    INC_CK(ctx, inc_tensor_copy_to_host(gt, g + at, inc_tensor_numel(gt)));
+    at += inc_tensor_numel(gt);
+  }
+  *count = n;
+  return g;
+}
+
+START_TEST(test_backward_without_dx)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *net = small_net(ctx);
+  int64_t xd[4] = {3, 2, 7, 7}, dd[2] = {3, 5};
+  float hx[3 * 2 * 7 * 7], hd[15];
+  tu_fill(hx, 3 * 2 * 7 * 7, 1, -1, 1);
+  tu_fill(hd, 15, 2, -1, 1);
+  inc_tensor *x = tu_tensor(ctx, 4, xd, hx), *dy = tu_tensor(ctx, 2, dd, hd);
+  const inc_tensor *y, *dx;
+  int64_t n1, n2;
+  INC_CK(ctx, inc_layer_forward(net, x, 1, &y));
+  float *y0 = tu_host(y);
+  INC_CK(ctx, inc_layer_backward(net, dy, &dx));
+  ck_assert_ptr_nonnull(dx);
+  float *g1 = grads(ctx, net, &n1);
+  /* the output is still the output after backward */
+  float *y1 = tu_host(y);
+  ck_assert(memcmp(y0, y1, sizeof(float) * 15) == 0);
+  INC_CK(ctx, inc_layer_forward(net, x, 1, &y));
+  INC_CK(ctx, inc_layer_backward(net, dy, NULL));
+  float *g2 = grads(ctx, net, &n2);
+  ck_assert_int_eq(n1, n2);
+  ck_assert(memcmp(g1, g2, (size_t)n1 * sizeof(float)) == 0);
+  /* the plan skipped the first convolution's input gradient */
+  const inc__plan *p = net->plans[1];
+  int skipped = 0;
+  for (int i = 0; i < p->nbwd; i++) skipped += p->bwd[i].dx_no_dx;
+  ck_assert_int_ge(skipped, 1);
+  free(y0);
+  free(y1);
+  free(g1);
+  free(g2);
+  inc_tensor_destroy(x);
+  inc_tensor_destroy(dy);
+  inc_layer_destroy(net);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(test_child_own_plan_and_stale_backward)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *net = small_net(ctx);
+  int64_t xd[4] = {2, 2, 5, 5}, cd[4] = {2, 4, 5, 5}, dd[2] = {2, 5};
+  float hx[2 * 2 * 5 * 5], hc[2 * 4 * 5 * 5];
+  tu_fill(hx, 2 * 2 * 5 * 5, 3, -1, 1);
+  tu_fill(hc, 2 * 4 * 5 * 5, 4, -1, 1);
+  inc_tensor *x = tu_tensor(ctx, 4, xd, hx), *xc = tu_tensor(ctx, 4, cd, hc),
+             *dy = tu_tensor(ctx, 2, dd, NULL);
+  const inc_tensor *y, *yc;
+  inc_layer *cat = inc_layer_child(net, 1);
+  INC_CK(ctx, inc_layer_forward(net, x, 0, &y)); /* binds the whole tree */
+  INC_CK(ctx, inc_layer_forward(cat, xc, 0, &yc));
+  float *c0 = tu_host(yc);
+  INC_CK(ctx, inc_layer_forward(net, x, 1, &y));
+  float *c1 = tu_host(yc); /* the child's output lives in its own arena */
+  ck_assert(memcmp(c0, c1, sizeof(float) * 2 * 6 * 5 * 5) == 0);
+  /* a tree changed after the training forward: backward refuses */
+  INC_CK(ctx, inc_layer_set_name(cat, "mixed"));
+  ck_assert_int_eq(inc_layer_backward(net, dy, NULL), INC_ERR_STATE);
+  ck_assert_ptr_nonnull(strstr(inc_context_last_error(ctx), "changed"));
+  INC_CK(ctx, inc_layer_forward(net, x, 1, &y));
+  INC_CK(ctx, inc_layer_backward(net, dy, NULL));
+  /* an inference forward in between ends what backward could use */
+  INC_CK(ctx, inc_layer_forward(net, x, 0, &y));
+  ck_assert_int_eq(inc_layer_backward(net, dy, NULL), INC_ERR_STATE);
+  free(c0);
+  free(c1);
+  inc_tensor_destroy(x);
+  inc_tensor_destroy(xc);
+  inc_tensor_destroy(dy);
+  inc_layer_destroy(net);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(test_small_plan_rewrites)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *net = small_net(ctx);
+  int64_t d[4] = {3, 2, 7, 7}, od[INC_MAX_DIMS];
+  int ond;
+  INC_CK(ctx, inc_layer_infer_shape(net, 4, d, &ond, od));
+  inc__shape in = {4, {3, 2, 7, 7}};
+  inc__plan *p;
+  INC_CK(ctx, inc__plan_build(net, &in, 1, &p));
+  check_placement(p);
+  /* the 1x1 convolution before the 3x3 one writes (N, C, H, W); the
+   * others write channel-major */
+  int convs = 0, nchw = 0, accum = 0;
+  for (int i = 0; i < p->nfwd; i++) {
+    const inc__step *st = &p->fwd[i];
+    if (st->op != INC__STEP_FWD || st->layer->vt != &inc__conv2d_vt) continue;
+    convs++;
+    nchw += !inc__pv(p, st->y)->cnhw;
+  }
+  for (int i = 0; i < p->nbwd; i++) accum += p->bwd[i].op == INC__STEP_AXPY;
+  ck_assert_int_eq(convs, 3);
+  ck_assert_int_eq(nchw, 1);
+  ck_assert_int_eq(accum, 1); /* the pooling branch's gradient is added by an axpy */
+  inc__plan_free(p);
+  inc_layer_destroy(net);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
+Suite *inc_test_suite_plan(void)
+{
+  Suite *s = suite_create("plan");
+  TCase *tc = tcase_create("plan");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_googlenet_plan);
+  tcase_add_test(tc, test_backward_without_dx);
+  tcase_add_test(tc, test_child_own_plan_and_stale_backward);
+  tcase_add_test(tc, test_small_plan_rewrites);
+  suite_add_tcase(s, tc);
+  return s;
+}
