@@ -56,9 +56,17 @@ struct inc__plan;
 struct inc__step;
 struct inc__sink;
 
+/* Epilogues: elementwise kinds a producing step can apply in its own
+ * output pass (the plan fuses them, src/plan.c). */
+enum { INC__EPI_RELU = 1 };
+
 typedef struct inc__layer_vt {
   const char *kind;
   int is_container;
+  /* Fusion: the epilogue this kind is (0: none), and the epilogues this
+   * kind's forward applies when the plan fuses one into it (st->relu). */
+  int epilogue;
+  unsigned fuses;
   /* Output shape for input `in`. When bind is 0 nothing may change: an
    * unbound layer checks what it can and reports the shape it would give.
    * When bind is 1 an unbound layer binds (allocates and fills parameters

@@ -200,25 +200,26 @@ static void rename_value(inc__plan *p, int from, int to)
   if (p->y == from) p->y = to;
 }
 
-/* Fusion: a conv2d whose output only a ReLU reads applies the ReLU in its
- * bias pass; the ReLU step then passes that value on (its backward still
- * masks with it). */
-static void fuse_conv_relu(inc__plan *p)
+/* Fusion: a step whose output only an epilogue kind (a ReLU) reads, and
+ * whose kind says it applies that epilogue in its own output pass (conv2d),
+ * takes it on (st->relu); the epilogue's step then passes that value on,
+ * and its backward still masks with it. */
+static void fuse_epilogues(inc__plan *p)
 {
   for (int i = 0; i < p->nfwd; i++) {
     inc__step *r = &p->fwd[i];
-    if (r->op != INC__STEP_FWD || r->layer->vt != &inc__relu_vt) continue;
+    if (r->op != INC__STEP_FWD || !r->layer->vt->epilogue || r->x == p->x) continue;
     int prod = -1, readers = 0;
     for (int j = 0; j < p->nfwd; j++) {
       if (p->fwd[j].op == INC__STEP_FWD && p->fwd[j].y == r->x) prod = j;
       if (reads(p, &p->fwd[j], r->x)) readers++;
     }
-    if (prod < 0 || readers != 1 || r->x == p->x || p->fwd[prod].layer->vt != &inc__conv2d_vt ||
-        p->fwd[prod].relu)
+    if (prod < 0 || readers != 1 || p->fwd[prod].relu ||
+        !(p->fwd[prod].layer->vt->fuses & (unsigned)r->layer->vt->epilogue))
       continue;
     p->fwd[prod].relu = 1;
     r->pass = 1;
-    rename_value(p, r->y, r->x); /* the ReLU's output is the convolution's */
+    rename_value(p, r->y, r->x); /* the epilogue's output is the producer's */
   }
 }
 
@@ -361,7 +362,7 @@ inc_status inc__plan_build(inc_layer *root, const inc__shape *in, int training, 
   if ((p->x = inc__plan_value(p, in, 0)) < 0) goto fail;
   p->vals[p->x].external = 1;
   if ((s = inc__plan_emit(root, p, p->x, &p->y)) != INC_OK) goto fail;
-  fuse_conv_relu(p);
+  fuse_epilogues(p);
   for (int i = 0; i < p->nfwd; i++) { /* layouts, views and scratch, in step order */
     inc__step *st = &p->fwd[i];
     if (is_passed(p, i)) continue;

@@ -64,7 +64,7 @@ typedef struct inc__step {
   int dy, dx;          /* BWD: output gradient in, input gradient out */
   int aux[INC__STEP_AUX]; /* kind-private values (col, argmax, scratch), -1 if unused */
   int in, nin;         /* FWD of a multi-input step (concat): its inputs in plan->ins */
-  int relu;            /* FWD conv2d: a fused ReLU epilogue */
+  int relu;            /* FWD: a fused ReLU epilogue (the kind fuses INC__EPI_RELU) */
   int pass;            /* FWD relu: fused into the step before; y is x */
   int accum;           /* BWD: add into dx instead of writing it */
   int flags;           /* kind-private decisions taken at planning */

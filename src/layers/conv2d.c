@@ -268,6 +268,7 @@ static void conv_describe(const inc_layer *l, char *buf, size_t cap)
 
 const inc__layer_vt inc__conv2d_vt = {
     .kind = "conv2d",
+    .fuses = INC__EPI_RELU,
     .infer = conv_infer,
     .plan_fwd = conv_plan_fwd,
     .plan_bwd = conv_plan_bwd,
