@@ -66,9 +66,7 @@ static inc_status conv_infer(inc_layer *l, const inc__shape *in, inc__shape *out
                             (long long)l->bound_in, l->bound_in == 1 ? "" : "s",
                             (long long)g.c);
   if (bind && !l->bound) {
-    int64_t kk = (int64_t)c->k * c->k;
-    int64_t w[4] = {c->oc, g.c, c->k, c->k};
-    s = inc__layer_bind_params(l, g.c, 4, w, c->oc, g.c * kk, c->oc * kk);
+    s = inc__layer_bind(l, g.c);
     if (s != INC_OK) return s;
   }
   out->ndim = 4;
@@ -263,19 +261,6 @@ static inc_status conv_backward(inc_layer *l, const inc_tensor *dy)
   return col_pass(ctx, 0, dcol, dx->data, x, &g);
 }
 
-static inc_status conv_bind_from_weight(inc_layer *l, int ndim, const int64_t *d)
-{
-  const conv_priv *c = (const conv_priv *)l->priv;
-  if (ndim != 4 || d[0] != c->oc || d[2] != c->k || d[3] != c->k || d[1] < 1) {
-    char buf[96];
-    return inc__layer_error(l, INC_ERR_SHAPE,
-                            "weight of shape %s does not fit %d filters of %dx%d",
-                            inc__dims_str(ndim, d, buf, sizeof buf), c->oc, c->k, c->k);
-  }
-  int64_t kk = (int64_t)c->k * c->k;
-  return inc__layer_bind_params(l, d[1], 4, d, c->oc, d[1] * kk, c->oc * kk);
-}
-
 static void conv_describe(const inc_layer *l, char *buf, size_t cap)
 {
   const conv_priv *c = (const conv_priv *)l->priv;
@@ -290,8 +275,16 @@ static void conv_release(inc_layer *l)
   c->col_valid = 0;
 }
 
+/* weight (OC, C, K, K), the layer's init scheme with fan_in C*K*K and
+ * fan_out OC*K*K; bias (OC), zeros */
+static const inc__tensor_decl conv_tensors[] = {
+    {"weight", 1, 4, {INC__DIM_OUT, INC__DIM_IN, INC__DIM_K, INC__DIM_K}, INC__INIT_WEIGHT, 0.0f},
+    {"bias", 1, 1, {INC__DIM_OUT}, INC__INIT_ZEROS, 0.0f},
+    {NULL, 0, 0, {0}, INC__INIT_ZEROS, 0.0f},
+};
+
 const inc__layer_vt inc__conv2d_vt = {
-    "conv2d", 0, conv_infer, conv_forward, conv_backward, conv_bind_from_weight,
+    "conv2d", 0, conv_infer, conv_forward, conv_backward, conv_tensors,
     conv_release, NULL, conv_describe,
 };
 
@@ -313,6 +306,8 @@ INC_API inc_status inc_conv2d_create(inc_context *ctx, int out_channels, int ker
   c->k = kernel;
   c->s = stride;
   c->p = padding;
+  l->sizes[0] = out_channels; /* INC__DIM_OUT */
+  l->sizes[1] = kernel;       /* INC__DIM_K */
   *out = l;
   return INC_OK;
 }
