@@ -86,7 +86,8 @@ static inc_status save(const inc_layer *model, const inc_optimizer *opt, int n_m
                        const char *const *keys, const char *const *values, const char *path)
 {
   inc_context *ctx = model->ctx;
-  if (!inc_layer_is_bound(model) || inc_layer_param_count(model) == 0)
+  if (!inc_layer_is_bound(model) ||
+      inc_layer_param_count(model) + inc_layer_buffer_count(model) == 0)
     return inc__error(ctx, INC_ERR_STATE, "save %s: the model has no bound parameters", path);
   plist pl;
   inc__opt_state st = {0};

@@ -160,6 +160,11 @@ INC_API int inc_layer_param_count(const inc_layer *layer)
   return layer ? tensor_count(layer, 0) : 0;
 }
 
+INC_API int inc_layer_buffer_count(const inc_layer *layer)
+{
+  return layer ? tensor_count(layer, 1) : 0;
+}
+
 INC_API int64_t inc_layer_param_numel(const inc_layer *layer)
 {
   if (!layer) return 0;
@@ -244,5 +249,16 @@ INC_API inc_status inc_layer_param(const inc_layer *layer, int index, const char
   if (s != INC_OK) return s;
   if (value) *value = p->value;
   if (grad) *grad = p->grad;
+  return INC_OK;
+}
+
+INC_API inc_status inc_layer_buffer(const inc_layer *layer, int index, const char **name,
+                                    inc_tensor **tensor)
+{
+  if (!layer) return INC_ERR_INVALID_ARGUMENT;
+  inc__param *p = NULL;
+  inc_status s = get_tensor(layer, 1, index, name, &p);
+  if (s != INC_OK) return s;
+  if (tensor) *tensor = p->value;
   return INC_OK;
 }
