@@ -50,7 +50,7 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 
 #define INC_VERSION_MAJOR 0
-#define INC_VERSION_MINOR 2
+#define INC_VERSION_MINOR 3
 #define INC_VERSION_PATCH 0
 #define INC_VERSION_NUMBER \
   (INC_VERSION_MAJOR * 10000 + INC_VERSION_MINOR * 100 + INC_VERSION_PATCH)
@@ -390,6 +390,26 @@ INC_API int64_t inc_layer_param_numel(const inc_layer *layer);
 INC_API inc_status inc_layer_param(const inc_layer *layer, int index, const char **name,
                                    inc_tensor **value, inc_tensor **grad);
 
+/* Returns the number of buffer tensors in the subtree (since 0.3): the
+ * tensors a layer keeps that are not trained, such as running statistics;
+ * none of the current layer kinds has any. 0 while unbound, and 0 for NULL. */
+INC_API int inc_layer_buffer_count(const inc_layer *layer);
+
+/* Gives buffer `index` (0 <= index < inc_layer_buffer_count) of the subtree
+ * in depth-first order (since 0.3): its name, the path of layer names from
+ * this layer joined by '.' plus the buffer's own name (e.g.
+ * "2.0.running_mean"), and its value. Both are owned by the layer; the name
+ * is valid until the tree changes, the tensor until the layer is unbound or
+ * destroyed. Either out-pointer may be NULL. Buffers are saved and loaded
+ * with the parameters, under these names, and the optimizer leaves them
+ * alone; the value may be written (e.g. with inc_tensor_copy_from_host).
+ * Returns INC_OK; INC_ERR_INVALID_ARGUMENT for a NULL layer (no message: there
+ * is no context) or an index outside 0..count-1 (with a message; nothing is
+ * written then). Threads: like every call on the layer's context, one thread
+ * at a time. */
+INC_API inc_status inc_layer_buffer(const inc_layer *layer, int index, const char **name,
+                                    inc_tensor **tensor);
+
 /* ------------------------------------------------------------------------ */
 /* Loss                                                                      */
 /* ------------------------------------------------------------------------ */
@@ -438,21 +458,21 @@ INC_API void inc_optimizer_destroy(inc_optimizer *opt);
 /* leaves any previous file intact.                                          */
 /* ------------------------------------------------------------------------ */
 
-/* Saves every parameter of a bound layer. */
+/* Saves every parameter and buffer of a bound layer. */
 INC_API inc_status inc_layer_save(const inc_layer *layer, const char *path);
 
-/* Loads parameters saved by inc_layer_save (or a compatible file). An
- * unbound model is bound from the file's shapes. Every parameter of the model
- * must be in the file with its shape, and every model tensor of the file in
- * the model (optimizer tensors, named "momentum/...", are ignored); otherwise
- * INC_ERR_SHAPE. A malformed file is INC_ERR_FORMAT. On failure the model is
- * unchanged. */
+/* Loads parameters and buffers saved by inc_layer_save (or a compatible
+ * file). An unbound model is bound from the file's shapes. Every parameter
+ * and buffer of the model must be in the file with its shape, and every
+ * model tensor of the file in the model (optimizer tensors, named
+ * "momentum/...", are ignored); otherwise INC_ERR_SHAPE. A malformed file is
+ * INC_ERR_FORMAT. On failure the model is unchanged. */
 INC_API inc_status inc_layer_load(inc_layer *layer, const char *path);
 
-/* A checkpoint: the model's parameters, the optimizer's momentum buffers
- * (opt may be NULL) as "momentum/<param name>", and n_meta string pairs in
- * the file's __metadata__ (keys unique, not starting with "inc."; values any
- * UTF-8 text). */
+/* A checkpoint: the model's parameters and buffers, the optimizer's
+ * momentum buffers (opt may be NULL) as "momentum/<param name>", and n_meta
+ * string pairs in the file's __metadata__ (keys unique, not starting with
+ * "inc."; values any UTF-8 text). */
 INC_API inc_status inc_checkpoint_save(const inc_layer *model, const inc_optimizer *opt,
                                        int n_meta, const char *const *keys,
                                        const char *const *values, const char *path);

@@ -48,6 +48,8 @@ builder names its four branches `p1`..`p4`, each a `sequential` (p1: conv,
 ReLU; p2 and p3: conv, ReLU, conv, ReLU; p4: max pool, conv, ReLU). So in the
 GoogLeNet `2.0.p2.2.weight` is b3's first block, path 2, the 3×3 convolution,
 of shape (128, 96, 3, 3); `5.weight` is the dense layer's (classes, 1024).
+Buffers (`inc_layer_buffer`: untrained tensors such as running statistics)
+are named the same way with their own last part (`2.0.running_mean`).
 Checkpoints add the optimizer's momentum buffers as `momentum/<name>`.
 """
 

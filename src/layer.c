@@ -120,7 +120,55 @@ inc_status inc__layer_error(const inc_layer *l, inc_status s, const char *fmt, .
                     l->vt->kind, detail);
 }
 
-/* ---- parameters ---- */
+/* ---- declared tensors ---- */
+
+void inc__decl_shape(const inc_layer *l, const inc__tensor_decl *d, int64_t in, inc__shape *s)
+{
+  s->ndim = d->ndim;
+  for (int i = 0; i < d->ndim; i++) {
+    int64_t v = d->dims[i];
+    s->d[i] = v > 0 ? v : v == INC__DIM_IN ? in : l->sizes[-v - 2];
+  }
+}
+
+void inc__decl_fans(const inc__shape *s, int64_t *fan_in, int64_t *fan_out)
+{
+  int64_t receptive = 1;
+  for (int i = 2; i < s->ndim; i++) receptive *= s->d[i];
+  *fan_in = (s->ndim > 1 ? s->d[1] : 1) * receptive;
+  *fan_out = s->d[0] * receptive;
+}
+
+inc_status inc__decl_fill(inc_context *ctx, const inc__tensor_decl *d, inc_init scheme,
+                          inc_tensor *t)
+{
+  switch (d->init) {
+  case INC__INIT_ZEROS: return ctx->ops->zero(t->data, (size_t)t->numel * sizeof(float), ctx);
+  case INC__INIT_ONES:
+  case INC__INIT_CONSTANT: {
+    /* a uniform fill on [v, v) is v exactly (fmaf(0, u, v)); it draws no
+     * stream of the context */
+    float v = d->init == INC__INIT_ONES ? 1.0f : d->value;
+    return ctx->ops->fill(t->data, t->numel, INC__FILL_UNIFORM, v, v, 0, 0, ctx);
+  }
+  case INC__INIT_WEIGHT: break;
+  }
+  inc__shape sh = {0, {0}};
+  int64_t fan_in, fan_out;
+  inc__shape_of(t, &sh);
+  inc__decl_fans(&sh, &fan_in, &fan_out);
+  float fi = (float)fan_in, fo = (float)fan_out;
+  int dist = INC__FILL_UNIFORM;
+  float a = 0.0f, b = 0.0f;
+  switch (scheme) {
+  case INC_INIT_XAVIER_UNIFORM: b = sqrtf(6.0f / (fi + fo)); a = -b; break;
+  case INC_INIT_XAVIER_NORMAL: dist = INC__FILL_NORMAL; b = sqrtf(2.0f / (fi + fo)); break;
+  case INC_INIT_KAIMING_UNIFORM: b = sqrtf(6.0f / fi); a = -b; break;
+  case INC_INIT_KAIMING_NORMAL: dist = INC__FILL_NORMAL; b = sqrtf(2.0f / fi); break;
+  case INC_INIT_NORMAL_001: dist = INC__FILL_NORMAL; b = 0.01f; break;
+  }
+  return inc__fill_random(ctx, t->data, t->numel, dist, a, b);
+}
 
 static void free_params(inc_layer *l)
 {
@@ -128,63 +176,60 @@ static void free_params(inc_layer *l)
     inc__tensor_free(l->params[i].value);
     inc__tensor_free(l->params[i].grad);
   }
+  for (int i = 0; i < l->nbuffers; i++) inc__tensor_free(l->buffers[i].value);
   memset(l->params, 0, sizeof l->params);
-  l->nparams = 0;
+  memset(l->buffers, 0, sizeof l->buffers);
+  l->nparams = l->nbuffers = 0;
 }
 
-static inc_status add_param(inc_layer *l, const char *local, int ndim, const int64_t *dims,
-                            int64_t fan_in, int64_t fan_out, int is_bias)
+/* Allocates the tensor of declaration d (and its gradient if it is a
+ * parameter) for a layer bound to `in`. */
+static inc_status add_tensor(inc_layer *l, const inc__tensor_decl *d, int64_t in)
 {
-  inc__param *p = &l->params[l->nparams];
-  inc_status s = inc__tensor_new(l->ctx, ndim, dims, &p->value);
-  if (s == INC_OK) s = inc__tensor_new(l->ctx, ndim, dims, &p->grad);
+  int trainable = d->trainable;
+  if (trainable ? l->nparams == INC__MAX_PARAMS : l->nbuffers == INC__MAX_BUFFERS)
+    return inc__layer_error(l, INC_ERR_STATE, "the kind declares more than %d %s",
+                            trainable ? INC__MAX_PARAMS : INC__MAX_BUFFERS,
+                            trainable ? "parameters" : "buffers");
+  inc__param *p = trainable ? &l->params[l->nparams] : &l->buffers[l->nbuffers];
+  inc__shape sh;
+  inc__decl_shape(l, d, in, &sh);
+  inc_status s = inc__tensor_new(l->ctx, sh.ndim, sh.d, &p->value);
+  if (s == INC_OK && trainable) s = inc__tensor_new(l->ctx, sh.ndim, sh.d, &p->grad);
   if (s != INC_OK) {
     inc__tensor_free(p->value);
     p->value = NULL;
     return s;
   }
-  p->value->owner_is_layer = p->grad->owner_is_layer = 1;
-  p->local = local;
-  p->fan_in = fan_in;
-  p->fan_out = fan_out;
-  p->is_bias = is_bias;
-  l->nparams++;
+  p->value->owner_is_layer = 1;
+  if (p->grad) p->grad->owner_is_layer = 1;
+  p->decl = d;
+  if (trainable)
+    l->nparams++;
+  else
+    l->nbuffers++;
   return INC_OK;
 }
 
 inc_status inc__layer_fill_params(inc_layer *l)
 {
   inc_context *ctx = l->ctx;
-  for (int i = 0; i < l->nparams; i++) {
-    inc__param *p = &l->params[i];
-    size_t bytes = (size_t)p->value->numel * sizeof(float);
-    inc_status s = ctx->ops->zero(p->grad->data, bytes, ctx);
-    if (s != INC_OK) return s;
-    if (p->is_bias) {
-      s = ctx->ops->zero(p->value->data, bytes, ctx);
-    } else {
-      float fi = (float)p->fan_in, fo = (float)p->fan_out;
-      int dist = INC__FILL_UNIFORM;
-      float a = 0.0f, b = 0.0f;
-      switch (l->scheme) {
-      case INC_INIT_XAVIER_UNIFORM: b = sqrtf(6.0f / (fi + fo)); a = -b; break;
-      case INC_INIT_XAVIER_NORMAL: dist = INC__FILL_NORMAL; b = sqrtf(2.0f / (fi + fo)); break;
-      case INC_INIT_KAIMING_UNIFORM: b = sqrtf(6.0f / fi); a = -b; break;
-      case INC_INIT_KAIMING_NORMAL: dist = INC__FILL_NORMAL; b = sqrtf(2.0f / fi); break;
-      case INC_INIT_NORMAL_001: dist = INC__FILL_NORMAL; b = 0.01f; break;
-      }
-      s = inc__fill_random(ctx, p->value->data, p->value->numel, dist, a, b);
-    }
+  int np = 0, nb = 0;
+  for (const inc__tensor_decl *d = l->vt->tensors; d && d->name; d++) {
+    inc__param *p = d->trainable ? &l->params[np++] : &l->buffers[nb++];
+    inc_status s = INC_OK;
+    if (p->grad) s = ctx->ops->zero(p->grad->data, (size_t)p->grad->numel * sizeof(float), ctx);
+    if (s == INC_OK) s = inc__decl_fill(ctx, d, l->scheme, p->value);
     if (s != INC_OK) return s;
   }
   return INC_OK;
 }
 
-inc_status inc__layer_bind_params(inc_layer *l, int64_t in, int wndim, const int64_t *wdims,
-                                  int64_t bias, int64_t fan_in, int64_t fan_out)
+inc_status inc__layer_bind(inc_layer *l, int64_t in)
 {
-  inc_status s = add_param(l, "weight", wndim, wdims, fan_in, fan_out, 0);
-  if (s == INC_OK && bias > 0) s = add_param(l, "bias", 1, &bias, fan_in, fan_out, 1);
+  inc_status s = INC_OK;
+  for (const inc__tensor_decl *d = l->vt->tensors; s == INC_OK && d && d->name; d++)
+    s = add_tensor(l, d, in);
   if (s == INC_OK) s = inc__layer_fill_params(l);
   if (s != INC_OK) {
     free_params(l);
@@ -194,6 +239,45 @@ inc_status inc__layer_bind_params(inc_layer *l, int64_t in, int wndim, const int
   l->bound_in = in;
   l->bound_gen = l->ctx->tree_version;
   return INC_OK;
+}
+
+int inc__layer_binding_tensor(const inc_layer *l)
+{
+  int i = 0;
+  for (const inc__tensor_decl *d = l->vt->tensors; d && d->name; d++, i++)
+    for (int a = 0; a < d->ndim; a++)
+      if (d->dims[a] == INC__DIM_IN) return i;
+  return -1;
+}
+
+inc_status inc__layer_bind_from(inc_layer *l, int decl, int ndim, const int64_t *dims)
+{
+  const inc__tensor_decl *d = &l->vt->tensors[decl];
+  int64_t in = 0;
+  for (int a = 0; a < d->ndim && a < ndim; a++)
+    if (d->dims[a] == INC__DIM_IN && !in) in = dims[a];
+  inc__shape want;
+  inc__decl_shape(l, d, in, &want);
+  int fits = in >= 1 && ndim == want.ndim;
+  for (int a = 0; fits && a < ndim; a++) fits = dims[a] == want.d[a];
+  if (!fits) {
+    /* "weight of shape (3, 3) does not fit 2 outputs: it must be (2, *)" */
+    char got[96], rule[96], what[128] = "";
+    size_t used = 0;
+    rule[0] = '\0';
+    for (int a = 0; a < d->ndim && used < sizeof rule; a++) {
+      char v[24];
+      if (d->dims[a] == INC__DIM_IN) snprintf(v, sizeof v, "*");
+      else snprintf(v, sizeof v, "%lld", (long long)want.d[a]);
+      used += (size_t)snprintf(rule + used, sizeof rule - used, "%s%s", a ? ", " : "(", v);
+    }
+    if (used < sizeof rule) snprintf(rule + used, sizeof rule - used, ")");
+    if (l->vt->describe) l->vt->describe(l, what, sizeof what);
+    return inc__layer_error(l, INC_ERR_SHAPE, "%s of shape %s does not fit %s: it must be %s",
+                            d->name, inc__dims_str(ndim, dims, got, sizeof got),
+                            what[0] ? what : l->vt->kind, rule);
+  }
+  return inc__layer_bind(l, in);
 }
 
 /* ---- plans ---- */
@@ -222,7 +306,7 @@ void inc__layer_unbind_tree(inc_layer *l)
 static void rollback(inc_layer *l, uint64_t gen)
 {
   for (int i = 0; i < l->nchildren; i++) rollback(l->children[i], gen);
-  if (l->bound && l->nparams && l->bound_gen == gen) {
+  if (l->bound && l->vt->tensors && l->bound_gen == gen) {
     free_params(l);
     l->bound = 0;
     l->bound_in = 0;
@@ -231,7 +315,7 @@ static void rollback(inc_layer *l, uint64_t gen)
 
 static int subtree_bound(const inc_layer *l)
 {
-  if (l->vt->bind_from_weight && !l->bound) return 0;
+  if (l->vt->tensors && !l->bound) return 0;
   for (int i = 0; i < l->nchildren; i++)
     if (!subtree_bound(l->children[i])) return 0;
   return 1;
@@ -298,8 +382,8 @@ static void destroy_tree(inc_layer *l)
   inc__free(l->children);
   inc__layer_drop_plans(l);
   free_params(l);
-  for (int i = 0; i < l->pname_count; i++) inc__free(l->pname_cache[i]);
-  inc__free(l->pname_cache);
+  inc__names_free(&l->pnames);
+  inc__names_free(&l->bnames);
   if (l->vt->destroy) l->vt->destroy(l);
   inc__free(l->priv);
   inc__free(l);
@@ -364,46 +448,61 @@ INC_API int inc_layer_is_bound(const inc_layer *layer)
   return layer ? subtree_bound(layer) : 0;
 }
 
-/* ---- parameter enumeration ---- */
+/* ---- enumerating parameters and buffers ---- */
 
-static void count_params(const inc_layer *l, int *n)
+static void count_tensors(const inc_layer *l, int buffers, int *n)
 {
-  *n += l->nparams;
-  for (int i = 0; i < l->nchildren; i++) count_params(l->children[i], n);
+  *n += buffers ? l->nbuffers : l->nparams;
+  for (int i = 0; i < l->nchildren; i++) count_tensors(l->children[i], buffers, n);
 }
 
-static void gather_params(const inc_layer *l, inc__param **params, inc_layer **leaves, int *n)
+static void gather_tensors(const inc_layer *l, int buffers, inc__param **list, inc_layer **leaves,
+                           int *n)
 {
-  for (int i = 0; i < l->nparams; i++) {
-    params[*n] = (inc__param *)&l->params[i];
+  int own = buffers ? l->nbuffers : l->nparams;
+  for (int i = 0; i < own; i++) {
+    list[*n] = (inc__param *)(buffers ? &l->buffers[i] : &l->params[i]);
     if (leaves) leaves[*n] = (inc_layer *)l;
     (*n)++;
   }
-  for (int i = 0; i < l->nchildren; i++) gather_params(l->children[i], params, leaves, n);
+  for (int i = 0; i < l->nchildren; i++) gather_tensors(l->children[i], buffers, list, leaves, n);
+}
+
+static inc_status collect(const inc_layer *l, int buffers, inc__param ***list, inc_layer ***leaves,
+                          int *count)
+{
+  int n = 0;
+  count_tensors(l, buffers, &n);
+  *list = (inc__param **)inc__calloc((size_t)n + 1, sizeof **list);
+  if (leaves) *leaves = (inc_layer **)inc__calloc((size_t)n + 1, sizeof **leaves);
+  if (!*list || (leaves && !*leaves)) {
+    inc__free(*list);
+    *list = NULL;
+    if (leaves) {
+      inc__free(*leaves);
+      *leaves = NULL;
+    }
+    return inc__error(l->ctx, INC_ERR_OUT_OF_MEMORY, "%s list: out of host memory",
+                      buffers ? "buffer" : "parameter");
+  }
+  *count = 0;
+  gather_tensors(l, buffers, *list, leaves ? *leaves : NULL, count);
+  return INC_OK;
 }
 
 inc_status inc__collect_params(const inc_layer *l, inc__param ***params, inc_layer ***leaves,
                                int *count)
 {
-  int n = 0;
-  count_params(l, &n);
-  *params = (inc__param **)inc__calloc((size_t)n + 1, sizeof **params);
-  if (leaves) *leaves = (inc_layer **)inc__calloc((size_t)n + 1, sizeof **leaves);
-  if (!*params || (leaves && !*leaves)) {
-    inc__free(*params);
-    *params = NULL;
-    if (leaves) {
-      inc__free(*leaves);
-      *leaves = NULL;
-    }
-    return inc__error(l->ctx, INC_ERR_OUT_OF_MEMORY, "parameter list: out of host memory");
-  }
-  *count = 0;
-  gather_params(l, *params, leaves ? *leaves : NULL, count);
-  return INC_OK;
+  return collect(l, 0, params, leaves, count);
 }
 
-const char *inc__param_name(const inc_layer *from, const inc_layer *leaf, const inc__param *p,
+inc_status inc__collect_buffers(const inc_layer *l, inc__param ***buffers, inc_layer ***leaves,
+                                int *count)
+{
+  return collect(l, 1, buffers, leaves, count);
+}
+
+const char *inc__param_name(const inc_layer *from, const inc_layer *leaf, const char *local,
                             char *buf, size_t cap)
 {
   const inc_layer *chain[64];
@@ -413,6 +512,13 @@ const char *inc__param_name(const inc_layer *from, const inc_layer *leaf, const 
   buf[0] = '\0';
   for (int i = depth - 1; i >= 0 && used < cap; i--)
     used += (size_t)snprintf(buf + used, cap - used, "%s.", chain[i]->name);
-  if (used < cap) snprintf(buf + used, cap - used, "%s", p->local);
+  if (used < cap) snprintf(buf + used, cap - used, "%s", local);
   return buf;
+}
+
+void inc__names_free(inc__names *n)
+{
+  for (int i = 0; n->names && i < n->count; i++) inc__free(n->names[i]);
+  inc__free(n->names);
+  memset(n, 0, sizeof *n);
 }

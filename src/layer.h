@@ -13,6 +13,11 @@
  * calls. Binding happens in two passes over a tree: a dry pass that checks
  * every bound shape and computes every output shape, then a pass that
  * allocates the parameters of unbound layers (rolled back on failure).
+ *
+ * Tensors a layer owns: a leaf kind declares each of them in a static table
+ * (inc__tensor_decl: name, shape rule, parameter or buffer, init rule), and
+ * the generic code allocates, fills, names, enumerates, saves, loads and
+ * optimises them from that table alone.
  */
 #ifndef INC_LAYER_H
 #define INC_LAYER_H
@@ -23,7 +28,9 @@
 extern "C" {
 #endif
 
-#define INC__MAX_PARAMS 2
+/* The most parameters, and buffers, one leaf may declare. */
+#define INC__MAX_PARAMS 4
+#define INC__MAX_BUFFERS 4
 
 /* Layouts. Tensors are row-major (N, C, ...) at the API. Inside a layer
  * tree an activation may instead be stored channel-major, its memory laid
@@ -44,12 +51,58 @@ typedef struct inc__shape {
   int64_t d[INC_MAX_DIMS];
 } inc__shape;
 
+/* ---- declared tensors ----
+ * A leaf kind lists the tensors it owns in a static table, in the order it
+ * wants them allocated, filled, named and saved:
+ *
+ *   static const inc__tensor_decl conv_tensors[] = {
+ *       {"weight", 1, 4, {INC__DIM_OUT, INC__DIM_IN, INC__DIM_K, INC__DIM_K},
+ *        INC__INIT_WEIGHT, 0.0f},
+ *       {"bias", 1, 1, {INC__DIM_OUT}, INC__INIT_ZEROS, 0.0f},
+ *       {NULL, 0, 0, {0}, INC__INIT_ZEROS, 0.0f}};
+ *
+ * A parameter (trainable) has a gradient and the optimizer updates it; a
+ * buffer (running statistics) has no gradient and is only saved and loaded.
+ * Both are named "<path>.<name>" (inc_layer_param, inc_layer_buffer and the
+ * files). A shape rule is a list of dimensions, each a constant >= 1 or one
+ * of the symbols below; the layer's constructor sets the sizes they name. */
+
+/* Symbols of a shape rule. */
+enum {
+  INC__DIM_IN = -1,  /* the size the layer binds: input channels or features (bound_in) */
+  INC__DIM_OUT = -2, /* l->sizes[0]: output channels or features */
+  INC__DIM_K = -3    /* l->sizes[1]: the kernel size */
+};
+#define INC__NSIZES 2
+
+/* How a declared tensor is filled at binding and by inc_layer_initialize. */
+typedef enum inc__init_rule {
+  INC__INIT_ZEROS = 0,
+  INC__INIT_ONES = 1,
+  INC__INIT_CONSTANT = 2, /* every element = the declaration's value */
+  /* the layer's scheme (inc_init: Xavier/Kaiming uniform/normal, normal
+   * 0.01), one draw of the context's random stream; fans from the tensor's
+   * shape as PyTorch computes them: with receptive = dims[2] * ... (1 for
+   * fewer dims), fan_in = dims[1] * receptive, fan_out = dims[0] * receptive
+   * (a 1-D tensor (n) counts as (n, 1)) */
+  INC__INIT_WEIGHT = 3
+} inc__init_rule;
+
+typedef struct inc__tensor_decl {
+  const char *name;           /* "weight", "bias", "running_mean"; NULL ends a table */
+  int trainable;              /* 1: a parameter (with a gradient); 0: a buffer */
+  int ndim;                   /* the shape rule: ndim dimensions, constants or INC__DIM_* */
+  int64_t dims[INC_MAX_DIMS];
+  inc__init_rule init;
+  float value;                /* INC__INIT_CONSTANT's value */
+} inc__tensor_decl;
+
+/* A declared tensor of a bound leaf: a parameter (grad set) or a buffer
+ * (grad NULL). */
 typedef struct inc__param {
-  const char *local;  /* "weight" or "bias" */
+  const inc__tensor_decl *decl;
   inc_tensor *value;
   inc_tensor *grad;
-  int64_t fan_in, fan_out;
-  int is_bias;
 } inc__param;
 
 struct inc__plan;
@@ -60,6 +113,13 @@ struct inc__sink;
  * output pass (the plan fuses them, src/plan.c). */
 enum { INC__EPI_RELU = 1 };
 
+/* A cache of tensor names: count strings, made at tree_version version. */
+typedef struct inc__names {
+  char **names;
+  int count;
+  uint64_t version;
+} inc__names;
+
 typedef struct inc__layer_vt {
   const char *kind;
   int is_container;
@@ -69,8 +129,8 @@ typedef struct inc__layer_vt {
   unsigned fuses;
   /* Output shape for input `in`. When bind is 0 nothing may change: an
    * unbound layer checks what it can and reports the shape it would give.
-   * When bind is 1 an unbound layer binds (allocates and fills parameters
-   * through inc__layer_bind_params) and must set l->bound_gen to
+   * When bind is 1 an unbound layer binds (allocates and fills its declared
+   * tensors through inc__layer_bind) and must set l->bound_gen to
    * l->ctx->tree_version. Containers recurse into their children. */
   inc_status (*infer)(inc_layer *l, const inc__shape *in, inc__shape *out, int bind);
   /* ---- planning (src/plan.h) ----
@@ -92,9 +152,11 @@ typedef struct inc__layer_vt {
   /* Run one step (values placed, inputs ready). */
   inc_status (*run_fwd)(const struct inc__plan *p, const struct inc__step *st);
   inc_status (*run_bwd)(const struct inc__plan *p, const struct inc__step *st);
-  /* For loading: binds an unbound layer from the shape a file gives for its
-   * "weight" parameter. NULL for kinds without parameters. */
-  inc_status (*bind_from_weight)(inc_layer *l, int ndim, const int64_t *dims);
+  /* The tensors a leaf owns (see "declared tensors" above), a table ended
+   * by a NULL name; NULL for kinds that own none. Loading binds an unbound
+   * leaf from the file's shape of its first tensor whose rule names
+   * INC__DIM_IN (inc__layer_bind_from). */
+  const inc__tensor_decl *tensors;
   /* Frees l->priv. May be NULL. */
   void (*destroy)(inc_layer *l);
   /* Appends kind-specific settings, e.g. "k=3 s=1 p=1", for the summary.
@@ -112,14 +174,20 @@ struct inc_layer {
   int named;                    /* name set by the user or a builder */
 
   /* binding */
-  int bound;                    /* parameters allocated (leaf kinds with params) */
+  int bound;                    /* declared tensors allocated (leaves with tensors) */
   int64_t bound_in;             /* input channels / features when bound */
   uint64_t bound_gen;           /* tree_version of the pass that bound it */
   inc_init scheme;
 
-  /* parameters (leaves) */
+  /* declared tensors (leaves): the parameters and the buffers of
+   * vt->tensors, each in declaration order (params[0] is conv2d's and
+   * dense's weight, params[1] their bias); sizes[] are what the shape rules'
+   * INC__DIM_OUT and INC__DIM_K name, set by the constructor */
   inc__param params[INC__MAX_PARAMS];
   int nparams;
+  inc__param buffers[INC__MAX_BUFFERS];
+  int nbuffers;
+  int64_t sizes[INC__NSIZES];
 
   /* execution: the plans this layer was last run with as a root (inference,
    * training; src/plan.h) and the arena their values live in */
@@ -127,10 +195,9 @@ struct inc_layer {
   void *arena;
   size_t arena_bytes;
 
-  /* parameter-name cache for inc_layer_param (relative to this layer) */
-  char **pname_cache;
-  int pname_count;
-  uint64_t pname_version;
+  /* name caches of inc_layer_param and inc_layer_buffer (names relative
+   * to this layer; remade when the tree's version moved) */
+  inc__names pnames, bnames;
 
   void *priv;
 };
@@ -147,26 +214,47 @@ inc_status inc__layer_error(const inc_layer *l, inc_status s, const char *fmt, .
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-/* Allocates parameters for a leaf: weight of shape wdims, optional bias of
- * `bias` elements, with fans for initialization, then fills them with the
- * layer's scheme and marks it bound to `in`. */
-inc_status inc__layer_bind_params(inc_layer *l, int64_t in, int wndim, const int64_t *wdims,
-                                  int64_t bias, int64_t fan_in, int64_t fan_out);
-/* Fills parameters from the scheme (weights) and zeros (biases, grads). */
+/* Binds a leaf to `in` (input channels or features): allocates every
+ * tensor of vt->tensors with its shape rule, fills them (inc__layer_fill_params)
+ * and marks the layer bound. On failure nothing is left allocated. */
+inc_status inc__layer_bind(inc_layer *l, int64_t in);
+/* Binds an unbound leaf from the shape (ndim, dims) a file gives for its
+ * declared tensor `decl` (inc__layer_binding_tensor): solves the rule's
+ * INC__DIM_IN from it, INC_ERR_SHAPE when the shape does not fit the rule. */
+inc_status inc__layer_bind_from(inc_layer *l, int decl, int ndim, const int64_t *dims);
+/* The index in vt->tensors of the tensor whose shape tells what a leaf binds
+ * to (the first rule naming INC__DIM_IN), or -1 when none does. */
+int inc__layer_binding_tensor(const inc_layer *l);
+/* Fills every declared tensor of a bound leaf, in declaration order, by its
+ * init rule, and zeros the parameters' gradients. */
 inc_status inc__layer_fill_params(inc_layer *l);
+/* The shape declaration d gives in layer l bound to `in`. */
+void inc__decl_shape(const inc_layer *l, const inc__tensor_decl *d, int64_t in, inc__shape *s);
+/* The fans of INC__INIT_WEIGHT for a tensor of shape s. */
+void inc__decl_fans(const inc__shape *s, int64_t *fan_in, int64_t *fan_out);
+/* Fills tensor t by declaration d's init rule (INC__INIT_WEIGHT: with scheme,
+ * drawing one random stream of ctx). */
+inc_status inc__decl_fill(inc_context *ctx, const inc__tensor_decl *d, inc_init scheme,
+                          inc_tensor *t);
 /* Runs infer over a whole tree: dry pass, then binding pass with rollback. */
 inc_status inc__layer_infer_tree(inc_layer *l, const inc__shape *in, inc__shape *out);
 /* Adds a child to a container (ownership moves on INC_OK). */
 inc_status inc__container_add(inc_layer *parent, inc_layer *child);
-/* Collects the parameters of a subtree in depth-first order into *params
- * and the leaf owning each into *leaves (may be NULL); both arrays are
- * allocated (free with inc__free); *count gets their number. */
+/* Collects the parameters (inc__collect_params) or the buffers
+ * (inc__collect_buffers) of a subtree in depth-first order into *params and
+ * the leaf owning each into *leaves (may be NULL); both arrays are allocated
+ * (free with inc__free); *count gets their number. */
 inc_status inc__collect_params(const inc_layer *l, inc__param ***params, inc_layer ***leaves,
                                int *count);
-/* The name of a parameter relative to `from` ("2.0.p2.2.weight"). */
-const char *inc__param_name(const inc_layer *from, const inc_layer *leaf, const inc__param *p,
+inc_status inc__collect_buffers(const inc_layer *l, inc__param ***buffers, inc_layer ***leaves,
+                                int *count);
+/* The name "<path of leaf from `from`>.<local>" ("2.0.p2.2.weight"): a
+ * declared tensor's name with local = p->decl->name. */
+const char *inc__param_name(const inc_layer *from, const inc_layer *leaf, const char *local,
                             char *buf, size_t cap);
-/* Frees a leaf's parameters and every plan of a subtree; marks it
+/* Frees a name cache (and leaves it empty). */
+void inc__names_free(inc__names *n);
+/* Frees a leaf's declared tensors and every plan of a subtree; marks it
  * unbound. */
 void inc__layer_unbind_tree(inc_layer *l);
 /* Checks that the output (N, C, OH, OW) of window g (and its im2col

@@ -241,7 +241,7 @@ static inc_status leaf_shape(exporter *e, const inc_layer *l, const xshape *in, 
     if ((s = want_rank(l, in, 4)) != INC_OK) return s;
     if (vt == &inc__conv2d_vt) {
       if ((s = want_dim(e, l, in->d[1], "channels")) != INC_OK) return s;
-      out->d[1] = l->params[0].value->dims[0];
+      out->d[1] = l->sizes[0]; /* INC__DIM_OUT */
     }
     for (int a = 2; a < 4; a++) {
       int64_t h = in->d[a];
@@ -272,7 +272,7 @@ static inc_status leaf_shape(exporter *e, const inc_layer *l, const xshape *in, 
   if (vt == &inc__dense_vt) {
     if ((s = want_rank(l, in, 2)) != INC_OK) return s;
     if ((s = want_dim(e, l, in->d[1], "features")) != INC_OK) return s;
-    out->d[1] = l->params[0].value->dims[0];
+    out->d[1] = l->sizes[0]; /* INC__DIM_OUT */
     return INC_OK;
   }
   return inc__layer_error(l, INC_ERR_UNAVAILABLE, "export: no ONNX mapping for this layer kind");
@@ -349,10 +349,7 @@ static inc_status add_nodes(exporter *e, const inc_layer *l, const inc_layer *x,
 static const char *rel_name(const exporter *e, const inc_layer *l, const char *local, char *buf,
                             size_t cap)
 {
-  inc__param p;
-  memset(&p, 0, sizeof p);
-  p.local = local;
-  return inc__param_name(e->root, l, &p, buf, cap);
+  return inc__param_name(e->root, l, local, buf, cap);
 }
 
 /* The name of value v: "input", "logits", or "<path of its layer>.out". */
@@ -404,7 +401,7 @@ static void encode_node(exporter *e, const xnode *nd)
   for (int i = 0; i < nd->nin; i++)
     pb_string(b, NODE_INPUT, value_name(e, e->ins[nd->in0 + i], buf, sizeof buf));
   for (int i = 0; i < l->nparams; i++) /* weight, bias: W and B of Conv, B and C of Gemm */
-    pb_string(b, NODE_INPUT, inc__param_name(e->root, l, &l->params[i], buf, sizeof buf));
+    pb_string(b, NODE_INPUT, rel_name(e, l, l->params[i].decl->name, buf, sizeof buf));
   pb_string(b, NODE_OUTPUT, value_name(e, l, buf, sizeof buf));
   /* the layer's path ("2.0.p2.2"); the exported layer itself goes by its kind */
   rel_name(e, l, "", buf, sizeof buf);
@@ -509,7 +506,7 @@ static inc_status encode_model(exporter *e, const xshape *in, const xshape *out)
   pb_string(b, GRAPH_NAME, "libinception");
   char name[1024];
   for (int i = 0; s == INC_OK && i < np; i++)
-    s = encode_tensor(e, inc__param_name(e->root, leaves[i], params[i], name, sizeof name),
+    s = encode_tensor(e, rel_name(e, leaves[i], params[i]->decl->name, name, sizeof name),
                       params[i]->value);
   const char *in_dims[4] = {"N", NULL, "H", "W"}, *c_name = in->ndim == 4 ? "C" : "F";
   encode_value(e, GRAPH_INPUT, "input", in, c_name, in_dims);

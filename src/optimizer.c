@@ -7,6 +7,7 @@
  * next step.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include "optimizer.h"
 
@@ -144,4 +145,89 @@ INC_API inc_status inc_optimizer_step(inc_optimizer *opt, inc_layer *model)
   }
   opt->n = keep;
   return INC_OK;
+}
+
+/* ---- the state as named tensors ---- */
+
+#define MOMENTUM_PREFIX "momentum/"
+
+int inc__opt_is_state(const char *name)
+{
+  return !strncmp(name, MOMENTUM_PREFIX, strlen(MOMENTUM_PREFIX));
+}
+
+void inc__opt_state_free(inc__opt_state *st)
+{
+  for (int i = 0; i < st->n; i++) {
+    if (st->names) inc__free(st->names[i]);
+    if (st->loaded) inc__tensor_free(st->loaded[i]);
+  }
+  inc__free(st->names);
+  inc__free((void *)st->params);
+  inc__free((void *)st->held);
+  inc__free(st->loaded);
+  memset(st, 0, sizeof *st);
+}
+
+inc_status inc__opt_state_list(const inc_optimizer *opt, const inc_layer *model,
+                               inc__opt_state *st)
+{
+  memset(st, 0, sizeof *st);
+  inc__param **params;
+  inc_layer **leaves;
+  int n;
+  inc_status s = inc__collect_params(model, &params, &leaves, &n);
+  if (s != INC_OK) return s;
+  st->names = (char **)inc__calloc((size_t)n + 1, sizeof *st->names);
+  st->params = (const inc_tensor **)inc__calloc((size_t)n + 1, sizeof *st->params);
+  st->held = (const inc_tensor **)inc__calloc((size_t)n + 1, sizeof *st->held);
+  st->loaded = (inc_tensor **)inc__calloc((size_t)n + 1, sizeof *st->loaded);
+  if (!st->names || !st->params || !st->held || !st->loaded)
+    s = inc__error(model->ctx, INC_ERR_OUT_OF_MEMORY, "optimizer state: out of host memory");
+  else
+    st->n = n;
+  for (int i = 0; s == INC_OK && i < n; i++) {
+    char pname[1024], buf[1100];
+    inc__param_name(model, leaves[i], params[i]->decl->name, pname, sizeof pname);
+    snprintf(buf, sizeof buf, "%s%s", MOMENTUM_PREFIX, pname);
+    if (!(st->names[i] = inc__strdup(buf))) {
+      s = inc__error(model->ctx, INC_ERR_OUT_OF_MEMORY, "optimizer state: out of host memory");
+      break;
+    }
+    st->params[i] = params[i]->value;
+    inc__opt_slot *slot = opt ? inc__opt_find((inc_optimizer *)opt, params[i]->value->uid) : NULL;
+    st->held[i] = slot && !slot->first ? slot->buf : NULL;
+  }
+  inc__free(params);
+  inc__free(leaves);
+  if (s != INC_OK) inc__opt_state_free(st);
+  return s;
+}
+
+inc_status inc__opt_state_make(inc_optimizer *opt, inc__opt_state *st, int i)
+{
+  if (st->loaded[i]) return INC_OK;
+  int made = 0;
+  for (int j = 0; j < st->n; j++) made += st->loaded[j] != NULL;
+  /* install puts one slot per loaded tensor after it drops those of st */
+  inc_status s = inc__opt_reserve(opt, made + 1);
+  if (s != INC_OK) return s;
+  const inc_tensor *p = st->params[i];
+  return inc__tensor_new(opt->ctx, p->ndim, p->dims, &st->loaded[i]);
+}
+
+void inc__opt_state_install(inc_optimizer *opt, inc__opt_state *st)
+{
+  for (int i = 0; i < st->n; i++) {
+    inc__opt_slot *slot = inc__opt_find(opt, st->params[i]->uid);
+    if (slot) {
+      inc__tensor_free(slot->buf);
+      *slot = opt->slots[--opt->n];
+    }
+  }
+  for (int i = 0; i < st->n; i++) {
+    if (!st->loaded[i]) continue;
+    inc__opt_put(opt, st->params[i]->uid, st->loaded[i]);
+    st->loaded[i] = NULL;
+  }
 }

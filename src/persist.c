@@ -1,21 +1,26 @@
 /*
  * persist.c — saving and loading models and checkpoints as safetensors.
  *
+ * A file holds the model's declared tensors (parameters, then buffers)
+ * under their names ("2.0.p2.2.weight") and, in a checkpoint, the
+ * optimizer's state under the names its interface gives
+ * ("momentum/2.0.p2.2.weight", src/optimizer.h).
+ *
  * Loading validates everything before it changes anything: the file is
  * parsed and checked in full, unbound layers are bound from the file's
- * weight shapes (and unbound again if a later check fails), every model
- * parameter must be in the file with its shape and every model tensor of
- * the file in the model. Only then are values copied in.
+ * shapes (and unbound again if a later check fails), every model tensor
+ * must be in the file with its shape and every model tensor of the file in
+ * the model. Only then are values copied in.
  */
 #include <stdio.h>
 #include <string.h>
 #include "optimizer.h"
 #include "safetensors.h"
 
-#define MOMENTUM_PREFIX "momentum/"
-
+/* The model's tensors as a file holds them: its parameters, then its
+ * buffers, each with its name relative to the model. */
 typedef struct plist {
-  inc__param **params;
+  inc__param **t;
   inc_layer **leaves;
   char **names;
   int n;
@@ -25,7 +30,7 @@ static void plist_free(plist *p)
 {
   for (int i = 0; p->names && i < p->n; i++) inc__free(p->names[i]);
   inc__free(p->names);
-  inc__free(p->params);
+  inc__free(p->t);
   inc__free(p->leaves);
   memset(p, 0, sizeof *p);
 }
@@ -33,19 +38,34 @@ static void plist_free(plist *p)
 static inc_status plist_make(const inc_layer *model, plist *p)
 {
   memset(p, 0, sizeof *p);
-  inc_status s = inc__collect_params(model, &p->params, &p->leaves, &p->n);
-  if (s != INC_OK) return s;
-  p->names = (char **)inc__calloc((size_t)p->n + 1, sizeof *p->names);
-  for (int i = 0; p->names && i < p->n; i++) {
+  inc__param **params = NULL, **buffers = NULL;
+  inc_layer **pl = NULL, **bl = NULL;
+  int np = 0, nb = 0;
+  inc_status s = inc__collect_params(model, &params, &pl, &np);
+  if (s == INC_OK) s = inc__collect_buffers(model, &buffers, &bl, &nb);
+  if (s == INC_OK) {
+    p->t = (inc__param **)inc__calloc((size_t)(np + nb) + 1, sizeof *p->t);
+    p->leaves = (inc_layer **)inc__calloc((size_t)(np + nb) + 1, sizeof *p->leaves);
+    p->names = (char **)inc__calloc((size_t)(np + nb) + 1, sizeof *p->names);
+    if (!p->t || !p->leaves || !p->names)
+      s = inc__error(model->ctx, INC_ERR_OUT_OF_MEMORY, "parameter list: out of host memory");
+  }
+  for (int i = 0; s == INC_OK && i < np + nb; i++) {
+    p->t[i] = i < np ? params[i] : buffers[i - np];
+    p->leaves[i] = i < np ? pl[i] : bl[i - np];
+    p->n = i + 1;
     char buf[1024];
-    p->names[i] = inc__strdup(inc__param_name(model, p->leaves[i], p->params[i], buf, sizeof buf));
-    if (!p->names[i]) break;
+    p->names[i] = inc__strdup(inc__param_name(model, p->leaves[i], p->t[i]->decl->name, buf,
+                                              sizeof buf));
+    if (!p->names[i])
+      s = inc__error(model->ctx, INC_ERR_OUT_OF_MEMORY, "parameter list: out of host memory");
   }
-  if (!p->names || (p->n && !p->names[p->n - 1])) {
-    plist_free(p);
-    return inc__error(model->ctx, INC_ERR_OUT_OF_MEMORY, "parameter list: out of host memory");
-  }
-  return INC_OK;
+  inc__free(params);
+  inc__free(pl);
+  inc__free(buffers);
+  inc__free(bl);
+  if (s != INC_OK) plist_free(p);
+  return s;
 }
 
 /* Downloads tensor t into a new host buffer. */
@@ -66,62 +86,58 @@ static inc_status save(const inc_layer *model, const inc_optimizer *opt, int n_m
                        const char *const *keys, const char *const *values, const char *path)
 {
   inc_context *ctx = model->ctx;
-  if (!inc_layer_is_bound(model) || inc_layer_param_count(model) == 0)
+  if (!inc_layer_is_bound(model) ||
+      inc_layer_param_count(model) + inc_layer_buffer_count(model) == 0)
     return inc__error(ctx, INC_ERR_STATE, "save %s: the model has no bound parameters", path);
   plist pl;
+  inc__opt_state st = {0};
   inc_status s = plist_make(model, &pl);
   if (s != INC_OK) return s;
-  int cap = 2 * pl.n, n = 0;
-  inc__st_out *out = (inc__st_out *)inc__calloc((size_t)cap + 1, sizeof *out);
-  char **extra = (char **)inc__calloc((size_t)pl.n + 1, sizeof *extra); /* momentum names */
-  float **host = (float **)inc__calloc((size_t)cap + 1, sizeof *host);
-  if (!out || !extra || !host) s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "save: out of memory");
-  for (int i = 0; s == INC_OK && i < pl.n; i++) {
-    const inc_tensor *v = pl.params[i]->value;
+  if (opt) s = inc__opt_state_list(opt, model, &st);
+  int cap = pl.n + st.n, n = 0;
+  inc__st_out *out = NULL;
+  float **host = NULL;
+  if (s == INC_OK) {
+    out = (inc__st_out *)inc__calloc((size_t)cap + 1, sizeof *out);
+    host = (float **)inc__calloc((size_t)cap + 1, sizeof *host);
+    if (!out || !host) s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "save: out of memory");
+  }
+  /* the model's tensors, then the optimizer's state that a step has set */
+  for (int i = 0; s == INC_OK && i < pl.n + st.n; i++) {
+    const inc_tensor *v = i < pl.n ? pl.t[i]->value : st.held[i - pl.n];
+    if (!v) continue;
     if ((s = to_host(v, &host[n])) != INC_OK) break;
-    out[n].name = pl.names[i];
+    out[n].name = i < pl.n ? pl.names[i] : st.names[i - pl.n];
     out[n].ndim = v->ndim;
     out[n].shape = v->dims;
     out[n].host = host[n];
     n++;
   }
-  for (int i = 0; s == INC_OK && opt && i < pl.n; i++) {
-    inc__opt_slot *slot = inc__opt_find((inc_optimizer *)opt, pl.params[i]->value->uid);
-    if (!slot || slot->first) continue;
-    size_t len = strlen(MOMENTUM_PREFIX) + strlen(pl.names[i]) + 1;
-    if (!(extra[i] = (char *)inc__malloc(len))) {
-      s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "save: out of memory");
-      break;
-    }
-    snprintf(extra[i], len, "%s%s", MOMENTUM_PREFIX, pl.names[i]);
-    if ((s = to_host(slot->buf, &host[n])) != INC_OK) break;
-    out[n].name = extra[i];
-    out[n].ndim = slot->buf->ndim;
-    out[n].shape = slot->buf->dims;
-    out[n].host = host[n];
-    n++;
-  }
   if (s == INC_OK) s = inc__st_write(path, out, n, keys, values, n_meta, ctx->err, sizeof ctx->err);
   for (int i = 0; host && i < n; i++) inc__free(host[i]);
-  for (int i = 0; extra && i < pl.n; i++) inc__free(extra[i]);
   inc__free(host);
-  inc__free(extra);
   inc__free(out);
+  inc__opt_state_free(&st);
   plist_free(&pl);
   return s;
 }
 
-/* Binds every unbound leaf of model from the file's "<path>.weight". */
+/* Binds every unbound leaf of model from the file's shape of the tensor
+ * that tells what it binds to ("<path>.weight" for conv2d and dense). */
 static inc_status bind_from_file(inc_layer *root, inc_layer *l, const inc__st_file *f)
 {
-  if (l->vt->bind_from_weight && !l->bound) {
-    char name[1024];
-    inc__param w = {0};
-    w.local = "weight";
-    inc__param_name(root, l, &w, name, sizeof name);
-    const inc__st_entry *e = inc__st_find(f, name);
-    if (!e) return inc__layer_error(l, INC_ERR_SHAPE, "the file has no tensor \"%s\"", name);
-    inc_status s = l->vt->bind_from_weight(l, e->ndim, e->shape);
+  if (l->vt->tensors && !l->bound) {
+    int d = inc__layer_binding_tensor(l);
+    inc_status s;
+    if (d < 0) {
+      s = inc__layer_bind(l, 0); /* its shapes do not depend on the input */
+    } else {
+      char name[1024];
+      inc__param_name(root, l, l->vt->tensors[d].name, name, sizeof name);
+      const inc__st_entry *e = inc__st_find(f, name);
+      if (!e) return inc__layer_error(l, INC_ERR_SHAPE, "the file has no tensor \"%s\"", name);
+      s = inc__layer_bind_from(l, d, e->ndim, e->shape);
+    }
     if (s != INC_OK) return s;
   }
   for (int i = 0; i < l->nchildren; i++) {
@@ -134,7 +150,7 @@ static inc_status bind_from_file(inc_layer *root, inc_layer *l, const inc__st_fi
 static void unbind_gen(inc_layer *l, uint64_t gen)
 {
   for (int i = 0; i < l->nchildren; i++) unbind_gen(l->children[i], gen);
-  if (l->bound && l->nparams && l->bound_gen == gen) inc__layer_unbind_tree(l);
+  if (l->bound && l->vt->tensors && l->bound_gen == gen) inc__layer_unbind_tree(l);
 }
 
 static int same_shape(const inc__st_entry *e, const inc_tensor *t)
@@ -181,13 +197,13 @@ static inc_status load(inc_layer *model, inc_optimizer *opt, const char *path)
     s = inc__error(ctx, INC_ERR_SHAPE, "load %s: the model has no parameters", path);
   int model_entries = 0;
   for (int i = 0; i < f.n; i++)
-    if (strncmp(f.entries[i].name, MOMENTUM_PREFIX, strlen(MOMENTUM_PREFIX))) model_entries++;
+    if (!inc__opt_is_state(f.entries[i].name)) model_entries++;
   const inc__st_entry **match = NULL;
   if (s == INC_OK && !(match = (const inc__st_entry **)inc__calloc((size_t)pl.n + 1, sizeof *match)))
     s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "load: out of host memory");
   char a[96], b[96];
   for (int i = 0; s == INC_OK && i < pl.n; i++) {
-    const inc_tensor *v = pl.params[i]->value;
+    const inc_tensor *v = pl.t[i]->value;
     match[i] = inc__st_find(&f, pl.names[i]);
     if (!match[i])
       s = inc__error(ctx, INC_ERR_SHAPE, "load %s: the file has no tensor \"%s\"", path,
@@ -198,13 +214,13 @@ static inc_status load(inc_layer *model, inc_optimizer *opt, const char *path)
                      inc__dims_str(v->ndim, v->dims, b, sizeof b));
   }
   if (s == INC_OK && model_entries != pl.n) {
-    /* Name one model tensor of the file that no parameter matched. */
+    /* Name one model tensor of the file that matched none of the model's. */
     unsigned char *used = (unsigned char *)inc__calloc((size_t)f.n + 1, 1);
     if (!used) s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "load: out of host memory");
     for (int i = 0; used && i < pl.n; i++) used[match[i] - f.entries] = 1;
     for (int i = 0; used && i < f.n; i++) {
       const char *nm = f.entries[i].name;
-      if (!used[i] && strncmp(nm, MOMENTUM_PREFIX, strlen(MOMENTUM_PREFIX))) {
+      if (!used[i] && !inc__opt_is_state(nm)) {
         s = inc__error(ctx, INC_ERR_SHAPE, "load %s: the file has tensor \"%s\" that the model lacks",
                        path, nm);
         break;
@@ -212,63 +228,47 @@ static inc_status load(inc_layer *model, inc_optimizer *opt, const char *path)
     }
     inc__free(used);
   }
-  /* Optimizer state: buffers made now, filled below. */
-  inc_tensor **mom = NULL;
-  const inc__st_entry **mom_e = NULL;
+  /* Optimizer state: the file's tensors for it go into new tensors, which
+   * nobody sees until they are installed below. */
+  inc__opt_state st = {0};
+  const inc__st_entry **st_e = NULL;
   if (s == INC_OK && opt) {
-    mom = (inc_tensor **)inc__calloc((size_t)pl.n + 1, sizeof *mom);
-    mom_e = (const inc__st_entry **)inc__calloc((size_t)pl.n + 1, sizeof *mom_e);
-    if (!mom || !mom_e) s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "load: out of host memory");
-    for (int i = 0; s == INC_OK && i < pl.n; i++) {
-      char key[1100];
-      snprintf(key, sizeof key, "%s%s", MOMENTUM_PREFIX, pl.names[i]);
-      mom_e[i] = inc__st_find(&f, key);
-      if (!mom_e[i]) continue;
-      const inc_tensor *v = pl.params[i]->value;
-      if (!same_shape(mom_e[i], v))
+    s = inc__opt_state_list(opt, model, &st);
+    if (s == INC_OK &&
+        !(st_e = (const inc__st_entry **)inc__calloc((size_t)st.n + 1, sizeof *st_e)))
+      s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "load: out of host memory");
+    for (int i = 0; s == INC_OK && i < st.n; i++) {
+      st_e[i] = inc__st_find(&f, st.names[i]);
+      if (!st_e[i]) continue;
+      if (!same_shape(st_e[i], st.params[i]))
         s = inc__error(ctx, INC_ERR_SHAPE, "load %s: \"%s\" does not match its parameter's shape",
-                       path, key);
+                       path, st.names[i]);
       else
-        s = inc__tensor_new(ctx, v->ndim, v->dims, &mom[i]);
+        s = inc__opt_state_make(opt, &st, i);
     }
   }
   /* Everything that can fail for lack of memory happens before the first
-   * write: one conversion buffer for the largest tensor, room for the
-   * optimizer's new slots. */
+   * write: one conversion buffer for the largest tensor (the optimizer's
+   * have their parameters' shapes), the optimizer's room for its state. */
   int64_t most = 0;
   for (int i = 0; s == INC_OK && i < pl.n; i++)
-    if (pl.params[i]->value->numel > most) most = pl.params[i]->value->numel;
+    if (pl.t[i]->value->numel > most) most = pl.t[i]->value->numel;
   float *tmp = NULL; /* (most,) */
   if (s == INC_OK && !(tmp = (float *)inc__malloc((size_t)most * sizeof(float))))
     s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "load: out of host memory");
-  if (s == INC_OK && opt) s = inc__opt_reserve(opt, pl.n);
-  /* The new momentum buffers first: nobody sees them until they are put. */
-  for (int i = 0; s == INC_OK && mom && i < pl.n; i++)
-    if (mom[i]) s = upload_entry(&f, mom_e[i], mom[i], tmp);
+  for (int i = 0; s == INC_OK && i < st.n; i++)
+    if (st.loaded[i]) s = upload_entry(&f, st_e[i], st.loaded[i], tmp);
   for (int i = 0; s == INC_OK && i < pl.n; i++)
-    s = upload_entry(&f, match[i], pl.params[i]->value, tmp);
+    s = upload_entry(&f, match[i], pl.t[i]->value, tmp);
   inc__free(tmp);
   if (s == INC_OK && opt) {
-    /* Replace the optimizer's state for these parameters. */
-    for (int i = 0; i < pl.n; i++) {
-      inc__opt_slot *slot = inc__opt_find(opt, pl.params[i]->value->uid);
-      if (slot) {
-        inc__tensor_free(slot->buf);
-        *slot = opt->slots[--opt->n];
-      }
-    }
-    for (int i = 0; i < pl.n; i++) {
-      if (!mom[i]) continue;
-      inc__opt_put(opt, pl.params[i]->value->uid, mom[i]);
-      mom[i] = NULL;
-    }
+    inc__opt_state_install(opt, &st); /* replaces the state of every parameter */
     const char *lr = inc__st_meta(&f, "inc.lr");
     float v;
-    if (s == INC_OK && lr && sscanf(lr, "%g", &v) == 1 && v > 0.0f) opt->lr = v;
+    if (lr && sscanf(lr, "%g", &v) == 1 && v > 0.0f) opt->lr = v;
   }
-  for (int i = 0; mom && i < pl.n; i++) inc__tensor_free(mom[i]);
-  inc__free(mom);
-  inc__free(mom_e);
+  inc__opt_state_free(&st);
+  inc__free(st_e);
   inc__free(match);
   plist_free(&pl);
   if (s != INC_OK) {

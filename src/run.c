@@ -52,7 +52,7 @@ INC_API inc_status inc_layer_unbind(inc_layer *layer)
 static inc_status initialize(inc_layer *l, inc_init scheme, int force)
 {
   if (!l->bound || force) l->scheme = scheme;
-  if (l->bound && force && l->nparams) {
+  if (l->bound && force && l->vt->tensors) {
     inc_status s = inc__layer_fill_params(l);
     if (s != INC_OK) return s;
   }
@@ -144,12 +144,23 @@ INC_API inc_status inc_layer_backward(inc_layer *layer, const inc_tensor *dy,
   return INC_OK;
 }
 
+/* ---- parameters and buffers ---- */
+
+static int tensor_count(const inc_layer *l, int buffers)
+{
+  int n = buffers ? l->nbuffers : l->nparams;
+  for (int i = 0; i < l->nchildren; i++) n += tensor_count(l->children[i], buffers);
+  return n;
+}
+
 INC_API int inc_layer_param_count(const inc_layer *layer)
 {
-  if (!layer) return 0;
-  int n = layer->nparams;
-  for (int i = 0; i < layer->nchildren; i++) n += inc_layer_param_count(layer->children[i]);
-  return n;
+  return layer ? tensor_count(layer, 0) : 0;
+}
+
+INC_API int inc_layer_buffer_count(const inc_layer *layer)
+{
+  return layer ? tensor_count(layer, 1) : 0;
 }
 
 INC_API int64_t inc_layer_param_numel(const inc_layer *layer)
@@ -161,66 +172,91 @@ INC_API int64_t inc_layer_param_numel(const inc_layer *layer)
   return n;
 }
 
-/* Rebuilds the name cache of l when the tree changed since it was made. */
-static inc_status refresh_names(inc_layer *l)
+/* Remakes the name cache of l's parameters or buffers when the tree changed
+ * since it was made. */
+static inc_status refresh_names(inc_layer *l, int buffers)
 {
-  if (l->pname_cache && l->pname_version == l->ctx->tree_version) return INC_OK;
-  inc__param **params;
+  inc__names *cache = buffers ? &l->bnames : &l->pnames;
+  if (cache->names && cache->version == l->ctx->tree_version) return INC_OK;
+  inc__param **list;
   inc_layer **leaves;
   int n;
-  inc_status s = inc__collect_params(l, &params, &leaves, &n);
+  inc_status s = buffers ? inc__collect_buffers(l, &list, &leaves, &n)
+                         : inc__collect_params(l, &list, &leaves, &n);
   if (s != INC_OK) return s;
   char **names = (char **)inc__calloc((size_t)n + 1, sizeof *names);
   if (!names) s = inc__layer_error(l, INC_ERR_OUT_OF_MEMORY, "out of host memory");
   for (int i = 0; s == INC_OK && i < n; i++) {
     char buf[1024];
-    names[i] = inc__strdup(inc__param_name(l, leaves[i], params[i], buf, sizeof buf));
+    names[i] = inc__strdup(inc__param_name(l, leaves[i], list[i]->decl->name, buf, sizeof buf));
     if (!names[i]) s = inc__layer_error(l, INC_ERR_OUT_OF_MEMORY, "out of host memory");
   }
-  inc__free(params);
+  inc__free(list);
   inc__free(leaves);
   if (s != INC_OK) {
     for (int i = 0; names && i < n; i++) inc__free(names[i]);
     inc__free(names);
     return s;
   }
-  for (int i = 0; i < l->pname_count; i++) inc__free(l->pname_cache[i]);
-  inc__free(l->pname_cache);
-  l->pname_cache = names;
-  l->pname_count = n;
-  l->pname_version = l->ctx->tree_version;
+  inc__names_free(cache);
+  cache->names = names;
+  cache->count = n;
+  cache->version = l->ctx->tree_version;
   return INC_OK;
 }
 
-static inc__param *find_param(const inc_layer *l, int *index)
+/* The index-th parameter or buffer of the subtree l, depth first. */
+static inc__param *find_tensor(const inc_layer *l, int buffers, int *index)
 {
-  if (*index < l->nparams) return (inc__param *)&l->params[*index];
-  *index -= l->nparams;
+  int own = buffers ? l->nbuffers : l->nparams;
+  if (*index < own) return (inc__param *)(buffers ? &l->buffers[*index] : &l->params[*index]);
+  *index -= own;
   for (int i = 0; i < l->nchildren; i++) {
-    inc__param *p = find_param(l->children[i], index);
+    inc__param *p = find_tensor(l->children[i], buffers, index);
     if (p) return p;
   }
   return NULL;
+}
+
+/* inc_layer_param and inc_layer_buffer: the index-th tensor, its name. */
+static inc_status get_tensor(const inc_layer *layer, int buffers, int index, const char **name,
+                             inc__param **out)
+{
+  inc_layer *l = (inc_layer *)layer; /* the name cache is internal state */
+  inc__begin(l->ctx);
+  int count = tensor_count(l, buffers);
+  if (index < 0 || index >= count)
+    return inc__layer_error(l, INC_ERR_INVALID_ARGUMENT, "%s index %d outside 0..%d",
+                            buffers ? "buffer" : "parameter", index, count - 1);
+  if (name) {
+    inc_status s = refresh_names(l, buffers);
+    if (s != INC_OK) return s;
+    *name = (buffers ? &l->bnames : &l->pnames)->names[index];
+  }
+  int rest = index;
+  *out = find_tensor(l, buffers, &rest);
+  return INC_OK;
 }
 
 INC_API inc_status inc_layer_param(const inc_layer *layer, int index, const char **name,
                                    inc_tensor **value, inc_tensor **grad)
 {
   if (!layer) return INC_ERR_INVALID_ARGUMENT;
-  inc_layer *l = (inc_layer *)layer; /* the name cache is internal state */
-  inc__begin(l->ctx);
-  int count = inc_layer_param_count(l);
-  if (index < 0 || index >= count)
-    return inc__layer_error(l, INC_ERR_INVALID_ARGUMENT, "parameter index %d outside 0..%d",
-                            index, count - 1);
-  if (name) {
-    inc_status s = refresh_names(l);
-    if (s != INC_OK) return s;
-    *name = l->pname_cache[index];
-  }
-  int rest = index;
-  inc__param *p = find_param(l, &rest);
+  inc__param *p = NULL;
+  inc_status s = get_tensor(layer, 0, index, name, &p);
+  if (s != INC_OK) return s;
   if (value) *value = p->value;
   if (grad) *grad = p->grad;
+  return INC_OK;
+}
+
+INC_API inc_status inc_layer_buffer(const inc_layer *layer, int index, const char **name,
+                                    inc_tensor **tensor)
+{
+  if (!layer) return INC_ERR_INVALID_ARGUMENT;
+  inc__param *p = NULL;
+  inc_status s = get_tensor(layer, 1, index, name, &p);
+  if (s != INC_OK) return s;
+  if (tensor) *tensor = p->value;
   return INC_OK;
 }

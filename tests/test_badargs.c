@@ -352,6 +352,15 @@ static uint64_t hash_layer(uint64_t h, const inc_layer *l)
     h = hash_tensor(h, v);
     h = hash_tensor(h, g);
   }
+  n = inc_layer_buffer_count(l);
+  h = fnv_i64(h, n);
+  for (int i = 0; i < n; i++) {
+    const char *name;
+    inc_tensor *t;
+    ck_assert_int_eq(inc_layer_buffer(l, i, &name, &t), INC_OK);
+    h = fnv_str(h, name);
+    h = hash_tensor(h, t);
+  }
   return h;
 }
 
@@ -962,6 +971,26 @@ R(par_min) { return param(F.net, INT_MIN); }
 R(par_unbound) { return param(F.fresh, 0); }
 R(par_none) { return param(F.relu, 0); }
 
+/* ---- buffers (none of the fixture's layers has any) ---- */
+static inc_status buffer(const inc_layer *l, int index)
+{
+  const char *name = SENT;
+  inc_tensor *t = SENT;
+  inc_status s = inc_layer_buffer(l, index, &name, &t);
+  if (s != INC_OK) {
+    ck_assert_msg(name == SENT || name == NULL, "name set by a failed call");
+    ck_assert_msg(t == SENT || t == NULL, "tensor set by a failed call");
+  }
+  return s;
+}
+R(buf_null) { return buffer(NULL, 0); }
+R(buf_neg) { return buffer(F.net, -1); }
+R(buf_count) { return buffer(F.net, inc_layer_buffer_count(F.net)); }
+R(buf_min) { return buffer(F.net, INT_MIN); }
+R(buf_max) { return buffer(F.net, INT_MAX); }
+R(buf_unbound) { return buffer(F.fresh, 0); }
+R(buf_none) { return buffer(F.relu, 0); }
+
 /* ---- loss ---- */
 static inc_status sce(inc_context *c, const inc_tensor *lg, const int32_t *lab, inc_tensor *dl)
 {
@@ -1361,6 +1390,14 @@ static const row ROWS[] = {
     {"inc_layer_param: index INT_MIN", par_min, INV, -1, CA},
     {"inc_layer_param: unbound model", par_unbound, INV, -1, CA},
     {"inc_layer_param: layer without parameters", par_none, INV, -1, CA},
+    /* buffers */
+    {"inc_layer_buffer: layer NULL", buf_null, INV, -1, NONE},
+    {"inc_layer_buffer: index -1", buf_neg, INV, -1, CA},
+    {"inc_layer_buffer: index == count", buf_count, INV, -1, CA},
+    {"inc_layer_buffer: index INT_MIN", buf_min, INV, -1, CA},
+    {"inc_layer_buffer: index INT_MAX", buf_max, INV, -1, CA},
+    {"inc_layer_buffer: unbound model", buf_unbound, INV, -1, CA},
+    {"inc_layer_buffer: layer without buffers", buf_none, INV, -1, CA},
     /* loss */
     {"inc_softmax_cross_entropy: ctx NULL", sce_null_ctx, INV, -1, NONE},
     {"inc_softmax_cross_entropy: logits NULL", sce_null_logits, INV, -1, CA},
@@ -1549,6 +1586,8 @@ START_TEST(test_null_queries)
   ck_assert_int_eq(inc_layer_is_bound(NULL), 0);
   ck_assert_int_eq(inc_layer_param_count(NULL), 0);
   ck_assert_int_eq(inc_layer_param_numel(NULL), 0);
+  ck_assert_int_eq(inc_layer_buffer_count(NULL), 0);
+  ck_assert_int_eq(inc_layer_buffer_count(F.net), 0);
   ck_assert(inc_optimizer_lr(NULL) == 0.0f);
   inc_optimizer_destroy(NULL);
 

@@ -34,6 +34,15 @@
  * byte and still loadable to the previous state, no temporary file left, no
  * file at all when there was none before.
  *
+ * test_buffer_failures: the same walk over a net with buffers (a test-only
+ * kind declaring parameters and buffers, tests/probe_kind.h): binding, an
+ * optimizer step, a checkpoint save, a load into an unbound net and a load
+ * into a bound one with each allocation failing in turn: the call returns
+ * INC_ERR_OUT_OF_MEMORY and changes nothing (unbound stays unbound with the
+ * random stream where it was, buffers, parameters and momentum keep their
+ * values, no file), made again it succeeds, the end state is bit-identical
+ * to the run without failure, and nothing leaks.
+ *
  * test_export_failures: inc_layer_export_onnx with each of its allocations
  * and each of its writes failing in turn: INC_ERR_OUT_OF_MEMORY / INC_ERR_IO
  * with a message, the previous file at the path intact, no temporary file
@@ -51,6 +60,7 @@
 #include "optimizer.h"
 
 #ifdef INC_FAULT_INJECTION
+#include "probe_kind.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
@@ -940,6 +950,131 @@ START_TEST(test_export_failures)
 }
 END_TEST
 
+/* Parameters, buffers and momentum of a net, in that order. */
+static blob state_of(inc_optimizer *o, const inc_layer *net)
+{
+  blob b = params_of(net), m = momentum_of(o, net);
+  for (int i = 0; i < inc_layer_buffer_count(net); i++) {
+    inc_tensor *t;
+    ck_assert_int_eq(inc_layer_buffer(net, i, NULL, &t), INC_OK);
+    blob_add(&b, t);
+  }
+  b.v = (float *)realloc(b.v, (size_t)(b.n + m.n + 1) * sizeof(float));
+  memcpy(b.v + b.n, m.v, (size_t)m.n * sizeof(float));
+  b.n += m.n;
+  blob_free(&m);
+  return b;
+}
+
+/* Sets every parameter's gradient, or every buffer, to v, v + 1, ... */
+static void set_tensors(inc_layer *net, int buffers, float v)
+{
+  int n = buffers ? inc_layer_buffer_count(net) : inc_layer_param_count(net);
+  for (int i = 0; i < n; i++) {
+    inc_tensor *t;
+    if (buffers)
+      ck_assert_int_eq(inc_layer_buffer(net, i, NULL, &t), INC_OK);
+    else
+      ck_assert_int_eq(inc_layer_param(net, i, NULL, NULL, &t), INC_OK);
+    int64_t m = inc_tensor_numel(t);
+    float *h = (float *)malloc((size_t)m * sizeof(float));
+    for (int64_t j = 0; j < m; j++) h[j] = v + (float)(i + j) * 0.25f;
+    ck_assert_int_eq(inc_tensor_copy_from_host(t, h, m), INC_OK);
+    free(h);
+  }
+}
+
+/* One call of the buffer scenario: when it fails it must be the injected
+ * allocation failure and leave `same` true; then it is made again. */
+#define BTRY(ctx, call, same)                                                                  \
+  do {                                                                                         \
+    inc_status s_ = (call);                                                                    \
+    if (s_ != INC_OK) {                                                                        \
+      ck_assert_msg(s_ == INC_ERR_OUT_OF_MEMORY, "k=%ld: %s -> %s", k, #call,                \
+                    inc_status_string(s_));                                                    \
+      ck_assert_msg(inc_context_last_error(ctx)[0], "k=%ld: %s: no message", k, #call);      \
+      ck_assert_msg(same, "k=%ld: a failed %s changed something", k, #call);                 \
+      failed++;                                                                                \
+      INC_CK(ctx, call);                                                                       \
+    }                                                                                          \
+  } while (0)
+
+/* Runs the scenario with allocation k failing (0: none); returns the final
+ * state of the loaded net and, for k = 0, the allocation count in *allocs. */
+static blob buffer_scenario(long k, long *allocs, int *fails)
+{
+  char dir[256], path[300];
+  make_dir(dir, sizeof dir, "bufs");
+  snprintf(path, sizeof path, "%s/ck.safetensors", dir);
+  inc_context *ctx = tu_cpu();
+  inc_layer *a = probe_net(ctx), *b = probe_net(ctx);
+  inc_optimizer *oa, *ob;
+  INC_CK(ctx, inc_sgd_create(ctx, 0.1f, 0.9f, 0.01f, &oa));
+  INC_CK(ctx, inc_sgd_create(ctx, 0.5f, 0.9f, 0.01f, &ob));
+  int64_t xd[4] = {2, 1, 5, 5};
+  int on, failed = 0;
+  int64_t od[INC_MAX_DIMS];
+  uint64_t stream = ctx->rng_stream;
+  inc__fault_arm(k);
+  BTRY(ctx, inc_layer_infer_shape(a, 4, xd, &on, od),
+       !inc_layer_is_bound(a) && !inc_layer_buffer_count(a) && !inc_layer_param_count(a) &&
+           ctx->rng_stream == stream);
+  set_tensors(a, 1, 3.0f);
+  set_tensors(a, 0, 0.5f);
+  blob before = state_of(oa, a), after = {NULL, 0};
+  BTRY(ctx, inc_optimizer_step(oa, a),
+       (after = state_of(oa, a), before.n == after.n &&
+        !memcmp(before.v, after.v, (size_t)before.n * sizeof(float))));
+  blob_free(&before);
+  BTRY(ctx, inc_checkpoint_save(a, oa, 0, NULL, NULL, path), dir_entries(dir, NULL, 0) == 0);
+  stream = ctx->rng_stream;
+  BTRY(ctx, inc_checkpoint_load(b, ob, path),
+       !inc_layer_is_bound(b) && !inc_layer_buffer_count(b) && ob->n == 0 &&
+           ctx->rng_stream == stream);
+  set_tensors(b, 1, -7.0f);
+  before = state_of(ob, b);
+  BTRY(ctx, inc_checkpoint_load(b, ob, path),
+       (blob_free(&after), after = state_of(ob, b), before.n == after.n &&
+        !memcmp(before.v, after.v, (size_t)before.n * sizeof(float))));
+  if (allocs) *allocs = inc__fault_count();
+  inc__fault_arm(0);
+  blob_free(&before);
+  blob_free(&after);
+  blob end = state_of(ob, b);
+  *fails = failed;
+  inc_optimizer_destroy(oa);
+  inc_optimizer_destroy(ob);
+  inc_layer_destroy(a);
+  inc_layer_destroy(b);
+  inc_context_destroy(ctx);
+  remove_dir(dir);
+  return end;
+}
+
+START_TEST(test_buffer_failures)
+{
+  long n = 0;
+  int fails;
+  blob ref = buffer_scenario(0, &n, &fails);
+  ck_assert_int_eq(fails, 0);
+  ck_assert_int_gt(n, 20);
+  ck_assert_int_gt(ref.n, 0);
+  long hit = 0;
+  for (long k = 1; k <= n; k++) {
+    blob got = buffer_scenario(k, NULL, &fails);
+    hit += fails;
+    ck_assert_msg(got.n == ref.n && !memcmp(got.v, ref.v, (size_t)ref.n * sizeof(float)),
+                  "k=%ld: the end state differs from the run without failure", k);
+    blob_free(&got);
+    if (k % LEAK_WINDOW == 0 || k == n)
+      ck_assert_msg(!LEAKED(), "leak with k in %ld..%ld", k - (k - 1) % LEAK_WINDOW, k);
+  }
+  printf("faults: the buffer scenario makes %ld allocations; %ld of them failing made a call "
+         "fail, which changed nothing\n", n, hit);
+  blob_free(&ref);
+}
+END_TEST
+
 #else /* !INC_FAULT_INJECTION */
 
 /* In a build without the hooks they must be inert: arming fails nothing. */
@@ -967,6 +1102,7 @@ Suite *inc_test_suite_faults(void)
   TCase *tc = tcase_create("alloc");
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, test_alloc_failures);
+  tcase_add_test(tc, test_buffer_failures);
   suite_add_tcase(s, tc);
   tc = tcase_create("googlenet");
   tcase_set_timeout(tc, 600);

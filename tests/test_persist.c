@@ -2,12 +2,15 @@
  * test_persist.c — safetensors save/load: round trips into bound and
  * unbound models, checkpoints with optimizer state and metadata, and the
  * reader's refusals (truncated, malformed, mismatched files), after which
- * the model must be unchanged.
+ * the model must be unchanged; a checkpoint written by libinception 0.2.0
+ * loads, and is written again byte for byte.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "ckpt_scenario.h"
+#include "fixture.h"
 #include "util.h"
 
 /* A small net: conv 3x3 -> relu -> maxpool -> inception -> gap -> flatten -> dense */
@@ -298,6 +301,108 @@ START_TEST(test_checkpoint_optimizer)
 }
 END_TEST
 
+/* Reads a whole file into a malloc'd buffer. */
+static unsigned char *read_all(const char *path, size_t *n)
+{
+  FILE *fp = fopen(path, "rb");
+  ck_assert_msg(fp != NULL, "cannot open %s", path);
+  ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
+  long size = ftell(fp);
+  ck_assert_int_ge(size, 8);
+  rewind(fp);
+  unsigned char *b = (unsigned char *)malloc((size_t)size);
+  ck_assert_uint_eq(fread(b, 1, (size_t)size, fp), (size_t)size);
+  fclose(fp);
+  *n = (size_t)size;
+  return b;
+}
+
+/* Asserts that safetensors files a and b hold the same bytes but for the
+ * value of the "inc.version" metadata (and the header padding that follows
+ * from its length). */
+static void assert_same_but_version(const char *a, const char *b)
+{
+  size_t na, nb;
+  unsigned char *fa = read_all(a, &na), *fb = read_all(b, &nb);
+  char *json[2];
+  size_t data[2];
+  unsigned char *f[2] = {fa, fb};
+  size_t n[2] = {na, nb};
+  for (int k = 0; k < 2; k++) {
+    uint64_t h = 0;
+    for (int i = 7; i >= 0; i--) h = h << 8 | f[k][i];
+    ck_assert_uint_le(h, n[k] - 8);
+    json[k] = (char *)calloc(h + 1, 1);
+    memcpy(json[k], f[k] + 8, h);
+    data[k] = 8 + h;
+    char *v = strstr(json[k], "\"inc.version\":\"");
+    ck_assert_ptr_nonnull(v);
+    v += strlen("\"inc.version\":\"");
+    char *end = strchr(v, '"');
+    ck_assert_ptr_nonnull(end);
+    memmove(v, end, strlen(end) + 1); /* "inc.version":"" */
+    size_t len = strlen(json[k]);
+    while (len && json[k][len - 1] == ' ') json[k][--len] = '\0';
+  }
+  ck_assert_str_eq(json[0], json[1]);
+  ck_assert_uint_eq(na - data[0], nb - data[1]);
+  ck_assert_msg(!memcmp(fa + data[0], fb + data[1], na - data[0]), "%s and %s: data differ", a,
+                b);
+  free(json[0]);
+  free(json[1]);
+  free(fa);
+  free(fb);
+}
+
+/* tests/fixtures/checkpoint_0.2.safetensors, written by libinception 0.2.0
+ * (tests/fixtures/make_checkpoint.c, tests/ckpt_scenario.h): it loads to
+ * the scenario's state, momentum included, and this library writes the
+ * same bytes for that state (docs/ABI.md: the file format is ABI). */
+START_TEST(test_checkpoint_format_0_2)
+{
+  const char *fixture = INC_FIXTURE_DIR "/checkpoint_0.2.safetensors";
+  inc_context *ctx = tu_cpu();
+  inc_layer *ref, *net;
+  inc_optimizer *ref_opt, *opt;
+  INC_CK(ctx, ckpt_scenario(ctx, &ref, &ref_opt));
+  INC_CK(ctx, ckpt_model(ctx, &net));
+  INC_CK(ctx, inc_sgd_create(ctx, 1.0f, 0.9f, 0.001f, &opt));
+  INC_CK(ctx, inc_checkpoint_load(net, opt, fixture));
+  ck_assert(inc_optimizer_lr(opt) == CKPT_LR);
+  char buf[64];
+  INC_CK(ctx, inc_checkpoint_metadata(fixture, "inc.version", buf, sizeof buf, NULL));
+  ck_assert_str_eq(buf, "0.2.0");
+  int64_t n0, n1;
+  float *p0 = all_params(ctx, ref, &n0), *p1 = all_params(ctx, net, &n1);
+  ck_assert(n0 == n1 && !memcmp(p0, p1, (size_t)n0 * sizeof(float)));
+  free(p0);
+  free(p1);
+  /* written again: the fixture's bytes, from the scenario and from the load */
+  const char *a = tmp_path("v02-scenario.safetensors"), *b = tmp_path("v02-loaded.safetensors");
+  INC_CK(ctx, inc_checkpoint_save(ref, ref_opt, 2, CKPT_KEYS, CKPT_VALUES, a));
+  INC_CK(ctx, inc_checkpoint_save(net, opt, 2, CKPT_KEYS, CKPT_VALUES, b));
+  assert_same_but_version(fixture, a);
+  assert_same_but_version(fixture, b);
+  /* and the next step is the same: the momentum came back */
+  INC_CK(ctx, ckpt_set(ref, 1, 0.75f));
+  INC_CK(ctx, ckpt_set(net, 1, 0.75f));
+  INC_CK(ctx, inc_optimizer_step(ref_opt, ref));
+  INC_CK(ctx, inc_optimizer_step(opt, net));
+  p0 = all_params(ctx, ref, &n0);
+  p1 = all_params(ctx, net, &n1);
+  ck_assert(n0 == n1 && !memcmp(p0, p1, (size_t)n0 * sizeof(float)));
+  free(p0);
+  free(p1);
+  unlink(a);
+  unlink(b);
+  inc_optimizer_destroy(ref_opt);
+  inc_optimizer_destroy(opt);
+  inc_layer_destroy(ref);
+  inc_layer_destroy(net);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
 Suite *inc_test_suite_persist(void)
 {
   Suite *s = suite_create("persist");
@@ -307,6 +412,7 @@ Suite *inc_test_suite_persist(void)
   tcase_add_test(tc, test_mismatch_leaves_model_unchanged);
   tcase_add_test(tc, test_malformed_files);
   tcase_add_test(tc, test_checkpoint_optimizer);
+  tcase_add_test(tc, test_checkpoint_format_0_2);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -203,6 +203,8 @@ _SIGNATURES = {
     "inc_layer_param_count": (c_int, [LayerP]),
     "inc_layer_param_numel": (c_int64, [LayerP]),
     "inc_layer_param": (_status, [LayerP, c_int, _P(c_char_p), _P(TensorP), _P(TensorP)]),
+    "inc_layer_buffer_count": (c_int, [LayerP]),
+    "inc_layer_buffer": (_status, [LayerP, c_int, _P(c_char_p), _P(TensorP)]),
     # loss and optimizer
     "inc_softmax_cross_entropy": (_status, [ContextP, TensorP, _P(c_int32), _P(c_float),
                                             TensorP, _P(c_int64)]),
@@ -880,6 +882,29 @@ class Layer:
     def named_parameters(self) -> Dict[str, Tensor]:
         """{name: value tensor}."""
         return {name: value for name, value, _ in self.params()}
+
+    # -- buffers (untrained tensors such as running statistics; since 0.3) --
+    @property
+    def buffer_count(self) -> int:
+        """The number of buffer tensors of the subtree (0 until bound; no
+        layer kind of this version has any)."""
+        return _lib.inc_layer_buffer_count(self._p)
+
+    def buffer(self, index: int) -> Tuple[str, Tensor]:
+        """(name, value) of buffer index, depth first (the tensor borrowed
+        from the layer); raises InceptionError on failure."""
+        name, value = c_char_p(), TensorP()
+        self._call(_lib.inc_layer_buffer(self._p, index, byref(name), byref(value)),
+                   "inc_layer_buffer")
+        return (_s(name.value), Tensor._borrow(value, self._ctx, self))
+
+    def buffers(self) -> List[Tuple[str, Tensor]]:
+        """[(name, value), ...] for every buffer of the subtree."""
+        return [self.buffer(i) for i in range(self.buffer_count)]
+
+    def named_buffers(self) -> Dict[str, Tensor]:
+        """{name: value tensor}."""
+        return dict(self.buffers())
 
     # -- persistence --
     def save(self, path: PathType) -> None:

@@ -61,9 +61,7 @@ static inc_status conv_infer(inc_layer *l, const inc__shape *in, inc__shape *out
                             (long long)l->bound_in, l->bound_in == 1 ? "" : "s",
                             (long long)g.c);
   if (bind && !l->bound) {
-    int64_t kk = (int64_t)c->k * c->k;
-    int64_t w[4] = {c->oc, g.c, c->k, c->k};
-    s = inc__layer_bind_params(l, g.c, 4, w, c->oc, g.c * kk, c->oc * kk);
+    s = inc__layer_bind(l, g.c);
     if (s != INC_OK) return s;
   }
   out->ndim = 4;
@@ -247,24 +245,19 @@ static inc_status conv_run_bwd(const inc__plan *p, const inc__step *st)
   return col_pass(ctx, 0, dcol, dx, x, &g);
 }
 
-static inc_status conv_bind_from_weight(inc_layer *l, int ndim, const int64_t *d)
-{
-  const conv_priv *c = (const conv_priv *)l->priv;
-  if (ndim != 4 || d[0] != c->oc || d[2] != c->k || d[3] != c->k || d[1] < 1) {
-    char buf[96];
-    return inc__layer_error(l, INC_ERR_SHAPE,
-                            "weight of shape %s does not fit %d filters of %dx%d",
-                            inc__dims_str(ndim, d, buf, sizeof buf), c->oc, c->k, c->k);
-  }
-  int64_t kk = (int64_t)c->k * c->k;
-  return inc__layer_bind_params(l, d[1], 4, d, c->oc, d[1] * kk, c->oc * kk);
-}
-
 static void conv_describe(const inc_layer *l, char *buf, size_t cap)
 {
   const conv_priv *c = (const conv_priv *)l->priv;
   snprintf(buf, cap, "%d filters %dx%d s%d p%d", c->oc, c->k, c->k, c->s, c->p);
 }
+
+/* weight (OC, C, K, K), the layer's init scheme with fan_in C*K*K and
+ * fan_out OC*K*K; bias (OC), zeros */
+static const inc__tensor_decl conv_tensors[] = {
+    {"weight", 1, 4, {INC__DIM_OUT, INC__DIM_IN, INC__DIM_K, INC__DIM_K}, INC__INIT_WEIGHT, 0.0f},
+    {"bias", 1, 1, {INC__DIM_OUT}, INC__INIT_ZEROS, 0.0f},
+    {NULL, 0, 0, {0}, INC__INIT_ZEROS, 0.0f},
+};
 
 const inc__layer_vt inc__conv2d_vt = {
     .kind = "conv2d",
@@ -274,7 +267,7 @@ const inc__layer_vt inc__conv2d_vt = {
     .plan_bwd = conv_plan_bwd,
     .run_fwd = conv_run_fwd,
     .run_bwd = conv_run_bwd,
-    .bind_from_weight = conv_bind_from_weight,
+    .tensors = conv_tensors,
     .describe = conv_describe,
 };
 
@@ -296,6 +289,8 @@ INC_API inc_status inc_conv2d_create(inc_context *ctx, int out_channels, int ker
   c->k = kernel;
   c->s = stride;
   c->p = padding;
+  l->sizes[0] = out_channels; /* INC__DIM_OUT */
+  l->sizes[1] = kernel;       /* INC__DIM_K */
   *out = l;
   return INC_OK;
 }

@@ -22,8 +22,7 @@ static inc_status dense_infer(inc_layer *l, const inc__shape *in, inc__shape *ou
                             (long long)l->bound_in, l->bound_in == 1 ? "" : "s",
                             (long long)in->d[1]);
   if (bind && !l->bound) {
-    int64_t w[2] = {c->out, in->d[1]};
-    inc_status s = inc__layer_bind_params(l, in->d[1], 2, w, c->out, in->d[1], c->out);
+    inc_status s = inc__layer_bind(l, in->d[1]);
     if (s != INC_OK) return s;
   }
   out->ndim = 2;
@@ -83,21 +82,18 @@ static inc_status dense_run_bwd(const inc__plan *p, const inc__step *st)
                         c->out, 1.0f, 0.0f, ctx);
 }
 
-static inc_status dense_bind_from_weight(inc_layer *l, int ndim, const int64_t *d)
-{
-  const dense_priv *c = (const dense_priv *)l->priv;
-  if (ndim != 2 || d[0] != c->out || d[1] < 1) {
-    char buf[96];
-    return inc__layer_error(l, INC_ERR_SHAPE, "weight of shape %s does not fit %d outputs",
-                            inc__dims_str(ndim, d, buf, sizeof buf), c->out);
-  }
-  return inc__layer_bind_params(l, d[1], 2, d, c->out, d[1], c->out);
-}
-
 static void dense_describe(const inc_layer *l, char *buf, size_t cap)
 {
   snprintf(buf, cap, "%d outputs", ((const dense_priv *)l->priv)->out);
 }
+
+/* weight (OUT, F), the layer's init scheme with fan_in F and fan_out OUT;
+ * bias (OUT), zeros */
+static const inc__tensor_decl dense_tensors[] = {
+    {"weight", 1, 2, {INC__DIM_OUT, INC__DIM_IN}, INC__INIT_WEIGHT, 0.0f},
+    {"bias", 1, 1, {INC__DIM_OUT}, INC__INIT_ZEROS, 0.0f},
+    {NULL, 0, 0, {0}, INC__INIT_ZEROS, 0.0f},
+};
 
 const inc__layer_vt inc__dense_vt = {
     .kind = "dense",
@@ -106,7 +102,7 @@ const inc__layer_vt inc__dense_vt = {
     .plan_bwd = dense_plan_bwd,
     .run_fwd = dense_run_fwd,
     .run_bwd = dense_run_bwd,
-    .bind_from_weight = dense_bind_from_weight,
+    .tensors = dense_tensors,
     .describe = dense_describe,
 };
 
@@ -121,6 +117,7 @@ INC_API inc_status inc_dense_create(inc_context *ctx, int out_features, inc_laye
   s = inc__layer_new(ctx, &inc__dense_vt, sizeof(dense_priv), &l);
   if (s != INC_OK) return s;
   ((dense_priv *)l->priv)->out = out_features;
+  l->sizes[0] = out_features; /* INC__DIM_OUT */
   *out = l;
   return INC_OK;
 }

@@ -230,6 +230,8 @@ def test_shapes_and_parameters():
         assert [b.name for b in net[0]] == ["p1", "p2", "p3", "p4"]
         assert net.infer_shape((2, 3, 8, 8)) == (2, 5) and net.is_bound
         assert net.param_count == 14 and net.param_numel == 661
+        assert net.buffer_count == 0 and net.buffers() == [] and net.named_buffers() == {}
+        expect_error(lambda: net.buffer(0), "INC_ERR_INVALID_ARGUMENT", "buffer index 0")
         names = [p[0] for p in net.params()]
         assert names[4] == "0.p2.2.weight" and names[-1] == "3.bias", names
         name, value, grad = net.param(4)
