@@ -236,7 +236,10 @@ static void mark(const inc__plan *p, char *need, int v)
 static inc_status mark_no_dx(inc__plan *p)
 {
   char *need = (char *)inc__calloc((size_t)p->nvals + 1, 1);
-  if (!need) return oom(p), INC_ERR_OUT_OF_MEMORY;
+  if (!need) {
+    oom(p);
+    return INC_ERR_OUT_OF_MEMORY;
+  }
   for (int i = p->nbwd - 1; i >= 0; i--) {
     inc__step *st = &p->bwd[i];
     int out = st->op == INC__STEP_BWD ? st->dx : st->y;
@@ -308,7 +311,10 @@ static inc_status place(inc__plan *p)
   use(p, p->y, p->training ? end : p->nfwd);
   if (p->dx >= 0) use(p, p->dx, end);
   sized *order = (sized *)inc__malloc((size_t)p->nvals * sizeof *order + 1);
-  if (!order) return oom(p), INC_ERR_OUT_OF_MEMORY;
+  if (!order) {
+    oom(p);
+    return INC_ERR_OUT_OF_MEMORY;
+  }
   int n = 0;
   for (int i = 0; i < p->nvals; i++) {
     inc__val *v = &p->vals[i];
