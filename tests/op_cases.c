@@ -245,19 +245,6 @@ static const char *const op_names[] = {
 #undef OPC_NAME_
 };
 
-/* How many of the OPC_DIMS dimensions each op reads. */
-static int op_arity(opc_op op)
-{
-  switch (op) {
-  case OPC_copy: case OPC_relu_fwd: case OPC_relu_bwd: case OPC_axpy: return 1;
-  case OPC_zero: case OPC_gap_fwd: case OPC_gap_bwd: case OPC_softmax_ce: case OPC_sgd: return 2;
-  case OPC_gemm: case OPC_swap01: case OPC_conv_out: case OPC_bias_add: case OPC_bias_grad:
-  case OPC_fill: return 3;
-  case OPC_slice: return 5;
-  default: return 7;
-  }
-}
-
 typedef struct ocase {
   int index;
   const opc_row *row;
@@ -302,7 +289,9 @@ void opc_describe(int i, char *buf, size_t cap)
   ocase c = get_case(i);
   const opc_row *r = c.row;
   size_t u = (size_t)snprintf(buf, cap, "case %d: %s %s (", i, op_names[r->op], data_name(r->data));
-  for (int j = 0; j < op_arity(r->op) && u < cap; j++)
+  int nd = OPC_DIMS;
+  while (nd > 1 && c.d[nd - 1] == 0) nd--;
+  for (int j = 0; j < nd && u < cap; j++)
     u += (size_t)snprintf(buf + u, cap - u, "%s%lld", j ? "," : "", (long long)c.d[j]);
   static const char *const flag_names[] = {"ta",      "tb",    "relu",   "bias",  "in place",
                                            "no arg", "to big", "no grad", "warm", "normal"};
@@ -333,7 +322,7 @@ typedef struct obuf {
 
 typedef struct oio {
   ocase c;
-  inc__window g;
+  inc__window g;   /* window ops (set by their case function) */
   obuf b[MAXBUF];
   int32_t *labels; /* softmax_ce: host labels */
   double terms;    /* the longest sum behind one output element */
@@ -351,7 +340,8 @@ static void *xmalloc(size_t bytes)
   return p;
 }
 
-/* Declares buffer slot j of the case; returns its host contents to fill. */
+/* Declares buffer slot j of the case (an output also gets its reference
+ * array); returns its host contents to fill. */
 static void *add(oio *io, int j, const char *name, int kind, int role, int64_t count)
 {
   obuf *b = &io->b[j];
@@ -362,6 +352,7 @@ static void *add(oio *io, int j, const char *name, int kind, int role, int64_t c
   b->count = count;
   b->init = xmalloc(buf_bytes(b));
   if (role == B_OUT) {
+    b->ref = (double *)xmalloc((size_t)count * sizeof(double));
     if (kind == K_F32)
       for (int64_t i = 0; i < count; i++) ((float *)b->init)[i] = SENTINEL;
     else
@@ -429,20 +420,9 @@ static float *addf_inout(oio *io, int j, const char *name, int64_t count, int da
 #define F(io, j) ((float *)(io)->b[j].init)
 #define R(io, j) ((io)->b[j].ref)
 
-/* ---- per-op setup (buffer slots, inputs) and float64 reference ---------- */
-/* Buffer slots by op, in the order opc_call passes them:
- *   copy: dst, src          zero: dst           gemm: c, a, b
- *   im2col: col, x          col2im: dx, col     swap01: dst, src
- *   conv_out: y, tmp (absent in place), bias (absent without OPC_BIAS)
- *   bias_add: y, bias       bias_grad: db, dy
- *   relu_fwd: y, x (absent in place)            relu_bwd: dx, dy, y
- *   axpy: y, x              slice: big, small
- *   maxpool_fwd: y, arg (absent with OPC_NOARG), x
- *   maxpool_bwd: dx, dy, arg                   avgpool_*: out, in
- *   gap_*: out, in          softmax_ce: dlogits (absent with OPC_NOGRAD), logits
- *   sgd: param, buf (absent when fresh without momentum), grad (steps, count)
- *   fill: dst */
+/* ---- per op: buffers, inputs, float64 reference ------------------------- */
 
+/* The window of an (n, c, h, w, k, s, p) shape. */
 static inc__window window_of(const int64_t *d)
 {
   inc__window g;
@@ -456,6 +436,214 @@ static inc__window window_of(const int64_t *d)
   g.oh = nv_out(g.h, g.k, g.s, g.p);
   g.ow = nv_out(g.w, g.k, g.s, g.p);
   return g;
+}
+
+/* Each op's case function declares its buffer slots (in the order opc_call
+ * passes them; an absent slot is NULL), fills the inputs and writes the
+ * float64 reference of every output. */
+
+static void case_copy(oio *io)
+{
+  const int64_t bytes = io->c.d[0];
+  add(io, 0, "dst", K_U8, B_OUT, bytes);
+  unsigned char *src = (unsigned char *)add(io, 1, "src", K_U8, B_IN, bytes);
+  for (int64_t i = 0; i < bytes; i++) src[i] = (unsigned char)(i * 7 + 3);
+  for (int64_t i = 0; i < bytes; i++) R(io, 0)[i] = src[i];
+}
+
+/* zeroes [off, bytes) of dst */
+static void case_zero(oio *io)
+{
+  const int64_t bytes = io->c.d[0], off = io->c.d[1];
+  unsigned char *dst = (unsigned char *)add(io, 0, "dst", K_U8, B_OUT, bytes);
+  for (int64_t i = 0; i < bytes; i++) dst[i] = (unsigned char)(i * 5 + 1);
+  for (int64_t i = 0; i < bytes; i++) R(io, 0)[i] = i < off ? dst[i] : 0;
+}
+
+/* c (m, n) = alpha op(a) op(b) + beta c; with beta 0, c starts as NaN */
+static void case_gemm(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t m = io->c.d[0], n = io->c.d[1], k = io->c.d[2];
+  const int ta = r->flags & OPC_TA, tb = r->flags & OPC_TB;
+  const double alpha = r->f[0], beta = r->f[1];
+  float *c = addf_inout(io, 0, "c", m * n, OPC_RAND);
+  if (beta == 0.0)
+    for (int64_t i = 0; i < m * n; i++) c[i] = NAN;
+  const float *a = addf_data(io, 1, "a", m * k, r->data);
+  const float *b = addf_data(io, 2, "b", k * n, r->data);
+  io->terms = (double)k;
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++) {
+      double s = 0.0;
+      for (int64_t l = 0; l < k; l++)
+        s += (double)(ta ? a[l * m + i] : a[i * k + l]) * (tb ? b[j * k + l] : b[l * n + j]);
+      R(io, 0)[i * n + j] = alpha * s + (beta != 0.0 ? beta * c[i * n + j] : 0.0);
+    }
+}
+
+/* col (C*K*K, N*OH*OW): row (c, ki, kj), column (n, oh, ow) holds
+ * x[n, c, oh*s - p + ki, ow*s - p + kj], 0 outside the image; col2im is its
+ * adjoint, a scatter of col back to those pixels. */
+static void im2col_ref(oio *io, int adjoint)
+{
+  const inc__window *g = &io->g;
+  const int64_t cols = g->n * g->oh * g->ow;
+  const float *in = F(io, 1);
+  double *out = R(io, 0);
+  if (adjoint)
+    for (int64_t i = 0; i < io->b[0].count; i++) out[i] = 0.0;
+  for (int64_t c = 0; c < g->c; c++)
+    for (int ki = 0; ki < g->k; ki++)
+      for (int kj = 0; kj < g->k; kj++)
+        for (int64_t n = 0; n < g->n; n++)
+          for (int64_t oh = 0; oh < g->oh; oh++)
+            for (int64_t ow = 0; ow < g->ow; ow++) {
+              int64_t row = (c * g->k + ki) * g->k + kj, q = (n * g->oh + oh) * g->ow + ow;
+              int64_t h = oh * g->s - g->p + ki, w = ow * g->s - g->p + kj;
+              int inside = h >= 0 && h < g->h && w >= 0 && w < g->w;
+              int64_t xi = ((n * g->c + c) * g->h + h) * g->w + w;
+              if (!adjoint)
+                out[row * cols + q] = inside ? in[xi] : 0.0;
+              else if (inside)
+                out[xi] += in[row * cols + q];
+            }
+}
+
+static void case_im2col(oio *io)
+{
+  io->g = window_of(io->c.d);
+  const inc__window *g = &io->g;
+  addf(io, 0, "col", B_OUT, g->c * g->k * g->k * g->n * g->oh * g->ow);
+  addf_data(io, 1, "x", g->n * g->c * g->h * g->w, io->c.row->data);
+  im2col_ref(io, 0);
+}
+
+static void case_col2im(oio *io)
+{
+  io->g = window_of(io->c.d);
+  const inc__window *g = &io->g;
+  addf(io, 0, "dx", B_OUT, g->n * g->c * g->h * g->w);
+  addf_data(io, 1, "col", g->c * g->k * g->k * g->n * g->oh * g->ow, io->c.row->data);
+  io->terms = (double)g->k * g->k;
+  im2col_ref(io, 1);
+}
+
+/* dst (b, a, p) from src (a, b, p) */
+static void case_swap01(oio *io)
+{
+  const int64_t a = io->c.d[0], b = io->c.d[1], p = io->c.d[2];
+  addf(io, 0, "dst", B_OUT, a * b * p);
+  const float *src = addf_data(io, 1, "src", a * b * p, io->c.row->data);
+  for (int64_t ai = 0; ai < a; ai++)
+    for (int64_t bi = 0; bi < b; bi++)
+      for (int64_t q = 0; q < p; q++)
+        R(io, 0)[(bi * a + ai) * p + q] = src[(ai * b + bi) * p + q];
+}
+
+/* y (N, C, P) = tmp (C, N*P) + bias (C), ReLU'd; in place: y is tmp */
+static void case_conv_out(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t n = io->c.d[0], c = io->c.d[1], p = io->c.d[2];
+  const int inplace = r->flags & OPC_INPLACE;
+  ck_assert_msg(!inplace || n == 1, "conv_out in place needs n == 1");
+  const float *tmp;
+  if (inplace) {
+    tmp = addf_inout(io, 0, "y", n * c * p, r->data);
+  } else {
+    addf(io, 0, "y", B_OUT, n * c * p);
+    tmp = addf_data(io, 1, "tmp", n * c * p, r->data);
+  }
+  const float *bias = r->flags & OPC_BIAS ? addf_data(io, 2, "bias", c, OPC_RAND) : NULL;
+  for (int64_t ni = 0; ni < n; ni++)
+    for (int64_t ci = 0; ci < c; ci++)
+      for (int64_t q = 0; q < p; q++) {
+        double v = (double)tmp[ci * (n * p) + ni * p + q] + (bias ? bias[ci] : 0.0);
+        R(io, 0)[(ni * c + ci) * p + q] = (r->flags & OPC_RELU) && v < 0.0 ? 0.0 : v;
+      }
+}
+
+/* y (N, C, P) += bias (C) */
+static void case_bias_add(oio *io)
+{
+  const int64_t n = io->c.d[0], c = io->c.d[1], p = io->c.d[2];
+  const float *y = addf_inout(io, 0, "y", n * c * p, io->c.row->data);
+  const float *bias = addf_data(io, 1, "bias", c, OPC_RAND);
+  for (int64_t i = 0; i < n * c * p; i++) R(io, 0)[i] = (double)y[i] + bias[(i / p) % c];
+}
+
+/* db (C) = dy (N, C, P) summed over n and p */
+static void case_bias_grad(oio *io)
+{
+  const int64_t n = io->c.d[0], c = io->c.d[1], p = io->c.d[2];
+  addf(io, 0, "db", B_OUT, c);
+  const float *dy = addf_data(io, 1, "dy", n * c * p, io->c.row->data);
+  io->terms = (double)(n * p);
+  for (int64_t j = 0; j < c; j++) {
+    double s = 0.0;
+    for (int64_t ni = 0; ni < n; ni++)
+      for (int64_t q = 0; q < p; q++) s += dy[(ni * c + j) * p + q];
+    R(io, 0)[j] = s;
+  }
+}
+
+/* y = max(x, 0), NaN stays NaN and -0 stays -0; in place: y is x */
+static void case_relu_fwd(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t n = io->c.d[0];
+  const float *x;
+  if (r->flags & OPC_INPLACE) {
+    x = addf_inout(io, 0, "y", n, r->data);
+  } else {
+    addf(io, 0, "y", B_OUT, n);
+    x = addf_data(io, 1, "x", n, r->data);
+  }
+  for (int64_t i = 0; i < n; i++) R(io, 0)[i] = x[i] < 0.0f ? 0.0 : (double)x[i];
+}
+
+/* dx = dy where the saved output y > 0, else 0 */
+static void case_relu_bwd(oio *io)
+{
+  const int64_t n = io->c.d[0];
+  addf(io, 0, "dx", B_OUT, n);
+  const float *dy = addf_data(io, 1, "dy", n, OPC_RAND);
+  const float *y = addf_data(io, 2, "y", n, io->c.row->data);
+  for (int64_t i = 0; i < n; i++) R(io, 0)[i] = y[i] > 0.0f ? (double)dy[i] : 0.0;
+}
+
+/* y += alpha x */
+static void case_axpy(oio *io)
+{
+  const int64_t n = io->c.d[0];
+  const float *y = addf_inout(io, 0, "y", n, OPC_RAND);
+  const float *x = addf_data(io, 1, "x", n, io->c.row->data);
+  for (int64_t i = 0; i < n; i++) R(io, 0)[i] = (double)y[i] + (double)io->c.row->f[0] * x[i];
+}
+
+/* small (N, CB, P) is big (N, CT, P)[:, off:off+CB]; to big: the rest of
+ * big stays as it was */
+static void case_slice(oio *io)
+{
+  const int64_t n = io->c.d[0], cb = io->c.d[1], ct = io->c.d[2], off = io->c.d[3],
+                p = io->c.d[4];
+  const int to_big = io->c.row->flags & OPC_TO_BIG;
+  const float *big = to_big ? addf_inout(io, 0, "big", n * ct * p, OPC_RAND)
+                            : addf_data(io, 0, "big", n * ct * p, io->c.row->data);
+  const float *small = to_big ? addf_data(io, 1, "small", n * cb * p, io->c.row->data)
+                              : addf(io, 1, "small", B_OUT, n * cb * p);
+  if (to_big)
+    for (int64_t i = 0; i < n * ct * p; i++) R(io, 0)[i] = big[i];
+  for (int64_t ni = 0; ni < n; ni++)
+    for (int64_t c = 0; c < cb; c++)
+      for (int64_t q = 0; q < p; q++) {
+        int64_t bi = (ni * ct + off + c) * p + q, si = (ni * cb + c) * p + q;
+        if (to_big)
+          R(io, 0)[bi] = small[si];
+        else
+          R(io, 1)[si] = big[bi];
+      }
 }
 
 /* Max pooling by PyTorch's rule: over the window's real pixels in row-major
@@ -484,180 +672,97 @@ static void ref_maxpool(double *y, int32_t *arg, const float *x, const inc__wind
       }
 }
 
-static void setup_op(oio *io)
+static void case_maxpool_fwd(oio *io)
 {
-  const opc_row *r = io->c.row;
-  const int64_t *d = io->c.d;
-  const int fl = r->flags;
-  io->terms = 1.0;
-  switch (r->op) {
-  case OPC_copy: {
-    add(io, 0, "dst", K_U8, B_OUT, d[0]);
-    unsigned char *s = (unsigned char *)add(io, 1, "src", K_U8, B_IN, d[0]);
-    for (int64_t i = 0; i < d[0]; i++) s[i] = (unsigned char)(i * 7 + 3);
-    break;
-  }
-  case OPC_zero: {
-    unsigned char *s = (unsigned char *)add(io, 0, "dst", K_U8, B_OUT, d[0]);
-    for (int64_t i = 0; i < d[0]; i++) s[i] = (unsigned char)(i * 5 + 1);
-    break;
-  }
-  case OPC_gemm: {
-    const int64_t m = d[0], n = d[1], k = d[2];
-    float *c = addf_inout(io, 0, "c", m * n, OPC_RAND);
-    if (r->f[1] == 0.0f)
-      for (int64_t i = 0; i < m * n; i++) c[i] = NAN;
-    addf_data(io, 1, "a", m * k, r->data);
-    addf_data(io, 2, "b", k * n, r->data);
-    io->terms = (double)k;
-    break;
-  }
-  case OPC_im2col:
-  case OPC_col2im: {
-    const inc__window *g = &io->g;
-    const int64_t nx = g->n * g->c * g->h * g->w;
-    const int64_t ncol = g->c * g->k * g->k * g->n * g->oh * g->ow;
-    if (r->op == OPC_im2col) {
-      addf(io, 0, "col", B_OUT, ncol);
-      addf_data(io, 1, "x", nx, r->data);
-    } else {
-      addf(io, 0, "dx", B_OUT, nx);
-      addf_data(io, 1, "col", ncol, r->data);
-      io->terms = (double)g->k * g->k;
-    }
-    break;
-  }
-  case OPC_swap01:
-    addf(io, 0, "dst", B_OUT, d[0] * d[1] * d[2]);
-    addf_data(io, 1, "src", d[0] * d[1] * d[2], r->data);
-    break;
-  case OPC_conv_out: {
-    const int64_t total = d[0] * d[1] * d[2];
-    ck_assert_msg(!(fl & OPC_INPLACE) || d[0] == 1, "conv_out in place needs n == 1");
-    if (fl & OPC_INPLACE) {
-      addf_inout(io, 0, "y", total, r->data);
-    } else {
-      addf(io, 0, "y", B_OUT, total);
-      addf_data(io, 1, "tmp", total, r->data);
-    }
-    if (fl & OPC_BIAS) addf_data(io, 2, "bias", d[1], OPC_RAND);
-    break;
-  }
-  case OPC_bias_add:
-    addf_inout(io, 0, "y", d[0] * d[1] * d[2], r->data);
-    addf_data(io, 1, "bias", d[1], OPC_RAND);
-    break;
-  case OPC_bias_grad:
-    addf(io, 0, "db", B_OUT, d[1]);
-    addf_data(io, 1, "dy", d[0] * d[1] * d[2], r->data);
-    io->terms = (double)(d[0] * d[2]);
-    break;
-  case OPC_relu_fwd:
-    if (fl & OPC_INPLACE) {
-      addf_inout(io, 0, "y", d[0], r->data);
-    } else {
-      addf(io, 0, "y", B_OUT, d[0]);
-      addf_data(io, 1, "x", d[0], r->data);
-    }
-    break;
-  case OPC_relu_bwd:
-    addf(io, 0, "dx", B_OUT, d[0]);
-    addf_data(io, 1, "dy", d[0], OPC_RAND);
-    addf_data(io, 2, "y", d[0], r->data);
-    break;
-  case OPC_axpy:
-    addf_inout(io, 0, "y", d[0], OPC_RAND);
-    addf_data(io, 1, "x", d[0], r->data);
-    break;
-  case OPC_slice: {
-    const int64_t n = d[0], cb = d[1], ct = d[2], p = d[4];
-    if (fl & OPC_TO_BIG) {
-      addf_inout(io, 0, "big", n * ct * p, OPC_RAND);
-      addf_data(io, 1, "small", n * cb * p, r->data);
-    } else {
-      addf_data(io, 0, "big", n * ct * p, r->data);
-      addf(io, 1, "small", B_OUT, n * cb * p);
-    }
-    break;
-  }
-  case OPC_maxpool_fwd:
-  case OPC_maxpool_bwd: {
-    const inc__window *g = &io->g;
-    const int64_t nx = g->n * g->c * g->h * g->w, ny = g->n * g->c * g->oh * g->ow;
-    if (r->op == OPC_maxpool_fwd) {
-      addf(io, 0, "y", B_OUT, ny);
-      if (!(fl & OPC_NOARG)) add(io, 1, "arg", K_I32, B_OUT, ny);
-      addf_data(io, 2, "x", nx, r->data);
-    } else {
-      /* the saved argmax of a forward pass over data of the row's kind */
-      float *x = (float *)xmalloc((size_t)nx * sizeof(float));
-      fill_data(x, nx, r->data, seed_of(io, 3));
-      addf(io, 0, "dx", B_OUT, nx);
-      addf_data(io, 1, "dy", ny, OPC_RAND);
-      ref_maxpool(NULL, (int32_t *)add(io, 2, "arg", K_I32, B_IN, ny), x, g);
-      free(x);
-      io->terms = (double)g->k * g->k;
-    }
-    break;
-  }
-  case OPC_avgpool_fwd:
-  case OPC_avgpool_bwd: {
-    const inc__window *g = &io->g;
-    const int64_t nx = g->n * g->c * g->h * g->w, ny = g->n * g->c * g->oh * g->ow;
-    const int fwd = r->op == OPC_avgpool_fwd;
-    addf(io, 0, fwd ? "y" : "dx", B_OUT, fwd ? ny : nx);
-    addf_data(io, 1, fwd ? "x" : "dy", fwd ? nx : ny, r->data);
-    io->terms = (double)g->k * g->k;
-    break;
-  }
-  case OPC_gap_fwd:
-    addf(io, 0, "y", B_OUT, d[0]);
-    addf_data(io, 1, "x", d[0] * d[1], r->data);
-    break;
-  case OPC_gap_bwd:
-    addf(io, 0, "dx", B_OUT, d[0] * d[1]);
-    addf_data(io, 1, "dy", d[0], r->data);
-    break;
-  case OPC_softmax_ce: {
-    const int64_t n = d[0], k = d[1];
-    if (!(fl & OPC_NOGRAD)) addf(io, 0, "dlogits", B_OUT, n * k);
-    float *lg = addf_data(io, 1, "logits", n * k, r->data);
-    io->labels = (int32_t *)xmalloc((size_t)n * sizeof(int32_t));
-    for (int64_t i = 0; i < n; i++) io->labels[i] = (int32_t)((i * 7 + 3) % k);
-    if (r->data == OPC_EXTREME) {
-      /* test_kernels.c's rows: huge and tiny logits, ties at the top */
-      static const float ext[6][5] = {
-          {1e4f, -1e4f, 0.0f, 5.0f, -3.0f},    {-1e4f, 1e4f, 1e4f, -1e4f, 0.0f},
-          {-1e4f, -1e4f, -1e4f, -1e4f, -1e4f}, {0.5f, -0.25f, 2.0f, 1.0f, 2.0f},
-          {88.0f, 89.0f, -88.0f, 0.0f, 1e-3f}, {1e4f, 1e4f - 1.0f, -1e4f, 3.0f, 1e4f - 20.0f},
-      };
-      ck_assert_msg(k == 5 && n % 6 == 0, "extreme logits are (6m, 5)");
-      for (int64_t i = 0; i < n; i++) {
-        memcpy(lg + i * k, ext[i % 6], sizeof ext[0]);
-        io->labels[i] = (int32_t)((i / 6) % k);
-      }
-    }
-    break;
-  }
-  case OPC_sgd: {
-    const int64_t n = d[0], steps = d[1];
-    addf_inout(io, 0, "param", n, OPC_RAND);
-    if (fl & OPC_WARM)
-      addf_inout(io, 1, "buf", n, OPC_RAND);
-    else if (r->f[1] != 0.0f) /* the first step must not read the buffer */
-      for (float *b = addf(io, 1, "buf", B_OUT, n), *e = b + n; b < e; b++) *b = NAN;
-    addf_data(io, 2, "grad", steps * n, r->data);
-    break;
-  }
-  case OPC_fill:
-    addf(io, 0, "dst", B_OUT, d[0]);
-    break;
-  default:
-    ck_abort_msg("op %d has no setup", (int)r->op);
-  }
+  io->g = window_of(io->c.d);
+  const inc__window *g = &io->g;
+  const int64_t nx = g->n * g->c * g->h * g->w, ny = g->n * g->c * g->oh * g->ow;
+  addf(io, 0, "y", B_OUT, ny);
+  if (!(io->c.row->flags & OPC_NOARG)) add(io, 1, "arg", K_I32, B_OUT, ny);
+  const float *x = addf_data(io, 2, "x", nx, io->c.row->data);
+  int32_t *arg = (int32_t *)xmalloc((size_t)ny * sizeof(int32_t));
+  ref_maxpool(R(io, 0), arg, x, g);
+  if (io->b[1].present)
+    for (int64_t i = 0; i < ny; i++) R(io, 1)[i] = arg[i];
+  free(arg);
 }
 
-/* Softmax cross-entropy of one row in float64. */
+/* each output's dy goes to the pixel its window chose: the saved argmax of
+ * a forward pass over data of the row's kind */
+static void case_maxpool_bwd(oio *io)
+{
+  io->g = window_of(io->c.d);
+  const inc__window *g = &io->g;
+  const int64_t nx = g->n * g->c * g->h * g->w, ny = g->n * g->c * g->oh * g->ow;
+  const int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
+  addf(io, 0, "dx", B_OUT, nx);
+  const float *dy = addf_data(io, 1, "dy", ny, OPC_RAND);
+  int32_t *arg = (int32_t *)add(io, 2, "arg", K_I32, B_IN, ny);
+  float *x = (float *)xmalloc((size_t)nx * sizeof(float));
+  fill_data(x, nx, io->c.row->data, seed_of(io, 3));
+  ref_maxpool(NULL, arg, x, g);
+  free(x);
+  io->terms = (double)g->k * g->k;
+  for (int64_t i = 0; i < nx; i++) R(io, 0)[i] = 0.0;
+  for (int64_t o = 0; o < ny; o++) R(io, 0)[(o / ohw) * hw + arg[o]] += dy[o];
+}
+
+/* PyTorch's count_include_pad divisor: hend = min(hstart + k, H + p) */
+static void case_avgpool_fwd(oio *io)
+{
+  io->g = window_of(io->c.d);
+  const inc__window *g = &io->g;
+  addf(io, 0, "y", B_OUT, g->n * g->c * g->oh * g->ow);
+  const float *x = addf_data(io, 1, "x", g->n * g->c * g->h * g->w, io->c.row->data);
+  io->terms = (double)g->k * g->k;
+  double *xd = nv_to_double(x, io->b[1].count);
+  nv_avgpool(R(io, 0), xd, g->n, g->c, g->h, g->w, g->k, g->s, g->p);
+  free(xd);
+}
+
+/* the adjoint of nv_avgpool: dy / divisor to every real pixel of the window */
+static void case_avgpool_bwd(oio *io)
+{
+  io->g = window_of(io->c.d);
+  const inc__window *g = &io->g;
+  addf(io, 0, "dx", B_OUT, g->n * g->c * g->h * g->w);
+  const float *dy = addf_data(io, 1, "dy", g->n * g->c * g->oh * g->ow, io->c.row->data);
+  io->terms = (double)g->k * g->k;
+  for (int64_t i = 0; i < io->b[0].count; i++) R(io, 0)[i] = 0.0;
+  for (int64_t pl = 0; pl < g->n * g->c; pl++)
+    for (int64_t i = 0; i < g->oh; i++)
+      for (int64_t j = 0; j < g->ow; j++) {
+        int64_t hs = i * g->s - g->p, ws = j * g->s - g->p;
+        int64_t he = hs + g->k < g->h + g->p ? hs + g->k : g->h + g->p;
+        int64_t we = ws + g->k < g->w + g->p ? ws + g->k : g->w + g->p;
+        double v = dy[(pl * g->oh + i) * g->ow + j] / (double)((he - hs) * (we - ws));
+        for (int64_t hh = hs; hh < he; hh++)
+          for (int64_t ww = ws; ww < we; ww++)
+            if (hh >= 0 && hh < g->h && ww >= 0 && ww < g->w)
+              R(io, 0)[(pl * g->h + hh) * g->w + ww] += v;
+      }
+}
+
+/* y (planes) = the mean of each plane of x (planes, hw) */
+static void case_gap_fwd(oio *io)
+{
+  const int64_t planes = io->c.d[0], hw = io->c.d[1];
+  addf(io, 0, "y", B_OUT, planes);
+  double *xd = nv_to_double(addf_data(io, 1, "x", planes * hw, io->c.row->data), planes * hw);
+  nv_gap(R(io, 0), xd, planes, hw);
+  free(xd);
+}
+
+static void case_gap_bwd(oio *io)
+{
+  const int64_t planes = io->c.d[0], hw = io->c.d[1];
+  addf(io, 0, "dx", B_OUT, planes * hw);
+  const float *dy = addf_data(io, 1, "dy", planes, io->c.row->data);
+  for (int64_t i = 0; i < planes * hw; i++) R(io, 0)[i] = dy[i / hw] / (double)hw;
+}
+
+/* Softmax cross-entropy of one row in float64; *hit: the first maximum is
+ * the label. */
 static double ref_ce_row(const float *row, int32_t label, int64_t k, double scale, double *drow,
                          int *hit)
 {
@@ -678,216 +783,92 @@ static double ref_ce_row(const float *row, int32_t label, int64_t k, double scal
   return lse - row[label];
 }
 
-static void ref_op(oio *io)
+/* the loss sum and hit count over logits (n, k), dlogits = (softmax -
+ * onehot) * scale; labels (i*7 + 3) % k, host memory as the slot wants */
+static void case_softmax_ce(oio *io)
 {
   const opc_row *r = io->c.row;
-  const int64_t *d = io->c.d;
-  const int fl = r->flags;
-  const inc__window *g = &io->g;
-  switch (r->op) {
-  case OPC_copy:
-    for (int64_t i = 0; i < d[0]; i++) R(io, 0)[i] = ((unsigned char *)io->b[1].init)[i];
-    break;
-  case OPC_zero:
-    for (int64_t i = 0; i < d[0]; i++)
-      R(io, 0)[i] = i < d[1] ? ((unsigned char *)io->b[0].init)[i] : 0;
-    break;
-  case OPC_gemm: {
-    const int64_t m = d[0], n = d[1], k = d[2];
-    const int ta = fl & OPC_TA, tb = fl & OPC_TB;
-    const float *a = F(io, 1), *b = F(io, 2), *c0 = F(io, 0);
-    for (int64_t i = 0; i < m; i++)
-      for (int64_t j = 0; j < n; j++) {
-        double s = 0.0;
-        for (int64_t l = 0; l < k; l++)
-          s += (double)(ta ? a[l * m + i] : a[i * k + l]) * (tb ? b[j * k + l] : b[l * n + j]);
-        R(io, 0)[i * n + j] =
-            r->f[0] * s + (r->f[1] != 0.0f ? r->f[1] * (double)c0[i * n + j] : 0.0);
-      }
-    break;
-  }
-  case OPC_im2col:
-  case OPC_col2im: {
-    /* col (C*K*K, N*OH*OW): row (c, ki, kj), column (n, oh, ow) holds
-     * x[n, c, oh*s - p + ki, ow*s - p + kj], 0 outside the image; col2im is
-     * its adjoint, a scatter of col back to those pixels */
-    const int64_t cols = g->n * g->oh * g->ow;
-    double *out = R(io, 0);
-    if (r->op == OPC_col2im)
-      for (int64_t i = 0; i < io->b[0].count; i++) out[i] = 0.0;
-    for (int64_t c = 0; c < g->c; c++)
-      for (int ki = 0; ki < g->k; ki++)
-        for (int kj = 0; kj < g->k; kj++)
-          for (int64_t n = 0; n < g->n; n++)
-            for (int64_t oh = 0; oh < g->oh; oh++)
-              for (int64_t ow = 0; ow < g->ow; ow++) {
-                int64_t row = (c * g->k + ki) * g->k + kj, q = (n * g->oh + oh) * g->ow + ow;
-                int64_t h = oh * g->s - g->p + ki, w = ow * g->s - g->p + kj;
-                int in = h >= 0 && h < g->h && w >= 0 && w < g->w;
-                int64_t xi = ((n * g->c + c) * g->h + h) * g->w + w;
-                if (r->op == OPC_im2col)
-                  out[row * cols + q] = in ? F(io, 1)[xi] : 0.0;
-                else if (in)
-                  out[xi] += F(io, 1)[row * cols + q];
-              }
-    break;
-  }
-  case OPC_swap01:
-    for (int64_t ai = 0; ai < d[0]; ai++)
-      for (int64_t bi = 0; bi < d[1]; bi++)
-        for (int64_t q = 0; q < d[2]; q++)
-          R(io, 0)[(bi * d[0] + ai) * d[2] + q] = F(io, 1)[(ai * d[1] + bi) * d[2] + q];
-    break;
-  case OPC_conv_out: {
-    /* y (N, C, P) from tmp (C, N*P) */
-    const int64_t n = d[0], c = d[1], p = d[2];
-    const float *tmp = fl & OPC_INPLACE ? F(io, 0) : F(io, 1);
-    for (int64_t ni = 0; ni < n; ni++)
-      for (int64_t ci = 0; ci < c; ci++)
-        for (int64_t q = 0; q < p; q++) {
-          double v = (double)tmp[ci * (n * p) + ni * p + q] + (fl & OPC_BIAS ? F(io, 2)[ci] : 0.0);
-          R(io, 0)[(ni * c + ci) * p + q] = (fl & OPC_RELU) && v < 0.0 ? 0.0 : v;
-        }
-    break;
-  }
-  case OPC_bias_add:
-    for (int64_t i = 0; i < io->b[0].count; i++)
-      R(io, 0)[i] = (double)F(io, 0)[i] + F(io, 1)[(i / d[2]) % d[1]];
-    break;
-  case OPC_bias_grad:
-    for (int64_t j = 0; j < d[1]; j++) {
-      double s = 0.0;
-      for (int64_t ni = 0; ni < d[0]; ni++)
-        for (int64_t q = 0; q < d[2]; q++) s += F(io, 1)[(ni * d[1] + j) * d[2] + q];
-      R(io, 0)[j] = s;
-    }
-    break;
-  case OPC_relu_fwd: {
-    const float *x = fl & OPC_INPLACE ? F(io, 0) : F(io, 1);
-    for (int64_t i = 0; i < d[0]; i++) /* NaN stays NaN, -0 stays -0 */
-      R(io, 0)[i] = x[i] < 0.0f ? 0.0 : (double)x[i];
-    break;
-  }
-  case OPC_relu_bwd: /* dy where the saved output is > 0 */
-    for (int64_t i = 0; i < d[0]; i++) R(io, 0)[i] = F(io, 2)[i] > 0.0f ? (double)F(io, 1)[i] : 0.0;
-    break;
-  case OPC_axpy:
-    for (int64_t i = 0; i < d[0]; i++)
-      R(io, 0)[i] = (double)F(io, 0)[i] + (double)r->f[0] * F(io, 1)[i];
-    break;
-  case OPC_slice: {
-    /* small (N, CB, P) is big (N, CT, P)[:, off:off+CB] */
-    const int64_t n = d[0], cb = d[1], ct = d[2], off = d[3], p = d[4];
-    const int to_big = fl & OPC_TO_BIG;
-    if (to_big)
-      for (int64_t i = 0; i < n * ct * p; i++) R(io, 0)[i] = F(io, 0)[i];
-    for (int64_t ni = 0; ni < n; ni++)
-      for (int64_t c = 0; c < cb; c++)
-        for (int64_t q = 0; q < p; q++) {
-          int64_t bi = (ni * ct + off + c) * p + q, si = (ni * cb + c) * p + q;
-          if (to_big)
-            R(io, 0)[bi] = F(io, 1)[si];
-          else
-            R(io, 1)[si] = F(io, 0)[bi];
-        }
-    break;
-  }
-  case OPC_maxpool_fwd: {
-    const int64_t ny = g->n * g->c * g->oh * g->ow;
-    int32_t *arg = (int32_t *)xmalloc((size_t)ny * sizeof(int32_t));
-    ref_maxpool(R(io, 0), arg, F(io, 2), g);
-    if (io->b[1].present)
-      for (int64_t i = 0; i < ny; i++) R(io, 1)[i] = arg[i];
-    free(arg);
-    break;
-  }
-  case OPC_maxpool_bwd: {
-    /* each output's dy goes to the pixel its window chose */
-    const int32_t *arg = (const int32_t *)io->b[2].init;
-    const int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
-    for (int64_t i = 0; i < io->b[0].count; i++) R(io, 0)[i] = 0.0;
-    for (int64_t o = 0; o < g->n * g->c * ohw; o++)
-      R(io, 0)[(o / ohw) * hw + arg[o]] += F(io, 1)[o];
-    break;
-  }
-  case OPC_avgpool_fwd: {
-    double *x = nv_to_double(F(io, 1), io->b[1].count);
-    nv_avgpool(R(io, 0), x, g->n, g->c, g->h, g->w, g->k, g->s, g->p);
-    free(x);
-    break;
-  }
-  case OPC_avgpool_bwd: {
-    /* the adjoint of nv_avgpool: dy / divisor to every real pixel of the
-     * window (count_include_pad: hend = min(hstart + k, H + p)) */
-    for (int64_t i = 0; i < io->b[0].count; i++) R(io, 0)[i] = 0.0;
-    for (int64_t pl = 0; pl < g->n * g->c; pl++)
-      for (int64_t i = 0; i < g->oh; i++)
-        for (int64_t j = 0; j < g->ow; j++) {
-          int64_t hs = i * g->s - g->p, ws = j * g->s - g->p;
-          int64_t he = hs + g->k < g->h + g->p ? hs + g->k : g->h + g->p;
-          int64_t we = ws + g->k < g->w + g->p ? ws + g->k : g->w + g->p;
-          double v = F(io, 1)[(pl * g->oh + i) * g->ow + j] / (double)((he - hs) * (we - ws));
-          for (int64_t hh = hs; hh < he; hh++)
-            for (int64_t ww = ws; ww < we; ww++)
-              if (hh >= 0 && hh < g->h && ww >= 0 && ww < g->w)
-                R(io, 0)[(pl * g->h + hh) * g->w + ww] += v;
-        }
-    break;
-  }
-  case OPC_gap_fwd: {
-    double *x = nv_to_double(F(io, 1), io->b[1].count);
-    nv_gap(R(io, 0), x, d[0], d[1]);
-    free(x);
-    break;
-  }
-  case OPC_gap_bwd:
-    for (int64_t i = 0; i < d[0] * d[1]; i++) R(io, 0)[i] = F(io, 1)[i / d[1]] / (double)d[1];
-    break;
-  case OPC_softmax_ce: {
-    const int64_t n = d[0], k = d[1];
-    const double scale = r->f[0] != 0.0f ? r->f[0] : 1.0f / (float)n;
-    io->loss_ref = 0.0;
-    io->correct_ref = 0;
+  const int64_t n = io->c.d[0], k = io->c.d[1];
+  const double scale = r->f[0] != 0.0f ? r->f[0] : 1.0f / (float)n;
+  if (!(r->flags & OPC_NOGRAD)) addf(io, 0, "dlogits", B_OUT, n * k);
+  float *lg = addf_data(io, 1, "logits", n * k, r->data);
+  io->labels = (int32_t *)xmalloc((size_t)n * sizeof(int32_t));
+  for (int64_t i = 0; i < n; i++) io->labels[i] = (int32_t)((i * 7 + 3) % k);
+  if (r->data == OPC_EXTREME) {
+    /* test_kernels.c's rows: huge and tiny logits, ties at the top; each
+     * row with every label */
+    static const float ext[6][5] = {
+        {1e4f, -1e4f, 0.0f, 5.0f, -3.0f},    {-1e4f, 1e4f, 1e4f, -1e4f, 0.0f},
+        {-1e4f, -1e4f, -1e4f, -1e4f, -1e4f}, {0.5f, -0.25f, 2.0f, 1.0f, 2.0f},
+        {88.0f, 89.0f, -88.0f, 0.0f, 1e-3f}, {1e4f, 1e4f - 1.0f, -1e4f, 3.0f, 1e4f - 20.0f},
+    };
+    ck_assert_msg(k == 5 && n % 6 == 0, "extreme logits are (6m, 5)");
     for (int64_t i = 0; i < n; i++) {
-      int hit;
-      io->loss_ref += ref_ce_row(F(io, 1) + i * k, io->labels[i], k, scale,
-                                 io->b[0].present ? R(io, 0) + i * k : NULL, &hit);
-      io->correct_ref += hit;
+      memcpy(lg + i * k, ext[i % 6], sizeof ext[0]);
+      io->labels[i] = (int32_t)((i / 6) % k);
     }
-    break;
   }
-  case OPC_sgd: {
-    /* PyTorch: d = g + wd p; b = d on the first step, else mom b + d;
-     * p -= lr * (mom ? b : d) */
-    const int64_t n = d[0];
-    const double lr = r->f[0], mom = r->f[1], wd = r->f[2];
-    double *p = R(io, 0), *b = io->b[1].present ? R(io, 1) : NULL;
-    for (int64_t i = 0; i < n; i++) {
-      p[i] = F(io, 0)[i];
-      if (b) b[i] = F(io, 1)[i];
-    }
-    for (int64_t step = 0; step < d[1]; step++) {
-      const int first = !(fl & OPC_WARM) && step == 0;
-      for (int64_t i = 0; i < n; i++) {
-        double gi = (double)F(io, 2)[step * n + i] + wd * p[i];
-        if (mom != 0.0) {
-          b[i] = first ? gi : mom * b[i] + gi;
-          gi = b[i];
-        }
-        p[i] -= lr * gi;
-      }
-    }
-    break;
-  }
-  case OPC_fill: /* the generator is defined by its body */
-    for (int64_t i = 0; i < d[0]; i++)
-      R(io, 0)[i] = inc__k_fill(fl & OPC_NORMAL ? INC__FILL_NORMAL : INC__FILL_UNIFORM, r->f[0],
-                                r->f[1], (uint64_t)d[1], (uint64_t)d[2], i);
-    break;
-  default:
-    ck_abort_msg("op %d has no reference", (int)r->op);
+  io->loss_ref = 0.0;
+  io->correct_ref = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int hit;
+    io->loss_ref += ref_ce_row(lg + i * k, io->labels[i], k, scale,
+                               io->b[0].present ? R(io, 0) + i * k : NULL, &hit);
+    io->correct_ref += hit;
   }
 }
+
+/* steps SGD steps, PyTorch's rule: d = g + wd p; b = d on the first step,
+ * else mom b + d; p -= lr * (mom ? b : d). Fresh: the first step sets the
+ * buffer, which starts as NaN (NULL without momentum); warm: it starts set. */
+static void case_sgd(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t n = io->c.d[0], steps = io->c.d[1];
+  const double lr = r->f[0], mom = r->f[1], wd = r->f[2];
+  const int warm = r->flags & OPC_WARM;
+  const float *p0 = addf_inout(io, 0, "param", n, OPC_RAND), *b0 = NULL;
+  if (warm)
+    b0 = addf_inout(io, 1, "buf", n, OPC_RAND);
+  else if (mom != 0.0) {
+    float *b = addf(io, 1, "buf", B_OUT, n);
+    for (int64_t i = 0; i < n; i++) b[i] = NAN;
+    b0 = b;
+  }
+  const float *g = addf_data(io, 2, "grad", steps * n, r->data);
+  double *p = R(io, 0), *b = b0 ? R(io, 1) : NULL;
+  for (int64_t i = 0; i < n; i++) {
+    p[i] = p0[i];
+    if (b) b[i] = b0[i];
+  }
+  for (int64_t step = 0; step < steps; step++)
+    for (int64_t i = 0; i < n; i++) {
+      double d = (double)g[step * n + i] + wd * p[i];
+      if (mom != 0.0) {
+        b[i] = !warm && step == 0 ? d : mom * b[i] + d;
+        d = b[i];
+      }
+      p[i] -= lr * d;
+    }
+}
+
+/* The generator is defined by its body: the reference is the body. */
+static void case_fill(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t n = io->c.d[0];
+  addf(io, 0, "dst", B_OUT, n);
+  for (int64_t i = 0; i < n; i++)
+    R(io, 0)[i] = inc__k_fill(r->flags & OPC_NORMAL ? INC__FILL_NORMAL : INC__FILL_UNIFORM,
+                              r->f[0], r->f[1], (uint64_t)io->c.d[1], (uint64_t)io->c.d[2], i);
+}
+
+/* case_<op> for every op of OPC_OPS, by name */
+static void (*const case_fns[OPC_NOPS])(oio *io) = {
+#define OPC_CASE_FN_(name) case_##name,
+    OPC_OPS(OPC_CASE_FN_)
+#undef OPC_CASE_FN_
+};
 
 /* ---- the one place a row's op becomes a slot call ------------------------ */
 
@@ -1236,7 +1217,6 @@ void opc_run(int i, const inc__backend_ops *ops, inc_context *ctx)
   memset(&io, 0, sizeof io);
   io.c = get_case(i);
   const opc_row *r = io.c.row;
-  if (op_arity(r->op) == 7) io.g = window_of(io.c.d);
   const int st = !strcmp(ops->name, "body") ? ST_BODY : !strcmp(ops->name, "cpu") ? ST_CPU
                                                                                     : ST_CUDA;
   const int bits = (st == ST_CPU && (r->bits & OPC_BITS_CPU)) ||
@@ -1249,16 +1229,15 @@ void opc_run(int i, const inc__backend_ops *ops, inc_context *ctx)
              ctx->num_threads == 1 ? "" : "s");
   }
 
-  setup_op(&io);
+  io.terms = 1.0;
+  case_fns[r->op](&io); /* buffers, inputs, reference; terms when not 1 */
   void *got[MAXBUF] = {NULL, NULL, NULL, NULL}, *body[MAXBUF] = {NULL, NULL, NULL, NULL};
   for (int j = 0; j < MAXBUF; j++) {
     obuf *b = &io.b[j];
     if (!b->present || b->role != B_OUT) continue;
-    b->ref = (double *)xmalloc((size_t)b->count * sizeof(double));
     b->got = got[j] = xmalloc(buf_bytes(b));
     if (bits) b->body = body[j] = xmalloc(buf_bytes(b));
   }
-  ref_op(&io);
   int ran = run_on(&io, ops, ctx, got, &io.loss_got, &io.correct_got, what);
   if (ran && bits)
     ck_assert_msg(run_on(&io, &opc_body_ops, ctx, body, &io.loss_body, &io.correct_body, what),

@@ -26,9 +26,10 @@
  * bytes (copy, zero) must be exact everywhere.
  *
  * Adding a shape: a line in a shape list. Adding a case: a row. Adding an
- * op: its name in OPC_OPS, its call in opc_call (the one place that maps
- * a row's op to a slot), a setup function (buffers and inputs), a
- * reference function, and — when it has a body — a slot of opc_body_ops.
+ * op: its name in OPC_OPS, a case_<name> function in op_cases.c (its
+ * buffers, inputs and float64 reference), its slot call in opc_call (the
+ * one place that maps a row's op to a slot), and, when it has a body, a
+ * slot of opc_body_ops.
  */
 #ifndef INC_TEST_OP_CASES_H
 #define INC_TEST_OP_CASES_H
