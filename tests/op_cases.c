@@ -156,16 +156,16 @@ static const opc_row rows[] = {
     ROW(zero,        zero_parts,   RAND,  0,           0, 0, 0,          0,    0,    ALL),
 
     /* alpha, beta; with beta 0, C is written, never read (it starts as NaN) */
-    GEMM4(gemm_small, 1.0f, 0.0f, 1e-5, 1e-5),
-    GEMM4(gemm_small, 1.5f, 0.5f, 1e-5, 1e-5),
-    GEMM4(gemm_small, -0.5f, 1.0f, 1e-5, 1e-5),
+    GEMM4(gemm_small, 1.0f, 0.0f, 1.5e-6, 1e-5),
+    GEMM4(gemm_small, 1.5f, 0.5f, 1.5e-6, 1e-5),
+    GEMM4(gemm_small, -0.5f, 1.0f, 1.5e-6, 1e-5),
     GEMM4(gemm_odd, 1.0f, 0.0f, 1e-5, 1e-4),
     GEMM4(gemm_odd, 0.5f, 2.0f, 1e-5, 1e-4),
     GEMM4(gemm_split, 1.5f, 0.0f, 1e-5, 1e-4),
     GEMM4(gemm_split, 1.5f, 0.5f, 1e-5, 1e-4),
 
     ROW(im2col,      conv_windows, RAND,  0,           0, 0, 0,          0,    0,    ALL),
-    ROW(col2im,      conv_windows, RAND,  0,           0, 0, 0,          1e-6, 1e-6, CPU),
+    ROW(col2im,      conv_windows, RAND,  0,           0, 0, 0,          3e-7, 1e-6, CPU),
     ROW(swap01,      swaps,        NEGZ,  0,           0, 0, 0,          0,    0,    ALL),
     ROW(conv_out,    layouts,      NEGZ,  0,           0, 0, 0,          0,    1e-7, ALL),
     ROW(conv_out,    layouts,      NEGZ,  BIAS,        0, 0, 0,          0,    1e-7, ALL),
