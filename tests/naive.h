@@ -1,7 +1,8 @@
 /*
  * naive.h — float64 reference layers, finite differences and a per-suite
- * error summary, shared by test_layers.c and test_containers.c (and the
- * summary part by test_kernels.c).
+ * error summary, shared by test_layers.c and test_containers.c (the pooling
+ * references also by the op table, op_cases.c; the summary part by
+ * test_kernels.c).
  *
  * The references are written from the definitions (PyTorch semantics), with
  * no index trick shared with src/kernels.h, so that they can judge it:

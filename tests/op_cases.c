@@ -1,0 +1,1303 @@
+/*
+ * op_cases.c — the table of op cases, its float64 references and the
+ * runner every backend's suite calls (see op_cases.h).
+ *
+ * A case's buffers (setup functions) are made on the host with
+ * deterministic data; the float64 reference (ref functions) is written from
+ * each op's definition with no index trick shared with src/kernels.h, so
+ * that it can judge the bodies; the backend under test gets copies of the
+ * same buffers through its alloc/upload slots, runs the op through
+ * opc_call (the one place that maps a row's op to its slot), and its
+ * outputs come back through download. Every output buffer starts as a
+ * sentinel (-777, or NaN for gemm with beta 0: C must be written, never
+ * read), so an element an op forgets to write fails.
+ *
+ * The shape lists gather the shapes of the per-file checks this table
+ * replaced (test_kernels.c, test_cpu_ops.c, test_cuda.c): odd sizes,
+ * batch 1 and more, stride 1..3, padding 0 to beyond the kernel, kernels
+ * smaller and larger than the stride, 1x1 planes, sizes above the CPU's
+ * threading thresholds and its 16-plane vector paths, wide and dense bias
+ * gradients, split GEMMs.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "util.h"
+#include "naive.h"
+#include "op_cases.h"
+
+#define NEL(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define SH(list) list, NEL(list)
+
+/* ---- shapes (meaning by op: op_cases.h) --------------------------------- */
+
+/* Convolution windows (n, c, h, w, k, s, p): im2col, col2im. */
+static const opc_shape conv_windows[] = {
+    {2, 3, 7, 5, 3, 1, 1},   {1, 2, 9, 11, 3, 2, 0},  {2, 2, 9, 11, 7, 2, 3},
+    {3, 1, 7, 5, 2, 3, 0},   {1, 3, 5, 7, 5, 1, 2},   {2, 2, 8, 6, 4, 2, 1},
+    {1, 1, 1, 1, 1, 1, 0},   {2, 3, 7, 5, 1, 2, 0},   {1, 2, 6, 9, 3, 3, 2},
+    {2, 1, 4, 4, 5, 1, 2},   {1, 2, 3, 3, 3, 1, 4},   {3, 2, 10, 3, 3, 2, 1},
+    {4, 5, 12, 12, 3, 1, 1}, {3, 4, 13, 11, 3, 2, 1}, {2, 3, 1, 1, 3, 1, 1},
+    {2, 3, 2, 2, 5, 1, 2},   {5, 7, 24, 24, 3, 2, 1}, {8, 6, 48, 40, 7, 2, 3},
+    {6, 9, 6, 6, 5, 1, 2},   {4, 3, 3, 3, 3, 1, 1},   {3, 2, 17, 19, 1, 1, 0},
+    /* the CUDA parity shapes: 1x1, 3x3 pad 1, the stem's 7x7/2 pad 3, 5x5 pad 2 */
+    {1, 1, 5, 5, 1, 1, 0},   {3, 2, 7, 5, 3, 1, 1},   {3, 3, 11, 9, 7, 2, 3},
+    {1, 4, 6, 7, 5, 1, 2},   {3, 2, 9, 7, 3, 2, 0},   {1, 3, 5, 5, 3, 2, 1},
+    {3, 5, 3, 3, 1, 1, 0},
+    /* above the CPU's threading thresholds */
+    {8, 4, 31, 25, 3, 2, 1},
+};
+
+/* Pooling windows: padding <= kernel/2 (PyTorch's rule). */
+static const opc_shape pool_windows[] = {
+    {2, 3, 7, 5, 3, 1, 1},   {1, 2, 9, 11, 3, 2, 0},  {2, 2, 9, 11, 7, 2, 3},
+    {3, 1, 7, 5, 2, 3, 0},   {1, 3, 5, 7, 5, 1, 2},   {2, 2, 8, 6, 4, 2, 1},
+    {1, 1, 1, 1, 1, 1, 0},   {2, 3, 7, 5, 1, 2, 0},   {2, 1, 4, 4, 5, 1, 2},
+    {3, 2, 10, 3, 3, 2, 1},  {4, 5, 12, 12, 3, 1, 1}, {3, 4, 13, 11, 3, 2, 1},
+    {2, 3, 1, 1, 3, 1, 1},   {2, 3, 2, 2, 5, 1, 2},   {5, 7, 24, 24, 3, 2, 1},
+    {8, 6, 48, 40, 7, 2, 3}, {6, 9, 6, 6, 5, 1, 2},   {4, 3, 3, 3, 3, 1, 1},
+    {3, 2, 17, 19, 1, 1, 0},
+    {2, 2, 7, 5, 3, 1, 1},   {1, 3, 9, 11, 3, 2, 1},  {2, 2, 7, 5, 2, 2, 0},
+    {1, 2, 9, 11, 2, 1, 1},  {2, 1, 9, 11, 5, 2, 2},  {1, 2, 6, 4, 3, 3, 0},
+    {2, 2, 3, 8, 3, 2, 1},
+    /* the net's 3/1/1 and 3/2/1, 2/2/0, 3/2/0 on odd sizes */
+    {1, 1, 5, 5, 3, 1, 1},   {3, 2, 7, 9, 3, 2, 1},   {3, 3, 8, 6, 2, 2, 0},
+    {1, 2, 9, 7, 3, 2, 0},   {3, 4, 6, 6, 3, 1, 1},   {1, 3, 1, 1, 1, 1, 0},
+    {8, 4, 31, 25, 3, 2, 1},
+};
+
+/* swap01 (a, b, p), each also swapped back as (b, a, p). */
+static const opc_shape swaps[] = {
+    {1, 1, 1},  {3, 5, 7},  {5, 3, 7},   {5, 3, 1},   {3, 5, 1},   {2, 9, 35},
+    {9, 2, 35}, {7, 1, 4},  {1, 7, 4},   {1, 6, 3},   {6, 1, 3},   {7, 2, 9},
+    {2, 64, 300}, {130, 3, 37}, {16, 33, 36}, {5, 200, 20},
+    {1, 1, 25}, {2, 3, 35}, {3, 3, 99},  {4, 1, 42},  {2, 3, 63},  {3, 1, 25},
+    {5, 3, 9},
+};
+
+/* (n, c, p) for conv_out, bias_add, bias_grad: runs of one float, sizes
+ * above the threading threshold, and the conv parity shapes (n, c, h*w). */
+static const opc_shape layouts[] = {
+    {3, 4, 7},    {1, 1, 1},    {3, 5, 1},   {7, 2, 9},  {2, 64, 300}, {130, 3, 37},
+    {16, 33, 36}, {5, 200, 20}, {1, 1, 25},  {3, 2, 35}, {3, 3, 99},   {1, 4, 42},
+    {3, 2, 63},   {1, 3, 25},   {3, 5, 9},
+};
+/* conv_out in place needs n == 1: (1, C, P') as conv2d uses it. */
+static const opc_shape layouts_n1[] = {
+    {1, 1, 1}, {1, 5, 3}, {1, 2, 63}, {1, 64, 600}, {1, 3, 4810}, {1, 33, 576}, {1, 200, 100},
+};
+/* bias_grad of a dense layer (p = 1) and of a wide one */
+static const opc_shape bias_wide[] = {{128, 10, 1}, {3, 1024, 1}, {2, 64, 2304}};
+
+static const opc_shape counts[] = {{1}, {7}, {1000}, {70001}};
+
+/* (n, cb, ct, off, p): every block position of a few splits, one-float runs */
+static const opc_shape slices[] = {
+    {1, 3, 10, 2, 5},     {3, 4, 9, 5, 7},       {3, 1, 1, 0, 1},       {3, 64, 256, 192, 9},
+    {1, 2, 5, 0, 1},      {1, 1, 1, 0, 1},       {3, 2, 5, 0, 1},       {3, 2, 5, 2, 1},
+    {3, 1, 5, 4, 1},      {7, 2, 2, 0, 9},       {7, 1, 2, 1, 9},       {2, 2, 64, 0, 300},
+    {2, 2, 64, 22, 300},  {2, 2, 64, 44, 300},   {130, 2, 3, 0, 37},    {130, 1, 3, 2, 37},
+    {16, 2, 33, 0, 36},   {16, 2, 33, 12, 36},   {16, 2, 33, 24, 36},   {5, 2, 200, 0, 20},
+    {5, 2, 200, 67, 20},  {5, 2, 200, 134, 20},  {3, 2, 8, 0, 35},      {3, 5, 8, 2, 35},
+    {3, 1, 8, 7, 35},
+};
+
+static const opc_shape gaps[] = {{15, 9}, {1, 1}, {14, 49}, {3 * 1024, 9}, {2, 2304}, {6, 35}};
+
+static const opc_shape ce_shapes[] = {{1, 10}, {3, 10}, {128, 10}, {7, 3}, {5, 1}, {300, 17},
+                                      {6, 5}};
+static const opc_shape ce_extreme[] = {{30, 5}};
+
+static const opc_shape sgd_three[] = {{33, 3}};
+static const opc_shape sgd_counts[] = {{1, 3}, {1000, 3}, {70001, 3}};
+static const opc_shape sgd_big[] = {{20000, 1}, {40003, 1}};
+
+/* (count, seed, stream) */
+static const opc_shape fills_a[] = {{1, 42, 5}, {1001, 42, 6}, {100003, 42, 7}};
+static const opc_shape fills_b[] = {{1, 42, 9}, {1001, 42, 10}, {100003, 42, 11}};
+static const opc_shape fills_c[] = {{50000, 42, 9}};
+
+static const opc_shape byte_counts[] = {{1}, {3}, {4}, {1000}, {65536 + 12}};
+static const opc_shape zero_parts[] = {{1, 0}, {3, 1}, {4, 2}, {1000, 500}, {65548, 32774}};
+
+static const opc_shape gemm_small[] = {{5, 7, 3}, {1, 7, 3}, {5, 1, 9}, {37, 29, 53}, {3, 3, 1}};
+static const opc_shape gemm_odd[] = {{1, 1, 1}, {5, 7, 3}, {33, 17, 65}, {64, 130, 27},
+                                     {10, 3, 1024}};
+/* large enough for the CPU's one-SGEMM-per-thread split, by columns and by rows */
+static const opc_shape gemm_split[] = {{37, 1201, 97}, {1203, 45, 101}, {130, 130, 260}};
+
+/* ---- the table ---------------------------------------------------------- */
+
+#define ROW(op, shapes, data, flags, f0, f1, f2, atol, rtol, bits)                             \
+  {OPC_##op, SH(shapes), data, flags, {f0, f1, f2}, atol, rtol, bits}
+/* gemm with each of the four transpose combinations */
+#define GEMM4(shapes, alpha, beta, atol, rtol)                                                 \
+  ROW(gemm, shapes, RAND, 0, alpha, beta, 0, atol, rtol, 0),                                   \
+      ROW(gemm, shapes, RAND, TA, alpha, beta, 0, atol, rtol, 0),                              \
+      ROW(gemm, shapes, RAND, TB, alpha, beta, 0, atol, rtol, 0),                              \
+      ROW(gemm, shapes, RAND, TA | TB, alpha, beta, 0, atol, rtol, 0)
+
+/* short names for the table */
+enum {
+  RAND = OPC_RAND, NEGZ = OPC_NEGZERO, TIES = OPC_TIES, NANS = OPC_NANS, MINF = OPC_MINF,
+  EDGE = OPC_EDGE, LARGE = OPC_LARGE, EXTREME = OPC_EXTREME,
+  TA = OPC_TA, TB = OPC_TB, RELU = OPC_RELU, BIAS = OPC_BIAS, INPL = OPC_INPLACE,
+  NOARG = OPC_NOARG, TOBIG = OPC_TO_BIG, NOGRAD = OPC_NOGRAD, WARM = OPC_WARM,
+  NORMAL = OPC_NORMAL,
+  CPU = OPC_BITS_CPU, ALL = OPC_BITS /* the backends that must give the bodies' bits */
+};
+
+static const opc_row rows[] = {
+    /*  op           shapes        data   flags        f                 atol  rtol  bits */
+    ROW(copy,        byte_counts,  RAND,  0,           0, 0, 0,          0,    0,    ALL),
+    ROW(zero,        zero_parts,   RAND,  0,           0, 0, 0,          0,    0,    ALL),
+
+    /* alpha, beta; with beta 0, C is written, never read (it starts as NaN) */
+    GEMM4(gemm_small, 1.0f, 0.0f, 1.5e-6, 1e-5),
+    GEMM4(gemm_small, 1.5f, 0.5f, 1.5e-6, 1e-5),
+    GEMM4(gemm_small, -0.5f, 1.0f, 1.5e-6, 1e-5),
+    GEMM4(gemm_odd, 1.0f, 0.0f, 1e-5, 1e-4),
+    GEMM4(gemm_odd, 0.5f, 2.0f, 1e-5, 1e-4),
+    GEMM4(gemm_split, 1.5f, 0.0f, 1e-5, 1e-4),
+    GEMM4(gemm_split, 1.5f, 0.5f, 1e-5, 1e-4),
+
+    ROW(im2col,      conv_windows, RAND,  0,           0, 0, 0,          0,    0,    ALL),
+    ROW(col2im,      conv_windows, RAND,  0,           0, 0, 0,          3e-7, 1e-6, CPU),
+    ROW(swap01,      swaps,        NEGZ,  0,           0, 0, 0,          0,    0,    ALL),
+    ROW(conv_out,    layouts,      NEGZ,  0,           0, 0, 0,          0,    1e-7, ALL),
+    ROW(conv_out,    layouts,      NEGZ,  BIAS,        0, 0, 0,          0,    1e-7, ALL),
+    ROW(conv_out,    layouts,      NEGZ,  RELU,        0, 0, 0,          0,    1e-7, ALL),
+    ROW(conv_out,    layouts,      NEGZ,  RELU | BIAS, 0, 0, 0,          0,    1e-7, ALL),
+    /* in place with n == 1, as conv2d uses it on channel-major outputs */
+    ROW(conv_out,    layouts_n1,   NEGZ,  INPL,        0, 0, 0,          0,    1e-7, ALL),
+    ROW(conv_out,    layouts_n1,   NEGZ,  INPL | BIAS, 0, 0, 0,          0,    1e-7, ALL),
+    ROW(conv_out,    layouts_n1,   NEGZ,  INPL | RELU, 0, 0, 0,          0,    1e-7, ALL),
+    ROW(conv_out,    layouts_n1,   NEGZ,  INPL | RELU | BIAS, 0, 0, 0,   0,    1e-7, ALL),
+    ROW(bias_add,    layouts,      NEGZ,  0,           0, 0, 0,          0,    1e-7, ALL),
+    /* a reduction: the CUDA tree adds in another order */
+    ROW(bias_grad,   layouts,      RAND,  0,           0, 0, 0,          1e-5, 1e-5, CPU),
+    ROW(bias_grad,   bias_wide,    RAND,  0,           0, 0, 0,          1e-5, 1e-5, CPU),
+
+    ROW(relu_fwd,    counts,       EDGE,  0,           0, 0, 0,          0,    0,    ALL),
+    ROW(relu_fwd,    counts,       EDGE,  INPL,        0, 0, 0,          0,    0,    ALL),
+    ROW(relu_bwd,    counts,       EDGE,  0,           0, 0, 0,          0,    0,    ALL),
+    ROW(axpy,        counts,       RAND,  0,           -0.75f, 0, 0,     1e-7, 1e-7, ALL),
+    ROW(slice,       slices,       RAND,  0,           0, 0, 0,          0,    0,    ALL),
+    ROW(slice,       slices,       RAND,  TOBIG,       0, 0, 0,          0,    0,    ALL),
+
+    ROW(maxpool_fwd, pool_windows, RAND,  0,           0, 0, 0,          0,    0,    ALL),
+    ROW(maxpool_fwd, pool_windows, TIES,  0,           0, 0, 0,          0,    0,    ALL),
+    ROW(maxpool_fwd, pool_windows, NANS,  0,           0, 0, 0,          0,    0,    ALL),
+    ROW(maxpool_fwd, pool_windows, MINF,  0,           0, 0, 0,          0,    0,    ALL),
+    ROW(maxpool_fwd, pool_windows, RAND,  NOARG,       0, 0, 0,          0,    0,    ALL),
+    ROW(maxpool_fwd, pool_windows, TIES,  NOARG,       0, 0, 0,          0,    0,    ALL),
+    ROW(maxpool_fwd, pool_windows, NANS,  NOARG,       0, 0, 0,          0,    0,    ALL),
+    /* the saved argmax it reads is the reference's, over data of that kind */
+    ROW(maxpool_bwd, pool_windows, RAND,  0,           0, 0, 0,          1e-7, 1e-6, ALL),
+    ROW(maxpool_bwd, pool_windows, TIES,  0,           0, 0, 0,          1e-7, 1e-6, ALL),
+    ROW(maxpool_bwd, pool_windows, NANS,  0,           0, 0, 0,          1e-7, 1e-6, ALL),
+    ROW(avgpool_fwd, pool_windows, RAND,  0,           0, 0, 0,          1e-7, 1e-6, CPU),
+    ROW(avgpool_bwd, pool_windows, RAND,  0,           0, 0, 0,          1e-7, 1e-6, CPU),
+    ROW(gap_fwd,     gaps,         RAND,  0,           0, 0, 0,          1e-7, 1e-6, CPU),
+    ROW(gap_bwd,     gaps,         RAND,  0,           0, 0, 0,          1e-7, 1e-6, CPU),
+
+    /* scale (0: 1/n); the loss sum is held to n * (atol + 1e-5) + rtol * |ref|.
+     * Extreme logits: lse = m + log(sum) rounds to float first, a few ulps of 1e4 */
+    ROW(softmax_ce,  ce_shapes,    LARGE, 0,           0, 0, 0,          1e-7, 1e-5, CPU),
+    ROW(softmax_ce,  ce_shapes,    LARGE, NOGRAD,      0, 0, 0,          1e-7, 1e-5, CPU),
+    ROW(softmax_ce,  ce_extreme,   EXTREME, 0,         1.0f / 3, 0, 0,   1e-3, 1e-6, CPU),
+
+    /* lr, momentum, weight decay; fmaf is correctly rounded everywhere */
+    ROW(sgd,         sgd_three,    RAND,  0,           0.1f, 0, 0,       1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_three,    RAND,  0,           0.05f, 0.9f, 0,   1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_three,    RAND,  0,           0.01f, 0, 5e-4f,  1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_three,    RAND,  0,           0.1f, 0.9f, 1e-2f, 1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_three,    RAND,  0,           0.5f, 0.5f, 0.1f, 1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_counts,   RAND,  0,           0.1f, 0, 0,       1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_counts,   RAND,  0,           0.1f, 0.9f, 0,    1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_counts,   RAND,  0,           0.1f, 0, 5e-4f,   1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_counts,   RAND,  0,           0.1f, 0.9f, 1e-4f, 1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_big,      RAND,  0,           0.1f, 0, 0,       1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_big,      RAND,  0,           0.1f, 0.9f, 0,    1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_big,      RAND,  0,           0.1f, 0, 1e-3f,   1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_big,      RAND,  0,           0.1f, 0.9f, 1e-3f, 1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_big,      RAND,  WARM,        0.1f, 0, 0,       1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_big,      RAND,  WARM,        0.1f, 0.9f, 0,    1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_big,      RAND,  WARM,        0.1f, 0, 1e-3f,   1e-6, 1e-5, ALL),
+    ROW(sgd,         sgd_big,      RAND,  WARM,        0.1f, 0.9f, 1e-3f, 1e-6, 1e-5, ALL),
+
+    /* a, b; the reference is the body (the generator is defined by it); the
+     * normal fill may differ in the last bits where libm does */
+    ROW(fill,        fills_a,      RAND,  0,           -0.3f, 0.7f, 0,   0,    0,    ALL),
+    ROW(fill,        fills_b,      RAND,  NORMAL,      0.0f, 0.01f, 0,   1e-8, 1e-5, CPU),
+    ROW(fill,        fills_c,      RAND,  0,           -0.5f, 0.5f, 0,   0,    0,    ALL),
+    ROW(fill,        fills_c,      RAND,  NORMAL,      -0.5f, 0.5f, 0,   1e-7, 1e-5, CPU),
+};
+
+/* ---- cases -------------------------------------------------------------- */
+
+static const char *const op_names[] = {
+#define OPC_NAME_(name) #name,
+    OPC_OPS(OPC_NAME_)
+#undef OPC_NAME_
+};
+
+typedef struct ocase {
+  int index;
+  const opc_row *row;
+  const int64_t *d;
+} ocase;
+
+int opc_nrows(void) { return NEL(rows); }
+
+int opc_count(void)
+{
+  int n = 0;
+  for (int r = 0; r < NEL(rows); r++) n += rows[r].nshapes;
+  return n;
+}
+
+static ocase get_case(int i)
+{
+  ocase c;
+  memset(&c, 0, sizeof c);
+  c.index = i;
+  for (int r = 0; r < NEL(rows); r++) {
+    if (i < rows[r].nshapes) {
+      c.row = &rows[r];
+      c.d = rows[r].shapes[i];
+      return c;
+    }
+    i -= rows[r].nshapes;
+  }
+  ck_abort_msg("op case %d does not exist (%d cases)", c.index, opc_count());
+  return c;
+}
+
+static const char *data_name(int data)
+{
+  static const char *const names[] = {"rand", "negzero", "ties", "nans",
+                                      "minf", "edge",    "large", "extreme"};
+  return data >= 0 && data < NEL(names) ? names[data] : "?";
+}
+
+void opc_describe(int i, char *buf, size_t cap)
+{
+  ocase c = get_case(i);
+  const opc_row *r = c.row;
+  size_t u = (size_t)snprintf(buf, cap, "case %d: %s %s (", i, op_names[r->op], data_name(r->data));
+  int nd = OPC_DIMS;
+  while (nd > 1 && c.d[nd - 1] == 0) nd--;
+  for (int j = 0; j < nd && u < cap; j++)
+    u += (size_t)snprintf(buf + u, cap - u, "%s%lld", j ? "," : "", (long long)c.d[j]);
+  static const char *const flag_names[] = {"ta",      "tb",    "relu",   "bias",  "in place",
+                                           "no arg", "to big", "no grad", "warm", "normal"};
+  if (u < cap) u += (size_t)snprintf(buf + u, cap - u, ")");
+  for (int f = 0; f < NEL(flag_names) && u < cap; f++)
+    if (r->flags & (1 << f)) u += (size_t)snprintf(buf + u, cap - u, " %s", flag_names[f]);
+  if ((r->f[0] != 0 || r->f[1] != 0 || r->f[2] != 0) && u < cap)
+    snprintf(buf + u, cap - u, " f=(%g,%g,%g)", (double)r->f[0], (double)r->f[1],
+             (double)r->f[2]);
+}
+
+/* ---- buffers ------------------------------------------------------------ */
+
+enum { K_F32, K_I32, K_U8 };
+enum { B_IN, B_OUT };
+#define MAXBUF 4
+#define SENTINEL (-777.0f)
+
+typedef struct obuf {
+  int present, kind, role;
+  const char *name;
+  int64_t count;
+  void *init;  /* host contents before the op (every buffer) */
+  double *ref; /* outputs: float64 reference */
+  void *got;   /* outputs: from the backend under test */
+  void *body;  /* outputs: from the bodies */
+} obuf;
+
+typedef struct oio {
+  ocase c;
+  inc__window g;   /* window ops (set by their case function) */
+  obuf b[MAXBUF];
+  int32_t *labels; /* softmax_ce: host labels */
+  double terms;    /* the longest sum behind one output element */
+  double loss_ref, loss_got, loss_body;
+  int64_t correct_ref, correct_got, correct_body;
+} oio;
+
+static size_t kind_size(int kind) { return kind == K_F32 ? 4 : kind == K_I32 ? 4 : 1; }
+static size_t buf_bytes(const obuf *b) { return (size_t)b->count * kind_size(b->kind); }
+
+static void *xmalloc(size_t bytes)
+{
+  void *p = malloc(bytes ? bytes : 1);
+  ck_assert_ptr_nonnull(p);
+  return p;
+}
+
+/* Declares buffer slot j of the case (an output also gets its reference
+ * array); returns its host contents to fill. */
+static void *add(oio *io, int j, const char *name, int kind, int role, int64_t count)
+{
+  obuf *b = &io->b[j];
+  b->present = 1;
+  b->name = name;
+  b->kind = kind;
+  b->role = role;
+  b->count = count;
+  b->init = xmalloc(buf_bytes(b));
+  if (role == B_OUT) {
+    b->ref = (double *)xmalloc((size_t)count * sizeof(double));
+    if (kind == K_F32)
+      for (int64_t i = 0; i < count; i++) ((float *)b->init)[i] = SENTINEL;
+    else
+      memset(b->init, 0xa5, buf_bytes(b));
+  }
+  return b->init;
+}
+
+static float *addf(oio *io, int j, const char *name, int role, int64_t count)
+{
+  return (float *)add(io, j, name, K_F32, role, count);
+}
+
+static uint64_t seed_of(const oio *io, int j)
+{
+  return (uint64_t)io->c.index * 16 + (uint64_t)j + 1;
+}
+
+/* Fills n floats with the data kind. */
+static void fill_data(float *v, int64_t n, int data, uint64_t seed)
+{
+  switch (data) {
+  case OPC_TIES:
+  case OPC_NANS:
+    tu_fill(v, n, seed, 0.0f, 3.0f);
+    for (int64_t i = 0; i < n; i++) v[i] = floorf(v[i]) - 1.0f;
+    if (data == OPC_NANS)
+      for (int64_t i = 0; i < n; i += 7) v[i] = NAN;
+    break;
+  case OPC_MINF:
+    for (int64_t i = 0; i < n; i++) v[i] = -INFINITY;
+    break;
+  case OPC_LARGE:
+    tu_fill(v, n, seed, -4.0f, 4.0f);
+    if (n > 4) {
+      v[0] = 80.0f;
+      v[1] = -80.0f;
+    }
+    break;
+  default: {
+    static const float edge[] = {0.0f, -0.0f, 1e-30f, -1e-30f, NAN, 2.5f, -1.0f};
+    tu_fill(v, n, seed, -1.0f, 1.0f);
+    if (data == OPC_NEGZERO && n > 0) v[0] = -0.0f;
+    if (data == OPC_EDGE)
+      for (int64_t i = 0; i < n && i < NEL(edge); i++) v[i] = edge[i];
+  }
+  }
+}
+
+static float *addf_data(oio *io, int j, const char *name, int64_t count, int data)
+{
+  float *v = addf(io, j, name, B_IN, count);
+  fill_data(v, count, data, seed_of(io, j));
+  return v;
+}
+
+/* An output that starts with data (in-place ops, accumulations). */
+static float *addf_inout(oio *io, int j, const char *name, int64_t count, int data)
+{
+  float *v = addf(io, j, name, B_OUT, count);
+  fill_data(v, count, data, seed_of(io, j));
+  return v;
+}
+
+#define F(io, j) ((float *)(io)->b[j].init)
+#define R(io, j) ((io)->b[j].ref)
+
+/* ---- per op: buffers, inputs, float64 reference ------------------------- */
+
+/* The window of an (n, c, h, w, k, s, p) shape. */
+static inc__window window_of(const int64_t *d)
+{
+  inc__window g;
+  g.n = d[0];
+  g.c = d[1];
+  g.h = d[2];
+  g.w = d[3];
+  g.k = (int)d[4];
+  g.s = (int)d[5];
+  g.p = (int)d[6];
+  g.oh = nv_out(g.h, g.k, g.s, g.p);
+  g.ow = nv_out(g.w, g.k, g.s, g.p);
+  return g;
+}
+
+/* Each op's case function declares its buffer slots (in the order opc_call
+ * passes them; an absent slot is NULL), fills the inputs and writes the
+ * float64 reference of every output. */
+
+static void case_copy(oio *io)
+{
+  const int64_t bytes = io->c.d[0];
+  add(io, 0, "dst", K_U8, B_OUT, bytes);
+  unsigned char *src = (unsigned char *)add(io, 1, "src", K_U8, B_IN, bytes);
+  for (int64_t i = 0; i < bytes; i++) src[i] = (unsigned char)(i * 7 + 3);
+  for (int64_t i = 0; i < bytes; i++) R(io, 0)[i] = src[i];
+}
+
+/* zeroes [off, bytes) of dst */
+static void case_zero(oio *io)
+{
+  const int64_t bytes = io->c.d[0], off = io->c.d[1];
+  unsigned char *dst = (unsigned char *)add(io, 0, "dst", K_U8, B_OUT, bytes);
+  for (int64_t i = 0; i < bytes; i++) dst[i] = (unsigned char)(i * 5 + 1);
+  for (int64_t i = 0; i < bytes; i++) R(io, 0)[i] = i < off ? dst[i] : 0;
+}
+
+/* c (m, n) = alpha op(a) op(b) + beta c; with beta 0, c starts as NaN */
+static void case_gemm(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t m = io->c.d[0], n = io->c.d[1], k = io->c.d[2];
+  const int ta = r->flags & OPC_TA, tb = r->flags & OPC_TB;
+  const double alpha = r->f[0], beta = r->f[1];
+  float *c = addf_inout(io, 0, "c", m * n, OPC_RAND);
+  if (beta == 0.0)
+    for (int64_t i = 0; i < m * n; i++) c[i] = NAN;
+  const float *a = addf_data(io, 1, "a", m * k, r->data);
+  const float *b = addf_data(io, 2, "b", k * n, r->data);
+  io->terms = (double)k;
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++) {
+      double s = 0.0;
+      for (int64_t l = 0; l < k; l++)
+        s += (double)(ta ? a[l * m + i] : a[i * k + l]) * (tb ? b[j * k + l] : b[l * n + j]);
+      R(io, 0)[i * n + j] = alpha * s + (beta != 0.0 ? beta * c[i * n + j] : 0.0);
+    }
+}
+
+/* col (C*K*K, N*OH*OW): row (c, ki, kj), column (n, oh, ow) holds
+ * x[n, c, oh*s - p + ki, ow*s - p + kj], 0 outside the image; col2im is its
+ * adjoint, a scatter of col back to those pixels. */
+static void im2col_ref(oio *io, int adjoint)
+{
+  const inc__window *g = &io->g;
+  const int64_t cols = g->n * g->oh * g->ow;
+  const float *in = F(io, 1);
+  double *out = R(io, 0);
+  if (adjoint)
+    for (int64_t i = 0; i < io->b[0].count; i++) out[i] = 0.0;
+  for (int64_t c = 0; c < g->c; c++)
+    for (int ki = 0; ki < g->k; ki++)
+      for (int kj = 0; kj < g->k; kj++)
+        for (int64_t n = 0; n < g->n; n++)
+          for (int64_t oh = 0; oh < g->oh; oh++)
+            for (int64_t ow = 0; ow < g->ow; ow++) {
+              int64_t row = (c * g->k + ki) * g->k + kj, q = (n * g->oh + oh) * g->ow + ow;
+              int64_t h = oh * g->s - g->p + ki, w = ow * g->s - g->p + kj;
+              int inside = h >= 0 && h < g->h && w >= 0 && w < g->w;
+              int64_t xi = ((n * g->c + c) * g->h + h) * g->w + w;
+              if (!adjoint)
+                out[row * cols + q] = inside ? in[xi] : 0.0;
+              else if (inside)
+                out[xi] += in[row * cols + q];
+            }
+}
+
+static void case_im2col(oio *io)
+{
+  io->g = window_of(io->c.d);
+  const inc__window *g = &io->g;
+  addf(io, 0, "col", B_OUT, g->c * g->k * g->k * g->n * g->oh * g->ow);
+  addf_data(io, 1, "x", g->n * g->c * g->h * g->w, io->c.row->data);
+  im2col_ref(io, 0);
+}
+
+static void case_col2im(oio *io)
+{
+  io->g = window_of(io->c.d);
+  const inc__window *g = &io->g;
+  addf(io, 0, "dx", B_OUT, g->n * g->c * g->h * g->w);
+  addf_data(io, 1, "col", g->c * g->k * g->k * g->n * g->oh * g->ow, io->c.row->data);
+  io->terms = (double)g->k * g->k;
+  im2col_ref(io, 1);
+}
+
+/* dst (b, a, p) from src (a, b, p) */
+static void case_swap01(oio *io)
+{
+  const int64_t a = io->c.d[0], b = io->c.d[1], p = io->c.d[2];
+  addf(io, 0, "dst", B_OUT, a * b * p);
+  const float *src = addf_data(io, 1, "src", a * b * p, io->c.row->data);
+  for (int64_t ai = 0; ai < a; ai++)
+    for (int64_t bi = 0; bi < b; bi++)
+      for (int64_t q = 0; q < p; q++)
+        R(io, 0)[(bi * a + ai) * p + q] = src[(ai * b + bi) * p + q];
+}
+
+/* y (N, C, P) = tmp (C, N*P) + bias (C), ReLU'd; in place: y is tmp */
+static void case_conv_out(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t n = io->c.d[0], c = io->c.d[1], p = io->c.d[2];
+  const int inplace = r->flags & OPC_INPLACE;
+  ck_assert_msg(!inplace || n == 1, "conv_out in place needs n == 1");
+  const float *tmp;
+  if (inplace) {
+    tmp = addf_inout(io, 0, "y", n * c * p, r->data);
+  } else {
+    addf(io, 0, "y", B_OUT, n * c * p);
+    tmp = addf_data(io, 1, "tmp", n * c * p, r->data);
+  }
+  const float *bias = r->flags & OPC_BIAS ? addf_data(io, 2, "bias", c, OPC_RAND) : NULL;
+  for (int64_t ni = 0; ni < n; ni++)
+    for (int64_t ci = 0; ci < c; ci++)
+      for (int64_t q = 0; q < p; q++) {
+        double v = (double)tmp[ci * (n * p) + ni * p + q] + (bias ? bias[ci] : 0.0);
+        R(io, 0)[(ni * c + ci) * p + q] = (r->flags & OPC_RELU) && v < 0.0 ? 0.0 : v;
+      }
+}
+
+/* y (N, C, P) += bias (C) */
+static void case_bias_add(oio *io)
+{
+  const int64_t n = io->c.d[0], c = io->c.d[1], p = io->c.d[2];
+  const float *y = addf_inout(io, 0, "y", n * c * p, io->c.row->data);
+  const float *bias = addf_data(io, 1, "bias", c, OPC_RAND);
+  for (int64_t i = 0; i < n * c * p; i++) R(io, 0)[i] = (double)y[i] + bias[(i / p) % c];
+}
+
+/* db (C) = dy (N, C, P) summed over n and p */
+static void case_bias_grad(oio *io)
+{
+  const int64_t n = io->c.d[0], c = io->c.d[1], p = io->c.d[2];
+  addf(io, 0, "db", B_OUT, c);
+  const float *dy = addf_data(io, 1, "dy", n * c * p, io->c.row->data);
+  io->terms = (double)(n * p);
+  for (int64_t j = 0; j < c; j++) {
+    double s = 0.0;
+    for (int64_t ni = 0; ni < n; ni++)
+      for (int64_t q = 0; q < p; q++) s += dy[(ni * c + j) * p + q];
+    R(io, 0)[j] = s;
+  }
+}
+
+/* y = max(x, 0), NaN stays NaN and -0 stays -0; in place: y is x */
+static void case_relu_fwd(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t n = io->c.d[0];
+  const float *x;
+  if (r->flags & OPC_INPLACE) {
+    x = addf_inout(io, 0, "y", n, r->data);
+  } else {
+    addf(io, 0, "y", B_OUT, n);
+    x = addf_data(io, 1, "x", n, r->data);
+  }
+  for (int64_t i = 0; i < n; i++) R(io, 0)[i] = x[i] < 0.0f ? 0.0 : (double)x[i];
+}
+
+/* dx = dy where the saved output y > 0, else 0 */
+static void case_relu_bwd(oio *io)
+{
+  const int64_t n = io->c.d[0];
+  addf(io, 0, "dx", B_OUT, n);
+  const float *dy = addf_data(io, 1, "dy", n, OPC_RAND);
+  const float *y = addf_data(io, 2, "y", n, io->c.row->data);
+  for (int64_t i = 0; i < n; i++) R(io, 0)[i] = y[i] > 0.0f ? (double)dy[i] : 0.0;
+}
+
+/* y += alpha x */
+static void case_axpy(oio *io)
+{
+  const int64_t n = io->c.d[0];
+  const float *y = addf_inout(io, 0, "y", n, OPC_RAND);
+  const float *x = addf_data(io, 1, "x", n, io->c.row->data);
+  for (int64_t i = 0; i < n; i++) R(io, 0)[i] = (double)y[i] + (double)io->c.row->f[0] * x[i];
+}
+
+/* small (N, CB, P) is big (N, CT, P)[:, off:off+CB]; to big: the rest of
+ * big stays as it was */
+static void case_slice(oio *io)
+{
+  const int64_t n = io->c.d[0], cb = io->c.d[1], ct = io->c.d[2], off = io->c.d[3],
+                p = io->c.d[4];
+  const int to_big = io->c.row->flags & OPC_TO_BIG;
+  const float *big = to_big ? addf_inout(io, 0, "big", n * ct * p, OPC_RAND)
+                            : addf_data(io, 0, "big", n * ct * p, io->c.row->data);
+  const float *small = to_big ? addf_data(io, 1, "small", n * cb * p, io->c.row->data)
+                              : addf(io, 1, "small", B_OUT, n * cb * p);
+  if (to_big)
+    for (int64_t i = 0; i < n * ct * p; i++) R(io, 0)[i] = big[i];
+  for (int64_t ni = 0; ni < n; ni++)
+    for (int64_t c = 0; c < cb; c++)
+      for (int64_t q = 0; q < p; q++) {
+        int64_t bi = (ni * ct + off + c) * p + q, si = (ni * cb + c) * p + q;
+        if (to_big)
+          R(io, 0)[bi] = small[si];
+        else
+          R(io, 1)[si] = big[bi];
+      }
+}
+
+/* Max pooling by PyTorch's rule: over the window's real pixels in row-major
+ * order, a pixel replaces the best so far when it is the first, larger, or
+ * NaN (so NaN propagates and the first of equal maxima wins). arg gets the
+ * index within the plane. */
+static void ref_maxpool(double *y, int32_t *arg, const float *x, const inc__window *g)
+{
+  for (int64_t pl = 0; pl < g->n * g->c; pl++)
+    for (int64_t i = 0; i < g->oh; i++)
+      for (int64_t j = 0; j < g->ow; j++) {
+        double best = -INFINITY;
+        int64_t bi = -1;
+        for (int u = 0; u < g->k; u++)
+          for (int v = 0; v < g->k; v++) {
+            int64_t hh = i * g->s - g->p + u, ww = j * g->s - g->p + v;
+            if (hh < 0 || hh >= g->h || ww < 0 || ww >= g->w) continue;
+            double val = x[(pl * g->h + hh) * g->w + ww];
+            if (bi < 0 || val > best || isnan(val)) {
+              best = val;
+              bi = hh * g->w + ww;
+            }
+          }
+        if (y) y[(pl * g->oh + i) * g->ow + j] = best;
+        if (arg) arg[(pl * g->oh + i) * g->ow + j] = (int32_t)bi;
+      }
+}
+
+static void case_maxpool_fwd(oio *io)
+{
+  io->g = window_of(io->c.d);
+  const inc__window *g = &io->g;
+  const int64_t nx = g->n * g->c * g->h * g->w, ny = g->n * g->c * g->oh * g->ow;
+  addf(io, 0, "y", B_OUT, ny);
+  if (!(io->c.row->flags & OPC_NOARG)) add(io, 1, "arg", K_I32, B_OUT, ny);
+  const float *x = addf_data(io, 2, "x", nx, io->c.row->data);
+  int32_t *arg = (int32_t *)xmalloc((size_t)ny * sizeof(int32_t));
+  ref_maxpool(R(io, 0), arg, x, g);
+  if (io->b[1].present)
+    for (int64_t i = 0; i < ny; i++) R(io, 1)[i] = arg[i];
+  free(arg);
+}
+
+/* each output's dy goes to the pixel its window chose: the saved argmax of
+ * a forward pass over data of the row's kind */
+static void case_maxpool_bwd(oio *io)
+{
+  io->g = window_of(io->c.d);
+  const inc__window *g = &io->g;
+  const int64_t nx = g->n * g->c * g->h * g->w, ny = g->n * g->c * g->oh * g->ow;
+  const int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
+  addf(io, 0, "dx", B_OUT, nx);
+  const float *dy = addf_data(io, 1, "dy", ny, OPC_RAND);
+  int32_t *arg = (int32_t *)add(io, 2, "arg", K_I32, B_IN, ny);
+  float *x = (float *)xmalloc((size_t)nx * sizeof(float));
+  fill_data(x, nx, io->c.row->data, seed_of(io, 3));
+  ref_maxpool(NULL, arg, x, g);
+  free(x);
+  io->terms = (double)g->k * g->k;
+  for (int64_t i = 0; i < nx; i++) R(io, 0)[i] = 0.0;
+  for (int64_t o = 0; o < ny; o++) R(io, 0)[(o / ohw) * hw + arg[o]] += dy[o];
+}
+
+/* PyTorch's count_include_pad divisor: hend = min(hstart + k, H + p) */
+static void case_avgpool_fwd(oio *io)
+{
+  io->g = window_of(io->c.d);
+  const inc__window *g = &io->g;
+  addf(io, 0, "y", B_OUT, g->n * g->c * g->oh * g->ow);
+  const float *x = addf_data(io, 1, "x", g->n * g->c * g->h * g->w, io->c.row->data);
+  io->terms = (double)g->k * g->k;
+  double *xd = nv_to_double(x, io->b[1].count);
+  nv_avgpool(R(io, 0), xd, g->n, g->c, g->h, g->w, g->k, g->s, g->p);
+  free(xd);
+}
+
+/* the adjoint of nv_avgpool: dy / divisor to every real pixel of the window */
+static void case_avgpool_bwd(oio *io)
+{
+  io->g = window_of(io->c.d);
+  const inc__window *g = &io->g;
+  addf(io, 0, "dx", B_OUT, g->n * g->c * g->h * g->w);
+  const float *dy = addf_data(io, 1, "dy", g->n * g->c * g->oh * g->ow, io->c.row->data);
+  io->terms = (double)g->k * g->k;
+  for (int64_t i = 0; i < io->b[0].count; i++) R(io, 0)[i] = 0.0;
+  for (int64_t pl = 0; pl < g->n * g->c; pl++)
+    for (int64_t i = 0; i < g->oh; i++)
+      for (int64_t j = 0; j < g->ow; j++) {
+        int64_t hs = i * g->s - g->p, ws = j * g->s - g->p;
+        int64_t he = hs + g->k < g->h + g->p ? hs + g->k : g->h + g->p;
+        int64_t we = ws + g->k < g->w + g->p ? ws + g->k : g->w + g->p;
+        double v = dy[(pl * g->oh + i) * g->ow + j] / (double)((he - hs) * (we - ws));
+        for (int64_t hh = hs; hh < he; hh++)
+          for (int64_t ww = ws; ww < we; ww++)
+            if (hh >= 0 && hh < g->h && ww >= 0 && ww < g->w)
+              R(io, 0)[(pl * g->h + hh) * g->w + ww] += v;
+      }
+}
+
+/* y (planes) = the mean of each plane of x (planes, hw) */
+static void case_gap_fwd(oio *io)
+{
+  const int64_t planes = io->c.d[0], hw = io->c.d[1];
+  addf(io, 0, "y", B_OUT, planes);
+  double *xd = nv_to_double(addf_data(io, 1, "x", planes * hw, io->c.row->data), planes * hw);
+  nv_gap(R(io, 0), xd, planes, hw);
+  free(xd);
+}
+
+static void case_gap_bwd(oio *io)
+{
+  const int64_t planes = io->c.d[0], hw = io->c.d[1];
+  addf(io, 0, "dx", B_OUT, planes * hw);
+  const float *dy = addf_data(io, 1, "dy", planes, io->c.row->data);
+  for (int64_t i = 0; i < planes * hw; i++) R(io, 0)[i] = dy[i / hw] / (double)hw;
+}
+
+/* Softmax cross-entropy of one row in float64; *hit: the first maximum is
+ * the label. */
+static double ref_ce_row(const float *row, int32_t label, int64_t k, double scale, double *drow,
+                         int *hit)
+{
+  double m = row[0];
+  int64_t am = 0;
+  for (int64_t j = 1; j < k; j++)
+    if (row[j] > m) {
+      m = row[j];
+      am = j;
+    }
+  double s = 0.0;
+  for (int64_t j = 0; j < k; j++) s += exp((double)row[j] - m);
+  double lse = m + log(s);
+  if (drow)
+    for (int64_t j = 0; j < k; j++)
+      drow[j] = (exp((double)row[j] - lse) - (j == label ? 1.0 : 0.0)) * scale;
+  *hit = am == label;
+  return lse - row[label];
+}
+
+/* the loss sum and hit count over logits (n, k), dlogits = (softmax -
+ * onehot) * scale; labels (i*7 + 3) % k, host memory as the slot wants */
+static void case_softmax_ce(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t n = io->c.d[0], k = io->c.d[1];
+  const double scale = r->f[0] != 0.0f ? r->f[0] : 1.0f / (float)n;
+  if (!(r->flags & OPC_NOGRAD)) addf(io, 0, "dlogits", B_OUT, n * k);
+  float *lg = addf_data(io, 1, "logits", n * k, r->data);
+  io->labels = (int32_t *)xmalloc((size_t)n * sizeof(int32_t));
+  for (int64_t i = 0; i < n; i++) io->labels[i] = (int32_t)((i * 7 + 3) % k);
+  if (r->data == OPC_EXTREME) {
+    /* test_kernels.c's rows: huge and tiny logits, ties at the top; each
+     * row with every label */
+    static const float ext[6][5] = {
+        {1e4f, -1e4f, 0.0f, 5.0f, -3.0f},    {-1e4f, 1e4f, 1e4f, -1e4f, 0.0f},
+        {-1e4f, -1e4f, -1e4f, -1e4f, -1e4f}, {0.5f, -0.25f, 2.0f, 1.0f, 2.0f},
+        {88.0f, 89.0f, -88.0f, 0.0f, 1e-3f}, {1e4f, 1e4f - 1.0f, -1e4f, 3.0f, 1e4f - 20.0f},
+    };
+    ck_assert_msg(k == 5 && n % 6 == 0, "extreme logits are (6m, 5)");
+    for (int64_t i = 0; i < n; i++) {
+      memcpy(lg + i * k, ext[i % 6], sizeof ext[0]);
+      io->labels[i] = (int32_t)((i / 6) % k);
+    }
+  }
+  io->loss_ref = 0.0;
+  io->correct_ref = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int hit;
+    io->loss_ref += ref_ce_row(lg + i * k, io->labels[i], k, scale,
+                               io->b[0].present ? R(io, 0) + i * k : NULL, &hit);
+    io->correct_ref += hit;
+  }
+}
+
+/* steps SGD steps, PyTorch's rule: d = g + wd p; b = d on the first step,
+ * else mom b + d; p -= lr * (mom ? b : d). Fresh: the first step sets the
+ * buffer, which starts as NaN (NULL without momentum); warm: it starts set. */
+static void case_sgd(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t n = io->c.d[0], steps = io->c.d[1];
+  const double lr = r->f[0], mom = r->f[1], wd = r->f[2];
+  const int warm = r->flags & OPC_WARM;
+  const float *p0 = addf_inout(io, 0, "param", n, OPC_RAND), *b0 = NULL;
+  if (warm)
+    b0 = addf_inout(io, 1, "buf", n, OPC_RAND);
+  else if (mom != 0.0) {
+    float *b = addf(io, 1, "buf", B_OUT, n);
+    for (int64_t i = 0; i < n; i++) b[i] = NAN;
+    b0 = b;
+  }
+  const float *g = addf_data(io, 2, "grad", steps * n, r->data);
+  double *p = R(io, 0), *b = b0 ? R(io, 1) : NULL;
+  for (int64_t i = 0; i < n; i++) {
+    p[i] = p0[i];
+    if (b) b[i] = b0[i];
+  }
+  for (int64_t step = 0; step < steps; step++)
+    for (int64_t i = 0; i < n; i++) {
+      double d = (double)g[step * n + i] + wd * p[i];
+      if (mom != 0.0) {
+        b[i] = !warm && step == 0 ? d : mom * b[i] + d;
+        d = b[i];
+      }
+      p[i] -= lr * d;
+    }
+}
+
+/* The generator is defined by its body: the reference is the body. */
+static void case_fill(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t n = io->c.d[0];
+  addf(io, 0, "dst", B_OUT, n);
+  for (int64_t i = 0; i < n; i++)
+    R(io, 0)[i] = inc__k_fill(r->flags & OPC_NORMAL ? INC__FILL_NORMAL : INC__FILL_UNIFORM,
+                              r->f[0], r->f[1], (uint64_t)io->c.d[1], (uint64_t)io->c.d[2], i);
+}
+
+/* case_<op> for every op of OPC_OPS, by name */
+static void (*const case_fns[OPC_NOPS])(oio *io) = {
+#define OPC_CASE_FN_(name) case_##name,
+    OPC_OPS(OPC_CASE_FN_)
+#undef OPC_CASE_FN_
+};
+
+/* ---- the one place a row's op becomes a slot call ------------------------ */
+
+/* Runs the case on ops with the buffers p (NULL for absent ones); returns 0
+ * when ops has no such slot, else 1 with the slot's status in *st. */
+static int opc_call(const oio *io, const inc__backend_ops *ops, inc_context *ctx, void *const *p,
+                    double *loss, int64_t *correct, inc_status *st)
+{
+  const opc_row *r = io->c.row;
+  const int64_t *d = io->c.d;
+  const int fl = r->flags;
+  float *f0 = (float *)p[0], *f1 = (float *)p[1], *f2 = (float *)p[2];
+#define CALL(slot, ...) (ops->slot ? (*st = ops->slot(__VA_ARGS__, ctx), 1) : 0)
+  switch (r->op) {
+  case OPC_copy: return CALL(copy, p[0], p[1], (size_t)d[0]);
+  case OPC_zero: return CALL(zero, (char *)p[0] + d[1], (size_t)(d[0] - d[1]));
+  case OPC_gemm:
+    return CALL(gemm, f0, f1, f2, !!(fl & OPC_TA), !!(fl & OPC_TB), d[0], d[1], d[2], r->f[0],
+                r->f[1]);
+  case OPC_im2col: return CALL(im2col, f0, f1, &io->g);
+  case OPC_col2im: return CALL(col2im, f0, f1, &io->g);
+  case OPC_swap01: return CALL(swap01, f0, f1, d[0], d[1], d[2]);
+  case OPC_conv_out:
+    return CALL(conv_out, f0, fl & OPC_INPLACE ? f0 : f1, f2, d[0], d[1], d[2], !!(fl & OPC_RELU));
+  case OPC_bias_add: return CALL(bias_add, f0, f1, d[0], d[1], d[2]);
+  case OPC_bias_grad: return CALL(bias_grad, f0, f1, d[0], d[1], d[2]);
+  case OPC_relu_fwd: return CALL(relu_fwd, f0, fl & OPC_INPLACE ? f0 : f1, d[0]);
+  case OPC_relu_bwd: return CALL(relu_bwd, f0, f1, f2, d[0]);
+  case OPC_axpy: return CALL(axpy, f0, f1, r->f[0], d[0]);
+  case OPC_slice: return CALL(slice, f0, f1, !!(fl & OPC_TO_BIG), d[0], d[1], d[2], d[3], d[4]);
+  case OPC_maxpool_fwd: return CALL(maxpool_fwd, f0, (int32_t *)p[1], f2, &io->g);
+  case OPC_maxpool_bwd: return CALL(maxpool_bwd, f0, f1, (const int32_t *)p[2], &io->g);
+  case OPC_avgpool_fwd: return CALL(avgpool_fwd, f0, f1, &io->g);
+  case OPC_avgpool_bwd: return CALL(avgpool_bwd, f0, f1, &io->g);
+  case OPC_gap_fwd: return CALL(gap_fwd, f0, f1, d[0], d[1]);
+  case OPC_gap_bwd: return CALL(gap_bwd, f0, f1, d[0], d[1]);
+  case OPC_softmax_ce:
+    return CALL(softmax_ce, loss, correct, f0, f1, io->labels, d[0], d[1],
+                r->f[0] != 0.0f ? r->f[0] : 1.0f / (float)d[0]);
+  case OPC_sgd:
+    if (!ops->sgd) return 0;
+    *st = INC_OK;
+    for (int64_t step = 0; step < d[1] && *st == INC_OK; step++)
+      (void)CALL(sgd, f0, f1, f2 + step * d[0], d[0], r->f[0], r->f[1], r->f[2],
+                 !(fl & OPC_WARM) && step == 0);
+    return 1;
+  case OPC_fill:
+    return CALL(fill, f0, d[0], fl & OPC_NORMAL ? INC__FILL_NORMAL : INC__FILL_UNIFORM, r->f[0],
+                r->f[1], (uint64_t)d[1], (uint64_t)d[2]);
+  default:
+    break;
+  }
+#undef CALL
+  ck_abort_msg("op %d has no call", (int)r->op);
+  return 0;
+}
+
+/* ---- the bodies as a host backend ----------------------------------------- */
+
+static inc_status b_alloc(void **out, size_t bytes, inc_context *ctx)
+{
+  *out = calloc(1, bytes ? bytes : 1);
+  return *out ? INC_OK : INC_ERR_OUT_OF_MEMORY;
+}
+static void b_free(void *p, inc_context *ctx) { free(p); }
+static inc_status b_copy(void *dst, const void *src, size_t bytes, inc_context *ctx)
+{
+  if (bytes) memmove(dst, src, bytes);
+  return INC_OK;
+}
+static inc_status b_zero(void *dst, size_t bytes, inc_context *ctx)
+{
+  if (bytes) memset(dst, 0, bytes);
+  return INC_OK;
+}
+static inc_status b_sync(inc_context *ctx) { return INC_OK; }
+
+static int64_t b_numel(const inc__window *g, int in)
+{
+  return g->n * g->c * (in ? g->h * g->w : g->oh * g->ow);
+}
+
+static inc_status b_im2col(float *col, const float *x, const inc__window *g, inc_context *ctx)
+{
+  const int64_t total = g->c * g->k * g->k * g->n * g->oh * g->ow;
+  for (int64_t i = 0; i < total; i++) col[i] = inc__k_im2col(x, i, g);
+  return INC_OK;
+}
+static inc_status b_col2im(float *dx, const float *col, const inc__window *g, inc_context *ctx)
+{
+  for (int64_t i = 0; i < b_numel(g, 1); i++) dx[i] = inc__k_col2im(col, i, g);
+  return INC_OK;
+}
+static inc_status b_swap01(float *dst, const float *src, int64_t a, int64_t b, int64_t p,
+                           inc_context *ctx)
+{
+  for (int64_t i = 0; i < a * b * p; i++) dst[i] = inc__k_swap01(src, i, a, b, p);
+  return INC_OK;
+}
+static inc_status b_conv_out(float *y, const float *tmp, const float *bias, int64_t n, int64_t c,
+                             int64_t p, int relu, inc_context *ctx)
+{
+  for (int64_t i = 0; i < n * c * p; i++) y[i] = inc__k_conv_out(tmp, bias, i, n, c, p, relu);
+  return INC_OK;
+}
+static inc_status b_bias_add(float *y, const float *bias, int64_t n, int64_t c, int64_t p,
+                             inc_context *ctx)
+{
+  for (int64_t i = 0; i < n * c * p; i++) y[i] = inc__k_bias_add(y, bias, i, c, p);
+  return INC_OK;
+}
+static inc_status b_bias_grad(float *db, const float *dy, int64_t n, int64_t c, int64_t p,
+                              inc_context *ctx)
+{
+  for (int64_t j = 0; j < c; j++) db[j] = inc__k_bias_grad(dy, j, n, c, p);
+  return INC_OK;
+}
+static inc_status b_relu_fwd(float *y, const float *x, int64_t count, inc_context *ctx)
+{
+  for (int64_t i = 0; i < count; i++) y[i] = inc__k_relu(x[i]);
+  return INC_OK;
+}
+static inc_status b_relu_bwd(float *dx, const float *dy, const float *y, int64_t count,
+                             inc_context *ctx)
+{
+  for (int64_t i = 0; i < count; i++) dx[i] = inc__k_relu_grad(dy[i], y[i]);
+  return INC_OK;
+}
+/* axpy has no body in kernels.h: both backends write y[i] += alpha * x[i] */
+static inc_status b_axpy(float *y, const float *x, float alpha, int64_t count, inc_context *ctx)
+{
+  for (int64_t i = 0; i < count; i++) y[i] += alpha * x[i];
+  return INC_OK;
+}
+static inc_status b_slice(float *big, float *small, int to_big, int64_t n, int64_t cb, int64_t ct,
+                          int64_t off, int64_t p, inc_context *ctx)
+{
+  for (int64_t i = 0; i < n * cb * p; i++) {
+    int64_t j = inc__k_slice_index(i, cb, ct, off, p);
+    if (to_big)
+      big[j] = small[i];
+    else
+      small[i] = big[j];
+  }
+  return INC_OK;
+}
+static inc_status b_maxpool_fwd(float *y, int32_t *arg, const float *x, const inc__window *g,
+                                inc_context *ctx)
+{
+  for (int64_t i = 0; i < b_numel(g, 0); i++) {
+    int32_t a;
+    y[i] = inc__k_maxpool(x, i, g, &a);
+    if (arg) arg[i] = a;
+  }
+  return INC_OK;
+}
+static inc_status b_maxpool_bwd(float *dx, const float *dy, const int32_t *arg,
+                                const inc__window *g, inc_context *ctx)
+{
+  for (int64_t i = 0; i < b_numel(g, 1); i++) dx[i] = inc__k_maxpool_grad(dy, arg, i, g);
+  return INC_OK;
+}
+static inc_status b_avgpool_fwd(float *y, const float *x, const inc__window *g, inc_context *ctx)
+{
+  for (int64_t i = 0; i < b_numel(g, 0); i++) y[i] = inc__k_avgpool(x, i, g);
+  return INC_OK;
+}
+static inc_status b_avgpool_bwd(float *dx, const float *dy, const inc__window *g,
+                                inc_context *ctx)
+{
+  for (int64_t i = 0; i < b_numel(g, 1); i++) dx[i] = inc__k_avgpool_grad(dy, i, g);
+  return INC_OK;
+}
+static inc_status b_gap_fwd(float *y, const float *x, int64_t planes, int64_t hw,
+                            inc_context *ctx)
+{
+  for (int64_t j = 0; j < planes; j++) y[j] = inc__k_gap(x, j, hw);
+  return INC_OK;
+}
+static inc_status b_gap_bwd(float *dx, const float *dy, int64_t planes, int64_t hw,
+                            inc_context *ctx)
+{
+  for (int64_t i = 0; i < planes * hw; i++) dx[i] = inc__k_gap_grad(dy, i, hw);
+  return INC_OK;
+}
+static inc_status b_softmax_ce(double *loss_sum, int64_t *correct, float *dlogits,
+                               const float *logits, const int32_t *labels, int64_t n, int64_t k,
+                               float scale, inc_context *ctx)
+{
+  double sum = 0.0;
+  int64_t hits = 0;
+  for (int64_t r = 0; r < n; r++) {
+    int hit;
+    sum += inc__k_softmax_ce_row(logits + r * k, labels[r], k, scale,
+                                 dlogits ? dlogits + r * k : NULL, &hit);
+    hits += hit;
+  }
+  *loss_sum = sum;
+  *correct = hits;
+  return INC_OK;
+}
+static inc_status b_sgd(float *param, float *buf, const float *grad, int64_t count, float lr,
+                        float momentum, float weight_decay, int first, inc_context *ctx)
+{
+  for (int64_t i = 0; i < count; i++)
+    inc__k_sgd(param, buf, grad, i, lr, momentum, weight_decay, first);
+  return INC_OK;
+}
+static inc_status b_fill(float *dst, int64_t count, int dist, float a, float b, uint64_t seed,
+                         uint64_t stream, inc_context *ctx)
+{
+  for (int64_t i = 0; i < count; i++) dst[i] = inc__k_fill(dist, a, b, seed, stream, i);
+  return INC_OK;
+}
+
+const inc__backend_ops opc_body_ops = {
+    .name = "body",
+    .alloc = b_alloc,
+    .free = b_free,
+    .upload = b_copy,
+    .download = b_copy,
+    .copy = b_copy,
+    .zero = b_zero,
+    .synchronize = b_sync,
+    .gemm = NULL, /* BLAS: no body */
+    .im2col = b_im2col,
+    .col2im = b_col2im,
+    .swap01 = b_swap01,
+    .conv_out = b_conv_out,
+    .bias_add = b_bias_add,
+    .bias_grad = b_bias_grad,
+    .relu_fwd = b_relu_fwd,
+    .relu_bwd = b_relu_bwd,
+    .axpy = b_axpy,
+    .slice = b_slice,
+    .maxpool_fwd = b_maxpool_fwd,
+    .maxpool_bwd = b_maxpool_bwd,
+    .avgpool_fwd = b_avgpool_fwd,
+    .avgpool_bwd = b_avgpool_bwd,
+    .gap_fwd = b_gap_fwd,
+    .gap_bwd = b_gap_bwd,
+    .softmax_ce = b_softmax_ce,
+    .sgd = b_sgd,
+    .fill = b_fill,
+};
+
+/* ---- statistics ------------------------------------------------------------ */
+
+enum { ST_BODY, ST_CPU, ST_CUDA, ST_N };
+
+typedef struct opc_stats {
+  pid_t parent;
+  long cases[ST_N][OPC_NOPS];
+  double worst[ST_N][OPC_NOPS]; /* |err| / tol, over the cases with a tolerance */
+  int worst_case[ST_N][OPC_NOPS];
+} opc_stats;
+
+static opc_stats *stats;
+
+static const char *const st_names[ST_N] = {"bodies", "cpu", "cuda"};
+
+static void stats_print(void)
+{
+  if (!stats || getpid() != stats->parent) return;
+  const char *v = getenv("OPC_VERBOSE");
+  int verbose = v && v[0] == '1';
+  fflush(stdout);
+  for (int b = 0; b < ST_N; b++) {
+    long total = 0;
+    double worst = 0.0;
+    int wop = -1;
+    for (int op = 0; op < OPC_NOPS; op++) {
+      total += stats->cases[b][op];
+      if (stats->cases[b][op] && stats->worst[b][op] >= worst) {
+        worst = stats->worst[b][op];
+        wop = op;
+      }
+      if (verbose && stats->cases[b][op])
+        fprintf(stderr, "  op table on %s: %-12s %4ld runs, worst |err|/tol %.2f (case %d)\n",
+                st_names[b], op_names[op], stats->cases[b][op], stats->worst[b][op],
+                stats->worst_case[b][op]);
+    }
+    if (total)
+      fprintf(stderr, "op table on %s: %ld runs, worst |err|/tol %.2f (%s, case %d)\n",
+              st_names[b], total, worst, wop >= 0 ? op_names[wop] : "-",
+              wop >= 0 ? stats->worst_case[b][wop] : -1);
+  }
+}
+
+void opc_stats_init(void)
+{
+  if (stats) return;
+  void *p = mmap(NULL, sizeof(opc_stats), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                 -1, 0);
+  if (p == MAP_FAILED) return; /* no summary then; the cases still run */
+  stats = (opc_stats *)p;
+  memset(stats, 0, sizeof *stats);
+  stats->parent = getpid();
+  atexit(stats_print);
+}
+
+static void stats_note(int st, const oio *io, double ratio)
+{
+  if (!stats) return;
+  const int op = (int)io->c.row->op;
+  if (stats->cases[st][op]++ == 0 || ratio > stats->worst[st][op]) {
+    stats->worst[st][op] = ratio;
+    stats->worst_case[st][op] = io->c.index;
+  }
+}
+
+/* ---- the runner ---------------------------------------------------------------- */
+
+static int same_float_bits(float a, float b)
+{
+  return memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b));
+}
+
+/* Runs the op on ops: buffers in, the call, outputs back into dst[j]. */
+static int run_on(const oio *io, const inc__backend_ops *ops, inc_context *ctx, void **dst,
+                  double *loss, int64_t *correct, const char *what)
+{
+  void *p[MAXBUF] = {NULL, NULL, NULL, NULL};
+  for (int j = 0; j < MAXBUF; j++) {
+    const obuf *b = &io->b[j];
+    if (!b->present) continue;
+    INC_CK(ctx, ops->alloc(&p[j], buf_bytes(b), ctx));
+    INC_CK(ctx, ops->upload(p[j], b->init, buf_bytes(b), ctx));
+  }
+  inc_status st = INC_OK;
+  int ran = opc_call(io, ops, ctx, p, loss, correct, &st);
+  ck_assert_msg(!ran || st == INC_OK, "%s: %s -> %s: %s", what, ops->name,
+                inc_status_string(st), ctx ? inc_context_last_error(ctx) : "");
+  for (int j = 0; j < MAXBUF; j++) {
+    const obuf *b = &io->b[j];
+    if (!b->present) continue;
+    if (ran && b->role == B_OUT) INC_CK(ctx, ops->download(dst[j], p[j], buf_bytes(b), ctx));
+    ops->free(p[j], ctx);
+  }
+  return ran;
+}
+
+void opc_run(int i, const inc__backend_ops *ops, inc_context *ctx)
+{
+  oio io;
+  memset(&io, 0, sizeof io);
+  io.c = get_case(i);
+  const opc_row *r = io.c.row;
+  const int st = !strcmp(ops->name, "body") ? ST_BODY : !strcmp(ops->name, "cpu") ? ST_CPU
+                                                                                    : ST_CUDA;
+  const int bits = (st == ST_CPU && (r->bits & OPC_BITS_CPU)) ||
+                   (st == ST_CUDA && (r->bits & OPC_BITS_CUDA));
+  char what[256];
+  opc_describe(i, what, sizeof what);
+  if (st == ST_CPU && ctx->num_threads > 0) {
+    size_t u = strlen(what);
+    snprintf(what + u, sizeof what - u, " [%d thread%s]", ctx->num_threads,
+             ctx->num_threads == 1 ? "" : "s");
+  }
+
+  io.terms = 1.0;
+  case_fns[r->op](&io); /* buffers, inputs, reference; terms when not 1 */
+  void *got[MAXBUF] = {NULL, NULL, NULL, NULL}, *body[MAXBUF] = {NULL, NULL, NULL, NULL};
+  for (int j = 0; j < MAXBUF; j++) {
+    obuf *b = &io.b[j];
+    if (!b->present || b->role != B_OUT) continue;
+    b->got = got[j] = xmalloc(buf_bytes(b));
+    if (bits) b->body = body[j] = xmalloc(buf_bytes(b));
+  }
+  int ran = run_on(&io, ops, ctx, got, &io.loss_got, &io.correct_got, what);
+  if (ran && bits)
+    ck_assert_msg(run_on(&io, &opc_body_ops, ctx, body, &io.loss_body, &io.correct_body, what),
+                  "%s: bits are asked of an op without a body", what);
+
+  double worst = 0.0;
+  for (int j = 0; ran && j < MAXBUF; j++) {
+    const obuf *b = &io.b[j];
+    if (!b->present || b->role != B_OUT) continue;
+    for (int64_t e = 0; e < b->count; e++) {
+      const double ref = b->ref[e];
+      if (b->kind == K_F32) {
+        const float v = ((const float *)b->got)[e];
+        const double tol = r->atol * sqrt(io.terms) + r->rtol * fabs(ref);
+        const double err = fabs((double)v - ref);
+        const int ok = isnan(ref) ? isnan(v) : isinf(ref) ? (double)v == ref : err <= tol;
+        if (!ok)
+          ck_abort_msg("%s on %s: %s[%lld] = %.9g, expected %.9g (|err| %.3g > %.3g)", what,
+                       ops->name, b->name, (long long)e, (double)v, ref, err, tol);
+        if (isfinite(ref) && tol > 0 && err / tol > worst) worst = err / tol;
+        if (bits && !same_float_bits(v, ((const float *)b->body)[e]))
+          ck_abort_msg("%s on %s: %s[%lld] = %.9g, the body gives %.9g (bits asked)", what,
+                       ops->name, b->name, (long long)e, (double)v,
+                       (double)((const float *)b->body)[e]);
+      } else {
+        const long long v = b->kind == K_I32 ? ((const int32_t *)b->got)[e]
+                                             : ((const unsigned char *)b->got)[e];
+        if (v != (long long)ref)
+          ck_abort_msg("%s on %s: %s[%lld] = %lld, expected %lld", what, ops->name, b->name,
+                       (long long)e, v, (long long)ref);
+      }
+    }
+  }
+  if (ran && r->op == OPC_softmax_ce) {
+    const double tol = (double)io.c.d[0] * (r->atol + 1e-5) + r->rtol * fabs(io.loss_ref);
+    const double err = fabs(io.loss_got - io.loss_ref);
+    ck_assert_msg(err <= tol, "%s on %s: loss sum %.12g, expected %.12g (|err| %.3g > %.3g)",
+                  what, ops->name, io.loss_got, io.loss_ref, err, tol);
+    if (err / tol > worst) worst = err / tol;
+    ck_assert_msg(io.correct_got == io.correct_ref, "%s on %s: %lld hits, expected %lld", what,
+                  ops->name, (long long)io.correct_got, (long long)io.correct_ref);
+    if (bits)
+      ck_assert_msg(io.loss_got == io.loss_body, "%s on %s: loss sum %.17g, the body gives %.17g",
+                    what, ops->name, io.loss_got, io.loss_body);
+  }
+  if (ran) stats_note(st, &io, worst);
+
+  for (int j = 0; j < MAXBUF; j++) {
+    free(io.b[j].init);
+    free(io.b[j].ref);
+    free(got[j]);
+    free(body[j]);
+  }
+  free(io.labels);
+}
+
+void opc_run_row(int r, const inc__backend_ops *ops, inc_context *ctx)
+{
+  ck_assert_msg(r >= 0 && r < NEL(rows), "op table row %d does not exist", r);
+  int first = 0;
+  for (int j = 0; j < r; j++) first += rows[j].nshapes;
+  for (int i = first; i < first + rows[r].nshapes; i++) opc_run(i, ops, ctx);
+}
