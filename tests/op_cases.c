@@ -240,7 +240,7 @@ static const opc_row rows[] = {
 /* ---- cases -------------------------------------------------------------- */
 
 static const char *const op_names[] = {
-#define OPC_NAME_(name) #name,
+#define OPC_NAME_(name, ...) #name,
     OPC_OPS(OPC_NAME_)
 #undef OPC_NAME_
 };
@@ -863,9 +863,9 @@ static void case_fill(oio *io)
                               r->f[0], r->f[1], (uint64_t)io->c.d[1], (uint64_t)io->c.d[2], i);
 }
 
-/* case_<op> for every op of OPC_OPS, by name */
+/* case_<op> for every op of OPC_OPS (the registry's and copy, zero), by name */
 static void (*const case_fns[OPC_NOPS])(oio *io) = {
-#define OPC_CASE_FN_(name) case_##name,
+#define OPC_CASE_FN_(name, ...) case_##name,
     OPC_OPS(OPC_CASE_FN_)
 #undef OPC_CASE_FN_
 };

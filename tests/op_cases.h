@@ -26,10 +26,10 @@
  * bytes (copy, zero) must be exact everywhere.
  *
  * Adding a shape: a line in a shape list. Adding a case: a row. Adding an
- * op: its name in OPC_OPS, a case_<name> function in op_cases.c (its
- * buffers, inputs and float64 reference), its slot call in opc_call (the
- * one place that maps a row's op to a slot), and, when it has a body, a
- * slot of opc_body_ops.
+ * op (its line in the registry, src/ops.h): a case_<name> function in
+ * op_cases.c (its buffers, inputs and float64 reference), its slot call in
+ * opc_call (the one place that maps a row's op to a slot), its rows, and,
+ * when it has a body, a slot of opc_body_ops.
  */
 #ifndef INC_TEST_OP_CASES_H
 #define INC_TEST_OP_CASES_H
@@ -37,14 +37,15 @@
 #include <stdint.h>
 #include "internal.h"
 
-/* The ops of the table, by their backend slot names. */
-#define OPC_OPS(X)                                                                           \
-  X(copy) X(zero) X(gemm) X(im2col) X(col2im) X(swap01) X(conv_out) X(bias_add)              \
-  X(bias_grad) X(relu_fwd) X(relu_bwd) X(axpy) X(slice) X(maxpool_fwd) X(maxpool_bwd)        \
-  X(avgpool_fwd) X(avgpool_bwd) X(gap_fwd) X(gap_bwd) X(softmax_ce) X(sgd) X(fill)
+/* The ops of the table, by their backend slot names: the two memory slots
+ * with kernels of their own (copy, zero), then every op of the registry
+ * (src/ops.h), so that an op added there has no case function until it
+ * has a case (a compile error here). X(name, ...) gets the registry's
+ * columns, unused. */
+#define OPC_OPS(X) X(copy, , , ) X(zero, , , ) INC__OPS(X)
 
 typedef enum opc_op {
-#define OPC_ENUM_(name) OPC_##name,
+#define OPC_ENUM_(name, ...) OPC_##name,
   OPC_OPS(OPC_ENUM_)
 #undef OPC_ENUM_
   OPC_NOPS
