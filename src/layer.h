@@ -127,6 +127,11 @@ typedef struct inc__layer_vt {
    * kind's forward applies when the plan fuses one into it (st->relu). */
   int epilogue;
   unsigned fuses;
+  /* The registry ops its forward and its backward steps call
+   * (INC__OP_BIT(gemm) | ...; not the memory slots every backend has): a
+   * plan is only built on a backend whose supports mask holds those of
+   * its steps. */
+  uint64_t ops[2];
   /* Output shape for input `in`. When bind is 0 nothing may change: an
    * unbound layer checks what it can and reports the shape it would give.
    * When bind is 1 an unbound layer binds (allocates and fills its declared

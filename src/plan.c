@@ -348,6 +348,31 @@ static inc_status place(inc__plan *p)
   return INC_OK;
 }
 
+/* ---- what the backend can run ---- */
+
+/* Every step's ops must be in the backend's supports mask (src/ops.h): a
+ * backend without one gets a message naming it, not a NULL call later. */
+static inc_status check_supported(const inc__plan *p, const inc__step *list, int n)
+{
+  uint64_t have = p->ctx->ops->supports;
+  for (int i = 0; i < n; i++) {
+    const inc__step *st = &list[i];
+    uint64_t need = st->layer ? st->layer->vt->ops[st->op == INC__STEP_BWD]
+                    : st->op >= 0 ? (uint64_t)1 << st->op : 0;
+    if (!(need & ~have)) continue;
+    int op = 0;
+    while (!((need & ~have) >> op & 1)) op++;
+    if (st->layer)
+      return inc__layer_error(st->layer, INC_ERR_UNAVAILABLE,
+                              "the %s backend has no %s op (its supports mask)",
+                              p->ctx->ops->name, inc__op_name((inc__op)op));
+    return inc__error(p->ctx, INC_ERR_UNAVAILABLE,
+                      "execution plan: the %s backend has no %s op (its supports mask)",
+                      p->ctx->ops->name, inc__op_name((inc__op)op));
+  }
+  return INC_OK;
+}
+
 /* ---- the whole build ---- */
 
 static int is_passed(const inc__plan *p, int i) { return p->fwd[i].pass; }
@@ -409,7 +434,9 @@ inc_status inc__plan_build(inc_layer *root, const inc__shape *in, int training, 
     if ((s = inc__plan_emit_bwd(root, p, p->dy, &none, &p->dx)) != INC_OK) goto fail;
     if ((s = mark_no_dx(p)) != INC_OK) goto fail;
   }
-  if ((s = place(p)) != INC_OK) goto fail;
+  if ((s = check_supported(p, p->fwd, p->nfwd)) != INC_OK ||
+      (s = check_supported(p, p->bwd, p->nbwd)) != INC_OK || (s = place(p)) != INC_OK)
+    goto fail;
   *out = p;
   return INC_OK;
 fail:

@@ -44,20 +44,22 @@ typedef struct inc__val {
 } inc__val;
 
 /* What a step runs: a layer's forward or backward pass, or one backend op
- * that moves data between values (the containers' and boundaries' work). */
+ * that moves data between values (the containers' and boundaries' work),
+ * named by its registry id (src/ops.h) or, for the copy slot every backend
+ * has, INC__STEP_COPY. */
 enum {
-  INC__STEP_FWD,     /* layer's forward: x -> y */
-  INC__STEP_BWD,     /* layer's backward: dy -> dx (+ parameter gradients) */
-  INC__STEP_SWAP,    /* y (B, A, P) = x (A, B, P): dim[0] = A, dim[1] = B, dim[2] = P */
-  INC__STEP_COPY,    /* y = x */
-  INC__STEP_AXPY,    /* y += x */
-  INC__STEP_SLICE    /* y (N, CB, P) = x (N, CT, P)[:, off:off+CB]: dim = N, CB, CT, off, P */
+  INC__STEP_FWD = -1,                /* layer's forward: x -> y */
+  INC__STEP_BWD = -2,                /* layer's backward: dy -> dx (+ parameter gradients) */
+  INC__STEP_COPY = -3,               /* y = x */
+  INC__STEP_SWAP = INC__OP_swap01,   /* y (B, A, P) = x (A, B, P): dim[0] = A, dim[1] = B, dim[2] = P */
+  INC__STEP_AXPY = INC__OP_axpy,     /* y += x */
+  INC__STEP_SLICE = INC__OP_slice    /* y (N, CB, P) = x (N, CT, P)[:, off:off+CB]: dim = N, CB, CT, off, P */
 };
 
 #define INC__STEP_AUX 4
 
 typedef struct inc__step {
-  int op;              /* INC__STEP_* */
+  int op;              /* INC__STEP_*: a layer pass, or a registry op id */
   inc_layer *layer;    /* FWD / BWD: the layer it runs for */
   int fwd;             /* BWD: index of its forward step */
   int x, y;            /* FWD: input and output; primitives: source and destination */

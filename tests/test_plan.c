@@ -240,6 +240,34 @@ START_TEST(test_small_plan_rewrites)
 }
 END_TEST
 
+/* A backend whose supports mask lacks an op the tree needs: the plan is
+ * refused with the op's name, nothing runs, and the same model runs once
+ * the backend has it. */
+START_TEST(test_unsupported_op)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *net = small_net(ctx);
+  int64_t xd[4] = {2, 2, 5, 5};
+  inc_tensor *x = tu_tensor(ctx, 4, xd, NULL);
+  const inc_tensor *y;
+  const inc__backend_ops *real = ctx->ops;
+  inc__backend_ops lacking = *real;
+  lacking.supports &= ~INC__OP_BIT(maxpool_bwd);
+  lacking.maxpool_bwd = NULL;
+  ctx->ops = &lacking;
+  INC_CK(ctx, inc_layer_forward(net, x, 0, &y)); /* inference needs no maxpool_bwd */
+  ck_assert_int_eq(inc_layer_forward(net, x, 1, &y), INC_ERR_UNAVAILABLE);
+  ck_assert_ptr_null(y);
+  const char *msg = inc_context_last_error(ctx);
+  ck_assert_msg(strstr(msg, "max_pool2d") && strstr(msg, "no maxpool_bwd op"), "%s", msg);
+  ctx->ops = real;
+  INC_CK(ctx, inc_layer_forward(net, x, 1, &y));
+  inc_tensor_destroy(x);
+  inc_layer_destroy(net);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
 Suite *inc_test_suite_plan(void)
 {
   Suite *s = suite_create("plan");
@@ -249,6 +277,7 @@ Suite *inc_test_suite_plan(void)
   tcase_add_test(tc, test_backward_without_dx);
   tcase_add_test(tc, test_child_own_plan_and_stale_backward);
   tcase_add_test(tc, test_small_plan_rewrites);
+  tcase_add_test(tc, test_unsupported_op);
   suite_add_tcase(s, tc);
   return s;
 }

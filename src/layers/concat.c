@@ -181,6 +181,7 @@ static inc_status concat_emit_bwd(inc_layer *l, inc__plan *p, int dy, const inc_
 
 const inc__layer_vt inc__concat_vt = {
     .kind = "concat",
+    .ops = {INC__OP_BIT(swap01) | INC__OP_BIT(slice), 0}, /* its backward: plan steps */
     .is_container = 1,
     .infer = concat_infer,
     .emit = concat_emit,

@@ -262,6 +262,8 @@ static const inc__tensor_decl conv_tensors[] = {
 const inc__layer_vt inc__conv2d_vt = {
     .kind = "conv2d",
     .fuses = INC__EPI_RELU,
+    .ops = {INC__OP_BIT(gemm) | INC__OP_BIT(im2col) | INC__OP_BIT(swap01) | INC__OP_BIT(conv_out),
+            INC__OP_BIT(gemm) | INC__OP_BIT(col2im) | INC__OP_BIT(swap01) | INC__OP_BIT(bias_grad)},
     .infer = conv_infer,
     .plan_fwd = conv_plan_fwd,
     .plan_bwd = conv_plan_bwd,

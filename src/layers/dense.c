@@ -97,6 +97,7 @@ static const inc__tensor_decl dense_tensors[] = {
 
 const inc__layer_vt inc__dense_vt = {
     .kind = "dense",
+    .ops = {INC__OP_BIT(gemm) | INC__OP_BIT(bias_add), INC__OP_BIT(gemm) | INC__OP_BIT(bias_grad)},
     .infer = dense_infer,
     .plan_fwd = dense_plan_fwd,
     .plan_bwd = dense_plan_bwd,

@@ -56,6 +56,7 @@ static inc_status flatten_run_bwd(const inc__plan *p, const inc__step *st)
 
 const inc__layer_vt inc__flatten_vt = {
     .kind = "flatten",
+    .ops = {INC__OP_BIT(swap01), INC__OP_BIT(swap01)},
     .infer = flatten_infer,
     .plan_fwd = flatten_plan_fwd,
     .plan_bwd = flatten_plan_bwd,

@@ -130,6 +130,7 @@ static void pool_describe(const inc_layer *l, char *buf, size_t cap)
 
 const inc__layer_vt inc__max_pool2d_vt = {
     .kind = "max_pool2d",
+    .ops = {INC__OP_BIT(maxpool_fwd), INC__OP_BIT(maxpool_bwd)},
     .infer = pool_infer,
     .plan_fwd = pool_plan_fwd,
     .plan_bwd = pool_plan_bwd,
@@ -140,6 +141,7 @@ const inc__layer_vt inc__max_pool2d_vt = {
 
 const inc__layer_vt inc__avg_pool2d_vt = {
     .kind = "avg_pool2d",
+    .ops = {INC__OP_BIT(avgpool_fwd), INC__OP_BIT(avgpool_bwd)},
     .infer = pool_infer,
     .plan_fwd = pool_plan_fwd,
     .plan_bwd = pool_plan_bwd,
@@ -223,6 +225,7 @@ static inc_status gap_run_bwd(const inc__plan *p, const inc__step *st)
 
 const inc__layer_vt inc__global_avg_pool2d_vt = {
     .kind = "global_avg_pool2d",
+    .ops = {INC__OP_BIT(gap_fwd), INC__OP_BIT(gap_bwd)},
     .infer = gap_infer,
     .plan_fwd = pool_plan_fwd,
     .plan_bwd = pool_plan_bwd,

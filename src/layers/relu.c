@@ -51,6 +51,7 @@ static inc_status relu_run_bwd(const inc__plan *p, const inc__step *st)
 const inc__layer_vt inc__relu_vt = {
     .kind = "relu",
     .epilogue = INC__EPI_RELU,
+    .ops = {INC__OP_BIT(relu_fwd), INC__OP_BIT(relu_bwd)},
     .infer = relu_infer,
     .plan_fwd = relu_plan_fwd,
     .plan_bwd = relu_plan_bwd,
