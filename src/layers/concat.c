@@ -130,19 +130,21 @@ static int move(inc__plan *p, int op, int x, int y, int64_t d0, int64_t d1, int6
   return inc__plan_step(p, &st);
 }
 
-/* The part of dy for branch output b (shape bs) at channel offset off. */
-static int dy_part(inc__plan *p, int dy, const inc_tensor *b, int64_t off)
+/* The part of dy for branch output b at channel offset off. (What it needs
+ * of b and dy is read first: adding a value moves the plan's values.) */
+static int dy_part(inc__plan *p, int dy, int b, int64_t off)
 {
-  const inc_tensor *g = inc__pv(p, dy);
+  const inc_tensor *g = inc__pv(p, dy), *bt = inc__pv(p, b);
   inc__shape bs;
-  inc__shape_of(b, &bs);
-  int64_t n = g->dims[0], pl = inc__plane(g), cb = bs.d[1];
+  inc__shape_of(bt, &bs);
+  int64_t n = g->dims[0], pl = inc__plane(g), cb = bs.d[1], ct = g->dims[1];
+  int b_cnhw = bt->cnhw, b_as_cnhw = inc__as_cnhw(bt);
   if (inc__as_nchw(g)) { /* a slice copy */
-    int part = inc__plan_value(p, &bs, b->cnhw);
-    if (part < 0 || move(p, INC__STEP_SLICE, dy, part, n, cb, g->dims[1], off, pl) < 0) return -1;
+    int part = inc__plan_value(p, &bs, b_cnhw);
+    if (part < 0 || move(p, INC__STEP_SLICE, dy, part, n, cb, ct, off, pl) < 0) return -1;
     return part;
   }
-  if (inc__as_cnhw(b)) return inc__plan_view(p, dy, off * n * pl, &bs, 1); /* the block */
+  if (b_as_cnhw) return inc__plan_view(p, dy, off * n * pl, &bs, 1); /* the block */
   /* a branch that gave (N, Cb, ...): swap its block back */
   int block = inc__plan_view(p, dy, off * n * pl, &bs, 1), part = inc__plan_value(p, &bs, 0);
   if (block < 0 || part < 0 || move(p, INC__STEP_SWAP, block, part, cb, n, pl, 0, 0) < 0) return -1;
@@ -164,10 +166,11 @@ static inc_status concat_emit_bwd(inc_layer *l, inc__plan *p, int dy, const inc_
   int64_t off = 0;
   if (sum < 0) return INC_ERR_OUT_OF_MEMORY;
   for (int i = 0; i < l->nchildren; i++) {
-    const inc_tensor *b = inc__pv(p, p->ins[in0 + i]);
-    int part = dy_part(p, dy, b, off), bdx;
+    int b = p->ins[in0 + i], bdx;
+    int64_t cb = inc__pv(p, b)->dims[1];
+    int part = dy_part(p, dy, b, off);
     if (part < 0) return INC_ERR_OUT_OF_MEMORY;
-    off += b->dims[1];
+    off += cb;
     inc__sink into = {sum, filled};
     inc_status s = inc__plan_emit_bwd(l->children[i], p, part, &into, &bdx);
     if (s != INC_OK) return s;

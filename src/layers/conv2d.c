@@ -133,8 +133,7 @@ static inc_status make_col(inc_context *ctx, const conv_priv *c, float *col, con
 static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
 {
   const conv_priv *c = (const conv_priv *)st->layer->priv;
-  const inc_tensor *x = inc__pv(p, st->x);
-  inc_tensor *y = inc__pv(p, st->y); /* (N, OC, OH, OW) */
+  const inc_tensor *x = inc__pv(p, st->x), *y = inc__pv(p, st->y); /* y (N, OC, OH, OW) */
   int64_t n = x->dims[0], np = n * y->dims[2] * y->dims[3];
   if (is_pointwise(c) && inc__as_cnhw(x))
     st->flags |= COL_IS_X;
@@ -145,7 +144,7 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
     if ((st->aux[A_TMP] = inc__plan_scratch(p, c->oc * np)) < 0) /* (OC, N*OH*OW) */
       return INC_ERR_OUT_OF_MEMORY;
   }
-  y->cnhw = !(st->flags & NCHW_OUT);
+  inc__pv(p, st->y)->cnhw = !(st->flags & NCHW_OUT); /* y moved with the values added */
   return INC_OK;
 }
 
@@ -191,6 +190,9 @@ static inc_status conv_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *si
   const inc__step *f = &p->fwd[st->fwd];
   const inc_tensor *x = inc__pv(p, f->x), *dy = inc__pv(p, st->dy);
   int64_t np = dy->dims[0] * inc__plane(dy), kdim = x->dims[1] * c->k * c->k;
+  inc__shape in; /* read before values are added, which moves them */
+  inc__shape_of(x, &in);
+  int x_cnhw = x->cnhw;
   if (!inc__as_cnhw(dy) && (st->aux[B_DYT] = inc__plan_scratch(p, c->oc * np)) < 0)
     return INC_ERR_OUT_OF_MEMORY; /* dy as (OC, N*OH*OW) */
   st->aux[B_COL] = f->flags & COL_IS_X ? f->x : f->aux[A_COL];
@@ -199,9 +201,7 @@ static inc_status conv_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *si
     st->accum = sink->accum;
     return INC_OK;
   }
-  inc__shape in;
-  inc__shape_of(x, &in);
-  if ((st->dx = inc__plan_value(p, &in, x->cnhw)) < 0) return INC_ERR_OUT_OF_MEMORY;
+  if ((st->dx = inc__plan_value(p, &in, x_cnhw)) < 0) return INC_ERR_OUT_OF_MEMORY;
   if (!(f->flags & COL_IS_X) && (st->aux[B_DCOL] = inc__plan_scratch(p, kdim * np)) < 0)
     return INC_ERR_OUT_OF_MEMORY; /* dcol (C*K*K, N*OH*OW) */
   return INC_OK;
