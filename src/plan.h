@@ -143,6 +143,13 @@ int inc__plan_readers_all(const inc__plan *p, int v, int (*pred)(const inc__step
  * array grows): read what is needed first. */
 static inline inc_tensor *inc__pv(const inc__plan *p, int v) { return &p->vals[v].t; }
 
+/* The input of a layer step: its own x (forward), or its forward step's
+ * (backward: the shape and layout its gradient has). */
+static inline const inc_tensor *inc__plan_input(const inc__plan *p, const inc__step *st)
+{
+  return inc__pv(p, st->op == INC__STEP_BWD ? p->fwd[st->fwd].x : st->x);
+}
+
 /* For a backward step's run function: 1 if it computes its input
  * gradient in this run (the caller may want none). */
 static inline int inc__plan_dx_wanted(const inc__plan *p, const inc__step *st)

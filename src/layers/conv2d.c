@@ -110,12 +110,12 @@ static inc_status col_pass(inc_context *ctx, int to_col, float *col, float *img,
   return INC_OK;
 }
 
-/* The window of step st's input. */
+/* The window of step st's input (forward or backward). */
 static inc_status step_window(const inc__plan *p, const inc__step *st, const inc_tensor **x,
                               inc__window *g)
 {
   inc__shape in;
-  *x = inc__pv(p, p->fwd[st->op == INC__STEP_BWD ? st->fwd : (int)(st - p->fwd)].x);
+  *x = inc__plan_input(p, st);
   inc__shape_of(*x, &in);
   return conv_window(st->layer, &in, g);
 }

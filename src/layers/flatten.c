@@ -47,7 +47,7 @@ static inc_status flatten_plan_bwd(inc__plan *p, inc__step *st, const inc__sink 
 static inc_status flatten_run_bwd(const inc__plan *p, const inc__step *st)
 {
   inc_context *ctx = p->ctx;
-  const inc_tensor *x = inc__pv(p, p->fwd[st->fwd].x), *dy = inc__pv(p, st->dy);
+  const inc_tensor *x = inc__plan_input(p, st), *dy = inc__pv(p, st->dy);
   float *dx = inc__pv(p, st->dx)->data;
   if (!inc__as_nchw(x)) /* back to the input's channel-major layout */
     return ctx->ops->swap01(dx, dy->data, x->dims[0], x->dims[1], inc__plane(x), ctx);

@@ -50,13 +50,11 @@ static inc_status pool_infer(inc_layer *l, const inc__shape *in, inc__shape *out
   return INC_OK;
 }
 
-/* The window of a forward step's input (of the forward step of a backward
- * one). */
+/* The window of step st's input (forward or backward). */
 static inc_status step_window(const inc__plan *p, const inc__step *st, inc__window *g)
 {
-  const inc__step *f = st->op == INC__STEP_BWD ? &p->fwd[st->fwd] : st;
   inc__shape in;
-  inc__shape_of(inc__pv(p, f->x), &in);
+  inc__shape_of(inc__plan_input(p, st), &in);
   return pool_window(st->layer, &in, g);
 }
 
@@ -218,7 +216,7 @@ static inc_status gap_run_fwd(const inc__plan *p, const inc__step *st)
 
 static inc_status gap_run_bwd(const inc__plan *p, const inc__step *st)
 {
-  const inc_tensor *x = inc__pv(p, p->fwd[st->fwd].x);
+  const inc_tensor *x = inc__plan_input(p, st);
   return p->ctx->ops->gap_bwd(inc__pv(p, st->dx)->data, inc__pv(p, st->dy)->data,
                               x->dims[0] * x->dims[1], x->dims[2] * x->dims[3], p->ctx);
 }
