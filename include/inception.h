@@ -365,9 +365,15 @@ INC_API inc_status inc_layer_forward(inc_layer *layer, const inc_tensor *x, int 
                                      const inc_tensor **y);
 
 /* Backpropagates dy (shape of the last output) through the layer, after a
- * training forward (else INC_ERR_STATE). Overwrites every parameter gradient
- * of the subtree and sets *dx to the input gradient, owned by the layer and
- * valid until its next call. dx may be NULL if not wanted. */
+ * training forward of this same layer (else INC_ERR_STATE; a child of a
+ * tree that ran forward has not run one itself). Overwrites every parameter
+ * gradient of the subtree and sets *dx to the input gradient, owned by the
+ * layer and valid until its next call. dx may be NULL if not wanted (the
+ * work only it needs is skipped). INC_ERR_STATE too when the subtree's
+ * layers, their order or their bound parameters changed since that forward
+ * (a rename does not count). It may be called again for the same forward:
+ * the first backward reuses the memory of what the forward kept, so a
+ * further one runs that forward again first, from the same x. */
 INC_API inc_status inc_layer_backward(inc_layer *layer, const inc_tensor *dy,
                                       const inc_tensor **dx);
 

@@ -357,6 +357,7 @@ static inc_status check_supported(const inc__plan *p, const inc__step *list, int
   uint64_t have = p->ctx->ops->supports;
   for (int i = 0; i < n; i++) {
     const inc__step *st = &list[i];
+    if (st->pass) continue; /* fused into the step before: never runs */
     uint64_t need = st->layer ? st->layer->vt->ops[st->op == INC__STEP_BWD]
                     : st->op >= 0 ? (uint64_t)1 << st->op : 0;
     if (!(need & ~have)) continue;
@@ -373,6 +374,29 @@ static inc_status check_supported(const inc__plan *p, const inc__step *list, int
   return INC_OK;
 }
 
+/* ---- what the plan depends on ---- */
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+  for (int i = 0; i < 8; i++, v >>= 8) h = (h ^ (v & 0xff)) * 0x100000001b3ULL; /* FNV-1a */
+  return h;
+}
+
+static uint64_t signature(const inc_layer *l, uint64_t h)
+{
+  h = mix(h, (uint64_t)(uintptr_t)l);
+  h = mix(h, (uint64_t)l->nchildren);
+  for (int i = 0; i < l->nparams; i++) h = mix(h, l->params[i].value->uid);
+  for (int i = 0; i < l->nbuffers; i++) h = mix(h, l->buffers[i].value->uid);
+  for (int i = 0; i < l->nchildren; i++) h = signature(l->children[i], h);
+  return h;
+}
+
+uint64_t inc__plan_signature(const inc_layer *root)
+{
+  return signature(root, 0xcbf29ce484222325ULL);
+}
+
 /* ---- the whole build ---- */
 
 static int is_passed(const inc__plan *p, int i) { return p->fwd[i].pass; }
@@ -387,7 +411,7 @@ inc_status inc__plan_build(inc_layer *root, const inc__shape *in, int training, 
   p->root = root;
   p->in = *in;
   p->training = training ? 1 : 0;
-  p->version = ctx->tree_version;
+  p->sig = inc__plan_signature(root);
   p->dy_ext = p->dy = p->dx = -1;
   inc_status s = INC_ERR_OUT_OF_MEMORY;
   if ((p->x = inc__plan_value(p, in, 0)) < 0) goto fail;

@@ -82,12 +82,18 @@ typedef struct inc__sink {
   int accum;
 } inc__sink;
 
+/* A training plan's saved values: none (no training forward since the
+ * arena last changed hands), fresh from the forward, or consumed by a
+ * backward (whose gradients may have reused their memory: a further
+ * backward runs the forward again first). */
+enum { INC__TRAINED_NONE, INC__TRAINED_FRESH, INC__TRAINED_USED };
+
 typedef struct inc__plan {
   inc_context *ctx;
   inc_layer *root;
   inc__shape in;         /* the input shape it was built for */
   int training;          /* with backward steps and saved values */
-  uint64_t version;      /* ctx->tree_version when built */
+  uint64_t sig;          /* inc__plan_signature of the tree when built */
   inc__val *vals;
   int nvals, cap_vals;
   inc__step *fwd, *bwd;
@@ -99,7 +105,7 @@ typedef struct inc__plan {
   size_t arena_bytes;    /* what the placed values need */
   int building_bwd;      /* emission state: steps go to bwd */
   int no_dx;             /* while running backward: the caller wants no dx */
-  int trained;           /* a training forward ran on it and backward may follow */
+  int trained;           /* INC__TRAINED_*: what backward can use */
 } inc__plan;
 
 /* ---- building (src/plan.c) ---- */
@@ -108,6 +114,10 @@ typedef struct inc__plan {
 inc_status inc__plan_build(inc_layer *root, const inc__shape *in, int training,
                            inc__plan **out);
 void inc__plan_free(inc__plan *p);
+/* What a plan of root depends on besides the input shape: the tree's
+ * layers, their order and their bound tensors (a hash over the tree). A
+ * change elsewhere in the context, or a new name, leaves it as it was. */
+uint64_t inc__plan_signature(const inc_layer *root);
 
 /* For kinds and containers while the plan is built: */
 /* A new value of shape s (float32; layout from cnhw). Returns its index or

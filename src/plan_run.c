@@ -40,7 +40,7 @@ static inc_status ensure_arena(inc__plan *p)
   l->arena = a;
   l->arena_bytes = p->arena_bytes;
   for (int i = 0; i < 2; i++) /* what the other plan kept lay in the old arena */
-    if (l->plans[i]) l->plans[i]->trained = 0;
+    if (l->plans[i]) l->plans[i]->trained = INC__TRAINED_NONE;
   return INC_OK;
 }
 
@@ -79,16 +79,24 @@ static inc_status run_step(const inc__plan *p, const inc__step *st)
   return s;
 }
 
+static inc_status run_forward(inc__plan *p)
+{
+  inc_status s = INC_OK;
+  for (int i = 0; s == INC_OK && i < p->nfwd; i++) s = run_step(p, &p->fwd[i]);
+  return s;
+}
+
 inc_status inc__plan_forward(inc__plan *p, const inc_tensor *x)
 {
   inc_status s = ensure_arena(p);
   if (s != INC_OK) return s;
-  p->trained = 0;
+  for (int i = 0; i < 2; i++) /* both plans of the layer share its arena */
+    if (p->root->plans[i]) p->root->plans[i]->trained = INC__TRAINED_NONE;
+  p->trained = INC__TRAINED_NONE;
   p->vals[p->x].t.data = x->data;
   bind(p);
-  for (int i = 0; i < p->nfwd; i++)
-    if ((s = run_step(p, &p->fwd[i])) != INC_OK) return s;
-  p->trained = p->training;
+  if ((s = run_forward(p)) != INC_OK) return s;
+  p->trained = p->training ? INC__TRAINED_FRESH : INC__TRAINED_NONE;
   return INC_OK;
 }
 
@@ -97,6 +105,11 @@ inc_status inc__plan_backward(inc__plan *p, const inc_tensor *dy, int want_dx)
   inc_status s = INC_OK;
   p->vals[p->dy_ext].t.data = dy->data;
   bind(p);
+  /* A backward reuses saved values' memory once it has read them: a second
+   * backward for the same forward first runs that forward again (from the
+   * same x, which the caller keeps unchanged): same values, same result. */
+  if (p->trained == INC__TRAINED_USED && (s = run_forward(p)) != INC_OK) return s;
+  p->trained = INC__TRAINED_USED;
   p->no_dx = !want_dx;
   for (int i = 0; s == INC_OK && i < p->nbwd; i++) {
     const inc__step *st = &p->bwd[i];

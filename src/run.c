@@ -79,7 +79,7 @@ INC_API inc_status inc_layer_initialize(inc_layer *layer, inc_init scheme, int f
 static inc_status plan_for(inc_layer *l, const inc__shape *in, int training, inc__plan **out)
 {
   inc__plan *p = l->plans[training];
-  if (!p || p->version != l->ctx->tree_version || !inc__shape_eq(&p->in, in)) {
+  if (!p || p->sig != inc__plan_signature(l) || !inc__shape_eq(&p->in, in)) {
     inc__plan *q;
     inc_status s = inc__plan_build(l, in, training, &q);
     if (s != INC_OK) return s;
@@ -107,7 +107,6 @@ INC_API inc_status inc_layer_forward(inc_layer *layer, const inc_tensor *x, int 
   training = training ? 1 : 0;
   inc__plan *p;
   if ((s = plan_for(layer, &in, training, &p)) != INC_OK) return s;
-  if (layer->plans[!training]) layer->plans[!training]->trained = 0; /* same arena */
   if ((s = inc__plan_forward(p, x)) != INC_OK) return s;
   *y = inc__pv(p, p->out);
   return INC_OK;
@@ -123,14 +122,14 @@ INC_API inc_status inc_layer_backward(inc_layer *layer, const inc_tensor *dy,
   s = check_input(layer, dy, "backward");
   if (s != INC_OK) return s;
   inc__plan *p = layer->plans[1];
-  if (!p || !p->trained)
+  if (!p || p->trained == INC__TRAINED_NONE)
     return inc__layer_error(layer, INC_ERR_STATE,
                             "backward needs a training forward first (inc_layer_forward with "
                             "training=1)");
-  if (p->version != layer->ctx->tree_version)
+  if (p->sig != inc__plan_signature(layer))
     return inc__layer_error(layer, INC_ERR_STATE,
-                            "the layer tree changed since the training forward; run forward "
-                            "again");
+                            "the layer tree changed (layers, order or bound parameters) since "
+                            "the training forward; run forward again");
   inc__shape ds, ys;
   inc__shape_of(dy, &ds);
   inc__shape_of(inc__pv(p, p->y), &ys);

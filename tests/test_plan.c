@@ -191,12 +191,22 @@ START_TEST(test_child_own_plan_and_stale_backward)
   INC_CK(ctx, inc_layer_forward(net, x, 1, &y));
   float *c1 = tu_host(yc); /* the child's output lives in its own arena */
   ck_assert(memcmp(c0, c1, sizeof(float) * 2 * 6 * 5 * 5) == 0);
-  /* a tree changed after the training forward: backward refuses */
+  /* a new name, or another tree of the context changing, leaves the
+   * plan valid; the tree itself changing after the training forward makes
+   * backward refuse */
+  inc_layer *other;
   INC_CK(ctx, inc_layer_set_name(cat, "mixed"));
+  INC_CK(ctx, inc_sequential_create(ctx, &other));
+  inc_layer *oc;
+  INC_CK(ctx, inc_relu_create(ctx, &oc));
+  INC_CK(ctx, inc_sequential_append(other, oc));
+  INC_CK(ctx, inc_layer_backward(net, dy, NULL));
+  INC_CK(ctx, inc_layer_unbind(inc_layer_child(net, 0)));
   ck_assert_int_eq(inc_layer_backward(net, dy, NULL), INC_ERR_STATE);
   ck_assert_ptr_nonnull(strstr(inc_context_last_error(ctx), "changed"));
-  INC_CK(ctx, inc_layer_forward(net, x, 1, &y));
+  INC_CK(ctx, inc_layer_forward(net, x, 1, &y)); /* binds the first convolution again */
   INC_CK(ctx, inc_layer_backward(net, dy, NULL));
+  inc_layer_destroy(other);
   /* an inference forward in between ends what backward could use */
   INC_CK(ctx, inc_layer_forward(net, x, 0, &y));
   ck_assert_int_eq(inc_layer_backward(net, dy, NULL), INC_ERR_STATE);
@@ -240,6 +250,45 @@ START_TEST(test_small_plan_rewrites)
 }
 END_TEST
 
+/* A second backward for one training forward gives the same gradients:
+ * the first reused the saved values' memory, so the second runs the
+ * forward again first. GoogLeNet is deep enough for gradients to land on
+ * saved activations. */
+START_TEST(test_second_backward)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *net = googlenet(ctx);
+  int64_t xd[4] = {2, 1, 64, 64}, dd[2] = {2, 10};
+  float *hx = (float *)malloc(sizeof(float) * 2 * 64 * 64), hd[20];
+  tu_fill(hx, 2 * 64 * 64, 7, 0, 1);
+  tu_fill(hd, 20, 8, -1, 1);
+  inc_tensor *x = tu_tensor(ctx, 4, xd, hx), *dy = tu_tensor(ctx, 2, dd, hd);
+  const inc_tensor *y, *dx;
+  int64_t n1, n2, nx = 2 * 64 * 64;
+  INC_CK(ctx, inc_layer_forward(net, x, 1, &y));
+  float *y0 = tu_host(y);
+  INC_CK(ctx, inc_layer_backward(net, dy, &dx));
+  float *g1 = grads(ctx, net, &n1), *dx1 = tu_host(dx);
+  INC_CK(ctx, inc_layer_backward(net, dy, &dx));
+  float *g2 = grads(ctx, net, &n2), *dx2 = tu_host(dx), *y1 = tu_host(y);
+  ck_assert_int_eq(n1, n2);
+  ck_assert(memcmp(g1, g2, (size_t)n1 * sizeof(float)) == 0);
+  ck_assert(memcmp(dx1, dx2, (size_t)nx * sizeof(float)) == 0);
+  ck_assert(memcmp(y0, y1, sizeof(float) * 20) == 0);
+  free(hx);
+  free(y0);
+  free(y1);
+  free(g1);
+  free(g2);
+  free(dx1);
+  free(dx2);
+  inc_tensor_destroy(x);
+  inc_tensor_destroy(dy);
+  inc_layer_destroy(net);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
 /* A backend whose supports mask lacks an op the tree needs: the plan is
  * refused with the op's name, nothing runs, and the same model runs once
  * the backend has it. */
@@ -278,6 +327,7 @@ Suite *inc_test_suite_plan(void)
   tcase_add_test(tc, test_child_own_plan_and_stale_backward);
   tcase_add_test(tc, test_small_plan_rewrites);
   tcase_add_test(tc, test_unsupported_op);
+  tcase_add_test(tc, test_second_backward);
   suite_add_tcase(s, tc);
   return s;
 }

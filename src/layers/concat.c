@@ -98,9 +98,8 @@ static inc_status concat_run_fwd(const inc__plan *p, const inc__step *st)
     int bi = p->ins[st->in + i];
     const inc_tensor *b = inc__pv(p, bi); /* (N, Cb, ...) */
     int64_t cb = b->dims[1];
-    if (p->vals[bi].base == st->y) /* written in place by its branch */
-      ;
-    else if (!inc__as_nchw(y)) { /* y stored (C, N, ...): rows off.. are the block */
+    if (p->vals[bi].base == st->y) { /* written in place by its branch */
+    } else if (!inc__as_nchw(y)) { /* y stored (C, N, ...): rows off.. are the block */
       float *dst = y->data + off * n * pl;
       if (inc__as_cnhw(b))
         s = ctx->ops->copy(dst, b->data, (size_t)(cb * n * pl) * sizeof(float), ctx);
@@ -114,8 +113,8 @@ static inc_status concat_run_fwd(const inc__plan *p, const inc__step *st)
   return s;
 }
 
-/* Adds a data-moving step from x to y; -1 when out of memory. */
-static int move(inc__plan *p, int op, int x, int y, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+/* Adds a data-moving step writing y from x; -1 when out of memory. */
+static int move(inc__plan *p, int op, int y, int x, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
                 int64_t d4)
 {
   inc__step st;
@@ -141,13 +140,13 @@ static int dy_part(inc__plan *p, int dy, int b, int64_t off)
   int b_cnhw = bt->cnhw, b_as_cnhw = inc__as_cnhw(bt);
   if (inc__as_nchw(g)) { /* a slice copy */
     int part = inc__plan_value(p, &bs, b_cnhw);
-    if (part < 0 || move(p, INC__STEP_SLICE, dy, part, n, cb, ct, off, pl) < 0) return -1;
+    if (part < 0 || move(p, INC__STEP_SLICE, part, dy, n, cb, ct, off, pl) < 0) return -1;
     return part;
   }
   if (b_as_cnhw) return inc__plan_view(p, dy, off * n * pl, &bs, 1); /* the block */
   /* a branch that gave (N, Cb, ...): swap its block back */
   int block = inc__plan_view(p, dy, off * n * pl, &bs, 1), part = inc__plan_value(p, &bs, 0);
-  if (block < 0 || part < 0 || move(p, INC__STEP_SWAP, block, part, cb, n, pl, 0, 0) < 0) return -1;
+  if (block < 0 || part < 0 || move(p, INC__STEP_SWAP, part, block, cb, n, pl, 0, 0) < 0) return -1;
   return part;
 }
 
@@ -161,8 +160,12 @@ static inc_status concat_emit_bwd(inc_layer *l, inc__plan *p, int dy, const inc_
   const inc_tensor *x = inc__pv(p, f->x);
   inc__shape in;
   inc__shape_of(x, &in);
-  int sum = sink->val >= 0 ? sink->val : inc__plan_value(p, &in, x->cnhw);
-  int filled = sink->val >= 0 && sink->accum, in0 = f->in;
+  /* The container's sum is ours only when we write it first; added into it,
+   * ours is summed apart and added once, so that the branches add up in
+   * the order of a concat of its own. */
+  int own = sink->val < 0 || sink->accum;
+  int sum = own ? inc__plan_value(p, &in, x->cnhw) : sink->val;
+  int filled = 0, in0 = f->in;
   int64_t off = 0;
   if (sum < 0) return INC_ERR_OUT_OF_MEMORY;
   for (int i = 0; i < l->nchildren; i++) {
@@ -174,7 +177,7 @@ static inc_status concat_emit_bwd(inc_layer *l, inc__plan *p, int dy, const inc_
     inc__sink into = {sum, filled};
     inc_status s = inc__plan_emit_bwd(l->children[i], p, part, &into, &bdx);
     if (s != INC_OK) return s;
-    if (bdx != sum && move(p, filled ? INC__STEP_AXPY : INC__STEP_COPY, bdx, sum, 0, 0, 0, 0, 0) < 0)
+    if (bdx != sum && move(p, filled ? INC__STEP_AXPY : INC__STEP_COPY, sum, bdx, 0, 0, 0, 0, 0) < 0)
       return INC_ERR_OUT_OF_MEMORY;
     filled = 1;
   }
