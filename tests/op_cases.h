@@ -9,7 +9,8 @@
  * three ways, by the same runner:
  *
  *   - the INC_HD bodies of src/kernels.h, run one element at a time by a
- *     host table of slots (opc_body_ops), against a float64 reference
+ *     host table of slots (opc_body_ops, tests/op_bodies.c), against a
+ *     float64 reference
  *     written from the op's definition (suite `kernels`);
  *   - the CPU backend at 1 and 2 threads (suite `cpu_ops`);
  *   - the CUDA backend, emulated in CI, real on a GPU (suite `cuda`),
@@ -116,7 +117,8 @@ int opc_count(void);
 void opc_describe(int i, char *buf, size_t cap);
 
 /* The bodies of src/kernels.h as a table of host slots, one element at a
- * time ("body"); gemm is NULL (it has no body: BLAS / cuBLAS). */
+ * time ("body"); gemm is NULL (it has no body: BLAS / cuBLAS).
+ * tests/op_bodies.c. */
 extern const inc__backend_ops opc_body_ops;
 
 /* Runs case i on ops (with ctx, which must belong to that backend; any

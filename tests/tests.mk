@@ -6,7 +6,7 @@
 # library so that tests can reach internal symbols (kernel bodies, backend
 # tables) as well as the public API.
 
-TEST_SRC := $(sort $(wildcard tests/test_*.c)) tests/main.c $(wildcard tests/fixture.c tests/util.c tests/cuda_util.c tests/op_cases.c)
+TEST_SRC := $(sort $(wildcard tests/test_*.c)) tests/main.c $(wildcard tests/fixture.c tests/util.c tests/cuda_util.c tests/op_cases.c tests/op_bodies.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/tests/run
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -lpthread)
