@@ -385,6 +385,7 @@ static uint64_t mix(uint64_t h, uint64_t v)
 static uint64_t signature(const inc_layer *l, uint64_t h)
 {
   h = mix(h, (uint64_t)(uintptr_t)l);
+  h = mix(h, (uint64_t)(uintptr_t)l->vt);
   h = mix(h, (uint64_t)l->nchildren);
   for (int i = 0; i < l->nparams; i++) h = mix(h, l->params[i].value->uid);
   for (int i = 0; i < l->nbuffers; i++) h = mix(h, l->buffers[i].value->uid);
@@ -398,8 +399,6 @@ uint64_t inc__plan_signature(const inc_layer *root)
 }
 
 /* ---- the whole build ---- */
-
-static int is_passed(const inc__plan *p, int i) { return p->fwd[i].pass; }
 
 inc_status inc__plan_build(inc_layer *root, const inc__shape *in, int training, inc__plan **out)
 {
@@ -420,7 +419,7 @@ inc_status inc__plan_build(inc_layer *root, const inc__shape *in, int training, 
   fuse_epilogues(p);
   for (int i = 0; i < p->nfwd; i++) { /* layouts, views and scratch, in step order */
     inc__step *st = &p->fwd[i];
-    if (is_passed(p, i)) continue;
+    if (st->pass) continue;
     if ((s = st->layer->vt->plan_fwd(p, st)) != INC_OK) goto fail;
   }
   p->out = p->y;

@@ -92,7 +92,6 @@ inc_status inc__plan_forward(inc__plan *p, const inc_tensor *x)
   if (s != INC_OK) return s;
   for (int i = 0; i < 2; i++) /* both plans of the layer share its arena */
     if (p->root->plans[i]) p->root->plans[i]->trained = INC__TRAINED_NONE;
-  p->trained = INC__TRAINED_NONE;
   p->vals[p->x].t.data = x->data;
   bind(p);
   if ((s = run_forward(p)) != INC_OK) return s;
