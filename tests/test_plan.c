@@ -258,13 +258,13 @@ START_TEST(test_second_backward)
 {
   inc_context *ctx = tu_cpu();
   inc_layer *net = googlenet(ctx);
-  int64_t xd[4] = {2, 1, 64, 64}, dd[2] = {2, 10};
-  float *hx = (float *)malloc(sizeof(float) * 2 * 64 * 64), hd[20];
-  tu_fill(hx, 2 * 64 * 64, 7, 0, 1);
+  int64_t xd[4] = {2, 1, 32, 32}, dd[2] = {2, 10};
+  float *hx = (float *)malloc(sizeof(float) * 2 * 32 * 32), hd[20];
+  tu_fill(hx, 2 * 32 * 32, 7, 0, 1);
   tu_fill(hd, 20, 8, -1, 1);
   inc_tensor *x = tu_tensor(ctx, 4, xd, hx), *dy = tu_tensor(ctx, 2, dd, hd);
   const inc_tensor *y, *dx;
-  int64_t n1, n2, nx = 2 * 64 * 64;
+  int64_t n1, n2, nx = 2 * 32 * 32;
   INC_CK(ctx, inc_layer_forward(net, x, 1, &y));
   float *y0 = tu_host(y);
   INC_CK(ctx, inc_layer_backward(net, dy, &dx));
