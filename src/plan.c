@@ -72,6 +72,14 @@ int inc__plan_value(inc__plan *p, const inc__shape *s, int cnhw)
   return i;
 }
 
+int inc__plan_like(inc__plan *p, int v)
+{
+  inc__shape s; /* read first: adding a value moves the values */
+  inc__shape_of(inc__pv(p, v), &s);
+  int cnhw = inc__pv(p, v)->cnhw;
+  return inc__plan_value(p, &s, cnhw);
+}
+
 int inc__plan_scratch(inc__plan *p, int64_t count)
 {
   inc__shape s = {1, {count}};

@@ -6,8 +6,9 @@
  * planned for, src/plan.c walks the tree once: containers lay out their
  * children (emit), every leaf becomes one forward step, and then rewrite
  * rules work on the flat list instead of on flags set around calls:
- *   - a conv2d whose output only a ReLU reads rectifies it in its own bias
- *     pass, and the ReLU step passes its input on (fusion);
+ *   - a step whose output only an epilogue kind reads, of a kind that fuses
+ *     it (a ReLU after a conv2d), applies it in its own output pass, and
+ *     the epilogue's step passes that value on (fusion);
  *   - activations are channel-major, (C, N, ...), except the output of a
  *     conv2d read only by convolutions that run im2col (layouts);
  *   - a concat's branch outputs are views of their blocks of its output;
@@ -123,6 +124,9 @@ uint64_t inc__plan_signature(const inc_layer *root);
 /* A new value of shape s (float32; layout from cnhw). Returns its index or
  * -1 after setting the context's message (out of memory). */
 int inc__plan_value(inc__plan *p, const inc__shape *s, int cnhw);
+/* A new value of the shape and layout of value v (an input gradient like
+ * its input). Returns its index or -1 (message set). */
+int inc__plan_like(inc__plan *p, int v);
 /* A new flat value of count elements (float32 or int32). */
 int inc__plan_scratch(inc__plan *p, int64_t count);
 /* A new value viewing base at element offset off, of shape s. */

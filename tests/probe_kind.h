@@ -55,11 +55,8 @@ static inc_status probe_run_fwd(const inc__plan *p, const inc__step *st)
 
 static inc_status probe_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *sink)
 {
-  const inc_tensor *x = inc__pv(p, p->fwd[st->fwd].x);
-  inc__shape s;
   (void)sink;
-  inc__shape_of(x, &s);
-  st->dx = inc__plan_value(p, &s, x->cnhw);
+  st->dx = inc__plan_like(p, p->fwd[st->fwd].x);
   return st->dx < 0 ? INC_ERR_OUT_OF_MEMORY : INC_OK;
 }
 

@@ -157,14 +157,11 @@ static inc_status concat_emit_bwd(inc_layer *l, inc__plan *p, int dy, const inc_
                                   int *dx)
 {
   const inc__step *f = &p->fwd[inc__plan_fwd_step(p, l)];
-  const inc_tensor *x = inc__pv(p, f->x);
-  inc__shape in;
-  inc__shape_of(x, &in);
   /* The container's sum is ours only when we write it first; added into it,
    * ours is summed apart and added once, so that the branches add up in
    * the order of a concat of its own. */
   int own = sink->val < 0 || sink->accum;
-  int sum = own ? inc__plan_value(p, &in, x->cnhw) : sink->val;
+  int sum = own ? inc__plan_like(p, f->x) : sink->val;
   int filled = 0, in0 = f->in;
   int64_t off = 0;
   if (sum < 0) return INC_ERR_OUT_OF_MEMORY;

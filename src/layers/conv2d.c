@@ -190,9 +190,7 @@ static inc_status conv_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *si
   const inc__step *f = &p->fwd[st->fwd];
   const inc_tensor *x = inc__pv(p, f->x), *dy = inc__pv(p, st->dy);
   int64_t np = dy->dims[0] * inc__plane(dy), kdim = x->dims[1] * c->k * c->k;
-  inc__shape in; /* read before values are added, which moves them */
-  inc__shape_of(x, &in);
-  int x_cnhw = x->cnhw;
+  /* x and dy are not read below: adding values moves them */
   if (!inc__as_cnhw(dy) && (st->aux[B_DYT] = inc__plan_scratch(p, c->oc * np)) < 0)
     return INC_ERR_OUT_OF_MEMORY; /* dy as (OC, N*OH*OW) */
   st->aux[B_COL] = f->flags & COL_IS_X ? f->x : f->aux[A_COL];
@@ -201,7 +199,7 @@ static inc_status conv_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *si
     st->accum = sink->accum;
     return INC_OK;
   }
-  if ((st->dx = inc__plan_value(p, &in, x_cnhw)) < 0) return INC_ERR_OUT_OF_MEMORY;
+  if ((st->dx = inc__plan_like(p, f->x)) < 0) return INC_ERR_OUT_OF_MEMORY;
   if (!(f->flags & COL_IS_X) && (st->aux[B_DCOL] = inc__plan_scratch(p, kdim * np)) < 0)
     return INC_ERR_OUT_OF_MEMORY; /* dcol (C*K*K, N*OH*OW) */
   return INC_OK;

@@ -54,12 +54,9 @@ static inc_status dense_run_fwd(const inc__plan *p, const inc__step *st)
 /* Backward reads the saved input for the weight gradient. */
 static inc_status dense_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *sink)
 {
-  int x = p->fwd[st->fwd].x;
-  inc__shape in;
   (void)sink;
-  inc__shape_of(inc__pv(p, x), &in);
-  st->aux[0] = x;
-  st->dx = inc__plan_value(p, &in, 0); /* (N, F) */
+  st->aux[0] = p->fwd[st->fwd].x;
+  st->dx = inc__plan_like(p, st->aux[0]); /* (N, F) */
   return st->dx < 0 ? INC_ERR_OUT_OF_MEMORY : INC_OK;
 }
 

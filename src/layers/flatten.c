@@ -36,11 +36,8 @@ static inc_status flatten_run_fwd(const inc__plan *p, const inc__step *st)
 
 static inc_status flatten_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *sink)
 {
-  const inc_tensor *x = inc__pv(p, p->fwd[st->fwd].x);
-  inc__shape in;
   (void)sink;
-  inc__shape_of(x, &in);
-  st->dx = inc__plan_value(p, &in, x->cnhw); /* shape and layout of the input */
+  st->dx = inc__plan_like(p, p->fwd[st->fwd].x); /* shape and layout of the input */
   return st->dx < 0 ? INC_ERR_OUT_OF_MEMORY : INC_OK;
 }
 

@@ -74,13 +74,9 @@ static inc_status pool_plan_fwd(inc__plan *p, inc__step *st)
 /* Any pooling: the input gradient has the input's shape and layout. */
 static inc_status pool_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *sink)
 {
-  const inc__step *f = &p->fwd[st->fwd];
-  const inc_tensor *x = inc__pv(p, f->x);
-  inc__shape in;
   (void)sink;
-  inc__shape_of(x, &in);
-  st->aux[0] = f->aux[0];
-  st->dx = inc__plan_value(p, &in, x->cnhw);
+  st->aux[0] = p->fwd[st->fwd].aux[0];
+  st->dx = inc__plan_like(p, p->fwd[st->fwd].x);
   return st->dx < 0 ? INC_ERR_OUT_OF_MEMORY : INC_OK;
 }
 

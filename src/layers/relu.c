@@ -32,12 +32,9 @@ static inc_status relu_run_fwd(const inc__plan *p, const inc__step *st)
  * fused convolution's output) masks dy. */
 static inc_status relu_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *sink)
 {
-  const inc_tensor *y = inc__pv(p, p->fwd[st->fwd].y);
-  inc__shape s;
   (void)sink;
-  inc__shape_of(y, &s);
   st->aux[0] = p->fwd[st->fwd].y;
-  st->dx = inc__plan_value(p, &s, y->cnhw); /* shape and layout of y (and x) */
+  st->dx = inc__plan_like(p, st->aux[0]); /* shape and layout of y (and x) */
   return st->dx < 0 ? INC_ERR_OUT_OF_MEMORY : INC_OK;
 }
 
