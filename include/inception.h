@@ -244,6 +244,24 @@ INC_API inc_status inc_flatten_create(inc_context *ctx, inc_layer **out);
 /* Fully connected layer: (N, F) -> (N, out_features), weight (out, F), bias. */
 INC_API inc_status inc_dense_create(inc_context *ctx, int out_features, inc_layer **out);
 
+/* 2-D batch normalization (since 0.4), PyTorch's BatchNorm2d over (N, C, H,
+ * W) inputs; the channel count binds on first use. Parameters "weight"
+ * (ones) and "bias" (zeros); buffers "running_mean" (zeros), "running_var"
+ * (ones) and "num_batches_tracked" (a count, shape (1), saved as PyTorch's
+ * 0-d int64 tensor; exact up to 2^24 batches), under PyTorch's names, so a
+ * state_dict saved with the safetensors package loads both ways.
+ * A training forward normalises each channel with the batch's mean and
+ * biased variance, moves running = (1 - momentum) running + momentum batch
+ * (the variance unbiased) and counts the batch; it needs more than one
+ * value per channel (N*H*W >= 2, else INC_ERR_SHAPE). An evaluation forward
+ * (training = 0) uses the running statistics; after a convolution it is
+ * folded into the convolution's weights and bias (one step). eps (PyTorch:
+ * 1e-5) must be finite and > 0, momentum (PyTorch: 0.1) in [0, 1]; else
+ * INC_ERR_INVALID_ARGUMENT. Returns INC_OK and a new layer in *out (owned by
+ * the caller until added to a container), or an error with *out NULL. */
+INC_API inc_status inc_batch_norm2d_create(inc_context *ctx, float eps, float momentum,
+                                           inc_layer **out);
+
 /* A container that applies its children one after the other. */
 INC_API inc_status inc_sequential_create(inc_context *ctx, inc_layer **out);
 

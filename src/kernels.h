@@ -255,6 +255,106 @@ INC_HD static inline float inc__k_gap_grad(const float *dy, int64_t i, int64_t h
   return dy[i / hw] / (float)hw;
 }
 
+/* ---- batch norm --------------------------------------------------------
+ * x (N, C, P): channel c's statistics run over its M = N*P values (a
+ * channel-major tensor is passed as (1, C, N*P)); invstd = 1/sqrt(var + eps). */
+
+/* Channel ci's mean and biased variance, two passes in double. */
+INC_HD static inline void inc__k_bn_stats(const float *x, int64_t ci, int64_t n, int64_t c,
+                                          int64_t p, double *mean, double *var)
+{
+  double sum = 0.0, sq = 0.0;
+  for (int64_t ni = 0; ni < n; ni++)
+    for (int64_t pi = 0; pi < p; pi++) sum += x[(ni * c + ci) * p + pi];
+  double mu = sum / (double)(n * p);
+  for (int64_t ni = 0; ni < n; ni++)
+    for (int64_t pi = 0; pi < p; pi++) {
+      double d = x[(ni * c + ci) * p + pi] - mu;
+      sq += d * d;
+    }
+  *mean = mu;
+  *var = sq / (double)(n * p);
+}
+
+/* PyTorch's running statistics update for channel ci from the batch's mean
+ * and biased variance over m >= 2 values: the variance enters unbiased. */
+INC_HD static inline void inc__k_bn_running(float *running_mean, float *running_var, int64_t ci,
+                                            double mean, double var, int64_t m, float momentum)
+{
+  float unbiased = (float)(var * (double)m / (double)(m - 1));
+  running_mean[ci] = (1.0f - momentum) * running_mean[ci] + momentum * (float)mean;
+  running_var[ci] = (1.0f - momentum) * running_var[ci] + momentum * unbiased;
+}
+
+/* y[i] = (x - mean) * invstd * weight + bias, ReLU if relu. */
+INC_HD static inline float inc__k_bn_apply(const float *x, int64_t i, int64_t c, int64_t p,
+                                           const float *mean, const float *invstd,
+                                           const float *weight, const float *bias, int relu)
+{
+  int64_t ci = (i / p) % c;
+  float v = (x[i] - mean[ci]) * invstd[ci] * weight[ci] + bias[ci];
+  return (relu && v < 0.0f) ? 0.0f : v;
+}
+
+/* y[i] in evaluation: the running statistics in place of the batch's. */
+INC_HD static inline float inc__k_bn_eval(const float *x, int64_t i, int64_t c, int64_t p,
+                                          const float *running_mean, const float *running_var,
+                                          const float *weight, const float *bias, float eps,
+                                          int relu)
+{
+  int64_t ci = (i / p) % c;
+  float v = (x[i] - running_mean[ci]) / sqrtf(running_var[ci] + eps) * weight[ci] + bias[ci];
+  return (relu && v < 0.0f) ? 0.0f : v;
+}
+
+/* Channel ci's gradient sums in double: dbias = sum dy, dweight = sum dy * xhat. */
+INC_HD static inline void inc__k_bn_grad_sums(const float *dy, const float *x, int64_t ci,
+                                              int64_t n, int64_t c, int64_t p, float mean,
+                                              float invstd, double *dbias, double *dweight)
+{
+  double db = 0.0, dw = 0.0;
+  for (int64_t ni = 0; ni < n; ni++)
+    for (int64_t pi = 0; pi < p; pi++) {
+      int64_t j = (ni * c + ci) * p + pi;
+      db += dy[j];
+      dw += (double)dy[j] * (double)((x[j] - mean) * invstd);
+    }
+  *dbias = db;
+  *dweight = dw;
+}
+
+/* dx[i] of a training-mode batch norm, from the channel's sums over its m
+ * values (inv_m = 1/m): weight invstd (dy - (dbias + xhat dweight) / m). */
+INC_HD static inline float inc__k_bn_dx(const float *dy, const float *x, int64_t i, int64_t c,
+                                        int64_t p, const float *mean, const float *invstd,
+                                        const float *weight, const float *dweight,
+                                        const float *dbias, float inv_m)
+{
+  int64_t ci = (i / p) % c;
+  float xhat = (x[i] - mean[ci]) * invstd[ci];
+  return weight[ci] * invstd[ci] * (dy[i] - (dbias[ci] + xhat * dweight[ci]) * inv_m);
+}
+
+/* Folding an evaluation batch norm into the convolution before it, whose
+ * weight is (OC, K) and bias b (OC; may be NULL): scale s = weight /
+ * sqrt(running_var + eps); w_out[i] = w[i] * s, b_out[o] = (b - running_mean)
+ * * s + bias. */
+INC_HD static inline float inc__k_bn_fold_w(const float *w, int64_t i, int64_t k,
+                                            const float *weight, const float *running_var,
+                                            float eps)
+{
+  int64_t o = i / k;
+  return w[i] * (weight[o] / sqrtf(running_var[o] + eps));
+}
+
+INC_HD static inline float inc__k_bn_fold_b(const float *b, int64_t o, const float *weight,
+                                            const float *bias, const float *running_mean,
+                                            const float *running_var, float eps)
+{
+  float s = weight[o] / sqrtf(running_var[o] + eps);
+  return ((b ? b[o] : 0.0f) - running_mean[o]) * s + bias[o];
+}
+
 /* ---- loss --------------------------------------------------------------- */
 
 /* Softmax cross-entropy of one row of k logits against label; returns the

@@ -143,7 +143,8 @@ inc_status inc__decl_fill(inc_context *ctx, const inc__tensor_decl *d, inc_init 
                           inc_tensor *t)
 {
   switch (d->init) {
-  case INC__INIT_ZEROS: return ctx->ops->zero(t->data, (size_t)t->numel * sizeof(float), ctx);
+  case INC__INIT_ZEROS:
+  case INC__INIT_COUNT: return ctx->ops->zero(t->data, (size_t)t->numel * sizeof(float), ctx);
   case INC__INIT_ONES:
   case INC__INIT_CONSTANT: {
     /* a uniform fill on [v, v) is v exactly (fmaf(0, u, v)); it draws no

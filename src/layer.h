@@ -85,7 +85,12 @@ typedef enum inc__init_rule {
    * shape as PyTorch computes them: with receptive = dims[2] * ... (1 for
    * fewer dims), fan_in = dims[1] * receptive, fan_out = dims[0] * receptive
    * (a 1-D tensor (n) counts as (n, 1)) */
-  INC__INIT_WEIGHT = 3
+  INC__INIT_WEIGHT = 3,
+  /* a count, zero at first: a buffer of shape (1) holding an integer as a
+   * float (exact to 2^24), kept in files as a 0-d int64 tensor, as PyTorch
+   * keeps num_batches_tracked; loading takes int64 or float32 of shape ()
+   * or (1) */
+  INC__INIT_COUNT = 4
 } inc__init_rule;
 
 typedef struct inc__tensor_decl {
@@ -110,8 +115,10 @@ struct inc__step;
 struct inc__sink;
 
 /* Epilogues: elementwise kinds a producing step can apply in its own
- * output pass (the plan fuses them, src/plan.c). */
-enum { INC__EPI_RELU = 1 };
+ * output pass (the plan fuses them, src/plan.c). A batch norm is one only
+ * in an inference plan, where it is a per-channel affine map that folds
+ * into the weights of the convolution before it. */
+enum { INC__EPI_RELU = 1, INC__EPI_BN = 2 };
 
 /* A cache of tensor names: count strings, made at tree_version version. */
 typedef struct inc__names {
@@ -291,7 +298,16 @@ inc_status inc__create_begin(inc_context *ctx, inc_layer **out, const char *what
 /* ---- the layer tables (src/layers/) ---- */
 extern const inc__layer_vt inc__conv2d_vt, inc__max_pool2d_vt, inc__avg_pool2d_vt,
     inc__global_avg_pool2d_vt, inc__relu_vt, inc__flatten_vt, inc__dense_vt,
-    inc__sequential_vt, inc__concat_vt;
+    inc__sequential_vt, inc__concat_vt, inc__batch_norm2d_vt;
+
+/* Batch norm (src/layers/batchnorm.c). inc__batch_norm2d_fold: the weight
+ * w_out (OC, K) and bias b_out (OC) of the convolution w (OC, K), b (OC; may
+ * be NULL) followed by the batch norm bn in evaluation (the bn_fold op).
+ * inc__batch_norm2d_settings: 1 and its eps and momentum (either may be
+ * NULL) for a batch norm, 0 for a layer of another kind. */
+inc_status inc__batch_norm2d_fold(const inc_layer *bn, float *w_out, float *b_out,
+                                  const float *w, const float *b, int64_t oc, int64_t k);
+int inc__batch_norm2d_settings(const inc_layer *l, float *eps, float *momentum);
 
 #ifdef __cplusplus
 }

@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 /* 2: the backend table gained the supports mask and registry-ordered op slots */
-#define INC__MODULE_VERSION 2
+#define INC__MODULE_VERSION 3
 
 /* The module's file name: "libinception-cuda.so." INC_VERSION_MAJOR. */
 #define INC__MODULE_STR2(x) #x

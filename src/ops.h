@@ -110,6 +110,38 @@
   /* dx (planes, hw) = dy (planes) / hw, spread over each plane */                                \
   X(gap_bwd, (float *dx, const float *dy, int64_t planes, int64_t hw, inc_context *ctx),          \
     (dx, dy, planes, hw, ctx), INC__PROF_POOL)                                                    \
+  /* ---- batch norm: src/cpu/batchnorm.c, cuda/batchnorm.cu ---- */                              \
+  /* training, x (N, C, P) with N*P >= 2 per channel: mean, invstd (C) = each channel's batch    \
+   * mean and 1/sqrt(biased variance + eps), kept for backward; y (N, C, P) = (x - mean) invstd  \
+   * weight + bias, ReLU if relu; running_mean, running_var (C) move by momentum towards the     \
+   * mean and the unbiased variance (inc__k_bn_running) and count (1) += 1, unless the three   \
+   * are NULL (a forward run again: nothing tracked) */                       \
+  X(bn_fwd_train, (float *y, float *mean, float *invstd, float *running_mean, float *running_var, \
+                   float *count, const float *x, const float *weight, const float *bias,          \
+                   int64_t n, int64_t c, int64_t p, float eps, float momentum, int relu,          \
+                   inc_context *ctx),                                                             \
+    (y, mean, invstd, running_mean, running_var, count, x, weight, bias, n, c, p, eps, momentum,  \
+     relu, ctx), INC__PROF_ELTWISE)                                                               \
+  /* evaluation: y (N, C, P) = (x - running_mean) / sqrt(running_var + eps) weight + bias, ReLU   \
+   * if relu */                                                                                   \
+  X(bn_fwd_eval, (float *y, const float *x, const float *weight, const float *bias,               \
+                  const float *running_mean, const float *running_var, int64_t n, int64_t c,      \
+                  int64_t p, float eps, int relu, inc_context *ctx),                              \
+    (y, x, weight, bias, running_mean, running_var, n, c, p, eps, relu, ctx), INC__PROF_ELTWISE) \
+  /* backward of bn_fwd_train: dweight, dbias (C) = the sums of dy xhat and dy per channel;       \
+   * dx (N, C, P; NULL: not wanted) = weight invstd (dy - (dbias + xhat dweight) / (N P)) */      \
+  X(bn_bwd, (float *dx, float *dweight, float *dbias, const float *dy, const float *x,            \
+             const float *mean, const float *invstd, const float *weight, int64_t n, int64_t c,   \
+             int64_t p, inc_context *ctx),                                                        \
+    (dx, dweight, dbias, dy, x, mean, invstd, weight, n, c, p, ctx), INC__PROF_ELTWISE)           \
+  /* an evaluation batch norm folded into the convolution before it: w_out (OC, K) = w (OC, K)    \
+   * s, b_out (OC) = (b - running_mean) s + bias, s = weight / sqrt(running_var + eps); b (OC)    \
+   * may be NULL (a convolution without bias) */                                                  \
+  X(bn_fold, (float *w_out, float *b_out, const float *w, const float *b, const float *weight,    \
+              const float *bias, const float *running_mean, const float *running_var,             \
+              int64_t oc, int64_t k, float eps, inc_context *ctx),                                \
+    (w_out, b_out, w, b, weight, bias, running_mean, running_var, oc, k, eps, ctx),               \
+    INC__PROF_LAYOUT)                                                                             \
   /* ---- loss, optimizer, init: src/cpu/, cuda/ loss, sgd, fill ---- */                          \
   /* softmax cross-entropy of logits (N, K) with host labels, already checked to lie in [0, K):   \
    * host *loss_sum (row losses summed in double) and *correct; dlogits (N, K) =                  \

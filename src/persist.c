@@ -11,6 +11,10 @@
  * shapes (and unbound again if a later check fails), every model tensor
  * must be in the file with its shape and every model tensor of the file in
  * the model. Only then are values copied in.
+ *
+ * Every tensor is float32 in the file, but a count (INC__INIT_COUNT:
+ * num_batches_tracked), which is a 0-d int64 as PyTorch saves it and loads
+ * from int64 or float32 of shape () or (1).
  */
 #include <stdio.h>
 #include <string.h>
@@ -108,9 +112,11 @@ static inc_status save(const inc_layer *model, const inc_optimizer *opt, int n_m
     if (!v) continue;
     if ((s = to_host(v, &host[n])) != INC_OK) break;
     out[n].name = i < pl.n ? pl.names[i] : st.names[i - pl.n];
-    out[n].ndim = v->ndim;
+    int count = i < pl.n && pl.t[i]->decl->init == INC__INIT_COUNT;
+    out[n].ndim = count ? 0 : v->ndim;
     out[n].shape = v->dims;
     out[n].host = host[n];
+    out[n].dtype = count ? INC__ST_I64 : INC__ST_F32;
     n++;
   }
   if (s == INC_OK) s = inc__st_write(path, out, n, keys, values, n_meta, ctx->err, sizeof ctx->err);
@@ -153,24 +159,34 @@ static void unbind_gen(inc_layer *l, uint64_t gen)
   if (l->bound && l->vt->tensors && l->bound_gen == gen) inc__layer_unbind_tree(l);
 }
 
-static int same_shape(const inc__st_entry *e, const inc_tensor *t)
+/* 1 if entry e can be loaded into t, declared by decl (NULL: optimizer state):
+ * a count from int64 or float32 of shape () or (1), else float32 of t's
+ * shape. */
+static int same_shape(const inc__st_entry *e, const inc_tensor *t, const inc__tensor_decl *decl)
 {
-  if (e->ndim != t->ndim) return 0;
+  if (decl && decl->init == INC__INIT_COUNT) return e->ndim == 0 || (e->ndim == 1 && e->shape[0] == 1);
+  if (e->dtype != INC__ST_F32 || e->ndim != t->ndim) return 0;
   for (int d = 0; d < t->ndim; d++)
     if (e->shape[d] != t->dims[d]) return 0;
   return 1;
 }
 
-/* Copies the entry's little-endian floats into tensor t through tmp, a host
- * buffer of at least t->numel floats. */
+/* Copies the entry's little-endian floats (or int64 counts) into tensor t
+ * through tmp, a host buffer of at least t->numel floats. */
 static inc_status upload_entry(const inc__st_file *f, const inc__st_entry *e, inc_tensor *t,
                                float *tmp)
 {
   const unsigned char *src = f->data + e->begin;
   for (int64_t i = 0; i < t->numel; i++) {
-    const unsigned char *b = src + 4 * i;
-    uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-    memcpy(&tmp[i], &u, 4);
+    const unsigned char *b = src + inc__st_dsize(e->dtype) * i;
+    uint64_t u = 0;
+    for (unsigned k = 0; k < inc__st_dsize(e->dtype); k++) u |= (uint64_t)b[k] << (8 * k);
+    if (e->dtype == INC__ST_I64) {
+      tmp[i] = (float)(int64_t)u;
+    } else {
+      uint32_t u32 = (uint32_t)u;
+      memcpy(&tmp[i], &u32, 4);
+    }
   }
   return t->ctx->ops->upload(t->data, tmp, (size_t)t->numel * sizeof(float), t->ctx);
 }
@@ -208,9 +224,11 @@ static inc_status load(inc_layer *model, inc_optimizer *opt, const char *path)
     if (!match[i])
       s = inc__error(ctx, INC_ERR_SHAPE, "load %s: the file has no tensor \"%s\"", path,
                      pl.names[i]);
-    else if (!same_shape(match[i], v))
-      s = inc__error(ctx, INC_ERR_SHAPE, "load %s: tensor \"%s\" is %s in the file but %s in the model",
-                     path, pl.names[i], inc__dims_str(match[i]->ndim, match[i]->shape, a, sizeof a),
+    else if (!same_shape(match[i], v, pl.t[i]->decl))
+      s = inc__error(ctx, INC_ERR_SHAPE,
+                     "load %s: tensor \"%s\" is %s %s in the file but %s float32 in the model",
+                     path, pl.names[i], match[i]->dtype == INC__ST_I64 ? "int64" : "float32",
+                     inc__dims_str(match[i]->ndim, match[i]->shape, a, sizeof a),
                      inc__dims_str(v->ndim, v->dims, b, sizeof b));
   }
   if (s == INC_OK && model_entries != pl.n) {
@@ -240,7 +258,7 @@ static inc_status load(inc_layer *model, inc_optimizer *opt, const char *path)
     for (int i = 0; s == INC_OK && i < st.n; i++) {
       st_e[i] = inc__st_find(&f, st.names[i]);
       if (!st_e[i]) continue;
-      if (!same_shape(st_e[i], st.params[i]))
+      if (!same_shape(st_e[i], st.params[i], NULL))
         s = inc__error(ctx, INC_ERR_SHAPE, "load %s: \"%s\" does not match its parameter's shape",
                        path, st.names[i]);
       else

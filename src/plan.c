@@ -121,7 +121,7 @@ void inc__plan_step_init(inc__step *st, int op, inc_layer *l)
   memset(st, 0, sizeof *st);
   st->op = op;
   st->layer = l;
-  st->fwd = st->x = st->y = st->dy = st->dx = -1;
+  st->fwd = st->x = st->y = st->dy = st->dx = st->fold = -1;
   for (int i = 0; i < INC__STEP_AUX; i++) st->aux[i] = -1;
 }
 
@@ -211,21 +211,29 @@ static void rename_value(inc__plan *p, int from, int to)
 /* Fusion: a step whose output only an epilogue kind (a ReLU) reads, and
  * whose kind says it applies that epilogue in its own output pass (conv2d),
  * takes it on (st->relu); the epilogue's step then passes that value on,
- * and its backward still masks with it. */
+ * and its backward still masks with it. An evaluation batch norm after a
+ * convolution folds into its weights (st->fold, inference plans only),
+ * before any ReLU: conv -> batch norm -> ReLU becomes one step. */
 static void fuse_epilogues(inc__plan *p)
 {
   for (int i = 0; i < p->nfwd; i++) {
     inc__step *r = &p->fwd[i];
     if (r->op != INC__STEP_FWD || !r->layer->vt->epilogue || r->x == p->x) continue;
+    int epi = r->layer->vt->epilogue;
+    if (epi == INC__EPI_BN && p->training) continue;
     int prod = -1, readers = 0;
     for (int j = 0; j < p->nfwd; j++) {
-      if (p->fwd[j].op == INC__STEP_FWD && p->fwd[j].y == r->x) prod = j;
-      if (reads(p, &p->fwd[j], r->x)) readers++;
+      if (p->fwd[j].op == INC__STEP_FWD && !p->fwd[j].pass && p->fwd[j].y == r->x) prod = j;
+      if (!p->fwd[j].pass && reads(p, &p->fwd[j], r->x)) readers++; /* fused: not a reader */
     }
     if (prod < 0 || readers != 1 || p->fwd[prod].relu ||
-        !(p->fwd[prod].layer->vt->fuses & (unsigned)r->layer->vt->epilogue))
+        (epi == INC__EPI_BN && p->fwd[prod].fold >= 0) ||
+        !(p->fwd[prod].layer->vt->fuses & (unsigned)epi))
       continue;
-    p->fwd[prod].relu = 1;
+    if (epi == INC__EPI_BN)
+      p->fwd[prod].fold = i;
+    else
+      p->fwd[prod].relu = 1;
     r->pass = 1;
     rename_value(p, r->y, r->x); /* the epilogue's output is the producer's */
   }

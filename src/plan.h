@@ -68,6 +68,8 @@ typedef struct inc__step {
   int aux[INC__STEP_AUX]; /* kind-private values (col, argmax, scratch), -1 if unused */
   int in, nin;         /* FWD of a multi-input step (concat): its inputs in plan->ins */
   int relu;            /* FWD: a fused ReLU epilogue (the kind fuses INC__EPI_RELU) */
+  int fold;            /* FWD: the (passed) step of an evaluation batch norm folded into
+                        * this one (the kind fuses INC__EPI_BN), else -1 */
   int pass;            /* FWD relu: fused into the step before; y is x */
   int accum;           /* BWD: add into dx instead of writing it */
   int flags;           /* kind-private decisions taken at planning */
@@ -107,6 +109,8 @@ typedef struct inc__plan {
   int building_bwd;      /* emission state: steps go to bwd */
   int no_dx;             /* while running backward: the caller wants no dx */
   int trained;           /* INC__TRAINED_*: what backward can use */
+  int rerun;             /* while a backward runs the forward again: steps with side
+                          * effects (running statistics) leave them out */
 } inc__plan;
 
 /* ---- building (src/plan.c) ---- */

@@ -107,7 +107,12 @@ inc_status inc__plan_backward(inc__plan *p, const inc_tensor *dy, int want_dx)
   /* A backward reuses saved values' memory once it has read them: a second
    * backward for the same forward first runs that forward again (from the
    * same x, which the caller keeps unchanged): same values, same result. */
-  if (p->trained == INC__TRAINED_USED && (s = run_forward(p)) != INC_OK) return s;
+  if (p->trained == INC__TRAINED_USED) {
+    p->rerun = 1;
+    s = run_forward(p);
+    p->rerun = 0;
+    if (s != INC_OK) return s;
+  }
   p->trained = INC__TRAINED_USED;
   p->no_dx = !want_dx;
   for (int i = 0; s == INC_OK && i < p->nbwd; i++) {

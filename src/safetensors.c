@@ -4,7 +4,8 @@
  *
  * The parser is a recursive descent over exactly the safetensors schema:
  * top object { name: entry, "__metadata__": {string: string} }, entry
- * { "dtype": "F32", "shape": [ints], "data_offsets": [begin, end] }.
+ * { "dtype": "F32", "shape": [ints], "data_offsets": [begin, end] }
+ * (or "I64": counts).
  * Anything else is INC_ERR_FORMAT with a message saying where.
  */
 #include <errno.h>
@@ -205,9 +206,11 @@ static inc_status parse_entry(parser *p, inc__st_entry *e)
       if (!strcmp(key, "dtype") && !have_dtype) {
         char *dt = NULL;
         s = parse_string(p, &dt);
-        if (s == INC_OK && strcmp(dt, "F32")) {
+        if (s == INC_OK && !strcmp(dt, "I64"))
+          e->dtype = INC__ST_I64;
+        else if (s == INC_OK && strcmp(dt, "F32")) {
           snprintf(p->msg, p->msg_cap,
-                   "safetensors: tensor \"%s\" has dtype %.16s; only F32 is supported",
+                   "safetensors: tensor \"%s\" has dtype %.16s; only F32 and I64 are supported",
                    e->name, dt);
           s = INC_ERR_FORMAT;
         }
@@ -292,15 +295,15 @@ static inc_status check_layout(inc__st_file *f, char *msg, size_t cap)
     inc__st_entry *e = &f->entries[i];
     int64_t numel = 1;
     for (int d = 0; d < e->ndim; d++)
-      if (inc__mul_overflow(numel, e->shape[d], &numel) || numel > INT64_MAX / 4) {
+      if (inc__mul_overflow(numel, e->shape[d], &numel) || numel > INT64_MAX / 8) {
         snprintf(msg, cap, "safetensors: tensor \"%s\" is too large", e->name);
         return INC_ERR_FORMAT;
       }
-    if (e->end < e->begin || e->end - e->begin != (uint64_t)numel * 4u) {
+    if (e->end < e->begin || e->end - e->begin != (uint64_t)numel * inc__st_dsize(e->dtype)) {
       snprintf(msg, cap,
                "safetensors: tensor \"%s\" spans bytes [%llu, %llu) but its shape needs %lld",
                e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
-               (long long)numel * 4);
+               (long long)numel * inc__st_dsize(e->dtype));
       return INC_ERR_FORMAT;
     }
   }

@@ -14,9 +14,17 @@
 
 #define INC__ST_MAX_HEADER (64u << 20) /* 64 MiB of JSON is more than enough */
 
+/* The dtypes read and written: float32, and int64 for counts (PyTorch's
+ * num_batches_tracked). */
+typedef enum inc__st_dtype { INC__ST_F32 = 0, INC__ST_I64 = 1 } inc__st_dtype;
+
+/* Bytes per element of a dtype. */
+static inline unsigned inc__st_dsize(inc__st_dtype d) { return d == INC__ST_I64 ? 8u : 4u; }
+
 typedef struct inc__st_entry {
   char *name;
-  int ndim;
+  inc__st_dtype dtype;
+  int ndim;                /* 0: a scalar */
   int64_t shape[INC_MAX_DIMS];
   uint64_t begin, end; /* byte range within the data section */
 } inc__st_entry;
@@ -47,13 +55,15 @@ const char *inc__st_meta(const inc__st_file *f, const char *key);
 inc_status inc__read_file(const char *path, unsigned char **buf, size_t *size, char *msg,
                           size_t msg_cap);
 
-/* One tensor to write: name, shape and host data (little-endian order is
- * produced by the writer). */
+/* One tensor to write: name, shape (ndim 0: a scalar) and host data
+ * (little-endian order is produced by the writer). dtype INC__ST_I64
+ * writes each float rounded to an int64 (a count). */
 typedef struct inc__st_out {
   const char *name;
   int ndim;
   const int64_t *shape;
   const float *host;
+  inc__st_dtype dtype;
 } inc__st_out;
 
 /* Writes a safetensors file atomically: temporary file in the same

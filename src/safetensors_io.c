@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,21 @@ static int write_floats_le(int fd, const float *v, int64_t n)
   return 0;
 }
 
+/* Counts held as floats, written as little-endian int64 (rounded). */
+static int write_i64_le(int fd, const float *v, int64_t n)
+{
+  unsigned char chunk[4096];
+  for (int64_t i = 0; i < n;) {
+    size_t k = 0;
+    for (; i < n && k + 8 <= sizeof chunk; i++, k += 8) {
+      uint64_t u = (uint64_t)llroundf(v[i]);
+      for (int b = 0; b < 8; b++) chunk[k + b] = (unsigned char)(u >> (8 * b));
+    }
+    if (inc__write_all(fd, chunk, k)) return -1;
+  }
+  return 0;
+}
+
 /* The body of a safetensors file: the header length, the header, the data. */
 typedef struct st_body {
   const char *header;
@@ -158,7 +174,9 @@ static int write_st_body(int fd, void *arg)
   for (int i = 0; i < b->n; i++) {
     int64_t numel = 1;
     for (int d = 0; d < b->t[i].ndim; d++) numel *= b->t[i].shape[d];
-    if (write_floats_le(fd, b->t[i].host, numel)) return -1;
+    int bad = b->t[i].dtype == INC__ST_I64 ? write_i64_le(fd, b->t[i].host, numel)
+                                           : write_floats_le(fd, b->t[i].host, numel);
+    if (bad) return -1;
   }
   return 0;
 }
@@ -183,17 +201,19 @@ inc_status inc__st_write(const char *path, const inc__st_out *t, int n, const ch
   for (int i = 0; i < n; i++) {
     if (i || n_meta > 0) sb_puts(&h, ",");
     sb_json_string(&h, t[i].name);
-    sb_puts(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+    sb_puts(&h, t[i].dtype == INC__ST_I64 ? ":{\"dtype\":\"I64\",\"shape\":["
+                                          : ":{\"dtype\":\"F32\",\"shape\":[");
     int64_t numel = 1;
     for (int d = 0; d < t[i].ndim; d++) {
       snprintf(num, sizeof num, d ? ",%lld" : "%lld", (long long)t[i].shape[d]);
       sb_puts(&h, num);
       numel *= t[i].shape[d];
     }
+    uint64_t bytes = (uint64_t)numel * inc__st_dsize(t[i].dtype);
     snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
-             (unsigned long long)(off + (uint64_t)numel * 4u));
+             (unsigned long long)(off + bytes));
     sb_puts(&h, num);
-    off += (uint64_t)numel * 4u;
+    off += bytes;
   }
   sb_puts(&h, "}");
   while (!h.oom && h.n % 8) sb_puts(&h, " "); /* data starts 8-byte aligned */

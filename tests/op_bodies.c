@@ -166,6 +166,57 @@ static inc_status b_fill(float *dst, int64_t count, int dist, float a, float b, 
   return INC_OK;
 }
 
+static inc_status b_bn_fwd_train(float *y, float *mean, float *invstd, float *running_mean,
+                                 float *running_var, float *count, const float *x,
+                                 const float *weight, const float *bias, int64_t n, int64_t c,
+                                 int64_t p, float eps, float momentum, int relu, inc_context *ctx)
+{
+  for (int64_t ci = 0; ci < c; ci++) {
+    double mu, var;
+    inc__k_bn_stats(x, ci, n, c, p, &mu, &var);
+    mean[ci] = (float)mu;
+    invstd[ci] = (float)(1.0 / sqrt(var + (double)eps));
+    if (running_mean) inc__k_bn_running(running_mean, running_var, ci, mu, var, n * p, momentum);
+  }
+  if (count) count[0] += 1.0f;
+  for (int64_t i = 0; i < n * c * p; i++)
+    y[i] = inc__k_bn_apply(x, i, c, p, mean, invstd, weight, bias, relu);
+  return INC_OK;
+}
+static inc_status b_bn_fwd_eval(float *y, const float *x, const float *weight, const float *bias,
+                                const float *running_mean, const float *running_var, int64_t n,
+                                int64_t c, int64_t p, float eps, int relu, inc_context *ctx)
+{
+  for (int64_t i = 0; i < n * c * p; i++)
+    y[i] = inc__k_bn_eval(x, i, c, p, running_mean, running_var, weight, bias, eps, relu);
+  return INC_OK;
+}
+static inc_status b_bn_bwd(float *dx, float *dweight, float *dbias, const float *dy,
+                           const float *x, const float *mean, const float *invstd,
+                           const float *weight, int64_t n, int64_t c, int64_t p, inc_context *ctx)
+{
+  for (int64_t ci = 0; ci < c; ci++) {
+    double db, dw;
+    inc__k_bn_grad_sums(dy, x, ci, n, c, p, mean[ci], invstd[ci], &db, &dw);
+    dbias[ci] = (float)db;
+    dweight[ci] = (float)dw;
+  }
+  for (int64_t i = 0; dx && i < n * c * p; i++)
+    dx[i] = inc__k_bn_dx(dy, x, i, c, p, mean, invstd, weight, dweight, dbias,
+                         1.0f / (float)(n * p));
+  return INC_OK;
+}
+static inc_status b_bn_fold(float *w_out, float *b_out, const float *w, const float *b,
+                            const float *weight, const float *bias, const float *running_mean,
+                            const float *running_var, int64_t oc, int64_t k, float eps,
+                            inc_context *ctx)
+{
+  for (int64_t i = 0; i < oc * k; i++) w_out[i] = inc__k_bn_fold_w(w, i, k, weight, running_var, eps);
+  for (int64_t o = 0; o < oc; o++)
+    b_out[o] = inc__k_bn_fold_b(b, o, weight, bias, running_mean, running_var, eps);
+  return INC_OK;
+}
+
 const inc__backend_ops opc_body_ops = {
     .name = "body",
     .alloc = b_alloc,
@@ -193,6 +244,10 @@ const inc__backend_ops opc_body_ops = {
     .gap_fwd = b_gap_fwd,
     .gap_bwd = b_gap_bwd,
     .softmax_ce = b_softmax_ce,
+    .bn_fwd_train = b_bn_fwd_train,
+    .bn_fwd_eval = b_bn_fwd_eval,
+    .bn_bwd = b_bn_bwd,
+    .bn_fold = b_bn_fold,
     .sgd = b_sgd,
     .fill = b_fill,
 };

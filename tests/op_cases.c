@@ -94,6 +94,13 @@ static const opc_shape bias_wide[] = {{128, 10, 1}, {3, 1024, 1}, {2, 64, 2304}}
 
 static const opc_shape counts[] = {{1}, {7}, {1000}, {70001}};
 
+/* batch norm (n, c, p): channels of a few values, a channel-major (1, C,
+ * N*P) one, sizes above the threading threshold, one channel */
+static const opc_shape bn_shapes[] = {{4, 3, 35}, {1, 2, 9},  {5, 1, 2},    {2, 6, 4},
+                                      {1, 64, 600}, {3, 200, 20}, {128, 5, 49}, {1, 1, 70001}};
+/* bn_fold (oc, k) */
+static const opc_shape fold_shapes[] = {{1, 1}, {4, 18}, {64, 27}, {192, 576}, {3, 1}};
+
 /* (n, cb, ct, off, p): every block position of a few splits, one-float runs */
 static const opc_shape slices[] = {
     {1, 3, 10, 2, 5},     {3, 4, 9, 5, 7},       {3, 1, 1, 0, 1},       {3, 64, 256, 192, 9},
@@ -154,6 +161,19 @@ static const opc_row rows[] = {
     /*  op           shapes        data   flags        f                 atol  rtol  bits */
     ROW(copy,        byte_counts,  RAND,  0,           0, 0, 0,          0,    0,    ALL),
     ROW(zero,        zero_parts,   RAND,  0,           0, 0, 0,          0,    0,    ALL),
+
+    /* batch norm: f = eps, momentum; reductions in double (the CUDA tree adds in another
+     * order); NOGRAD: bn_fwd_train without running statistics, bn_bwd without dx;
+     * BIAS: bn_fold of a convolution with a bias */
+    ROW(bn_fwd_train, bn_shapes,   RAND,  0,           1e-5f, 0.1f, 0,   1e-6, 2e-6, CPU),
+    ROW(bn_fwd_train, bn_shapes,   RAND,  RELU,        1e-3f, 0.7f, 0,   1e-6, 2e-6, CPU),
+    ROW(bn_fwd_train, bn_shapes,   RAND,  NOGRAD,      1e-2f, 0.1f, 0,   1e-6, 2e-6, CPU),
+    ROW(bn_fwd_eval,  bn_shapes,   EDGE,  0,           1e-5f, 0, 0,      2e-7, 2e-6, ALL),
+    ROW(bn_fwd_eval,  bn_shapes,   RAND,  RELU,        1e-1f, 0, 0,      2e-7, 2e-6, ALL),
+    ROW(bn_bwd,       bn_shapes,   RAND,  0,           0, 0, 0,          1e-6, 1e-5, CPU),
+    ROW(bn_bwd,       bn_shapes,   RAND,  NOGRAD,      0, 0, 0,          1e-6, 1e-5, CPU),
+    ROW(bn_fold,      fold_shapes, RAND,  BIAS,        1e-5f, 0, 0,      2e-7, 2e-6, ALL),
+    ROW(bn_fold,      fold_shapes, RAND,  0,           1e-3f, 0, 0,      2e-7, 2e-6, ALL),
 
     /* alpha, beta; with beta 0, C is written, never read (it starts as NaN) */
     GEMM4(gemm_small, 1.0f, 0.0f, 1.5e-6, 1e-5),
@@ -307,7 +327,7 @@ void opc_describe(int i, char *buf, size_t cap)
 
 enum { K_F32, K_I32, K_U8 };
 enum { B_IN, B_OUT };
-#define MAXBUF 4
+#define MAXBUF 10
 #define SENTINEL (-777.0f)
 
 typedef struct obuf {
@@ -818,6 +838,150 @@ static void case_softmax_ce(oio *io)
   }
 }
 
+/* ---- batch norm: x (N, C, P), per-channel statistics over N*P values ---- */
+
+/* A positive per-channel input (weights, variances) in [lo, lo + 1). */
+static const float *addf_pos(oio *io, int j, const char *name, int64_t count, float lo)
+{
+  float *v = addf(io, j, name, B_IN, count);
+  fill_data(v, count, OPC_RAND, seed_of(io, j));
+  for (int64_t i = 0; i < count; i++) v[i] = lo + 0.5f * (v[i] + 1.0f);
+  return v;
+}
+
+/* Channel ci's mean and biased variance in float64. */
+static void bn_ref_stats(const float *x, int64_t ci, int64_t n, int64_t c, int64_t p, double *mu,
+                         double *var)
+{
+  double s = 0.0, q = 0.0;
+  for (int64_t ni = 0; ni < n; ni++)
+    for (int64_t k = 0; k < p; k++) s += x[(ni * c + ci) * p + k];
+  *mu = s / (double)(n * p);
+  for (int64_t ni = 0; ni < n; ni++)
+    for (int64_t k = 0; k < p; k++) {
+      double d = x[(ni * c + ci) * p + k] - *mu;
+      q += d * d;
+    }
+  *var = q / (double)(n * p);
+}
+
+/* y, mean, invstd; running_mean, running_var, count move (absent with NOGRAD) */
+static void case_bn_fwd_train(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t n = io->c.d[0], c = io->c.d[1], p = io->c.d[2], m = n * p;
+  const double eps = r->f[0], mom = r->f[1];
+  const int track = !(r->flags & OPC_NOGRAD), relu = r->flags & OPC_RELU;
+  addf(io, 0, "y", B_OUT, n * c * p);
+  addf(io, 1, "mean", B_OUT, c);
+  addf(io, 2, "invstd", B_OUT, c);
+  const float *rm = track ? addf_inout(io, 3, "running_mean", c, OPC_RAND) : NULL;
+  float *rv = track ? addf_inout(io, 4, "running_var", c, OPC_RAND) : NULL;
+  float *cnt = track ? addf_inout(io, 5, "count", 1, OPC_RAND) : NULL;
+  if (track) {
+    for (int64_t i = 0; i < c; i++) rv[i] = 1.0f + rv[i] * 0.5f;
+    cnt[0] = 41.0f;
+  }
+  const float *x = addf_data(io, 6, "x", n * c * p, r->data);
+  const float *w = addf_pos(io, 7, "weight", c, 0.25f);
+  const float *b = addf_data(io, 8, "bias", c, OPC_RAND);
+  io->terms = (double)m;
+  for (int64_t ci = 0; ci < c; ci++) {
+    double mu, var;
+    bn_ref_stats(x, ci, n, c, p, &mu, &var);
+    const double is = 1.0 / sqrt(var + eps);
+    R(io, 1)[ci] = mu;
+    R(io, 2)[ci] = is;
+    if (track) {
+      R(io, 3)[ci] = (1.0 - mom) * rm[ci] + mom * mu;
+      R(io, 4)[ci] = (1.0 - mom) * rv[ci] + mom * var * (double)m / (double)(m - 1);
+    }
+    for (int64_t ni = 0; ni < n; ni++)
+      for (int64_t k = 0; k < p; k++) {
+        int64_t e = (ni * c + ci) * p + k;
+        double v = (x[e] - mu) * is * w[ci] + b[ci];
+        R(io, 0)[e] = relu && v < 0.0 ? 0.0 : v;
+      }
+  }
+  if (track) R(io, 5)[0] = 42.0;
+}
+
+/* y = (x - running_mean) / sqrt(running_var + eps) weight + bias */
+static void case_bn_fwd_eval(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t n = io->c.d[0], c = io->c.d[1], p = io->c.d[2];
+  addf(io, 0, "y", B_OUT, n * c * p);
+  const float *x = addf_data(io, 1, "x", n * c * p, r->data);
+  const float *w = addf_pos(io, 2, "weight", c, 0.25f);
+  const float *b = addf_data(io, 3, "bias", c, OPC_RAND);
+  const float *rm = addf_data(io, 4, "running_mean", c, OPC_RAND);
+  const float *rv = addf_pos(io, 5, "running_var", c, 0.5f);
+  for (int64_t e = 0; e < n * c * p; e++) {
+    int64_t ci = (e / p) % c;
+    double v = ((double)x[e] - rm[ci]) / sqrt((double)rv[ci] + (double)r->f[0]) * w[ci] + b[ci];
+    R(io, 0)[e] = (r->flags & OPC_RELU) && v < 0.0 ? 0.0 : v;
+  }
+}
+
+/* dweight, dbias and (unless NOGRAD) dx of a training batch norm, from the
+ * forward's mean and invstd of x */
+static void case_bn_bwd(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t n = io->c.d[0], c = io->c.d[1], p = io->c.d[2], m = n * p;
+  const int want_dx = !(r->flags & OPC_NOGRAD);
+  if (want_dx) addf(io, 0, "dx", B_OUT, n * c * p);
+  addf(io, 1, "dweight", B_OUT, c);
+  addf(io, 2, "dbias", B_OUT, c);
+  const float *dy = addf_data(io, 3, "dy", n * c * p, r->data);
+  const float *x = addf_data(io, 4, "x", n * c * p, OPC_RAND);
+  float *mean = addf(io, 5, "mean", B_IN, c), *invstd = addf(io, 6, "invstd", B_IN, c);
+  const float *w = addf_pos(io, 7, "weight", c, 0.25f);
+  io->terms = (double)m;
+  for (int64_t ci = 0; ci < c; ci++) {
+    double mu, var;
+    bn_ref_stats(x, ci, n, c, p, &mu, &var);
+    mean[ci] = (float)mu;
+    invstd[ci] = (float)(1.0 / sqrt(var + 1e-5));
+    double db = 0.0, dw = 0.0;
+    for (int64_t ni = 0; ni < n; ni++)
+      for (int64_t k = 0; k < p; k++) {
+        int64_t e = (ni * c + ci) * p + k;
+        db += dy[e];
+        dw += (double)dy[e] * ((double)x[e] - mean[ci]) * invstd[ci];
+      }
+    R(io, 1)[ci] = dw;
+    R(io, 2)[ci] = db;
+    for (int64_t ni = 0; want_dx && ni < n; ni++)
+      for (int64_t k = 0; k < p; k++) {
+        int64_t e = (ni * c + ci) * p + k;
+        double xhat = ((double)x[e] - mean[ci]) * invstd[ci];
+        R(io, 0)[e] = (double)w[ci] * invstd[ci] * (dy[e] - (db + xhat * dw) / (double)m);
+      }
+  }
+}
+
+/* w_out (OC, K) = w s, b_out = (b - running_mean) s + bias, s = weight / sqrt(running_var + eps) */
+static void case_bn_fold(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t oc = io->c.d[0], k = io->c.d[1];
+  addf(io, 0, "w_out", B_OUT, oc * k);
+  addf(io, 1, "b_out", B_OUT, oc);
+  const float *w = addf_data(io, 2, "w", oc * k, r->data);
+  const float *b = r->flags & OPC_BIAS ? addf_data(io, 3, "b", oc, OPC_RAND) : NULL;
+  const float *g = addf_data(io, 4, "weight", oc, OPC_RAND);
+  const float *beta = addf_data(io, 5, "bias", oc, OPC_RAND);
+  const float *rm = addf_data(io, 6, "running_mean", oc, OPC_RAND);
+  const float *rv = addf_pos(io, 7, "running_var", oc, 0.5f);
+  for (int64_t o = 0; o < oc; o++) {
+    double s = (double)g[o] / sqrt((double)rv[o] + (double)r->f[0]);
+    for (int64_t i = 0; i < k; i++) R(io, 0)[o * k + i] = (double)w[o * k + i] * s;
+    R(io, 1)[o] = ((b ? b[o] : 0.0) - rm[o]) * s + beta[o];
+  }
+}
+
 /* steps SGD steps, PyTorch's rule: d = g + wd p; b = d on the first step,
  * else mom b + d; p -= lr * (mom ? b : d). Fresh: the first step sets the
  * buffer, which starts as NaN (NULL without momentum); warm: it starts set. */
@@ -908,6 +1072,19 @@ static int opc_call(const oio *io, const inc__backend_ops *ops, inc_context *ctx
   case OPC_softmax_ce:
     return CALL(softmax_ce, loss, correct, f0, f1, io->labels, d[0], d[1],
                 r->f[0] != 0.0f ? r->f[0] : 1.0f / (float)d[0]);
+  case OPC_bn_fwd_train:
+    return CALL(bn_fwd_train, f0, f1, f2, (float *)p[3], (float *)p[4], (float *)p[5],
+                (float *)p[6], (float *)p[7], (float *)p[8], d[0], d[1], d[2], r->f[0], r->f[1],
+                !!(fl & OPC_RELU));
+  case OPC_bn_fwd_eval:
+    return CALL(bn_fwd_eval, f0, f1, f2, (float *)p[3], (float *)p[4], (float *)p[5], d[0], d[1],
+                d[2], r->f[0], !!(fl & OPC_RELU));
+  case OPC_bn_bwd:
+    return CALL(bn_bwd, f0, f1, f2, (float *)p[3], (float *)p[4], (float *)p[5], (float *)p[6],
+                (float *)p[7], d[0], d[1], d[2]);
+  case OPC_bn_fold:
+    return CALL(bn_fold, f0, f1, f2, (float *)p[3], (float *)p[4], (float *)p[5], (float *)p[6],
+                (float *)p[7], d[0], d[1], r->f[0]);
   case OPC_sgd:
     if (!ops->sgd) return 0;
     *st = INC_OK;
@@ -1002,7 +1179,7 @@ static int same_float_bits(float a, float b)
 static int run_on(const oio *io, const inc__backend_ops *ops, inc_context *ctx, void **dst,
                   double *loss, int64_t *correct, const char *what)
 {
-  void *p[MAXBUF] = {NULL, NULL, NULL, NULL};
+  void *p[MAXBUF] = {NULL};
   for (int j = 0; j < MAXBUF; j++) {
     const obuf *b = &io->b[j];
     if (!b->present) continue;
@@ -1042,7 +1219,7 @@ void opc_run(int i, const inc__backend_ops *ops, inc_context *ctx)
 
   io.terms = 1.0;
   case_fns[r->op](&io); /* buffers, inputs, reference; terms when not 1 */
-  void *got[MAXBUF] = {NULL, NULL, NULL, NULL}, *body[MAXBUF] = {NULL, NULL, NULL, NULL};
+  void *got[MAXBUF] = {NULL}, *body[MAXBUF] = {NULL};
   for (int j = 0; j < MAXBUF; j++) {
     obuf *b = &io.b[j];
     if (!b->present || b->role != B_OUT) continue;

@@ -24,7 +24,7 @@ typedef struct conv_priv {
 
 /* Step decisions (st->flags) and values (st->aux). */
 enum { COL_IS_X = 1, NCHW_OUT = 2 };
-enum { A_COL = 0, A_TMP = 1 };                        /* forward */
+enum { A_COL = 0, A_TMP = 1, A_WF = 2, A_BF = 3 };    /* forward */
 enum { B_COL = 0, B_DYT = 1, B_DCOL = 2 };            /* backward */
 
 static inc_status conv_window(inc_layer *l, const inc__shape *in, inc__window *g)
@@ -134,16 +134,20 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
 {
   const conv_priv *c = (const conv_priv *)st->layer->priv;
   const inc_tensor *x = inc__pv(p, st->x), *y = inc__pv(p, st->y); /* y (N, OC, OH, OW) */
-  int64_t n = x->dims[0], np = n * y->dims[2] * y->dims[3];
+  int64_t n = x->dims[0], np = n * y->dims[2] * y->dims[3], kdim = x->dims[1] * c->k * c->k;
+  /* x and y are not read below: adding values moves them */
   if (is_pointwise(c) && inc__as_cnhw(x))
     st->flags |= COL_IS_X;
-  else if ((st->aux[A_COL] = inc__plan_scratch(p, x->dims[1] * c->k * c->k * np)) < 0)
+  else if ((st->aux[A_COL] = inc__plan_scratch(p, kdim * np)) < 0)
     return INC_ERR_OUT_OF_MEMORY; /* col (C*K*K, N*OH*OW) */
   if (n > 1 && c->oc > 1 && inc__plan_readers_all(p, st->y, runs_im2col)) {
     st->flags |= NCHW_OUT;
     if ((st->aux[A_TMP] = inc__plan_scratch(p, c->oc * np)) < 0) /* (OC, N*OH*OW) */
       return INC_ERR_OUT_OF_MEMORY;
   }
+  if (st->fold >= 0 && ((st->aux[A_WF] = inc__plan_scratch(p, c->oc * kdim)) < 0 ||
+                        (st->aux[A_BF] = inc__plan_scratch(p, c->oc)) < 0))
+    return INC_ERR_OUT_OF_MEMORY; /* a folded batch norm: weight (OC, C*K*K), bias (OC) */
   inc__pv(p, st->y)->cnhw = !(st->flags & NCHW_OUT); /* y moved with the values added */
   return INC_OK;
 }
@@ -169,6 +173,13 @@ static inc_status conv_run_fwd(const inc__plan *p, const inc__step *st)
   }
   const float *w = l->params[0].value->data, *b = l->params[1].value->data;
   int64_t kdim = g.c * c->k * c->k, hw = g.oh * g.ow, np = g.n * hw;
+  if (st->fold >= 0) { /* the batch norm after it, folded into weight and bias */
+    float *wf = inc__pv(p, st->aux[A_WF])->data, *bf = inc__pv(p, st->aux[A_BF])->data;
+    if ((s = inc__batch_norm2d_fold(p->fwd[st->fold].layer, wf, bf, w, b, c->oc, kdim)) != INC_OK)
+      return s;
+    w = wf;
+    b = bf;
+  }
   if (st->flags & NCHW_OUT) {
     float *tmp = inc__pv(p, st->aux[A_TMP])->data;
     s = ctx->ops->gemm(tmp, w, col, 0, 0, c->oc, np, kdim, 1.0f, 0.0f, ctx);
@@ -259,8 +270,9 @@ static const inc__tensor_decl conv_tensors[] = {
 
 const inc__layer_vt inc__conv2d_vt = {
     .kind = "conv2d",
-    .fuses = INC__EPI_RELU,
-    .ops = {INC__OP_BIT(gemm) | INC__OP_BIT(im2col) | INC__OP_BIT(swap01) | INC__OP_BIT(conv_out),
+    .fuses = INC__EPI_RELU | INC__EPI_BN,
+    .ops = {INC__OP_BIT(gemm) | INC__OP_BIT(im2col) | INC__OP_BIT(swap01) | INC__OP_BIT(conv_out) |
+                INC__OP_BIT(bn_fold),
             INC__OP_BIT(gemm) | INC__OP_BIT(col2im) | INC__OP_BIT(swap01) | INC__OP_BIT(bias_grad)},
     .infer = conv_infer,
     .plan_fwd = conv_plan_fwd,
