@@ -225,10 +225,9 @@ static inc_status load(inc_layer *model, inc_optimizer *opt, const char *path)
       s = inc__error(ctx, INC_ERR_SHAPE, "load %s: the file has no tensor \"%s\"", path,
                      pl.names[i]);
     else if (!same_shape(match[i], v, pl.t[i]->decl))
-      s = inc__error(ctx, INC_ERR_SHAPE,
-                     "load %s: tensor \"%s\" is %s %s in the file but %s float32 in the model",
-                     path, pl.names[i], match[i]->dtype == INC__ST_I64 ? "int64" : "float32",
-                     inc__dims_str(match[i]->ndim, match[i]->shape, a, sizeof a),
+      s = inc__error(ctx, INC_ERR_SHAPE, "load %s: tensor \"%s\" is %s%s in the file but %s in the model",
+                     path, pl.names[i], inc__dims_str(match[i]->ndim, match[i]->shape, a, sizeof a),
+                     match[i]->dtype == INC__ST_I64 ? " int64" : "",
                      inc__dims_str(v->ndim, v->dims, b, sizeof b));
   }
   if (s == INC_OK && model_entries != pl.n) {
