@@ -26,6 +26,7 @@
 #include "inception.h"
 #include "net.h"
 #include "openblas_env.h"
+#include "recipe.h"
 #include "util.h"
 
 #define PROG "classify"
@@ -219,8 +220,11 @@ static int session_open(const options *o, session *ss)
   }
   const char *what = "inc_context_set_num_threads";
   if (o->threads > 0) s = inc_context_set_num_threads(ss->ctx, (int)o->threads);
-  if (s == INC_OK) what = "inc_googlenet_create";
-  if (s == INC_OK) s = inc_googlenet_create(ss->ctx, FMNIST_CLASSES, &ss->net);
+  char *model = s == INC_OK ? recipe_model(PROG, ckpt) : NULL;
+  if (s == INC_OK && !model) return -1;
+  if (s == INC_OK) what = model_has_batch_norm(model) ? "inc_googlenet_bn_create" : "inc_googlenet_create";
+  if (s == INC_OK) s = model_create(ss->ctx, model, FMNIST_CLASSES, &ss->net);
+  free(model);
   int64_t in[4] = {1, 1, ss->size, ss->size}, od[INC_MAX_DIMS];
   int ond = 0;
   if (s == INC_OK) what = "inc_layer_infer_shape";

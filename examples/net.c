@@ -164,3 +164,25 @@ inc_status infer_logits(inc_context *ctx, inc_layer *net, const float *images, i
   batch_tensors_free(&bx);
   return s;
 }
+
+/* ---- models ---- */
+
+static const char *const models[] = {"googlenet", "googlenet-bn"};
+
+const char *model_name(const char *name)
+{
+  for (size_t i = 0; name && i < sizeof models / sizeof models[0]; i++)
+    if (!strcmp(name, models[i])) return models[i];
+  return NULL;
+}
+
+int model_known(const char *name) { return model_name(name) != NULL; }
+
+int model_has_batch_norm(const char *name) { return name && !strcmp(name, "googlenet-bn"); }
+
+inc_status model_create(inc_context *ctx, const char *name, int classes, inc_layer **out)
+{
+  if (!model_known(name)) return INC_ERR_INVALID_ARGUMENT;
+  if (model_has_batch_norm(name)) return inc_googlenet_bn_create(ctx, classes, out);
+  return inc_googlenet_create(ctx, classes, out);
+}

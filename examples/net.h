@@ -49,4 +49,20 @@ inc_status evaluate(inc_context *ctx, inc_layer *net, const float *images, const
 inc_status infer_logits(inc_context *ctx, inc_layer *net, const float *images, int64_t n,
                         int size, int batch, int classes, float *logits);
 
+/* ---- the models the trainer and the classifier build ---- */
+
+#define MODEL_NAMES "googlenet, googlenet-bn"
+
+/* 1 if name is one of MODEL_NAMES. */
+int model_known(const char *name);
+/* The static spelling of a known model name, else NULL. */
+const char *model_name(const char *name);
+/* 1 if the model has batch norms (it needs no warmup; its evaluation uses
+ * the running statistics). */
+int model_has_batch_norm(const char *name);
+/* Builds model `name` with `classes` outputs (inc_googlenet_create, or
+ * inc_googlenet_bn_create for googlenet-bn); INC_ERR_INVALID_ARGUMENT for an
+ * unknown name. */
+inc_status model_create(inc_context *ctx, const char *name, int classes, inc_layer **out);
+
 #endif /* EXAMPLES_NET_H */

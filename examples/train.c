@@ -24,6 +24,7 @@
 #include "net.h"
 #include "openblas_env.h"
 #include "progress.h"
+#include "recipe.h"
 #include "train_options.h"
 #include "util.h"
 
@@ -81,58 +82,6 @@ static int parse_rows(const char *s, row *rows, int cap)
     while (*s == '\n' || *s == '\r') s++;
   }
   return n;
-}
-
-/* ---- checkpoint metadata ------------------------------------------------ */
-
-/* Reads a metadata value into a malloc'd string (NULL when absent/error). */
-static char *meta_get(const char *path, const char *key)
-{
-  size_t need = 0;
-  if (inc_checkpoint_metadata(path, key, NULL, 0, &need) != INC_OK || need == 0) return NULL;
-  char *buf = malloc(need);
-  if (!buf) return NULL;
-  if (inc_checkpoint_metadata(path, key, buf, need, NULL) != INC_OK) {
-    free(buf);
-    return NULL;
-  }
-  return buf;
-}
-
-static int meta_double(const char *path, const char *key, double *out)
-{
-  char *v = meta_get(path, key);
-  if (!v) return -1;
-  char *end;
-  double d = strtod(v, &end);
-  int ok = end != v && *end == '\0' && isfinite(d);
-  free(v);
-  if (!ok) return -1;
-  *out = d;
-  return 0;
-}
-
-/* Takes a recipe value from the checkpoint; an explicit different option is
- * an error. Values are compared as float (what the library uses). */
-static int resume_value(const char *ckpt, const char *key, const char *opt, int explicit_set,
-                        double *value, int integral)
-{
-  double v;
-  if (meta_double(ckpt, key, &v) != 0) {
-    fprintf(stderr, PROG ": %s: metadata \"%s\" missing or malformed; not a checkpoint of this trainer?\n",
-            ckpt, key);
-    return -1;
-  }
-  int same = integral ? (v == *value) : ((float)v == (float)*value);
-  if (explicit_set && !same) {
-    fprintf(stderr,
-            PROG ": %s %g differs from the checkpoint's %g (%s); --resume continues the same run "
-                 "(use another --out to start a new one)\n",
-            opt, *value, v, ckpt);
-    return -1;
-  }
-  *value = v;
-  return 0;
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -217,54 +166,23 @@ int main(int argc, char **argv)
       fprintf(stderr, PROG ": --resume: no checkpoint in %s, starting from epoch 1\n", o.out);
       ckpt[0] = '\0';
     } else {
-      double size = o.size, batch = o.batch, lr = o.lr, mom = o.momentum, wd = o.weight_decay;
-      double limit = (double)o.limit, tlimit = (double)o.test_limit, warmup = (double)o.warmup;
-      double epoch = 0, epochs = o.epochs;
-      if (resume_value(ckpt, "size", "--size", o.set & SET_SIZE, &size, 1) ||
-          resume_value(ckpt, "batch", "--batch", o.set & SET_BATCH, &batch, 1) ||
-          resume_value(ckpt, "lr", "--lr", o.set & SET_LR, &lr, 0) ||
-          resume_value(ckpt, "momentum", "--momentum", o.set & SET_MOMENTUM, &mom, 0) ||
-          resume_value(ckpt, "weight_decay", "--weight-decay", o.set & SET_WD, &wd, 0) ||
-          resume_value(ckpt, "limit", "--limit", o.set & SET_LIMIT, &limit, 1) ||
-          resume_value(ckpt, "test_limit", "--test-limit", o.set & SET_TEST_LIMIT, &tlimit, 1) ||
-          resume_value(ckpt, "warmup", "--warmup", o.set & SET_WARMUP, &warmup, 1) ||
-          resume_value(ckpt, "epoch", "epoch", 0, &epoch, 1) ||
-          resume_value(ckpt, "epochs", "--epochs", 0, &epochs, 1))
-        goto done;
-      /* the seed is 64-bit: compare it as text */
-      char *sv = meta_get(ckpt, "seed");
-      unsigned long long cseed = sv ? strtoull(sv, NULL, 10) : 0;
-      int have_seed = sv != NULL;
-      free(sv);
-      if (!have_seed) {
-        fprintf(stderr, PROG ": %s: metadata \"seed\" missing\n", ckpt);
-        goto done;
-      }
-      if ((o.set & SET_SEED) && cseed != o.seed) {
-        fprintf(stderr, PROG ": --seed %llu differs from the checkpoint's %llu (%s)\n", o.seed,
-                cseed, ckpt);
-        goto done;
-      }
-      o.seed = cseed;
-      o.size = (int)size, o.batch = (int)batch, o.lr = lr, o.momentum = mom;
-      o.weight_decay = wd, o.limit = (long)limit, o.test_limit = (long)tlimit;
-      o.warmup = (long)warmup;
-      if (!(o.set & SET_EPOCHS)) o.epochs = (int)epochs;
-      char *mv = meta_get(ckpt, "metrics");
+      int epoch = 0;
+      if (recipe_from_checkpoint(ckpt, &o, &epoch) != 0) goto done;
+      char *mv = recipe_meta_get(ckpt, "metrics");
       nrows = mv ? parse_rows(mv, rows, MAX_EPOCHS) : -1;
       free(mv);
-      if (nrows != (int)epoch) {
+      if (nrows != epoch) {
         fprintf(stderr, PROG ": %s: metadata \"metrics\" missing or malformed\n", ckpt);
         goto done;
       }
-      start_epoch = (int)epoch + 1;
+      start_epoch = epoch + 1;
       if (curve_load(&cv, o.out, (double)epoch, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
         goto done;
       }
       /* the shuffle of the next epoch is a function of seed and epoch only;
        * the stored state is a cross-check of that */
-      char *rv = meta_get(ckpt, "rng");
+      char *rv = recipe_meta_get(ckpt, "rng");
       char expect[32];
       snprintf(expect, sizeof expect, "%016llx",
                (unsigned long long)epoch_rng_state(o.seed, start_epoch));
@@ -277,18 +195,18 @@ int main(int argc, char **argv)
 
   const char *device = inc_context_device_name(ctx);
   printf("libinception %s on %s; %s\n", inc_version_string(), device, blas_line);
-  printf("recipe: %s%s, size %d, batch %d, lr %g, momentum %g, weight decay %g, epochs %d, "
-         "init %s, warmup %ld, seed %llu\n",
-         ckpt[0] ? "resumed from " : "preset ", ckpt[0] ? ckpt : preset, o.size, o.batch, o.lr,
-         o.momentum, o.weight_decay, o.epochs, train_init_name(o.init), o.warmup, o.seed);
+  printf("recipe: %s%s, model %s, size %d, batch %d, lr %g, momentum %g, weight decay %g, "
+         "epochs %d, init %s, warmup %ld, seed %llu\n",
+         ckpt[0] ? "resumed from " : "preset ", ckpt[0] ? ckpt : preset, o.model, o.size, o.batch,
+         o.lr, o.momentum, o.weight_decay, o.epochs, train_init_name(o.init), o.warmup, o.seed);
 
   /* -- network: the lecture's shape table binds it -- */
   if ((s = inc_context_set_seed(ctx, o.seed)) != INC_OK) {
     report_inc(PROG, "inc_context_set_seed", ctx, s);
     goto done;
   }
-  if ((s = inc_googlenet_create(ctx, FMNIST_CLASSES, &net)) != INC_OK) {
-    report_inc(PROG, "inc_googlenet_create", ctx, s);
+  if ((s = model_create(ctx, o.model, FMNIST_CLASSES, &net)) != INC_OK) {
+    report_inc(PROG, model_has_batch_norm(o.model) ? "inc_googlenet_bn_create" : "inc_googlenet_create", ctx, s);
     goto done;
   }
   if ((s = inc_layer_initialize(net, o.init, 0)) != INC_OK) {
@@ -508,12 +426,12 @@ int main(int argc, char **argv)
     const char *keys[] = {"trainer", "epoch",      "epochs", "rng",     "size",    "batch",
                           "lr",      "momentum",   "weight_decay",      "seed",    "limit",
                           "test_limit", "n_train", "n_test", "classes", "device",  "metrics",
-                          "init",    "warmup"};
+                          "init",    "warmup", "model"};
     const char *vals[] = {"libinception examples/train 1",
                           v_epoch, v_epochs, v_rng, v_size, v_batch, v_lr, v_mom, v_wd, v_seed,
                           v_limit, v_tlimit, v_ntrain, v_ntest,
                           "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot",
-                          device, metrics, train_init_name(o.init), v_warmup};
+                          device, metrics, train_init_name(o.init), v_warmup, o.model};
     char path[4200];
     snprintf(path, sizeof path, "%s/ckpt-epoch-%03d.safetensors", o.out, epoch);
     s = inc_checkpoint_save(net, opt, (int)(sizeof keys / sizeof keys[0]), keys, vals, path);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net.h"
 #include "train_options.h"
 #include "util.h"
 
@@ -17,6 +18,7 @@ void train_options_defaults(options *o)
 {
   memset(o, 0, sizeof *o);
   o->device = "auto";
+  o->model = "googlenet";
   o->data = TRAIN_DEFAULT_DATA;
   o->out = TRAIN_DEFAULT_OUT;
   o->seed = 1;
@@ -36,6 +38,8 @@ void train_options_usage(FILE *f)
           "evaluates it on the test set after every epoch.\n"
           "\n"
           "  --device auto|cpu|cuda  backend (default auto: CUDA when a GPU is usable)\n"
+          "  --model NAME            googlenet (the book's, default) or googlenet-bn (a batch\n"
+          "                          norm after every convolution; no warmup by default)\n"
           "  --preset d2l|quick      d2l: the book's recipe (size 96, batch 128, SGD lr 0.1,\n"
           "                          momentum 0, 10 epochs, Xavier); quick: size 28, batch\n"
           "                          128, lr 0.01, momentum 0.9, 5 epochs, Kaiming, warmup\n"
@@ -118,7 +122,7 @@ int train_options_parse(int argc, char **argv, options *o)
         "--device", "--preset", "--size",  "--epochs", "--batch",   "--lr",
         "--momentum", "--weight-decay", "--seed", "--limit", "--test-limit", "--threads",
         "--data",   "--out",    "--progress-every", "--init", "--warmup", "--keep",
-        "--export-onnx"};
+        "--export-onnx", "--model"};
     int known = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
       if (!strcmp(name, with_value[k])) known = 1;
@@ -141,6 +145,12 @@ int train_options_parse(int argc, char **argv, options *o)
         return -1;
       }
       o->device = val;
+    } else if (!strcmp(name, "--model")) {
+      if (!model_known(val)) {
+        fprintf(stderr, PROG ": --model must be one of %s, got \"%s\"\n", MODEL_NAMES, val);
+        return -1;
+      }
+      o->model = model_name(val), o->set |= SET_MODEL;
     } else if (!strcmp(name, "--preset")) {
       if (strcmp(val, "d2l") && strcmp(val, "quick")) {
         fprintf(stderr, PROG ": --preset must be d2l or quick, got \"%s\"\n", val);
@@ -228,7 +238,7 @@ void train_options_apply_preset(options *o, const char *preset)
   if (!(o->set & SET_INIT)) o->init = d2l ? INC_INIT_XAVIER_UNIFORM : INC_INIT_KAIMING_UNIFORM;
   /* With Kaiming weights, lr 0.01 and momentum 0.9 from the first step
    * sometimes kill the net (loss stuck near 2.2 for a whole epoch, seed 1):
-   * a short warmup avoids it. */
-  if (!(o->set & SET_WARMUP)) o->warmup = d2l ? 0 : 200;
+   * a short warmup avoids it. Batch norms keep the signal scaled: none. */
+  if (!(o->set & SET_WARMUP)) o->warmup = d2l || model_has_batch_norm(o->model) ? 0 : 200;
 }
 

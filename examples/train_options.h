@@ -26,11 +26,13 @@ enum {
   SET_LIMIT = 1 << 7,
   SET_TEST_LIMIT = 1 << 8,
   SET_INIT = 1 << 9,
-  SET_WARMUP = 1 << 10
+  SET_WARMUP = 1 << 10,
+  SET_MODEL = 1 << 11
 };
 
 typedef struct options {
   const char *device, *data, *out, *preset;
+  const char *model; /* one of MODEL_NAMES (examples/net.h) */
   const char *onnx; /* --export-onnx: where to write the trained model, or NULL */
   inc_init init; /* weight initialization scheme */
   int size, epochs, batch, threads, resume, dry_run, progress_every;
@@ -55,6 +57,12 @@ void train_options_apply_preset(options *o, const char *preset);
 
 /* The name of an initialization scheme as --init spells it. */
 const char *train_init_name(inc_init scheme);
+
+/* --resume: takes the recipe of checkpoint ckpt into o (values given on the
+ * command line must agree with it; the number of epochs may be raised) and
+ * *epoch gets the epochs it completed. Returns 0, or -1 after a message on
+ * stderr. Defined in recipe.c. */
+int recipe_from_checkpoint(const char *ckpt, options *o, int *epoch);
 
 /* --help text. */
 void train_options_usage(FILE *f);

@@ -293,6 +293,17 @@ INC_API inc_status inc_inception_create(inc_context *ctx, int c1, int c2_reduce,
  * `classes` outputs, as a sequential container named by index. */
 INC_API inc_status inc_googlenet_create(inc_context *ctx, int classes, inc_layer **out);
 
+/* Builds the D2L GoogLeNet with a batch norm (eps 1e-5, momentum 0.1)
+ * between every convolution and its ReLU, Inception-v2 style (since 0.4):
+ * the tree of inc_googlenet_create with each "conv, ReLU" of a sequential
+ * made "conv, batch norm, ReLU", so the names shift as torch.nn.Sequential
+ * numbers them (b1 is 0.0 conv, 0.1 batch norm, 0.2 ReLU, 0.3 max pool).
+ * Trains without the warmup and the Kaiming initialisation the plain
+ * network needs. classes >= 1, else INC_ERR_INVALID_ARGUMENT. Returns INC_OK
+ * and the network in *out (owned by the caller), or an error with *out
+ * NULL. */
+INC_API inc_status inc_googlenet_bn_create(inc_context *ctx, int classes, inc_layer **out);
+
 /* Frees a layer and all its children. The layer must not be inside a
  * container (destroy the root instead). NULL is a no-op. */
 INC_API void inc_layer_destroy(inc_layer *layer);

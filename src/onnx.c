@@ -6,6 +6,8 @@
  * them: conv2d -> Conv, relu -> Relu, max_pool2d -> MaxPool, avg_pool2d ->
  * AveragePool (count_include_pad=1), global_avg_pool2d ->
  * GlobalAveragePool, flatten -> Flatten (axis 1), dense -> Gemm (transB=1),
+ * batch_norm2d -> BatchNormalization (inference: scale, B, the running mean
+ * and variance as initializers, epsilon; the count is not exported),
  * concat -> Concat (axis 1) after its branches; a sequential adds no node,
  * it chains its children. Windows are square with symmetric padding and
  * floor rounding (ceil_mode 0): out = (in + 2p - k) / s + 1, exactly the
@@ -48,7 +50,7 @@ enum {
   OPSET_VERSION = 2,
   GRAPH_NODE = 1, GRAPH_NAME = 2, GRAPH_INITIALIZER = 5, GRAPH_INPUT = 11, GRAPH_OUTPUT = 12,
   NODE_INPUT = 1, NODE_OUTPUT = 2, NODE_NAME = 3, NODE_OP_TYPE = 4, NODE_ATTRIBUTE = 5,
-  ATTR_NAME = 1, ATTR_I = 3, ATTR_INTS = 8, ATTR_TYPE = 20,
+  ATTR_NAME = 1, ATTR_F = 2, ATTR_I = 3, ATTR_INTS = 8, ATTR_TYPE = 20,
   TENSOR_DIMS = 1, TENSOR_DATA_TYPE = 2, TENSOR_NAME = 8, TENSOR_RAW_DATA = 9,
   VALUE_NAME = 1, VALUE_TYPE = 2,
   TYPE_TENSOR = 1,
@@ -56,9 +58,9 @@ enum {
   SHAPE_DIM = 1,
   DIM_VALUE = 1, DIM_PARAM = 2,
 };
-enum { ATTR_TYPE_INT = 2, ATTR_TYPE_INTS = 7 }; /* AttributeProto.AttributeType */
+enum { ATTR_TYPE_FLOAT = 1, ATTR_TYPE_INT = 2, ATTR_TYPE_INTS = 7 }; /* AttributeType */
 enum { ELEM_FLOAT = 1 };                          /* TensorProto.DataType */
-enum { WIRE_VARINT = 0, WIRE_LEN = 2 };
+enum { WIRE_VARINT = 0, WIRE_LEN = 2, WIRE_FIXED32 = 5 };
 
 /* ---- the protobuf writer ---- */
 
@@ -114,6 +116,16 @@ static void pb_int(pbuf *b, int field, int64_t v)
 {
   pb_tag(b, field, WIRE_VARINT);
   pb_varint(b, (uint64_t)v);
+}
+
+/* A float field: fixed32, little-endian. */
+static void pb_float(pbuf *b, int field, float v)
+{
+  uint32_t u;
+  memcpy(&u, &v, 4);
+  pb_tag(b, field, WIRE_FIXED32);
+  if (!pb_reserve(b, 4)) return;
+  for (int i = 0; i < 4; i++) b->p[b->n++] = (unsigned char)(u >> (8 * i));
 }
 
 static void pb_string(pbuf *b, int field, const char *s)
@@ -258,6 +270,10 @@ static inc_status leaf_shape(exporter *e, const inc_layer *l, const xshape *in, 
     out->d[2] = out->d[3] = 1;
     return INC_OK;
   }
+  if (vt == &inc__batch_norm2d_vt) {
+    if ((s = want_rank(l, in, 4)) != INC_OK) return s;
+    return want_dim(e, l, in->d[1], "channels");
+  }
   if (vt == &inc__flatten_vt) {
     out->ndim = 2;
     int64_t f = dim_of(e, in->d[1]);
@@ -360,6 +376,15 @@ static const char *value_name(const exporter *e, const inc_layer *v, char *buf, 
   return rel_name(e, v, "out", buf, cap);
 }
 
+static void attr_float(pbuf *b, const char *name, float v)
+{
+  size_t m = pb_begin(b, NODE_ATTRIBUTE);
+  pb_string(b, ATTR_NAME, name);
+  pb_int(b, ATTR_TYPE, ATTR_TYPE_FLOAT);
+  pb_float(b, ATTR_F, v);
+  pb_end(b, m);
+}
+
 static void attr_int(pbuf *b, const char *name, int64_t v)
 {
   size_t m = pb_begin(b, NODE_ATTRIBUTE);
@@ -389,6 +414,7 @@ static const char *op_of(const inc_layer *l)
   if (vt == &inc__relu_vt) return "Relu";
   if (vt == &inc__flatten_vt) return "Flatten";
   if (vt == &inc__dense_vt) return "Gemm";
+  if (vt == &inc__batch_norm2d_vt) return "BatchNormalization";
   return "Concat";
 }
 
@@ -402,6 +428,9 @@ static void encode_node(exporter *e, const xnode *nd)
     pb_string(b, NODE_INPUT, value_name(e, e->ins[nd->in0 + i], buf, sizeof buf));
   for (int i = 0; i < l->nparams; i++) /* weight, bias: W and B of Conv, B and C of Gemm */
     pb_string(b, NODE_INPUT, rel_name(e, l, l->params[i].decl->name, buf, sizeof buf));
+  for (int i = 0; i < l->nbuffers; i++) /* a batch norm's input_mean, input_var */
+    if (l->buffers[i].decl->init != INC__INIT_COUNT)
+      pb_string(b, NODE_INPUT, rel_name(e, l, l->buffers[i].decl->name, buf, sizeof buf));
   pb_string(b, NODE_OUTPUT, value_name(e, l, buf, sizeof buf));
   /* the layer's path ("2.0.p2.2"); the exported layer itself goes by its kind */
   rel_name(e, l, "", buf, sizeof buf);
@@ -410,6 +439,7 @@ static void encode_node(exporter *e, const xnode *nd)
   pb_string(b, NODE_NAME, n ? buf : l->vt->kind);
   pb_string(b, NODE_OP_TYPE, op_of(l));
   int k, s, p;
+  float eps;
   if (is_window(l, &k, &s, &p)) {
     attr_ints(b, "kernel_shape", k, 2);
     attr_ints(b, "strides", s, 2);
@@ -420,6 +450,8 @@ static void encode_node(exporter *e, const xnode *nd)
     attr_int(b, "axis", 1);
   } else if (l->vt == &inc__dense_vt) {
     attr_int(b, "transB", 1);
+  } else if (inc__batch_norm2d_settings(l, &eps, NULL)) {
+    attr_float(b, "epsilon", eps);
   }
   pb_end(b, m);
 }
@@ -484,11 +516,16 @@ static void encode_value(exporter *e, int field, const char *name, const xshape 
 static inc_status encode_model(exporter *e, const xshape *in, const xshape *out)
 {
   pbuf *b = &e->b;
-  inc__param **params = NULL;
-  inc_layer **leaves = NULL;
-  int np = 0;
+  inc__param **params = NULL, **buffers = NULL;
+  inc_layer **leaves = NULL, **bleaves = NULL;
+  int np = 0, nb = 0;
   inc_status s = inc__collect_params(e->root, &params, &leaves, &np);
-  if (s != INC_OK) return s;
+  if (s == INC_OK) s = inc__collect_buffers(e->root, &buffers, &bleaves, &nb);
+  if (s != INC_OK) {
+    inc__free(params);
+    inc__free(leaves);
+    return s;
+  }
   int64_t numel = inc_layer_param_numel(e->root);
   if ((uint64_t)numel > (ONNX_MAX_BYTES - (1u << 20)) / sizeof(float)) {
     s = inc__error(e->ctx, INC_ERR_INVALID_ARGUMENT,
@@ -508,6 +545,10 @@ static inc_status encode_model(exporter *e, const xshape *in, const xshape *out)
   for (int i = 0; s == INC_OK && i < np; i++)
     s = encode_tensor(e, rel_name(e, leaves[i], params[i]->decl->name, name, sizeof name),
                       params[i]->value);
+  for (int i = 0; s == INC_OK && i < nb; i++) /* running statistics; counts stay behind */
+    if (buffers[i]->decl->init != INC__INIT_COUNT)
+      s = encode_tensor(e, rel_name(e, bleaves[i], buffers[i]->decl->name, name, sizeof name),
+                        buffers[i]->value);
   const char *in_dims[4] = {"N", NULL, "H", "W"}, *c_name = in->ndim == 4 ? "C" : "F";
   encode_value(e, GRAPH_INPUT, "input", in, c_name, in_dims);
   encode_value(e, GRAPH_OUTPUT, "logits", out, c_name, NULL);
@@ -517,6 +558,8 @@ static inc_status encode_model(exporter *e, const xshape *in, const xshape *out)
   pb_end(b, op);
   inc__free(params);
   inc__free(leaves);
+  inc__free(buffers);
+  inc__free(bleaves);
   if (s == INC_OK && b->oom)
     s = inc__error(e->ctx, INC_ERR_OUT_OF_MEMORY, "export %s: out of host memory", e->path);
   if (s == INC_OK && b->n > ONNX_MAX_BYTES)

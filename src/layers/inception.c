@@ -2,7 +2,10 @@
  * inception.c — builders for the D2L Inception block and the whole D2L
  * GoogLeNet, made only of the generic containers and layers, so every
  * parameter name follows the tree ("2.0.p2.2.weight" is b3's first block,
- * path 2, 3x3 conv).
+ * path 2, 3x3 conv). The batch-norm GoogLeNet (Inception-v2 style) is the
+ * same tree with a batch norm between every convolution and its ReLU
+ * ("2.0.p2.3.weight" is then that 3x3 conv, "2.0.p2.4.running_mean" its
+ * batch norm's), as torch.nn.Sequential would number it.
  *
  * A small builder with a sticky status keeps the construction readable:
  * after the first failure every further step is skipped, and the caller
@@ -13,6 +16,7 @@
 typedef struct builder {
   inc_context *ctx;
   inc_status s;
+  int bn; /* a batch norm after every convolution */
 } builder;
 
 /* Appends layer (or, when layer is NULL after a failure, nothing) to seq. */
@@ -54,10 +58,18 @@ static inc_layer *mk_maxpool(builder *b, int k, int s, int p)
   return l;
 }
 
-/* conv + ReLU appended to seq */
+static inc_layer *mk_bn(builder *b)
+{
+  inc_layer *l = NULL;
+  if (b->s == INC_OK) b->s = inc_batch_norm2d_create(b->ctx, 1e-5f, 0.1f, &l);
+  return l;
+}
+
+/* conv (+ batch norm) + ReLU appended to seq */
 static void conv_relu(builder *b, inc_layer *seq, int oc, int k, int s, int p)
 {
   add(b, seq, mk_conv(b, oc, k, s, p));
+  if (b->bn) add(b, seq, mk_bn(b));
   add(b, seq, mk_relu(b));
 }
 
@@ -106,7 +118,7 @@ INC_API inc_status inc_inception_create(inc_context *ctx, int c1, int c2_reduce,
                       "inc_inception_create: channel counts (%d, (%d, %d), (%d, %d), %d) must "
                       "all be >= 1",
                       c1, c2_reduce, c2, c3_reduce, c3, c4);
-  builder b = {ctx, INC_OK};
+  builder b = {ctx, INC_OK, 0};
   inc_layer *block = mk_inception(&b, c1, c2_reduce, c2, c3_reduce, c3, c4);
   if (b.s != INC_OK) {
     inc_layer_destroy(block);
@@ -128,14 +140,15 @@ static void inception(builder *b, inc_layer *seq, int c1, int c2r, int c2, int c
   add(b, seq, block);
 }
 
-INC_API inc_status inc_googlenet_create(inc_context *ctx, int classes, inc_layer **out)
+/* The D2L GoogLeNet, with a batch norm after every convolution when bn. */
+static inc_status googlenet(inc_context *ctx, int classes, int bn, const char *what,
+                            inc_layer **out)
 {
-  inc_status s = inc__create_begin(ctx, out, "inc_googlenet_create");
+  inc_status s = inc__create_begin(ctx, out, what);
   if (s != INC_OK) return s;
   if (classes < 1)
-    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT, "inc_googlenet_create: classes %d < 1",
-                      classes);
-  builder b = {ctx, INC_OK};
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT, "%s: classes %d < 1", what, classes);
+  builder b = {ctx, INC_OK, bn};
   inc_layer *net = mk_seq(&b);
   if (b.s != INC_OK) return b.s;
   inc_layer *b1 = mk_child_seq(&b, net, NULL), *b2 = mk_child_seq(&b, net, NULL),
@@ -175,4 +188,14 @@ INC_API inc_status inc_googlenet_create(inc_context *ctx, int classes, inc_layer
   }
   *out = net;
   return INC_OK;
+}
+
+INC_API inc_status inc_googlenet_create(inc_context *ctx, int classes, inc_layer **out)
+{
+  return googlenet(ctx, classes, 0, "inc_googlenet_create", out);
+}
+
+INC_API inc_status inc_googlenet_bn_create(inc_context *ctx, int classes, inc_layer **out)
+{
+  return googlenet(ctx, classes, 1, "inc_googlenet_bn_create", out);
 }
