@@ -11,6 +11,7 @@ forward under torch.no_grad() in eval mode. Run it with Debian's
 python3-torch: /usr/bin/python3 examples/bench_torch.py --size 96
 """
 import argparse
+import os
 import resource
 import statistics
 import sys
@@ -19,44 +20,13 @@ import time
 import torch
 from torch import nn
 
-
-def inception(c_in, c1, c2, c3, c4):
-    class Inception(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.p1 = nn.Sequential(nn.Conv2d(c_in, c1, 1), nn.ReLU())
-            self.p2 = nn.Sequential(nn.Conv2d(c_in, c2[0], 1), nn.ReLU(),
-                                    nn.Conv2d(c2[0], c2[1], 3, padding=1), nn.ReLU())
-            self.p3 = nn.Sequential(nn.Conv2d(c_in, c3[0], 1), nn.ReLU(),
-                                    nn.Conv2d(c3[0], c3[1], 5, padding=2), nn.ReLU())
-            self.p4 = nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(c_in, c4, 1), nn.ReLU())
-
-        def forward(self, x):
-            return torch.cat((self.p1(x), self.p2(x), self.p3(x), self.p4(x)), dim=1)
-
-    return Inception()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_models  # noqa: E402
+from torch_models import init_like_library  # noqa: E402
 
 
 def googlenet(classes):
-    b1 = nn.Sequential(nn.Conv2d(1, 64, 7, 2, 3), nn.ReLU(), nn.MaxPool2d(3, 2, 1))
-    b2 = nn.Sequential(nn.Conv2d(64, 64, 1), nn.ReLU(), nn.Conv2d(64, 192, 3, padding=1),
-                       nn.ReLU(), nn.MaxPool2d(3, 2, 1))
-    b3 = nn.Sequential(inception(192, 64, (96, 128), (16, 32), 32),
-                       inception(256, 128, (128, 192), (32, 96), 64), nn.MaxPool2d(3, 2, 1))
-    b4 = nn.Sequential(inception(480, 192, (96, 208), (16, 48), 64),
-                       inception(512, 160, (112, 224), (24, 64), 64),
-                       inception(512, 128, (128, 256), (24, 64), 64),
-                       inception(512, 112, (144, 288), (32, 64), 64),
-                       inception(528, 256, (160, 320), (32, 128), 128), nn.MaxPool2d(3, 2, 1))
-    b5 = nn.Sequential(inception(832, 256, (160, 320), (32, 128), 128),
-                       inception(832, 384, (192, 384), (48, 128), 128),
-                       nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
-    net = nn.Sequential(b1, b2, b3, b4, b5, nn.Linear(1024, classes))
-    for m in net.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
-    return net
+    return init_like_library(torch_models.googlenet(classes))
 
 
 def count_macs(net, x):

@@ -73,7 +73,7 @@ else:
 __all__ = [
     "InceptionError", "Context", "Tensor", "Layer", "SGD",
     "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "relu", "flatten",
-    "dense", "sequential", "concat", "inception", "googlenet",
+    "dense", "sequential", "concat", "inception", "googlenet", "batch_norm2d", "googlenet_bn",
     "softmax_cross_entropy", "save", "load", "checkpoint_save", "checkpoint_load",
     "checkpoint_metadata", "version", "version_number", "backend_available",
     "status_string", "HAVE_NUMPY", "MAX_DIMS",
@@ -183,6 +183,8 @@ _SIGNATURES = {
     "inc_inception_create": (_status, [ContextP, c_int, c_int, c_int, c_int, c_int, c_int,
                                        _P(LayerP)]),
     "inc_googlenet_create": (_status, [ContextP, c_int, _P(LayerP)]),
+    "inc_batch_norm2d_create": (_status, [ContextP, c_float, c_float, _P(LayerP)]),
+    "inc_googlenet_bn_create": (_status, [ContextP, c_int, _P(LayerP)]),
     "inc_layer_destroy": (None, [LayerP]),
     "inc_layer_kind": (c_char_p, [LayerP]),
     "inc_layer_set_name": (_status, [LayerP, c_char_p]),
@@ -925,7 +927,7 @@ class Layer:
                    "inc_layer_export_onnx")
 
 
-def _make(ctx: Context, fn: Callable[..., int], call: str, *args: int) -> Layer:
+def _make(ctx: Context, fn: Callable[..., int], call: str, *args: Union[int, float]) -> Layer:
     ptr = LayerP()
     _check(fn(ctx._p, *(args + (byref(ptr),))), ctx, call)
     return Layer(ctx, ptr)
@@ -996,6 +998,19 @@ def googlenet(ctx: Context, classes: int = 10) -> Layer:
     """The D2L GoogLeNet (b1..b5 and a dense layer) with classes outputs;
     raises InceptionError for invalid arguments."""
     return _make(ctx, _lib.inc_googlenet_create, "inc_googlenet_create", classes)
+
+
+def batch_norm2d(ctx: Context, eps: float = 1e-5, momentum: float = 0.1) -> Layer:
+    """2-D batch normalization, torch.nn.BatchNorm2d's (weight, bias, and the
+    buffers running_mean, running_var, num_batches_tracked); channels bind on
+    the first call. Raises InceptionError for invalid arguments."""
+    return _make(ctx, _lib.inc_batch_norm2d_create, "inc_batch_norm2d_create", eps, momentum)
+
+
+def googlenet_bn(ctx: Context, classes: int = 10) -> Layer:
+    """The D2L GoogLeNet with a batch norm between every convolution and its
+    ReLU (Inception-v2 style); raises InceptionError for invalid arguments."""
+    return _make(ctx, _lib.inc_googlenet_bn_create, "inc_googlenet_bn_create", classes)
 
 
 # ---- loss, optimizer ------------------------------------------------------------------
