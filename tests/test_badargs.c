@@ -705,6 +705,18 @@ MK(gn_null_ctx, inc_googlenet_create(NULL, 10, &l))
 R(gn_null_out) { return inc_googlenet_create(F.a, 10, NULL); }
 MK(gn_0, inc_googlenet_create(F.a, 0, &l))
 MK(gn_neg, inc_googlenet_create(F.a, -10, &l))
+MK(gnbn_null_ctx, inc_googlenet_bn_create(NULL, 10, &l))
+R(gnbn_null_out) { return inc_googlenet_bn_create(F.a, 10, NULL); }
+MK(gnbn_0, inc_googlenet_bn_create(F.a, 0, &l))
+MK(bn_null_ctx, inc_batch_norm2d_create(NULL, 1e-5f, 0.1f, &l))
+R(bn_null_out) { return inc_batch_norm2d_create(F.a, 1e-5f, 0.1f, NULL); }
+MK(bn_eps0, inc_batch_norm2d_create(F.a, 0.0f, 0.1f, &l))
+MK(bn_eps_neg, inc_batch_norm2d_create(F.a, -1e-5f, 0.1f, &l))
+MK(bn_eps_nan, inc_batch_norm2d_create(F.a, NAN, 0.1f, &l))
+MK(bn_eps_inf, inc_batch_norm2d_create(F.a, INFINITY, 0.1f, &l))
+MK(bn_mom_neg, inc_batch_norm2d_create(F.a, 1e-5f, -0.1f, &l))
+MK(bn_mom_big, inc_batch_norm2d_create(F.a, 1e-5f, 1.5f, &l))
+MK(bn_mom_nan, inc_batch_norm2d_create(F.a, 1e-5f, NAN, &l))
 
 /* ---- containers: on failure the child stays the caller's ---- */
 static inc_status append_local(int concat, inc_layer *parent, int child_kind)
@@ -1309,6 +1321,18 @@ static const row ROWS[] = {
     {"inc_googlenet_create: out NULL", gn_null_out, INV, -1, CA},
     {"inc_googlenet_create: classes 0", gn_0, INV, -1, CA},
     {"inc_googlenet_create: classes -10", gn_neg, INV, -1, CA},
+    {"inc_googlenet_bn_create: ctx NULL", gnbn_null_ctx, INV, -1, NONE},
+    {"inc_googlenet_bn_create: out NULL", gnbn_null_out, INV, -1, CA},
+    {"inc_googlenet_bn_create: classes 0", gnbn_0, INV, -1, CA},
+    {"inc_batch_norm2d_create: ctx NULL", bn_null_ctx, INV, -1, NONE},
+    {"inc_batch_norm2d_create: out NULL", bn_null_out, INV, -1, CA},
+    {"inc_batch_norm2d_create: eps 0", bn_eps0, INV, -1, CA},
+    {"inc_batch_norm2d_create: eps < 0", bn_eps_neg, INV, -1, CA},
+    {"inc_batch_norm2d_create: eps NaN", bn_eps_nan, INV, -1, CA},
+    {"inc_batch_norm2d_create: eps infinite", bn_eps_inf, INV, -1, CA},
+    {"inc_batch_norm2d_create: momentum < 0", bn_mom_neg, INV, -1, CA},
+    {"inc_batch_norm2d_create: momentum > 1", bn_mom_big, INV, -1, CA},
+    {"inc_batch_norm2d_create: momentum NaN", bn_mom_nan, INV, -1, CA},
     /* containers */
     {"inc_sequential_append: seq NULL", app_null_seq, INV, -1, NONE},
     {"inc_sequential_append: child NULL", app_null_child, INV, -1, CA},

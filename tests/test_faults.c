@@ -6,7 +6,7 @@
  * test saying so.
  *
  * test_alloc_failures: a representative scenario — a context, a small net
- * of every layer kind (conv, relu, max and average pooling, an Inception
+ * of every layer kind (conv, batch norm, relu, max and average pooling, an Inception
  * block, global average pooling, flatten, dense), tensors, two training
  * steps with SGD (momentum, weight decay), parameter names, a summary, a
  * checkpoint save, metadata, a checkpoint load into an unbound net and a
@@ -205,9 +205,9 @@ static int blob_eq(const blob *a, const blob *b)
 /* The scenario                                                              */
 /* ------------------------------------------------------------------------ */
 
-enum { K_CONV, K_RELU, K_MAXPOOL, K_AVGPOOL, K_INCEPTION, K_GAP, K_FLATTEN, K_DENSE };
-static const int NET_KINDS[] = {K_CONV,    K_RELU, K_MAXPOOL, K_INCEPTION,
-                                K_AVGPOOL, K_GAP,  K_FLATTEN, K_DENSE};
+enum { K_CONV, K_BN, K_RELU, K_MAXPOOL, K_AVGPOOL, K_INCEPTION, K_GAP, K_FLATTEN, K_DENSE };
+static const int NET_KINDS[] = {K_CONV,    K_BN,  K_RELU,    K_MAXPOOL, K_INCEPTION,
+                                K_AVGPOOL, K_GAP, K_FLATTEN, K_DENSE};
 #define NET_LEN ((int)(sizeof NET_KINDS / sizeof NET_KINDS[0]))
 static const int64_t XD[4] = {2, 2, 8, 8}, LD[2] = {2, 3};
 static const int32_t LABELS[2] = {2, 0};
@@ -269,6 +269,7 @@ static inc_status st_make(sc *s, const step *st)
   inc_status r = INC_ERR_INVALID_ARGUMENT;
   switch (NET_KINDS[st->idx]) {
   case K_CONV: r = inc_conv2d_create(c, 4, 3, 1, 1, &l); break;
+  case K_BN: r = inc_batch_norm2d_create(c, 1e-5f, 0.1f, &l); break;
   case K_RELU: r = inc_relu_create(c, &l); break;
   case K_MAXPOOL: r = inc_max_pool2d_create(c, 3, 2, 1, &l); break;
   case K_AVGPOOL: r = inc_avg_pool2d_create(c, 2, 0, 0, &l); break;
@@ -375,7 +376,7 @@ static inc_status st_infer(sc *s, const step *st)
   return r;
 }
 
-#define MAX_STEPS 64
+#define MAX_STEPS 80
 static step STEPS[MAX_STEPS];
 static int NSTEPS;
 

@@ -1,9 +1,11 @@
 /*
  * fuzz_st_load.c — the public loaders on untrusted files: the input is
  * written to a scratch file and given to
- *   - inc_layer_load on an unbound model (conv 3x3 (2) > relu > max pool 2 >
- *     flatten > dense 3: tensors "0.weight" (2, C, 3, 3), "0.bias" (2),
- *     "4.weight" (3, F), "4.bias" (3)), which binds from the file;
+ *   - inc_layer_load on an unbound model (conv 3x3 (2) > batch norm > relu >
+ *     max pool 2 > flatten > dense 3: tensors "0.weight" (2, C, 3, 3),
+ *     "0.bias" (2), "1.weight", "1.bias", "1.running_mean", "1.running_var"
+ *     (2), "1.num_batches_tracked" (a count: int64 or float32, () or (1)),
+ *     "5.weight" (3, F), "5.bias" (3)), which binds from the file;
  *   - inc_checkpoint_load on a bound model (C = 1, F = 8) with an optimizer
  *     holding momentum, and
  *   - inc_checkpoint_metadata with several buffer sizes.
@@ -31,6 +33,8 @@ static inc_layer *make_model(void)
   FUZZ_CHECK(inc_sequential_create(ctx, &seq) == INC_OK, "seq");
   FUZZ_CHECK(inc_conv2d_create(ctx, 2, 3, 1, 1, &l) == INC_OK, "conv");
   FUZZ_CHECK(inc_sequential_append(seq, l) == INC_OK, "append");
+  FUZZ_CHECK(inc_batch_norm2d_create(ctx, 1e-5f, 0.1f, &l) == INC_OK, "batch norm");
+  FUZZ_CHECK(inc_sequential_append(seq, l) == INC_OK, "append");
   FUZZ_CHECK(inc_relu_create(ctx, &l) == INC_OK, "relu");
   FUZZ_CHECK(inc_sequential_append(seq, l) == INC_OK, "append");
   FUZZ_CHECK(inc_max_pool2d_create(ctx, 2, 0, 0, &l) == INC_OK, "pool");
@@ -42,10 +46,17 @@ static inc_layer *make_model(void)
   return seq;
 }
 
-/* Parameters (and, with o, the live momentum buffers) into a new array. */
+/* Parameters (and, with o, the live momentum buffers), then the buffers,
+ * into a new array. */
 static float *snapshot(const inc_layer *m, inc_optimizer *o, int64_t *n)
 {
-  int64_t total = inc_layer_param_numel(m) * (o ? 2 : 1) + inc_layer_param_count(m);
+  int64_t nbuf = 0;
+  for (int i = 0; i < inc_layer_buffer_count(m); i++) {
+    inc_tensor *b;
+    FUZZ_CHECK(inc_layer_buffer(m, i, NULL, &b) == INC_OK, "buffer");
+    nbuf += b->numel;
+  }
+  int64_t total = inc_layer_param_numel(m) * (o ? 2 : 1) + inc_layer_param_count(m) + nbuf;
   float *h = (float *)calloc((size_t)total + 1, sizeof(float));
   FUZZ_CHECK(h != NULL, "calloc");
   int64_t at = 0;
@@ -62,6 +73,12 @@ static float *snapshot(const inc_layer *m, inc_optimizer *o, int64_t *n)
         at += v->numel;
       }
     }
+  }
+  for (int i = 0; i < inc_layer_buffer_count(m); i++) {
+    inc_tensor *b;
+    FUZZ_CHECK(inc_layer_buffer(m, i, NULL, &b) == INC_OK, "buffer");
+    FUZZ_CHECK(inc_tensor_copy_to_host(b, h + at, b->numel) == INC_OK, "copy");
+    at += b->numel;
   }
   *n = at;
   return h;
@@ -102,7 +119,8 @@ static int is_doc_status(inc_status s)
          s == INC_ERR_OUT_OF_MEMORY;
 }
 
-/* Every parameter of m equals the file's tensor of the same name. */
+/* Every parameter and buffer of m equals the file's tensor of the same name
+ * (a count stored as int64 its value). */
 static void check_values(const inc_layer *m, const char *path)
 {
   unsigned char *buf;
@@ -124,6 +142,25 @@ static void check_values(const inc_layer *m, const char *path)
     FUZZ_CHECK(!memcmp(h, f.data + e->begin, (size_t)v->numel * 4), "values of \"%s\"", name);
     free(h);
   }
+  for (int i = 0; i < inc_layer_buffer_count(m); i++) {
+    const char *name;
+    inc_tensor *v;
+    FUZZ_CHECK(inc_layer_buffer(m, i, &name, &v) == INC_OK, "buffer");
+    const inc__st_entry *e = inc__st_find(&f, name);
+    FUZZ_CHECK(e != NULL, "\"%s\" loaded but not in the file", name);
+    float *h = (float *)malloc((size_t)v->numel * sizeof(float) + 1);
+    FUZZ_CHECK(inc_tensor_copy_to_host(v, h, v->numel) == INC_OK, "copy");
+    if (e->dtype == INC__ST_I64) {
+      int64_t c = 0;
+      FUZZ_CHECK(v->numel == 1 && e->end - e->begin == 8, "size of \"%s\"", name);
+      for (int k = 0; k < 8; k++) c |= (int64_t)((uint64_t)f.data[e->begin + k] << (8 * k));
+      FUZZ_CHECK(h[0] == (float)c, "value of \"%s\"", name);
+    } else {
+      FUZZ_CHECK(e->end - e->begin == (uint64_t)v->numel * 4, "size of \"%s\"", name);
+      FUZZ_CHECK(!memcmp(h, f.data + e->begin, (size_t)v->numel * 4), "values of \"%s\"", name);
+    }
+    free(h);
+  }
   inc__st_free(&f);
   free(buf);
 }
@@ -143,7 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     inc_tensor *w;
     FUZZ_CHECK(inc_layer_param(m, 0, NULL, &w, NULL) == INC_OK, "param");
     int64_t c = inc_tensor_dim(w, 1), f = 0;
-    FUZZ_CHECK(inc_layer_param(m, 2, NULL, &w, NULL) == INC_OK, "param");
+    FUZZ_CHECK(inc_layer_param(m, 4, NULL, &w, NULL) == INC_OK, "param"); /* 5.weight */
     f = inc_tensor_dim(w, 1);
     /* (1, c, 2, f) gives 2 * (f / 2) features after the pool: f even fits */
     if (f % 2 == 0 && c <= 64 && f <= 4096) {

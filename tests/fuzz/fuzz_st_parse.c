@@ -34,7 +34,8 @@ static void check_file(const inc__st_file *f, const uint8_t *data, size_t size)
                  "unchecked overflow");
       numel *= (uint64_t)e->shape[d];
     }
-    FUZZ_CHECK(e->begin <= e->end && e->end - e->begin == numel * 4, "range of \"%s\"", e->name);
+    FUZZ_CHECK(e->begin <= e->end && e->end - e->begin == numel * inc__st_dsize(e->dtype),
+               "range of \"%s\"", e->name);
     FUZZ_CHECK(e->end <= f->data_bytes, "\"%s\" ends past the data", e->name);
     ranges[2 * i] = e->begin;
     ranges[2 * i + 1] = e->end;

@@ -51,6 +51,8 @@ static inc_layer *model(inc_context *ctx)
   inc_sequential_create(ctx, &seq);
   inc_conv2d_create(ctx, 2, 3, 1, 1, &l);
   inc_sequential_append(seq, l);
+  inc_batch_norm2d_create(ctx, 1e-5f, 0.1f, &l);
+  inc_sequential_append(seq, l);
   inc_relu_create(ctx, &l);
   inc_sequential_append(seq, l);
   inc_max_pool2d_create(ctx, 2, 0, 0, &l);
@@ -116,11 +118,19 @@ static void library_files(void)
   inc_context_destroy(ctx);
 }
 
-/* The model's four tensors for C = 1, F = 8, as JSON entries. */
+/* The model's tensors for C = 1, F = 8, as JSON entries: the conv's, the
+ * batch norm's five (its count a 0-d int64, as PyTorch saves it), the
+ * dense layer's; 228 bytes of data. */
 #define W0 "\"0.weight\":{\"dtype\":\"F32\",\"shape\":[2,1,3,3],\"data_offsets\":[0,72]}"
 #define B0 "\"0.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[72,80]}"
-#define W4 "\"4.weight\":{\"dtype\":\"F32\",\"shape\":[3,8],\"data_offsets\":[80,176]}"
-#define B4 "\"4.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[176,188]}"
+#define BN_NO_COUNT                                                                          \
+  "\"1.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[80,88]},"                \
+  "\"1.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[88,96]},"                  \
+  "\"1.running_mean\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[96,104]},"         \
+  "\"1.running_var\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[104,112]}"
+#define BN BN_NO_COUNT ",\"1.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[112,120]}"
+#define W5 "\"5.weight\":{\"dtype\":\"F32\",\"shape\":[3,8],\"data_offsets\":[120,216]}"
+#define B5 "\"5.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[216,228]}"
 
 static void edge_safetensors(void)
 {
@@ -132,23 +142,35 @@ static void edge_safetensors(void)
   st("len_past_end", "{}", 0, 100);
   st("len_zero", "{}", 0, 0);
   st("len_one", "{}", 0, 1);
-  ST("model_ok", "{" W0 "," B0 "," W4 "," B4 "}", 188);
-  ST("model_ok_meta", "{\"__metadata__\":{\"note\":\"hi\",\"inc.lr\":\"0.25\"}," W0 "," B0 "," W4 "," B4 "}", 188);
-  ST("model_ok_spaces", " { " W0 " ,\n\t" B0 " ,\r\n" W4 " , " B4 " }        ", 188);
-  ST("model_ok_reordered", "{" B4 "," W4 "," B0 "," W0 "}", 188);
-  ST("model_missing_bias", "{" W0 "," W4 "," B4 "}", 188);
-  ST("model_extra", "{" W0 "," B0 "," W4 "," B4 ",\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[188,192]}}", 192);
+  ST("model_ok", "{" W0 "," B0 "," BN "," W5 "," B5 "}", 228);
+  ST("model_ok_meta", "{\"__metadata__\":{\"note\":\"hi\",\"inc.lr\":\"0.25\"}," W0 "," B0 "," BN "," W5 "," B5 "}", 228);
+  ST("model_ok_spaces", " { " W0 " ,\n\t" B0 " ,\r\n" BN " , " W5 " , " B5 " }        ", 228);
+  ST("model_ok_reordered", "{" B5 "," W5 "," BN "," B0 "," W0 "}", 228);
+  ST("model_missing_bias", "{" W0 "," BN "," W5 "," B5 "}", 228);
+  ST("model_extra", "{" W0 "," B0 "," BN "," W5 "," B5 ",\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[228,232]}}", 232);
   ST("model_momentum",
-     "{" W0 "," B0 "," W4 "," B4
-     ",\"momentum/0.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[188,196]}}", 196);
+     "{" W0 "," B0 "," BN "," W5 "," B5
+     ",\"momentum/0.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[228,236]}}", 236);
   ST("model_momentum_shape",
-     "{" W0 "," B0 "," W4 "," B4
-     ",\"momentum/0.bias\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[188,196]}}", 196);
-  ST("model_wrong_bias", "{" W0 ",\"0.bias\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[72,80]}," W4 "," B4 "}", 188);
-  ST("model_data_short", "{" W0 "," B0 "," W4 "," B4 "}", 187);
-  ST("model_data_long", "{" W0 "," B0 "," W4 "," B4 "}", 189);
-  ST("model_gap", "{" W0 ",\"0.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[76,84]}," W4 "," B4 "}", 188);
-  ST("model_overlap", "{" W0 ",\"0.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[68,76]}," W4 "," B4 "}", 188);
+     "{" W0 "," B0 "," BN "," W5 "," B5
+     ",\"momentum/0.bias\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[228,236]}}", 236);
+  ST("model_wrong_bias", "{" W0 ",\"0.bias\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[72,80]}," BN "," W5 "," B5 "}", 228);
+  ST("model_data_short", "{" W0 "," B0 "," BN "," W5 "," B5 "}", 227);
+  ST("model_data_long", "{" W0 "," B0 "," BN "," W5 "," B5 "}", 229);
+  ST("model_gap", "{" W0 ",\"0.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[76,84]}," BN "," W5 "," B5 "}", 228);
+  ST("model_overlap", "{" W0 ",\"0.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[68,76]}," BN "," W5 "," B5 "}", 228);
+  /* the count as float32 (1,): accepted; with a shape of 2: refused; absent: refused */
+  ST("model_count_f32", "{" W0 "," B0 "," BN_NO_COUNT "," "\"1.num_batches_tracked\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[112,116]}" "," "\"5.weight\":{\"dtype\":\"F32\",\"shape\":[3,8],\"data_offsets\":[116,212]}" "," "\"5.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[212,224]}" "}", 224);
+  ST("model_count_shape", "{" W0 "," B0 "," BN_NO_COUNT "," "\"1.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[112,128]}" "," "\"5.weight\":{\"dtype\":\"F32\",\"shape\":[3,8],\"data_offsets\":[128,224]}" "," "\"5.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[224,236]}" "}", 236);
+  ST("model_count_missing", "{" W0 "," B0 "," BN_NO_COUNT "," "\"5.weight\":{\"dtype\":\"F32\",\"shape\":[3,8],\"data_offsets\":[112,208]}" "," "\"5.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[208,220]}" "}", 220);
+  /* a float tensor stored as int64: refused */
+  ST("model_var_i64",
+     "{" W0 "," B0 ",\"1.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[80,88]},"
+     "\"1.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[88,96]},"
+     "\"1.running_mean\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[96,104]},"
+     "\"1.running_var\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[104,120]},"
+     "\"1.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[120,128]}" "," "\"5.weight\":{\"dtype\":\"F32\",\"shape\":[3,8],\"data_offsets\":[128,224]}" "," "\"5.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[224,236]}" "}",
+     236);
   ST("model_f16", "{\"0.weight\":{\"dtype\":\"F16\",\"shape\":[2,1,3,3],\"data_offsets\":[0,36]}}", 36);
   ST("dtype_missing", "{\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
   ST("dtype_twice", "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
