@@ -24,13 +24,13 @@ typedef struct inc__cuda_ce_result {
 
 __global__ void inc__cuda_ce_rows_kernel(float *row_loss, int32_t *row_hit, float *dlogits,
                                          const float *logits, const int32_t *labels, int64_t n,
-                                         int64_t k, float scale)
+                                         int64_t k, float scale, float smoothing)
 {
   /* row_loss, row_hit, labels (N); logits, dlogits (N, K); dlogits may be NULL */
   INC_CUDA_FOR(r, n)
   {
     int hit = 0;
-    row_loss[r] = inc__k_softmax_ce_row(logits + r * k, labels[r], k, scale,
+    row_loss[r] = inc__k_softmax_ce_row(logits + r * k, labels[r], k, scale, smoothing,
                                         dlogits ? dlogits + r * k : NULL, &hit);
     row_hit[r] = hit;
   }
@@ -70,7 +70,7 @@ static size_t inc__cuda_round256(size_t x) { return (x + 255) & ~(size_t)255; }
 
 inc_status inc__cuda_softmax_ce(double *loss_sum, int64_t *correct, float *dlogits,
                                 const float *logits, const int32_t *labels, int64_t n,
-                                int64_t k, float scale, inc_context *ctx)
+                                int64_t k, float scale, float smoothing, inc_context *ctx)
 {
   static const char op[] = "softmax_ce";
   if (n <= 0 || k <= 0) {
@@ -101,7 +101,8 @@ inc_status inc__cuda_softmax_ce(double *loss_sum, int64_t *correct, float *dlogi
    * so read late) and writes be->host: every return waits for it, an
    * early one too, so neither is in use once this returns. */
   INC_CUDA_LAUNCH(inc__cuda_ce_rows_kernel, inc__cuda_blocks(ctx, n), INC_CUDA_THREADS,
-                  be->stream, row_loss, row_hit, dlogits, logits, dev_labels, n, k, scale);
+                  be->stream, row_loss, row_hit, dlogits, logits, dev_labels, n, k, scale,
+                  smoothing);
   s = inc__cuda_launched(ctx, op);
   if (s == INC_OK) {
     INC_CUDA_LAUNCH_COOP(inc__cuda_ce_reduce_kernel, 1, INC_CUDA_THREADS, be->stream, res,

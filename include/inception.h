@@ -152,7 +152,8 @@ INC_API const char *inc_context_device_name(const inc_context *ctx);
 /* Sets the seed of the context's counter-based random number generator and
  * restarts its stream: parameters filled after this are a pure function of
  * the seed and of the order of fills, identical on every backend and thread
- * count. */
+ * count. (Since 0.4 a training forward through dropout layers draws from
+ * the same stream, as one more fill would.) */
 INC_API inc_status inc_context_set_seed(inc_context *ctx, uint64_t seed);
 
 /* Returns the seed set last (0 by default; 0 for NULL). */
@@ -240,6 +241,26 @@ INC_API inc_status inc_relu_create(inc_context *ctx, inc_layer **out);
 
 /* (N, d1, d2, ...) -> (N, d1*d2*...). */
 INC_API inc_status inc_flatten_create(inc_context *ctx, inc_layer **out);
+
+/* Dropout, any shape (since 0.4): PyTorch's inverted dropout with drop
+ * probability p, 0 <= p < 1. A training forward (training nonzero) keeps
+ * each element with probability 1 - p and scales it by 1/(1 - p), and
+ * writes 0 for the others; backward gives dx = dy * mask / (1 - p) with the
+ * same mask. The mask is a pure function of the context's seed, a random
+ * stream and the element's row-major index: each training forward takes the
+ * context's next stream (the one parameter fills draw from, see
+ * inc_context_set_seed), so successive forwards drop different elements,
+ * the CPU and the CUDA backend drop the same ones for the same seed and
+ * order of calls, and a further backward for the same forward uses the
+ * same mask. Nothing is stored for backward. An inference forward, and p =
+ * 0 in either mode, is the identity (the value is passed on, not copied,
+ * where the tree allows). Exported to ONNX as Identity. Returns INC_OK;
+ * INC_ERR_INVALID_ARGUMENT for a NULL ctx or out (no message without a
+ * context) or a p outside [0, 1) or NaN (with a message; *out is set to
+ * NULL whenever out is not NULL and the call fails); INC_ERR_OUT_OF_MEMORY.
+ * The caller owns *out (see above). Threads: like every call on the
+ * context, one thread at a time. */
+INC_API inc_status inc_dropout_create(inc_context *ctx, float p, inc_layer **out);
 
 /* Fully connected layer: (N, F) -> (N, out_features), weight (out, F), bias. */
 INC_API inc_status inc_dense_create(inc_context *ctx, int out_features, inc_layer **out);
@@ -460,6 +481,25 @@ INC_API inc_status inc_layer_buffer(const inc_layer *layer, int index, const cha
 INC_API inc_status inc_softmax_cross_entropy(inc_context *ctx, const inc_tensor *logits,
                                              const int32_t *labels, float *mean_loss,
                                              inc_tensor *dlogits, int64_t *correct);
+
+/* Softmax cross-entropy with label smoothing (since 0.4), PyTorch's
+ * cross_entropy(..., label_smoothing=smoothing): each row's target is
+ * q = (1 - smoothing) onehot(label) + smoothing / classes, its loss
+ * -sum_k q_k log softmax_k; *mean_loss gets the mean over the rows and
+ * dlogits (may be NULL) d(mean_loss)/d(logits) = (softmax - q)/N.
+ * 0 <= smoothing <= 1, else (NaN too) INC_ERR_INVALID_ARGUMENT with a
+ * message and nothing computed. Otherwise the same contract as
+ * inc_softmax_cross_entropy(), which is this call with smoothing 0 (bit
+ * for bit): the same checks and statuses, labels in host memory, dlogits
+ * of the logits' shape and context and not sharing their memory, *correct
+ * (may be NULL) the rows whose argmax is the label; nothing is written
+ * through mean_loss, dlogits or correct when the call fails. A NULL ctx is
+ * INC_ERR_INVALID_ARGUMENT without a message. Threads: like every call on
+ * the context, one thread at a time. */
+INC_API inc_status inc_softmax_cross_entropy_smoothed(inc_context *ctx, const inc_tensor *logits,
+                                                      const int32_t *labels, float smoothing,
+                                                      float *mean_loss, inc_tensor *dlogits,
+                                                      int64_t *correct);
 
 /* ------------------------------------------------------------------------ */
 /* Optimizer                                                                 */

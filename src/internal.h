@@ -114,7 +114,7 @@ enum {
   INC__PROF_LAYOUT,     /* other axis swaps, GEMM output pass, bias add and gradient */
   INC__PROF_POOL,       /* max, average and global pooling, both passes */
   INC__PROF_CONCAT,     /* channel slices, branch-gradient sums, copies */
-  INC__PROF_ELTWISE,    /* ReLU and batch norm, forward and backward */
+  INC__PROF_ELTWISE,    /* ReLU, batch norm and dropout, forward and backward */
   INC__PROF_LOSS,
   INC__PROF_SGD,
   INC__PROF_OTHER,      /* memory, fills, synchronize */

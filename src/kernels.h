@@ -75,14 +75,21 @@ INC_HD static inline float inc__k_col2im(const float *col, int64_t i, const inc_
   return sum;
 }
 
+/* The index into src (A, B, P) of element i of dst (B, A, P): the two
+ * leading axes swapped. */
+INC_HD static inline int64_t inc__k_swap01_index(int64_t i, int64_t a, int64_t b, int64_t p)
+{
+  int64_t pp = i % p, t = i / p;
+  int64_t ai = t % a, bi = t / a;
+  return (ai * b + bi) * p + pp;
+}
+
 /* dst[i] for dst (B, A, P) taken from src (A, B, P): swaps the two leading
  * axes. Used to move between (N, C, P) images and (C, N*P) GEMM operands. */
 INC_HD static inline float inc__k_swap01(const float *src, int64_t i, int64_t a, int64_t b,
                                          int64_t p)
 {
-  int64_t pp = i % p, t = i / p;
-  int64_t ai = t % a, bi = t / a;
-  return src[(ai * b + bi) * p + pp];
+  return src[inc__k_swap01_index(i, a, b, p)];
 }
 
 /* y[i] for y (N, C, P) from the GEMM result tmp (C, N*P) plus bias (C)
@@ -357,11 +364,14 @@ INC_HD static inline float inc__k_bn_fold_b(const float *b, int64_t o, const flo
 
 /* ---- loss --------------------------------------------------------------- */
 
-/* Softmax cross-entropy of one row of k logits against label; returns the
- * row's loss, writes (softmax - onehot) * scale into drow when it is not
- * NULL, and sets *hit to 1 when the row's argmax (first max) is the label. */
+/* Softmax cross-entropy of one row of k logits against label, with label
+ * smoothing eps (PyTorch's label_smoothing): the target is q = (1 - eps)
+ * onehot + eps / k. Returns the row's loss -sum_j q_j log softmax_j, writes
+ * (softmax - q) * scale into drow when it is not NULL, and sets *hit to 1
+ * when the row's argmax (first max) is the label. With eps = 0, q is the
+ * onehot exactly and the loss the label's term alone. */
 INC_HD static inline float inc__k_softmax_ce_row(const float *row, int32_t label, int64_t k,
-                                                 float scale, float *drow, int *hit)
+                                                 float scale, float eps, float *drow, int *hit)
 {
   float m = row[0];
   int64_t am = 0;
@@ -370,11 +380,17 @@ INC_HD static inline float inc__k_softmax_ce_row(const float *row, int32_t label
   float sum = 0.0f;
   for (int64_t j = 0; j < k; j++) sum += expf(row[j] - m);
   float ls = logf(sum); /* kept apart from m so huge logits lose no precision */
+  float spread = eps / (float)k; /* q's share of every class */
   if (drow)
     for (int64_t j = 0; j < k; j++)
-      drow[j] = (expf((row[j] - m) - ls) - (j == label ? 1.0f : 0.0f)) * scale;
+      drow[j] = (expf((row[j] - m) - ls) - ((j == label ? 1.0f - eps : 0.0f) + spread)) * scale;
   *hit = (am == label);
-  return (m - row[label]) + ls;
+  float nll = (m - row[label]) + ls;
+  if (eps == 0.0f) return nll;
+  /* -mean_j log softmax_j = ls + mean_j (m - row_j), each term >= 0 */
+  float gap = 0.0f;
+  for (int64_t j = 0; j < k; j++) gap += m - row[j];
+  return (1.0f - eps) * nll + eps * (ls + gap / (float)k);
 }
 
 /* ---- optimizer ---------------------------------------------------------- */
@@ -431,6 +447,31 @@ INC_HD static inline float inc__k_fill(int dist, float a, float b, uint64_t seed
   float u2 = inc__k_uniform01(seed, stream, 2 * (uint64_t)i + 1);
   float r = sqrtf(-2.0f * logf(u1));
   return fmaf(b, r * cosf(6.283185307179586f * u2), a);
+}
+
+/* ---- dropout ------------------------------------------------------------ */
+
+/* Whether element i of a dropout mask keeps its value: with probability
+ * 1 - p (u >= p for the uniform u of (seed, stream, i), which is never 0,
+ * so p = 0 keeps every element). i is the element's row-major index in the
+ * logical (N, C, ...) shape, whatever the layout the tensor is stored in. */
+INC_HD static inline int inc__k_dropout_keep(float p, uint64_t seed, uint64_t stream, int64_t i)
+{
+  return inc__k_uniform01(seed, stream, (uint64_t)i) >= p;
+}
+
+/* y[i] of dropout (inverted, PyTorch's): x[i] times the mask value, 1/(1-p)
+ * where the element is kept and 0 where it is dropped (a product, so a
+ * dropped NaN or infinity gives NaN, as in PyTorch). x and y are (N, C, P),
+ * stored channel-major (C, N, P) when cnhw: the mask follows the logical
+ * index. The backward pass is the same product on dy. */
+INC_HD static inline float inc__k_dropout(const float *x, int64_t i, int64_t n, int64_t c,
+                                          int64_t plane, int cnhw, float p, uint64_t seed,
+                                          uint64_t stream)
+{
+  int64_t at = cnhw ? inc__k_swap01_index(i, n, c, plane) : i;
+  float keep = 1.0f / (1.0f - p);
+  return x[i] * (inc__k_dropout_keep(p, seed, stream, at) ? keep : 0.0f);
 }
 
 #endif /* INC_KERNELS_H */

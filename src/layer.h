@@ -299,6 +299,7 @@ inc_status inc__create_begin(inc_context *ctx, inc_layer **out, const char *what
 extern const inc__layer_vt inc__conv2d_vt, inc__max_pool2d_vt, inc__avg_pool2d_vt,
     inc__global_avg_pool2d_vt, inc__relu_vt, inc__flatten_vt, inc__dense_vt,
     inc__sequential_vt, inc__concat_vt, inc__batch_norm2d_vt;
+extern const inc__layer_vt inc__dropout_vt;
 
 /* Batch norm (src/layers/batchnorm.c). inc__batch_norm2d_fold: the weight
  * w_out (OC, K) and bias b_out (OC) of the convolution w (OC, K), b (OC; may

@@ -9,7 +9,8 @@
  * batch_norm2d -> BatchNormalization (inference: scale, B, the running mean
  * and variance as initializers, epsilon; the count is not exported),
  * concat -> Concat (axis 1) after its branches; a sequential adds no node,
- * it chains its children. Windows are square with symmetric padding and
+ * it chains its children. dropout -> Identity: the model is exported for
+ * inference, where dropout passes its input on. Windows are square with symmetric padding and
  * floor rounding (ceil_mode 0): out = (in + 2p - k) / s + 1, exactly the
  * library's rule. Parameters become initializers named and ordered as
  * inc_layer_param lists them, in the library's own layouts (conv weight
@@ -197,7 +198,7 @@ static int count_layers(const inc_layer *l)
 }
 
 /* The rank of the input the tree runs on: that of the first layer (in
- * execution order) that fixes it; 4 when none does (only ReLUs). */
+ * execution order) that fixes it; 4 when none does (only ReLUs and dropouts). */
 static int entry_rank(const inc_layer *l)
 {
   const inc__layer_vt *vt = l->vt;
@@ -208,7 +209,7 @@ static int entry_rank(const inc_layer *l)
     }
     return 0;
   }
-  if (vt == &inc__relu_vt) return 0;
+  if (vt == &inc__relu_vt || vt == &inc__dropout_vt) return 0;
   return vt == &inc__dense_vt ? 2 : 4;
 }
 
@@ -248,7 +249,7 @@ static inc_status leaf_shape(exporter *e, const inc_layer *l, const xshape *in, 
   inc_status s;
   int k, st, p;
   *out = *in;
-  if (vt == &inc__relu_vt) return INC_OK;
+  if (vt == &inc__relu_vt || vt == &inc__dropout_vt) return INC_OK;
   if (is_window(l, &k, &st, &p)) {
     if ((s = want_rank(l, in, 4)) != INC_OK) return s;
     if (vt == &inc__conv2d_vt) {
@@ -412,6 +413,7 @@ static const char *op_of(const inc_layer *l)
   if (vt == &inc__avg_pool2d_vt) return "AveragePool";
   if (vt == &inc__global_avg_pool2d_vt) return "GlobalAveragePool";
   if (vt == &inc__relu_vt) return "Relu";
+  if (vt == &inc__dropout_vt) return "Identity"; /* dropout at inference */
   if (vt == &inc__flatten_vt) return "Flatten";
   if (vt == &inc__dense_vt) return "Gemm";
   if (vt == &inc__batch_norm2d_vt) return "BatchNormalization";

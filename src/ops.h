@@ -143,12 +143,14 @@
     (w_out, b_out, w, b, weight, bias, running_mean, running_var, oc, k, eps, ctx),               \
     INC__PROF_LAYOUT)                                                                             \
   /* ---- loss, optimizer, init: src/cpu/, cuda/ loss, sgd, fill ---- */                          \
-  /* softmax cross-entropy of logits (N, K) with host labels, already checked to lie in [0, K):   \
-   * host *loss_sum (row losses summed in double) and *correct; dlogits (N, K) =                  \
-   * (softmax - onehot) * scale unless NULL */                                                    \
+  /* softmax cross-entropy of logits (N, K) with host labels, already checked to lie in [0, K),   \
+   * against q = (1 - smoothing) onehot + smoothing / K (inc__k_softmax_ce_row): host *loss_sum   \
+   * (row losses summed in double) and *correct; dlogits (N, K) = (softmax - q) * scale unless    \
+   * NULL */                                                                                      \
   X(softmax_ce, (double *loss_sum, int64_t *correct, float *dlogits, const float *logits,         \
-                 const int32_t *labels, int64_t n, int64_t k, float scale, inc_context *ctx),     \
-    (loss_sum, correct, dlogits, logits, labels, n, k, scale, ctx), INC__PROF_LOSS)               \
+                 const int32_t *labels, int64_t n, int64_t k, float scale, float smoothing,       \
+                 inc_context *ctx),                                                               \
+    (loss_sum, correct, dlogits, logits, labels, n, k, scale, smoothing, ctx), INC__PROF_LOSS)    \
   /* one SGD step over count elements (the rule: inc__k_sgd) */                                   \
   X(sgd, (float *param, float *buf, const float *grad, int64_t count, float lr, float momentum,   \
           float weight_decay, int first, inc_context *ctx),                                       \
@@ -156,7 +158,14 @@
   /* dst[i] = inc__k_fill(dist, a, b, seed, stream, i), count elements */                         \
   X(fill, (float *dst, int64_t count, int dist, float a, float b, uint64_t seed,                  \
            uint64_t stream, inc_context *ctx),                                                    \
-    (dst, count, dist, a, b, seed, stream, ctx), INC__PROF_OTHER)
+    (dst, count, dist, a, b, seed, stream, ctx), INC__PROF_OTHER)                                 \
+  /* ---- dropout: src/cpu/dropout.c, cuda/dropout.cu ---- */                                     \
+  /* y (N, C, P) = x * mask / (1 - p), both stored channel-major (C, N, P) when cnhw: element     \
+   * (n, c, q) kept where inc__k_dropout_keep(p, seed, stream, (n*C + c)*P + q). Backward is the  \
+   * same op on dy -> dx */                                                                       \
+  X(dropout, (float *y, const float *x, int64_t n, int64_t c, int64_t plane, int cnhw, float p,   \
+              uint64_t seed, uint64_t stream, inc_context *ctx),                                  \
+    (y, x, n, c, plane, cnhw, p, seed, stream, ctx), INC__PROF_ELTWISE)
 /* clang-format on */
 
 #endif /* INC_OPS_H */

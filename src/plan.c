@@ -208,6 +208,16 @@ static void rename_value(inc__plan *p, int from, int to)
   if (p->y == from) p->y = to;
 }
 
+int inc__plan_pass(inc__plan *p, inc__step *st)
+{
+  if (st->x == p->x && st->y == p->y) return 0;
+  st->pass = 1;
+  rename_value(p, st->y, st->x);
+  return 1;
+}
+
+void inc__plan_take_random(inc__plan *p, inc__step *st) { st->flags = p->nrandom++; }
+
 /* Fusion: a step whose output only an epilogue kind (a ReLU) reads, and
  * whose kind says it applies that epilogue in its own output pass (conv2d),
  * takes it on (st->relu); the epilogue's step then passes that value on,
@@ -234,8 +244,7 @@ static void fuse_epilogues(inc__plan *p)
       p->fwd[prod].fold = i;
     else
       p->fwd[prod].relu = 1;
-    r->pass = 1;
-    rename_value(p, r->y, r->x); /* the epilogue's output is the producer's */
+    inc__plan_pass(p, r); /* the epilogue's output is the producer's */
   }
 }
 

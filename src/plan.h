@@ -70,7 +70,8 @@ typedef struct inc__step {
   int relu;            /* FWD: a fused ReLU epilogue (the kind fuses INC__EPI_RELU) */
   int fold;            /* FWD: the (passed) step of an evaluation batch norm folded into
                         * this one (the kind fuses INC__EPI_BN), else -1 */
-  int pass;            /* FWD relu: fused into the step before; y is x */
+  int pass;            /* FWD: passes x on, runs nothing (a fused relu or batch norm, an
+                        * identity); y is x */
   int accum;           /* BWD: add into dx instead of writing it */
   int flags;           /* kind-private decisions taken at planning */
   int skip_no_dx;      /* BWD / primitive: only feeds the caller's dx; skipped without it */
@@ -111,6 +112,13 @@ typedef struct inc__plan {
   int trained;           /* INC__TRAINED_*: what backward can use */
   int rerun;             /* while a backward runs the forward again: steps with side
                           * effects (running statistics) leave them out */
+  /* Random streams (dropout masks): a training forward draws nrandom
+   * consecutive streams of the context, from rng_stream on, with seed
+   * rng_seed; the steps that use them (st->flags: the index among them)
+   * read them here, in forward and in backward, so both passes, and a
+   * forward run again for a second backward, use the same masks. */
+  int nrandom;
+  uint64_t rng_seed, rng_stream;
 } inc__plan;
 
 /* ---- building (src/plan.c) ---- */
@@ -139,6 +147,15 @@ int inc__plan_view(inc__plan *p, int base, int64_t off, const inc__shape *s, int
 void inc__plan_make_view(inc__plan *p, int v, int base, int64_t off);
 /* Clears st to a step of kind op for layer l (values -1). */
 void inc__plan_step_init(inc__step *st, int op, inc_layer *l);
+/* Makes forward step st pass its input on: st runs nothing and every
+ * reader of its output reads its input instead (a fused ReLU; an identity
+ * such as dropout at inference). 0, and nothing changed, when the input is
+ * the caller's x and the output the tree's (the caller would get its own
+ * tensor back): then the step must copy. */
+int inc__plan_pass(inc__plan *p, inc__step *st);
+/* A random stream for step st of a training plan: its index among the
+ * plan's (set in st->flags); the stream itself is inc__plan_stream. */
+void inc__plan_take_random(inc__plan *p, inc__step *st);
 /* Appends n values to plan->ins; returns the index of the first, or -1. */
 int inc__plan_add_inputs(inc__plan *p, const int *v, int n);
 /* The forward step of layer l (each layer runs once per plan), or -1. */
@@ -166,6 +183,13 @@ static inline inc_tensor *inc__pv(const inc__plan *p, int v) { return &p->vals[v
 static inline const inc_tensor *inc__plan_input(const inc__plan *p, const inc__step *st)
 {
   return inc__pv(p, st->op == INC__STEP_BWD ? p->fwd[st->fwd].x : st->x);
+}
+
+/* The random stream of a step that took one (inc__plan_take_random), for
+ * the last training forward; the seed is p->rng_seed. */
+static inline uint64_t inc__plan_stream(const inc__plan *p, const inc__step *st)
+{
+  return p->rng_stream + (uint64_t)st->flags;
 }
 
 /* For a backward step's run function: 1 if it computes its input

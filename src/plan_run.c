@@ -94,7 +94,12 @@ inc_status inc__plan_forward(inc__plan *p, const inc_tensor *x)
     if (p->root->plans[i]) p->root->plans[i]->trained = INC__TRAINED_NONE;
   p->vals[p->x].t.data = x->data;
   bind(p);
+  /* fresh random streams (dropout masks), taken from the context only
+   * when the forward succeeded: a failed call changes nothing */
+  p->rng_seed = p->ctx->seed;
+  p->rng_stream = p->ctx->rng_stream;
   if ((s = run_forward(p)) != INC_OK) return s;
+  p->ctx->rng_stream += (uint64_t)p->nrandom;
   p->trained = p->training ? INC__TRAINED_FRESH : INC__TRAINED_NONE;
   return INC_OK;
 }

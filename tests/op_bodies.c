@@ -138,13 +138,13 @@ static inc_status b_gap_bwd(float *dx, const float *dy, int64_t planes, int64_t 
 }
 static inc_status b_softmax_ce(double *loss_sum, int64_t *correct, float *dlogits,
                                const float *logits, const int32_t *labels, int64_t n, int64_t k,
-                               float scale, inc_context *ctx)
+                               float scale, float smoothing, inc_context *ctx)
 {
   double sum = 0.0;
   int64_t hits = 0;
   for (int64_t r = 0; r < n; r++) {
     int hit;
-    sum += inc__k_softmax_ce_row(logits + r * k, labels[r], k, scale,
+    sum += inc__k_softmax_ce_row(logits + r * k, labels[r], k, scale, smoothing,
                                  dlogits ? dlogits + r * k : NULL, &hit);
     hits += hit;
   }
@@ -163,6 +163,13 @@ static inc_status b_fill(float *dst, int64_t count, int dist, float a, float b, 
                          uint64_t stream, inc_context *ctx)
 {
   for (int64_t i = 0; i < count; i++) dst[i] = inc__k_fill(dist, a, b, seed, stream, i);
+  return INC_OK;
+}
+static inc_status b_dropout(float *y, const float *x, int64_t n, int64_t c, int64_t plane,
+                            int cnhw, float p, uint64_t seed, uint64_t stream, inc_context *ctx)
+{
+  for (int64_t i = 0; i < n * c * plane; i++)
+    y[i] = inc__k_dropout(x, i, n, c, plane, cnhw, p, seed, stream);
   return INC_OK;
 }
 
@@ -250,5 +257,6 @@ const inc__backend_ops opc_body_ops = {
     .bn_fold = b_bn_fold,
     .sgd = b_sgd,
     .fill = b_fill,
+    .dropout = b_dropout,
 };
 

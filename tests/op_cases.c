@@ -127,6 +127,13 @@ static const opc_shape fills_a[] = {{1, 42, 5}, {1001, 42, 6}, {100003, 42, 7}};
 static const opc_shape fills_b[] = {{1, 42, 9}, {1001, 42, 10}, {100003, 42, 11}};
 static const opc_shape fills_c[] = {{50000, 42, 9}};
 
+/* (n, c, p, cnhw, seed, stream): channel-major storage (the mask follows the
+ * logical index), one-float planes, above the CPU's threading threshold */
+static const opc_shape dropouts[] = {{1, 1, 1, 0, 42, 0},   {3, 5, 7, 0, 42, 1},
+                                     {3, 5, 7, 1, 42, 1},   {2, 64, 300, 1, 42, 2},
+                                     {130, 3, 37, 0, 7, 3}, {130, 3, 37, 1, 7, 3},
+                                     {1, 1, 70001, 0, 9, 4}, {4, 6, 1, 1, 9, 5}};
+
 static const opc_shape byte_counts[] = {{1}, {3}, {4}, {1000}, {65536 + 12}};
 static const opc_shape zero_parts[] = {{1, 0}, {3, 1}, {4, 2}, {1000, 500}, {65548, 32774}};
 
@@ -224,11 +231,16 @@ static const opc_row rows[] = {
     ROW(gap_fwd,     gaps,         RAND,  0,           0, 0, 0,          1e-7, 1e-6, CPU),
     ROW(gap_bwd,     gaps,         RAND,  0,           0, 0, 0,          1e-7, 1e-6, CPU),
 
-    /* scale (0: 1/n); the loss sum is held to n * (atol + 1e-5) + rtol * |ref|.
-     * Extreme logits: lse = m + log(sum) rounds to float first, a few ulps of 1e4 */
+    /* scale (0: 1/n), label smoothing; the loss sum is held to n * (atol + 1e-5) +
+     * rtol * |ref|. Extreme logits: lse = m + log(sum) rounds to float first, a few
+     * ulps of 1e4 */
     ROW(softmax_ce,  ce_shapes,    LARGE, 0,           0, 0, 0,          1e-7, 1e-5, CPU),
     ROW(softmax_ce,  ce_shapes,    LARGE, NOGRAD,      0, 0, 0,          1e-7, 1e-5, CPU),
     ROW(softmax_ce,  ce_extreme,   EXTREME, 0,         1.0f / 3, 0, 0,   1e-3, 1e-6, CPU),
+    ROW(softmax_ce,  ce_shapes,    LARGE, 0,           0, 0.1f, 0,       1e-7, 1e-5, CPU),
+    ROW(softmax_ce,  ce_shapes,    LARGE, NOGRAD,      0, 0.25f, 0,      1e-7, 1e-5, CPU),
+    ROW(softmax_ce,  ce_shapes,    LARGE, 0,           0, 1.0f, 0,       1e-7, 1e-5, CPU),
+    ROW(softmax_ce,  ce_extreme,   EXTREME, 0,         1.0f / 3, 0.2f, 0, 1e-3, 1e-6, CPU),
 
     /* lr, momentum, weight decay; fmaf is correctly rounded everywhere */
     ROW(sgd,         sgd_three,    RAND,  0,           0.1f, 0, 0,       1e-6, 1e-5, ALL),
@@ -255,6 +267,13 @@ static const opc_row rows[] = {
     ROW(fill,        fills_b,      RAND,  NORMAL,      0.0f, 0.01f, 0,   1e-8, 1e-5, CPU),
     ROW(fill,        fills_c,      RAND,  0,           -0.5f, 0.5f, 0,   0,    0,    ALL),
     ROW(fill,        fills_c,      RAND,  NORMAL,      -0.5f, 0.5f, 0,   1e-7, 1e-5, CPU),
+
+    /* the drop probability; the mask is the generator's (the reference uses it), the
+     * product one rounding: both backends give the bodies' bits */
+    ROW(dropout,     dropouts,     EDGE,  0,           0.0f, 0, 0,       0,    0,    ALL),
+    ROW(dropout,     dropouts,     EDGE,  0,           0.5f, 0, 0,       0,    2e-7, ALL),
+    ROW(dropout,     dropouts,     RAND,  0,           0.9f, 0, 0,       0,    2e-7, ALL),
+    ROW(dropout,     dropouts,     RAND,  0,           0.1f, 0, 0,       0,    2e-7, ALL),
 };
 
 /* ---- cases -------------------------------------------------------------- */
@@ -781,10 +800,10 @@ static void case_gap_bwd(oio *io)
   for (int64_t i = 0; i < planes * hw; i++) R(io, 0)[i] = dy[i / hw] / (double)hw;
 }
 
-/* Softmax cross-entropy of one row in float64; *hit: the first maximum is
- * the label. */
-static double ref_ce_row(const float *row, int32_t label, int64_t k, double scale, double *drow,
-                         int *hit)
+/* Softmax cross-entropy of one row in float64 against q = (1 - eps) onehot
+ * + eps / k; *hit: the first maximum is the label. */
+static double ref_ce_row(const float *row, int32_t label, int64_t k, double scale, double eps,
+                         double *drow, int *hit)
 {
   double m = row[0];
   int64_t am = 0;
@@ -795,16 +814,19 @@ static double ref_ce_row(const float *row, int32_t label, int64_t k, double scal
     }
   double s = 0.0;
   for (int64_t j = 0; j < k; j++) s += exp((double)row[j] - m);
-  double lse = m + log(s);
-  if (drow)
-    for (int64_t j = 0; j < k; j++)
-      drow[j] = (exp((double)row[j] - lse) - (j == label ? 1.0 : 0.0)) * scale;
+  double lse = m + log(s), loss = 0.0;
+  for (int64_t j = 0; j < k; j++) {
+    double q = (j == label ? 1.0 - eps : 0.0) + eps / (double)k;
+    if (drow) drow[j] = (exp((double)row[j] - lse) - q) * scale;
+    if (q != 0.0) loss += q * (lse - row[j]);
+  }
   *hit = am == label;
-  return lse - row[label];
+  return loss;
 }
 
-/* the loss sum and hit count over logits (n, k), dlogits = (softmax -
- * onehot) * scale; labels (i*7 + 3) % k, host memory as the slot wants */
+/* the loss sum and hit count over logits (n, k), dlogits = (softmax - q) *
+ * scale, q the onehot smoothed by f[1]; labels (i*7 + 3) % k, host memory
+ * as the slot wants */
 static void case_softmax_ce(oio *io)
 {
   const opc_row *r = io->c.row;
@@ -832,7 +854,7 @@ static void case_softmax_ce(oio *io)
   io->correct_ref = 0;
   for (int64_t i = 0; i < n; i++) {
     int hit;
-    io->loss_ref += ref_ce_row(lg + i * k, io->labels[i], k, scale,
+    io->loss_ref += ref_ce_row(lg + i * k, io->labels[i], k, scale, r->f[1],
                                io->b[0].present ? R(io, 0) + i * k : NULL, &hit);
     io->correct_ref += hit;
   }
@@ -1027,6 +1049,25 @@ static void case_fill(oio *io)
                               r->f[0], r->f[1], (uint64_t)io->c.d[1], (uint64_t)io->c.d[2], i);
 }
 
+/* y (n, c, p) = x * (kept ? 1 / (1 - drop) : 0), stored (c, n, p) when
+ * cnhw; whether element (n, c, q) is kept is the generator's uniform of its
+ * logical index (n*c + c)*p + q against the drop probability f[0] */
+static void case_dropout(oio *io)
+{
+  const int64_t n = io->c.d[0], c = io->c.d[1], p = io->c.d[2], cnhw = io->c.d[3];
+  const double drop = io->c.row->f[0];
+  addf(io, 0, "y", B_OUT, n * c * p);
+  const float *x = addf_data(io, 1, "x", n * c * p, io->c.row->data);
+  for (int64_t ni = 0; ni < n; ni++)
+    for (int64_t ci = 0; ci < c; ci++)
+      for (int64_t q = 0; q < p; q++) {
+        int64_t logical = (ni * c + ci) * p + q;
+        int64_t at = cnhw ? (ci * n + ni) * p + q : logical;
+        float u = inc__k_uniform01((uint64_t)io->c.d[4], (uint64_t)io->c.d[5], (uint64_t)logical);
+        R(io, 0)[at] = (double)x[at] * ((double)u >= drop ? 1.0 / (1.0 - drop) : 0.0);
+      }
+}
+
 /* case_<op> for every op of OPC_OPS (the registry's and copy, zero), by name */
 static void (*const case_fns[OPC_NOPS])(oio *io) = {
 #define OPC_CASE_FN_(name, ...) case_##name,
@@ -1071,7 +1112,7 @@ static int opc_call(const oio *io, const inc__backend_ops *ops, inc_context *ctx
   case OPC_gap_bwd: return CALL(gap_bwd, f0, f1, d[0], d[1]);
   case OPC_softmax_ce:
     return CALL(softmax_ce, loss, correct, f0, f1, io->labels, d[0], d[1],
-                r->f[0] != 0.0f ? r->f[0] : 1.0f / (float)d[0]);
+                r->f[0] != 0.0f ? r->f[0] : 1.0f / (float)d[0], r->f[1]);
   case OPC_bn_fwd_train:
     return CALL(bn_fwd_train, f0, f1, f2, (float *)p[3], (float *)p[4], (float *)p[5],
                 (float *)p[6], (float *)p[7], (float *)p[8], d[0], d[1], d[2], r->f[0], r->f[1],
@@ -1092,6 +1133,9 @@ static int opc_call(const oio *io, const inc__backend_ops *ops, inc_context *ctx
       (void)CALL(sgd, f0, f1, f2 + step * d[0], d[0], r->f[0], r->f[1], r->f[2],
                  !(fl & OPC_WARM) && step == 0);
     return 1;
+  case OPC_dropout:
+    return CALL(dropout, f0, f1, d[0], d[1], d[2], (int)d[3], r->f[0], (uint64_t)d[4],
+                (uint64_t)d[5]);
   case OPC_fill:
     return CALL(fill, f0, d[0], fl & OPC_NORMAL ? INC__FILL_NORMAL : INC__FILL_UNIFORM, r->f[0],
                 r->f[1], (uint64_t)d[1], (uint64_t)d[2]);

@@ -93,11 +93,12 @@ enum { OPC_BITS_CPU = 1, OPC_BITS_CUDA = 2, OPC_BITS = 3 };
  *   relu_*, axpy  count                        (f: alpha for axpy)
  *   slice         n, cb, ct, off, p
  *   gap_*         planes, hw
- *   softmax_ce    n, k                         (f: scale, 0 for 1/n)
+ *   softmax_ce    n, k                         (f: scale, 0 for 1/n; label smoothing)
  *   sgd           count, steps                 (f: lr, momentum, weight decay)
  *   bn_fwd_*, bn_bwd   n, c, p                 (f: eps, momentum)
  *   bn_fold       oc, k                        (f: eps)
  *   fill          count, seed, stream          (f: a, b)
+ *   dropout       n, c, p, cnhw, seed, stream  (f: the drop probability)
  */
 #define OPC_DIMS 7
 typedef int64_t opc_shape[OPC_DIMS];

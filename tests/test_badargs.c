@@ -683,6 +683,14 @@ MK(gap_null_ctx, inc_global_avg_pool2d_create(NULL, &l))
 R(gap_null_out) { return inc_global_avg_pool2d_create(F.a, NULL); }
 MK(relu_null_ctx, inc_relu_create(NULL, &l))
 R(relu_null_out) { return inc_relu_create(F.a, NULL); }
+MK(drop_null_ctx, inc_dropout_create(NULL, 0.5f, &l))
+R(drop_null_out) { return inc_dropout_create(F.a, 0.5f, NULL); }
+MK(drop_neg, inc_dropout_create(F.a, -0.1f, &l))
+MK(drop_one, inc_dropout_create(F.a, 1.0f, &l))
+MK(drop_big, inc_dropout_create(F.a, 1.5f, &l))
+MK(drop_nan, inc_dropout_create(F.a, NAN, &l))
+MK(drop_inf, inc_dropout_create(F.a, INFINITY, &l))
+MK(drop_minf, inc_dropout_create(F.a, -INFINITY, &l))
 MK(flat_null_ctx, inc_flatten_create(NULL, &l))
 R(flat_null_out) { return inc_flatten_create(F.a, NULL); }
 MK(dense_null_ctx, inc_dense_create(NULL, 3, &l))
@@ -1043,6 +1051,40 @@ R(sce_lab_k_dl)
   inc_tensor_destroy(d);
   return s;
 }
+/* the smoothed call: its own range, and the plain call's checks (which it
+ * shares) with a valid smoothing; dlogits untouched on failure (read back
+ * after the message is checked here: the read clears it, so the rows say
+ * NONE) */
+static inc_status sces(inc_context *c, const inc_tensor *lg, const int32_t *lab, float eps)
+{
+  float loss = -3.0f;
+  int64_t correct = -3;
+  inc_tensor *d = c == F.a ? tu_tensor(F.a, 2, YD, HOST) : NULL;
+  inc_status s = inc_softmax_cross_entropy_smoothed(c, lg, lab, eps, &loss, d, &correct);
+  if (s != INC_OK && c) ck_assert_msg(inc_context_last_error(c)[0], "no message");
+  if (s != INC_OK) {
+    ck_assert_msg(loss == -3.0f, "mean_loss written by a failed call");
+    ck_assert_msg(correct == -3, "correct written by a failed call");
+  }
+  if (d) {
+    float h[6];
+    ck_assert_int_eq(inc_tensor_copy_to_host(d, h, 6), INC_OK);
+    ck_assert_msg(h[0] == 9.0f && h[4] == 0.0f, "dlogits written by a failed call");
+    inc_tensor_destroy(d);
+  }
+  return s;
+}
+R(sces_null_ctx) { return sces(NULL, F.dy, LABELS, 0.1f); }
+R(sces_neg) { return sces(F.a, F.dy, LABELS, -0.1f); }
+R(sces_above_1) { return sces(F.a, F.dy, LABELS, nextafterf(1.0f, 2.0f)); }
+R(sces_2) { return sces(F.a, F.dy, LABELS, 2.0f); }
+R(sces_nan) { return sces(F.a, F.dy, LABELS, NAN); }
+R(sces_inf) { return sces(F.a, F.dy, LABELS, INFINITY); }
+R(sces_minf) { return sces(F.a, F.dy, LABELS, -INFINITY); }
+R(sces_null_labels) { return sces(F.a, F.dy, NULL, 0.1f); }
+R(sces_lab_k) { return sces(F.a, F.dy, LAB_K, 0.1f); }
+R(sces_rank) { return sces(F.a, F.t3, LABELS, 0.1f); }
+R(sces_logits_other) { return sces(F.a, F.dyb, LABELS, 0.1f); }
 /* dlogits aliasing logits: the status, a message that names dlogits, and (in
  * the digest) logits unchanged. The second handle on one memory is made
  * through the private struct, as the library's own views are. */
@@ -1299,6 +1341,14 @@ static const row ROWS[] = {
     {"inc_global_avg_pool2d_create: out NULL", gap_null_out, INV, -1, CA},
     {"inc_relu_create: ctx NULL", relu_null_ctx, INV, -1, NONE},
     {"inc_relu_create: out NULL", relu_null_out, INV, -1, CA},
+    {"inc_dropout_create: ctx NULL", drop_null_ctx, INV, -1, NONE},
+    {"inc_dropout_create: out NULL", drop_null_out, INV, -1, CA},
+    {"inc_dropout_create: p -0.1", drop_neg, INV, -1, CA},
+    {"inc_dropout_create: p 1", drop_one, INV, -1, CA},
+    {"inc_dropout_create: p 1.5", drop_big, INV, -1, CA},
+    {"inc_dropout_create: p NaN", drop_nan, INV, -1, CA},
+    {"inc_dropout_create: p inf", drop_inf, INV, -1, CA},
+    {"inc_dropout_create: p -inf", drop_minf, INV, -1, CA},
     {"inc_flatten_create: ctx NULL", flat_null_ctx, INV, -1, NONE},
     {"inc_flatten_create: out NULL", flat_null_out, INV, -1, CA},
     {"inc_dense_create: ctx NULL", dense_null_ctx, INV, -1, NONE},
@@ -1442,6 +1492,18 @@ static const row ROWS[] = {
     {"inc_softmax_cross_entropy: dlogits is logits", sce_dl_is_logits, INV, -1, CA},
     {"inc_softmax_cross_entropy: dlogits shares logits' data", sce_dl_same_data, INV, -1, CA},
     {"inc_softmax_cross_entropy: dlogits overlaps logits", sce_dl_overlap, INV, -1, CA},
+    {"inc_softmax_cross_entropy_smoothed: ctx NULL", sces_null_ctx, INV, -1, NONE},
+    {"inc_softmax_cross_entropy_smoothed: smoothing -0.1", sces_neg, INV, -1, NONE},
+    {"inc_softmax_cross_entropy_smoothed: smoothing just above 1", sces_above_1, INV, -1, NONE},
+    {"inc_softmax_cross_entropy_smoothed: smoothing 2", sces_2, INV, -1, NONE},
+    {"inc_softmax_cross_entropy_smoothed: smoothing NaN", sces_nan, INV, -1, NONE},
+    {"inc_softmax_cross_entropy_smoothed: smoothing inf", sces_inf, INV, -1, NONE},
+    {"inc_softmax_cross_entropy_smoothed: smoothing -inf", sces_minf, INV, -1, NONE},
+    {"inc_softmax_cross_entropy_smoothed: labels NULL", sces_null_labels, INV, -1, NONE},
+    {"inc_softmax_cross_entropy_smoothed: label == classes", sces_lab_k, INV, -1, NONE},
+    {"inc_softmax_cross_entropy_smoothed: logits of 3 dims", sces_rank, SHP, -1, NONE},
+    {"inc_softmax_cross_entropy_smoothed: logits of another context", sces_logits_other, INV,
+     -1, NONE},
     /* optimizer */
     {"inc_sgd_create: ctx NULL", sgd_null_ctx, INV, -1, NONE},
     {"inc_sgd_create: out NULL", sgd_null_out, INV, -1, CA},

@@ -9,8 +9,10 @@
  * copies, im2col, max pooling, SGD, the uniform fill, ...); reductions,
  * cuBLAS and libm-dependent ops within the row's tolerance. Beside the
  * table: allocation (zero-filled, zero-byte transfers, free(NULL)),
- * out-of-memory and shape errors, and the copy-overlap rule on both
- * backends. The GoogLeNet step on both backends is test_cuda_net.c's.
+ * out-of-memory and shape errors, the copy-overlap rule on both backends,
+ * and dropout's masks through the public API (the same seed drops the same
+ * elements on both backends, in every forward, and backward uses them).
+ * The GoogLeNet step on both backends is test_cuda_net.c's.
  *
  * The cases are registered only when a CUDA context can be made: on a GPU,
  * or on the emulated runtime (make check-cuda-emu), where the same cases
@@ -184,6 +186,80 @@ START_TEST(test_cuda_copy_overlap)
 }
 END_TEST
 
+/* ---- dropout ------------------------------------------------------------------------ */
+
+/* Dropout layers on both backends from the same seed: alone (the caller's
+ * (N, C, H, W) x), y and dx bit for bit over three training forwards, each
+ * with a fresh mask; after a 3x3 convolution (channel-major inside the
+ * tree), the same elements dropped and the values within float rounding. */
+START_TEST(test_cuda_dropout)
+{
+  const int64_t d[4] = {3, 5, 7, 4}, n = 3 * 5 * 7 * 4;
+  inc_context *ctx[2] = {cpu, gpu};
+  inc_layer *drop[2], *net[2];
+  inc_tensor *x[2], *dy[2];
+  float *xh = (float *)malloc((size_t)n * sizeof(float)), *got[2][2];
+  ck_assert_ptr_nonnull(xh);
+  tu_fill(xh, n, 1600, 0.5f, 1.5f);
+  for (int b = 0; b < 2; b++) {
+    INC_CK(ctx[b], inc_context_set_seed(ctx[b], 21));
+    INC_CK(ctx[b], inc_dropout_create(ctx[b], 0.4f, &drop[b]));
+    x[b] = tu_tensor(ctx[b], 4, d, xh);
+    dy[b] = tu_tensor(ctx[b], 4, d, xh);
+  }
+  float *prev = NULL;
+  for (int it = 0; it < 3; it++) {
+    for (int b = 0; b < 2; b++) {
+      const inc_tensor *y, *dx;
+      INC_CK(ctx[b], inc_layer_forward(drop[b], x[b], 1, &y));
+      got[b][0] = tu_host(y);
+      INC_CK(ctx[b], inc_layer_backward(drop[b], dy[b], &dx));
+      got[b][1] = tu_host(dx);
+    }
+    for (int k = 0; k < 2; k++)
+      for (int64_t i = 0; i < n; i++)
+        ck_assert_msg(!memcmp(&got[0][k][i], &got[1][k][i], sizeof(float)),
+                      "forward %d: %s[%lld] is %.9g on CUDA, %.9g on the CPU", it,
+                      k ? "dx" : "y", (long long)i, (double)got[1][k][i], (double)got[0][k][i]);
+    if (prev) ck_assert_msg(memcmp(prev, got[0][0], (size_t)n * sizeof(float)), "same mask");
+    free(prev);
+    prev = got[0][0];
+    free(got[0][1]);
+    free(got[1][0]);
+    free(got[1][1]);
+  }
+  free(prev);
+  /* after a convolution: channel-major inside the tree */
+  const int64_t xd[4] = {3, 2, 5, 4}, m = 3 * 4 * 5 * 4;
+  for (int b = 0; b < 2; b++) {
+    inc_layer *l;
+    INC_CK(ctx[b], inc_context_set_seed(ctx[b], 22));
+    INC_CK(ctx[b], inc_sequential_create(ctx[b], &net[b]));
+    INC_CK(ctx[b], inc_conv2d_create(ctx[b], 4, 3, 1, 1, &l));
+    INC_CK(ctx[b], inc_sequential_append(net[b], l));
+    INC_CK(ctx[b], inc_sequential_append(net[b], drop[b]));
+    inc_tensor_destroy(x[b]);
+    x[b] = tu_tensor(ctx[b], 4, xd, xh);
+    const inc_tensor *y;
+    INC_CK(ctx[b], inc_layer_forward(net[b], x[b], 1, &y)); /* fills the conv identically */
+    got[b][0] = tu_host(y);
+  }
+  for (int64_t i = 0; i < m; i++) {
+    float c = got[0][0][i], g = got[1][0][i];
+    ck_assert_msg((c == 0.0f) == (g == 0.0f) && fabsf(g - c) <= 1e-5f * (1.0f + fabsf(c)),
+                  "after a convolution: y[%lld] is %.9g on CUDA, %.9g on the CPU", (long long)i,
+                  (double)g, (double)c);
+  }
+  for (int b = 0; b < 2; b++) {
+    free(got[b][0]);
+    inc_tensor_destroy(x[b]);
+    inc_tensor_destroy(dy[b]);
+    inc_layer_destroy(net[b]);
+  }
+  free(xh);
+}
+END_TEST
+
 /* ---- registration ------------------------------------------------------------------ */
 
 Suite *inc_test_suite_cuda(void)
@@ -203,6 +279,7 @@ Suite *inc_test_suite_cuda(void)
   tcase_add_test(ops, test_cuda_memory);
   tcase_add_test(ops, test_cuda_errors);
   tcase_add_test(ops, test_cuda_copy_overlap);
+  tcase_add_test(ops, test_cuda_dropout);
   tcase_add_loop_test(ops, test_cuda_op_row, 0, opc_nrows());
   suite_add_tcase(s, ops);
   return s;

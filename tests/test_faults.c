@@ -6,8 +6,8 @@
  * test saying so.
  *
  * test_alloc_failures: a representative scenario — a context, a small net
- * of every layer kind (conv, batch norm, relu, max and average pooling, an Inception
- * block, global average pooling, flatten, dense), tensors, two training
+ * of every layer kind (conv, batch norm, relu, max and average pooling, an
+ * Inception block, global average pooling, flatten, dropout, dense), tensors, two training
  * steps with SGD (momentum, weight decay), parameter names, a summary, a
  * checkpoint save, metadata, a checkpoint load into an unbound net and a
  * load into the bound one, an inference forward — is run once to count its
@@ -205,9 +205,10 @@ static int blob_eq(const blob *a, const blob *b)
 /* The scenario                                                              */
 /* ------------------------------------------------------------------------ */
 
-enum { K_CONV, K_BN, K_RELU, K_MAXPOOL, K_AVGPOOL, K_INCEPTION, K_GAP, K_FLATTEN, K_DENSE };
+enum { K_CONV, K_BN, K_RELU, K_MAXPOOL, K_AVGPOOL, K_INCEPTION, K_GAP, K_FLATTEN, K_DENSE,
+       K_DROPOUT };
 static const int NET_KINDS[] = {K_CONV,    K_BN,  K_RELU,    K_MAXPOOL, K_INCEPTION,
-                                K_AVGPOOL, K_GAP, K_FLATTEN, K_DENSE};
+                                K_AVGPOOL, K_GAP, K_FLATTEN, K_DROPOUT, K_DENSE};
 #define NET_LEN ((int)(sizeof NET_KINDS / sizeof NET_KINDS[0]))
 static const int64_t XD[4] = {2, 2, 8, 8}, LD[2] = {2, 3};
 static const int32_t LABELS[2] = {2, 0};
@@ -277,6 +278,7 @@ static inc_status st_make(sc *s, const step *st)
   case K_GAP: r = inc_global_avg_pool2d_create(c, &l); break;
   case K_FLATTEN: r = inc_flatten_create(c, &l); break;
   case K_DENSE: r = inc_dense_create(c, 3, &l); break;
+  case K_DROPOUT: r = inc_dropout_create(c, 0.5f, &l); break;
   }
   if (r != INC_OK) ck_assert_msg(l == NULL, "layer constructor: *out not NULL on failure");
   s->pending = l;

@@ -307,7 +307,7 @@ START_TEST(test_softmax_ce_row)
       float d[5];
       double dr[5];
       int hit = -1;
-      float loss = inc__k_softmax_ce_row(row, label, 5, scale, d, &hit);
+      float loss = inc__k_softmax_ce_row(row, label, 5, scale, 0.0f, d, &hit);
       double lref = ce_ref(row, label, 5, scale, dr);
       ck_assert_msg(isfinite(loss), "row %zu label %d: loss %g", ri, label, (double)loss);
       ck_assert_msg(fabs(loss - lref) <= tol + 1e-6 * fabs(lref),
@@ -326,7 +326,7 @@ START_TEST(test_softmax_ce_row)
                     ri, label, sum);
       nv_note(S_SOFTMAX, fabs(sum));
       /* without a gradient row */
-      float l2 = inc__k_softmax_ce_row(row, label, 5, scale, NULL, &hit);
+      float l2 = inc__k_softmax_ce_row(row, label, 5, scale, 0.0f, NULL, &hit);
       ck_assert(l2 == loss);
     }
   }
@@ -334,15 +334,15 @@ START_TEST(test_softmax_ce_row)
   const float one = 123.0f;
   float d1;
   int hit;
-  ck_assert_float_eq(inc__k_softmax_ce_row(&one, 0, 1, 1.0f, &d1, &hit), 0.0f);
+  ck_assert_float_eq(inc__k_softmax_ce_row(&one, 0, 1, 1.0f, 0.0f, &d1, &hit), 0.0f);
   ck_assert_float_eq(d1, 0.0f);
   ck_assert_int_eq(hit, 1);
   /* equal logits: log(k), and the first index is the argmax */
   const float eq[4] = {2, 2, 2, 2};
   float d4[4];
-  ck_assert_float_eq_tol(inc__k_softmax_ce_row(eq, 0, 4, 1.0f, d4, &hit), logf(4.0f), 1e-6f);
+  ck_assert_float_eq_tol(inc__k_softmax_ce_row(eq, 0, 4, 1.0f, 0.0f, d4, &hit), logf(4.0f), 1e-6f);
   ck_assert_int_eq(hit, 1);
-  inc__k_softmax_ce_row(eq, 2, 4, 1.0f, d4, &hit);
+  inc__k_softmax_ce_row(eq, 2, 4, 1.0f, 0.0f, d4, &hit);
   ck_assert_int_eq(hit, 0);
   nv_case_done();
 }

@@ -11,6 +11,10 @@
  *   - conv2d (9 cases), max_pool2d and avg_pool2d (7 each), dense (2):
  *     y, dx and the parameter gradients;
  *   - softmax cross-entropy: loss and dlogits;
+ *   - softmax cross-entropy with label smoothing (cross_entropy's
+ *     label_smoothing, 8 cases: eps 0 to 1, K 1 to 17, N 1 to 16, large
+ *     logits): loss, dlogits and the hit count; with eps 0 it is, bit for
+ *     bit, the plain call;
  *   - the D2L Inception(4,(3,5),(2,3),2) block, its parameters read with
  *     inc_layer_load from a file written by PyTorch (so the loader and the
  *     names are checked too): y, dx and all 12 parameter gradients;
@@ -357,6 +361,65 @@ START_TEST(softmax_ce)
 }
 END_TEST
 
+START_TEST(softmax_ce_smooth)
+{
+  const char *file = "softmax_ce_smooth.safetensors";
+  fx_file *f = open_fixture(file);
+  int cases = meta_int(f, file, "cases");
+  ck_assert_int_ge(cases, 8);
+  inc_context *ctx = tu_cpu();
+  report r;
+  report_start(&r, "softmax_ce_smooth");
+  for (int c = 0; c < cases; c++) {
+    char name[5][32];
+    static const char *const parts[5] = {"logits", "labels", "smoothing", "loss", "dlogits"};
+    for (int j = 0; j < 5; j++) snprintf(name[j], sizeof name[j], "c%d.%s", c, parts[j]);
+    const fx_tensor *lg = need(f, file, name[0]), *lb = need(f, file, name[1]);
+    float eps = need(f, file, name[2])->data[0];
+    const fx_tensor *loss = need(f, file, name[3]), *dl = need(f, file, name[4]);
+    int64_t n = lg->dims[0], k = lg->dims[1];
+    ck_assert_int_eq(lb->numel, n);
+    int32_t labels[64];
+    ck_assert_int_le(n, 64);
+    int64_t want = 0;
+    for (int64_t i = 0; i < n; i++) {
+      labels[i] = (int32_t)lb->data[i];
+      int64_t am = 0;
+      for (int64_t j = 1; j < k; j++)
+        if (lg->data[i * k + j] > lg->data[i * k + am]) am = j;
+      want += am == labels[i];
+    }
+    inc_tensor *lt = tensor_from(ctx, lg), *dt = tu_tensor(ctx, 2, lg->dims, NULL);
+    float mean = 0;
+    int64_t correct = -1;
+    INC_CK(ctx, inc_softmax_cross_entropy_smoothed(ctx, lt, labels, eps, &mean, dt, &correct));
+    char what[48];
+    snprintf(what, sizeof what, "c%d(eps %g) loss", c, (double)eps);
+    compare(&r, what, &mean, loss->data, 1, TOL_ATOL, TOL_RTOL);
+    snprintf(what, sizeof what, "c%d dlogits", c);
+    compare_tensor(&r, what, dt, dl, TOL_ATOL, TOL_RTOL);
+    ck_assert_int_eq(correct, want);
+    /* smoothing 0 is the plain call, bit for bit */
+    inc_tensor *d0 = tu_tensor(ctx, 2, lg->dims, NULL), *d1 = tu_tensor(ctx, 2, lg->dims, NULL);
+    float m0 = 0, m1 = 1;
+    INC_CK(ctx, inc_softmax_cross_entropy_smoothed(ctx, lt, labels, 0.0f, &m0, d0, NULL));
+    INC_CK(ctx, inc_softmax_cross_entropy(ctx, lt, labels, &m1, d1, NULL));
+    float *h0 = tu_host(d0), *h1 = tu_host(d1);
+    ck_assert_msg(!memcmp(&m0, &m1, sizeof m0) && !memcmp(h0, h1, (size_t)(n * k) * 4),
+                  "case %d: smoothing 0 is not the plain cross-entropy bit for bit", c);
+    free(h0);
+    free(h1);
+    inc_tensor_destroy(d0);
+    inc_tensor_destroy(d1);
+    inc_tensor_destroy(lt);
+    inc_tensor_destroy(dt);
+  }
+  report_print(&r);
+  inc_context_destroy(ctx);
+  fx_free(f);
+}
+END_TEST
+
 /* ---- the Inception block ------------------------------------------------- */
 
 START_TEST(inception_block)
@@ -676,6 +739,7 @@ Suite *inc_test_suite_torch(void)
   tcase_add_loop_test(tc, dense_case, 0, N_DENSE);
   tcase_add_test(tc, case_counts);
   tcase_add_test(tc, softmax_ce);
+  tcase_add_test(tc, softmax_ce_smooth);
   tcase_add_test(tc, inception_block);
   tcase_add_test(tc, reader_rejects_malformed);
   suite_add_tcase(s, tc);

@@ -74,6 +74,7 @@ __all__ = [
     "InceptionError", "Context", "Tensor", "Layer", "SGD",
     "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "relu", "flatten",
     "dense", "sequential", "concat", "inception", "googlenet", "batch_norm2d", "googlenet_bn",
+    "dropout",
     "softmax_cross_entropy", "save", "load", "checkpoint_save", "checkpoint_load",
     "checkpoint_metadata", "version", "version_number", "backend_available",
     "status_string", "HAVE_NUMPY", "MAX_DIMS",
@@ -175,6 +176,7 @@ _SIGNATURES = {
     "inc_global_avg_pool2d_create": (_status, [ContextP, _P(LayerP)]),
     "inc_relu_create": (_status, [ContextP, _P(LayerP)]),
     "inc_flatten_create": (_status, [ContextP, _P(LayerP)]),
+    "inc_dropout_create": (_status, [ContextP, c_float, _P(LayerP)]),
     "inc_dense_create": (_status, [ContextP, c_int, _P(LayerP)]),
     "inc_sequential_create": (_status, [ContextP, _P(LayerP)]),
     "inc_sequential_append": (_status, [LayerP, LayerP]),
@@ -210,6 +212,8 @@ _SIGNATURES = {
     # loss and optimizer
     "inc_softmax_cross_entropy": (_status, [ContextP, TensorP, _P(c_int32), _P(c_float),
                                             TensorP, _P(c_int64)]),
+    "inc_softmax_cross_entropy_smoothed": (_status, [ContextP, TensorP, _P(c_int32), c_float,
+                                                     _P(c_float), TensorP, _P(c_int64)]),
     "inc_sgd_create": (_status, [ContextP, c_float, c_float, c_float, _P(OptimizerP)]),
     "inc_optimizer_step": (_status, [OptimizerP, LayerP]),
     "inc_optimizer_set_lr": (_status, [OptimizerP, c_float]),
@@ -968,6 +972,14 @@ def flatten(ctx: Context) -> Layer:
     return _make(ctx, _lib.inc_flatten_create, "inc_flatten_create")
 
 
+def dropout(ctx: Context, p: float) -> Layer:
+    """Inverted dropout with drop probability 0 <= p < 1, any shape: training
+    forwards drop elements (a fresh mask from the context's random stream
+    each time) and scale the rest by 1/(1 - p); inference forwards pass the
+    input on. Raises InceptionError for invalid arguments."""
+    return _make(ctx, _lib.inc_dropout_create, "inc_dropout_create", p)
+
+
 def dense(ctx: Context, out_features: int) -> Layer:
     """Fully connected: (N, F) -> (N, out_features), weight (out, F), bias.
     Raises InceptionError for invalid arguments."""
@@ -1015,20 +1027,26 @@ def googlenet_bn(ctx: Context, classes: int = 10) -> Layer:
 
 # ---- loss, optimizer ------------------------------------------------------------------
 def softmax_cross_entropy(logits: Tensor, labels: Union[np.ndarray, Sequence[int]],
-                          dlogits: Optional[Tensor] = None) -> Tuple[float, int]:
+                          dlogits: Optional[Tensor] = None,
+                          smoothing: float = 0.0) -> Tuple[float, int]:
     """(mean loss, number of rows whose argmax equals the label) of logits
     (N, classes) against N integer labels; fills dlogits (a tensor of the
-    logits' shape) with d(mean loss)/d(logits) when given. Raises ValueError
-    for a wrong label count, InceptionError on failure (e.g. a label out of
-    range)."""
+    logits' shape) with d(mean loss)/d(logits) when given. smoothing (0..1)
+    is PyTorch's label_smoothing. Raises ValueError for a wrong label count,
+    InceptionError on failure (e.g. a label out of range)."""
     ctx = logits._ctx
     keep, ptr, count = _int32_buffer(labels)
     if count != logits.shape[0]:
         raise ValueError("%d labels for %d rows of logits" % (count, logits.shape[0]))
     loss, correct = c_float(), c_int64()
-    _check(_lib.inc_softmax_cross_entropy(ctx._p, logits._p, ptr, byref(loss),
-                                          dlogits._p if dlogits is not None else None,
-                                          byref(correct)), ctx, "inc_softmax_cross_entropy")
+    dp = dlogits._p if dlogits is not None else None
+    if smoothing == 0.0:
+        _check(_lib.inc_softmax_cross_entropy(ctx._p, logits._p, ptr, byref(loss), dp,
+                                              byref(correct)), ctx, "inc_softmax_cross_entropy")
+    else:
+        _check(_lib.inc_softmax_cross_entropy_smoothed(ctx._p, logits._p, ptr, smoothing,
+                                                       byref(loss), dp, byref(correct)),
+               ctx, "inc_softmax_cross_entropy_smoothed")
     del keep
     return loss.value, correct.value
 

@@ -25,7 +25,7 @@ int inc__cpu_threads(const inc_context *ctx, int64_t work);
 
 /* The ops of the registry (src/ops.h): inc_status inc__cpu_<op>(params),
  * one family per file (conv.c, elementwise.c, pool.c, loss.c, sgd.c,
- * fill.c; gemm in backend.c), gathered by name into the table of backend.c. */
+ * fill.c, dropout.c; gemm in backend.c), gathered by name into the table of backend.c. */
 #define INC__CPU_OP(op, params, args, prof) inc_status inc__cpu_##op params;
 INC__OPS(INC__CPU_OP)
 #undef INC__CPU_OP

@@ -7,14 +7,14 @@
 
 inc_status inc__cpu_softmax_ce(double *loss_sum, int64_t *correct, float *dlogits,
                                const float *logits, const int32_t *labels, int64_t n, int64_t k,
-                               float scale, inc_context *ctx)
+                               float scale, float smoothing, inc_context *ctx)
 {
   /* logits, dlogits (N, K); labels (N) */
   double sum = 0.0;
   int64_t hits = 0;
   for (int64_t r = 0; r < n; r++) {
     int hit = 0;
-    sum += inc__k_softmax_ce_row(logits + r * k, labels[r], k, scale,
+    sum += inc__k_softmax_ce_row(logits + r * k, labels[r], k, scale, smoothing,
                                  dlogits ? dlogits + r * k : NULL, &hit);
     hits += hit;
   }

@@ -310,6 +310,35 @@ def test_softmax_cross_entropy_against_reference():
                      "")
 
 
+def test_label_smoothing_and_dropout():
+    with inc.Context("cpu", seed=4) as ctx:
+        logits = [[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]]
+        labels, eps = [1, 2], 0.25
+        t, d = ctx.tensor(logits), ctx.zeros((2, 3))
+        loss, _ = inc.softmax_cross_entropy(t, labels, d, smoothing=eps)
+        ref_loss, ref_d = 0.0, []
+        for row, k in zip(logits, labels):
+            m = max(row)
+            s = sum(math.exp(v - m) for v in row)
+            logp = [v - m - math.log(s) for v in row]
+            q = [(1 - eps) * (j == k) + eps / 3 for j in range(3)]
+            ref_loss -= sum(qj * lj for qj, lj in zip(q, logp)) / 2
+            ref_d.append([(math.exp(logp[j]) - q[j]) / 2 for j in range(3)])
+        assert abs(loss - ref_loss) < 1e-5, (loss, ref_loss)
+        assert close(d.to_host(), ref_d)
+        expect_error(lambda: inc.softmax_cross_entropy(t, labels, smoothing=1.5),
+                     "INC_ERR_INVALID_ARGUMENT", "smoothing")
+        drop = inc.dropout(ctx, 0.5)
+        assert drop.kind == "dropout"
+        x = [[1.0, -2.0, 3.0, 4.0]] * 8
+        y = drop.forward(ctx.tensor(x), training=True).to_host()
+        vals = [v for r in y for v in r]
+        assert all(v == 0.0 or v == 2.0 * x[0][i % 4] for i, v in enumerate(vals)), vals
+        assert 0 < vals.count(0.0) < len(vals), vals
+        assert close(drop.forward(ctx.tensor(x)).to_host(), x)  # inference: the identity
+        expect_error(lambda: inc.dropout(ctx, 1.0), "INC_ERR_INVALID_ARGUMENT", "p")
+
+
 def synthetic(n, c=3, hw=8, classes=5):
     """Images whose per-channel brightness encodes the class."""
     xs, ys = [], []

@@ -2,10 +2,11 @@
 """test_onnx.py — inc_layer_export_onnx against ONNX's own tools (make check-onnx).
 
 For each model — an Inception block, the D2L GoogLeNet (inc_googlenet_create,
-with its default and with Kaiming-normal weights), and a small net of the
+with its default and with Kaiming-normal weights), a small net of the
 remaining window variants (strided and padded convolution, average pooling
 that counts its padding, max pooling without padding, a flatten of a feature
-map into a dense layer) — the test binds the model through the ctypes binding
+map into a dense layer) and one with dropout layers (Identity nodes) — the
+test binds the model through the ctypes binding
 (the inception package, python/), exports it, and then:
   - onnx.checker.check_model(full_check=True): the model is valid ONNX and
     its shapes infer strictly;
@@ -181,6 +182,22 @@ def test_window_variants():
         assert [onnx.helper.get_attribute_value(a) for a in m.graph.node[-1].attribute] == [1]
         # any size that gives the dense layer its 5 features runs
         compare(net, path, "variants", [(2, 3, 17, 19), (1, 3, 18, 20), (3, 3, 19, 17)])
+
+
+def test_dropout_is_identity():
+    """Dropout exports as Identity (the model is for inference) and the
+    graph still runs: in the middle, before the head and as the last node."""
+    with inc.Context("cpu", seed=9) as ctx:
+        net = inc.sequential(ctx, inc.conv2d(ctx, 4, 3, padding=1), inc.relu(ctx),
+                             inc.dropout(ctx, 0.5), inc.global_avg_pool2d(ctx),
+                             inc.flatten(ctx), inc.dropout(ctx, 0.2), inc.dense(ctx, 5),
+                             inc.dropout(ctx, 0.1))
+        net.infer_shape((2, 3, 9, 7))
+        path = export(net, "dropout")
+        check_structure(net, path, ["Conv", "Relu", "Identity", "GlobalAveragePool", "Flatten",
+                                    "Identity", "Gemm", "Identity"],
+                        ("N", 3, "H", "W"), ("N", 5))
+        compare(net, path, "dropout", [(2, 3, 9, 7), (1, 3, 5, 6)])
 
 
 def test_errors():
