@@ -143,7 +143,8 @@ typedef struct inc__layer_vt {
    * x and gives its output value; emit_bwd adds the backward steps for the
    * output gradient dy and gives the value holding the input gradient,
    * honouring the sink its container passes. NULL for leaves, which the
-   * generic code turns into one forward and one backward step each. */
+   * generic code turns into one forward and one backward step each (an
+   * identity sets them: it has no step, its output is its input value). */
   inc_status (*emit)(inc_layer *l, struct inc__plan *p, int x, int *y);
   inc_status (*emit_bwd)(inc_layer *l, struct inc__plan *p, int dy, const struct inc__sink *sink,
                          int *dx);
@@ -292,6 +293,7 @@ inc_status inc__create_begin(inc_context *ctx, inc_layer **out, const char *what
 extern const inc__layer_vt inc__conv2d_vt, inc__max_pool2d_vt, inc__avg_pool2d_vt,
     inc__global_avg_pool2d_vt, inc__relu_vt, inc__flatten_vt, inc__dense_vt,
     inc__sequential_vt, inc__concat_vt;
+extern const inc__layer_vt inc__identity_vt, inc__residual_vt;
 
 #ifdef __cplusplus
 }
