@@ -118,6 +118,12 @@ static void check_against_model(inc_context *ctx, inc_layer *l, model *m, const 
   for (int64_t j = 0; j < m->ny; j++) rf[j] = (float)m->r[j];
   inc_tensor *x = tu_tensor(ctx, 4, m->in, xf), *dy = tu_tensor(ctx, ondim, od, rf);
   const inc_tensor *y = NULL, *dx = NULL;
+  /* a forward of other data first leaves the arena dirty: no step may
+   * count on memory it did not write (a residual's sum) */
+  for (int64_t j = 0; j < m->nx; j++) xf[j] = 1.0f - 2.0f * xf[j];
+  inc_tensor *x2 = tu_tensor(ctx, 4, m->in, xf);
+  INC_CK(ctx, inc_layer_forward(l, x2, 1, &y));
+  inc_tensor_destroy(x2);
   INC_CK(ctx, inc_layer_forward(l, x, 1, &y));
   float *yh = tu_host(y);
   m->forward(m);
@@ -656,13 +662,18 @@ END_TEST
  * k x k convolutions of them, all at N > 1 and C > 1 where the layouts
  * differ. */
 
-enum { S_END, S_CONV, S_MAXP, S_AVGP, S_GAP, S_RELU, S_FLAT, S_DENSE, S_SEQ, S_CAT, S_INC };
+enum { S_END, S_CONV, S_MAXP, S_AVGP, S_GAP, S_RELU, S_FLAT, S_DENSE, S_SEQ, S_CAT, S_INC,
+       S_ID, S_RES };
 
 typedef struct spec {
   int kind;
   int a[6];
-  const struct spec *ch; /* children of S_SEQ / S_CAT, ended by S_END */
+  const struct spec *ch; /* children of S_SEQ / S_CAT / S_RES, ended by S_END */
 } spec;
+
+/* Branch i's scale of an S_RES: a[i] hundredths, the same float for the
+ * library and the reference. */
+static float res_scale(const spec *s, int i) { return (float)s->a[i] / 100.0f; }
 
 #define CONV(oc, k, s, p) {S_CONV, {oc, k, s, p, 0, 0}, NULL}
 #define MAXP(k, s, p) {S_MAXP, {k, s, p, 0, 0, 0}, NULL}
@@ -675,6 +686,8 @@ typedef struct spec {
 #define CAT(c) {S_CAT, {0, 0, 0, 0, 0, 0}, c}
 #define INC(c1, c2r, c2, c3r, c3, c4) {S_INC, {c1, c2r, c2, c3r, c3, c4}, NULL}
 #define END {S_END, {0, 0, 0, 0, 0, 0}, NULL}
+#define ID {S_ID, {0, 0, 0, 0, 0, 0}, NULL}
+#define RES(c, ...) {S_RES, {__VA_ARGS__}, c} /* scales in hundredths, one per branch */
 
 static inc_layer *spec_build(inc_context *ctx, const spec *s)
 {
@@ -698,6 +711,12 @@ static inc_layer *spec_build(inc_context *ctx, const spec *s)
     INC_CK(ctx, inc_concat_create(ctx, &l));
     for (const spec *c = s->ch; c->kind != S_END; c++)
       INC_CK(ctx, inc_concat_add_branch(l, spec_build(ctx, c)));
+    break;
+  case S_ID: INC_CK(ctx, inc_identity_create(ctx, &l)); break;
+  case S_RES:
+    INC_CK(ctx, inc_residual_create(ctx, &l));
+    for (const spec *c = s->ch; c->kind != S_END; c++)
+      INC_CK(ctx, inc_residual_add_branch(l, spec_build(ctx, c), res_scale(s, (int)(c - s->ch))));
     break;
   }
   ck_assert_ptr_nonnull(l);
@@ -806,6 +825,23 @@ static rt spec_eval(const spec *s, const rt *x, model *m, int *pi)
     }
     ck_assert(owned);
     return cur;
+  }
+  case S_ID:
+    y = rt_new(x->ndim, d);
+    memcpy(y.v, x->v, (size_t)nv_numel(x->ndim, d) * sizeof(double));
+    return y;
+  case S_RES: { /* the branches' outputs, each times its scale, summed */
+    y.v = NULL;
+    for (const spec *c = s->ch; c->kind != S_END; c++) {
+      rt b = spec_eval(c, x, m, pi);
+      if (!y.v) y = rt_new(b.ndim, b.d);
+      ck_assert_int_eq(nv_numel(b.ndim, b.d), nv_numel(y.ndim, y.d));
+      double sc = res_scale(s, (int)(c - s->ch));
+      for (int64_t j = 0; j < nv_numel(y.ndim, y.d); j++) y.v[j] += sc * b.v[j];
+      free(b.v);
+    }
+    ck_assert_ptr_nonnull(y.v);
+    return y;
   }
   default: { /* S_CAT: branches concatenated along dim 1 */
     rt br[8];
@@ -916,6 +952,51 @@ static const spec mini_googlenet[] = {
     INC(2, 2, 2, 1, 1, 1), GAP, FLAT, DENSE(3), END,        /* b5, head */
 };
 
+/* Residual sums. An Inception-ResNet-A-like block: x + 0.2 * (1x1 conv of
+ * a concat of three conv towers), then a ReLU; on the caller's (N, C, ...)
+ * input, after a stem convolution (channel-major x), and two in a row. */
+static const spec ra_b0[] = {CONV(2, 1, 1, 0), RELU, END};
+static const spec ra_b1[] = {CONV(2, 1, 1, 0), RELU, CONV(2, 3, 1, 1), RELU, END};
+static const spec ra_b2[] = {CONV(1, 1, 1, 0), RELU, CONV(2, 3, 1, 1), RELU, CONV(2, 3, 1, 1),
+                             RELU, END};
+static const spec ra_cat[] = {SEQ(ra_b0), SEQ(ra_b1), SEQ(ra_b2), END};
+static const spec ra_up[] = {CAT(ra_cat), CONV(3, 1, 1, 0), END};
+static const spec ra_sum[] = {ID, SEQ(ra_up), END};
+static const spec res_a[] = {RES(ra_sum, 100, 20), RELU, END};
+static const spec res_a_stem[] = {CONV(3, 3, 1, 1), RELU, SEQ(res_a), END};
+static const spec res_a_two[] = {CONV(3, 3, 1, 1), RELU, SEQ(res_a), SEQ(res_a), CONV(2, 3, 2, 1),
+                                 END};
+/* only identities: y = 1.5 x - 0.25 x; alone on x, and between convolutions */
+static const spec ids[] = {ID, ID, ID, END};
+static const spec res_ids[] = {RES(ids, 100, 50, -25), END};
+static const spec res_ids_conv[] = {CONV(3, 3, 1, 1), RES(ids, 100, 50, -25), CONV(2, 3, 1, 1),
+                                    END};
+/* branch outputs in both layouts: pools keep x's (N, C, ...), a 1x1 conv
+ * writes channel-major; the first term scaled, or swapped straight in */
+static const spec mix_br[] = {MAXP(3, 1, 1), CONV(2, 1, 1, 0), AVGP(3, 1, 1), END};
+static const spec mix_br2[] = {CONV(2, 1, 1, 0), MAXP(3, 1, 1), AVGP(3, 1, 1), END};
+static const spec res_mix[] = {RES(mix_br, 50, 100, -70), CONV(2, 3, 1, 1), END};
+static const spec res_mix2[] = {RES(mix_br2, 100, 100, 100), RELU, END};
+/* an identity of the caller's x next to a channel-major branch (a tie:
+ * channel-major y, x swapped in; backward swaps dy back for x) */
+static const spec id_conv[] = {ID, CONV(2, 3, 1, 1), END};
+static const spec res_id_conv[] = {RES(id_conv, 100, 20), END};
+/* a residual inside a concat branch, a residual in a residual, one branch */
+static const spec rc_in[] = {ID, CONV(3, 3, 1, 1), END};
+static const spec rc_cat[] = {RES(rc_in, 100, 20), CONV(2, 1, 1, 0), END};
+static const spec res_in_cat[] = {CONV(3, 3, 1, 1), CAT(rc_cat), CONV(2, 3, 1, 1), END};
+static const spec rr_in[] = {ID, CONV(3, 1, 1, 0), END};
+static const spec rr_out[] = {ID, RES(rr_in, 100, 50), END};
+static const spec res_nested[] = {CONV(3, 3, 1, 1), RES(rr_out, 100, 20), RELU, END};
+static const spec one_br[] = {CONV(3, 3, 1, 1), END};
+static const spec res_one[] = {RES(one_br, 30), END};
+/* identities elsewhere: in a sequential, and a tree of nothing else */
+static const spec seq_ids[] = {ID, CONV(3, 3, 1, 1), ID, RELU, ID, END};
+static const spec id_only[] = {ID, END};
+/* C = 1: an identity next to a one-channel conv */
+static const spec c1_br[] = {ID, CONV(1, 3, 1, 1), MAXP(3, 1, 1), END};
+static const spec res_c1[] = {RES(c1_br, 100, 20, -50), RELU, END};
+
 static const struct {
   const char *what;
   spec s;
@@ -935,6 +1016,22 @@ static const struct {
     {"mini GoogLeNet N=2", SEQ(mini_googlenet), {2, 1, 16, 16}},
     {"mini GoogLeNet N=1", SEQ(mini_googlenet), {1, 1, 17, 15}},
     {"mini GoogLeNet N=3", SEQ(mini_googlenet), {3, 1, 12, 12}},
+    {"Inception-ResNet-A on x N=3", SEQ(res_a), {3, 3, 7, 5}},
+    {"Inception-ResNet-A on x N=1", SEQ(res_a), {1, 3, 9, 7}},
+    {"stem -> Inception-ResNet-A N=3", SEQ(res_a_stem), {3, 2, 5, 7}},
+    {"stem -> two Inception-ResNet-A N=2", SEQ(res_a_two), {2, 2, 7, 5}},
+    {"residual of identities", SEQ(res_ids), {3, 2, 5, 3}},
+    {"conv -> residual of identities -> conv", SEQ(res_ids_conv), {3, 2, 5, 7}},
+    {"residual, mixed layouts, first scaled", SEQ(res_mix), {3, 2, 7, 5}},
+    {"residual, mixed layouts, first swapped", SEQ(res_mix2), {3, 2, 5, 7}},
+    {"residual identity + conv on x", SEQ(res_id_conv), {3, 2, 7, 5}},
+    {"residual inside a concat branch", SEQ(res_in_cat), {3, 2, 7, 5}},
+    {"residual inside a residual", SEQ(res_nested), {2, 2, 5, 7}},
+    {"residual of one scaled branch", SEQ(res_one), {3, 3, 5, 5}},
+    {"identities in a sequential", SEQ(seq_ids), {3, 2, 5, 7}},
+    {"identity alone", SEQ(id_only), {3, 2, 5, 3}},
+    {"residual with C=1", SEQ(res_c1), {3, 1, 7, 5}},
+    {"residual with N=1, C=1", SEQ(res_c1), {1, 1, 9, 7}},
 };
 #define NSPEC ((int)(sizeof spec_cases / sizeof spec_cases[0]))
 
