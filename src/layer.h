@@ -274,6 +274,8 @@ void inc__layer_drop_plans(inc_layer *l);
  * written) for a layer of another kind. For the ONNX exporter. */
 int inc__conv2d_geometry(const inc_layer *l, int *kernel, int *stride, int *padding);
 int inc__pool_geometry(const inc_layer *l, int *kernel, int *stride, int *padding);
+/* Branch i's scale of a residual container (the ONNX exporter). */
+float inc__residual_scale(const inc_layer *l, int i);
 /* Layout helpers: 1 if t's bytes read as channel-major (C, N, ...), resp.
  * as (N, C, ...) (both when N == 1 or C == 1). */
 int inc__as_cnhw(const inc_tensor *t);

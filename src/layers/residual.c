@@ -202,6 +202,8 @@ static inc_status res_emit_bwd(inc_layer *l, inc__plan *p, int dy, const inc__si
   return INC_OK;
 }
 
+float inc__residual_scale(const inc_layer *l, int i) { return scales(l)[i]; }
+
 static void res_describe(const inc_layer *l, char *buf, size_t cap)
 {
   size_t used = (size_t)snprintf(buf, cap, "scale%s", l->nchildren == 1 ? "" : "s");
