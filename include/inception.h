@@ -555,12 +555,12 @@ INC_API inc_status inc_checkpoint_metadata(const char *path, const char *key, ch
  * ONNX tools. Each layer becomes one node in execution order (Conv,
  * Relu, MaxPool, AveragePool with count_include_pad=1, GlobalAveragePool,
  * Flatten, Gemm with transB=1, Concat for a concat after its branches; a
- * sequential only chains them; since 0.4 Identity for an identity, and for
- * a residual after its branches a Mul by its scale, a scalar initializer
- * "<path>.scale<i>" after the parameters, for each branch whose scale is
- * not 1, then Add nodes summing in branch order), with the library's window rule (floor
- * rounding, symmetric padding), so ONNX Runtime computes what
- * inc_layer_forward computes. The parameters are float32 initializers
+ * sequential only chains them; since 0.4 Identity for an identity, and
+ * for a residual, after its branches, a Mul for each branch whose scale is
+ * not 1 and Add nodes summing in branch order, the scales being scalar
+ * initializers "<path>.scale<i>" after the parameters), with the
+ * library's window rule (floor rounding, symmetric padding), so ONNX
+ * Runtime computes what inc_layer_forward computes. The parameters are float32 initializers
  * named as inc_layer_param() names them ("2.0.p2.2.weight"), in its order
  * and shapes. The graph input is "input", (N, C, H, W) — (N, F) for a model
  * that starts with a dense layer — and the output "logits"; N, H and W are
@@ -577,7 +577,7 @@ INC_API inc_status inc_checkpoint_metadata(const char *path, const char *key, ch
  * Returns INC_OK; INC_ERR_INVALID_ARGUMENT for a NULL layer (no message:
  * there is no context) or a NULL or empty path (or a model over the 2 GiB a
  * protobuf message can hold); INC_ERR_STATE for an unbound layer or an
- * empty sequential or concat in it; INC_ERR_SHAPE when the layers do not
+ * empty sequential or concat (or residual) in it; INC_ERR_SHAPE when the layers do not
  * fit together (a layer bound to other channels than the one before gives);
  * INC_ERR_IO when the file cannot be written; INC_ERR_OUT_OF_MEMORY; a
  * device error while the parameters are read. Every failure except a NULL
