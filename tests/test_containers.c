@@ -1,5 +1,5 @@
 /*
- * test_containers.c — sequential, concat and the Inception block.
+ * test_containers.c — sequential, concat, the Inception block, residual.
  *
  *   - sequential conv -> relu -> maxpool -> flatten -> dense: forward
  *     against a float64 reference, every gradient against central
@@ -23,7 +23,17 @@
  *     nested sequentials, mixed-layout concats, and a small GoogLeNet
  *     (7x7 s2 stem, 1x1 and 3x3 convs, two Inception blocks, avg/max
  *     pooling, a concat, GAP, flatten, dense) at batch 1, 2 and 3; forward
- *     and every gradient against the reference.
+ *     and every gradient against the reference;
+ *   - the same for residual sums and identities: Inception-ResNet-A-like
+ *     blocks (x + 0.2 * conv(concat(...)), ReLU) on the caller's input,
+ *     after a stem and two in a row, branches in both layouts (the first
+ *     term scaled, or swapped in), an identity of the caller's x next to a
+ *     channel-major branch, a residual of identities only, one inside a
+ *     concat branch and one inside another residual, a single scaled
+ *     branch, identities in a sequential and alone, C = 1 and N = 1;
+ *   - a residual whose branches disagree (H/W, or channels) is
+ *     INC_ERR_SHAPE naming both and binds nothing; its summary line shows
+ *     its scales.
  *
  * Finite differences are taken on float64 references with a step of 1e-6;
  * each test picks (deterministically) the first data seed for which every
@@ -1112,6 +1122,59 @@ START_TEST(test_concat_shape_mismatch)
 }
 END_TEST
 
+/* A residual's branches must agree in every dimension (INC_ERR_SHAPE naming
+ * two of them, nothing bound); its summary line names the scales. */
+START_TEST(test_residual_shapes_and_summary)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *res = NULL, *a = NULL, *b = NULL;
+  const int64_t in[4] = {1, 3, 7, 5};
+  int ondim = -1;
+  int64_t od[INC_MAX_DIMS];
+  for (int t = 0; t < 2; t++) { /* spatial sizes, then channels, differ */
+    INC_CK(ctx, inc_residual_create(ctx, &res));
+    INC_CK(ctx, inc_conv2d_create(ctx, 3, 3, 1, 1, &a)); /* keeps (N, 3, 7, 5) */
+    if (t == 0) INC_CK(ctx, inc_conv2d_create(ctx, 3, 3, 1, 0, &b)); /* gives 5x3 */
+    else INC_CK(ctx, inc_identity_create(ctx, &b));
+    INC_CK(ctx, inc_layer_set_name(a, "wide"));
+    INC_CK(ctx, inc_layer_set_name(b, "other"));
+    INC_CK(ctx, inc_residual_add_branch(res, a, 1.0f));
+    INC_CK(ctx, inc_residual_add_branch(res, b, 0.5f));
+    const int64_t *x = in, in4[4] = {1, 4, 7, 5};
+    if (t == 1) x = in4; /* the conv gives 3 channels, the identity 4 */
+    ck_assert_int_eq(inc_layer_infer_shape(res, 4, x, &ondim, od), INC_ERR_SHAPE);
+    const char *msg = inc_context_last_error(ctx);
+    ck_assert_msg(strstr(msg, "wide") && strstr(msg, "other") && strstr(msg, "residual"),
+                  "the message should name both branches: \"%s\"", msg);
+    ck_assert_int_eq(inc_layer_is_bound(res), 0);
+    ck_assert_int_eq(inc_layer_param_count(res), 0);
+    inc_layer_destroy(res);
+  }
+
+  /* the summary: one line per layer, the residual's with its scales */
+  inc_layer *seq;
+  INC_CK(ctx, inc_sequential_create(ctx, &seq));
+  INC_CK(ctx, inc_residual_create(ctx, &res));
+  INC_CK(ctx, inc_identity_create(ctx, &a));
+  INC_CK(ctx, inc_conv2d_create(ctx, 3, 3, 1, 1, &b));
+  INC_CK(ctx, inc_residual_add_branch(res, a, 1.0f));
+  INC_CK(ctx, inc_residual_add_branch(res, b, 0.2f));
+  INC_CK(ctx, inc_sequential_append(seq, res));
+  ck_assert_str_eq(inc_layer_kind(res), "residual");
+  ck_assert_str_eq(inc_layer_kind(a), "identity");
+  char buf[2048];
+  size_t need;
+  INC_CK(ctx, inc_layer_summary(seq, 4, in, buf, sizeof buf, &need));
+  ck_assert_msg(strstr(buf, "residual") && strstr(buf, "scales 1, 0.2\n"), "%s", buf);
+  ck_assert_msg(strstr(buf, "0.0                    identity           (1, 3, 7, 5)"), "%s",
+                buf);
+  ck_assert_msg(strstr(buf, "total parameters: 84"), "%s", buf);
+  inc_layer_destroy(seq);
+  nv_case_done();
+  inc_context_destroy(ctx);
+}
+END_TEST
+
 Suite *inc_test_suite_containers(void)
 {
   static const char *const labels[] = {"max |fwd err|", "max |grad err|", NULL};
@@ -1126,6 +1189,7 @@ Suite *inc_test_suite_containers(void)
   tcase_add_test(tc, test_concat_nested);
   tcase_add_test(tc, test_inception_block);
   tcase_add_test(tc, test_concat_shape_mismatch);
+  tcase_add_test(tc, test_residual_shapes_and_summary);
   suite_add_tcase(s, tc);
   TCase *nets = tcase_create("networks");
   tcase_set_timeout(nets, 60);
