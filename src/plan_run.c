@@ -3,7 +3,8 @@
  * pointers of the values, and the walks over the forward and backward step
  * lists. A layer step calls its kind's run function; the data-moving steps
  * the plan adds itself (layout swaps at the boundary, concat slices and
- * gradient sums) call one backend op each.
+ * gradient sums) call one backend op each (a residual's scaled dy, two:
+ * zero, then axpy).
  */
 #include "plan.h"
 
