@@ -301,6 +301,54 @@ INC_API inc_status inc_concat_create(inc_context *ctx, inc_layer **out);
  * inc_sequential_append(). */
 INC_API inc_status inc_concat_add_branch(inc_layer *concat, inc_layer *branch);
 
+/* The identity layer (since 0.4), kind "identity": y = x, any shape; its
+ * input gradient is dy. It has no parameters and costs no pass of its own
+ * inside a model (its output is its input); a model that is only
+ * identities gives a copy of x, as every forward gives a tensor owned by
+ * the layer. Typically the skip branch of a residual container. *out
+ * receives the layer (owned by the caller until given to a container), or
+ * NULL on failure. Returns INC_OK; INC_ERR_INVALID_ARGUMENT for a NULL ctx
+ * or out (with a message on ctx when it is not NULL);
+ * INC_ERR_OUT_OF_MEMORY. Threads: like every call on ctx, one thread at a
+ * time. */
+INC_API inc_status inc_identity_create(inc_context *ctx, inc_layer **out);
+
+/* The residual container (since 0.4), kind "residual", for
+ * Inception-ResNet-style blocks: every branch receives the same input and
+ * the output is the sum of the branch outputs, each times its scale:
+ * y = sum_b scale_b * branch_b(x). Every branch must give the same shape
+ * (else the forward, or inc_layer_infer_shape(), fails with INC_ERR_SHAPE
+ * naming two branches that disagree, and nothing is bound). Backward gives
+ * each branch dy times its scale and sums the branches' input gradients.
+ * A block x + 0.2 * f(x) is a residual with an inc_identity_create() branch
+ * of scale 1 and a branch f (a sequential, say) of scale 0.2, followed by
+ * a ReLU where the model wants one. A residual without branches fails to
+ * run (INC_ERR_STATE). *out receives the container (owned by the caller
+ * until given to another container), or NULL on failure. Returns INC_OK;
+ * INC_ERR_INVALID_ARGUMENT for a NULL ctx or out (with a message on ctx
+ * when it is not NULL); INC_ERR_OUT_OF_MEMORY. Threads: like every call on
+ * ctx, one thread at a time. */
+INC_API inc_status inc_residual_create(inc_context *ctx, inc_layer **out);
+
+/* Adds a branch to a residual container (since 0.4), whose output the sum
+ * takes times `scale` (1 for a plain sum; Inception-ResNet scales its
+ * residual branch by 0.1 to 0.3). The scale is a setting of the container,
+ * not a parameter: it is not trained, not saved with the parameters (a
+ * model to load into is built with the same scales), and it is shown by
+ * inc_layer_summary() and written by inc_layer_export_onnx(). Ownership
+ * moves as with inc_sequential_append(): on INC_OK the container owns
+ * branch; on failure the caller keeps it and nothing changed. branch must
+ * have no parent, must belong to the same context and must not be
+ * residual itself or one of its ancestors; a branch may be any layer (an
+ * identity, a sequential, a concat, another residual). Adding to a bound
+ * container is allowed; the new branch binds on the next forward. Returns
+ * INC_OK; INC_ERR_INVALID_ARGUMENT for a NULL residual (no message: there
+ * is no context), a NULL branch, a residual that is not a residual
+ * container, a scale that is NaN or infinite, or a branch that breaks the
+ * rules above (with a message); INC_ERR_OUT_OF_MEMORY. Threads: like every
+ * call on the container's context, one thread at a time. */
+INC_API inc_status inc_residual_add_branch(inc_layer *residual, inc_layer *branch, float scale);
+
 /* The D2L Inception block: a concat of four branches named p1..p4:
  *   p1: 1x1 conv c1, ReLU
  *   p2: 1x1 conv c2_reduce, ReLU, 3x3 conv c2 pad 1, ReLU
@@ -331,7 +379,8 @@ INC_API void inc_layer_destroy(inc_layer *layer);
 
 /* Returns the kind: "conv2d", "max_pool2d", "avg_pool2d",
  * "global_avg_pool2d", "relu", "flatten", "dense", "sequential", "concat".
- * (The inception builder returns a "concat".) NULL gives "". */
+ * (The inception builder returns a "concat".) NULL gives "".
+ * Since 0.4 also "identity" and "residual". */
 INC_API const char *inc_layer_kind(const inc_layer *layer);
 
 /* Renames a layer. A name is 1..63 characters, none of '.', '/', '"', '\\' or
@@ -575,9 +624,12 @@ INC_API inc_status inc_checkpoint_metadata(const char *path, const char *key, ch
  * ONNX tools. Each layer becomes one node in execution order (Conv,
  * Relu, MaxPool, AveragePool with count_include_pad=1, GlobalAveragePool,
  * Flatten, Gemm with transB=1, Concat for a concat after its branches; a
- * sequential only chains them), with the library's window rule (floor
- * rounding, symmetric padding), so ONNX Runtime computes what
- * inc_layer_forward computes. The parameters are float32 initializers
+ * sequential only chains them; since 0.4 Identity for an identity, and
+ * for a residual, after its branches, a Mul for each branch whose scale is
+ * not 1 and Add nodes summing in branch order, the scales being scalar
+ * initializers "<path>.scale<i>" after the parameters), with the
+ * library's window rule (floor rounding, symmetric padding), so ONNX
+ * Runtime computes what inc_layer_forward computes. The parameters are float32 initializers
  * named as inc_layer_param() names them ("2.0.p2.2.weight"), in its order
  * and shapes. The graph input is "input", (N, C, H, W) — (N, F) for a model
  * that starts with a dense layer — and the output "logits"; N, H and W are
@@ -594,7 +646,7 @@ INC_API inc_status inc_checkpoint_metadata(const char *path, const char *key, ch
  * Returns INC_OK; INC_ERR_INVALID_ARGUMENT for a NULL layer (no message:
  * there is no context) or a NULL or empty path (or a model over the 2 GiB a
  * protobuf message can hold); INC_ERR_STATE for an unbound layer or an
- * empty sequential or concat in it; INC_ERR_SHAPE when the layers do not
+ * empty sequential or concat (or residual) in it; INC_ERR_SHAPE when the layers do not
  * fit together (a layer bound to other channels than the one before gives);
  * INC_ERR_IO when the file cannot be written; INC_ERR_OUT_OF_MEMORY; a
  * device error while the parameters are read. Every failure except a NULL

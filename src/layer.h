@@ -150,7 +150,8 @@ typedef struct inc__layer_vt {
    * x and gives its output value; emit_bwd adds the backward steps for the
    * output gradient dy and gives the value holding the input gradient,
    * honouring the sink its container passes. NULL for leaves, which the
-   * generic code turns into one forward and one backward step each. */
+   * generic code turns into one forward and one backward step each (an
+   * identity sets them: it has no step, its output is its input value). */
   inc_status (*emit)(inc_layer *l, struct inc__plan *p, int x, int *y);
   inc_status (*emit_bwd)(inc_layer *l, struct inc__plan *p, int dy, const struct inc__sink *sink,
                          int *dx);
@@ -280,6 +281,8 @@ void inc__layer_drop_plans(inc_layer *l);
  * written) for a layer of another kind. For the ONNX exporter. */
 int inc__conv2d_geometry(const inc_layer *l, int *kernel, int *stride, int *padding);
 int inc__pool_geometry(const inc_layer *l, int *kernel, int *stride, int *padding);
+/* Branch i's scale of a residual container (the ONNX exporter). */
+float inc__residual_scale(const inc_layer *l, int i);
 /* Layout helpers: 1 if t's bytes read as channel-major (C, N, ...), resp.
  * as (N, C, ...) (both when N == 1 or C == 1). */
 int inc__as_cnhw(const inc_tensor *t);
@@ -300,6 +303,7 @@ extern const inc__layer_vt inc__conv2d_vt, inc__max_pool2d_vt, inc__avg_pool2d_v
     inc__global_avg_pool2d_vt, inc__relu_vt, inc__flatten_vt, inc__dense_vt,
     inc__sequential_vt, inc__concat_vt, inc__batch_norm2d_vt;
 extern const inc__layer_vt inc__dropout_vt;
+extern const inc__layer_vt inc__identity_vt, inc__residual_vt;
 
 /* Batch norm (src/layers/batchnorm.c). inc__batch_norm2d_fold: the weight
  * w_out (OC, K) and bias b_out (OC) of the convolution w (OC, K), b (OC; may

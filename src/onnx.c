@@ -9,8 +9,12 @@
  * batch_norm2d -> BatchNormalization (inference: scale, B, the running mean
  * and variance as initializers, epsilon; the count is not exported),
  * concat -> Concat (axis 1) after its branches; a sequential adds no node,
- * it chains its children. dropout -> Identity: the model is exported for
- * inference, where dropout passes its input on. Windows are square with symmetric padding and
+ * it chains its children; dropout -> Identity (the model is exported for
+ * inference, where dropout passes its input on); identity -> Identity; a
+ * residual, after its branches, multiplies each branch output whose scale
+ * is not 1 by that scale (Mul with a scalar initializer "<path>.scale<i>",
+ * written after the parameters) and sums the terms in branch order (Add;
+ * one unscaled branch: Identity). Windows are square with symmetric padding and
  * floor rounding (ceil_mode 0): out = (in + 2p - k) / s + 1, exactly the
  * library's rule. Parameters become initializers named and ordered as
  * inc_layer_param lists them, in the library's own layouts (conv weight
@@ -202,14 +206,14 @@ static int count_layers(const inc_layer *l)
 static int entry_rank(const inc_layer *l)
 {
   const inc__layer_vt *vt = l->vt;
-  if (vt == &inc__sequential_vt || vt == &inc__concat_vt) {
+  if (vt == &inc__sequential_vt || vt == &inc__concat_vt || vt == &inc__residual_vt) {
     for (int i = 0; i < l->nchildren; i++) {
       int r = entry_rank(l->children[i]);
       if (r) return r;
     }
     return 0;
   }
-  if (vt == &inc__relu_vt || vt == &inc__dropout_vt) return 0;
+  if (vt == &inc__relu_vt || vt == &inc__dropout_vt || vt == &inc__identity_vt) return 0;
   return vt == &inc__dense_vt ? 2 : 4;
 }
 
@@ -249,7 +253,7 @@ static inc_status leaf_shape(exporter *e, const inc_layer *l, const xshape *in, 
   inc_status s;
   int k, st, p;
   *out = *in;
-  if (vt == &inc__relu_vt || vt == &inc__dropout_vt) return INC_OK;
+  if (vt == &inc__relu_vt || vt == &inc__dropout_vt || vt == &inc__identity_vt) return INC_OK;
   if (is_window(l, &k, &st, &p)) {
     if ((s = want_rank(l, in, 4)) != INC_OK) return s;
     if (vt == &inc__conv2d_vt) {
@@ -295,6 +299,60 @@ static inc_status leaf_shape(exporter *e, const inc_layer *l, const xshape *in, 
   return inc__layer_error(l, INC_ERR_UNAVAILABLE, "export: no ONNX mapping for this layer kind");
 }
 
+static inc_status add_nodes(exporter *e, const inc_layer *l, const inc_layer *x, const xshape *in,
+                            const inc_layer **y, xshape *out);
+
+/* A concat or a residual: the nodes of its branches, each on x, then the
+ * node that joins them (the residual's Mul and Add nodes are one node
+ * here, spelled out by encode_residual). The branches must agree in every
+ * dimension known, channels aside for a concat, which sums them. */
+static inc_status add_join(exporter *e, const inc_layer *l, const inc_layer *x, const xshape *in,
+                           const inc_layer **y, xshape *out)
+{
+  int cat = l->vt == &inc__concat_vt;
+  if (!l->nchildren)
+    return inc__layer_error(l, INC_ERR_STATE, "the %s has no branch", l->vt->kind);
+  xshape *bo = (xshape *)inc__calloc((size_t)l->nchildren, sizeof *bo);
+  const inc_layer **bv = (const inc_layer **)inc__calloc((size_t)l->nchildren, sizeof *bv);
+  inc_status s = bo && bv ? INC_OK
+                          : inc__error(e->ctx, INC_ERR_OUT_OF_MEMORY, "export: out of host memory");
+  for (int i = 0; s == INC_OK && i < l->nchildren; i++)
+    s = add_nodes(e, l->children[i], x, in, &bv[i], &bo[i]);
+  for (int i = 0; s == INC_OK && i < l->nchildren; i++) {
+    int same = bo[i].ndim == bo[0].ndim;
+    for (int a = cat ? 2 : 1; same && a < bo[i].ndim; a++) {
+      int64_t d = dim_of(e, bo[i].d[a]), d0 = dim_of(e, bo[0].d[a]);
+      same = d <= 0 || d0 <= 0 || d == d0;
+    }
+    if (!same)
+      s = inc__layer_error(l, INC_ERR_SHAPE, "export: branch %s gives another shape than "
+                           "branch %s; %s", l->children[i]->name, l->children[0]->name,
+                           cat ? "only channels may differ" : "a residual sums equal shapes");
+  }
+  if (s == INC_OK) {
+    *out = bo[0];
+    if (cat) {
+      out->d[1] = 0;
+      for (int i = 0; i < l->nchildren && out->d[1] != DIM_UNKNOWN; i++) {
+        int64_t c = dim_of(e, bo[i].d[1]);
+        out->d[1] = c > 0 ? out->d[1] + c : DIM_UNKNOWN;
+      }
+    }
+    for (int a = cat ? 2 : 1; a < out->ndim; a++)
+      for (int i = 1; i < l->nchildren; i++)
+        if (dim_of(e, out->d[a]) <= 0) out->d[a] = bo[i].d[a];
+    xnode *nd = &e->nodes[e->nnodes++];
+    nd->l = l;
+    nd->in0 = e->nins;
+    nd->nin = l->nchildren;
+    for (int i = 0; i < l->nchildren; i++) e->ins[e->nins++] = bv[i];
+    *y = l;
+  }
+  inc__free(bo);
+  inc__free(bv);
+  return s;
+}
+
 /* Adds the nodes of l, whose input is value x of shape in; *y gets the
  * value it produces, *out its shape. */
 static inc_status add_nodes(exporter *e, const inc_layer *l, const inc_layer *x, const xshape *in,
@@ -311,44 +369,7 @@ static inc_status add_nodes(exporter *e, const inc_layer *l, const inc_layer *x,
     *y = x;
     return INC_OK;
   }
-  if (l->vt == &inc__concat_vt) {
-    if (!l->nchildren) return inc__layer_error(l, INC_ERR_STATE, "the concat has no branch");
-    /* the branch outputs first, then the node that joins them */
-    xshape *bo = (xshape *)inc__calloc((size_t)l->nchildren, sizeof *bo);
-    const inc_layer **bv = (const inc_layer **)inc__calloc((size_t)l->nchildren, sizeof *bv);
-    s = bo && bv ? INC_OK : inc__error(e->ctx, INC_ERR_OUT_OF_MEMORY, "export: out of host memory");
-    for (int i = 0; s == INC_OK && i < l->nchildren; i++)
-      s = add_nodes(e, l->children[i], x, in, &bv[i], &bo[i]);
-    for (int i = 0; s == INC_OK && i < l->nchildren; i++) {
-      int same = bo[i].ndim == bo[0].ndim;
-      for (int a = 2; same && a < bo[i].ndim; a++)
-        same = bo[i].d[a] <= 0 || bo[0].d[a] <= 0 || bo[i].d[a] == bo[0].d[a];
-      if (!same)
-        s = inc__layer_error(l, INC_ERR_SHAPE, "export: branch %s gives another shape than "
-                             "branch %s; only channels may differ",
-                             l->children[i]->name, l->children[0]->name);
-    }
-    if (s == INC_OK) {
-      *out = bo[0];
-      out->d[1] = 0;
-      for (int i = 0; i < l->nchildren && out->d[1] != DIM_UNKNOWN; i++) {
-        int64_t c = dim_of(e, bo[i].d[1]);
-        out->d[1] = c > 0 ? out->d[1] + c : DIM_UNKNOWN;
-      }
-      for (int a = 2; a < out->ndim; a++)
-        for (int i = 1; i < l->nchildren; i++)
-          if (out->d[a] <= 0) out->d[a] = bo[i].d[a];
-      xnode *nd = &e->nodes[e->nnodes++];
-      nd->l = l;
-      nd->in0 = e->nins;
-      nd->nin = l->nchildren;
-      for (int i = 0; i < l->nchildren; i++) e->ins[e->nins++] = bv[i];
-      *y = l;
-    }
-    inc__free(bo);
-    inc__free(bv);
-    return s;
-  }
+  if (l->vt == &inc__concat_vt || l->vt == &inc__residual_vt) return add_join(e, l, x, in, y, out);
   if ((s = leaf_shape(e, l, in, out)) != INC_OK) return s;
   xnode *nd = &e->nodes[e->nnodes++];
   nd->l = l;
@@ -417,7 +438,71 @@ static const char *op_of(const inc_layer *l)
   if (vt == &inc__flatten_vt) return "Flatten";
   if (vt == &inc__dense_vt) return "Gemm";
   if (vt == &inc__batch_norm2d_vt) return "BatchNormalization";
+  if (vt == &inc__identity_vt) return "Identity";
   return "Concat";
+}
+
+/* The node name of layer l: its path ("2.0.p2.2"), or its kind for the
+ * exported layer itself. */
+static const char *node_name(const exporter *e, const inc_layer *l, char *buf, size_t cap)
+{
+  rel_name(e, l, "", buf, cap);
+  size_t n = strlen(buf);
+  if (n) buf[n - 1] = '\0';
+  return n ? buf : l->vt->kind;
+}
+
+/* One node without attributes: op(in0[, in1]) -> out. */
+static void put_node(pbuf *b, const char *op, const char *name, const char *in0, const char *in1,
+                     const char *out)
+{
+  size_t m = pb_begin(b, GRAPH_NODE);
+  pb_string(b, NODE_INPUT, in0);
+  if (in1) pb_string(b, NODE_INPUT, in1);
+  pb_string(b, NODE_OUTPUT, out);
+  pb_string(b, NODE_NAME, name);
+  pb_string(b, NODE_OP_TYPE, op);
+  pb_end(b, m);
+}
+
+/* 1 if branch i of residual l is scaled (a Mul node and a scale initializer). */
+static int scaled_branch(const inc_layer *l, int i) { return inc__residual_scale(l, i) != 1.0f; }
+
+/* A residual's nodes: each scaled branch output times its scale (Mul), then
+ * the terms summed in branch order (Add); the last node, named by the
+ * layer's path, gives its value (an Identity when one unscaled branch is
+ * all there is). Intermediate values and nodes are "<path>/scaled<i>",
+ * "<path>/sum<i>", "<path>/mul<i>", "<path>/add<i>": '/' is in no layer
+ * name, so they meet no other name. */
+static void encode_residual(exporter *e, const xnode *nd)
+{
+  const inc_layer *l = nd->l;
+  char base[512], out[1024], acc[1024], term[1024], nm[1024], scale[1024], local[32];
+  snprintf(base, sizeof base, "%s", node_name(e, l, nm, sizeof nm));
+  snprintf(out, sizeof out, "%s", value_name(e, l, nm, sizeof nm));
+  for (int i = 0; i < nd->nin; i++) {
+    int last = i == nd->nin - 1;
+    snprintf(term, sizeof term, "%s", value_name(e, e->ins[nd->in0 + i], nm, sizeof nm));
+    if (scaled_branch(l, i)) {
+      char scaled[1024];
+      snprintf(scaled, sizeof scaled, "%s/scaled%d", base, i);
+      snprintf(nm, sizeof nm, "%s/mul%d", base, i);
+      snprintf(local, sizeof local, "scale%d", i);
+      rel_name(e, l, local, scale, sizeof scale);
+      put_node(&e->b, "Mul", nd->nin == 1 ? base : nm, term, scale, nd->nin == 1 ? out : scaled);
+      snprintf(term, sizeof term, "%s", scaled);
+    }
+    if (i == 0) {
+      if (nd->nin == 1 && !scaled_branch(l, 0)) put_node(&e->b, "Identity", base, term, NULL, out);
+      snprintf(acc, sizeof acc, "%s", term);
+      continue;
+    }
+    char sum[1024];
+    snprintf(sum, sizeof sum, "%s/sum%d", base, i);
+    snprintf(nm, sizeof nm, "%s/add%d", base, i);
+    put_node(&e->b, "Add", last ? base : nm, acc, term, last ? out : sum);
+    snprintf(acc, sizeof acc, "%s", sum);
+  }
 }
 
 static void encode_node(exporter *e, const xnode *nd)
@@ -425,6 +510,10 @@ static void encode_node(exporter *e, const xnode *nd)
   pbuf *b = &e->b;
   const inc_layer *l = nd->l;
   char buf[1024];
+  if (l->vt == &inc__residual_vt) {
+    encode_residual(e, nd);
+    return;
+  }
   size_t m = pb_begin(b, GRAPH_NODE);
   for (int i = 0; i < nd->nin; i++)
     pb_string(b, NODE_INPUT, value_name(e, e->ins[nd->in0 + i], buf, sizeof buf));
@@ -434,11 +523,7 @@ static void encode_node(exporter *e, const xnode *nd)
     if (l->buffers[i].decl->init != INC__INIT_COUNT)
       pb_string(b, NODE_INPUT, rel_name(e, l, l->buffers[i].decl->name, buf, sizeof buf));
   pb_string(b, NODE_OUTPUT, value_name(e, l, buf, sizeof buf));
-  /* the layer's path ("2.0.p2.2"); the exported layer itself goes by its kind */
-  rel_name(e, l, "", buf, sizeof buf);
-  size_t n = strlen(buf);
-  if (n) buf[n - 1] = '\0';
-  pb_string(b, NODE_NAME, n ? buf : l->vt->kind);
+  pb_string(b, NODE_NAME, node_name(e, l, buf, sizeof buf));
   pb_string(b, NODE_OP_TYPE, op_of(l));
   int k, s, p;
   float eps;
@@ -485,6 +570,23 @@ static inc_status encode_tensor(exporter *e, const char *name, const inc_tensor 
   b->n += bytes;
   pb_end(b, m);
   return INC_OK;
+}
+
+/* A scalar float initializer (a residual's scale): no dims, FLOAT, name,
+ * 4 bytes of little-endian raw_data. */
+static void encode_scalar(exporter *e, const char *name, float v)
+{
+  pbuf *b = &e->b;
+  size_t m = pb_begin(b, GRAPH_INITIALIZER);
+  pb_int(b, TENSOR_DATA_TYPE, ELEM_FLOAT);
+  pb_string(b, TENSOR_NAME, name);
+  uint32_t u;
+  memcpy(&u, &v, sizeof u);
+  pb_tag(b, TENSOR_RAW_DATA, WIRE_LEN);
+  pb_varint(b, sizeof u);
+  if (!pb_reserve(b, sizeof u)) return;
+  for (int k = 0; k < 4; k++) b->p[b->n++] = (unsigned char)(u >> 8 * k);
+  pb_end(b, m);
 }
 
 /* A ValueInfoProto of a float tensor; dims: N as "N", a known size as its
@@ -551,6 +653,14 @@ static inc_status encode_model(exporter *e, const xshape *in, const xshape *out)
     if (buffers[i]->decl->init != INC__INIT_COUNT)
       s = encode_tensor(e, rel_name(e, bleaves[i], buffers[i]->decl->name, name, sizeof name),
                         buffers[i]->value);
+  for (int i = 0; i < e->nnodes; i++) /* the residuals' scales, after the parameters */
+    for (int k = 0; e->nodes[i].l->vt == &inc__residual_vt && k < e->nodes[i].nin; k++)
+      if (scaled_branch(e->nodes[i].l, k)) {
+        char local[32];
+        snprintf(local, sizeof local, "scale%d", k);
+        encode_scalar(e, rel_name(e, e->nodes[i].l, local, name, sizeof name),
+                      inc__residual_scale(e->nodes[i].l, k));
+      }
   const char *in_dims[4] = {"N", NULL, "H", "W"}, *c_name = in->ndim == 4 ? "C" : "F";
   encode_value(e, GRAPH_INPUT, "input", in, c_name, in_dims);
   encode_value(e, GRAPH_OUTPUT, "logits", out, c_name, NULL);

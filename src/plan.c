@@ -123,6 +123,22 @@ void inc__plan_step_init(inc__step *st, int op, inc_layer *l)
   st->layer = l;
   st->fwd = st->x = st->y = st->dy = st->dx = st->fold = -1;
   for (int i = 0; i < INC__STEP_AUX; i++) st->aux[i] = -1;
+  st->alpha = 1.0f;
+}
+
+int inc__plan_move(inc__plan *p, int op, int y, int x, int64_t d0, int64_t d1, int64_t d2,
+                   int64_t d3, int64_t d4)
+{
+  inc__step st;
+  inc__plan_step_init(&st, op, NULL);
+  st.x = x;
+  st.y = y;
+  st.dim[0] = d0;
+  st.dim[1] = d1;
+  st.dim[2] = d2;
+  st.dim[3] = d3;
+  st.dim[4] = d4;
+  return inc__plan_step(p, &st);
 }
 
 /* ---- emission ---- */
@@ -146,6 +162,31 @@ static inc_status emit_leaf(inc_layer *l, inc__plan *p, int x, int *y)
 inc_status inc__plan_emit(inc_layer *l, inc__plan *p, int x, int *y)
 {
   return l->vt->emit ? l->vt->emit(l, p, x, y) : emit_leaf(l, p, x, y);
+}
+
+inc_status inc__plan_emit_branches(inc_layer *l, inc__plan *p, int x, int sum_channels, int *y)
+{
+  int *outs = (int *)inc__malloc((size_t)l->nchildren * sizeof *outs);
+  if (!outs) return inc__layer_error(l, INC_ERR_OUT_OF_MEMORY, "out of host memory");
+  inc_status s = INC_OK;
+  inc__shape os;
+  for (int i = 0; s == INC_OK && i < l->nchildren; i++) {
+    s = inc__plan_emit(l->children[i], p, x, &outs[i]);
+    if (s != INC_OK) break;
+    const inc_tensor *b = inc__pv(p, outs[i]);
+    if (i == 0) inc__shape_of(b, &os);
+    else if (sum_channels) os.d[1] += b->dims[1];
+  }
+  inc__step st;
+  inc__plan_step_init(&st, INC__STEP_FWD, l);
+  st.x = x;
+  st.nin = l->nchildren;
+  if (s == INC_OK && ((st.in = inc__plan_add_inputs(p, outs, st.nin)) < 0 ||
+                      (st.y = inc__plan_value(p, &os, 0)) < 0 || inc__plan_step(p, &st) < 0))
+    s = INC_ERR_OUT_OF_MEMORY;
+  inc__free(outs);
+  if (s == INC_OK) *y = st.y;
+  return s;
 }
 
 int inc__plan_fwd_step(const inc__plan *p, const inc_layer *l)
@@ -385,6 +426,7 @@ static inc_status check_supported(const inc__plan *p, const inc__step *list, int
     if (st->pass) continue; /* fused into the step before: never runs */
     uint64_t need = st->layer ? st->layer->vt->ops[st->op == INC__STEP_BWD]
                     : st->op >= 0 ? (uint64_t)1 << st->op : 0;
+    if (st->op == INC__STEP_SCALE) need = INC__OP_BIT(axpy);
     if (!(need & ~have)) continue;
     int op = 0;
     while (!((need & ~have) >> op & 1)) op++;
@@ -461,6 +503,12 @@ inc_status inc__plan_build(inc_layer *root, const inc__shape *in, int training, 
     s = INC_ERR_OUT_OF_MEMORY;
     if ((st.y = p->out = inc__plan_value(p, &ys, 0)) < 0 || inc__plan_step(p, &st) < 0) goto fail;
   }
+  if (p->out == p->x) { /* the tree passes x on (identities): the caller gets a copy */
+    s = INC_ERR_OUT_OF_MEMORY;
+    if ((p->out = inc__plan_like(p, p->x)) < 0 ||
+        inc__plan_move(p, INC__STEP_COPY, p->out, p->x, 0, 0, 0, 0, 0) < 0)
+      goto fail;
+  }
   if (p->training) {
     inc__shape ys;
     inc__shape_of(inc__pv(p, p->y), &ys);
@@ -480,6 +528,12 @@ inc_status inc__plan_build(inc_layer *root, const inc__shape *in, int training, 
     }
     inc__sink none = {-1, 0};
     if ((s = inc__plan_emit_bwd(root, p, p->dy, &none, &p->dx)) != INC_OK) goto fail;
+    if (p->dx == p->dy_ext) { /* dy passed on: the caller's dx is a copy */
+      s = INC_ERR_OUT_OF_MEMORY;
+      if ((p->dx = inc__plan_like(p, p->dy_ext)) < 0 ||
+          inc__plan_move(p, INC__STEP_COPY, p->dx, p->dy_ext, 0, 0, 0, 0, 0) < 0)
+        goto fail;
+    }
     if ((s = mark_no_dx(p)) != INC_OK) goto fail;
   }
   if ((s = check_supported(p, p->fwd, p->nfwd)) != INC_OK ||

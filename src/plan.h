@@ -53,8 +53,9 @@ enum {
   INC__STEP_BWD = -2,                /* layer's backward: dy -> dx (+ parameter gradients) */
   INC__STEP_COPY = -3,               /* y = x */
   INC__STEP_SWAP = INC__OP_swap01,   /* y (B, A, P) = x (A, B, P): dim[0] = A, dim[1] = B, dim[2] = P */
-  INC__STEP_AXPY = INC__OP_axpy,     /* y += x */
-  INC__STEP_SLICE = INC__OP_slice    /* y (N, CB, P) = x (N, CT, P)[:, off:off+CB]: dim = N, CB, CT, off, P */
+  INC__STEP_AXPY = INC__OP_axpy,     /* y += alpha x */
+  INC__STEP_SLICE = INC__OP_slice,   /* y (N, CB, P) = x (N, CT, P)[:, off:off+CB]: dim = N, CB, CT, off, P */
+  INC__STEP_SCALE = -4               /* y = alpha x: zero, then axpy (a residual's scaled dy) */
 };
 
 #define INC__STEP_AUX 4
@@ -77,6 +78,7 @@ typedef struct inc__step {
   int skip_no_dx;      /* BWD / primitive: only feeds the caller's dx; skipped without it */
   int dx_no_dx;        /* BWD: its dx only feeds the caller's dx; not computed without it */
   int64_t dim[5];      /* primitives: dimensions */
+  float alpha;         /* AXPY, SCALE: the factor (1 unless set) */
 } inc__step;
 
 /* Where a container wants a child's input gradient: into value `val`
@@ -156,6 +158,17 @@ int inc__plan_pass(inc__plan *p, inc__step *st);
 /* A random stream for step st of a training plan: its index among the
  * plan's (set in st->flags); the stream itself is inc__plan_stream. */
 void inc__plan_take_random(inc__plan *p, inc__step *st);
+/* Appends a data-moving step (INC__STEP_COPY, _SWAP, _AXPY, _SCALE, _SLICE)
+ * writing value y from x, with dimensions d0..d4 (0 where unused) and alpha
+ * 1; returns its index in the list it went to, or -1 (message set). */
+int inc__plan_move(inc__plan *p, int op, int y, int x, int64_t d0, int64_t d1, int64_t d2,
+                   int64_t d3, int64_t d4);
+/* For the parallel containers (concat, residual): emits every child of l on
+ * x, then one forward step of l reading their outputs (its inputs in
+ * plan->ins) and x (whose shape its input gradient takes); its output, *y,
+ * has the shape of child 0's, with the children's channels summed when
+ * sum_channels is set (concat). */
+inc_status inc__plan_emit_branches(inc_layer *l, inc__plan *p, int x, int sum_channels, int *y);
 /* Appends n values to plan->ins; returns the index of the first, or -1. */
 int inc__plan_add_inputs(inc__plan *p, const int *v, int n);
 /* The forward step of layer l (each layer runs once per plan), or -1. */

@@ -3,7 +3,8 @@
  * pointers of the values, and the walks over the forward and backward step
  * lists. A layer step calls its kind's run function; the data-moving steps
  * the plan adds itself (layout swaps at the boundary, concat slices and
- * gradient sums) call one backend op each.
+ * gradient sums) call one backend op each (a residual's scaled dy, two:
+ * zero, then axpy).
  */
 #include "plan.h"
 
@@ -55,7 +56,11 @@ static inc_status run_primitive(const inc__plan *p, const inc__step *st)
   case INC__STEP_COPY:
     return ctx->ops->copy(y, x->data, (size_t)x->numel * sizeof(float), ctx);
   case INC__STEP_AXPY:
-    return ctx->ops->axpy(y, x->data, 1.0f, x->numel, ctx);
+    return ctx->ops->axpy(y, x->data, st->alpha, x->numel, ctx);
+  case INC__STEP_SCALE: {
+    inc_status s = ctx->ops->zero(y, (size_t)x->numel * sizeof(float), ctx);
+    return s != INC_OK ? s : ctx->ops->axpy(y, x->data, st->alpha, x->numel, ctx);
+  }
   default: /* INC__STEP_SLICE */
     return ctx->ops->slice(x->data, y, 0, st->dim[0], st->dim[1], st->dim[2], st->dim[3],
                            st->dim[4], ctx);

@@ -42,6 +42,7 @@ typedef struct fx {
   inc_layer *relu;      /* a: no parameters */
   inc_layer *empty;     /* a: an empty sequential */
   inc_layer *cat;       /* a: a concat with one conv branch, unbound */
+  inc_layer *res;       /* a: a residual with one identity branch (scale 0.5) */
   inc_layer *other;     /* b: a dense layer, bound */
   inc_tensor *x;        /* a: (2, 2, 4, 4), the input of net */
   inc_tensor *x3;       /* a: (2, 3, 4, 4), wrong channel count */
@@ -186,6 +187,9 @@ static void setup(void)
   INC_CK(a, inc_concat_create(a, &F.cat));
   INC_CK(a, inc_conv2d_create(a, 2, 1, 1, 0, &l));
   INC_CK(a, inc_concat_add_branch(F.cat, l));
+  INC_CK(a, inc_residual_create(a, &F.res));
+  INC_CK(a, inc_identity_create(a, &l));
+  INC_CK(a, inc_residual_add_branch(F.res, l, 0.5f));
   INC_CK(b, inc_dense_create(b, 3, &F.other));
   int64_t od[INC_MAX_DIMS], bin[2] = {2, 5};
   int on;
@@ -276,7 +280,7 @@ static void teardown(void)
   inc_optimizer_destroy(F.optb);
   inc_tensor *ts[] = {F.x, F.x3, F.xb, F.dy, F.dyb, F.dl, F.t3};
   for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) inc_tensor_destroy(ts[i]);
-  inc_layer *ls[] = {F.net, F.fresh, F.relu, F.empty, F.cat, F.other};
+  inc_layer *ls[] = {F.net, F.fresh, F.relu, F.empty, F.cat, F.res, F.other};
   for (size_t i = 0; i < sizeof ls / sizeof *ls; i++) inc_layer_destroy(ls[i]);
   inc_context_destroy(F.a);
   inc_context_destroy(F.b);
@@ -294,7 +298,7 @@ static const char *const D_NAMES[D_N] = {
     "context b",
     "net (tree, names, bound shapes, parameters, gradients)",
     "fresh (the unbound net)",
-    "relu / empty / concat / other layers",
+    "relu / empty / concat / residual / other layers",
     "the fixture's tensors",
     "the optimizers (learning rate, momentum buffers)",
     "the files in the temporary directory",
@@ -425,6 +429,7 @@ static void take_digest(digest *d)
   uint64_t h = hash_layer(h0, F.relu);
   h = hash_layer(h, F.empty);
   h = hash_layer(h, F.cat);
+  h = hash_layer(h, F.res);
   d->h[D_SMALL] = hash_layer(h, F.other);
   h = h0;
   const inc_tensor *ts[] = {F.x, F.x3, F.xb, F.dy, F.dyb, F.dl, F.t3};
@@ -701,6 +706,10 @@ MK(seq_null_ctx, inc_sequential_create(NULL, &l))
 R(seq_null_out) { return inc_sequential_create(F.a, NULL); }
 MK(cat_null_ctx, inc_concat_create(NULL, &l))
 R(cat_null_out) { return inc_concat_create(F.a, NULL); }
+MK(id_null_ctx, inc_identity_create(NULL, &l))
+R(id_null_out) { return inc_identity_create(F.a, NULL); }
+MK(res_null_ctx, inc_residual_create(NULL, &l))
+R(res_null_out) { return inc_residual_create(F.a, NULL); }
 MK(inc_null_ctx, inc_inception_create(NULL, 1, 1, 1, 1, 1, 1, &l))
 R(inc_null_out) { return inc_inception_create(F.a, 1, 1, 1, 1, 1, 1, NULL); }
 MK(inc_c1, inc_inception_create(F.a, 0, 1, 1, 1, 1, 1, &l))
@@ -727,17 +736,25 @@ MK(bn_mom_big, inc_batch_norm2d_create(F.a, 1e-5f, 1.5f, &l))
 MK(bn_mom_nan, inc_batch_norm2d_create(F.a, 1e-5f, NAN, &l))
 
 /* ---- containers: on failure the child stays the caller's ---- */
-static inc_status append_local(int concat, inc_layer *parent, int child_kind)
+/* Adds a new ReLU (of context a, or b for child_kind 1; none for -1) to
+ * parent: a sequential (to 0), a concat (1) or a residual (2, with scale). */
+static inc_status add_scaled(int to, inc_layer *parent, int child_kind, float scale)
 {
   inc_layer *c = NULL;
   inc_context *ctx = child_kind == 1 ? F.b : F.a;
   if (child_kind >= 0) ck_assert_int_eq(inc_relu_create(ctx, &c), INC_OK);
-  inc_status s = concat ? inc_concat_add_branch(parent, c) : inc_sequential_append(parent, c);
+  inc_status s = to == 2 ? inc_residual_add_branch(parent, c, scale)
+                 : to   ? inc_concat_add_branch(parent, c)
+                        : inc_sequential_append(parent, c);
   if (s != INC_OK) {
     ck_assert_ptr_null(inc_layer_parent(c));
     inc_layer_destroy(c);
   }
   return s;
+}
+static inc_status append_local(int to, inc_layer *parent, int child_kind)
+{
+  return add_scaled(to, parent, child_kind, 0.5f);
 }
 R(app_null_seq) { return append_local(0, NULL, 0); }
 R(app_null_child) { return append_local(0, F.empty, -1); }
@@ -773,6 +790,51 @@ R(br_to_seq) { return append_local(1, F.empty, 0); }
 R(br_other_ctx) { return append_local(1, F.cat, 1); }
 R(br_has_parent) { return inc_concat_add_branch(F.cat, inc_layer_child(F.net, 0)); }
 R(br_self) { return inc_concat_add_branch(F.cat, F.cat); }
+R(br_to_res) { return append_local(1, F.res, 0); }
+R(app_to_res) { return append_local(0, F.res, 0); }
+R(rb_null_res) { return append_local(2, NULL, 0); }
+R(rb_null_child) { return append_local(2, F.res, -1); }
+R(rb_to_seq) { return append_local(2, F.empty, 0); }
+R(rb_to_cat) { return append_local(2, F.cat, 0); }
+R(rb_to_leaf) { return append_local(2, F.relu, 0); }
+R(rb_other_ctx) { return append_local(2, F.res, 1); }
+R(rb_has_parent) { return inc_residual_add_branch(F.res, inc_layer_child(F.net, 0), 1.0f); }
+R(rb_self) { return inc_residual_add_branch(F.res, F.res, 1.0f); }
+R(rb_nan) { return add_scaled(2, F.res, 0, NAN); }
+R(rb_inf) { return add_scaled(2, F.res, 0, INFINITY); }
+R(rb_neg_inf) { return add_scaled(2, F.res, 0, -INFINITY); }
+R(rb_ancestor)
+{
+  inc_layer *outer, *inner; /* inner inside outer, then outer into inner */
+  ck_assert_int_eq(inc_residual_create(F.a, &outer), INC_OK);
+  ck_assert_int_eq(inc_residual_create(F.a, &inner), INC_OK);
+  ck_assert_int_eq(inc_residual_add_branch(outer, inner, 1.0f), INC_OK);
+  inc_status s = inc_residual_add_branch(inner, outer, 1.0f);
+  ck_assert_msg(inc_context_last_error(F.a)[0], "no message");
+  ck_assert_ptr_null(inc_layer_parent(outer));
+  ck_assert_int_eq(inc_layer_child_count(inner), 0);
+  inc_layer_destroy(outer);
+  return s;
+}
+R(rb_empty_forward)
+{
+  inc_layer *r;
+  const inc_tensor *y = SENT;
+  ck_assert_int_eq(inc_residual_create(F.a, &r), INC_OK);
+  inc_status s = inc_layer_forward(r, F.x, 1, &y);
+  ck_assert_ptr_null(y);
+  inc_layer_destroy(r);
+  return s;
+}
+R(rb_dup_name)
+{
+  inc_layer *c;
+  ck_assert_int_eq(inc_relu_create(F.a, &c), INC_OK);
+  ck_assert_int_eq(inc_layer_set_name(c, "0"), INC_OK);
+  inc_status s = inc_residual_add_branch(F.res, c, 1.0f); /* its branch "0" */
+  inc_layer_destroy(c);
+  return s;
+}
 
 /* ---- names ---- */
 R(nm_null_layer) { return inc_layer_set_name(NULL, "x"); }
@@ -1359,6 +1421,10 @@ static const row ROWS[] = {
     {"inc_sequential_create: out NULL", seq_null_out, INV, -1, CA},
     {"inc_concat_create: ctx NULL", cat_null_ctx, INV, -1, NONE},
     {"inc_concat_create: out NULL", cat_null_out, INV, -1, CA},
+    {"inc_identity_create: ctx NULL", id_null_ctx, INV, -1, NONE},
+    {"inc_identity_create: out NULL", id_null_out, INV, -1, CA},
+    {"inc_residual_create: ctx NULL", res_null_ctx, INV, -1, NONE},
+    {"inc_residual_create: out NULL", res_null_out, INV, -1, CA},
     {"inc_inception_create: ctx NULL", inc_null_ctx, INV, -1, NONE},
     {"inc_inception_create: out NULL", inc_null_out, INV, -1, CA},
     {"inc_inception_create: c1 0", inc_c1, INV, -1, CA},
@@ -1399,6 +1465,22 @@ static const row ROWS[] = {
     {"inc_concat_add_branch: branch of another context", br_other_ctx, INV, -1, CA},
     {"inc_concat_add_branch: branch already has a parent", br_has_parent, INV, -1, CA},
     {"inc_concat_add_branch: itself", br_self, INV, -1, CA},
+    {"inc_concat_add_branch: to a residual", br_to_res, INV, -1, CA},
+    {"inc_sequential_append: to a residual", app_to_res, INV, -1, CA},
+    {"inc_residual_add_branch: residual NULL", rb_null_res, INV, -1, NONE},
+    {"inc_residual_add_branch: branch NULL", rb_null_child, INV, -1, CA},
+    {"inc_residual_add_branch: to a sequential", rb_to_seq, INV, -1, CA},
+    {"inc_residual_add_branch: to a concat", rb_to_cat, INV, -1, CA},
+    {"inc_residual_add_branch: to a leaf", rb_to_leaf, INV, -1, CA},
+    {"inc_residual_add_branch: branch of another context", rb_other_ctx, INV, -1, CA},
+    {"inc_residual_add_branch: branch already has a parent", rb_has_parent, INV, -1, CA},
+    {"inc_residual_add_branch: itself", rb_self, INV, -1, CA},
+    {"inc_residual_add_branch: an ancestor", rb_ancestor, INV, -1, NONE /* checked inside */},
+    {"inc_residual_add_branch: a sibling's name", rb_dup_name, INV, -1, CA},
+    {"inc_residual_add_branch: scale NaN", rb_nan, INV, -1, CA},
+    {"inc_residual_add_branch: scale +infinity", rb_inf, INV, -1, CA},
+    {"inc_residual_add_branch: scale -infinity", rb_neg_inf, INV, -1, CA},
+    {"inc_layer_forward: a residual without branches", rb_empty_forward, STA, -1, CA},
     /* names */
     {"inc_layer_set_name: layer NULL", nm_null_layer, INV, -1, NONE},
     {"inc_layer_set_name: name NULL", nm_null, INV, -1, CA},

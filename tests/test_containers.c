@@ -1,5 +1,5 @@
 /*
- * test_containers.c — sequential, concat and the Inception block.
+ * test_containers.c — sequential, concat, the Inception block, residual.
  *
  *   - sequential conv -> relu -> maxpool -> flatten -> dense: forward
  *     against a float64 reference, every gradient against central
@@ -23,7 +23,17 @@
  *     nested sequentials, mixed-layout concats, and a small GoogLeNet
  *     (7x7 s2 stem, 1x1 and 3x3 convs, two Inception blocks, avg/max
  *     pooling, a concat, GAP, flatten, dense) at batch 1, 2 and 3; forward
- *     and every gradient against the reference.
+ *     and every gradient against the reference;
+ *   - the same for residual sums and identities: Inception-ResNet-A-like
+ *     blocks (x + 0.2 * conv(concat(...)), ReLU) on the caller's input,
+ *     after a stem and two in a row, branches in both layouts (the first
+ *     term scaled, or swapped in), an identity of the caller's x next to a
+ *     channel-major branch, a residual of identities only, one inside a
+ *     concat branch and one inside another residual, a single scaled
+ *     branch, identities in a sequential and alone, C = 1 and N = 1;
+ *   - a residual whose branches disagree (H/W, or channels) is
+ *     INC_ERR_SHAPE naming both and binds nothing; its summary line shows
+ *     its scales.
  *
  * Finite differences are taken on float64 references with a step of 1e-6;
  * each test picks (deterministically) the first data seed for which every
@@ -118,6 +128,12 @@ static void check_against_model(inc_context *ctx, inc_layer *l, model *m, const 
   for (int64_t j = 0; j < m->ny; j++) rf[j] = (float)m->r[j];
   inc_tensor *x = tu_tensor(ctx, 4, m->in, xf), *dy = tu_tensor(ctx, ondim, od, rf);
   const inc_tensor *y = NULL, *dx = NULL;
+  /* a forward of other data first leaves the arena dirty: no step may
+   * count on memory it did not write (a residual's sum) */
+  for (int64_t j = 0; j < m->nx; j++) xf[j] = 1.0f - 2.0f * xf[j];
+  inc_tensor *x2 = tu_tensor(ctx, 4, m->in, xf);
+  INC_CK(ctx, inc_layer_forward(l, x2, 1, &y));
+  inc_tensor_destroy(x2);
   INC_CK(ctx, inc_layer_forward(l, x, 1, &y));
   float *yh = tu_host(y);
   m->forward(m);
@@ -656,13 +672,18 @@ END_TEST
  * k x k convolutions of them, all at N > 1 and C > 1 where the layouts
  * differ. */
 
-enum { S_END, S_CONV, S_MAXP, S_AVGP, S_GAP, S_RELU, S_FLAT, S_DENSE, S_SEQ, S_CAT, S_INC };
+enum { S_END, S_CONV, S_MAXP, S_AVGP, S_GAP, S_RELU, S_FLAT, S_DENSE, S_SEQ, S_CAT, S_INC,
+       S_ID, S_RES };
 
 typedef struct spec {
   int kind;
   int a[6];
-  const struct spec *ch; /* children of S_SEQ / S_CAT, ended by S_END */
+  const struct spec *ch; /* children of S_SEQ / S_CAT / S_RES, ended by S_END */
 } spec;
+
+/* Branch i's scale of an S_RES: a[i] hundredths, the same float for the
+ * library and the reference. */
+static float res_scale(const spec *s, int i) { return (float)s->a[i] / 100.0f; }
 
 #define CONV(oc, k, s, p) {S_CONV, {oc, k, s, p, 0, 0}, NULL}
 #define MAXP(k, s, p) {S_MAXP, {k, s, p, 0, 0, 0}, NULL}
@@ -675,6 +696,8 @@ typedef struct spec {
 #define CAT(c) {S_CAT, {0, 0, 0, 0, 0, 0}, c}
 #define INC(c1, c2r, c2, c3r, c3, c4) {S_INC, {c1, c2r, c2, c3r, c3, c4}, NULL}
 #define END {S_END, {0, 0, 0, 0, 0, 0}, NULL}
+#define ID {S_ID, {0, 0, 0, 0, 0, 0}, NULL}
+#define RES(c, ...) {S_RES, {__VA_ARGS__}, c} /* scales in hundredths, one per branch */
 
 static inc_layer *spec_build(inc_context *ctx, const spec *s)
 {
@@ -698,6 +721,12 @@ static inc_layer *spec_build(inc_context *ctx, const spec *s)
     INC_CK(ctx, inc_concat_create(ctx, &l));
     for (const spec *c = s->ch; c->kind != S_END; c++)
       INC_CK(ctx, inc_concat_add_branch(l, spec_build(ctx, c)));
+    break;
+  case S_ID: INC_CK(ctx, inc_identity_create(ctx, &l)); break;
+  case S_RES:
+    INC_CK(ctx, inc_residual_create(ctx, &l));
+    for (const spec *c = s->ch; c->kind != S_END; c++)
+      INC_CK(ctx, inc_residual_add_branch(l, spec_build(ctx, c), res_scale(s, (int)(c - s->ch))));
     break;
   }
   ck_assert_ptr_nonnull(l);
@@ -806,6 +835,23 @@ static rt spec_eval(const spec *s, const rt *x, model *m, int *pi)
     }
     ck_assert(owned);
     return cur;
+  }
+  case S_ID:
+    y = rt_new(x->ndim, d);
+    memcpy(y.v, x->v, (size_t)nv_numel(x->ndim, d) * sizeof(double));
+    return y;
+  case S_RES: { /* the branches' outputs, each times its scale, summed */
+    y.v = NULL;
+    for (const spec *c = s->ch; c->kind != S_END; c++) {
+      rt b = spec_eval(c, x, m, pi);
+      if (!y.v) y = rt_new(b.ndim, b.d);
+      ck_assert_int_eq(nv_numel(b.ndim, b.d), nv_numel(y.ndim, y.d));
+      double sc = res_scale(s, (int)(c - s->ch));
+      for (int64_t j = 0; j < nv_numel(y.ndim, y.d); j++) y.v[j] += sc * b.v[j];
+      free(b.v);
+    }
+    ck_assert_ptr_nonnull(y.v);
+    return y;
   }
   default: { /* S_CAT: branches concatenated along dim 1 */
     rt br[8];
@@ -916,6 +962,51 @@ static const spec mini_googlenet[] = {
     INC(2, 2, 2, 1, 1, 1), GAP, FLAT, DENSE(3), END,        /* b5, head */
 };
 
+/* Residual sums. An Inception-ResNet-A-like block: x + 0.2 * (1x1 conv of
+ * a concat of three conv towers), then a ReLU; on the caller's (N, C, ...)
+ * input, after a stem convolution (channel-major x), and two in a row. */
+static const spec ra_b0[] = {CONV(2, 1, 1, 0), RELU, END};
+static const spec ra_b1[] = {CONV(2, 1, 1, 0), RELU, CONV(2, 3, 1, 1), RELU, END};
+static const spec ra_b2[] = {CONV(1, 1, 1, 0), RELU, CONV(2, 3, 1, 1), RELU, CONV(2, 3, 1, 1),
+                             RELU, END};
+static const spec ra_cat[] = {SEQ(ra_b0), SEQ(ra_b1), SEQ(ra_b2), END};
+static const spec ra_up[] = {CAT(ra_cat), CONV(3, 1, 1, 0), END};
+static const spec ra_sum[] = {ID, SEQ(ra_up), END};
+static const spec res_a[] = {RES(ra_sum, 100, 20), RELU, END};
+static const spec res_a_stem[] = {CONV(3, 3, 1, 1), RELU, SEQ(res_a), END};
+static const spec res_a_two[] = {CONV(3, 3, 1, 1), RELU, SEQ(res_a), SEQ(res_a), CONV(2, 3, 2, 1),
+                                 END};
+/* only identities: y = 1.5 x - 0.25 x; alone on x, and between convolutions */
+static const spec ids[] = {ID, ID, ID, END};
+static const spec res_ids[] = {RES(ids, 100, 50, -25), END};
+static const spec res_ids_conv[] = {CONV(3, 3, 1, 1), RES(ids, 100, 50, -25), CONV(2, 3, 1, 1),
+                                    END};
+/* branch outputs in both layouts: pools keep x's (N, C, ...), a 1x1 conv
+ * writes channel-major; the first term scaled, or swapped straight in */
+static const spec mix_br[] = {MAXP(3, 1, 1), CONV(2, 1, 1, 0), AVGP(3, 1, 1), END};
+static const spec mix_br2[] = {CONV(2, 1, 1, 0), MAXP(3, 1, 1), AVGP(3, 1, 1), END};
+static const spec res_mix[] = {RES(mix_br, 50, 100, -70), CONV(2, 3, 1, 1), END};
+static const spec res_mix2[] = {RES(mix_br2, 100, 100, 100), RELU, END};
+/* an identity of the caller's x next to a channel-major branch (a tie:
+ * channel-major y, x swapped in; backward swaps dy back for x) */
+static const spec id_conv[] = {ID, CONV(2, 3, 1, 1), END};
+static const spec res_id_conv[] = {RES(id_conv, 100, 20), END};
+/* a residual inside a concat branch, a residual in a residual, one branch */
+static const spec rc_in[] = {ID, CONV(3, 3, 1, 1), END};
+static const spec rc_cat[] = {RES(rc_in, 100, 20), CONV(2, 1, 1, 0), END};
+static const spec res_in_cat[] = {CONV(3, 3, 1, 1), CAT(rc_cat), CONV(2, 3, 1, 1), END};
+static const spec rr_in[] = {ID, CONV(3, 1, 1, 0), END};
+static const spec rr_out[] = {ID, RES(rr_in, 100, 50), END};
+static const spec res_nested[] = {CONV(3, 3, 1, 1), RES(rr_out, 100, 20), RELU, END};
+static const spec one_br[] = {CONV(3, 3, 1, 1), END};
+static const spec res_one[] = {RES(one_br, 30), END};
+/* identities elsewhere: in a sequential, and a tree of nothing else */
+static const spec seq_ids[] = {ID, CONV(3, 3, 1, 1), ID, RELU, ID, END};
+static const spec id_only[] = {ID, END};
+/* C = 1: an identity next to a one-channel conv */
+static const spec c1_br[] = {ID, CONV(1, 3, 1, 1), MAXP(3, 1, 1), END};
+static const spec res_c1[] = {RES(c1_br, 100, 20, -50), RELU, END};
+
 static const struct {
   const char *what;
   spec s;
@@ -935,6 +1026,22 @@ static const struct {
     {"mini GoogLeNet N=2", SEQ(mini_googlenet), {2, 1, 16, 16}},
     {"mini GoogLeNet N=1", SEQ(mini_googlenet), {1, 1, 17, 15}},
     {"mini GoogLeNet N=3", SEQ(mini_googlenet), {3, 1, 12, 12}},
+    {"Inception-ResNet-A on x N=3", SEQ(res_a), {3, 3, 7, 5}},
+    {"Inception-ResNet-A on x N=1", SEQ(res_a), {1, 3, 9, 7}},
+    {"stem -> Inception-ResNet-A N=3", SEQ(res_a_stem), {3, 2, 5, 7}},
+    {"stem -> two Inception-ResNet-A N=2", SEQ(res_a_two), {2, 2, 7, 5}},
+    {"residual of identities", SEQ(res_ids), {3, 2, 5, 3}},
+    {"conv -> residual of identities -> conv", SEQ(res_ids_conv), {3, 2, 5, 7}},
+    {"residual, mixed layouts, first scaled", SEQ(res_mix), {3, 2, 7, 5}},
+    {"residual, mixed layouts, first swapped", SEQ(res_mix2), {3, 2, 5, 7}},
+    {"residual identity + conv on x", SEQ(res_id_conv), {3, 2, 7, 5}},
+    {"residual inside a concat branch", SEQ(res_in_cat), {3, 2, 7, 5}},
+    {"residual inside a residual", SEQ(res_nested), {2, 2, 5, 7}},
+    {"residual of one scaled branch", SEQ(res_one), {3, 3, 5, 5}},
+    {"identities in a sequential", SEQ(seq_ids), {3, 2, 5, 7}},
+    {"identity alone", SEQ(id_only), {3, 2, 5, 3}},
+    {"residual with C=1", SEQ(res_c1), {3, 1, 7, 5}},
+    {"residual with N=1, C=1", SEQ(res_c1), {1, 1, 9, 7}},
 };
 #define NSPEC ((int)(sizeof spec_cases / sizeof spec_cases[0]))
 
@@ -1015,6 +1122,59 @@ START_TEST(test_concat_shape_mismatch)
 }
 END_TEST
 
+/* A residual's branches must agree in every dimension (INC_ERR_SHAPE naming
+ * two of them, nothing bound); its summary line names the scales. */
+START_TEST(test_residual_shapes_and_summary)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *res = NULL, *a = NULL, *b = NULL;
+  const int64_t in[4] = {1, 3, 7, 5};
+  int ondim = -1;
+  int64_t od[INC_MAX_DIMS];
+  for (int t = 0; t < 2; t++) { /* spatial sizes, then channels, differ */
+    INC_CK(ctx, inc_residual_create(ctx, &res));
+    INC_CK(ctx, inc_conv2d_create(ctx, 3, 3, 1, 1, &a)); /* keeps (N, 3, 7, 5) */
+    if (t == 0) INC_CK(ctx, inc_conv2d_create(ctx, 3, 3, 1, 0, &b)); /* gives 5x3 */
+    else INC_CK(ctx, inc_identity_create(ctx, &b));
+    INC_CK(ctx, inc_layer_set_name(a, "wide"));
+    INC_CK(ctx, inc_layer_set_name(b, "other"));
+    INC_CK(ctx, inc_residual_add_branch(res, a, 1.0f));
+    INC_CK(ctx, inc_residual_add_branch(res, b, 0.5f));
+    const int64_t *x = in, in4[4] = {1, 4, 7, 5};
+    if (t == 1) x = in4; /* the conv gives 3 channels, the identity 4 */
+    ck_assert_int_eq(inc_layer_infer_shape(res, 4, x, &ondim, od), INC_ERR_SHAPE);
+    const char *msg = inc_context_last_error(ctx);
+    ck_assert_msg(strstr(msg, "wide") && strstr(msg, "other") && strstr(msg, "residual"),
+                  "the message should name both branches: \"%s\"", msg);
+    ck_assert_int_eq(inc_layer_is_bound(res), 0);
+    ck_assert_int_eq(inc_layer_param_count(res), 0);
+    inc_layer_destroy(res);
+  }
+
+  /* the summary: one line per layer, the residual's with its scales */
+  inc_layer *seq;
+  INC_CK(ctx, inc_sequential_create(ctx, &seq));
+  INC_CK(ctx, inc_residual_create(ctx, &res));
+  INC_CK(ctx, inc_identity_create(ctx, &a));
+  INC_CK(ctx, inc_conv2d_create(ctx, 3, 3, 1, 1, &b));
+  INC_CK(ctx, inc_residual_add_branch(res, a, 1.0f));
+  INC_CK(ctx, inc_residual_add_branch(res, b, 0.2f));
+  INC_CK(ctx, inc_sequential_append(seq, res));
+  ck_assert_str_eq(inc_layer_kind(res), "residual");
+  ck_assert_str_eq(inc_layer_kind(a), "identity");
+  char buf[2048];
+  size_t need;
+  INC_CK(ctx, inc_layer_summary(seq, 4, in, buf, sizeof buf, &need));
+  ck_assert_msg(strstr(buf, "residual") && strstr(buf, "scales 1, 0.2\n"), "%s", buf);
+  ck_assert_msg(strstr(buf, "0.0                    identity           (1, 3, 7, 5)"), "%s",
+                buf);
+  ck_assert_msg(strstr(buf, "total parameters: 84"), "%s", buf);
+  inc_layer_destroy(seq);
+  nv_case_done();
+  inc_context_destroy(ctx);
+}
+END_TEST
+
 Suite *inc_test_suite_containers(void)
 {
   static const char *const labels[] = {"max |fwd err|", "max |grad err|", NULL};
@@ -1029,6 +1189,7 @@ Suite *inc_test_suite_containers(void)
   tcase_add_test(tc, test_concat_nested);
   tcase_add_test(tc, test_inception_block);
   tcase_add_test(tc, test_concat_shape_mismatch);
+  tcase_add_test(tc, test_residual_shapes_and_summary);
   suite_add_tcase(s, tc);
   TCase *nets = tcase_create("networks");
   tcase_set_timeout(nets, 60);

@@ -1,7 +1,8 @@
 /*
  * test_cuda_net.c — the CUDA backend through the public API: the context,
  * the module loader, GoogLeNet forward/backward/step and a short training
- * run against the CPU backend, saving and exporting (ONNX) through the
+ * run against the CPU backend, a net of residual blocks (every layout
+ * case of the sum) against the CPU backend, saving and exporting (ONNX) through the
  * host, and (on the emulated runtime) the misuse
  * the emulator must catch.
  *
@@ -319,6 +320,100 @@ START_TEST(test_cuda_train)
 }
 END_TEST
 
+/* Appends l to container c: a sequential, or a residual with scale. */
+static void put(inc_context *ctx, inc_layer *c, inc_layer *l, float scale)
+{
+  if (!strcmp(inc_layer_kind(c), "residual")) INC_CK(ctx, inc_residual_add_branch(c, l, scale));
+  else INC_CK(ctx, inc_sequential_append(c, l));
+}
+
+/* Residual blocks in every layout situation: on the caller's (N, C, ...) x
+ * with an Inception-ResNet-like branch (0.2) and a max-pool branch (-0.5),
+ * a ReLU, a conv, then an identity plus a 1x1 conv (0.3) on a
+ * channel-major x, a ReLU. */
+static inc_layer *residual_net(inc_context *ctx)
+{
+  inc_layer *net, *res, *up, *cat, *tower, *l;
+  INC_CK(ctx, inc_sequential_create(ctx, &net));
+  INC_CK(ctx, inc_residual_create(ctx, &res));
+  INC_CK(ctx, inc_identity_create(ctx, &l));
+  put(ctx, res, l, 1.0f);
+  INC_CK(ctx, inc_concat_create(ctx, &cat));
+  INC_CK(ctx, inc_conv2d_create(ctx, 2, 1, 1, 0, &l));
+  INC_CK(ctx, inc_concat_add_branch(cat, l));
+  INC_CK(ctx, inc_sequential_create(ctx, &tower));
+  INC_CK(ctx, inc_conv2d_create(ctx, 2, 1, 1, 0, &l));
+  put(ctx, tower, l, 1.0f);
+  INC_CK(ctx, inc_relu_create(ctx, &l));
+  put(ctx, tower, l, 1.0f);
+  INC_CK(ctx, inc_conv2d_create(ctx, 2, 3, 1, 1, &l));
+  put(ctx, tower, l, 1.0f);
+  INC_CK(ctx, inc_concat_add_branch(cat, tower));
+  INC_CK(ctx, inc_sequential_create(ctx, &up));
+  put(ctx, up, cat, 1.0f);
+  INC_CK(ctx, inc_conv2d_create(ctx, 3, 1, 1, 0, &l));
+  put(ctx, up, l, 1.0f);
+  put(ctx, res, up, 0.2f);
+  INC_CK(ctx, inc_max_pool2d_create(ctx, 3, 1, 1, &l));
+  put(ctx, res, l, -0.5f);
+  put(ctx, net, res, 1.0f);
+  INC_CK(ctx, inc_relu_create(ctx, &l));
+  put(ctx, net, l, 1.0f);
+  INC_CK(ctx, inc_conv2d_create(ctx, 3, 3, 1, 1, &l));
+  put(ctx, net, l, 1.0f);
+  INC_CK(ctx, inc_residual_create(ctx, &res));
+  INC_CK(ctx, inc_identity_create(ctx, &l));
+  put(ctx, res, l, 1.0f);
+  INC_CK(ctx, inc_conv2d_create(ctx, 3, 1, 1, 0, &l));
+  put(ctx, res, l, 0.3f);
+  put(ctx, net, res, 1.0f);
+  INC_CK(ctx, inc_relu_create(ctx, &l));
+  put(ctx, net, l, 1.0f);
+  return net;
+}
+
+/* The residual net on both backends from the same weights: the output, the
+ * input gradient and every parameter gradient agree. */
+START_TEST(test_cuda_residual)
+{
+  enum { N = 3, C = 3, H = 7, W = 5 };
+  inc_context *ctx[2] = {cpu, gpu};
+  inc_layer *net[2];
+  inc_tensor *x[2], *dy[2];
+  const inc_tensor *y[2], *dx[2];
+  int64_t xd[4] = {N, C, H, W};
+  float xh[N * C * H * W], dh[N * C * H * W];
+  tu_fill(xh, N * C * H * W, 31, -1, 1);
+  tu_fill(dh, N * C * H * W, 32, -1, 1);
+  for (int b = 0; b < 2; b++) {
+    INC_CK(ctx[b], inc_context_set_seed(ctx[b], 99));
+    net[b] = residual_net(ctx[b]);
+    x[b] = tu_tensor(ctx[b], 4, xd, xh);
+    dy[b] = tu_tensor(ctx[b], 4, xd, dh);
+    INC_CK(ctx[b], inc_layer_forward(net[b], x[b], 1, &y[b]));
+    INC_CK(ctx[b], inc_layer_backward(net[b], dy[b], &dx[b]));
+  }
+  net_check(y[1], y[0], NET_VALUES, "residual net output");
+  net_check(dx[1], dx[0], NET_GRADS, "residual net input gradient");
+  int np = inc_layer_param_count(net[0]);
+  ck_assert_int_eq(np, 12);
+  for (int i = 0; i < np; i++) {
+    const char *name;
+    inc_tensor *g[2];
+    INC_CK(cpu, inc_layer_param(net[0], i, &name, NULL, &g[0]));
+    INC_CK(gpu, inc_layer_param(net[1], i, NULL, NULL, &g[1]));
+    char what[128];
+    snprintf(what, sizeof what, "gradient of %s", name);
+    net_check(g[1], g[0], NET_GRADS, what);
+  }
+  for (int b = 0; b < 2; b++) {
+    inc_tensor_destroy(x[b]);
+    inc_tensor_destroy(dy[b]);
+    inc_layer_destroy(net[b]);
+  }
+}
+END_TEST
+
 /* Two bound Inception blocks, a on CUDA and b on the CPU, b loaded from a's
  * file (path, which the caller removes). */
 static void twin_blocks(inc_layer **a, inc_layer **b, char *path)
@@ -597,6 +692,7 @@ Suite *inc_test_suite_cuda_net(void)
   tcase_add_test(api, test_cuda_context);
   tcase_add_test(api, test_cuda_save_load);
   tcase_add_test(api, test_cuda_export_onnx);
+  tcase_add_test(api, test_cuda_residual);
   suite_add_tcase(s, api);
   TCase *net = tcase_create("googlenet");
   tcase_add_checked_fixture(net, net_setup, net_teardown);

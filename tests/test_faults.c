@@ -7,7 +7,8 @@
  *
  * test_alloc_failures: a representative scenario — a context, a small net
  * of every layer kind (conv, batch norm, relu, max and average pooling, an
- * Inception block, global average pooling, flatten, dropout, dense), tensors, two training
+ * Inception block, a residual block (identity + scaled conv), global
+ * average pooling, flatten, dropout, dense), tensors, two training
  * steps with SGD (momentum, weight decay), parameter names, a summary, a
  * checkpoint save, metadata, a checkpoint load into an unbound net and a
  * load into the bound one, an inference forward — is run once to count its
@@ -206,9 +207,9 @@ static int blob_eq(const blob *a, const blob *b)
 /* ------------------------------------------------------------------------ */
 
 enum { K_CONV, K_BN, K_RELU, K_MAXPOOL, K_AVGPOOL, K_INCEPTION, K_GAP, K_FLATTEN, K_DENSE,
-       K_DROPOUT };
-static const int NET_KINDS[] = {K_CONV,    K_BN,  K_RELU,    K_MAXPOOL, K_INCEPTION,
-                                K_AVGPOOL, K_GAP, K_FLATTEN, K_DROPOUT, K_DENSE};
+       K_DROPOUT, K_RESIDUAL };
+static const int NET_KINDS[] = {K_CONV,    K_BN,    K_RELU, K_MAXPOOL, K_INCEPTION, K_RESIDUAL,
+                                K_AVGPOOL, K_GAP,   K_FLATTEN, K_DROPOUT, K_DENSE};
 #define NET_LEN ((int)(sizeof NET_KINDS / sizeof NET_KINDS[0]))
 static const int64_t XD[4] = {2, 2, 8, 8}, LD[2] = {2, 3};
 static const int32_t LABELS[2] = {2, 0};
@@ -263,6 +264,27 @@ static inc_status st_seq(sc *s, const step *st)
   s->net[st->net] = l;
   return r;
 }
+/* A residual block, several calls: residual(identity, conv 3x3 p1 of c
+ * channels times 0.2). On a failure what was made is freed, *out is NULL
+ * and the failed call's status is returned. */
+static inc_status make_residual(inc_context *c, int channels, inc_layer **out)
+{
+  inc_layer *res = NULL, *id = NULL, *conv = NULL;
+  inc_status r = inc_residual_create(c, &res);
+  if (r == INC_OK) r = inc_identity_create(c, &id);
+  if (r == INC_OK && (r = inc_residual_add_branch(res, id, 1.0f)) == INC_OK) id = NULL;
+  if (r == INC_OK) r = inc_conv2d_create(c, channels, 3, 1, 1, &conv);
+  if (r == INC_OK && (r = inc_residual_add_branch(res, conv, 0.2f)) == INC_OK) conv = NULL;
+  inc_layer_destroy(id);
+  inc_layer_destroy(conv);
+  if (r != INC_OK) {
+    inc_layer_destroy(res);
+    res = NULL;
+  }
+  *out = res;
+  return r;
+}
+
 static inc_status st_make(sc *s, const step *st)
 {
   inc_layer *l = (inc_layer *)s;
@@ -275,6 +297,7 @@ static inc_status st_make(sc *s, const step *st)
   case K_MAXPOOL: r = inc_max_pool2d_create(c, 3, 2, 1, &l); break;
   case K_AVGPOOL: r = inc_avg_pool2d_create(c, 2, 0, 0, &l); break;
   case K_INCEPTION: r = inc_inception_create(c, 2, 2, 3, 1, 2, 2, &l); break;
+  case K_RESIDUAL: r = make_residual(c, 9, &l); break; /* the inception's 9 channels */
   case K_GAP: r = inc_global_avg_pool2d_create(c, &l); break;
   case K_FLATTEN: r = inc_flatten_create(c, &l); break;
   case K_DENSE: r = inc_dense_create(c, 3, &l); break;
@@ -739,6 +762,8 @@ static inc_layer *small_net(inc_context *ctx)
   INC_CK(ctx, inc_conv2d_create(ctx, 3, 3, 1, 1, &l));
   INC_CK(ctx, inc_sequential_append(seq, l));
   INC_CK(ctx, inc_inception_create(ctx, 1, 1, 2, 1, 1, 1, &l));
+  INC_CK(ctx, inc_sequential_append(seq, l));
+  INC_CK(ctx, make_residual(ctx, 5, &l));
   INC_CK(ctx, inc_sequential_append(seq, l));
   INC_CK(ctx, inc_global_avg_pool2d_create(ctx, &l));
   INC_CK(ctx, inc_sequential_append(seq, l));

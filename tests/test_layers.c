@@ -2,7 +2,7 @@
  * test_layers.c — every leaf layer kind against a float64 reference.
  *
  * For each case (conv2d in all its paths, max/avg/global-average pooling,
- * ReLU, flatten, dense; batch 1 and 3; odd sizes 7x5 and 9x11; stride 2,
+ * ReLU, flatten, dense, identity; batch 1 and 3; odd sizes 7x5 and 9x11; stride 2,
  * padding, kernels larger and smaller than the stride):
  *   - the output shape and the parameter names and shapes;
  *   - forward against the naive float64 reference of tests/naive.h
@@ -26,7 +26,7 @@
 #include "util.h"
 #include "naive.h"
 
-enum { K_CONV, K_MAXP, K_AVGP, K_GAP, K_RELU, K_FLAT, K_DENSE };
+enum { K_CONV, K_MAXP, K_AVGP, K_GAP, K_RELU, K_FLAT, K_DENSE, K_ID };
 
 typedef struct lcase {
   const char *what;
@@ -89,13 +89,17 @@ static const lcase cases[] = {
     {"dense 7->5 N=3", K_DENSE, 5, 0, 0, 0, 2, {3, 7}},
     {"dense 13->4 N=3", K_DENSE, 4, 0, 0, 0, 2, {3, 13}},
     {"dense 6->1 N=3", K_DENSE, 1, 0, 0, 0, 2, {3, 6}},
+    /* identity, any shape (alone: the caller gets copies of x and dy) */
+    {"identity 4d N=3", K_ID, 0, 0, 0, 0, IMG(3, 2, 7, 5)},
+    {"identity 4d N=1", K_ID, 0, 0, 0, 0, IMG(1, 3, 9, 11)},
+    {"identity 2d", K_ID, 0, 0, 0, 0, 2, {3, 10}},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
 static const char *kind_name(int kind)
 {
   static const char *names[] = {"conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
-                                "relu",   "flatten",    "dense"};
+                                "relu",   "flatten",    "dense",      "identity"};
   return names[kind];
 }
 
@@ -110,6 +114,7 @@ static inc_layer *make_layer(inc_context *ctx, const lcase *c)
   case K_RELU: INC_CK(ctx, inc_relu_create(ctx, &l)); break;
   case K_FLAT: INC_CK(ctx, inc_flatten_create(ctx, &l)); break;
   case K_DENSE: INC_CK(ctx, inc_dense_create(ctx, c->oc, &l)); break;
+  case K_ID: INC_CK(ctx, inc_identity_create(ctx, &l)); break;
   }
   ck_assert_ptr_nonnull(l);
   return l;
@@ -136,6 +141,7 @@ static int ref_shape(const lcase *c, int64_t *od)
     od[2] = od[3] = 1;
     return 4;
   case K_RELU:
+  case K_ID:
     memcpy(od, d, (size_t)c->ndim * sizeof *od);
     return c->ndim;
   case K_FLAT:
@@ -170,6 +176,7 @@ static void ref_forward(const lcase *c, double *y, const double *x, const double
   case K_RELU: nv_relu(y, x, nv_numel(c->ndim, d), NULL); break;
   case K_FLAT: memcpy(y, x, (size_t)nv_numel(c->ndim, d) * sizeof *y); break;
   case K_DENSE: nv_dense(y, x, w, b, d[0], d[1], c->oc); break;
+  case K_ID: memcpy(y, x, (size_t)nv_numel(c->ndim, d) * sizeof *y); break;
   }
 }
 
@@ -226,7 +233,8 @@ static double lib_fd(inc_layer *l, const inc_tensor *x, inc_tensor *t, float *v,
 
 static int is_linear(int kind)
 {
-  return kind == K_CONV || kind == K_DENSE || kind == K_AVGP || kind == K_GAP || kind == K_FLAT;
+  return kind == K_CONV || kind == K_DENSE || kind == K_AVGP || kind == K_GAP || kind == K_FLAT ||
+         kind == K_ID;
 }
 
 START_TEST(test_layer_case)

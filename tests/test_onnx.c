@@ -398,12 +398,13 @@ static void check_graph(const model *md, const char *const *ops, int nops)
   free(used);
 }
 
-/* The initializers are inc_layer_param's parameters, in order, bit for bit. */
-static void check_params(inc_context *ctx, const inc_layer *layer, const model *md)
+/* The initializers are inc_layer_param's parameters, in order, bit for bit,
+ * then `scalars` more (the residuals' scales: check_scale). */
+static void check_inits(inc_context *ctx, const inc_layer *layer, const model *md, int scalars)
 {
   int n = inc_layer_param_count(layer);
   ck_assert_int_gt(n, 0);
-  ck_assert_int_eq(md->ninits, n);
+  ck_assert_int_eq(md->ninits, n + scalars);
   for (int i = 0; i < n; i++) {
     const char *name;
     inc_tensor *v;
@@ -425,6 +426,39 @@ static void check_params(inc_context *ctx, const inc_layer *layer, const model *
     }
     free(h);
   }
+}
+
+static void check_params(inc_context *ctx, const inc_layer *layer, const model *md)
+{
+  check_inits(ctx, layer, md, 0);
+}
+
+/* Initializer i is the float32 scalar v (no dims) called name. */
+static void check_scale(const model *md, int i, const char *name, float v)
+{
+  ck_assert_int_lt(i, md->ninits);
+  const init *t = &md->inits[i];
+  ck_assert_str_eq(t->name, name);
+  ck_assert_int_eq(t->dtype, 1);
+  ck_assert_int_eq(t->ndim, 0);
+  ck_assert_uint_eq(t->raw.n, 4);
+  uint32_t u = (uint32_t)t->raw.p[0] | (uint32_t)t->raw.p[1] << 8 | (uint32_t)t->raw.p[2] << 16 |
+               (uint32_t)t->raw.p[3] << 24, w;
+  memcpy(&w, &v, 4);
+  ck_assert_msg(u == w, "%s is not %g", name, (double)v);
+}
+
+/* Node `name` is op(in0[, in1]) -> out. */
+static void check_node(const model *md, const char *name, const char *op, const char *in0,
+                       const char *in1, const char *out)
+{
+  const node *n = find_node(md, name);
+  ck_assert_str_eq(n->op, op);
+  ck_assert_int_eq(n->nin, in1 ? 2 : 1);
+  ck_assert_str_eq(n->in[0], in0);
+  if (in1) ck_assert_str_eq(n->in[1], in1);
+  ck_assert_str_eq(n->out[0], out);
+  ck_assert_int_eq(n->nat, 0);
 }
 
 /* Dimension a of v: "N"-style parameter names, numbers, or "?" (unnamed). */
@@ -719,6 +753,98 @@ START_TEST(test_entry_shapes)
 }
 END_TEST
 
+/* Residual containers: an Inception-ResNet-A-like block (x + 0.2 * conv of
+ * a concat, then a ReLU), a residual of one scaled branch (a Mul), one of
+ * an unscaled identity (Identity nodes) and one of three branches; the
+ * scales are scalar initializers after the parameters. */
+START_TEST(test_residual)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *net, *res, *up, *cat, *tower, *l;
+  INC_CK(ctx, inc_sequential_create(ctx, &net));
+  ADD(net, inc_conv2d_create(ctx, 4, 3, 1, 1, &l_));
+  ADD(net, inc_relu_create(ctx, &l_));
+  INC_CK(ctx, inc_concat_create(ctx, &cat));
+  INC_CK(ctx, inc_sequential_create(ctx, &tower));
+  ADD(tower, inc_conv2d_create(ctx, 2, 1, 1, 0, &l_));
+  ADD(tower, inc_relu_create(ctx, &l_));
+  INC_CK(ctx, inc_concat_add_branch(cat, tower));
+  INC_CK(ctx, inc_conv2d_create(ctx, 2, 3, 1, 1, &l));
+  INC_CK(ctx, inc_concat_add_branch(cat, l));
+  INC_CK(ctx, inc_sequential_create(ctx, &up));
+  append(ctx, up, cat);
+  ADD(up, inc_conv2d_create(ctx, 4, 1, 1, 0, &l_));
+  INC_CK(ctx, inc_residual_create(ctx, &res));
+  INC_CK(ctx, inc_identity_create(ctx, &l));
+  INC_CK(ctx, inc_residual_add_branch(res, l, 1.0f));
+  INC_CK(ctx, inc_residual_add_branch(res, up, 0.2f));
+  append(ctx, net, res); /* 2 */
+  ADD(net, inc_relu_create(ctx, &l_));
+  INC_CK(ctx, inc_residual_create(ctx, &res));
+  INC_CK(ctx, inc_conv2d_create(ctx, 4, 3, 1, 1, &l));
+  INC_CK(ctx, inc_residual_add_branch(res, l, 0.5f));
+  append(ctx, net, res); /* 4 */
+  INC_CK(ctx, inc_residual_create(ctx, &res));
+  INC_CK(ctx, inc_identity_create(ctx, &l));
+  INC_CK(ctx, inc_residual_add_branch(res, l, 1.0f));
+  append(ctx, net, res); /* 5 */
+  INC_CK(ctx, inc_residual_create(ctx, &res));
+  INC_CK(ctx, inc_identity_create(ctx, &l));
+  INC_CK(ctx, inc_residual_add_branch(res, l, 1.0f));
+  INC_CK(ctx, inc_max_pool2d_create(ctx, 3, 1, 1, &l));
+  INC_CK(ctx, inc_residual_add_branch(res, l, -0.5f));
+  INC_CK(ctx, inc_identity_create(ctx, &l));
+  INC_CK(ctx, inc_residual_add_branch(res, l, 0.3f));
+  append(ctx, net, res); /* 6 */
+  const int64_t in[4] = {2, 3, 9, 7};
+  bind(ctx, net, 4, in);
+  INC_CK(ctx, inc_layer_export_onnx(net, path_in("res.onnx")));
+  model md;
+  read_model(path_in("res.onnx"), &md);
+  const char *ops[] = {"Conv", "Relu", "Identity", "Conv", "Relu", "Conv", "Concat", "Conv",
+                       "Mul", "Add", "Relu", "Conv", "Mul", "Identity", "Identity",
+                       "Identity", "MaxPool", "Identity", "Mul", "Add", "Mul", "Add"};
+  check_graph(&md, ops, (int)(sizeof ops / sizeof *ops));
+  check_inits(ctx, net, &md, 4);
+  int np = inc_layer_param_count(net);
+  check_scale(&md, np, "2.scale1", 0.2f);
+  check_scale(&md, np + 1, "4.scale0", 0.5f);
+  check_scale(&md, np + 2, "6.scale1", -0.5f);
+  check_scale(&md, np + 3, "6.scale2", 0.3f);
+  check_node(&md, "2.0", "Identity", "1.out", NULL, "2.0.out");
+  check_node(&md, "2/mul1", "Mul", "2.1.1.out", "2.scale1", "2/scaled1");
+  check_node(&md, "2", "Add", "2.0.out", "2/scaled1", "2.out");
+  check_node(&md, "4", "Mul", "4.0.out", "4.scale0", "4.out");
+  check_node(&md, "5", "Identity", "5.0.out", NULL, "5.out");
+  check_node(&md, "6/mul1", "Mul", "6.1.out", "6.scale1", "6/scaled1");
+  check_node(&md, "6/add1", "Add", "6.0.out", "6/scaled1", "6/sum1");
+  check_node(&md, "6/mul2", "Mul", "6.2.out", "6.scale2", "6/scaled2");
+  check_node(&md, "6", "Add", "6/sum1", "6/scaled2", "logits");
+  const char *in_dims[] = {"N", "3", "H", "W"}, *out_dims[] = {"N", "4", "?", "?"};
+  check_dims(&md.in[0], in_dims, 4);
+  check_dims(&md.out[0], out_dims, 4);
+  free_model(&md);
+
+  /* the exported layer itself: a residual root goes by its kind; its
+   * branches' channels unknown until a conv fixes them */
+  inc_layer *blk = inc_layer_child(net, 6);
+  INC_CK(ctx, inc_layer_export_onnx(blk, path_in("blk.onnx")));
+  read_model(path_in("blk.onnx"), &md);
+  const char *ops6[] = {"Identity", "MaxPool", "Identity", "Mul", "Add", "Mul", "Add"};
+  check_graph(&md, ops6, 7);
+  ck_assert_int_eq(md.ninits, 2);
+  check_scale(&md, 0, "scale1", -0.5f);
+  check_node(&md, "residual/mul2", "Mul", "2.out", "scale2", "residual/scaled2");
+  check_node(&md, "residual", "Add", "residual/sum1", "residual/scaled2", "logits");
+  const char *bi[] = {"N", "C", "H", "W"}, *bo[] = {"N", "C", "?", "?"};
+  check_dims(&md.in[0], bi, 4);
+  check_dims(&md.out[0], bo, 4);
+  free_model(&md);
+  inc_layer_destroy(net);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_refusals)
 {
   inc_context *ctx = tu_cpu();
@@ -798,6 +924,7 @@ Suite *inc_test_suite_onnx(void)
   tcase_add_test(tc, test_inception_block);
   tcase_add_test(tc, test_entry_shapes);
   tcase_add_test(tc, test_refusals);
+  tcase_add_test(tc, test_residual);
   suite_add_tcase(s, tc);
   /* its own case: the 24 MB model takes minutes under valgrind, which
    * skips it (mk/reliability.mk; ASan runs it) */

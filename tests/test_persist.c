@@ -1,6 +1,6 @@
 /*
  * test_persist.c — safetensors save/load: round trips into bound and
- * unbound models, checkpoints with optimizer state and metadata, and the
+ * unbound models (one of residual blocks), checkpoints with optimizer state and metadata, and the
  * reader's refusals (truncated, malformed, mismatched files), after which
  * the model must be unchanged; a checkpoint written by libinception 0.2.0
  * loads, and is written again byte for byte.
@@ -97,6 +97,92 @@ START_TEST(test_roundtrip_unbound)
   unlink(path);
   free(pa); free(pb); free(ha); free(hb);
   inc_tensor_destroy(x);
+  inc_layer_destroy(a);
+  inc_layer_destroy(b);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
+/* residual(identity, sequential(inception, 1x1 conv back to c channels)) */
+static inc_layer *res_block(inc_context *ctx, int c, float scale)
+{
+  inc_layer *res, *branch, *l;
+  INC_CK(ctx, inc_residual_create(ctx, &res));
+  INC_CK(ctx, inc_identity_create(ctx, &l));
+  INC_CK(ctx, inc_residual_add_branch(res, l, 1.0f));
+  INC_CK(ctx, inc_sequential_create(ctx, &branch));
+  INC_CK(ctx, inc_inception_create(ctx, 2, 2, 3, 1, 2, 2, &l));
+  INC_CK(ctx, inc_sequential_append(branch, l));
+  INC_CK(ctx, inc_conv2d_create(ctx, c, 1, 1, 0, &l));
+  INC_CK(ctx, inc_sequential_append(branch, l));
+  INC_CK(ctx, inc_residual_add_branch(res, branch, scale));
+  return res;
+}
+
+/* conv 3x3 (6) -> relu -> two residual blocks (scales 0.2 and 0.3), each
+ * followed by a relu -> gap -> flatten -> dense 4 */
+static inc_layer *res_net(inc_context *ctx)
+{
+  inc_layer *seq, *l;
+  INC_CK(ctx, inc_sequential_create(ctx, &seq));
+  INC_CK(ctx, inc_conv2d_create(ctx, 6, 3, 1, 1, &l));
+  INC_CK(ctx, inc_sequential_append(seq, l));
+  for (int b = 0; b < 2; b++) {
+    INC_CK(ctx, inc_relu_create(ctx, &l));
+    INC_CK(ctx, inc_sequential_append(seq, l));
+    INC_CK(ctx, inc_sequential_append(seq, res_block(ctx, 6, b ? 0.3f : 0.2f)));
+  }
+  INC_CK(ctx, inc_global_avg_pool2d_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(seq, l));
+  INC_CK(ctx, inc_flatten_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(seq, l));
+  INC_CK(ctx, inc_dense_create(ctx, 4, &l));
+  INC_CK(ctx, inc_sequential_append(seq, l));
+  return seq;
+}
+
+/* A net of residual blocks, trained a step, saved and loaded into a fresh
+ * (unbound) one built alike: the residuals hold no tensor (their scales are
+ * settings of the model, not in the file), the names follow the tree, and
+ * the loaded net computes the same outputs, bit for bit. */
+START_TEST(test_roundtrip_residual)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *a = res_net(ctx), *b = res_net(ctx);
+  int64_t in[4] = {2, 3, 7, 9}, ld[2] = {2, 4};
+  float xh[2 * 3 * 7 * 9];
+  tu_fill(xh, 2 * 3 * 7 * 9, 21, -1, 1);
+  inc_tensor *x = tu_tensor(ctx, 4, in, xh), *dl = tu_tensor(ctx, 2, ld, NULL);
+  const int32_t labels[2] = {1, 3};
+  const inc_tensor *ya, *yb;
+  float loss;
+  inc_optimizer *opt;
+  INC_CK(ctx, inc_sgd_create(ctx, 0.1f, 0.9f, 0.0f, &opt));
+  INC_CK(ctx, inc_layer_forward(a, x, 1, &ya));
+  INC_CK(ctx, inc_softmax_cross_entropy(ctx, ya, labels, &loss, dl, NULL));
+  INC_CK(ctx, inc_layer_backward(a, dl, NULL));
+  INC_CK(ctx, inc_optimizer_step(opt, a));
+  const char *name;
+  INC_CK(ctx, inc_layer_param(a, 2, &name, NULL, NULL));
+  ck_assert_str_eq(name, "2.1.0.p1.0.weight");
+  ck_assert_int_eq(inc_layer_param_count(a), 2 + 2 * 14 + 2);
+  const char *path = tmp_path("res.safetensors");
+  INC_CK(ctx, inc_layer_save(a, path));
+  INC_CK(ctx, inc_layer_load(b, path));
+  int64_t na, nb;
+  float *pa = all_params(ctx, a, &na), *pb = all_params(ctx, b, &nb);
+  ck_assert_int_eq(na, nb);
+  ck_assert(memcmp(pa, pb, (size_t)na * sizeof(float)) == 0);
+  INC_CK(ctx, inc_layer_forward(a, x, 0, &ya));
+  float *ha = tu_host(ya);
+  INC_CK(ctx, inc_layer_forward(b, x, 0, &yb));
+  float *hb = tu_host(yb);
+  ck_assert(memcmp(ha, hb, 8 * sizeof(float)) == 0);
+  unlink(path);
+  free(pa); free(pb); free(ha); free(hb);
+  inc_optimizer_destroy(opt);
+  inc_tensor_destroy(x);
+  inc_tensor_destroy(dl);
   inc_layer_destroy(a);
   inc_layer_destroy(b);
   inc_context_destroy(ctx);
@@ -409,6 +495,7 @@ Suite *inc_test_suite_persist(void)
   TCase *tc = tcase_create("safetensors");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_roundtrip_unbound);
+  tcase_add_test(tc, test_roundtrip_residual);
   tcase_add_test(tc, test_mismatch_leaves_model_unchanged);
   tcase_add_test(tc, test_malformed_files);
   tcase_add_test(tc, test_checkpoint_optimizer);

@@ -2,9 +2,10 @@
  * test_plan.c — the execution plan (src/plan.h): the memory plan's
  * invariant (values alive at the same time never share a byte), the
  * rewrites it applies to the D2L GoogLeNet (fusion, concat views, layouts),
- * what an inference plan keeps, the no-dx backward, and the lifetimes the
- * API promises (the output survives backward; a child run on its own has
- * its own plan).
+ * the residual container's steps (no copy of dy, the identity's dy added,
+ * identities without steps), what an inference plan keeps, the no-dx
+ * backward, and the lifetimes the API promises (the output survives
+ * backward; a child run on its own has its own plan).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,93 @@ START_TEST(test_small_plan_rewrites)
 }
 END_TEST
 
+/* An Inception-ResNet-style block after a stem convolution: the identity
+ * adds no step and the residual one (all channel-major: no scratch); in
+ * backward the scaled branch gets dy * 0.2 from one SCALE step, its first
+ * layers (1x1 convolutions of a channel-major x, in a concat) write and
+ * add the block's input gradient in place, and the identity's dy is added
+ * by one AXPY: no copy. A tree of identities only gives copies. */
+START_TEST(test_residual_plan)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *net, *res, *up, *cat, *tower, *l;
+  INC_CK(ctx, inc_sequential_create(ctx, &net));
+  INC_CK(ctx, inc_conv2d_create(ctx, 4, 3, 1, 1, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  INC_CK(ctx, inc_concat_create(ctx, &cat));
+  INC_CK(ctx, inc_conv2d_create(ctx, 2, 1, 1, 0, &l));
+  INC_CK(ctx, inc_concat_add_branch(cat, l));
+  INC_CK(ctx, inc_sequential_create(ctx, &tower));
+  INC_CK(ctx, inc_conv2d_create(ctx, 2, 1, 1, 0, &l));
+  INC_CK(ctx, inc_sequential_append(tower, l));
+  INC_CK(ctx, inc_relu_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(tower, l));
+  INC_CK(ctx, inc_conv2d_create(ctx, 2, 3, 1, 1, &l));
+  INC_CK(ctx, inc_sequential_append(tower, l));
+  INC_CK(ctx, inc_concat_add_branch(cat, tower));
+  INC_CK(ctx, inc_sequential_create(ctx, &up));
+  INC_CK(ctx, inc_sequential_append(up, cat));
+  INC_CK(ctx, inc_conv2d_create(ctx, 4, 1, 1, 0, &l));
+  INC_CK(ctx, inc_sequential_append(up, l));
+  INC_CK(ctx, inc_residual_create(ctx, &res));
+  INC_CK(ctx, inc_identity_create(ctx, &l));
+  INC_CK(ctx, inc_residual_add_branch(res, l, 1.0f));
+  INC_CK(ctx, inc_residual_add_branch(res, up, 0.2f));
+  INC_CK(ctx, inc_sequential_append(net, res));
+  INC_CK(ctx, inc_relu_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  int64_t d[4] = {2, 3, 6, 5}, od[INC_MAX_DIMS];
+  int ond;
+  INC_CK(ctx, inc_layer_infer_shape(net, 4, d, &ond, od));
+  inc__shape in = {4, {2, 3, 6, 5}};
+  inc__plan *p;
+  INC_CK(ctx, inc__plan_build(net, &in, 1, &p));
+  int ids = 0, sums = 0, scales = 0, axpys = 0, copies = 0;
+  for (int i = 0; i < p->nfwd; i++) {
+    const inc__step *st = &p->fwd[i];
+    if (st->op != INC__STEP_FWD) continue;
+    ids += st->layer->vt == &inc__identity_vt;
+    if (st->layer->vt != &inc__residual_vt) continue;
+    sums++;
+    ck_assert_int_eq(st->aux[0], -1);
+    ck_assert(inc__pv(p, st->y)->cnhw);
+  }
+  for (int i = 0; i < p->nbwd; i++) {
+    const inc__step *st = &p->bwd[i];
+    copies += st->op == INC__STEP_COPY;
+    if (st->op == INC__STEP_SCALE) {
+      scales++;
+      ck_assert(st->alpha == 0.2f);
+    }
+    if (st->op == INC__STEP_AXPY) {
+      axpys++;
+      ck_assert(st->alpha == 1.0f);
+    }
+  }
+  ck_assert_int_eq(ids, 0);
+  ck_assert_int_eq(sums, 1);
+  ck_assert_int_eq(scales, 1);
+  ck_assert_int_eq(axpys, 1);
+  ck_assert_int_eq(copies, 0);
+  inc__plan_free(p);
+  inc_layer_destroy(net);
+
+  /* identities only: the caller's y and dx are copies of its own */
+  INC_CK(ctx, inc_sequential_create(ctx, &net));
+  INC_CK(ctx, inc_identity_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  INC_CK(ctx, inc__plan_build(net, &in, 1, &p));
+  ck_assert_int_eq(p->nfwd, 1);
+  ck_assert_int_eq(p->fwd[0].op, INC__STEP_COPY);
+  ck_assert_int_eq(p->nbwd, 1);
+  ck_assert_int_eq(p->bwd[0].op, INC__STEP_COPY);
+  ck_assert(!p->vals[p->out].external && !p->vals[p->dx].external);
+  inc__plan_free(p);
+  inc_layer_destroy(net);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
 /* A second backward for one training forward gives the same gradients:
  * the first reused the saved values' memory, so the second runs the
  * forward again first. GoogLeNet is deep enough for gradients to land on
@@ -326,6 +414,7 @@ Suite *inc_test_suite_plan(void)
   tcase_add_test(tc, test_backward_without_dx);
   tcase_add_test(tc, test_child_own_plan_and_stale_backward);
   tcase_add_test(tc, test_small_plan_rewrites);
+  tcase_add_test(tc, test_residual_plan);
   tcase_add_test(tc, test_unsupported_op);
   tcase_add_test(tc, test_second_backward);
   suite_add_tcase(s, tc);

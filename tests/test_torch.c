@@ -18,6 +18,10 @@
  *   - the D2L Inception(4,(3,5),(2,3),2) block, its parameters read with
  *     inc_layer_load from a file written by PyTorch (so the loader and the
  *     names are checked too): y, dx and all 12 parameter gradients;
+ *   - likewise a stem convolution and an Inception-ResNet-A-like block,
+ *     relu(x + 0.2 * up(concat(b0, b1, b2))) (an identity and a scaled
+ *     branch in a residual container), at batch 1 (1,3,7,9) and 3
+ *     (3,3,5,7): y, dx and all 16 parameter gradients;
  *   - the D2L GoogLeNet (10 classes) on x of shape (2,1,32,32), parameters
  *     from the closed-form formula below: the parameter names against
  *     named_parameters(), the fill bit for bit, logits, the cross-entropy
@@ -237,6 +241,7 @@ static void run_layer_case(const char *file, inc_layer *l, inc_context *ctx, fx_
 #define N_CONV 9
 #define N_POOL 7
 #define N_DENSE 2
+#define N_RESNET_A 2 /* resnet_a_io_<i> */
 
 START_TEST(conv2d_case)
 {
@@ -311,7 +316,8 @@ END_TEST
 START_TEST(case_counts)
 {
   static const struct { const char *op; int n; } k[] = {
-      {"conv2d", N_CONV}, {"max_pool2d", N_POOL}, {"avg_pool2d", N_POOL}, {"dense", N_DENSE}};
+      {"conv2d", N_CONV}, {"max_pool2d", N_POOL}, {"avg_pool2d", N_POOL}, {"dense", N_DENSE},
+      {"resnet_a_io", N_RESNET_A}};
   for (size_t j = 0; j < sizeof k / sizeof k[0]; j++) {
     char path[256];
     snprintf(path, sizeof path, "%s/%s_%d.safetensors", INC_FIXTURE_DIR, k[j].op, k[j].n);
@@ -422,24 +428,22 @@ END_TEST
 
 /* ---- the Inception block ------------------------------------------------- */
 
-START_TEST(inception_block)
+/* A model whose parameters PyTorch wrote (pfile, under the library's
+ * names) against PyTorch's forward and backward (file: x, y, dy, dx and
+ * grad/<name> of every parameter): inc_layer_load binds it (so the loader
+ * and the names are checked too: same names, order and values as
+ * named_parameters()), then y, dx and every parameter gradient. */
+static void loaded_case(const char *label, inc_context *ctx, inc_layer *blk, const char *pfile,
+                        const fx_file *pf, const char *file, const fx_file *f)
 {
-  const char *pfile = "inception_params.safetensors", *file = "inception_io.safetensors";
-  fx_file *pf = open_fixture(pfile), *f = open_fixture(file);
-  inc_context *ctx = tu_cpu();
-  inc_layer *blk = NULL;
-  INC_CK(ctx, inc_inception_create(ctx, meta_int(f, file, "c1"), meta_int(f, file, "c2_reduce"),
-                                   meta_int(f, file, "c2"), meta_int(f, file, "c3_reduce"),
-                                   meta_int(f, file, "c3"), meta_int(f, file, "c4"), &blk));
   ck_assert_int_eq(inc_layer_is_bound(blk), 0);
   char path[256];
   snprintf(path, sizeof path, "%s/%s", INC_FIXTURE_DIR, pfile);
   INC_CK(ctx, inc_layer_load(blk, path));
   ck_assert_int_eq(inc_layer_is_bound(blk), 1);
-  /* Same names, same order, same values as PyTorch's named_parameters(). */
   ck_assert_int_eq(inc_layer_param_count(blk), pf->count);
   report r;
-  report_start(&r, "inception");
+  report_start(&r, label);
   for (int i = 0; i < pf->count; i++) {
     const char *name = NULL;
     inc_tensor *v = NULL;
@@ -471,7 +475,7 @@ START_TEST(inception_block)
     float *h = tu_host(g);
     ck_assert_int_eq(inc_tensor_numel(g), ref->numel);
     report sub;
-    report_start(&sub, "inception");
+    report_start(&sub, label);
     double fr = compare(&sub, gname, h, ref->data, ref->numel, TOL_ATOL, TOL_RTOL);
     if (fr > worst_frac) worst_frac = fr;
     for (int64_t j = 0; j < ref->numel; j++) {
@@ -484,7 +488,96 @@ START_TEST(inception_block)
   report_print(&r);
   inc_tensor_destroy(xt);
   inc_tensor_destroy(dyt);
+}
+
+START_TEST(inception_block)
+{
+  const char *pfile = "inception_params.safetensors", *file = "inception_io.safetensors";
+  fx_file *pf = open_fixture(pfile), *f = open_fixture(file);
+  inc_context *ctx = tu_cpu();
+  inc_layer *blk = NULL;
+  INC_CK(ctx, inc_inception_create(ctx, meta_int(f, file, "c1"), meta_int(f, file, "c2_reduce"),
+                                   meta_int(f, file, "c2"), meta_int(f, file, "c3_reduce"),
+                                   meta_int(f, file, "c3"), meta_int(f, file, "c4"), &blk));
+  loaded_case("inception", ctx, blk, pfile, pf, file, f);
   inc_layer_destroy(blk);
+  inc_context_destroy(ctx);
+  fx_free(pf);
+  fx_free(f);
+}
+END_TEST
+
+/* ---- an Inception-ResNet-A-like block ------------------------------------- */
+
+/* Appends l to container c (a sequential, concat or residual) as `name`. */
+static inc_layer *put(inc_context *ctx, inc_layer *c, inc_layer *l, const char *name, float scale)
+{
+  if (name) INC_CK(ctx, inc_layer_set_name(l, name));
+  const char *kind = inc_layer_kind(c);
+  if (!strcmp(kind, "sequential")) INC_CK(ctx, inc_sequential_append(c, l));
+  else if (!strcmp(kind, "concat")) INC_CK(ctx, inc_concat_add_branch(c, l));
+  else INC_CK(ctx, inc_residual_add_branch(c, l, scale));
+  return l;
+}
+
+/* A sequential of 1x1 conv (2), ReLU and then `more` 3x3 p1 convs (3),
+ * each with a ReLU: the towers b0..b2. */
+static inc_layer *tower(inc_context *ctx, int more)
+{
+  inc_layer *t, *l;
+  INC_CK(ctx, inc_sequential_create(ctx, &t));
+  for (int i = 0; i <= more; i++) {
+    INC_CK(ctx, inc_conv2d_create(ctx, i ? 3 : 2, i ? 3 : 1, 1, i ? 1 : 0, &l));
+    put(ctx, t, l, NULL, 1.0f);
+    INC_CK(ctx, inc_relu_create(ctx, &l));
+    put(ctx, t, l, NULL, 1.0f);
+  }
+  return t;
+}
+
+/* make_fixtures.py's resnet_a(3, 4, 0.2), named as PyTorch names it: stem
+ * (conv 3x3 p1, 4), stem_relu, res = residual(skip: identity, branch:
+ * sequential(cat: concat(b0, b1, b2), up: conv 1x1 (4)) times 0.2), relu. */
+static inc_layer *resnet_a(inc_context *ctx)
+{
+  inc_layer *net, *res, *branch, *cat, *l;
+  INC_CK(ctx, inc_sequential_create(ctx, &net));
+  INC_CK(ctx, inc_conv2d_create(ctx, 4, 3, 1, 1, &l));
+  put(ctx, net, l, "stem", 1.0f);
+  INC_CK(ctx, inc_relu_create(ctx, &l));
+  put(ctx, net, l, "stem_relu", 1.0f);
+  INC_CK(ctx, inc_residual_create(ctx, &res));
+  INC_CK(ctx, inc_identity_create(ctx, &l));
+  put(ctx, res, l, "skip", 1.0f);
+  INC_CK(ctx, inc_sequential_create(ctx, &branch));
+  INC_CK(ctx, inc_concat_create(ctx, &cat));
+  for (int b = 0; b < 3; b++) {
+    char name[8];
+    snprintf(name, sizeof name, "b%d", b);
+    put(ctx, cat, tower(ctx, b), name, 1.0f);
+  }
+  put(ctx, branch, cat, "cat", 1.0f);
+  INC_CK(ctx, inc_conv2d_create(ctx, 4, 1, 1, 0, &l));
+  put(ctx, branch, l, "up", 1.0f);
+  put(ctx, res, branch, "branch", 0.2f);
+  put(ctx, net, res, "res", 1.0f);
+  INC_CK(ctx, inc_relu_create(ctx, &l));
+  put(ctx, net, l, "relu", 1.0f);
+  return net;
+}
+
+START_TEST(resnet_a_case)
+{
+  const char *pfile = "resnet_a_params.safetensors";
+  char file[64], label[32];
+  snprintf(file, sizeof file, "resnet_a_io_%d.safetensors", _i);
+  snprintf(label, sizeof label, "resnet_a_%d", _i);
+  fx_file *pf = open_fixture(pfile), *f = open_fixture(file);
+  ck_assert_str_eq(fx_meta(f, "scale"), "0.2");
+  inc_context *ctx = tu_cpu();
+  inc_layer *net = resnet_a(ctx);
+  loaded_case(label, ctx, net, pfile, pf, file, f);
+  inc_layer_destroy(net);
   inc_context_destroy(ctx);
   fx_free(pf);
   fx_free(f);
@@ -741,6 +834,7 @@ Suite *inc_test_suite_torch(void)
   tcase_add_test(tc, softmax_ce);
   tcase_add_test(tc, softmax_ce_smooth);
   tcase_add_test(tc, inception_block);
+  tcase_add_loop_test(tc, resnet_a_case, 0, N_RESNET_A);
   tcase_add_test(tc, reader_rejects_malformed);
   suite_add_tcase(s, tc);
   TCase *net = tcase_create("googlenet");

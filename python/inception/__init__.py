@@ -74,7 +74,7 @@ __all__ = [
     "InceptionError", "Context", "Tensor", "Layer", "SGD",
     "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "relu", "flatten",
     "dense", "sequential", "concat", "inception", "googlenet", "batch_norm2d", "googlenet_bn",
-    "dropout",
+    "dropout", "identity", "residual",
     "softmax_cross_entropy", "save", "load", "checkpoint_save", "checkpoint_load",
     "checkpoint_metadata", "version", "version_number", "backend_available",
     "status_string", "HAVE_NUMPY", "MAX_DIMS",
@@ -182,6 +182,9 @@ _SIGNATURES = {
     "inc_sequential_append": (_status, [LayerP, LayerP]),
     "inc_concat_create": (_status, [ContextP, _P(LayerP)]),
     "inc_concat_add_branch": (_status, [LayerP, LayerP]),
+    "inc_identity_create": (_status, [ContextP, _P(LayerP)]),
+    "inc_residual_create": (_status, [ContextP, _P(LayerP)]),
+    "inc_residual_add_branch": (_status, [LayerP, LayerP, c_float]),
     "inc_inception_create": (_status, [ContextP, c_int, c_int, c_int, c_int, c_int, c_int,
                                        _P(LayerP)]),
     "inc_googlenet_create": (_status, [ContextP, c_int, _P(LayerP)]),
@@ -791,6 +794,17 @@ class Layer:
             self._adopt(branch, _lib.inc_concat_add_branch, "inc_concat_add_branch")
         return self
 
+    def add_residual_branch(self, branch: Layer, scale: float = 1.0) -> Layer:
+        """Adds a branch to a residual container (which then owns it), its
+        output taken times scale in the sum (a setting: not trained, not
+        saved); returns the container. Raises ValueError for a branch that
+        already belongs to a container, InceptionError on failure (e.g. a
+        scale that is not finite)."""
+        def add(container, child):
+            return _lib.inc_residual_add_branch(container, child, float(scale))
+        self._adopt(branch, add, "inc_residual_add_branch")
+        return self
+
     # -- shapes --
     @property
     def is_bound(self) -> bool:
@@ -996,6 +1010,24 @@ def concat(ctx: Context, *branches: Layer) -> Layer:
     """The parallel container: branch outputs concatenated on channels (it
     takes ownership); raises like sequential()."""
     return _make(ctx, _lib.inc_concat_create, "inc_concat_create").add_branch(*branches)
+
+
+def identity(ctx: Context) -> Layer:
+    """y = x, any shape: the skip branch of a residual block."""
+    return _make(ctx, _lib.inc_identity_create, "inc_identity_create")
+
+
+def residual(ctx: Context, *branches: Layer, scales: Optional[Sequence[float]] = None) -> Layer:
+    """The residual container: y = sum of scales[i] * branches[i](x) (every
+    scale 1 when scales is None), every branch giving the same shape; it
+    takes ownership of the branches. Raises ValueError when scales does not
+    give one scale per branch, else like sequential()."""
+    if scales is not None and len(scales) != len(branches):
+        raise ValueError("%d scales for %d branches" % (len(scales), len(branches)))
+    res = _make(ctx, _lib.inc_residual_create, "inc_residual_create")
+    for i, branch in enumerate(branches):
+        res.add_residual_branch(branch, 1.0 if scales is None else scales[i])
+    return res
 
 
 def inception(ctx: Context, c1: int, c2: Sequence[int], c3: Sequence[int], c4: int) -> Layer:

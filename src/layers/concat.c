@@ -40,32 +40,11 @@ static inc_status concat_infer(inc_layer *l, const inc__shape *in, inc__shape *o
   return INC_OK;
 }
 
-/* One forward step for the concat itself, after its branches': it reads
- * their outputs (its inputs in plan->ins) and x, whose shape gives the
- * input gradient's. */
+/* The branches' steps, then one step for the concat itself
+ * (inc__plan_emit_branches). */
 static inc_status concat_emit(inc_layer *l, inc__plan *p, int x, int *y)
 {
-  int *outs = (int *)inc__malloc((size_t)l->nchildren * sizeof *outs);
-  if (!outs) return inc__layer_error(l, INC_ERR_OUT_OF_MEMORY, "out of host memory");
-  inc_status s = INC_OK;
-  inc__shape os;
-  for (int i = 0; s == INC_OK && i < l->nchildren; i++) {
-    s = inc__plan_emit(l->children[i], p, x, &outs[i]);
-    if (s != INC_OK) break;
-    const inc_tensor *b = inc__pv(p, outs[i]);
-    if (i == 0) inc__shape_of(b, &os);
-    else os.d[1] += b->dims[1];
-  }
-  inc__step st;
-  inc__plan_step_init(&st, INC__STEP_FWD, l);
-  st.x = x;
-  st.nin = l->nchildren;
-  if (s == INC_OK && ((st.in = inc__plan_add_inputs(p, outs, st.nin)) < 0 ||
-                      (st.y = inc__plan_value(p, &os, 0)) < 0 || inc__plan_step(p, &st) < 0))
-    s = INC_ERR_OUT_OF_MEMORY;
-  inc__free(outs);
-  if (s == INC_OK) *y = st.y;
-  return s;
+  return inc__plan_emit_branches(l, p, x, 1, y);
 }
 
 /* The output is channel-major when a branch gives one; then each
@@ -113,22 +92,6 @@ static inc_status concat_run_fwd(const inc__plan *p, const inc__step *st)
   return s;
 }
 
-/* Adds a data-moving step writing y from x; -1 when out of memory. */
-static int move(inc__plan *p, int op, int y, int x, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
-                int64_t d4)
-{
-  inc__step st;
-  inc__plan_step_init(&st, op, NULL);
-  st.x = x;
-  st.y = y;
-  st.dim[0] = d0;
-  st.dim[1] = d1;
-  st.dim[2] = d2;
-  st.dim[3] = d3;
-  st.dim[4] = d4;
-  return inc__plan_step(p, &st);
-}
-
 /* The part of dy for branch output b at channel offset off. (What it needs
  * of b and dy is read first: adding a value moves the plan's values.) */
 static int dy_part(inc__plan *p, int dy, int b, int64_t off)
@@ -140,13 +103,14 @@ static int dy_part(inc__plan *p, int dy, int b, int64_t off)
   int b_cnhw = bt->cnhw, b_as_cnhw = inc__as_cnhw(bt);
   if (inc__as_nchw(g)) { /* a slice copy */
     int part = inc__plan_value(p, &bs, b_cnhw);
-    if (part < 0 || move(p, INC__STEP_SLICE, part, dy, n, cb, ct, off, pl) < 0) return -1;
+    if (part < 0 || inc__plan_move(p, INC__STEP_SLICE, part, dy, n, cb, ct, off, pl) < 0) return -1;
     return part;
   }
   if (b_as_cnhw) return inc__plan_view(p, dy, off * n * pl, &bs, 1); /* the block */
   /* a branch that gave (N, Cb, ...): swap its block back */
   int block = inc__plan_view(p, dy, off * n * pl, &bs, 1), part = inc__plan_value(p, &bs, 0);
-  if (block < 0 || part < 0 || move(p, INC__STEP_SWAP, part, block, cb, n, pl, 0, 0) < 0) return -1;
+  if (block < 0 || part < 0 || inc__plan_move(p, INC__STEP_SWAP, part, block, cb, n, pl, 0, 0) < 0)
+    return -1;
   return part;
 }
 
@@ -174,7 +138,8 @@ static inc_status concat_emit_bwd(inc_layer *l, inc__plan *p, int dy, const inc_
     inc__sink into = {sum, filled};
     inc_status s = inc__plan_emit_bwd(l->children[i], p, part, &into, &bdx);
     if (s != INC_OK) return s;
-    if (bdx != sum && move(p, filled ? INC__STEP_AXPY : INC__STEP_COPY, sum, bdx, 0, 0, 0, 0, 0) < 0)
+    if (bdx != sum &&
+        inc__plan_move(p, filled ? INC__STEP_AXPY : INC__STEP_COPY, sum, bdx, 0, 0, 0, 0, 0) < 0)
       return INC_ERR_OUT_OF_MEMORY;
     filled = 1;
   }

@@ -286,6 +286,38 @@ def test_dense_forward_backward_against_reference():
         expect_error(lambda: setattr(opt, "lr", -1.0), "INC_ERR_INVALID_ARGUMENT", "")
 
 
+def test_residual_against_reference():
+    """y = 1 * x + 0.25 * dense(x) - 0.5 * x; dx = dy * (0.5 + 0.25 * w)."""
+    with inc.Context("cpu") as ctx:
+        fc = inc.dense(ctx, 2)
+        res = inc.residual(ctx, inc.identity(ctx), fc, inc.identity(ctx),
+                           scales=[1.0, 0.25, -0.5])
+        assert res.kind == "residual" and [c.kind for c in res] == ["identity", "dense",
+                                                                   "identity"]
+        assert res.infer_shape((2, 2)) == (2, 2)
+        w, b = [[0.5, -1.0], [2.0, 0.25]], [0.1, -0.2]
+        fc.param(0)[1].copy_from(w)
+        fc.param(1)[1].copy_from(b)
+        x = [[1.0, -2.0], [0.5, 3.0]]
+        fx = ref_dense(x, w, b)
+        want = [[0.5 * x[n][i] + 0.25 * fx[n][i] for i in range(2)] for n in range(2)]
+        assert close(res(x, training=True).to_host(), want)
+        dy = [[1.0, -1.0], [0.5, 2.0]]
+        want_dx = [[0.5 * dy[n][i] + 0.25 * sum(dy[n][o] * w[o][i] for o in range(2))
+                    for i in range(2)] for n in range(2)]
+        assert close(res.backward(dy).to_host(), want_dx)
+        assert "scales 1, 0.25, -0.5" in res.summary((2, 2))
+        bad = inc.identity(ctx)
+        expect_error(lambda: res.add_residual_branch(bad, float("nan")),
+                     "INC_ERR_INVALID_ARGUMENT", "not finite")
+        assert bad.parent is None and len(res) == 3
+        try:
+            inc.residual(ctx, inc.identity(ctx), scales=[1.0, 2.0])
+            raise AssertionError("two scales for one branch must be refused")
+        except ValueError:
+            pass
+
+
 def test_softmax_cross_entropy_against_reference():
     with inc.Context("cpu") as ctx:
         logits = [[1.0, 2.0, 0.5], [0.0, -1.0, 3.0], [2.0, 2.0, 2.0], [5.0, 0.0, 0.0]]

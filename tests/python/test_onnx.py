@@ -70,7 +70,7 @@ def dims(value_info):
     return tuple(out)
 
 
-def check_structure(model, path, ops, in_dims, out_dims):
+def check_structure(model, path, ops, in_dims, out_dims, scales=()):
     m = onnx.load(path)
     onnx.checker.check_model(m, full_check=True)
     assert m.ir_version == 7, m.ir_version
@@ -84,8 +84,12 @@ def check_structure(model, path, ops, in_dims, out_dims):
     assert dims(g.input[0]) == in_dims, dims(g.input[0])
     assert dims(g.output[0]) == out_dims, dims(g.output[0])
     params = model.params()
-    assert [t.name for t in g.initializer] == [name for name, _, _ in params], \
-        "initializer names differ from inc_layer_param"
+    assert [t.name for t in g.initializer] == [name for name, _, _ in params] + \
+        [name for name, _ in scales], "initializer names differ from inc_layer_param's + scales"
+    for t, (name, v) in zip(g.initializer[len(params):], scales):  # residuals' scalars
+        have = onnx.numpy_helper.to_array(t)
+        assert have.dtype == np.float32 and have.shape == () and have == np.float32(v), \
+            "%s: %s %s %s, expected the scalar %g" % (name, have.dtype, have.shape, have, v)
     for t, (name, value, _) in zip(g.initializer, params):
         want = np.asarray(value.to_host(), dtype=np.float32)
         have = onnx.numpy_helper.to_array(t)
@@ -198,6 +202,38 @@ def test_dropout_is_identity():
                                     "Identity", "Gemm", "Identity"],
                         ("N", 3, "H", "W"), ("N", 5))
         compare(net, path, "dropout", [(2, 3, 9, 7), (1, 3, 5, 6)])
+def test_residual_blocks():
+    """An Inception-ResNet-A-like block (x + 0.2 * conv(concat(...)), ReLU),
+    a residual of one scaled branch (Mul), one of one unscaled identity
+    (Identity) and one of three branches with a negative scale."""
+    with inc.Context("cpu", seed=11) as ctx:
+        tower = inc.sequential(ctx, inc.conv2d(ctx, 2, 1), inc.relu(ctx),
+                               inc.conv2d(ctx, 2, 3, padding=1), inc.relu(ctx))
+        up = inc.sequential(ctx, inc.concat(ctx, inc.sequential(ctx, inc.conv2d(ctx, 2, 1),
+                                                                inc.relu(ctx)), tower),
+                            inc.conv2d(ctx, 4, 1))
+        net = inc.sequential(
+            ctx, inc.conv2d(ctx, 4, 3, padding=1), inc.relu(ctx),
+            inc.residual(ctx, inc.identity(ctx), up, scales=[1.0, 0.2]), inc.relu(ctx),
+            inc.residual(ctx, inc.conv2d(ctx, 4, 3, padding=1), scales=[0.5]),
+            inc.residual(ctx, inc.identity(ctx)),
+            inc.residual(ctx, inc.identity(ctx), inc.max_pool2d(ctx, 3, stride=1, padding=1),
+                         inc.identity(ctx), scales=[1.0, -0.5, 0.3]))
+        net.infer_shape((1, 3, 9, 7))
+        path = export(net, "residual")
+        ops = ["Conv", "Relu",
+               "Identity", "Conv", "Relu", "Conv", "Relu", "Conv", "Relu", "Concat", "Conv",
+               "Mul", "Add", "Relu",
+               "Conv", "Mul",
+               "Identity", "Identity",
+               "Identity", "MaxPool", "Identity", "Mul", "Add", "Mul", "Add"]
+        scales = [("2.scale1", 0.2), ("4.scale0", 0.5), ("6.scale1", -0.5), ("6.scale2", 0.3)]
+        m = check_structure(net, path, ops, ("N", 3, "H", "W"), ("N", 4, None, None), scales)
+        nodes = {n.name: n for n in m.graph.node}
+        assert list(nodes["2/mul1"].input) == ["2.1.1.out", "2.scale1"], nodes["2/mul1"].input
+        assert list(nodes["2"].input) == ["2.0.out", "2/scaled1"], nodes["2"].input
+        assert list(nodes["6"].input) == ["6/sum1", "6/scaled2"], nodes["6"].input
+        compare(net, path, "residual blocks", [(1, 3, 9, 7), (2, 3, 12, 10), (3, 3, 5, 5)])
 
 
 def test_errors():
