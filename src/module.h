@@ -33,8 +33,9 @@
 extern "C" {
 #endif
 
-/* 2: the backend table gained the supports mask and registry-ordered op slots */
-#define INC__MODULE_VERSION 2
+/* 2: the backend table gained the supports mask and registry-ordered op slots
+ * 3: inc__window (the window ops' argument) became per axis */
+#define INC__MODULE_VERSION 3
 
 /* The module's file name: "libinception-cuda.so." INC_VERSION_MAJOR. */
 #define INC__MODULE_STR2(x) #x
