@@ -6,7 +6,8 @@
  * test saying so.
  *
  * test_alloc_failures: a representative scenario — a context, a small net
- * of every layer kind (conv, relu, max and average pooling, an Inception
+ * of every layer kind (conv, relu, a rectangular conv and a conv without
+ * bias made from descriptors, max and average pooling, an Inception
  * block, global average pooling, flatten, dense), tensors, two training
  * steps with SGD (momentum, weight decay), parameter names, a summary, a
  * checkpoint save, metadata, a checkpoint load into an unbound net and a
@@ -205,9 +206,10 @@ static int blob_eq(const blob *a, const blob *b)
 /* The scenario                                                              */
 /* ------------------------------------------------------------------------ */
 
-enum { K_CONV, K_RELU, K_MAXPOOL, K_AVGPOOL, K_INCEPTION, K_GAP, K_FLATTEN, K_DENSE };
-static const int NET_KINDS[] = {K_CONV,    K_RELU, K_MAXPOOL, K_INCEPTION,
-                                K_AVGPOOL, K_GAP,  K_FLATTEN, K_DENSE};
+enum { K_CONV, K_RELU, K_MAXPOOL, K_AVGPOOL, K_INCEPTION, K_GAP, K_FLATTEN, K_DENSE,
+       K_RECT, K_NOBIAS };
+static const int NET_KINDS[] = {K_CONV,      K_RELU,    K_RECT, K_NOBIAS,  K_MAXPOOL,
+                                K_INCEPTION, K_AVGPOOL, K_GAP,  K_FLATTEN, K_DENSE};
 #define NET_LEN ((int)(sizeof NET_KINDS / sizeof NET_KINDS[0]))
 static const int64_t XD[4] = {2, 2, 8, 8}, LD[2] = {2, 3};
 static const int32_t LABELS[2] = {2, 0};
@@ -267,6 +269,17 @@ static inc_status st_make(sc *s, const step *st)
   inc_layer *l = (inc_layer *)s;
   inc_context *c = s->ctx;
   inc_status r = INC_ERR_INVALID_ARGUMENT;
+  /* 1x3 p(0,1) with a bias; 3x1 p(1,0) without */
+  const int nobias = NET_KINDS[st->idx] == K_NOBIAS;
+  inc_conv2d_desc d;
+  memset(&d, 0, sizeof d);
+  d.size = sizeof d;
+  d.out_channels = 4;
+  d.kernel_h = d.stride_h = d.stride_w = 1;
+  d.kernel_w = 3;
+  d.pad_w = 1;
+  d.bias = !nobias;
+  if (nobias) d.kernel_h = 3, d.kernel_w = 1, d.pad_h = 1, d.pad_w = 0;
   switch (NET_KINDS[st->idx]) {
   case K_CONV: r = inc_conv2d_create(c, 4, 3, 1, 1, &l); break;
   case K_RELU: r = inc_relu_create(c, &l); break;
@@ -276,6 +289,8 @@ static inc_status st_make(sc *s, const step *st)
   case K_GAP: r = inc_global_avg_pool2d_create(c, &l); break;
   case K_FLATTEN: r = inc_flatten_create(c, &l); break;
   case K_DENSE: r = inc_dense_create(c, 3, &l); break;
+  case K_RECT:
+  case K_NOBIAS: r = inc_conv2d_create_desc(c, &d, &l); break;
   }
   if (r != INC_OK) ck_assert_msg(l == NULL, "layer constructor: *out not NULL on failure");
   s->pending = l;
@@ -375,7 +390,7 @@ static inc_status st_infer(sc *s, const step *st)
   return r;
 }
 
-#define MAX_STEPS 64
+#define MAX_STEPS 96
 static step STEPS[MAX_STEPS];
 static int NSTEPS;
 
