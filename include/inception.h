@@ -226,12 +226,12 @@ INC_API inc_status inc_conv2d_create(inc_context *ctx, int out_channels, int ker
  * kernel, stride and padding per axis (h: along H, w: along W), so that a
  * kernel may be rectangular (Inception v3 factorises a 7x7 convolution into
  * 1x7 with padding (0, 3) and 7x1 with padding (3, 0)), and whether the
- * layer has a bias. The struct can grow without an ABI break: set size to
- * sizeof(inc_conv2d_desc) as your program compiles it, zero the whole
- * struct first (memset, or `inc_conv2d_desc d = {sizeof d};`), then set the
- * fields. A later version may append fields; the library gives every field
- * that the caller's size does not cover its default, and a field's default
- * is what zero bytes there mean. */
+ * layer has a bias. The struct can grow without an ABI break: zero the
+ * whole struct (memset), set size to sizeof(inc_conv2d_desc) as your
+ * program compiles it, then set the fields. A later version may append
+ * fields; the library gives every field that the caller's size does not
+ * cover its default, and a field's default is what zero bytes there mean
+ * (docs/ABI.md, rule 2). */
 typedef struct inc_conv2d_desc {
   size_t size;      /* sizeof(inc_conv2d_desc) as the caller compiled it */
   int out_channels; /* >= 1 */
