@@ -435,7 +435,8 @@ inc_status inc__cpu_maxpool_bwd(float *dx, const float *dy, const int32_t *arg,
 inc_status inc__cpu_avgpool_fwd(float *y, const float *x, const inc__window *g, inc_context *ctx)
 {
   const int64_t total = g->n * g->c * g->oh * g->ow;
-#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, total * inc__cpu_window_side(g)))
+#pragma omp parallel for schedule(static) \
+    num_threads(inc__cpu_threads(ctx, total * inc__cpu_window_side(g)))
   for (int64_t i = 0; i < total; i++) y[i] = inc__k_avgpool(x, i, g);
   return INC_OK;
 }
