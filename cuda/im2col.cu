@@ -23,13 +23,13 @@
 
 __global__ void inc__cuda_im2col_kernel(float *col, const float *x, inc__window g, int64_t total)
 {
-  /* col (C*K*K, N*OH*OW) <- x (N, C, H, W) */
+  /* col (C*KH*KW, N*OH*OW) <- x (N, C, H, W) */
   INC_CUDA_FOR(i, total) col[i] = inc__k_im2col(x, i, &g);
 }
 
 __global__ void inc__cuda_col2im_kernel(float *dx, const float *col, inc__window g, int64_t total)
 {
-  /* dx (N, C, H, W) <- col (C*K*K, N*OH*OW) */
+  /* dx (N, C, H, W) <- col (C*KH*KW, N*OH*OW) */
   INC_CUDA_FOR(i, total) dx[i] = inc__k_col2im(col, i, &g);
 }
 
@@ -85,7 +85,7 @@ __global__ void inc__cuda_bias_grad_kernel(float *db, const float *dy, int64_t n
 inc_status inc__cuda_im2col(float *col, const float *x, const inc__window *g, inc_context *ctx)
 {
   static const char op[] = "im2col";
-  const int64_t total = g->c * g->k * g->k * g->n * g->oh * g->ow;
+  const int64_t total = g->c * g->kh * g->kw * g->n * g->oh * g->ow;
   if (total <= 0) return INC_OK;
   INC_CUDA_ENTER(ctx, op);
   INC_CUDA_LAUNCH(inc__cuda_im2col_kernel, inc__cuda_blocks(ctx, total), INC_CUDA_THREADS,

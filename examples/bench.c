@@ -115,7 +115,7 @@ static void count_macs(const inc_layer *l, double *fwd)
     const inc__step *st = &p->fwd[i];
     if (st->op != INC__STEP_FWD || !st->layer->nparams) continue;
     const inc_tensor *w = st->layer->params[0].value, *y = inc__pv(p, st->y);
-    if (!strcmp(st->layer->vt->kind, "conv2d")) /* N*OC*OH*OW * C*K*K */
+    if (!strcmp(st->layer->vt->kind, "conv2d")) /* N*OC*OH*OW * C*KH*KW */
       *fwd += (double)y->numel * (double)(w->numel / w->dims[0]);
     else if (!strcmp(st->layer->vt->kind, "dense")) /* N*OUT * F */
       *fwd += (double)y->numel * (double)w->dims[1];

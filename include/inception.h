@@ -223,6 +223,48 @@ INC_API inc_status inc_tensor_reshape(inc_tensor *t, int ndim, const int64_t *di
 INC_API inc_status inc_conv2d_create(inc_context *ctx, int out_channels, int kernel, int stride,
                                      int padding, inc_layer **out);
 
+/* The settings of a 2-D convolution for inc_conv2d_create_desc (since 0.4):
+ * kernel, stride and padding per axis (h: along H, w: along W), so that a
+ * kernel may be rectangular (Inception v3 factorises a 7x7 convolution into
+ * 1x7 with padding (0, 3) and 7x1 with padding (3, 0)), and whether the
+ * layer has a bias. The struct can grow without an ABI break: zero the
+ * whole struct (memset), set size to sizeof(inc_conv2d_desc) as your
+ * program compiles it, then set the fields. A later version may append
+ * fields; the library gives every field that the caller's size does not
+ * cover its default, and a field's default is what zero bytes there mean
+ * (docs/ABI.md, rule 2). */
+typedef struct inc_conv2d_desc {
+  size_t size;      /* sizeof(inc_conv2d_desc) as the caller compiled it */
+  int out_channels; /* >= 1 */
+  int kernel_h;     /* >= 1 */
+  int kernel_w;     /* >= 1 */
+  int stride_h;     /* >= 1 */
+  int stride_w;     /* >= 1 */
+  int pad_h;        /* >= 0, at the top and at the bottom */
+  int pad_w;        /* >= 0, at the left and at the right */
+  int bias;         /* 1: with a bias, as inc_conv2d_create; 0: without */
+} inc_conv2d_desc;
+
+/* Creates a 2-D convolution from a descriptor (since 0.4): out_channels
+ * filters of kernel_h x kernel_w, PyTorch's weight layout (out, in,
+ * kernel_h, kernel_w) and output size (in + 2*pad - kernel) / stride + 1 per
+ * axis. The layer's kind is "conv2d", and inc_conv2d_create(ctx, oc, k, s,
+ * p, out) is this call with kernel k x k, stride s, padding p on both axes
+ * and bias 1. A layer with bias owns the parameters "weight" and "bias";
+ * one without (bias 0: the convolution before a batch normalisation) owns
+ * "weight" only: inc_layer_param, saving, loading, the optimizer, the
+ * summary and the ONNX export see that one tensor. The layer does not keep
+ * desc. Returns INC_OK and sets *out (the caller owns the layer);
+ * INC_ERR_INVALID_ARGUMENT for a NULL ctx (no message: there is no
+ * context), a NULL out or desc, a size smaller than the
+ * 0.4 struct or larger than 4096, bytes beyond this library's struct that
+ * are not zero (a field of a later version not at its default), or a field
+ * out of its range (see the struct); OUT_OF_MEMORY. On failure *out is set
+ * to NULL (when out is not NULL) and nothing is made. Threads: like every
+ * call on ctx, one thread at a time. */
+INC_API inc_status inc_conv2d_create_desc(inc_context *ctx, const inc_conv2d_desc *desc,
+                                          inc_layer **out);
+
 /* Max pooling over square windows; padding counts as -infinity and must be
  * at most kernel/2 (PyTorch's rule). stride 0 means stride = kernel. */
 INC_API inc_status inc_max_pool2d_create(inc_context *ctx, int kernel, int stride, int padding,

@@ -5,8 +5,9 @@
 
 The header is the source of truth: its opening comment becomes the general
 rules, each banner comment (/* ---- */ framed) a section, and the comment
-directly above each declaration (INC_API function, typedef enum, #define)
-that declaration's text. A function without a comment is an error (exit
+directly above each declaration (INC_API function, typedef enum, a
+descriptor's typedef struct with its fields, #define) that declaration's
+text. A function without a comment is an error (exit
 status 1), so the reference always covers every public function. `make
 check-api-doc` regenerates into build/ and fails when docs/api.md differs.
 
@@ -199,6 +200,13 @@ def parse(path):
                 decl.append(lines[i])
             name = re.search(r"\}\s*(\w+)\s*;", decl[-1]).group(1)
             items.append(("enum", name, decl, comment))
+        elif re.match(r"^typedef struct \w+ \{$", stripped):  # a descriptor struct
+            decl = [line]
+            while not re.match(r"^\}\s*\w+\s*;", lines[i].strip()):
+                i += 1
+                decl.append(lines[i])
+            name = re.search(r"\}\s*(\w+)\s*;", decl[-1]).group(1)
+            items.append(("struct", name, decl, comment))
         elif re.match(r"^typedef struct (\w+) \1;$", stripped):
             items.append(("handle", stripped.split()[2], [line], comment))
         elif stripped.startswith("#define INC_") and depth <= 1 and "INC_API" not in stripped:

@@ -10,9 +10,9 @@
  *
  * Layouts (row-major throughout):
  *   images      (N, C, H, W)
- *   im2col      col (C*K*K, N*OH*OW): row r = (c*K + ki)*K + kj,
+ *   im2col      col (C*KH*KW, N*OH*OW): row r = (c*KH + ki)*KW + kj,
  *               column q = (n*OH + oh)*OW + ow
- *   conv GEMM   out (OC, N*OH*OW) = weight (OC, C*K*K) x col
+ *   conv GEMM   out (OC, N*OH*OW) = weight (OC, C*KH*KW) x col
  */
 #ifndef INC_KERNELS_H
 #define INC_KERNELS_H
@@ -26,30 +26,34 @@
 #  define INC_HD
 #endif
 
-/* Geometry of a convolution or pooling window pass. */
+/* Geometry of a convolution or pooling window pass: per axis, H then W
+ * (a square window has kh == kw, sh == sw, ph == pw). Output row oh's window
+ * starts at input row oh*sh - ph and spans kh rows; columns likewise. */
 typedef struct inc__window {
-  int64_t n, c, h, w; /* input (N, C, H, W)        */
-  int64_t oh, ow;     /* output spatial size        */
-  int k, s, p;        /* kernel, stride, padding    */
+  int64_t n, c, h, w; /* input (N, C, H, W)                   */
+  int64_t oh, ow;     /* output spatial size                   */
+  int kh, kw;         /* kernel height, width                  */
+  int sh, sw;         /* stride along H, along W               */
+  int ph, pw;         /* padding at each end of H, of W        */
 } inc__window;
 
 /* ---- convolution -------------------------------------------------------- */
 
-/* col[i] for col (C*K*K, N*OH*OW) built from x (N, C, H, W). */
+/* col[i] for col (C*KH*KW, N*OH*OW) built from x (N, C, H, W). */
 INC_HD static inline float inc__k_im2col(const float *x, int64_t i, const inc__window *g)
 {
   int64_t cols = g->n * g->oh * g->ow;
   int64_t q = i % cols, r = i / cols;
   int64_t ow = q % g->ow, t = q / g->ow;
   int64_t oh = t % g->oh, n = t / g->oh;
-  int64_t kj = r % g->k, t2 = r / g->k;
-  int64_t ki = t2 % g->k, c = t2 / g->k;
-  int64_t h = oh * g->s - g->p + ki, w = ow * g->s - g->p + kj;
+  int64_t kj = r % g->kw, t2 = r / g->kw;
+  int64_t ki = t2 % g->kh, c = t2 / g->kh;
+  int64_t h = oh * g->sh - g->ph + ki, w = ow * g->sw - g->pw + kj;
   if (h < 0 || h >= g->h || w < 0 || w >= g->w) return 0.0f;
   return x[((n * g->c + c) * g->h + h) * g->w + w];
 }
 
-/* dx[i] for dx (N, C, H, W): the sum of every col (C*K*K, N*OH*OW) entry that
+/* dx[i] for dx (N, C, H, W): the sum of every col (C*KH*KW, N*OH*OW) entry that
  * im2col copied from input element i (a gather, so no atomics are needed). */
 INC_HD static inline float inc__k_col2im(const float *col, int64_t i, const inc__window *g)
 {
@@ -58,17 +62,17 @@ INC_HD static inline float inc__k_col2im(const float *col, int64_t i, const inc_
   int64_t c = t % g->c, n = t / g->c;
   int64_t cols = g->n * g->oh * g->ow;
   float sum = 0.0f;
-  for (int ki = 0; ki < g->k; ki++) {
-    int64_t hh = h + g->p - ki;
-    if (hh < 0 || hh % g->s) continue;
-    int64_t oh = hh / g->s;
+  for (int ki = 0; ki < g->kh; ki++) {
+    int64_t hh = h + g->ph - ki;
+    if (hh < 0 || hh % g->sh) continue;
+    int64_t oh = hh / g->sh;
     if (oh >= g->oh) continue;
-    for (int kj = 0; kj < g->k; kj++) {
-      int64_t ww = w + g->p - kj;
-      if (ww < 0 || ww % g->s) continue;
-      int64_t ow = ww / g->s;
+    for (int kj = 0; kj < g->kw; kj++) {
+      int64_t ww = w + g->pw - kj;
+      if (ww < 0 || ww % g->sw) continue;
+      int64_t ow = ww / g->sw;
       if (ow >= g->ow) continue;
-      int64_t r = (c * g->k + ki) * g->k + kj;
+      int64_t r = (c * g->kh + ki) * g->kw + kj;
       sum += col[r * cols + (n * g->oh + oh) * g->ow + ow];
     }
   }
@@ -150,13 +154,13 @@ INC_HD static inline float inc__k_maxpool(const float *x, int64_t i, const inc__
   int64_t ow = i % g->ow, t = i / g->ow;
   int64_t oh = t % g->oh, nc = t / g->oh;
   const float *plane = x + nc * g->h * g->w;
-  int64_t h0 = oh * g->s - g->p, w0 = ow * g->s - g->p;
+  int64_t h0 = oh * g->sh - g->ph, w0 = ow * g->sw - g->pw;
   float best = -INFINITY;
   int64_t besti = -1;
-  for (int ki = 0; ki < g->k; ki++) {
+  for (int ki = 0; ki < g->kh; ki++) {
     int64_t h = h0 + ki;
     if (h < 0 || h >= g->h) continue;
-    for (int kj = 0; kj < g->k; kj++) {
+    for (int kj = 0; kj < g->kw; kj++) {
       int64_t w = w0 + kj;
       if (w < 0 || w >= g->w) continue;
       float v = plane[h * g->w + w];
@@ -189,8 +193,8 @@ INC_HD static inline float inc__k_maxpool_grad(const float *dy, const int32_t *a
   int64_t w = i % g->w, t = i / g->w;
   int64_t h = t % g->h, nc = t / g->h;
   int64_t oh0, oh1, ow0, ow1;
-  inc__k_window_range(h, g->k, g->s, g->p, g->oh, &oh0, &oh1);
-  inc__k_window_range(w, g->k, g->s, g->p, g->ow, &ow0, &ow1);
+  inc__k_window_range(h, g->kh, g->sh, g->ph, g->oh, &oh0, &oh1);
+  inc__k_window_range(w, g->kw, g->sw, g->pw, g->ow, &ow0, &ow1);
   int32_t me = (int32_t)(h * g->w + w);
   const int64_t base = nc * g->oh * g->ow;
   float sum = 0.0f;
@@ -204,10 +208,10 @@ INC_HD static inline float inc__k_maxpool_grad(const float *dy, const int32_t *a
  * the padded input, so padding counts (PyTorch count_include_pad=True). */
 INC_HD static inline float inc__k_avgpool_div(int64_t oh, int64_t ow, const inc__window *g)
 {
-  int64_t h0 = oh * g->s - g->p, w0 = ow * g->s - g->p;
-  int64_t h1 = h0 + g->k, w1 = w0 + g->k;
-  if (h1 > g->h + g->p) h1 = g->h + g->p;
-  if (w1 > g->w + g->p) w1 = g->w + g->p;
+  int64_t h0 = oh * g->sh - g->ph, w0 = ow * g->sw - g->pw;
+  int64_t h1 = h0 + g->kh, w1 = w0 + g->kw;
+  if (h1 > g->h + g->ph) h1 = g->h + g->ph;
+  if (w1 > g->w + g->pw) w1 = g->w + g->pw;
   return (float)((h1 - h0) * (w1 - w0));
 }
 
@@ -217,12 +221,12 @@ INC_HD static inline float inc__k_avgpool(const float *x, int64_t i, const inc__
   int64_t ow = i % g->ow, t = i / g->ow;
   int64_t oh = t % g->oh, nc = t / g->oh;
   const float *plane = x + nc * g->h * g->w;
-  int64_t h0 = oh * g->s - g->p, w0 = ow * g->s - g->p;
+  int64_t h0 = oh * g->sh - g->ph, w0 = ow * g->sw - g->pw;
   float sum = 0.0f;
-  for (int ki = 0; ki < g->k; ki++) {
+  for (int ki = 0; ki < g->kh; ki++) {
     int64_t h = h0 + ki;
     if (h < 0 || h >= g->h) continue;
-    for (int kj = 0; kj < g->k; kj++) {
+    for (int kj = 0; kj < g->kw; kj++) {
       int64_t w = w0 + kj;
       if (w < 0 || w >= g->w) continue;
       sum += plane[h * g->w + w];
@@ -237,8 +241,8 @@ INC_HD static inline float inc__k_avgpool_grad(const float *dy, int64_t i, const
   int64_t w = i % g->w, t = i / g->w;
   int64_t h = t % g->h, nc = t / g->h;
   int64_t oh0, oh1, ow0, ow1;
-  inc__k_window_range(h, g->k, g->s, g->p, g->oh, &oh0, &oh1);
-  inc__k_window_range(w, g->k, g->s, g->p, g->ow, &ow0, &ow1);
+  inc__k_window_range(h, g->kh, g->sh, g->ph, g->oh, &oh0, &oh1);
+  inc__k_window_range(w, g->kw, g->sw, g->pw, g->ow, &ow0, &ow1);
   const float *plane = dy + nc * g->oh * g->ow;
   float sum = 0.0f;
   for (int64_t oh = oh0; oh <= oh1; oh++)

@@ -26,6 +26,7 @@ inc_status inc__layer_new(inc_context *ctx, const inc__layer_vt *vt, size_t priv
     }
   }
   l->vt = vt;
+  l->tensors = vt->tensors;
   l->ctx = ctx;
   l->scheme = INC_INIT_XAVIER_UNIFORM;
   *out = l;
@@ -61,15 +62,59 @@ int inc__shape_eq(const inc__shape *a, const inc__shape *b)
   return 1;
 }
 
+const char *inc__window_geom_str(const inc__window_geom *q, char *buf, size_t cap)
+{
+  const int *v[2] = {q->s, q->p};
+  static const char tag[2] = {'s', 'p'};
+  size_t u = (size_t)snprintf(buf, cap, "%dx%d", q->k[0], q->k[1]);
+  for (int i = 0; i < 2 && u < cap; i++)
+    u += (size_t)(v[i][0] == v[i][1]
+                      ? snprintf(buf + u, cap - u, " %c%d", tag[i], v[i][0])
+                      : snprintf(buf + u, cap - u, " %c%dx%d", tag[i], v[i][0], v[i][1]));
+  return buf;
+}
+
+inc_status inc__window_of(const inc_layer *l, const inc__shape *in, const inc__window_geom *q,
+                          const char *what, inc__window *g)
+{
+  char buf[96], pad[32];
+  if (in->ndim != 4)
+    return inc__layer_error(l, INC_ERR_SHAPE, "expects an (N, C, H, W) input, got %s",
+                            inc__shape_str(in, buf, sizeof buf));
+  g->n = in->d[0];
+  g->c = in->d[1];
+  g->h = in->d[2];
+  g->w = in->d[3];
+  g->kh = q->k[0];
+  g->kw = q->k[1];
+  g->sh = q->s[0];
+  g->sw = q->s[1];
+  g->ph = q->p[0];
+  g->pw = q->p[1];
+  if (g->h + 2 * (int64_t)g->ph < g->kh || g->w + 2 * (int64_t)g->pw < g->kw) {
+    if (g->ph == g->pw) snprintf(pad, sizeof pad, "%d", g->ph);
+    else snprintf(pad, sizeof pad, "%dx%d", g->ph, g->pw);
+    return inc__layer_error(l, INC_ERR_SHAPE,
+                            "input %lldx%lld is smaller than the %dx%d %s with padding %s",
+                            (long long)g->h, (long long)g->w, g->kh, g->kw, what, pad);
+  }
+  g->oh = (g->h + 2 * (int64_t)g->ph - g->kh) / g->sh + 1;
+  g->ow = (g->w + 2 * (int64_t)g->pw - g->kw) / g->sw + 1;
+  return inc__window_check(l, g);
+}
+
 inc_status inc__window_check(const inc_layer *l, const inc__window *g)
 {
   int64_t n;
   if (inc__mul_overflow(g->n, g->c, &n) || inc__mul_overflow(n, g->oh, &n) ||
-      inc__mul_overflow(n, g->ow, &n) || inc__mul_overflow(n, (int64_t)g->k * g->k, &n) ||
-      n > INT64_MAX / 8)
+      inc__mul_overflow(n, g->ow, &n) || inc__mul_overflow(n, (int64_t)g->kh * g->kw, &n) ||
+      n > INT64_MAX / 8) {
+    inc__window_geom q = {{g->kh, g->kw}, {g->sh, g->sw}, {g->ph, g->pw}};
+    char gs[64];
     return inc__layer_error(l, INC_ERR_INVALID_ARGUMENT,
-                            "output %lldx%lld (kernel %d, stride %d, padding %d) is too large",
-                            (long long)g->oh, (long long)g->ow, g->k, g->s, g->p);
+                            "output %lldx%lld (window %s) is too large", (long long)g->oh,
+                            (long long)g->ow, inc__window_geom_str(&q, gs, sizeof gs));
+  }
   return INC_OK;
 }
 
@@ -216,7 +261,7 @@ inc_status inc__layer_fill_params(inc_layer *l)
 {
   inc_context *ctx = l->ctx;
   int np = 0, nb = 0;
-  for (const inc__tensor_decl *d = l->vt->tensors; d && d->name; d++) {
+  for (const inc__tensor_decl *d = l->tensors; d && d->name; d++) {
     inc__param *p = d->trainable ? &l->params[np++] : &l->buffers[nb++];
     inc_status s = INC_OK;
     if (p->grad) s = ctx->ops->zero(p->grad->data, (size_t)p->grad->numel * sizeof(float), ctx);
@@ -229,7 +274,7 @@ inc_status inc__layer_fill_params(inc_layer *l)
 inc_status inc__layer_bind(inc_layer *l, int64_t in)
 {
   inc_status s = INC_OK;
-  for (const inc__tensor_decl *d = l->vt->tensors; s == INC_OK && d && d->name; d++)
+  for (const inc__tensor_decl *d = l->tensors; s == INC_OK && d && d->name; d++)
     s = add_tensor(l, d, in);
   if (s == INC_OK) s = inc__layer_fill_params(l);
   if (s != INC_OK) {
@@ -245,7 +290,7 @@ inc_status inc__layer_bind(inc_layer *l, int64_t in)
 int inc__layer_binding_tensor(const inc_layer *l)
 {
   int i = 0;
-  for (const inc__tensor_decl *d = l->vt->tensors; d && d->name; d++, i++)
+  for (const inc__tensor_decl *d = l->tensors; d && d->name; d++, i++)
     for (int a = 0; a < d->ndim; a++)
       if (d->dims[a] == INC__DIM_IN) return i;
   return -1;
@@ -253,7 +298,7 @@ int inc__layer_binding_tensor(const inc_layer *l)
 
 inc_status inc__layer_bind_from(inc_layer *l, int decl, int ndim, const int64_t *dims)
 {
-  const inc__tensor_decl *d = &l->vt->tensors[decl];
+  const inc__tensor_decl *d = &l->tensors[decl];
   int64_t in = 0;
   for (int a = 0; a < d->ndim && a < ndim; a++)
     if (d->dims[a] == INC__DIM_IN && !in) in = dims[a];
@@ -307,7 +352,7 @@ void inc__layer_unbind_tree(inc_layer *l)
 static void rollback(inc_layer *l, uint64_t gen)
 {
   for (int i = 0; i < l->nchildren; i++) rollback(l->children[i], gen);
-  if (l->bound && l->vt->tensors && l->bound_gen == gen) {
+  if (l->bound && l->tensors && l->bound_gen == gen) {
     free_params(l);
     l->bound = 0;
     l->bound_in = 0;
@@ -316,7 +361,7 @@ static void rollback(inc_layer *l, uint64_t gen)
 
 static int subtree_bound(const inc_layer *l)
 {
-  if (l->vt->tensors && !l->bound) return 0;
+  if (l->tensors && !l->bound) return 0;
   for (int i = 0; i < l->nchildren; i++)
     if (!subtree_bound(l->children[i])) return 0;
   return 1;

@@ -17,7 +17,9 @@
  * Tensors a layer owns: a leaf kind declares each of them in a static table
  * (inc__tensor_decl: name, shape rule, parameter or buffer, init rule), and
  * the generic code allocates, fills, names, enumerates, saves, loads and
- * optimises them from that table alone.
+ * optimises them from that table alone. The table is per layer (l->tensors,
+ * the kind's vt->tensors unless the constructor picks another: a conv2d
+ * without bias declares its weight only).
  */
 #ifndef INC_LAYER_H
 #define INC_LAYER_H
@@ -56,7 +58,7 @@ typedef struct inc__shape {
  * wants them allocated, filled, named and saved:
  *
  *   static const inc__tensor_decl conv_tensors[] = {
- *       {"weight", 1, 4, {INC__DIM_OUT, INC__DIM_IN, INC__DIM_K, INC__DIM_K},
+ *       {"weight", 1, 4, {INC__DIM_OUT, INC__DIM_IN, INC__DIM_K, INC__DIM_KW},
  *        INC__INIT_WEIGHT, 0.0f},
  *       {"bias", 1, 1, {INC__DIM_OUT}, INC__INIT_ZEROS, 0.0f},
  *       {NULL, 0, 0, {0}, INC__INIT_ZEROS, 0.0f}};
@@ -65,15 +67,18 @@ typedef struct inc__shape {
  * buffer (running statistics) has no gradient and is only saved and loaded.
  * Both are named "<path>.<name>" (inc_layer_param, inc_layer_buffer and the
  * files). A shape rule is a list of dimensions, each a constant >= 1 or one
- * of the symbols below; the layer's constructor sets the sizes they name. */
+ * of the symbols below; the layer's constructor sets the sizes they name.
+ * A kind whose layers differ in what they own (conv2d with and without a
+ * bias) has one table per variant; the constructor sets l->tensors. */
 
 /* Symbols of a shape rule. */
 enum {
   INC__DIM_IN = -1,  /* the size the layer binds: input channels or features (bound_in) */
   INC__DIM_OUT = -2, /* l->sizes[0]: output channels or features */
-  INC__DIM_K = -3    /* l->sizes[1]: the kernel size */
+  INC__DIM_K = -3,   /* l->sizes[1]: the kernel size (its height when not square) */
+  INC__DIM_KW = -4   /* l->sizes[2]: the kernel's width */
 };
-#define INC__NSIZES 2
+#define INC__NSIZES 3
 
 /* How a declared tensor is filled at binding and by inc_layer_initialize. */
 typedef enum inc__init_rule {
@@ -165,10 +170,12 @@ typedef struct inc__layer_vt {
   /* Run one step (values placed, inputs ready). */
   inc_status (*run_fwd)(const struct inc__plan *p, const struct inc__step *st);
   inc_status (*run_bwd)(const struct inc__plan *p, const struct inc__step *st);
-  /* The tensors a leaf owns (see "declared tensors" above), a table ended
-   * by a NULL name; NULL for kinds that own none. Loading binds an unbound
-   * leaf from the file's shape of its first tensor whose rule names
-   * INC__DIM_IN (inc__layer_bind_from). */
+  /* The tensors a leaf of this kind owns (see "declared tensors" above),
+   * a table ended by a NULL name; NULL for kinds that own none. It is each
+   * layer's l->tensors unless the constructor picks another table; the
+   * generic code reads l->tensors only. Loading binds an unbound leaf from
+   * the file's shape of its first tensor whose rule names INC__DIM_IN
+   * (inc__layer_bind_from). */
   const inc__tensor_decl *tensors;
   /* Frees l->priv. May be NULL. */
   void (*destroy)(inc_layer *l);
@@ -192,10 +199,13 @@ struct inc_layer {
   uint64_t bound_gen;           /* tree_version of the pass that bound it */
   inc_init scheme;
 
-  /* declared tensors (leaves): the parameters and the buffers of
-   * vt->tensors, each in declaration order (params[0] is conv2d's and
-   * dense's weight, params[1] their bias); sizes[] are what the shape rules'
-   * INC__DIM_OUT and INC__DIM_K name, set by the constructor */
+  /* declared tensors (leaves): the table of declarations (vt->tensors as
+   * inc__layer_new sets it, or the constructor's choice; NULL for none),
+   * and the parameters and the buffers it declares, each in declaration
+   * order (params[0] is conv2d's and dense's weight, params[1] their bias
+   * when they have one); sizes[] are what the shape rules' INC__DIM_OUT,
+   * INC__DIM_K and INC__DIM_KW name, set by the constructor */
+  const inc__tensor_decl *tensors;
   inc__param params[INC__MAX_PARAMS];
   int nparams;
   inc__param buffers[INC__MAX_BUFFERS];
@@ -216,7 +226,8 @@ struct inc_layer {
 };
 
 /* ---- generic layer machinery (src/layer.c) ---- */
-/* Allocates a layer of table vt with zeroed private data of priv_bytes. */
+/* Allocates a layer of table vt with zeroed private data of priv_bytes
+ * (l->tensors = vt->tensors). */
 inc_status inc__layer_new(inc_context *ctx, const inc__layer_vt *vt, size_t priv_bytes,
                           inc_layer **out);
 /* Writes the path of l from its root ("2.0.p2.2"; "(root)" for a root). */
@@ -228,14 +239,14 @@ inc_status inc__layer_error(const inc_layer *l, inc_status s, const char *fmt, .
 #endif
     ;
 /* Binds a leaf to `in` (input channels or features): allocates every
- * tensor of vt->tensors with its shape rule, fills them (inc__layer_fill_params)
+ * tensor of l->tensors with its shape rule, fills them (inc__layer_fill_params)
  * and marks the layer bound. On failure nothing is left allocated. */
 inc_status inc__layer_bind(inc_layer *l, int64_t in);
 /* Binds an unbound leaf from the shape (ndim, dims) a file gives for its
  * declared tensor `decl` (inc__layer_binding_tensor): solves the rule's
  * INC__DIM_IN from it, INC_ERR_SHAPE when the shape does not fit the rule. */
 inc_status inc__layer_bind_from(inc_layer *l, int decl, int ndim, const int64_t *dims);
-/* The index in vt->tensors of the tensor whose shape tells what a leaf binds
+/* The index in l->tensors of the tensor whose shape tells what a leaf binds
  * to (the first rule naming INC__DIM_IN), or -1 when none does. */
 int inc__layer_binding_tensor(const inc_layer *l);
 /* Fills every declared tensor of a bound leaf, in declaration order, by its
@@ -270,17 +281,30 @@ void inc__names_free(inc__names *n);
 /* Frees a leaf's declared tensors and every plan of a subtree; marks it
  * unbound. */
 void inc__layer_unbind_tree(inc_layer *l);
+/* The settings of a window (conv2d's kernel, a pool's window) per axis,
+ * [0] along H and [1] along W: size, stride, padding at each end. */
+typedef struct inc__window_geom {
+  int k[2], s[2], p[2];
+} inc__window_geom;
+/* Writes "3x3 s1 p1", or per axis where they differ ("1x7 s2x1 p0x3"). */
+const char *inc__window_geom_str(const inc__window_geom *q, char *buf, size_t cap);
+/* The window of geometry q over input `in` (N, C, H, W) of layer l, whose
+ * window `what` names in messages ("kernel", "window"): INC_ERR_SHAPE for
+ * another rank or an input smaller than the padded window, then
+ * inc__window_check. */
+inc_status inc__window_of(const inc_layer *l, const inc__shape *in, const inc__window_geom *q,
+                          const char *what, inc__window *g);
 /* Checks that the output (N, C, OH, OW) of window g (and its im2col
  * matrix) has an element count that fits in int64; INC_ERR_INVALID_ARGUMENT
  * otherwise (e.g. an absurd padding). */
 inc_status inc__window_check(const inc_layer *l, const inc__window *g);
 /* Frees the plans and the arena of l (not of its children). */
 void inc__layer_drop_plans(inc_layer *l);
-/* The square window of a conv2d (inc__conv2d_geometry) or a max/avg pool
- * (inc__pool_geometry): kernel, stride and padding; 1, or 0 (nothing
- * written) for a layer of another kind. For the ONNX exporter. */
-int inc__conv2d_geometry(const inc_layer *l, int *kernel, int *stride, int *padding);
-int inc__pool_geometry(const inc_layer *l, int *kernel, int *stride, int *padding);
+/* The window of a conv2d (inc__conv2d_geometry) or a max/avg pool
+ * (inc__pool_geometry), per axis; 1, or 0 (nothing written) for a layer of
+ * another kind. For the ONNX exporter. */
+int inc__conv2d_geometry(const inc_layer *l, inc__window_geom *q);
+int inc__pool_geometry(const inc_layer *l, inc__window_geom *q);
 /* Branch i's scale of a residual container (the ONNX exporter). */
 float inc__residual_scale(const inc_layer *l, int i);
 /* Layout helpers: 1 if t's bytes read as channel-major (C, N, ...), resp.

@@ -34,7 +34,8 @@ extern "C" {
 #endif
 
 /* 2: the backend table gained the supports mask and registry-ordered op slots
- * 3: the registry gained batch norm and dropout, softmax_ce its smoothing */
+ * 3: the registry gained batch norm and dropout, softmax_ce its smoothing;
+ *    inc__window (the window ops' argument) became per axis */
 #define INC__MODULE_VERSION 3
 
 /* The module's file name: "libinception-cuda.so." INC_VERSION_MAJOR. */

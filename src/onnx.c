@@ -14,11 +14,14 @@
  * residual, after its branches, multiplies each branch output whose scale
  * is not 1 by that scale (Mul with a scalar initializer "<path>.scale<i>",
  * written after the parameters) and sums the terms in branch order (Add;
- * one unscaled branch: Identity). Windows are square with symmetric padding and
- * floor rounding (ceil_mode 0): out = (in + 2p - k) / s + 1, exactly the
- * library's rule. Parameters become initializers named and ordered as
- * inc_layer_param lists them, in the library's own layouts (conv weight
- * (OC, C, K, K), dense weight (OUT, F), the Gemm's B with transB=1). The
+ * one unscaled branch: Identity). Windows have a kernel, stride and padding per
+ * axis (kernel_shape, strides and pads [top, left, bottom, right] with
+ * each axis's padding at both ends) and floor rounding (ceil_mode 0): out
+ * = (in + 2p - k) / s + 1 per axis, exactly the library's rule. Parameters
+ * become initializers named and ordered as inc_layer_param lists them, in
+ * the library's own layouts (conv weight (OC, C, KH, KW), dense weight
+ * (OUT, F), the Gemm's B with transB=1); a convolution without bias has
+ * the Conv's W input only. The
  * graph input is "input", (N, C, H, W) — or (N, F) for a model that starts
  * with a dense layer — and the output "logits"; N, H and W are symbolic
  * (binding records channels and features, never an image size, so the
@@ -241,9 +244,9 @@ static inc_status want_rank(const inc_layer *l, const xshape *in, int ndim)
                           "gives %d dims", ndim, in->ndim);
 }
 
-static int is_window(const inc_layer *l, int *k, int *s, int *p)
+static int is_window(const inc_layer *l, inc__window_geom *q)
 {
-  return inc__conv2d_geometry(l, k, s, p) || inc__pool_geometry(l, k, s, p);
+  return inc__conv2d_geometry(l, q) || inc__pool_geometry(l, q);
 }
 
 /* The output shape of leaf l for input in (no node is added). */
@@ -251,10 +254,10 @@ static inc_status leaf_shape(exporter *e, const inc_layer *l, const xshape *in, 
 {
   const inc__layer_vt *vt = l->vt;
   inc_status s;
-  int k, st, p;
+  inc__window_geom q;
   *out = *in;
   if (vt == &inc__relu_vt || vt == &inc__dropout_vt || vt == &inc__identity_vt) return INC_OK;
-  if (is_window(l, &k, &st, &p)) {
+  if (is_window(l, &q)) {
     if ((s = want_rank(l, in, 4)) != INC_OK) return s;
     if (vt == &inc__conv2d_vt) {
       if ((s = want_dim(e, l, in->d[1], "channels")) != INC_OK) return s;
@@ -262,10 +265,13 @@ static inc_status leaf_shape(exporter *e, const inc_layer *l, const xshape *in, 
     }
     for (int a = 2; a < 4; a++) {
       int64_t h = in->d[a];
+      const int k = q.k[a - 2], st = q.s[a - 2], p = q.p[a - 2];
+      char gs[64];
       if (h <= 0) continue; /* follows the image size */
       if (h + 2 * (int64_t)p < k)
-        return inc__layer_error(l, INC_ERR_SHAPE, "export: its input is %lld wide, smaller than "
-                                "the %dx%d window with padding %d", (long long)h, k, k, p);
+        return inc__layer_error(l, INC_ERR_SHAPE, "export: its input is %lld %s, smaller than "
+                                "the window %s", (long long)h, a == 2 ? "high" : "wide",
+                                inc__window_geom_str(&q, gs, sizeof gs));
       out->d[a] = (h + 2 * (int64_t)p - k) / st + 1;
     }
     return INC_OK;
@@ -416,13 +422,14 @@ static void attr_int(pbuf *b, const char *name, int64_t v)
   pb_end(b, m);
 }
 
-/* A repeated int64 attribute of n copies of v (unpacked, as proto2 writes it). */
-static void attr_ints(pbuf *b, const char *name, int64_t v, int n)
+/* A repeated int64 attribute of the n values v[i % 2], H's and W's of a
+ * window setting (unpacked, as proto2 writes it). */
+static void attr_ints(pbuf *b, const char *name, const int v[2], int n)
 {
   size_t m = pb_begin(b, NODE_ATTRIBUTE);
   pb_string(b, ATTR_NAME, name);
   pb_int(b, ATTR_TYPE, ATTR_TYPE_INTS);
-  for (int i = 0; i < n; i++) pb_int(b, ATTR_INTS, v);
+  for (int i = 0; i < n; i++) pb_int(b, ATTR_INTS, v[i % 2]);
   pb_end(b, m);
 }
 
@@ -525,12 +532,12 @@ static void encode_node(exporter *e, const xnode *nd)
   pb_string(b, NODE_OUTPUT, value_name(e, l, buf, sizeof buf));
   pb_string(b, NODE_NAME, node_name(e, l, buf, sizeof buf));
   pb_string(b, NODE_OP_TYPE, op_of(l));
-  int k, s, p;
+  inc__window_geom q;
   float eps;
-  if (is_window(l, &k, &s, &p)) {
-    attr_ints(b, "kernel_shape", k, 2);
-    attr_ints(b, "strides", s, 2);
-    attr_ints(b, "pads", p, 4); /* begin and end of H and W */
+  if (is_window(l, &q)) {
+    attr_ints(b, "kernel_shape", q.k, 2);
+    attr_ints(b, "strides", q.s, 2);
+    attr_ints(b, "pads", q.p, 4); /* [H begin, W begin, H end, W end] */
     if (l->vt == &inc__max_pool2d_vt || l->vt == &inc__avg_pool2d_vt) attr_int(b, "ceil_mode", 0);
     if (l->vt == &inc__avg_pool2d_vt) attr_int(b, "count_include_pad", 1);
   } else if (l->vt == &inc__concat_vt || l->vt == &inc__flatten_vt) {

@@ -54,10 +54,10 @@
            int64_t n, int64_t k, float alpha, float beta, inc_context *ctx),                      \
     (c, a, b, trans_a, trans_b, m, n, k, alpha, beta, ctx), prof_gemm(ctx, m, n, k))              \
   /* ---- convolution helpers: src/cpu/conv.c, cuda/im2col.cu ---- */                             \
-  /* col (C*K*K, N*OH*OW) from x (N, C, H, W) */                                                  \
+  /* col (C*KH*KW, N*OH*OW) from x (N, C, H, W) */                                                \
   X(im2col, (float *col, const float *x, const inc__window *g, inc_context *ctx),                 \
     (col, x, g, ctx), INC__PROF_IM2COL)                                                           \
-  /* dx (N, C, H, W) = the entries of col (C*K*K, N*OH*OW) summed back into their pixels */       \
+  /* dx (N, C, H, W) = the entries of col (C*KH*KW, N*OH*OW) summed back into their pixels */     \
   X(col2im, (float *dx, const float *col, const inc__window *g, inc_context *ctx),                \
     (dx, col, g, ctx), INC__PROF_COL2IM)                                                          \
   /* dst (B, A, P) from src (A, B, P) */                                                          \

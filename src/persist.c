@@ -132,14 +132,14 @@ static inc_status save(const inc_layer *model, const inc_optimizer *opt, int n_m
  * that tells what it binds to ("<path>.weight" for conv2d and dense). */
 static inc_status bind_from_file(inc_layer *root, inc_layer *l, const inc__st_file *f)
 {
-  if (l->vt->tensors && !l->bound) {
+  if (l->tensors && !l->bound) {
     int d = inc__layer_binding_tensor(l);
     inc_status s;
     if (d < 0) {
       s = inc__layer_bind(l, 0); /* its shapes do not depend on the input */
     } else {
       char name[1024];
-      inc__param_name(root, l, l->vt->tensors[d].name, name, sizeof name);
+      inc__param_name(root, l, l->tensors[d].name, name, sizeof name);
       const inc__st_entry *e = inc__st_find(f, name);
       if (!e) return inc__layer_error(l, INC_ERR_SHAPE, "the file has no tensor \"%s\"", name);
       s = inc__layer_bind_from(l, d, e->ndim, e->shape);
@@ -156,7 +156,7 @@ static inc_status bind_from_file(inc_layer *root, inc_layer *l, const inc__st_fi
 static void unbind_gen(inc_layer *l, uint64_t gen)
 {
   for (int i = 0; i < l->nchildren; i++) unbind_gen(l->children[i], gen);
-  if (l->bound && l->vt->tensors && l->bound_gen == gen) inc__layer_unbind_tree(l);
+  if (l->bound && l->tensors && l->bound_gen == gen) inc__layer_unbind_tree(l);
 }
 
 /* 1 if entry e can be loaded into t, declared by decl (NULL: optimizer state):

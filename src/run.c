@@ -52,7 +52,7 @@ INC_API inc_status inc_layer_unbind(inc_layer *layer)
 static inc_status initialize(inc_layer *l, inc_init scheme, int force)
 {
   if (!l->bound || force) l->scheme = scheme;
-  if (l->bound && force && l->vt->tensors) {
+  if (l->bound && force && l->tensors) {
     inc_status s = inc__layer_fill_params(l);
     if (s != INC_OK) return s;
   }

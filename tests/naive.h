@@ -6,7 +6,8 @@
  *
  * The references are written from the definitions (PyTorch semantics), with
  * no index trick shared with src/kernels.h, so that they can judge it:
- *   conv2d      y[n,o,i,j] = b[o] + sum_{c,u,v} w[o,c,u,v] x[n,c,i*s-p+u,j*s-p+v]
+ *   conv2d      y[n,o,i,j] = b[o] + sum_{c,u,v} w[o,c,u,v] x[n,c,i*sh-ph+u,j*sw-pw+v]
+ *               (a square window: sh = sw = s, ph = pw = p; b may be absent)
  *   max_pool2d  max over the real pixels of the window (padding is -inf);
  *               the first maximum in row-major window order wins
  *   avg_pool2d  window sum / PyTorch's count_include_pad divisor
@@ -157,29 +158,50 @@ static inline int64_t nv_out(int64_t x, int k, int s, int p)
   return (x + 2 * (int64_t)p - k) / s + 1;
 }
 
-/* y (N, OC, OH, OW) = conv of x (N, C, H, W) with w (OC, C, K, K), b (OC). */
-static inline void nv_conv2d(double *y, const double *x, const double *w, const double *b,
-                             int64_t n, int64_t c, int64_t h, int64_t wd, int64_t oc, int k, int s,
-                             int p)
+/* A window per axis: kernel, stride, padding along H ([0]) and W ([1]). */
+typedef struct nv_win {
+  int k[2], s[2], p[2];
+} nv_win;
+
+static inline nv_win nv_square(int k, int s, int p)
 {
-  int64_t oh = nv_out(h, k, s, p), ow = nv_out(wd, k, s, p);
+  nv_win q = {{k, k}, {s, s}, {p, p}};
+  return q;
+}
+
+/* y (N, OC, OH, OW) = conv of x (N, C, H, W) with w (OC, C, KH, KW) and b
+ * (OC; NULL: no bias), window q. */
+static inline void nv_conv2d_win(double *y, const double *x, const double *w, const double *b,
+                                 int64_t n, int64_t c, int64_t h, int64_t wd, int64_t oc,
+                                 nv_win q)
+{
+  const int kh = q.k[0], kw = q.k[1];
+  int64_t oh = nv_out(h, kh, q.s[0], q.p[0]), ow = nv_out(wd, kw, q.s[1], q.p[1]);
   for (int64_t ni = 0; ni < n; ni++)
     for (int64_t o = 0; o < oc; o++)
       for (int64_t i = 0; i < oh; i++)
         for (int64_t j = 0; j < ow; j++) {
           double acc = b ? b[o] : 0.0;
           for (int64_t ci = 0; ci < c; ci++)
-            for (int u = 0; u < k; u++) {
-              int64_t hh = i * s - p + u;
+            for (int u = 0; u < kh; u++) {
+              int64_t hh = i * q.s[0] - q.p[0] + u;
               if (hh < 0 || hh >= h) continue;
-              for (int v = 0; v < k; v++) {
-                int64_t ww = j * s - p + v;
+              for (int v = 0; v < kw; v++) {
+                int64_t ww = j * q.s[1] - q.p[1] + v;
                 if (ww < 0 || ww >= wd) continue;
-                acc += w[((o * c + ci) * k + u) * k + v] * x[((ni * c + ci) * h + hh) * wd + ww];
+                acc += w[((o * c + ci) * kh + u) * kw + v] * x[((ni * c + ci) * h + hh) * wd + ww];
               }
             }
           y[((ni * oc + o) * oh + i) * ow + j] = acc;
         }
+}
+
+/* The same with a square window: w (OC, C, K, K), b (OC). */
+static inline void nv_conv2d(double *y, const double *x, const double *w, const double *b,
+                             int64_t n, int64_t c, int64_t h, int64_t wd, int64_t oc, int k, int s,
+                             int p)
+{
+  nv_conv2d_win(y, x, w, b, n, c, h, wd, oc, nv_square(k, s, p));
 }
 
 /* Max pooling; arg (may be NULL) gets the flat input index of each maximum.
@@ -219,22 +241,30 @@ static inline void nv_maxpool(double *y, int64_t *arg, const double *x, int64_t 
       }
 }
 
-/* Average pooling with PyTorch's count_include_pad=True divisor. */
-static inline void nv_avgpool(double *y, const double *x, int64_t n, int64_t c, int64_t h,
-                              int64_t w, int k, int s, int p)
+/* Average pooling with PyTorch's count_include_pad=True divisor, window q. */
+static inline void nv_avgpool_win(double *y, const double *x, int64_t n, int64_t c, int64_t h,
+                                  int64_t w, nv_win q)
 {
-  int64_t oh = nv_out(h, k, s, p), ow = nv_out(w, k, s, p);
+  const int kh = q.k[0], kw = q.k[1], ph = q.p[0], pw = q.p[1];
+  int64_t oh = nv_out(h, kh, q.s[0], ph), ow = nv_out(w, kw, q.s[1], pw);
   for (int64_t pl = 0; pl < n * c; pl++)
     for (int64_t i = 0; i < oh; i++)
       for (int64_t j = 0; j < ow; j++) {
-        int64_t hs = i * s - p, ws = j * s - p;
-        int64_t he = hs + k < h + p ? hs + k : h + p, we = ws + k < w + p ? ws + k : w + p;
+        int64_t hs = i * q.s[0] - ph, ws = j * q.s[1] - pw;
+        int64_t he = hs + kh < h + ph ? hs + kh : h + ph, we = ws + kw < w + pw ? ws + kw : w + pw;
         double div = (double)((he - hs) * (we - ws)), acc = 0.0;
         for (int64_t hh = hs; hh < he; hh++)
           for (int64_t ww = ws; ww < we; ww++)
             if (hh >= 0 && hh < h && ww >= 0 && ww < w) acc += x[(pl * h + hh) * w + ww];
         y[(pl * oh + i) * ow + j] = acc / div;
       }
+}
+
+/* The same over square windows. */
+static inline void nv_avgpool(double *y, const double *x, int64_t n, int64_t c, int64_t h,
+                              int64_t w, int k, int s, int p)
+{
+  nv_avgpool_win(y, x, n, c, h, w, nv_square(k, s, p));
 }
 
 static inline void nv_gap(double *y, const double *x, int64_t planes, int64_t hw)

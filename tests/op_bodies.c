@@ -35,7 +35,7 @@ static int64_t b_numel(const inc__window *g, int in)
 
 static inc_status b_im2col(float *col, const float *x, const inc__window *g, inc_context *ctx)
 {
-  const int64_t total = g->c * g->k * g->k * g->n * g->oh * g->ow;
+  const int64_t total = g->c * g->kh * g->kw * g->n * g->oh * g->ow;
   for (int64_t i = 0; i < total; i++) col[i] = inc__k_im2col(x, i, g);
   return INC_OK;
 }

@@ -17,7 +17,9 @@
  * batch 1 and more, stride 1..3, padding 0 to beyond the kernel, kernels
  * smaller and larger than the stride, 1x1 planes, sizes above the CPU's
  * threading thresholds and its 16-plane vector paths, wide and dense bias
- * gradients, split GEMMs.
+ * gradients, split GEMMs; and rectangular windows (1x7, 7x1, 3x1, 1x3 and
+ * others, stride and padding differing between the axes) through the same
+ * CPU paths.
  */
 #include <math.h>
 #include <stdio.h>
@@ -51,6 +53,22 @@ static const opc_shape conv_windows[] = {
     {8, 4, 31, 25, 3, 2, 1},
 };
 
+/* Rectangular convolution windows (n, c, h, w, kh, kw, sh, sw, ph, pw):
+ * Inception v3's 1x7 p(0,3) and 7x1 p(3,0) on planes below and above the
+ * CPU's small-plane size (its "same" stride-1 paths) and at 17x17 above the
+ * threading thresholds, 3x1 and 1x3 s(2,1), strides and paddings that
+ * differ between the axes, padding beyond the kernel on one axis, one-row
+ * images, a 1x1 kernel with stride (2, 1). */
+static const opc_shape conv_windows_rect[] = {
+    {2, 3, 7, 9, 1, 7, 1, 1, 0, 3},    {2, 3, 9, 7, 7, 1, 1, 1, 3, 0},
+    {2, 3, 12, 10, 7, 1, 1, 1, 3, 0},  {2, 2, 10, 12, 1, 7, 1, 1, 0, 3},
+    {1, 2, 6, 5, 3, 1, 1, 1, 1, 0},    {2, 2, 9, 11, 1, 3, 2, 1, 0, 1},
+    {3, 2, 10, 7, 3, 5, 1, 2, 0, 2},   {2, 3, 8, 9, 5, 3, 3, 2, 2, 1},
+    {1, 1, 1, 7, 1, 7, 1, 1, 0, 3},    {2, 2, 5, 5, 1, 1, 2, 1, 0, 0},
+    {1, 3, 4, 9, 2, 5, 1, 3, 3, 0},    {3, 2, 7, 5, 3, 1, 2, 1, 1, 0},
+    {8, 4, 17, 17, 1, 7, 1, 1, 0, 3},  {8, 4, 17, 17, 7, 1, 1, 1, 3, 0},
+};
+
 /* Pooling windows: padding <= kernel/2 (PyTorch's rule). */
 static const opc_shape pool_windows[] = {
     {2, 3, 7, 5, 3, 1, 1},   {1, 2, 9, 11, 3, 2, 0},  {2, 2, 9, 11, 7, 2, 3},
@@ -67,6 +85,20 @@ static const opc_shape pool_windows[] = {
     {1, 1, 5, 5, 3, 1, 1},   {3, 2, 7, 9, 3, 2, 1},   {3, 3, 8, 6, 2, 2, 0},
     {1, 2, 9, 7, 3, 2, 0},   {3, 4, 6, 6, 3, 1, 1},   {1, 3, 1, 1, 1, 1, 0},
     {8, 4, 31, 25, 3, 2, 1},
+};
+
+/* Rectangular pooling windows (n, c, h, w, kh, kw, sh, sw, ph, pw), padding
+ * <= kernel/2 per axis: "same" stride-1 ones (the shift paths, one plane and
+ * runs of planes), 16 planes and more (the interleaved vector paths), strides
+ * and paddings that differ between the axes, above the threading
+ * thresholds. */
+static const opc_shape pool_windows_rect[] = {
+    {2, 3, 7, 9, 1, 3, 1, 1, 0, 1},    {2, 2, 9, 7, 3, 1, 1, 1, 1, 0},
+    {9, 2, 6, 6, 1, 7, 1, 1, 0, 3},    {2, 2, 12, 10, 7, 1, 1, 1, 3, 0},
+    {1, 3, 9, 11, 3, 2, 2, 1, 1, 1},   {3, 2, 10, 7, 2, 3, 1, 2, 1, 0},
+    {2, 2, 8, 9, 5, 3, 2, 3, 2, 1},    {1, 1, 1, 5, 1, 3, 1, 1, 0, 1},
+    {17, 2, 9, 7, 3, 3, 2, 1, 1, 0},   {16, 2, 7, 9, 2, 3, 2, 2, 0, 1},
+    {8, 4, 31, 25, 3, 5, 2, 1, 1, 2},
 };
 
 /* swap01 (a, b, p), each also swapped back as (b, a, p). */
@@ -160,7 +192,7 @@ enum {
   EDGE = OPC_EDGE, LARGE = OPC_LARGE, EXTREME = OPC_EXTREME,
   TA = OPC_TA, TB = OPC_TB, RELU = OPC_RELU, BIAS = OPC_BIAS, INPL = OPC_INPLACE,
   NOARG = OPC_NOARG, TOBIG = OPC_TO_BIG, NOGRAD = OPC_NOGRAD, WARM = OPC_WARM,
-  NORMAL = OPC_NORMAL,
+  NORMAL = OPC_NORMAL, RECT = OPC_RECT,
   CPU = OPC_BITS_CPU, ALL = OPC_BITS /* the backends that must give the bodies' bits */
 };
 
@@ -193,6 +225,8 @@ static const opc_row rows[] = {
 
     ROW(im2col,      conv_windows, RAND,  0,           0, 0, 0,          0,    0,    ALL),
     ROW(col2im,      conv_windows, RAND,  0,           0, 0, 0,          3e-7, 1e-6, CPU),
+    ROW(im2col,      conv_windows_rect, RAND, RECT,    0, 0, 0,          0,    0,    ALL),
+    ROW(col2im,      conv_windows_rect, RAND, RECT,    0, 0, 0,          3e-7, 1e-6, CPU),
     ROW(swap01,      swaps,        NEGZ,  0,           0, 0, 0,          0,    0,    ALL),
     ROW(conv_out,    layouts,      NEGZ,  0,           0, 0, 0,          0,    1e-7, ALL),
     ROW(conv_out,    layouts,      NEGZ,  BIAS,        0, 0, 0,          0,    1e-7, ALL),
@@ -228,6 +262,14 @@ static const opc_row rows[] = {
     ROW(maxpool_bwd, pool_windows, NANS,  0,           0, 0, 0,          1e-7, 1e-6, ALL),
     ROW(avgpool_fwd, pool_windows, RAND,  0,           0, 0, 0,          1e-7, 1e-6, CPU),
     ROW(avgpool_bwd, pool_windows, RAND,  0,           0, 0, 0,          1e-7, 1e-6, CPU),
+    ROW(maxpool_fwd, pool_windows_rect, RAND, RECT,    0, 0, 0,          0,    0,    ALL),
+    ROW(maxpool_fwd, pool_windows_rect, TIES, RECT,    0, 0, 0,          0,    0,    ALL),
+    ROW(maxpool_fwd, pool_windows_rect, NANS, RECT,    0, 0, 0,          0,    0,    ALL),
+    ROW(maxpool_fwd, pool_windows_rect, TIES, RECT | NOARG, 0, 0, 0,     0,    0,    ALL),
+    ROW(maxpool_bwd, pool_windows_rect, TIES, RECT,    0, 0, 0,          1e-7, 1e-6, ALL),
+    ROW(maxpool_bwd, pool_windows_rect, NANS, RECT,    0, 0, 0,          1e-7, 1e-6, ALL),
+    ROW(avgpool_fwd, pool_windows_rect, RAND, RECT,    0, 0, 0,          1e-7, 1e-6, CPU),
+    ROW(avgpool_bwd, pool_windows_rect, RAND, RECT,    0, 0, 0,          1e-7, 1e-6, CPU),
     ROW(gap_fwd,     gaps,         RAND,  0,           0, 0, 0,          1e-7, 1e-6, CPU),
     ROW(gap_bwd,     gaps,         RAND,  0,           0, 0, 0,          1e-7, 1e-6, CPU),
 
@@ -333,7 +375,8 @@ void opc_describe(int i, char *buf, size_t cap)
   for (int j = 0; j < nd && u < cap; j++)
     u += (size_t)snprintf(buf + u, cap - u, "%s%lld", j ? "," : "", (long long)c.d[j]);
   static const char *const flag_names[] = {"ta",      "tb",    "relu",   "bias",  "in place",
-                                           "no arg", "to big", "no grad", "warm", "normal"};
+                                           "no arg", "to big", "no grad", "warm", "normal",
+                                           "rect"};
   if (u < cap) u += (size_t)snprintf(buf + u, cap - u, ")");
   for (int f = 0; f < NEL(flag_names) && u < cap; f++)
     if (r->flags & (1 << f)) u += (size_t)snprintf(buf + u, cap - u, " %s", flag_names[f]);
@@ -461,19 +504,25 @@ static float *addf_inout(oio *io, int j, const char *name, int64_t count, int da
 
 /* ---- per op: buffers, inputs, float64 reference ------------------------- */
 
-/* The window of an (n, c, h, w, k, s, p) shape. */
-static inc__window window_of(const int64_t *d)
+/* The window of a case: its shape (n, c, h, w, k, s, p), or with OPC_RECT
+ * (n, c, h, w, kh, kw, sh, sw, ph, pw). */
+static inc__window window_of(const ocase *c)
 {
+  const int64_t *d = c->d;
+  const int rect = (c->row->flags & OPC_RECT) != 0;
   inc__window g;
   g.n = d[0];
   g.c = d[1];
   g.h = d[2];
   g.w = d[3];
-  g.k = (int)d[4];
-  g.s = (int)d[5];
-  g.p = (int)d[6];
-  g.oh = nv_out(g.h, g.k, g.s, g.p);
-  g.ow = nv_out(g.w, g.k, g.s, g.p);
+  g.kh = (int)d[4];
+  g.kw = (int)d[rect ? 5 : 4];
+  g.sh = (int)d[rect ? 6 : 5];
+  g.sw = (int)d[rect ? 7 : 5];
+  g.ph = (int)d[rect ? 8 : 6];
+  g.pw = (int)d[rect ? 9 : 6];
+  g.oh = nv_out(g.h, g.kh, g.sh, g.ph);
+  g.ow = nv_out(g.w, g.kw, g.sw, g.pw);
   return g;
 }
 
@@ -521,9 +570,9 @@ static void case_gemm(oio *io)
     }
 }
 
-/* col (C*K*K, N*OH*OW): row (c, ki, kj), column (n, oh, ow) holds
- * x[n, c, oh*s - p + ki, ow*s - p + kj], 0 outside the image; col2im is its
- * adjoint, a scatter of col back to those pixels. */
+/* col (C*KH*KW, N*OH*OW): row (c, ki, kj), column (n, oh, ow) holds
+ * x[n, c, oh*sh - ph + ki, ow*sw - pw + kj], 0 outside the image; col2im is
+ * its adjoint, a scatter of col back to those pixels. */
 static void im2col_ref(oio *io, int adjoint)
 {
   const inc__window *g = &io->g;
@@ -533,13 +582,13 @@ static void im2col_ref(oio *io, int adjoint)
   if (adjoint)
     for (int64_t i = 0; i < io->b[0].count; i++) out[i] = 0.0;
   for (int64_t c = 0; c < g->c; c++)
-    for (int ki = 0; ki < g->k; ki++)
-      for (int kj = 0; kj < g->k; kj++)
+    for (int ki = 0; ki < g->kh; ki++)
+      for (int kj = 0; kj < g->kw; kj++)
         for (int64_t n = 0; n < g->n; n++)
           for (int64_t oh = 0; oh < g->oh; oh++)
             for (int64_t ow = 0; ow < g->ow; ow++) {
-              int64_t row = (c * g->k + ki) * g->k + kj, q = (n * g->oh + oh) * g->ow + ow;
-              int64_t h = oh * g->s - g->p + ki, w = ow * g->s - g->p + kj;
+              int64_t row = (c * g->kh + ki) * g->kw + kj, q = (n * g->oh + oh) * g->ow + ow;
+              int64_t h = oh * g->sh - g->ph + ki, w = ow * g->sw - g->pw + kj;
               int inside = h >= 0 && h < g->h && w >= 0 && w < g->w;
               int64_t xi = ((n * g->c + c) * g->h + h) * g->w + w;
               if (!adjoint)
@@ -551,20 +600,20 @@ static void im2col_ref(oio *io, int adjoint)
 
 static void case_im2col(oio *io)
 {
-  io->g = window_of(io->c.d);
+  io->g = window_of(&io->c);
   const inc__window *g = &io->g;
-  addf(io, 0, "col", B_OUT, g->c * g->k * g->k * g->n * g->oh * g->ow);
+  addf(io, 0, "col", B_OUT, g->c * g->kh * g->kw * g->n * g->oh * g->ow);
   addf_data(io, 1, "x", g->n * g->c * g->h * g->w, io->c.row->data);
   im2col_ref(io, 0);
 }
 
 static void case_col2im(oio *io)
 {
-  io->g = window_of(io->c.d);
+  io->g = window_of(&io->c);
   const inc__window *g = &io->g;
   addf(io, 0, "dx", B_OUT, g->n * g->c * g->h * g->w);
-  addf_data(io, 1, "col", g->c * g->k * g->k * g->n * g->oh * g->ow, io->c.row->data);
-  io->terms = (double)g->k * g->k;
+  addf_data(io, 1, "col", g->c * g->kh * g->kw * g->n * g->oh * g->ow, io->c.row->data);
+  io->terms = (double)g->kh * g->kw;
   im2col_ref(io, 1);
 }
 
@@ -696,9 +745,9 @@ static void ref_maxpool(double *y, int32_t *arg, const float *x, const inc__wind
       for (int64_t j = 0; j < g->ow; j++) {
         double best = -INFINITY;
         int64_t bi = -1;
-        for (int u = 0; u < g->k; u++)
-          for (int v = 0; v < g->k; v++) {
-            int64_t hh = i * g->s - g->p + u, ww = j * g->s - g->p + v;
+        for (int u = 0; u < g->kh; u++)
+          for (int v = 0; v < g->kw; v++) {
+            int64_t hh = i * g->sh - g->ph + u, ww = j * g->sw - g->pw + v;
             if (hh < 0 || hh >= g->h || ww < 0 || ww >= g->w) continue;
             double val = x[(pl * g->h + hh) * g->w + ww];
             if (bi < 0 || val > best || isnan(val)) {
@@ -713,7 +762,7 @@ static void ref_maxpool(double *y, int32_t *arg, const float *x, const inc__wind
 
 static void case_maxpool_fwd(oio *io)
 {
-  io->g = window_of(io->c.d);
+  io->g = window_of(&io->c);
   const inc__window *g = &io->g;
   const int64_t nx = g->n * g->c * g->h * g->w, ny = g->n * g->c * g->oh * g->ow;
   addf(io, 0, "y", B_OUT, ny);
@@ -730,7 +779,7 @@ static void case_maxpool_fwd(oio *io)
  * a forward pass over data of the row's kind */
 static void case_maxpool_bwd(oio *io)
 {
-  io->g = window_of(io->c.d);
+  io->g = window_of(&io->c);
   const inc__window *g = &io->g;
   const int64_t nx = g->n * g->c * g->h * g->w, ny = g->n * g->c * g->oh * g->ow;
   const int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
@@ -741,7 +790,7 @@ static void case_maxpool_bwd(oio *io)
   fill_data(x, nx, io->c.row->data, seed_of(io, 3));
   ref_maxpool(NULL, arg, x, g);
   free(x);
-  io->terms = (double)g->k * g->k;
+  io->terms = (double)g->kh * g->kw;
   for (int64_t i = 0; i < nx; i++) R(io, 0)[i] = 0.0;
   for (int64_t o = 0; o < ny; o++) R(io, 0)[(o / ohw) * hw + arg[o]] += dy[o];
 }
@@ -749,31 +798,32 @@ static void case_maxpool_bwd(oio *io)
 /* PyTorch's count_include_pad divisor: hend = min(hstart + k, H + p) */
 static void case_avgpool_fwd(oio *io)
 {
-  io->g = window_of(io->c.d);
+  io->g = window_of(&io->c);
   const inc__window *g = &io->g;
   addf(io, 0, "y", B_OUT, g->n * g->c * g->oh * g->ow);
   const float *x = addf_data(io, 1, "x", g->n * g->c * g->h * g->w, io->c.row->data);
-  io->terms = (double)g->k * g->k;
+  io->terms = (double)g->kh * g->kw;
   double *xd = nv_to_double(x, io->b[1].count);
-  nv_avgpool(R(io, 0), xd, g->n, g->c, g->h, g->w, g->k, g->s, g->p);
+  nv_win q = {{g->kh, g->kw}, {g->sh, g->sw}, {g->ph, g->pw}};
+  nv_avgpool_win(R(io, 0), xd, g->n, g->c, g->h, g->w, q);
   free(xd);
 }
 
 /* the adjoint of nv_avgpool: dy / divisor to every real pixel of the window */
 static void case_avgpool_bwd(oio *io)
 {
-  io->g = window_of(io->c.d);
+  io->g = window_of(&io->c);
   const inc__window *g = &io->g;
   addf(io, 0, "dx", B_OUT, g->n * g->c * g->h * g->w);
   const float *dy = addf_data(io, 1, "dy", g->n * g->c * g->oh * g->ow, io->c.row->data);
-  io->terms = (double)g->k * g->k;
+  io->terms = (double)g->kh * g->kw;
   for (int64_t i = 0; i < io->b[0].count; i++) R(io, 0)[i] = 0.0;
   for (int64_t pl = 0; pl < g->n * g->c; pl++)
     for (int64_t i = 0; i < g->oh; i++)
       for (int64_t j = 0; j < g->ow; j++) {
-        int64_t hs = i * g->s - g->p, ws = j * g->s - g->p;
-        int64_t he = hs + g->k < g->h + g->p ? hs + g->k : g->h + g->p;
-        int64_t we = ws + g->k < g->w + g->p ? ws + g->k : g->w + g->p;
+        int64_t hs = i * g->sh - g->ph, ws = j * g->sw - g->pw;
+        int64_t he = hs + g->kh < g->h + g->ph ? hs + g->kh : g->h + g->ph;
+        int64_t we = ws + g->kw < g->w + g->pw ? ws + g->kw : g->w + g->pw;
         double v = dy[(pl * g->oh + i) * g->ow + j] / (double)((he - hs) * (we - ws));
         for (int64_t hh = hs; hh < he; hh++)
           for (int64_t ww = ws; ww < we; ww++)

@@ -66,6 +66,7 @@ enum {
   OPC_WARM = 1 << 8,    /* sgd: the momentum buffer is set (first = 0 on every step);
                          * else the first step sets it, from NaN (NULL when momentum is 0) */
   OPC_NORMAL = 1 << 9,  /* fill: normal (else uniform) */
+  OPC_RECT = 1 << 10,   /* window ops: the shapes give the window per axis (below) */
 };
 
 /* Input data (the op's main input; other inputs are OPC_RAND). */
@@ -87,7 +88,8 @@ enum { OPC_BITS_CPU = 1, OPC_BITS_CUDA = 2, OPC_BITS = 3 };
  *   copy          bytes
  *   zero          bytes, off (zeroes [off, bytes))
  *   gemm          m, n, k                      (f: alpha, beta)
- *   im2col, col2im, maxpool_*, avgpool_*   n, c, h, w, k, s, p
+ *   im2col, col2im, maxpool_*, avgpool_*   n, c, h, w, k, s, p (a square window);
+ *                 with OPC_RECT n, c, h, w, kh, kw, sh, sw, ph, pw
  *   swap01        a, b, p                      (dst (b, a, p) from src (a, b, p))
  *   conv_out, bias_add, bias_grad   n, c, p
  *   relu_*, axpy  count                        (f: alpha for axpy)
@@ -100,7 +102,7 @@ enum { OPC_BITS_CPU = 1, OPC_BITS_CUDA = 2, OPC_BITS = 3 };
  *   fill          count, seed, stream          (f: a, b)
  *   dropout       n, c, p, cnhw, seed, stream  (f: the drop probability)
  */
-#define OPC_DIMS 7
+#define OPC_DIMS 10
 typedef int64_t opc_shape[OPC_DIMS];
 
 typedef struct opc_row {

@@ -671,6 +671,73 @@ MK(conv_k_neg, inc_conv2d_create(F.a, 4, INT_MIN, 1, 1, &l))
 MK(conv_s0, inc_conv2d_create(F.a, 4, 3, 0, 1, &l))
 MK(conv_s_neg, inc_conv2d_create(F.a, 4, 3, -1, 1, &l))
 MK(conv_p_neg, inc_conv2d_create(F.a, 4, 3, 1, -1, &l))
+/* A valid descriptor (4 filters 1x7, stride (2, 1), padding (0, 3), no
+ * bias), one field of which a row spoils. */
+static inc_conv2d_desc desc_ok(void)
+{
+  inc_conv2d_desc d;
+  memset(&d, 0, sizeof d);
+  d.size = sizeof d;
+  d.out_channels = 4;
+  d.kernel_h = 1;
+  d.kernel_w = 7;
+  d.stride_h = 2;
+  d.stride_w = 1;
+  d.pad_h = 0;
+  d.pad_w = 3;
+  d.bias = 0;
+  return d;
+}
+#define MKD(fn, stmt)                                                                         \
+  R(fn)                                                                                       \
+  {                                                                                           \
+    inc_conv2d_desc d = desc_ok();                                                            \
+    stmt;                                                                                     \
+    inc_layer *l = SENT;                                                                      \
+    inc_status s_ = inc_conv2d_create_desc(F.a, &d, &l);                                      \
+    return layer_out(s_, l);                                                                  \
+  }
+R(cd_null_ctx)
+{
+  inc_conv2d_desc d = desc_ok();
+  inc_layer *l = SENT;
+  inc_status s_ = inc_conv2d_create_desc(NULL, &d, &l);
+  return layer_out(s_, l);
+}
+R(cd_null_out)
+{
+  inc_conv2d_desc d = desc_ok();
+  return inc_conv2d_create_desc(F.a, &d, NULL);
+}
+MK(cd_null_desc, inc_conv2d_create_desc(F.a, NULL, &l))
+MKD(cd_size0, d.size = 0)
+MKD(cd_size_small, d.size = sizeof d - sizeof(int))
+MKD(cd_size_huge, d.size = (size_t)-1)
+MKD(cd_oc0, d.out_channels = 0)
+MKD(cd_kh0, d.kernel_h = 0)
+MKD(cd_kw_neg, d.kernel_w = -7)
+MKD(cd_sh0, d.stride_h = 0)
+MKD(cd_sw_min, d.stride_w = INT_MIN)
+MKD(cd_ph_neg, d.pad_h = -1)
+MKD(cd_pw_neg, d.pad_w = -3)
+MKD(cd_bias2, d.bias = 2)
+MKD(cd_bias_neg, d.bias = -1)
+/* a caller of a later version: a larger struct whose field beyond 0.4's is
+ * not at its default */
+R(cd_later_field)
+{
+  struct {
+    inc_conv2d_desc d;
+    int later;
+  } big;
+  memset(&big, 0, sizeof big);
+  big.d = desc_ok();
+  big.d.size = sizeof big;
+  big.later = 1;
+  inc_layer *l = SENT;
+  inc_status s_ = inc_conv2d_create_desc(F.a, &big.d, &l);
+  return layer_out(s_, l);
+}
 MK(mp_null_ctx, inc_max_pool2d_create(NULL, 3, 1, 1, &l))
 R(mp_null_out) { return inc_max_pool2d_create(F.a, 3, 1, 1, NULL); }
 MK(mp_k0, inc_max_pool2d_create(F.a, 0, 1, 0, &l))
@@ -1386,6 +1453,22 @@ static const row ROWS[] = {
     {"inc_conv2d_create: stride 0", conv_s0, INV, -1, CA},
     {"inc_conv2d_create: stride -1", conv_s_neg, INV, -1, CA},
     {"inc_conv2d_create: padding -1", conv_p_neg, INV, -1, CA},
+    {"inc_conv2d_create_desc: ctx NULL", cd_null_ctx, INV, -1, NONE},
+    {"inc_conv2d_create_desc: out NULL", cd_null_out, INV, -1, CA},
+    {"inc_conv2d_create_desc: desc NULL", cd_null_desc, INV, -1, CA},
+    {"inc_conv2d_create_desc: size 0", cd_size0, INV, -1, CA},
+    {"inc_conv2d_create_desc: size below 0.4's", cd_size_small, INV, -1, CA},
+    {"inc_conv2d_create_desc: size SIZE_MAX", cd_size_huge, INV, -1, CA},
+    {"inc_conv2d_create_desc: out_channels 0", cd_oc0, INV, -1, CA},
+    {"inc_conv2d_create_desc: kernel_h 0", cd_kh0, INV, -1, CA},
+    {"inc_conv2d_create_desc: kernel_w -7", cd_kw_neg, INV, -1, CA},
+    {"inc_conv2d_create_desc: stride_h 0", cd_sh0, INV, -1, CA},
+    {"inc_conv2d_create_desc: stride_w INT_MIN", cd_sw_min, INV, -1, CA},
+    {"inc_conv2d_create_desc: pad_h -1", cd_ph_neg, INV, -1, CA},
+    {"inc_conv2d_create_desc: pad_w -3", cd_pw_neg, INV, -1, CA},
+    {"inc_conv2d_create_desc: bias 2", cd_bias2, INV, -1, CA},
+    {"inc_conv2d_create_desc: bias -1", cd_bias_neg, INV, -1, CA},
+    {"inc_conv2d_create_desc: a later version's field set", cd_later_field, INV, -1, CA},
     {"inc_max_pool2d_create: ctx NULL", mp_null_ctx, INV, -1, NONE},
     {"inc_max_pool2d_create: out NULL", mp_null_out, INV, -1, CA},
     {"inc_max_pool2d_create: kernel 0", mp_k0, INV, -1, CA},

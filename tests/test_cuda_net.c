@@ -1,8 +1,9 @@
 /*
  * test_cuda_net.c — the CUDA backend through the public API: the context,
- * the module loader, GoogLeNet forward/backward/step and a short training
- * run against the CPU backend, a net of residual blocks (every layout
- * case of the sum) against the CPU backend, saving and exporting (ONNX) through the
+ * the module loader, GoogLeNet forward/backward/step, a net of rectangular
+ * convolutions with and without bias and a short training run against the
+ * CPU backend, a net of residual blocks (every layout case of the sum)
+ * against the CPU backend, saving and exporting (ONNX) through the
  * host, and (on the emulated runtime) the misuse
  * the emulator must catch.
  *
@@ -532,6 +533,88 @@ static inc_status host_verror(inc_context *ctx, inc_status s, const char *fmt, v
   return s;
 }
 static int host_no_fault(void) { return 0; }
+/* Rectangular convolutions and convolutions without bias on both backends:
+ * a 1x1 without bias (input as its col matrix), 1x7 p(0,3) and 7x1 p(3,0)
+ * (the "same" paths), 3x1 s(2,1) p(1,0) without bias and 1x3 s(1,2),
+ * through both output layouts; forward, every gradient, one SGD step. */
+START_TEST(test_cuda_rect_net)
+{
+  enum { N = 3, C = 3, H = 12, W = 10, CLASSES = 4 };
+  static const int g[5][8] = {/* oc, kh, kw, sh, sw, ph, pw, bias */
+                              {6, 1, 1, 1, 1, 0, 0, 0}, {5, 1, 7, 1, 1, 0, 3, 1},
+                              {5, 7, 1, 1, 1, 3, 0, 0}, {4, 3, 1, 2, 1, 1, 0, 0},
+                              {4, 1, 3, 1, 2, 0, 1, 1}};
+  inc_context *ctx[2] = {cpu, gpu};
+  inc_layer *net[2] = {NULL, NULL};
+  inc_tensor *x[2] = {NULL, NULL}, *dl[2] = {NULL, NULL};
+  const inc_tensor *y[2], *dx[2];
+  float loss[2];
+  int64_t xdims[4] = {N, C, H, W}, ldims[2] = {N, CLASSES};
+  int32_t labels[N] = {0, 3, 2};
+  float xh[N * C * H * W];
+  tu_fill(xh, N * C * H * W, 91, -1, 1);
+  for (int b = 0; b < 2; b++) {
+    inc_layer *l;
+    INC_CK(ctx[b], inc_context_set_seed(ctx[b], 17));
+    INC_CK(ctx[b], inc_sequential_create(ctx[b], &net[b]));
+    for (int i = 0; i < 5; i++) {
+      inc_conv2d_desc d;
+      memset(&d, 0, sizeof d);
+      d.size = sizeof d;
+      d.out_channels = g[i][0];
+      d.kernel_h = g[i][1];
+      d.kernel_w = g[i][2];
+      d.stride_h = g[i][3];
+      d.stride_w = g[i][4];
+      d.pad_h = g[i][5];
+      d.pad_w = g[i][6];
+      d.bias = g[i][7];
+      INC_CK(ctx[b], inc_conv2d_create_desc(ctx[b], &d, &l));
+      INC_CK(ctx[b], inc_sequential_append(net[b], l));
+      INC_CK(ctx[b], inc_relu_create(ctx[b], &l));
+      INC_CK(ctx[b], inc_sequential_append(net[b], l));
+    }
+    INC_CK(ctx[b], inc_global_avg_pool2d_create(ctx[b], &l));
+    INC_CK(ctx[b], inc_sequential_append(net[b], l));
+    INC_CK(ctx[b], inc_flatten_create(ctx[b], &l));
+    INC_CK(ctx[b], inc_sequential_append(net[b], l));
+    INC_CK(ctx[b], inc_dense_create(ctx[b], CLASSES, &l));
+    INC_CK(ctx[b], inc_sequential_append(net[b], l));
+    x[b] = tu_tensor(ctx[b], 4, xdims, xh);
+    dl[b] = tu_tensor(ctx[b], 2, ldims, NULL);
+    INC_CK(ctx[b], inc_layer_forward(net[b], x[b], 1, &y[b]));
+    INC_CK(ctx[b], inc_softmax_cross_entropy(ctx[b], y[b], labels, &loss[b], dl[b], NULL));
+    INC_CK(ctx[b], inc_layer_backward(net[b], dl[b], &dx[b]));
+  }
+  int np = inc_layer_param_count(net[0]);
+  ck_assert_int_eq(np, 5 + 2 + 2); /* weights, the two biases, the dense pair */
+  net_check(y[1], y[0], NET_VALUES, "logits");
+  net_check(dx[1], dx[0], NET_GRADS, "input gradient");
+  for (int i = 0; i < np; i++) {
+    const char *name;
+    inc_tensor *gr[2];
+    INC_CK(cpu, inc_layer_param(net[0], i, &name, NULL, &gr[0]));
+    INC_CK(gpu, inc_layer_param(net[1], i, NULL, NULL, &gr[1]));
+    char what[128];
+    snprintf(what, sizeof what, "gradient of %s", name);
+    net_check(gr[1], gr[0], NET_VALUES, what);
+  }
+  for (int b = 0; b < 2; b++) {
+    inc_optimizer *opt = NULL;
+    INC_CK(ctx[b], inc_sgd_create(ctx[b], 0.1f, 0.9f, 1e-4f, &opt));
+    INC_CK(ctx[b], inc_optimizer_step(opt, net[b]));
+    inc_optimizer_destroy(opt);
+    INC_CK(ctx[b], inc_layer_forward(net[b], x[b], 0, &y[b]));
+  }
+  net_check(y[1], y[0], NET_VALUES, "logits after the step");
+  INC_CK(gpu, inc_context_synchronize(gpu));
+  for (int b = 0; b < 2; b++) {
+    inc_tensor_destroy(x[b]);
+    inc_tensor_destroy(dl[b]);
+    inc_layer_destroy(net[b]);
+  }
+}
+END_TEST
 
 /* The module refuses a core of another interface version, or whose
  * structures differ, and explains why; it accepts the right one. */
@@ -698,6 +781,7 @@ Suite *inc_test_suite_cuda_net(void)
   tcase_add_checked_fixture(net, net_setup, net_teardown);
   tcase_set_timeout(net, 600); /* the emulated device under ASan */
   tcase_add_test(net, test_cuda_googlenet);
+  tcase_add_test(net, test_cuda_rect_net);
   tcase_add_test(net, test_cuda_train);
   suite_add_tcase(s, net);
   if (kind == 2) {

@@ -6,9 +6,10 @@
  * test saying so.
  *
  * test_alloc_failures: a representative scenario — a context, a small net
- * of every layer kind (conv, batch norm, relu, max and average pooling, an
- * Inception block, a residual block (identity + scaled conv), global
- * average pooling, flatten, dropout, dense), tensors, two training
+ * of every layer kind (conv, batch norm, relu, a rectangular conv and a conv
+ * without bias made from descriptors, max and average pooling, an Inception
+ * block, a residual block (identity + scaled conv), global average pooling,
+ * flatten, dropout, dense), tensors, two training
  * steps with SGD (momentum, weight decay), parameter names, a summary, a
  * checkpoint save, metadata, a checkpoint load into an unbound net and a
  * load into the bound one, an inference forward — is run once to count its
@@ -207,9 +208,10 @@ static int blob_eq(const blob *a, const blob *b)
 /* ------------------------------------------------------------------------ */
 
 enum { K_CONV, K_BN, K_RELU, K_MAXPOOL, K_AVGPOOL, K_INCEPTION, K_GAP, K_FLATTEN, K_DENSE,
-       K_DROPOUT, K_RESIDUAL };
-static const int NET_KINDS[] = {K_CONV,    K_BN,    K_RELU, K_MAXPOOL, K_INCEPTION, K_RESIDUAL,
-                                K_AVGPOOL, K_GAP,   K_FLATTEN, K_DROPOUT, K_DENSE};
+       K_DROPOUT, K_RESIDUAL, K_RECT, K_NOBIAS };
+static const int NET_KINDS[] = {K_CONV,      K_BN,       K_RELU,    K_RECT,    K_NOBIAS,
+                                K_MAXPOOL,   K_INCEPTION, K_RESIDUAL, K_AVGPOOL, K_GAP,
+                                K_FLATTEN,   K_DROPOUT,  K_DENSE};
 #define NET_LEN ((int)(sizeof NET_KINDS / sizeof NET_KINDS[0]))
 static const int64_t XD[4] = {2, 2, 8, 8}, LD[2] = {2, 3};
 static const int32_t LABELS[2] = {2, 0};
@@ -290,6 +292,17 @@ static inc_status st_make(sc *s, const step *st)
   inc_layer *l = (inc_layer *)s;
   inc_context *c = s->ctx;
   inc_status r = INC_ERR_INVALID_ARGUMENT;
+  /* 1x3 p(0,1) with a bias; 3x1 p(1,0) without */
+  const int nobias = NET_KINDS[st->idx] == K_NOBIAS;
+  inc_conv2d_desc d;
+  memset(&d, 0, sizeof d);
+  d.size = sizeof d;
+  d.out_channels = 4;
+  d.kernel_h = d.stride_h = d.stride_w = 1;
+  d.kernel_w = 3;
+  d.pad_w = 1;
+  d.bias = !nobias;
+  if (nobias) d.kernel_h = 3, d.kernel_w = 1, d.pad_h = 1, d.pad_w = 0;
   switch (NET_KINDS[st->idx]) {
   case K_CONV: r = inc_conv2d_create(c, 4, 3, 1, 1, &l); break;
   case K_BN: r = inc_batch_norm2d_create(c, 1e-5f, 0.1f, &l); break;
@@ -302,6 +315,8 @@ static inc_status st_make(sc *s, const step *st)
   case K_FLATTEN: r = inc_flatten_create(c, &l); break;
   case K_DENSE: r = inc_dense_create(c, 3, &l); break;
   case K_DROPOUT: r = inc_dropout_create(c, 0.5f, &l); break;
+  case K_RECT:
+  case K_NOBIAS: r = inc_conv2d_create_desc(c, &d, &l); break;
   }
   if (r != INC_OK) ck_assert_msg(l == NULL, "layer constructor: *out not NULL on failure");
   s->pending = l;
@@ -401,7 +416,7 @@ static inc_status st_infer(sc *s, const step *st)
   return r;
 }
 
-#define MAX_STEPS 80
+#define MAX_STEPS 96
 static step STEPS[MAX_STEPS];
 static int NSTEPS;
 

@@ -33,34 +33,54 @@ static float *falloc(int64_t n)
   return p;
 }
 
-static inc__window win(int64_t n, int64_t c, int64_t h, int64_t w, int k, int s, int p)
+/* The window (N, C, H, W) with kernel, stride and padding per axis: kernel
+ * kh x kw, strides sh, sw, paddings ph, pw. */
+static inc__window win_hw(int64_t n, int64_t c, int64_t h, int64_t w, int kh, int kw, int sh,
+                          int sw, int ph, int pw)
 {
   inc__window g;
   g.n = n;
   g.c = c;
   g.h = h;
   g.w = w;
-  g.k = k;
-  g.s = s;
-  g.p = p;
-  g.oh = nv_out(h, k, s, p);
-  g.ow = nv_out(w, k, s, p);
+  g.kh = kh;
+  g.kw = kw;
+  g.sh = sh;
+  g.sw = sw;
+  g.ph = ph;
+  g.pw = pw;
+  g.oh = nv_out(h, kh, sh, ph);
+  g.ow = nv_out(w, kw, sw, pw);
   return g;
 }
 
-/* Geometries (N, C, H, W, K, S, P): square and not, stride 1..3, padding 0
- * up to beyond the kernel, kernels larger and smaller than the stride. */
-static const int geos[][7] = {
-    {2, 3, 7, 5, 3, 1, 1}, {1, 2, 9, 11, 3, 2, 0}, {2, 2, 9, 11, 7, 2, 3}, {3, 1, 7, 5, 2, 3, 0},
-    {1, 3, 5, 7, 5, 1, 2}, {2, 2, 8, 6, 4, 2, 1},  {1, 1, 1, 1, 1, 1, 0},  {2, 3, 7, 5, 1, 2, 0},
-    {1, 2, 6, 9, 3, 3, 2}, {2, 1, 4, 4, 5, 1, 2},  {1, 2, 3, 3, 3, 1, 4},  {3, 2, 10, 3, 3, 2, 1},
+/* A square window: kernel k, stride s, padding p on both axes. */
+static inc__window win(int64_t n, int64_t c, int64_t h, int64_t w, int k, int s, int p)
+{
+  return win_hw(n, c, h, w, k, k, s, s, p, p);
+}
+
+/* Geometries (N, C, H, W, KH, KW, SH, SW, PH, PW): square and not, stride
+ * 1..3, padding 0 up to beyond the kernel, kernels larger and smaller than
+ * the stride; rectangular kernels (1x7 p(0,3), 7x1 p(3,0), 3x1, 1x3
+ * s(2,1)), strides and paddings that differ between the axes. */
+static const int geos[][10] = {
+    {2, 3, 7, 5, 3, 3, 1, 1, 1, 1}, {1, 2, 9, 11, 3, 3, 2, 2, 0, 0},
+    {2, 2, 9, 11, 7, 7, 2, 2, 3, 3}, {3, 1, 7, 5, 2, 2, 3, 3, 0, 0},
+    {1, 3, 5, 7, 5, 5, 1, 1, 2, 2}, {2, 2, 8, 6, 4, 4, 2, 2, 1, 1},
+    {1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, {2, 3, 7, 5, 1, 1, 2, 2, 0, 0},
+    {1, 2, 6, 9, 3, 3, 3, 3, 2, 2}, {2, 1, 4, 4, 5, 5, 1, 1, 2, 2},
+    {1, 2, 3, 3, 3, 3, 1, 1, 4, 4}, {3, 2, 10, 3, 3, 3, 2, 2, 1, 1},
+    {2, 3, 7, 9, 1, 7, 1, 1, 0, 3}, {2, 3, 9, 7, 7, 1, 1, 1, 3, 0},
+    {1, 2, 6, 5, 3, 1, 1, 1, 1, 0}, {2, 2, 9, 11, 1, 3, 2, 1, 0, 1},
+    {3, 2, 10, 7, 3, 5, 1, 2, 0, 2}, {1, 3, 4, 9, 2, 5, 1, 3, 3, 0},
 };
 #define NGEOS ((int)(sizeof geos / sizeof geos[0]))
 
 static inc__window geo_win(int i)
 {
   const int *q = geos[i];
-  return win(q[0], q[1], q[2], q[3], q[4], q[5], q[6]);
+  return win_hw(q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9]);
 }
 
 /* ---- convolution helpers ---------------------------------------------------------- */
@@ -71,7 +91,7 @@ START_TEST(test_im2col_col2im_adjoint)
 {
   for (int gi = 0; gi < NGEOS; gi++) {
     inc__window g = geo_win(gi);
-    int64_t nx = g.n * g.c * g.h * g.w, ncol = g.c * g.k * g.k * g.n * g.oh * g.ow;
+    int64_t nx = g.n * g.c * g.h * g.w, ncol = g.c * g.kh * g.kw * g.n * g.oh * g.ow;
     float *x = falloc(nx), *cv = falloc(ncol), *col = falloc(ncol), *dx = falloc(nx);
     tu_fill(x, nx, 1 + (uint64_t)gi, -1.0f, 1.0f);
     tu_fill(cv, ncol, 100 + (uint64_t)gi, -1.0f, 1.0f);
@@ -167,11 +187,15 @@ START_TEST(test_window_range)
 }
 END_TEST
 
-/* Pool geometries for the adjoint check: (N, C, H, W, K, S, P) with P <= K/2
- * (PyTorch's rule). */
-static const int pgeos[][7] = {
-    {2, 2, 7, 5, 3, 1, 1}, {1, 3, 9, 11, 3, 2, 1}, {2, 2, 7, 5, 2, 2, 0}, {1, 2, 9, 11, 2, 1, 1},
-    {2, 1, 9, 11, 5, 2, 2}, {1, 2, 6, 4, 3, 3, 0}, {1, 1, 1, 1, 1, 1, 0}, {2, 2, 3, 8, 3, 2, 1},
+/* Pool geometries for the adjoint check: (N, C, H, W, KH, KW, SH, SW, PH,
+ * PW) with padding <= kernel/2 on each axis (PyTorch's rule). */
+static const int pgeos[][10] = {
+    {2, 2, 7, 5, 3, 3, 1, 1, 1, 1}, {1, 3, 9, 11, 3, 3, 2, 2, 1, 1},
+    {2, 2, 7, 5, 2, 2, 2, 2, 0, 0}, {1, 2, 9, 11, 2, 2, 1, 1, 1, 1},
+    {2, 1, 9, 11, 5, 5, 2, 2, 2, 2}, {1, 2, 6, 4, 3, 3, 3, 3, 0, 0},
+    {1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, {2, 2, 3, 8, 3, 3, 2, 2, 1, 1},
+    {2, 2, 7, 9, 1, 3, 1, 1, 0, 1}, {1, 3, 9, 11, 3, 2, 2, 1, 1, 1},
+    {2, 2, 8, 9, 5, 3, 2, 3, 2, 1},
 };
 #define NPGEOS ((int)(sizeof pgeos / sizeof pgeos[0]))
 
@@ -242,7 +266,7 @@ START_TEST(test_avgpool_divisor)
    * the op table) */
   for (int gi = 0; gi < NPGEOS; gi++) {
     const int *q = pgeos[gi];
-    inc__window g = win(q[0], q[1], q[2], q[3], q[4], q[5], q[6]);
+    inc__window g = win_hw(q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9]);
     int64_t nx = g.n * g.c * g.h * g.w, ny = g.n * g.c * g.oh * g.ow;
     float *x = falloc(nx), *y = falloc(ny), *d = falloc(ny), *dx = falloc(nx);
     tu_fill(x, nx, 40 + (uint64_t)gi, -1.0f, 1.0f);

@@ -1,9 +1,10 @@
 /*
  * test_layers.c — every leaf layer kind against a float64 reference.
  *
- * For each case (conv2d in all its paths, max/avg/global-average pooling,
- * ReLU, flatten, dense, identity; batch 1 and 3; odd sizes 7x5 and 9x11; stride 2,
- * padding, kernels larger and smaller than the stride):
+ * For each case (conv2d in all its paths, also with rectangular kernels,
+ * strides and paddings per axis and without bias; max/avg/global-average
+ * pooling, ReLU, flatten, dense, identity; batch 1 and 3; odd sizes 7x5 and
+ * 9x11; stride 2, padding, kernels larger and smaller than the stride):
  *   - the output shape and the parameter names and shapes;
  *   - forward against the naive float64 reference of tests/naive.h
  *     (inference and training forwards must agree bit for bit);
@@ -37,7 +38,20 @@ typedef struct lcase {
   int64_t in[4];
 } lcase;
 
+/* A conv2d made by inc_conv2d_create_desc: its lcase's k, s, p are along H,
+ * these along W, and nobias says it has no bias. */
+typedef struct lrect {
+  int kw, sw, pw, nobias;
+} lrect;
+typedef struct rcase {
+  lcase c;
+  lrect r;
+} rcase;
+
 #define IMG(n, c, h, w) 4, { n, c, h, w }
+/* a conv2d through its descriptor: (kh, sh, ph), (kw, sw, pw) per axis */
+#define RCONV(what, oc, kh, kw, sh, sw, ph, pw, bias, n, c, h, w)                             \
+  {{what, K_CONV, oc, kh, sh, ph, IMG(n, c, h, w)}, {kw, sw, pw, !(bias)}}
 
 static const lcase cases[] = {
     /* conv2d: 1x1 stride 1 skips im2col (N = 1: no axis swap either) */
@@ -96,6 +110,23 @@ static const lcase cases[] = {
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
+/* conv2d through its descriptor: rectangular kernels (Inception v3's
+ * factorised 7x7 and 3x3), strides and paddings per axis, convolutions
+ * without bias (the 1x1 ones skip im2col) */
+static const rcase rect_cases[] = {
+    RCONV("conv 1x7 p(0,3) N=3", 3, 1, 7, 1, 1, 0, 3, 1, 3, 2, 7, 9),
+    RCONV("conv 7x1 p(3,0) N=1", 3, 7, 1, 1, 1, 3, 0, 1, 1, 2, 9, 7),
+    RCONV("conv 3x1 p(1,0) N=3", 2, 3, 1, 1, 1, 1, 0, 1, 3, 3, 7, 5),
+    RCONV("conv 1x3 s(2,1) p(0,1)", 2, 1, 3, 2, 1, 0, 1, 1, 3, 2, 9, 11),
+    RCONV("conv 3x5 s(1,2) p(0,2)", 2, 3, 5, 1, 2, 0, 2, 1, 1, 3, 7, 9),
+    RCONV("conv 3x3 p1 no bias N=3", 4, 3, 3, 1, 1, 1, 1, 0, 3, 3, 7, 5),
+    RCONV("conv 1x1 no bias N=3", 3, 1, 1, 1, 1, 0, 0, 0, 3, 4, 5, 7),
+    RCONV("conv 1x1 no bias N=1", 3, 1, 1, 1, 1, 0, 0, 0, 1, 4, 5, 7),
+    RCONV("conv 1x7 p(0,3) no bias", 3, 1, 7, 1, 1, 0, 3, 0, 3, 2, 5, 9),
+    RCONV("conv 5x3 s(2,3) p(2,0) no bias", 2, 5, 3, 2, 3, 2, 0, 0, 3, 2, 9, 11),
+};
+#define NRECT ((int)(sizeof rect_cases / sizeof rect_cases[0]))
+
 static const char *kind_name(int kind)
 {
   static const char *names[] = {"conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
@@ -103,11 +134,41 @@ static const char *kind_name(int kind)
   return names[kind];
 }
 
-static inc_layer *make_layer(inc_context *ctx, const lcase *c)
+/* The window of a conv case per axis (r: NULL for a square one). */
+static nv_win conv_win(const lcase *c, const lrect *r)
+{
+  if (!r) return nv_square(c->k, c->s, c->p);
+  nv_win q = {{c->k, r->kw}, {c->s, r->sw}, {c->p, r->pw}};
+  return q;
+}
+
+/* A conv case through inc_conv2d_create_desc. */
+static inc_status make_conv_desc(inc_context *ctx, const lcase *c, const lrect *r,
+                                 inc_layer **out)
+{
+  const nv_win q = conv_win(c, r);
+  inc_conv2d_desc d;
+  memset(&d, 0, sizeof d);
+  d.size = sizeof d;
+  d.out_channels = c->oc;
+  d.kernel_h = q.k[0];
+  d.kernel_w = q.k[1];
+  d.stride_h = q.s[0];
+  d.stride_w = q.s[1];
+  d.pad_h = q.p[0];
+  d.pad_w = q.p[1];
+  d.bias = !r->nobias;
+  return inc_conv2d_create_desc(ctx, &d, out);
+}
+
+static inc_layer *make_layer(inc_context *ctx, const lcase *c, const lrect *r)
 {
   inc_layer *l = NULL;
   switch (c->kind) {
-  case K_CONV: INC_CK(ctx, inc_conv2d_create(ctx, c->oc, c->k, c->s, c->p, &l)); break;
+  case K_CONV:
+    if (r) INC_CK(ctx, make_conv_desc(ctx, c, r, &l));
+    else INC_CK(ctx, inc_conv2d_create(ctx, c->oc, c->k, c->s, c->p, &l));
+    break;
   case K_MAXP: INC_CK(ctx, inc_max_pool2d_create(ctx, c->k, c->s, c->p, &l)); break;
   case K_AVGP: INC_CK(ctx, inc_avg_pool2d_create(ctx, c->k, c->s, c->p, &l)); break;
   case K_GAP: INC_CK(ctx, inc_global_avg_pool2d_create(ctx, &l)); break;
@@ -123,15 +184,22 @@ static inc_layer *make_layer(inc_context *ctx, const lcase *c)
 static int stride_of(const lcase *c) { return c->s ? c->s : c->k; }
 
 /* The output shape the reference expects. */
-static int ref_shape(const lcase *c, int64_t *od)
+static int ref_shape(const lcase *c, const lrect *r, int64_t *od)
 {
   const int64_t *d = c->in;
   switch (c->kind) {
-  case K_CONV:
+  case K_CONV: {
+    const nv_win q = conv_win(c, r);
+    od[0] = d[0];
+    od[1] = c->oc;
+    od[2] = nv_out(d[2], q.k[0], q.s[0], q.p[0]);
+    od[3] = nv_out(d[3], q.k[1], q.s[1], q.p[1]);
+    return 4;
+  }
   case K_MAXP:
   case K_AVGP:
     od[0] = d[0];
-    od[1] = c->kind == K_CONV ? c->oc : d[1];
+    od[1] = d[1];
     od[2] = nv_out(d[2], c->k, stride_of(c), c->p);
     od[3] = nv_out(d[3], c->k, stride_of(c), c->p);
     return 4;
@@ -158,16 +226,17 @@ static int ref_shape(const lcase *c, int64_t *od)
 /* Everything the float64 loss needs. */
 typedef struct refstate {
   const lcase *c;
+  const lrect *rect;
   double *x, *w, *b, *y, *r;
   int64_t ny;
 } refstate;
 
-static void ref_forward(const lcase *c, double *y, const double *x, const double *w,
-                        const double *b)
+static void ref_forward(const lcase *c, const lrect *r, double *y, const double *x,
+                        const double *w, const double *b)
 {
   const int64_t *d = c->in;
   switch (c->kind) {
-  case K_CONV: nv_conv2d(y, x, w, b, d[0], d[1], d[2], d[3], c->oc, c->k, c->s, c->p); break;
+  case K_CONV: nv_conv2d_win(y, x, w, b, d[0], d[1], d[2], d[3], c->oc, conv_win(c, r)); break;
   case K_MAXP:
     nv_maxpool(y, NULL, x, d[0], d[1], d[2], d[3], c->k, stride_of(c), c->p, NULL, 0);
     break;
@@ -183,7 +252,7 @@ static void ref_forward(const lcase *c, double *y, const double *x, const double
 static double ref_loss(void *state)
 {
   refstate *st = (refstate *)state;
-  ref_forward(st->c, st->y, st->x, st->w, st->b);
+  ref_forward(st->c, st->rect, st->y, st->x, st->w, st->b);
   return nv_dot(st->y, st->r, st->ny);
 }
 
@@ -237,19 +306,20 @@ static int is_linear(int kind)
          kind == K_ID;
 }
 
-START_TEST(test_layer_case)
+/* One case: c, and r for a conv2d made through its descriptor (else NULL);
+ * seed tells the cases' data apart. */
+static void run_case(const lcase *c, const lrect *r, int seed)
 {
-  const lcase *c = &cases[_i];
   const char *what = c->what;
   inc_context *ctx = tu_cpu();
-  inc_layer *l = make_layer(ctx, c);
+  inc_layer *l = make_layer(ctx, c, r);
   ck_assert_str_eq(inc_layer_kind(l), kind_name(c->kind));
 
   /* shapes and binding */
   int ondim = 0;
   int64_t od[INC_MAX_DIMS], rd[INC_MAX_DIMS];
   INC_CK(ctx, inc_layer_infer_shape(l, c->ndim, c->in, &ondim, od));
-  int rndim = ref_shape(c, rd);
+  int rndim = ref_shape(c, r, rd);
   ck_assert_int_eq(ondim, rndim);
   for (int i = 0; i < ondim; i++)
     ck_assert_msg(od[i] == rd[i], "%s: output dim %d is %lld, expected %lld", what, i,
@@ -257,17 +327,20 @@ START_TEST(test_layer_case)
   ck_assert_int_eq(inc_layer_is_bound(l), 1);
   int64_t nx = nv_numel(c->ndim, c->in), ny = nv_numel(ondim, od);
 
-  /* parameters: known random values */
+  /* parameters: known random values (a conv without bias has its weight
+   * only) */
   int has_params = c->kind == K_CONV || c->kind == K_DENSE;
-  ck_assert_int_eq(inc_layer_param_count(l), has_params ? 2 : 0);
+  const int np = has_params ? 2 - (r && r->nobias) : 0;
+  ck_assert_int_eq(inc_layer_param_count(l), np);
   inc_tensor *pv[2] = {NULL, NULL}, *pg[2] = {NULL, NULL};
   float *pf[2] = {NULL, NULL};
   double *pd[2] = {NULL, NULL};
   int64_t pn[2] = {0, 0};
   if (has_params) {
-    int64_t wd[4] = {c->oc, c->in[1], c->k, c->k};
+    const nv_win q = conv_win(c, r);
+    int64_t wd[4] = {c->oc, c->in[1], q.k[0], q.k[1]};
     int wndim = c->kind == K_CONV ? 4 : 2;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < np; i++) {
       const char *name = NULL;
       INC_CK(ctx, inc_layer_param(l, i, &name, &pv[i], &pg[i]));
       ck_assert_str_eq(name, i == 0 ? "weight" : "bias");
@@ -282,7 +355,7 @@ START_TEST(test_layer_case)
       }
       pf[i] = (float *)malloc((size_t)pn[i] * sizeof(float));
       ck_assert_ptr_nonnull(pf[i]);
-      tu_fill(pf[i], pn[i], 100 + 10 * (uint64_t)_i + (uint64_t)i, -0.5f, 0.5f);
+      tu_fill(pf[i], pn[i], 100 + 10 * (uint64_t)seed + (uint64_t)i, -0.5f, 0.5f);
       INC_CK(ctx, inc_tensor_copy_from_host(pv[i], pf[i], pn[i]));
       pd[i] = nv_to_double(pf[i], pn[i]);
     }
@@ -292,8 +365,8 @@ START_TEST(test_layer_case)
   float *xf = (float *)malloc((size_t)nx * sizeof(float));
   float *rf = (float *)malloc((size_t)ny * sizeof(float));
   ck_assert(xf && rf);
-  nv_distinct(xf, nx, 7 + (uint64_t)_i, 1.0f);
-  tu_fill(rf, ny, 900 + (uint64_t)_i, -1.0f, 1.0f);
+  nv_distinct(xf, nx, 7 + (uint64_t)seed, 1.0f);
+  tu_fill(rf, ny, 900 + (uint64_t)seed, -1.0f, 1.0f);
   inc_tensor *x = tu_tensor(ctx, c->ndim, c->in, xf);
   inc_tensor *dy = tu_tensor(ctx, ondim, od, rf);
 
@@ -307,10 +380,10 @@ START_TEST(test_layer_case)
   float *y1 = tu_host(y);
   ck_assert_msg(!memcmp(y0, y1, (size_t)ny * sizeof(float)),
                 "%s: inference and training forwards differ", what);
-  refstate st = {c, nv_to_double(xf, nx), pd[0], pd[1], NULL, nv_to_double(rf, ny), ny};
+  refstate st = {c, r, nv_to_double(xf, nx), pd[0], pd[1], NULL, nv_to_double(rf, ny), ny};
   st.y = (double *)malloc((size_t)ny * sizeof(double));
   ck_assert_ptr_nonnull(st.y);
-  ref_forward(c, st.y, st.x, st.w, st.b);
+  ref_forward(c, r, st.y, st.x, st.w, st.b);
   nv_note(0, nv_check(y1, st.y, ny, 1e-5, 1e-4, what, "y"));
 
   /* backward against float64 central differences */
@@ -320,14 +393,14 @@ START_TEST(test_layer_case)
   for (int i = 0; i < c->ndim; i++) ck_assert_int_eq(inc_tensor_dim(dx, i), c->in[i]);
   float *dxf = tu_host(dx);
   float *gf[2] = {NULL, NULL};
-  for (int i = 0; i < 2 && has_params; i++) gf[i] = tu_host(pg[i]);
+  for (int i = 0; i < np; i++) gf[i] = tu_host(pg[i]);
 
   const double eps = 1e-6;
   double *g = (double *)malloc((size_t)(nx > 2000 ? nx : 2000) * sizeof(double));
   ck_assert_ptr_nonnull(g);
   nv_fd(g, st.x, nx, eps, ref_loss, &st);
   nv_note(1, nv_check(dxf, g, nx, 1e-4, 1e-3, what, "dx"));
-  for (int i = 0; i < 2 && has_params; i++) {
+  for (int i = 0; i < np; i++) {
     ck_assert(pn[i] <= 2000);
     nv_fd(g, pd[i], pn[i], eps, ref_loss, &st);
     nv_note(1, nv_check(gf[i], g, pn[i], 1e-4, 1e-3, what, i ? "dbias" : "dweight"));
@@ -337,7 +410,7 @@ START_TEST(test_layer_case)
   INC_CK(ctx, inc_layer_backward(l, dy, &dx));
   float *dx2 = tu_host(dx);
   ck_assert_msg(!memcmp(dx2, dxf, (size_t)nx * sizeof(float)), "%s: dx changed", what);
-  for (int i = 0; i < 2 && has_params; i++) {
+  for (int i = 0; i < np; i++) {
     float *again = tu_host(pg[i]);
     ck_assert_msg(!memcmp(again, gf[i], (size_t)pn[i] * sizeof(float)),
                   "%s: parameter gradient %d accumulated or changed on a second backward",
@@ -348,7 +421,7 @@ START_TEST(test_layer_case)
   /* float32 differences of the library itself, for the linear layers */
   if (is_linear(c->kind)) {
     nv_note(2, lib_fd(l, x, x, xf, nx, rf, ny, dxf, what, "x"));
-    for (int i = 0; i < 2 && has_params; i++)
+    for (int i = 0; i < np; i++)
       nv_note(2, lib_fd(l, x, pv[i], pf[i], pn[i], rf, ny, gf[i], what, i ? "bias" : "weight"));
   }
   nv_case_done();
@@ -372,6 +445,17 @@ START_TEST(test_layer_case)
   inc_tensor_destroy(dy);
   inc_layer_destroy(l);
   inc_context_destroy(ctx);
+}
+
+START_TEST(test_layer_case)
+{
+  run_case(&cases[_i], NULL, _i);
+}
+END_TEST
+
+START_TEST(test_rect_conv_case)
+{
+  run_case(&rect_cases[_i].c, &rect_cases[_i].r, NCASES + _i);
 }
 END_TEST
 
@@ -583,6 +667,7 @@ Suite *inc_test_suite_layers(void)
   TCase *tc = tcase_create("leaf");
   tcase_set_timeout(tc, 60);
   tcase_add_loop_test(tc, test_layer_case, 0, NCASES);
+  tcase_add_loop_test(tc, test_rect_conv_case, 0, NRECT);
   tcase_add_test(tc, test_maxpool_ties);
   tcase_add_test(tc, test_pool_padding_semantics);
   tcase_add_test(tc, test_relu_at_zero);

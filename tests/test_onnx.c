@@ -7,7 +7,8 @@
  * initializers, which must equal inc_layer_param: the same names in the same
  * order, shapes and float32 bits. For an Inception block, the D2L GoogLeNet
  * and a subtree of it, plus the smaller cases (a model that starts with a
- * dense layer, one without parameters), the refusals (unbound, empty
+ * dense layer, one without parameters, rectangular convolutions with and
+ * without bias: windows per axis, a Conv without B), the refusals (unbound, empty
  * container, layers that do not fit, bad paths) and the atomic write.
  * Numerical agreement with ONNX Runtime is tests/python/test_onnx.py's part
  * (make check-onnx).
@@ -499,6 +500,28 @@ static void check_window(const node *n, int k, int s, int p)
   check_ints(n, "pads", p, 4);
 }
 
+/* An ints attribute of exactly the count values v. */
+static void check_ints_of(const node *n, const char *name, const int64_t *v, int count)
+{
+  const attr *a = find_attr(n, name);
+  ck_assert_msg(a != NULL, "node %s has no %s", n->name, name);
+  ck_assert_int_eq(a->type, 7);
+  ck_assert_int_eq(a->nints, count);
+  for (int i = 0; i < count; i++)
+    ck_assert_msg(a->ints[i] == v[i], "node %s: %s[%d] is %lld, expected %lld", n->name, name,
+                  i, (long long)a->ints[i], (long long)v[i]);
+}
+
+/* A window per axis: kernel (kh, kw), strides (sh, sw), pads [ph, pw, ph,
+ * pw] (ONNX: the begins of H and W, then their ends). */
+static void check_window_hw(const node *n, int kh, int kw, int sh, int sw, int ph, int pw)
+{
+  const int64_t k[2] = {kh, kw}, st[2] = {sh, sw}, p[4] = {ph, pw, ph, pw};
+  check_ints_of(n, "kernel_shape", k, 2);
+  check_ints_of(n, "strides", st, 2);
+  check_ints_of(n, "pads", p, 4);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -845,6 +868,65 @@ START_TEST(test_residual)
 }
 END_TEST
 
+/* Convolutions made from descriptors: a window per axis in kernel_shape,
+ * strides and pads, and a convolution without bias a Conv of (X, W) only. */
+START_TEST(test_rect_convs)
+{
+  inc_context *ctx = tu_cpu();
+  static const int g[3][8] = {/* oc, kh, kw, sh, sw, ph, pw, bias */
+                              {4, 1, 7, 1, 1, 0, 3, 0},
+                              {5, 7, 1, 1, 1, 3, 0, 1},
+                              {3, 3, 1, 2, 1, 1, 0, 0}};
+  inc_layer *net;
+  INC_CK(ctx, inc_sequential_create(ctx, &net));
+  for (int i = 0; i < 3; i++) {
+    inc_conv2d_desc d;
+    memset(&d, 0, sizeof d);
+    d.size = sizeof d;
+    d.out_channels = g[i][0];
+    d.kernel_h = g[i][1];
+    d.kernel_w = g[i][2];
+    d.stride_h = g[i][3];
+    d.stride_w = g[i][4];
+    d.pad_h = g[i][5];
+    d.pad_w = g[i][6];
+    d.bias = g[i][7];
+    ADD(net, inc_conv2d_create_desc(ctx, &d, &l_));
+    ADD(net, inc_relu_create(ctx, &l_));
+  }
+  ADD(net, inc_global_avg_pool2d_create(ctx, &l_));
+  ADD(net, inc_flatten_create(ctx, &l_));
+  ADD(net, inc_dense_create(ctx, 2, &l_));
+  const int64_t in[4] = {2, 3, 9, 8};
+  bind(ctx, net, 4, in);
+  INC_CK(ctx, inc_layer_export_onnx(net, path_in("rect.onnx")));
+  model md;
+  read_model(path_in("rect.onnx"), &md);
+  const char *ops[] = {"Conv", "Relu", "Conv", "Relu", "Conv", "Relu", "GlobalAveragePool",
+                       "Flatten", "Gemm"};
+  check_graph(&md, ops, 9);
+  check_params(ctx, net, &md); /* 0.weight, 2.weight, 2.bias, 4.weight, 8.weight, 8.bias */
+  ck_assert_int_eq(md.ninits, 6);
+  static const char *const names[3] = {"0", "2", "4"};
+  for (int i = 0; i < 3; i++) {
+    const node *c = find_node(&md, names[i]);
+    char w[16], b[16];
+    snprintf(w, sizeof w, "%s.weight", names[i]);
+    snprintf(b, sizeof b, "%s.bias", names[i]);
+    ck_assert_int_eq(c->nin, 2 + g[i][7]);
+    ck_assert_str_eq(c->in[1], w);
+    if (g[i][7]) ck_assert_str_eq(c->in[2], b);
+    check_window_hw(c, g[i][1], g[i][2], g[i][3], g[i][4], g[i][5], g[i][6]);
+  }
+  const char *in_dims[] = {"N", "3", "H", "W"}, *out_dims[] = {"N", "2"};
+  check_dims(&md.in[0], in_dims, 4);
+  check_dims(&md.out[0], out_dims, 2);
+  free_model(&md);
+  inc_layer_destroy(net);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_refusals)
 {
   inc_context *ctx = tu_cpu();
@@ -923,6 +1005,7 @@ Suite *inc_test_suite_onnx(void)
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_inception_block);
   tcase_add_test(tc, test_entry_shapes);
+  tcase_add_test(tc, test_rect_convs);
   tcase_add_test(tc, test_refusals);
   tcase_add_test(tc, test_residual);
   suite_add_tcase(s, tc);

@@ -3,7 +3,9 @@
  * unbound models (one of residual blocks), checkpoints with optimizer state and metadata, and the
  * reader's refusals (truncated, malformed, mismatched files), after which
  * the model must be unchanged; a checkpoint written by libinception 0.2.0
- * loads, and is written again byte for byte.
+ * loads, and is written again byte for byte; rectangular convolutions and
+ * convolutions without bias (which own "weight" alone) round trip, and a
+ * file of the other variant is refused.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +187,119 @@ START_TEST(test_roundtrip_residual)
   inc_tensor_destroy(dl);
   inc_layer_destroy(a);
   inc_layer_destroy(b);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
+/* conv 1x7 p(0,3) without bias -> relu -> conv 7x1 p(3,0) (bias as given)
+ * -> conv 3x1 s(2,1) p(1,0) without bias -> gap -> flatten -> dense 2; bound
+ * to 3 input channels when bind. */
+static inc_layer *rect_net(inc_context *ctx, int mid_bias, int bind)
+{
+  static const int g[3][7] = {{4, 1, 7, 1, 1, 0, 3}, {5, 7, 1, 1, 1, 3, 0}, {3, 3, 1, 2, 1, 1, 0}};
+  const int bias[3] = {0, mid_bias, 0};
+  inc_layer *seq, *l;
+  INC_CK(ctx, inc_sequential_create(ctx, &seq));
+  for (int i = 0; i < 3; i++) {
+    inc_conv2d_desc d;
+    memset(&d, 0, sizeof d);
+    d.size = sizeof d;
+    d.out_channels = g[i][0];
+    d.kernel_h = g[i][1];
+    d.kernel_w = g[i][2];
+    d.stride_h = g[i][3];
+    d.stride_w = g[i][4];
+    d.pad_h = g[i][5];
+    d.pad_w = g[i][6];
+    d.bias = bias[i];
+    INC_CK(ctx, inc_conv2d_create_desc(ctx, &d, &l));
+    INC_CK(ctx, inc_sequential_append(seq, l));
+    if (i == 0) {
+      INC_CK(ctx, inc_relu_create(ctx, &l));
+      INC_CK(ctx, inc_sequential_append(seq, l));
+    }
+  }
+  INC_CK(ctx, inc_global_avg_pool2d_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(seq, l));
+  INC_CK(ctx, inc_flatten_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(seq, l));
+  INC_CK(ctx, inc_dense_create(ctx, 2, &l));
+  INC_CK(ctx, inc_sequential_append(seq, l));
+  if (bind) {
+    int64_t in[4] = {1, 3, 9, 9}, od[8];
+    int on;
+    INC_CK(ctx, inc_layer_infer_shape(seq, 4, in, &on, od));
+  }
+  return seq;
+}
+
+START_TEST(test_roundtrip_rect_nobias)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *a = rect_net(ctx, 1, 1), *b = rect_net(ctx, 1, 0);
+  const char *path = tmp_path("rect.safetensors");
+  INC_CK(ctx, inc_layer_save(a, path));
+  /* the file holds the tensors the layers declare: no bias for 0 and 3 */
+  char err[256];
+  fx_file *f = fx_read(path, err, sizeof err);
+  ck_assert_msg(f != NULL, "%s", err);
+  ck_assert_int_eq(f->count, 6);
+  static const char *const names[6] = {"0.weight", "2.weight", "2.bias",
+                                       "3.weight", "6.weight", "6.bias"};
+  static const int64_t wshape[3][4] = {{4, 3, 1, 7}, {5, 4, 7, 1}, {3, 5, 3, 1}};
+  static const int conv_weight[3] = {0, 1, 3}; /* names[] of the convolutions' weights */
+  for (int i = 0; i < 6; i++) ck_assert_msg(fx_get(f, names[i]) != NULL, "no %s", names[i]);
+  for (int i = 0; i < 3; i++) {
+    const fx_tensor *t = fx_get(f, names[conv_weight[i]]);
+    ck_assert_int_eq(t->ndim, 4);
+    for (int d = 0; d < 4; d++) ck_assert_int_eq(t->dims[d], wshape[i][d]);
+  }
+  ck_assert_ptr_null(fx_get(f, "0.bias"));
+  ck_assert_ptr_null(fx_get(f, "3.bias"));
+  fx_free(f);
+  /* into an unbound model: it binds from the weights' shapes */
+  INC_CK(ctx, inc_layer_load(b, path));
+  ck_assert_int_eq(inc_layer_is_bound(b), 1);
+  ck_assert_int_eq(inc_layer_param_count(b), 6);
+  int64_t na, nb;
+  float *pa = all_params(ctx, a, &na), *pb = all_params(ctx, b, &nb);
+  ck_assert_int_eq(na, nb);
+  ck_assert(memcmp(pa, pb, (size_t)na * sizeof(float)) == 0);
+  int64_t in[4] = {2, 3, 11, 8};
+  float xh[2 * 3 * 11 * 8];
+  tu_fill(xh, 2 * 3 * 11 * 8, 19, -1, 1);
+  inc_tensor *x = tu_tensor(ctx, 4, in, xh);
+  const inc_tensor *ya, *yb;
+  INC_CK(ctx, inc_layer_forward(a, x, 0, &ya));
+  float *ha = tu_host(ya);
+  INC_CK(ctx, inc_layer_forward(b, x, 0, &yb));
+  float *hb = tu_host(yb);
+  ck_assert(memcmp(ha, hb, 4 * sizeof(float)) == 0);
+  /* the other variant: a file with 2.bias into a model without it, and the
+   * reverse; both refused, the model left as it was */
+  inc_layer *c = rect_net(ctx, 0, 1);
+  int64_t nc0, nc1;
+  float *c0 = all_params(ctx, c, &nc0);
+  ck_assert_int_eq(inc_layer_load(c, path), INC_ERR_SHAPE);
+  ck_assert_msg(strstr(inc_context_last_error(ctx), "\"2.bias\" that the model lacks") != NULL,
+                "%s", inc_context_last_error(ctx));
+  float *c1 = all_params(ctx, c, &nc1);
+  ck_assert(nc0 == nc1 && memcmp(c0, c1, (size_t)nc0 * sizeof(float)) == 0);
+  const char *path2 = tmp_path("rect-nobias.safetensors");
+  INC_CK(ctx, inc_layer_save(c, path2));
+  ck_assert_int_eq(inc_layer_load(a, path2), INC_ERR_SHAPE);
+  ck_assert_msg(strstr(inc_context_last_error(ctx), "no tensor \"2.bias\"") != NULL, "%s",
+                inc_context_last_error(ctx));
+  free(pb);
+  pb = all_params(ctx, a, &nb);
+  ck_assert(memcmp(pa, pb, (size_t)na * sizeof(float)) == 0);
+  unlink(path);
+  unlink(path2);
+  free(pa); free(pb); free(ha); free(hb); free(c0); free(c1);
+  inc_tensor_destroy(x);
+  inc_layer_destroy(a);
+  inc_layer_destroy(b);
+  inc_layer_destroy(c);
   inc_context_destroy(ctx);
 }
 END_TEST
@@ -496,6 +611,7 @@ Suite *inc_test_suite_persist(void)
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_roundtrip_unbound);
   tcase_add_test(tc, test_roundtrip_residual);
+  tcase_add_test(tc, test_roundtrip_rect_nobias);
   tcase_add_test(tc, test_mismatch_leaves_model_unchanged);
   tcase_add_test(tc, test_malformed_files);
   tcase_add_test(tc, test_checkpoint_optimizer);

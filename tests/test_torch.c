@@ -10,6 +10,9 @@
  * |got - ref| <= atol + rtol*|ref|:
  *   - conv2d (9 cases), max_pool2d and avg_pool2d (7 each), dense (2):
  *     y, dx and the parameter gradients;
+ *   - conv2d made by inc_conv2d_create_desc (8 cases: 1x7 p(0,3), 7x1
+ *     p(3,0), 3x1, 1x3 s(2,1), 5x3 s(2,3) p(2,0), and three without bias):
+ *     y, dx, dweight and (with a bias) dbias;
  *   - softmax cross-entropy: loss and dlogits;
  *   - softmax cross-entropy with label smoothing (cross_entropy's
  *     label_smoothing, 8 cases: eps 0 to 1, K 1 to 17, N 1 to 16, large
@@ -200,7 +203,8 @@ static void check_out_shape(const char *file, const inc_layer *l, inc_context *c
 }
 
 /* A layer with a forward/backward fixture: x, y, dy, dx and, when with_params,
- * weight, bias, dweight, dbias. */
+ * weight, dweight and, when the fixture has them (a layer with a bias),
+ * bias, dbias. */
 static void run_layer_case(const char *file, inc_layer *l, inc_context *ctx, fx_file *f,
                            int with_params)
 {
@@ -211,10 +215,11 @@ static void run_layer_case(const char *file, inc_layer *l, inc_context *ctx, fx_
   const fx_tensor *x = need(f, file, "x"), *y = need(f, file, "y");
   const fx_tensor *dy = need(f, file, "dy"), *dx = need(f, file, "dx");
   check_out_shape(file, l, ctx, x, y);
+  const int bias = with_params && fx_get(f, "bias") != NULL;
   if (with_params) {
-    ck_assert_int_eq(inc_layer_param_count(l), 2);
+    ck_assert_int_eq(inc_layer_param_count(l), 1 + bias);
     set_param(ctx, l, "weight", need(f, file, "weight"));
-    set_param(ctx, l, "bias", need(f, file, "bias"));
+    if (bias) set_param(ctx, l, "bias", need(f, file, "bias"));
   } else {
     ck_assert_int_eq(inc_layer_param_count(l), 0);
   }
@@ -227,9 +232,11 @@ static void run_layer_case(const char *file, inc_layer *l, inc_context *ctx, fx_
   if (with_params) {
     inc_tensor *gw = NULL, *gb = NULL;
     param_by_name(ctx, l, "weight", NULL, &gw);
-    param_by_name(ctx, l, "bias", NULL, &gb);
     compare_tensor(&r, "dweight", gw, need(f, file, "dweight"), TOL_ATOL, TOL_RTOL);
-    compare_tensor(&r, "dbias", gb, need(f, file, "dbias"), TOL_ATOL, TOL_RTOL);
+    if (bias) {
+      param_by_name(ctx, l, "bias", NULL, &gb);
+      compare_tensor(&r, "dbias", gb, need(f, file, "dbias"), TOL_ATOL, TOL_RTOL);
+    }
   }
   report_print(&r);
   inc_tensor_destroy(xt);
@@ -239,6 +246,7 @@ static void run_layer_case(const char *file, inc_layer *l, inc_context *ctx, fx_
 /* ---- single layers ------------------------------------------------------ */
 
 #define N_CONV 9
+#define N_CONV_RECT 8
 #define N_POOL 7
 #define N_DENSE 2
 #define N_RESNET_A 2 /* resnet_a_io_<i> */
@@ -257,6 +265,41 @@ START_TEST(conv2d_case)
   inc_context *ctx = tu_cpu();
   inc_layer *l = NULL;
   INC_CK(ctx, inc_conv2d_create(ctx, (int)w->dims[0], k, s, p, &l));
+  run_layer_case(file, l, ctx, f, 1);
+  inc_layer_destroy(l);
+  inc_context_destroy(ctx);
+  fx_free(f);
+}
+END_TEST
+
+/* conv2d_rect_<i>: through inc_conv2d_create_desc, the window per axis and
+ * the bias from the metadata */
+START_TEST(conv2d_rect_case)
+{
+  char file[64];
+  snprintf(file, sizeof file, "conv2d_rect_%d.safetensors", _i);
+  fx_file *f = open_fixture(file);
+  ck_assert_str_eq(fx_meta(f, "op"), "conv2d");
+  const fx_tensor *w = need(f, file, "weight");
+  ck_assert_int_eq(w->ndim, 4);
+  inc_conv2d_desc d;
+  memset(&d, 0, sizeof d);
+  d.size = sizeof d;
+  d.out_channels = (int)w->dims[0];
+  d.kernel_h = meta_int(f, file, "kernel_h");
+  d.kernel_w = meta_int(f, file, "kernel_w");
+  d.stride_h = meta_int(f, file, "stride_h");
+  d.stride_w = meta_int(f, file, "stride_w");
+  d.pad_h = meta_int(f, file, "pad_h");
+  d.pad_w = meta_int(f, file, "pad_w");
+  d.bias = meta_int(f, file, "bias");
+  ck_assert_int_eq(w->dims[2], d.kernel_h);
+  ck_assert_int_eq(w->dims[3], d.kernel_w);
+  ck_assert_int_eq(fx_get(f, "bias") != NULL, d.bias);
+  inc_context *ctx = tu_cpu();
+  inc_layer *l = NULL;
+  INC_CK(ctx, inc_conv2d_create_desc(ctx, &d, &l));
+  ck_assert_str_eq(inc_layer_kind(l), "conv2d");
   run_layer_case(file, l, ctx, f, 1);
   inc_layer_destroy(l);
   inc_context_destroy(ctx);
@@ -317,7 +360,7 @@ START_TEST(case_counts)
 {
   static const struct { const char *op; int n; } k[] = {
       {"conv2d", N_CONV}, {"max_pool2d", N_POOL}, {"avg_pool2d", N_POOL}, {"dense", N_DENSE},
-      {"resnet_a_io", N_RESNET_A}};
+      {"resnet_a_io", N_RESNET_A}, {"conv2d_rect", N_CONV_RECT}};
   for (size_t j = 0; j < sizeof k / sizeof k[0]; j++) {
     char path[256];
     snprintf(path, sizeof path, "%s/%s_%d.safetensors", INC_FIXTURE_DIR, k[j].op, k[j].n);
@@ -827,6 +870,7 @@ Suite *inc_test_suite_torch(void)
   TCase *tc = tcase_create("layers");
   tcase_set_timeout(tc, 60);
   tcase_add_loop_test(tc, conv2d_case, 0, N_CONV);
+  tcase_add_loop_test(tc, conv2d_rect_case, 0, N_CONV_RECT);
   tcase_add_loop_test(tc, max_pool_case, 0, N_POOL);
   tcase_add_loop_test(tc, avg_pool_case, 0, N_POOL);
   tcase_add_loop_test(tc, dense_case, 0, N_DENSE);

@@ -71,7 +71,7 @@ else:
         np = None  # type: ignore[assignment]
 
 __all__ = [
-    "InceptionError", "Context", "Tensor", "Layer", "SGD",
+    "InceptionError", "Context", "Tensor", "Layer", "SGD", "Conv2dDesc",
     "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "relu", "flatten",
     "dense", "sequential", "concat", "inception", "googlenet", "batch_norm2d", "googlenet_bn",
     "dropout", "identity", "residual",
@@ -90,6 +90,8 @@ ArrayLike = Union["np.ndarray", Sequence[Any], float]
 ShapeLike = Sequence[int]
 #: A backend: "auto", "cpu", "cuda" (any case) or its number (BACKEND_*).
 BackendLike = Union[str, int]
+#: A window setting: one int for both axes, or (along H, along W).
+IntPair = Union[int, Tuple[int, int]]
 #: A file path, as os.fsencode accepts it.
 PathType = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 _T = TypeVar("_T")
@@ -133,6 +135,14 @@ class _Optimizer(ctypes.Structure):
     """struct inc_optimizer (opaque)."""
 
 
+class Conv2dDesc(ctypes.Structure):
+    """struct inc_conv2d_desc (since 0.4), the settings inc_conv2d_create_desc
+    reads; conv2d() fills one. size must be ctypes.sizeof(Conv2dDesc)."""
+    _fields_ = [("size", c_size_t), ("out_channels", c_int), ("kernel_h", c_int),
+                ("kernel_w", c_int), ("stride_h", c_int), ("stride_w", c_int),
+                ("pad_h", c_int), ("pad_w", c_int), ("bias", c_int)]
+
+
 ContextP = POINTER(_Context)
 TensorP = POINTER(_Tensor)
 LayerP = POINTER(_Layer)
@@ -171,6 +181,7 @@ _SIGNATURES = {
     "inc_tensor_reshape": (_status, [TensorP, c_int, _P(c_int64)]),
     # layers
     "inc_conv2d_create": (_status, [ContextP, c_int, c_int, c_int, c_int, _P(LayerP)]),
+    "inc_conv2d_create_desc": (_status, [ContextP, _P(Conv2dDesc), _P(LayerP)]),
     "inc_max_pool2d_create": (_status, [ContextP, c_int, c_int, c_int, _P(LayerP)]),
     "inc_avg_pool2d_create": (_status, [ContextP, c_int, c_int, c_int, _P(LayerP)]),
     "inc_global_avg_pool2d_create": (_status, [ContextP, _P(LayerP)]),
@@ -951,12 +962,31 @@ def _make(ctx: Context, fn: Callable[..., int], call: str, *args: Union[int, flo
     return Layer(ctx, ptr)
 
 
-def conv2d(ctx: Context, out_channels: int, kernel: int, stride: int = 1,
-           padding: int = 0) -> Layer:
-    """2-D convolution with bias, weight (out, in, k, k); input channels bind
-    on the first call. Raises InceptionError for invalid arguments."""
-    return _make(ctx, _lib.inc_conv2d_create, "inc_conv2d_create",
-                 out_channels, kernel, stride, padding)
+def _pair(v: IntPair) -> Tuple[int, int]:
+    if isinstance(v, int):
+        return v, v
+    h, w = v
+    return int(h), int(w)
+
+
+def conv2d(ctx: Context, out_channels: int, kernel: IntPair, stride: IntPair = 1,
+           padding: IntPair = 0, bias: bool = True) -> Layer:
+    """2-D convolution, weight (out, in, kh, kw); input channels bind on the
+    first call. kernel, stride and padding are one int for both axes or a
+    pair (along H, along W), e.g. kernel=(1, 7), padding=(0, 3); bias=False
+    makes a convolution without bias (its only parameter is "weight").
+    Square settings with a bias use inc_conv2d_create, anything else
+    inc_conv2d_create_desc. Raises InceptionError for invalid arguments."""
+    k, s, p = _pair(kernel), _pair(stride), _pair(padding)
+    if bias and k[0] == k[1] and s[0] == s[1] and p[0] == p[1]:
+        return _make(ctx, _lib.inc_conv2d_create, "inc_conv2d_create",
+                     out_channels, k[0], s[0], p[0])
+    desc = Conv2dDesc(ctypes.sizeof(Conv2dDesc), out_channels, k[0], k[1], s[0], s[1],
+                      p[0], p[1], 1 if bias else 0)
+    ptr = LayerP()
+    _check(_lib.inc_conv2d_create_desc(ctx._p, byref(desc), byref(ptr)), ctx,
+           "inc_conv2d_create_desc")
+    return Layer(ctx, ptr)
 
 
 def max_pool2d(ctx: Context, kernel: int, stride: int = 0, padding: int = 0) -> Layer:

@@ -17,7 +17,8 @@
 #include "cpu.h"
 
 /* The output columns [*lo, *hi) of one kernel column kj whose input column
- * ow*s - p + kj lies inside [0, w); empty when *lo == *hi. */
+ * ow*s - p + kj lies inside [0, w) (s, p: the window's along W); empty when
+ * *lo == *hi. */
 static void valid_cols(int64_t kj, int64_t w, int64_t ow, int64_t s, int64_t p, int64_t *lo,
                        int64_t *hi)
 {
@@ -31,21 +32,22 @@ static void valid_cols(int64_t kj, int64_t w, int64_t ow, int64_t s, int64_t p, 
 }
 
 /* "Same" stride-1 windows (OH == H, OW == W: every kxk convolution of the
- * D2L GoogLeNet but the first) get a faster path: kernel offset (ki, kj) is
- * a shift of the whole plane by off = (ki-p)*W + (kj-p), so a col row of
- * image n is plane[t + off] over one run of t (outside it every position is
- * padding), with the positions whose column wrapped into a neighbouring row
- * masked to zero. colmask[kj*HW + t] is 1 where column t%W + kj - p lies in
+ * D2L GoogLeNet but the first, and Inception v3's 1x7 p(0,3) and 7x1
+ * p(3,0)) get a faster path: kernel offset (ki, kj) is a shift of the whole
+ * plane by off = (ki-ph)*W + (kj-pw), so a col row of image n is
+ * plane[t + off] over one run of t (outside it every position is padding),
+ * with the positions whose column wrapped into a neighbouring row masked
+ * to zero. colmask[kj*HW + t] is 1 where column t%W + kj - pw lies in
  * [0, W). NULL when the geometry is not of this kind or memory is short. */
 static int *same_s1_masks(const inc__window *g)
 {
-  if (g->s != 1 || g->oh != g->h || g->ow != g->w) return NULL;
-  const int64_t k = g->k, w = g->w, hw = g->h * g->w;
-  int *m = (int *)inc__malloc((size_t)(k * hw) * sizeof *m);
+  if (g->sh != 1 || g->sw != 1 || g->oh != g->h || g->ow != g->w) return NULL;
+  const int64_t kw = g->kw, w = g->w, hw = g->h * g->w;
+  int *m = (int *)inc__malloc((size_t)(kw * hw) * sizeof *m);
   if (!m) return NULL;
-  for (int64_t kj = 0; kj < k; kj++)
+  for (int64_t kj = 0; kj < kw; kj++)
     for (int64_t t = 0; t < hw; t++) {
-      const int64_t col = t % w + kj - g->p;
+      const int64_t col = t % w + kj - g->pw;
       m[kj * hw + t] = col >= 0 && col < w;
     }
   return m;
@@ -87,10 +89,11 @@ static void shift_run(int64_t off, int64_t hw, int64_t *lo, int64_t *hi)
 
 inc_status inc__cpu_im2col(float *col, const float *x, const inc__window *g, inc_context *ctx)
 {
-  /* col (C*K*K, N*OH*OW) <- x (N, C, H, W); one (col row, image) pair per
+  /* col (C*KH*KW, N*OH*OW) <- x (N, C, H, W); one (col row, image) pair per
    * iteration */
-  const int64_t k = g->k, kk = k * k, rows = g->c * kk, oh_n = g->oh, ow_n = g->ow;
-  const int64_t cols = g->n * oh_n * ow_n, h = g->h, w = g->w, s = g->s, p = g->p;
+  const int64_t kh = g->kh, kw = g->kw, kk = kh * kw, rows = g->c * kk, oh_n = g->oh;
+  const int64_t ow_n = g->ow, cols = g->n * oh_n * ow_n, h = g->h, w = g->w;
+  const int64_t sh = g->sh, sw = g->sw, ph = g->ph, pw = g->pw;
   const int64_t hw = h * w, ohw = oh_n * ow_n, items = rows * g->n;
   int *masks = same_s1_masks(g);
   if (masks && hw < 64) {
@@ -98,8 +101,8 @@ inc_status inc__cpu_im2col(float *col, const float *x, const inc__window *g, inc
      * for all the images */
 #pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, rows * cols))
     for (int64_t r = 0; r < rows; r++) {
-      const int64_t c = r / kk, ki = (r / k) % k, kj = r % k;
-      const int64_t off = (ki - p) * w + (kj - p);
+      const int64_t c = r / kk, ki = (r / kw) % kh, kj = r % kw;
+      const int64_t off = (ki - ph) * w + (kj - pw);
       const int *m = masks + kj * hw;
       int64_t lo, hi;
       shift_run(off, hw, &lo, &hi);
@@ -119,20 +122,20 @@ inc_status inc__cpu_im2col(float *col, const float *x, const inc__window *g, inc
   /* this thread's run of items, the indices stepped rather than divided */
   const int64_t nt = omp_get_num_threads(), me = omp_get_thread_num();
   const int64_t it0 = items * me / nt, it1 = items * (me + 1) / nt;
-  int64_t r = it0 / g->n, n = it0 % g->n, c = r / kk, ki = (r / k) % k, kj = r % k;
+  int64_t r = it0 / g->n, n = it0 % g->n, c = r / kk, ki = (r / kw) % kh, kj = r % kw;
   for (int64_t it = it0; it < it1; it++) {
     if (it > it0 && ++n == g->n) {
       n = 0;
       r++;
-      if (++kj == k) {
+      if (++kj == kw) {
         kj = 0;
-        if (++ki == k) ki = 0, c++;
+        if (++ki == kh) ki = 0, c++;
       }
     }
     const float *plane = x + (n * g->c + c) * hw;
     float *dst = col + r * cols + n * ohw;
     if (masks) {
-      const int64_t off = (ki - p) * w + (kj - p);
+      const int64_t off = (ki - ph) * w + (kj - pw);
       const int *m = masks + kj * hw;
       int64_t lo, hi;
       shift_run(off, hw, &lo, &hi);
@@ -145,24 +148,24 @@ inc_status inc__cpu_im2col(float *col, const float *x, const inc__window *g, inc
       continue;
     }
     int64_t lo, hi;
-    valid_cols(kj, w, ow_n, s, p, &lo, &hi);
+    valid_cols(kj, w, ow_n, sw, pw, &lo, &hi);
     for (int64_t oh = 0; oh < oh_n; oh++, dst += ow_n) {
-      const int64_t ih = oh * s - p + ki;
+      const int64_t ih = oh * sh - ph + ki;
       if (ih < 0 || ih >= h) {
         for (int64_t ow = 0; ow < ow_n; ow++) dst[ow] = 0.0f;
         continue;
       }
       const float *src = plane + ih * w;
-      const int64_t base = kj - p; /* input column of ow is base + ow*s */
+      const int64_t base = kj - pw; /* input column of ow is base + ow*sw */
       for (int64_t ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
-      if (s == 1) {
+      if (sw == 1) {
 #pragma omp simd
         for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[base + ow];
-      } else if (s == 2) {
+      } else if (sw == 2) {
 #pragma omp simd
         for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[base + 2 * ow];
       } else {
-        for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[base + ow * s];
+        for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[base + ow * sw];
       }
       for (int64_t ow = hi; ow < ow_n; ow++) dst[ow] = 0.0f;
     }
@@ -174,14 +177,15 @@ inc_status inc__cpu_im2col(float *col, const float *x, const inc__window *g, inc
 
 inc_status inc__cpu_col2im(float *dx, const float *col, const inc__window *g, inc_context *ctx)
 {
-  /* dx (N, C, H, W) <- col (C*K*K, N*OH*OW). One (n, c) plane per
+  /* dx (N, C, H, W) <- col (C*KH*KW, N*OH*OW). One (n, c) plane per
    * iteration: zeroed, then every kernel offset (ki, kj) in the body's
    * order adds its col row segment, so each pixel sums the same terms in
    * the same order as inc__k_col2im. (The "same" stride-1 path adds 0.0f at
    * masked positions: the running sum starts at +0 and can never be -0, so
    * that leaves it unchanged.) */
-  const int64_t k = g->k, oh_n = g->oh, ow_n = g->ow, cols = g->n * oh_n * ow_n;
-  const int64_t h = g->h, w = g->w, s = g->s, p = g->p, planes = g->n * g->c, hw = h * w;
+  const int64_t kh = g->kh, kw = g->kw, oh_n = g->oh, ow_n = g->ow, cols = g->n * oh_n * ow_n;
+  const int64_t h = g->h, w = g->w, sh = g->sh, sw = g->sw, ph = g->ph, pw = g->pw;
+  const int64_t planes = g->n * g->c, hw = h * w, k = inc__cpu_window_side(g);
   int *masks = same_s1_masks(g);
   if (masks && hw < 64) {
     /* small planes: one channel (all its images) per iteration, each kernel
@@ -191,10 +195,10 @@ inc_status inc__cpu_col2im(float *dx, const float *col, const inc__window *g, in
     for (int64_t c = 0; c < g->c; c++) {
       for (int64_t n = 0; n < g->n; n++)
         memset(dx + (n * g->c + c) * hw, 0, (size_t)hw * sizeof *dx);
-      for (int64_t ki = 0; ki < k; ki++)
-        for (int64_t kj = 0; kj < k; kj++) {
-          const float *src = col + ((c * k + ki) * k + kj) * cols;
-          const int64_t off = (ki - p) * w + (kj - p);
+      for (int64_t ki = 0; ki < kh; ki++)
+        for (int64_t kj = 0; kj < kw; kj++) {
+          const float *src = col + ((c * kh + ki) * kw + kj) * cols;
+          const int64_t off = (ki - ph) * w + (kj - pw);
           const int *m = masks + kj * hw;
           int64_t lo, hi;
           shift_run(off, hw, &lo, &hi);
@@ -217,11 +221,11 @@ inc_status inc__cpu_col2im(float *dx, const float *col, const inc__window *g, in
     if (nc > nc0 && ++c == g->c) c = 0, n++;
     float *plane = dx + nc * hw;
     memset(plane, 0, (size_t)hw * sizeof *plane);
-    for (int64_t ki = 0; ki < k; ki++)
-      for (int64_t kj = 0; kj < k; kj++) {
-        const float *src = col + ((c * k + ki) * k + kj) * cols + n * oh_n * ow_n;
+    for (int64_t ki = 0; ki < kh; ki++)
+      for (int64_t kj = 0; kj < kw; kj++) {
+        const float *src = col + ((c * kh + ki) * kw + kj) * cols + n * oh_n * ow_n;
         if (masks) {
-          const int64_t off = (ki - p) * w + (kj - p);
+          const int64_t off = (ki - ph) * w + (kj - pw);
           const int *m = masks + kj * hw;
           int64_t lo, hi;
           shift_run(off, hw, &lo, &hi);
@@ -232,18 +236,18 @@ inc_status inc__cpu_col2im(float *dx, const float *col, const inc__window *g, in
           continue;
         }
         int64_t lo, hi;
-        valid_cols(kj, w, ow_n, s, p, &lo, &hi);
-        const int64_t base = kj - p;
+        valid_cols(kj, w, ow_n, sw, pw, &lo, &hi);
+        const int64_t base = kj - pw;
         for (int64_t oh = 0; oh < oh_n; oh++) {
-          const int64_t ih = oh * s - p + ki;
+          const int64_t ih = oh * sh - ph + ki;
           if (ih < 0 || ih >= h) continue;
           float *drow = plane + ih * w;
           const float *srow = src + oh * ow_n;
-          if (s == 1) {
+          if (sw == 1) {
 #pragma omp simd
             for (int64_t ow = lo; ow < hi; ow++) drow[base + ow] += srow[ow];
           } else {
-            for (int64_t ow = lo; ow < hi; ow++) drow[base + ow * s] += srow[ow];
+            for (int64_t ow = lo; ow < hi; ow++) drow[base + ow * sw] += srow[ow];
           }
         }
       }

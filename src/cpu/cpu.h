@@ -23,6 +23,11 @@
  * forking a team costs more than it saves, else the context's count. */
 int inc__cpu_threads(const inc_context *ctx, int64_t work);
 
+/* The kernel side that the window loops' work estimates count (for
+ * inc__cpu_threads): the mean of the window's height and width, which is
+ * k for a square window. */
+static inline int64_t inc__cpu_window_side(const inc__window *g) { return (g->kh + g->kw) / 2; }
+
 /* The ops of the registry (src/ops.h): inc_status inc__cpu_<op>(params),
  * one family per file (conv.c, elementwise.c, pool.c, loss.c, sgd.c,
  * fill.c, dropout.c; gemm in backend.c), gathered by name into the table of backend.c. */

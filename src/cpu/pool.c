@@ -18,11 +18,11 @@
 static void maxpool_scalar(float *yr, int32_t *ar, const float *plane, const inc__window *g,
                            int64_t oh, int64_t a, int64_t b)
 {
-  const int64_t h0 = oh * g->s - g->p;
-  const int64_t i0 = h0 < 0 ? 0 : h0, i1 = h0 + g->k > g->h ? g->h : h0 + g->k;
+  const int64_t h0 = oh * g->sh - g->ph;
+  const int64_t i0 = h0 < 0 ? 0 : h0, i1 = h0 + g->kh > g->h ? g->h : h0 + g->kh;
   for (int64_t ow = a; ow < b; ow++) {
-    const int64_t w0 = ow * g->s - g->p;
-    const int64_t j0 = w0 < 0 ? 0 : w0, j1 = w0 + g->k > g->w ? g->w : w0 + g->k;
+    const int64_t w0 = ow * g->sw - g->pw;
+    const int64_t j0 = w0 < 0 ? 0 : w0, j1 = w0 + g->kw > g->w ? g->w : w0 + g->kw;
     float best = -INFINITY;
     int64_t besti = -1;
     for (int64_t i = i0; i < i1; i++)
@@ -133,11 +133,11 @@ __attribute__((target("avx512f"))) static void maxpool_lanes_avx512(float *y, in
   float *ob = buf + h * w * POOL_LANES, *ab = ob + ohw * POOL_LANES;
   lanes_in(buf, x, h * w, h * w);
   for (int64_t oh = 0; oh < g->oh; oh++) {
-    const int64_t h0 = oh * g->s - g->p;
-    const int64_t i0 = h0 < 0 ? 0 : h0, i1 = h0 + g->k > h ? h : h0 + g->k;
+    const int64_t h0 = oh * g->sh - g->ph;
+    const int64_t i0 = h0 < 0 ? 0 : h0, i1 = h0 + g->kh > h ? h : h0 + g->kh;
     for (int64_t ow = 0; ow < g->ow; ow++) {
-      const int64_t w0 = ow * g->s - g->p;
-      const int64_t j0 = w0 < 0 ? 0 : w0, j1 = w0 + g->k > w ? w : w0 + g->k;
+      const int64_t w0 = ow * g->sw - g->pw;
+      const int64_t j0 = w0 < 0 ? 0 : w0, j1 = w0 + g->kw > w ? w : w0 + g->kw;
       const int64_t o = oh * g->ow + ow;
       __m512 best = _mm512_set1_ps(-INFINITY); /* no valid element: the body's -inf, -1 */
       __m512i bi = _mm512_set1_epi32(-1);
@@ -169,11 +169,11 @@ __attribute__((target("avx2"))) static void maxpool_lanes_avx2(float *y, int32_t
   const int64_t h = g->h, w = g->w, ohw = g->oh * g->ow;
   pool_interleave(buf, x, h * w);
   for (int64_t oh = 0; oh < g->oh; oh++) {
-    const int64_t h0 = oh * g->s - g->p;
-    const int64_t i0 = h0 < 0 ? 0 : h0, i1 = h0 + g->k > h ? h : h0 + g->k;
+    const int64_t h0 = oh * g->sh - g->ph;
+    const int64_t i0 = h0 < 0 ? 0 : h0, i1 = h0 + g->kh > h ? h : h0 + g->kh;
     for (int64_t ow = 0; ow < g->ow; ow++) {
-      const int64_t w0 = ow * g->s - g->p;
-      const int64_t j0 = w0 < 0 ? 0 : w0, j1 = w0 + g->k > w ? w : w0 + g->k;
+      const int64_t w0 = ow * g->sw - g->pw;
+      const int64_t j0 = w0 < 0 ? 0 : w0, j1 = w0 + g->kw > w ? w : w0 + g->kw;
       float yb[POOL_LANES];
       int32_t ab[POOL_LANES];
       if (i0 >= i1 || j0 >= j1) {
@@ -222,7 +222,7 @@ static int pool_isa(void) { return 0; }
 
 /* "Same" stride-1 pooling (OH == H, OW == W: the 3x3 s1 p1 pool of every
  * Inception block): window offset (ki, kj) is a shift of the plane by
- * off = (ki-p)*W + (kj-p), so one offset at a time is a vectorized pass
+ * off = (ki-ph)*W + (kj-pw), so one offset at a time is a vectorized pass
  * over the plane, masked to the positions where that offset is inside the
  * input. Offsets go in the body's order and each position applies the
  * body's rule, so values and argmax are the body's. Small planes are done
@@ -230,7 +230,7 @@ static int pool_isa(void) { return 0; }
  * are read only at masked positions). */
 typedef struct shift_pool {
   int64_t bp;    /* planes per run */
-  int *valid;    /* (K*K, bp*HW): offset (ki, kj) of output t is inside the input */
+  int *valid;    /* (KH*KW, bp*HW): offset (ki, kj) of output t is inside the input */
   int32_t *at;   /* (bp*HW): t's index within its plane */
 } shift_pool;
 
@@ -238,24 +238,24 @@ static int shift_pool_init(shift_pool *sp, const inc__window *g, int64_t planes)
 {
   sp->valid = NULL;
   sp->at = NULL;
-  if (g->s != 1 || g->oh != g->h || g->ow != g->w) return 0;
-  const int64_t k = g->k, h = g->h, w = g->w, hw = h * w;
+  if (g->sh != 1 || g->sw != 1 || g->oh != g->h || g->ow != g->w) return 0;
+  const int64_t kh = g->kh, kw = g->kw, h = g->h, w = g->w, hw = h * w;
   int64_t bp = 256 / hw;
   if (bp < 1) bp = 1;
   if (bp > planes) bp = planes;
   sp->bp = bp;
-  sp->valid = (int *)inc__malloc((size_t)(k * k * bp * hw) * sizeof *sp->valid);
+  sp->valid = (int *)inc__malloc((size_t)(kh * kw * bp * hw) * sizeof *sp->valid);
   sp->at = (int32_t *)inc__malloc((size_t)(bp * hw) * sizeof *sp->at);
   if (!sp->valid || !sp->at) {
     inc__free(sp->valid);
     inc__free(sp->at);
     return 0;
   }
-  for (int64_t ki = 0; ki < k; ki++)
-    for (int64_t kj = 0; kj < k; kj++)
+  for (int64_t ki = 0; ki < kh; ki++)
+    for (int64_t kj = 0; kj < kw; kj++)
       for (int64_t t = 0; t < bp * hw; t++) {
-        const int64_t q = t % hw, r = q / w + ki - g->p, c = q % w + kj - g->p;
-        sp->valid[(ki * k + kj) * bp * hw + t] = r >= 0 && r < h && c >= 0 && c < w;
+        const int64_t q = t % hw, r = q / w + ki - g->ph, c = q % w + kj - g->pw;
+        sp->valid[(ki * kw + kj) * bp * hw + t] = r >= 0 && r < h && c >= 0 && c < w;
       }
   for (int64_t t = 0; t < bp * hw; t++) sp->at[t] = (int32_t)(t % hw);
   return 1;
@@ -270,17 +270,18 @@ __attribute__((target_clones("avx512f", "avx2", "default")))
 static void maxpool_shift(float *y, int32_t *bi, const float *x, const inc__window *g,
                           const shift_pool *sp, int64_t nc, int64_t nb, int64_t planes)
 {
-  const int64_t k = g->k, w = g->w, hw = g->h * g->w, n = nb * hw, stride = sp->bp * hw;
+  const int64_t kh = g->kh, kw = g->kw, w = g->w, hw = g->h * g->w, n = nb * hw;
+  const int64_t stride = sp->bp * hw;
   const int64_t base = nc * hw, total = planes * hw;
   float *restrict yp = y + base;
   int32_t *restrict bp = bi;
   const float *restrict xp = x + base;
   const int32_t *restrict at = sp->at;
   for (int64_t t = 0; t < n; t++) yp[t] = -INFINITY, bp[t] = -1;
-  for (int64_t ki = 0; ki < k; ki++)
-    for (int64_t kj = 0; kj < k; kj++) {
-      const int64_t off = (ki - g->p) * w + (kj - g->p);
-      const int *restrict m = sp->valid + (ki * k + kj) * stride;
+  for (int64_t ki = 0; ki < kh; ki++)
+    for (int64_t kj = 0; kj < kw; kj++) {
+      const int64_t off = (ki - g->ph) * w + (kj - g->pw);
+      const int *restrict m = sp->valid + (ki * kw + kj) * stride;
       /* keep t + off inside the whole tensor; outside it every position is
        * padding of its own plane */
       int64_t lo = base + off < 0 ? -(base + off) : 0;
@@ -298,7 +299,7 @@ static void maxpool_shift(float *y, int32_t *bi, const float *x, const inc__wind
 }
 
 #if POOL_HAVE_LANES
-/* maxpool_shift with AVX-512: 16 outputs at a time, all K*K offsets applied
+/* maxpool_shift with AVX-512: 16 outputs at a time, all KH*KW offsets applied
  * in registers before one store. Loads are masked by the offset's validity
  * (a masked-off lane reads nothing), which also keeps them inside the
  * tensor. */
@@ -306,7 +307,8 @@ __attribute__((target("avx512f"))) static void maxpool_shift_avx512(
     float *y, int32_t *bi, const float *x, const inc__window *g, const shift_pool *sp,
     int64_t nc, int64_t nb)
 {
-  const int64_t k = g->k, w = g->w, hw = g->h * g->w, n = nb * hw, stride = sp->bp * hw;
+  const int64_t kh = g->kh, kw = g->kw, w = g->w, hw = g->h * g->w, n = nb * hw;
+  const int64_t stride = sp->bp * hw;
   const int64_t base = nc * hw;
   const __m512i zero = _mm512_setzero_si512(), none = _mm512_set1_epi32(-1);
   for (int64_t t0 = 0; t0 < n; t0 += 16) {
@@ -314,10 +316,10 @@ __attribute__((target("avx512f"))) static void maxpool_shift_avx512(
     const __m512i at = _mm512_maskz_loadu_epi32(tail, sp->at + t0);
     __m512 best = _mm512_set1_ps(-INFINITY);
     __m512i b = none;
-    for (int64_t ki = 0; ki < k; ki++)
-      for (int64_t kj = 0; kj < k; kj++) {
-        const int64_t off = (ki - g->p) * w + (kj - g->p);
-        const int *m = sp->valid + (ki * k + kj) * stride + t0;
+    for (int64_t ki = 0; ki < kh; ki++)
+      for (int64_t kj = 0; kj < kw; kj++) {
+        const int64_t off = (ki - g->ph) * w + (kj - g->pw);
+        const int *m = sp->valid + (ki * kw + kj) * stride + t0;
         const __mmask16 ok =
             _mm512_mask_cmpneq_epi32_mask(tail, _mm512_maskz_loadu_epi32(tail, m), zero);
         const __m512 v = _mm512_maskz_loadu_ps(ok, x + base + t0 + off);
@@ -343,7 +345,7 @@ inc_status inc__cpu_maxpool_fwd(float *y, int32_t *arg, const float *x, const in
   const int isa = pool_isa();
   shift_pool sp;
   if (shift_pool_init(&sp, g, planes)) {
-    const int threads = inc__cpu_threads(ctx, planes * ohw * g->k);
+    const int threads = inc__cpu_threads(ctx, planes * ohw * inc__cpu_window_side(g));
     /* inference: the argmax is only scratch, one run's worth per thread */
     int32_t *scratch =
         arg ? NULL : (int32_t *)inc__malloc((size_t)(threads * sp.bp * hw) * sizeof *scratch);
@@ -374,7 +376,7 @@ inc_status inc__cpu_maxpool_fwd(float *y, int32_t *arg, const float *x, const in
     inc__free(sp.at);
   }
   const int64_t blocks = isa ? planes / POOL_LANES : 0;
-  const int threads = inc__cpu_threads(ctx, planes * ohw * g->k);
+  const int threads = inc__cpu_threads(ctx, planes * ohw * inc__cpu_window_side(g));
   float *bufs = NULL;
   const int64_t per = (hw + 2 * ohw) * POOL_LANES; /* floats of scratch per thread */
   if (blocks) {
@@ -433,7 +435,8 @@ inc_status inc__cpu_maxpool_bwd(float *dx, const float *dy, const int32_t *arg,
 inc_status inc__cpu_avgpool_fwd(float *y, const float *x, const inc__window *g, inc_context *ctx)
 {
   const int64_t total = g->n * g->c * g->oh * g->ow;
-#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, total * g->k))
+#pragma omp parallel for schedule(static) \
+    num_threads(inc__cpu_threads(ctx, total * inc__cpu_window_side(g)))
   for (int64_t i = 0; i < total; i++) y[i] = inc__k_avgpool(x, i, g);
   return INC_OK;
 }

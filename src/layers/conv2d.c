@@ -1,9 +1,13 @@
 /*
- * conv2d.c — 2-D convolution, square kernel, with bias; weight (OC, C, K, K)
- * as in PyTorch. Binds the input channel count on first use.
+ * conv2d.c — 2-D convolution, kernel, stride and padding per axis (square
+ * or rectangular: Inception v3's 1x7 and 7x1), with or without a bias;
+ * weight (OC, C, KH, KW) as in PyTorch. Binds the input channel count on
+ * first use. A convolution without bias (the one before a batch norm)
+ * declares its weight only (its own table of declared tensors), passes a
+ * NULL bias to the output pass and computes no bias gradient.
  *
  * Forward is im2col over the whole batch and one GEMM (never one GEMM per
- * image): col (C*K*K, N*OH*OW), y = weight x col written channel-major
+ * image): col (C*KH*KW, N*OH*OW), y = weight x col written channel-major
  * (OC, N*OH*OW) (see "Layouts" in layer.h), then one in-place pass adds
  * the bias (and the ReLU fused into the step by the plan). A 1x1 stride-1
  * convolution of a channel-major input skips im2col: the input is already
@@ -15,11 +19,15 @@
  * comes. A training plan keeps each col matrix from forward to backward
  * (one im2col pass less per step, for the memory of the col).
  */
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include "../plan.h"
 
 typedef struct conv_priv {
-  int oc, k, s, p;
+  int oc;
+  inc__window_geom q; /* kernel, stride, padding per axis */
+  int bias;           /* 1: params[1] is the bias */
 } conv_priv;
 
 /* Step decisions (st->flags) and values (st->aux). */
@@ -29,25 +37,7 @@ enum { B_COL = 0, B_DYT = 1, B_DCOL = 2 };            /* backward */
 
 static inc_status conv_window(inc_layer *l, const inc__shape *in, inc__window *g)
 {
-  const conv_priv *c = (const conv_priv *)l->priv;
-  char buf[96];
-  if (in->ndim != 4)
-    return inc__layer_error(l, INC_ERR_SHAPE, "expects an (N, C, H, W) input, got %s",
-                            inc__shape_str(in, buf, sizeof buf));
-  g->n = in->d[0];
-  g->c = in->d[1];
-  g->h = in->d[2];
-  g->w = in->d[3];
-  g->k = c->k;
-  g->s = c->s;
-  g->p = c->p;
-  if (g->h + 2 * (int64_t)c->p < c->k || g->w + 2 * (int64_t)c->p < c->k)
-    return inc__layer_error(l, INC_ERR_SHAPE,
-                            "input %lldx%lld is smaller than the %dx%d kernel with padding %d",
-                            (long long)g->h, (long long)g->w, c->k, c->k, c->p);
-  g->oh = (g->h + 2 * (int64_t)c->p - c->k) / c->s + 1;
-  g->ow = (g->w + 2 * (int64_t)c->p - c->k) / c->s + 1;
-  return inc__window_check(l, g);
+  return inc__window_of(l, in, &((const conv_priv *)l->priv)->q, "kernel", g);
 }
 
 static inc_status conv_infer(inc_layer *l, const inc__shape *in, inc__shape *out, int bind)
@@ -72,7 +62,15 @@ static inc_status conv_infer(inc_layer *l, const inc__shape *in, inc__shape *out
   return INC_OK;
 }
 
-static int is_pointwise(const conv_priv *c) { return c->k == 1 && c->s == 1 && c->p == 0; }
+static int is_pointwise(const conv_priv *c)
+{
+  const inc__window_geom *q = &c->q;
+  return q->k[0] == 1 && q->k[1] == 1 && q->s[0] == 1 && q->s[1] == 1 && q->p[0] == 0 &&
+         q->p[1] == 0;
+}
+
+/* The kernel's taps per input channel: KH*KW. */
+static int64_t taps(const conv_priv *c) { return (int64_t)c->q.k[0] * c->q.k[1]; }
 
 /* A convolution step that reads its input through im2col (any kernel but a
  * 1x1 stride-1 unpadded one): it prefers an (N, C, H, W) input. */
@@ -81,19 +79,16 @@ static int runs_im2col(const inc__step *st)
   return st->layer->vt == &inc__conv2d_vt && !is_pointwise((const conv_priv *)st->layer->priv);
 }
 
-int inc__conv2d_geometry(const inc_layer *l, int *kernel, int *stride, int *padding)
+int inc__conv2d_geometry(const inc_layer *l, inc__window_geom *q)
 {
   if (l->vt != &inc__conv2d_vt) return 0;
-  const conv_priv *c = (const conv_priv *)l->priv;
-  *kernel = c->k;
-  *stride = c->s;
-  *padding = c->p;
+  *q = ((const conv_priv *)l->priv)->q;
   return 1;
 }
 
 /* im2col (to_col) or col2im of x / dx (N, C, H, W) in the layout of x:
  * one call when its bytes read as (N, C, H, W), else (channel-major) one
- * call per channel, whose (N, 1, H, W) block gives col rows c*K*K.. */
+ * call per channel, whose (N, 1, H, W) block gives col rows c*KH*KW.. */
 static inc_status col_pass(inc_context *ctx, int to_col, float *col, float *img,
                            const inc_tensor *x, const inc__window *g)
 {
@@ -101,7 +96,7 @@ static inc_status col_pass(inc_context *ctx, int to_col, float *col, float *img,
     return to_col ? ctx->ops->im2col(col, img, g, ctx) : ctx->ops->col2im(img, col, g, ctx);
   inc__window g1 = *g;
   g1.c = 1;
-  const int64_t rows = (int64_t)g->k * g->k * g->n * g->oh * g->ow, plane = g->n * g->h * g->w;
+  const int64_t rows = (int64_t)g->kh * g->kw * g->n * g->oh * g->ow, plane = g->n * g->h * g->w;
   for (int64_t ci = 0; ci < g->c; ci++) {
     inc_status s = to_col ? ctx->ops->im2col(col + ci * rows, img + ci * plane, &g1, ctx)
                           : ctx->ops->col2im(img + ci * plane, col + ci * rows, &g1, ctx);
@@ -120,8 +115,8 @@ static inc_status step_window(const inc__plan *p, const inc__step *st, const inc
   return conv_window(st->layer, &in, g);
 }
 
-/* im2col of x into col (C*K*K, N*OH*OW); a 1x1 convolution's is a swap of
- * the leading axes. */
+/* im2col of x into col (C*KH*KW, N*OH*OW); a 1x1 convolution's is a swap
+ * of the leading axes. */
 static inc_status make_col(inc_context *ctx, const conv_priv *c, float *col, const inc_tensor *x,
                            const inc__window *g)
 {
@@ -134,12 +129,12 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
 {
   const conv_priv *c = (const conv_priv *)st->layer->priv;
   const inc_tensor *x = inc__pv(p, st->x), *y = inc__pv(p, st->y); /* y (N, OC, OH, OW) */
-  int64_t n = x->dims[0], np = n * y->dims[2] * y->dims[3], kdim = x->dims[1] * c->k * c->k;
+  int64_t n = x->dims[0], np = n * y->dims[2] * y->dims[3], kdim = x->dims[1] * taps(c);
   /* x and y are not read below: adding values moves them */
   if (is_pointwise(c) && inc__as_cnhw(x))
     st->flags |= COL_IS_X;
   else if ((st->aux[A_COL] = inc__plan_scratch(p, kdim * np)) < 0)
-    return INC_ERR_OUT_OF_MEMORY; /* col (C*K*K, N*OH*OW) */
+    return INC_ERR_OUT_OF_MEMORY; /* col (C*KH*KW, N*OH*OW) */
   if (n > 1 && c->oc > 1 && inc__plan_readers_all(p, st->y, runs_im2col)) {
     st->flags |= NCHW_OUT;
     if ((st->aux[A_TMP] = inc__plan_scratch(p, c->oc * np)) < 0) /* (OC, N*OH*OW) */
@@ -154,7 +149,9 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
 
 /* y (N, OC, OH, OW) = weight x col + bias (+ ReLU): written channel-major
  * (OC, N*OH*OW) straight from the GEMM and finished in place, or, for an
- * (N, C, H, W) output, moved into place by the bias pass. */
+ * (N, C, H, W) output, moved into place by the bias pass. Without a bias
+ * the pass gets NULL, and in place it is skipped when no ReLU is fused
+ * either (it would change nothing but a -0 into +0). */
 static inc_status conv_run_fwd(const inc__plan *p, const inc__step *st)
 {
   inc_context *ctx = p->ctx;
@@ -165,14 +162,14 @@ static inc_status conv_run_fwd(const inc__plan *p, const inc__step *st)
   inc_status s = step_window(p, st, &x, &g);
   if (s != INC_OK) return s;
   float *y = inc__pv(p, st->y)->data;
-  const float *col = x->data; /* (C*K*K, N*OH*OW) */
+  const float *col = x->data; /* (C*KH*KW, N*OH*OW) */
   if (!(st->flags & COL_IS_X)) {
     float *buf = inc__pv(p, st->aux[A_COL])->data;
     if ((s = make_col(ctx, c, buf, x, &g)) != INC_OK) return s;
     col = buf;
   }
-  const float *w = l->params[0].value->data, *b = l->params[1].value->data;
-  int64_t kdim = g.c * c->k * c->k, hw = g.oh * g.ow, np = g.n * hw;
+  const float *w = l->params[0].value->data, *b = c->bias ? l->params[1].value->data : NULL;
+  int64_t kdim = g.c * taps(c), hw = g.oh * g.ow, np = g.n * hw;
   if (st->fold >= 0) { /* the batch norm after it, folded into weight and bias */
     float *wf = inc__pv(p, st->aux[A_WF])->data, *bf = inc__pv(p, st->aux[A_BF])->data;
     if ((s = inc__batch_norm2d_fold(p->fwd[st->fold].layer, wf, bf, w, b, c->oc, kdim)) != INC_OK)
@@ -187,7 +184,7 @@ static inc_status conv_run_fwd(const inc__plan *p, const inc__step *st)
     return s;
   }
   s = ctx->ops->gemm(y, w, col, 0, 0, c->oc, np, kdim, 1.0f, 0.0f, ctx);
-  if (s == INC_OK) s = ctx->ops->conv_out(y, y, b, 1, c->oc, np, st->relu, ctx);
+  if (s == INC_OK && (b || st->relu)) s = ctx->ops->conv_out(y, y, b, 1, c->oc, np, st->relu, ctx);
   return s;
 }
 
@@ -200,7 +197,7 @@ static inc_status conv_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *si
   const conv_priv *c = (const conv_priv *)st->layer->priv;
   const inc__step *f = &p->fwd[st->fwd];
   const inc_tensor *x = inc__pv(p, f->x), *dy = inc__pv(p, st->dy);
-  int64_t np = dy->dims[0] * inc__plane(dy), kdim = x->dims[1] * c->k * c->k;
+  int64_t np = dy->dims[0] * inc__plane(dy), kdim = x->dims[1] * taps(c);
   /* x and dy are not read below: adding values moves them */
   if (!inc__as_cnhw(dy) && (st->aux[B_DYT] = inc__plan_scratch(p, c->oc * np)) < 0)
     return INC_ERR_OUT_OF_MEMORY; /* dy as (OC, N*OH*OW) */
@@ -212,7 +209,7 @@ static inc_status conv_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *si
   }
   if ((st->dx = inc__plan_like(p, f->x)) < 0) return INC_ERR_OUT_OF_MEMORY;
   if (!(f->flags & COL_IS_X) && (st->aux[B_DCOL] = inc__plan_scratch(p, kdim * np)) < 0)
-    return INC_ERR_OUT_OF_MEMORY; /* dcol (C*K*K, N*OH*OW) */
+    return INC_ERR_OUT_OF_MEMORY; /* dcol (C*KH*KW, N*OH*OW) */
   return INC_OK;
 }
 
@@ -226,8 +223,8 @@ static inc_status conv_run_bwd(const inc__plan *p, const inc__step *st)
   inc__window g;
   inc_status s = step_window(p, st, &x, &g);
   if (s != INC_OK) return s;
-  int64_t kdim = g.c * c->k * c->k, hw = g.oh * g.ow, np = g.n * hw;
-  inc__param *w = &l->params[0], *b = &l->params[1];
+  int64_t kdim = g.c * taps(c), hw = g.oh * g.ow, np = g.n * hw;
+  inc__param *w = &l->params[0];
   const float *dyt = dy->data; /* (OC, N*P): dy in the layout of y, channel-major already */
   if (st->aux[B_DYT] >= 0) {
     float *buf = inc__pv(p, st->aux[B_DYT])->data;
@@ -235,9 +232,11 @@ static inc_status conv_run_bwd(const inc__plan *p, const inc__step *st)
     dyt = buf;
   }
   /* db: the row sums of dyt, in the order of (n, p) */
-  if ((s = ctx->ops->bias_grad(b->grad->data, dyt, 1, c->oc, np, ctx)) != INC_OK) return s;
+  if (c->bias && (s = ctx->ops->bias_grad(l->params[1].grad->data, dyt, 1, c->oc, np, ctx)) !=
+                     INC_OK)
+    return s;
   const float *col = inc__pv(p, st->aux[B_COL])->data;
-  /* dW (OC, C*K*K) = dyt (OC, N*P) x col^T */
+  /* dW (OC, C*KH*KW) = dyt (OC, N*P) x col^T */
   INC__PROF_ROLE(ctx, INC__ROLE_WGRAD);
   s = ctx->ops->gemm(w->grad->data, dyt, col, 0, 1, c->oc, kdim, np, 1.0f, 0.0f, ctx);
   if (s != INC_OK || !inc__plan_dx_wanted(p, st)) return s;
@@ -246,7 +245,7 @@ static inc_status conv_run_bwd(const inc__plan *p, const inc__step *st)
   INC__PROF_ROLE(ctx, INC__ROLE_DGRAD);
   if (f->flags & COL_IS_X) /* dcol is dx */
     return ctx->ops->gemm(dx, wv, dyt, 1, 0, kdim, np, c->oc, 1.0f, st->accum ? 1.0f : 0.0f, ctx);
-  float *dcol = inc__pv(p, st->aux[B_DCOL])->data; /* (C*K*K, N*P) = W^T x dyt */
+  float *dcol = inc__pv(p, st->aux[B_DCOL])->data; /* (C*KH*KW, N*P) = W^T x dyt */
   s = ctx->ops->gemm(dcol, wv, dyt, 1, 0, kdim, np, c->oc, 1.0f, 0.0f, ctx);
   if (s != INC_OK) return s;
   INC__PROF_ROLE(ctx, INC__ROLE_UNCOL);
@@ -254,17 +253,27 @@ static inc_status conv_run_bwd(const inc__plan *p, const inc__step *st)
   return col_pass(ctx, 0, dcol, dx, x, &g);
 }
 
+/* "64 filters 3x3 s1 p1", "64 filters 1x7 s1 p0x3 no bias" */
 static void conv_describe(const inc_layer *l, char *buf, size_t cap)
 {
   const conv_priv *c = (const conv_priv *)l->priv;
-  snprintf(buf, cap, "%d filters %dx%d s%d p%d", c->oc, c->k, c->k, c->s, c->p);
+  char gs[64];
+  snprintf(buf, cap, "%d filters %s%s", c->oc, inc__window_geom_str(&c->q, gs, sizeof gs),
+           c->bias ? "" : " no bias");
 }
 
-/* weight (OC, C, K, K), the layer's init scheme with fan_in C*K*K and
- * fan_out OC*K*K; bias (OC), zeros */
+/* weight (OC, C, KH, KW), the layer's init scheme with fan_in C*KH*KW and
+ * fan_out OC*KH*KW; bias (OC), zeros. A convolution without bias owns the
+ * weight alone (conv_tensors_nobias, the same declaration). */
+#define CONV_WEIGHT                                                                          \
+  {"weight", 1, 4, {INC__DIM_OUT, INC__DIM_IN, INC__DIM_K, INC__DIM_KW}, INC__INIT_WEIGHT, 0.0f}
 static const inc__tensor_decl conv_tensors[] = {
-    {"weight", 1, 4, {INC__DIM_OUT, INC__DIM_IN, INC__DIM_K, INC__DIM_K}, INC__INIT_WEIGHT, 0.0f},
+    CONV_WEIGHT,
     {"bias", 1, 1, {INC__DIM_OUT}, INC__INIT_ZEROS, 0.0f},
+    {NULL, 0, 0, {0}, INC__INIT_ZEROS, 0.0f},
+};
+static const inc__tensor_decl conv_tensors_nobias[] = {
+    CONV_WEIGHT,
     {NULL, 0, 0, {0}, INC__INIT_ZEROS, 0.0f},
 };
 
@@ -283,26 +292,77 @@ const inc__layer_vt inc__conv2d_vt = {
     .describe = conv_describe,
 };
 
+/* The fields of a 0.4 descriptor: its size up to and with `bias`. A later
+ * version appends fields; the ones a caller's size does not cover take
+ * their defaults. */
+#define DESC_SIZE_0_4 (offsetof(inc_conv2d_desc, bias) + sizeof(int))
+/* The most bytes a descriptor is read from: a size beyond it is no struct
+ * a caller compiled. */
+#define DESC_SIZE_MAX 4096
+
+/* The one constructor: checks the fields of d (what: the public call, for
+ * messages) and makes the layer. */
+static inc_status conv_new(inc_context *ctx, const char *what, const inc_conv2d_desc *d,
+                           inc_layer **out)
+{
+  if (d->out_channels < 1 || d->kernel_h < 1 || d->kernel_w < 1 || d->stride_h < 1 ||
+      d->stride_w < 1 || d->pad_h < 0 || d->pad_w < 0 || (d->bias != 0 && d->bias != 1))
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                      "%s: out_channels %d, kernel %dx%d and stride %dx%d must be >= 1, "
+                      "padding %dx%d >= 0 and bias 0 or 1 (it is %d)",
+                      what, d->out_channels, d->kernel_h, d->kernel_w, d->stride_h, d->stride_w,
+                      d->pad_h, d->pad_w, d->bias);
+  inc_layer *l;
+  inc_status s = inc__layer_new(ctx, &inc__conv2d_vt, sizeof(conv_priv), &l);
+  if (s != INC_OK) return s;
+  conv_priv *c = (conv_priv *)l->priv;
+  c->oc = d->out_channels;
+  c->q.k[0] = d->kernel_h;
+  c->q.k[1] = d->kernel_w;
+  c->q.s[0] = d->stride_h;
+  c->q.s[1] = d->stride_w;
+  c->q.p[0] = d->pad_h;
+  c->q.p[1] = d->pad_w;
+  c->bias = d->bias;
+  if (!d->bias) l->tensors = conv_tensors_nobias;
+  l->sizes[0] = d->out_channels; /* INC__DIM_OUT */
+  l->sizes[1] = d->kernel_h;     /* INC__DIM_K */
+  l->sizes[2] = d->kernel_w;     /* INC__DIM_KW */
+  *out = l;
+  return INC_OK;
+}
+
 INC_API inc_status inc_conv2d_create(inc_context *ctx, int out_channels, int kernel, int stride,
                                      int padding, inc_layer **out)
 {
   inc_status s = inc__create_begin(ctx, out, "inc_conv2d_create");
   if (s != INC_OK) return s;
-  if (out_channels < 1 || kernel < 1 || stride < 1 || padding < 0)
-    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
-                      "inc_conv2d_create: out_channels %d, kernel %d, stride %d must be >= 1 "
-                      "and padding %d >= 0",
-                      out_channels, kernel, stride, padding);
-  inc_layer *l;
-  s = inc__layer_new(ctx, &inc__conv2d_vt, sizeof(conv_priv), &l);
+  inc_conv2d_desc d = {sizeof d, out_channels, kernel, kernel, stride, stride, padding, padding, 1};
+  return conv_new(ctx, "inc_conv2d_create", &d, out);
+}
+
+INC_API inc_status inc_conv2d_create_desc(inc_context *ctx, const inc_conv2d_desc *desc,
+                                          inc_layer **out)
+{
+  static const char what[] = "inc_conv2d_create_desc";
+  inc_status s = inc__create_begin(ctx, out, what);
   if (s != INC_OK) return s;
-  conv_priv *c = (conv_priv *)l->priv;
-  c->oc = out_channels;
-  c->k = kernel;
-  c->s = stride;
-  c->p = padding;
-  l->sizes[0] = out_channels; /* INC__DIM_OUT */
-  l->sizes[1] = kernel;       /* INC__DIM_K */
-  *out = l;
-  return INC_OK;
+  if (!desc) return inc__error(ctx, INC_ERR_INVALID_ARGUMENT, "%s: desc is NULL", what);
+  if (desc->size < DESC_SIZE_0_4 || desc->size > DESC_SIZE_MAX)
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                      "%s: desc->size is %zu, not a descriptor's size: set it to "
+                      "sizeof(inc_conv2d_desc) (at least %zu)",
+                      what, desc->size, (size_t)DESC_SIZE_0_4);
+  /* fields of a later version than this library's must be left at their
+   * defaults (zero bytes) */
+  for (size_t i = sizeof *desc; i < desc->size; i++)
+    if (((const unsigned char *)desc)[i])
+      return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                        "%s: desc sets byte %zu, beyond the %zu bytes of the inc_conv2d_desc "
+                        "this library knows (a field of a later version, not at its default)",
+                        what, i, sizeof *desc);
+  inc_conv2d_desc d;
+  memset(&d, 0, sizeof d);
+  memcpy(&d, desc, desc->size < sizeof d ? desc->size : sizeof d);
+  return conv_new(ctx, what, &d, out);
 }

@@ -1,39 +1,22 @@
 /*
  * pool.c — the pooling layers: max_pool2d, avg_pool2d (padding counted in
  * the divisor, PyTorch's default) and global_avg_pool2d. None has
- * parameters, so none binds anything: any image size goes.
+ * parameters, so none binds anything: any image size goes. The public
+ * constructors make square windows; the layers and their ops take a
+ * window per axis, as conv2d's.
  *
  * Max pooling keeps an int32 argmax per output only for a training
  * forward; its backward is a gather over that map.
  */
-#include <stdio.h>
 #include "../plan.h"
 
 typedef struct pool_priv {
-  int k, s, p;
+  inc__window_geom q; /* window, stride, padding per axis */
 } pool_priv;
 
 static inc_status pool_window(inc_layer *l, const inc__shape *in, inc__window *g)
 {
-  const pool_priv *c = (const pool_priv *)l->priv;
-  char buf[96];
-  if (in->ndim != 4)
-    return inc__layer_error(l, INC_ERR_SHAPE, "expects an (N, C, H, W) input, got %s",
-                            inc__shape_str(in, buf, sizeof buf));
-  g->n = in->d[0];
-  g->c = in->d[1];
-  g->h = in->d[2];
-  g->w = in->d[3];
-  g->k = c->k;
-  g->s = c->s;
-  g->p = c->p;
-  if (g->h + 2 * (int64_t)c->p < c->k || g->w + 2 * (int64_t)c->p < c->k)
-    return inc__layer_error(l, INC_ERR_SHAPE,
-                            "input %lldx%lld is smaller than the %dx%d window with padding %d",
-                            (long long)g->h, (long long)g->w, c->k, c->k, c->p);
-  g->oh = (g->h + 2 * (int64_t)c->p - c->k) / c->s + 1;
-  g->ow = (g->w + 2 * (int64_t)c->p - c->k) / c->s + 1;
-  return inc__window_check(l, g);
+  return inc__window_of(l, in, &((const pool_priv *)l->priv)->q, "window", g);
 }
 
 static inc_status pool_infer(inc_layer *l, const inc__shape *in, inc__shape *out, int bind)
@@ -116,10 +99,10 @@ static inc_status avgpool_run_bwd(const inc__plan *p, const inc__step *st)
   return p->ctx->ops->avgpool_bwd(inc__pv(p, st->dx)->data, inc__pv(p, st->dy)->data, &g, p->ctx);
 }
 
+/* "3x3 s2 p1" */
 static void pool_describe(const inc_layer *l, char *buf, size_t cap)
 {
-  const pool_priv *c = (const pool_priv *)l->priv;
-  snprintf(buf, cap, "%dx%d s%d p%d", c->k, c->k, c->s, c->p);
+  inc__window_geom_str(&((const pool_priv *)l->priv)->q, buf, cap);
 }
 
 const inc__layer_vt inc__max_pool2d_vt = {
@@ -157,21 +140,18 @@ static inc_status pool_create(inc_context *ctx, const inc__layer_vt *vt, int ker
   inc_layer *l;
   s = inc__layer_new(ctx, vt, sizeof(pool_priv), &l);
   if (s != INC_OK) return s;
-  pool_priv *c = (pool_priv *)l->priv;
-  c->k = kernel;
-  c->s = stride;
-  c->p = padding;
+  inc__window_geom *q = &((pool_priv *)l->priv)->q;
+  q->k[0] = q->k[1] = kernel;
+  q->s[0] = q->s[1] = stride;
+  q->p[0] = q->p[1] = padding;
   *out = l;
   return INC_OK;
 }
 
-int inc__pool_geometry(const inc_layer *l, int *kernel, int *stride, int *padding)
+int inc__pool_geometry(const inc_layer *l, inc__window_geom *q)
 {
   if (l->vt != &inc__max_pool2d_vt && l->vt != &inc__avg_pool2d_vt) return 0;
-  const pool_priv *c = (const pool_priv *)l->priv;
-  *kernel = c->k;
-  *stride = c->s;
-  *padding = c->p;
+  *q = ((const pool_priv *)l->priv)->q;
   return 1;
 }
 

@@ -98,6 +98,7 @@ def c_types():
         "inc_optimizer *": inc.OptimizerP, "inc_context **": POINTER(inc.ContextP),
         "inc_tensor **": POINTER(inc.TensorP), "inc_layer **": POINTER(inc.LayerP),
         "inc_optimizer **": POINTER(inc.OptimizerP),
+        "inc_conv2d_desc *": POINTER(inc.Conv2dDesc),
     }
 
 
@@ -247,6 +248,25 @@ def test_shapes_and_parameters():
         g = inc.googlenet(ctx, 10)
         assert g.infer_shape((1, 1, 96, 96)) == (1, 10)
         assert g.param_numel == 5977530, g.param_numel
+
+
+def test_conv2d_per_axis_and_without_bias():
+    with inc.Context("cpu") as ctx:
+        conv = inc.conv2d(ctx, 4, (1, 7), padding=(0, 3), bias=False)
+        assert conv.kind == "conv2d"
+        assert conv.infer_shape((2, 3, 5, 9)) == (2, 4, 5, 9)
+        assert [p[0] for p in conv.params()] == ["weight"]
+        assert conv.param(0)[1].shape == (4, 3, 1, 7)
+        assert "4 filters 1x7 s1 p0x3 no bias" in conv.summary((2, 3, 5, 9))
+        tall = inc.conv2d(ctx, 2, (7, 1), stride=(2, 1), padding=(3, 0))
+        assert tall.infer_shape((1, 3, 9, 5)) == (1, 2, 5, 5)
+        assert [p[0] for p in tall.params()] == ["weight", "bias"]
+        square = inc.conv2d(ctx, 2, 3, padding=1, bias=False)
+        assert square.infer_shape((1, 3, 4, 4)) == (1, 2, 4, 4) and square.param_count == 1
+        expect_error(lambda: inc.conv2d(ctx, 2, (1, 0)), "INC_ERR_INVALID_ARGUMENT",
+                     "inc_conv2d_create_desc")
+        expect_error(lambda: inc.conv2d(ctx, 2, 3, padding=(0, -1)),
+                     "INC_ERR_INVALID_ARGUMENT", "padding 0x-1")
 
 
 # ---- numbers --------------------------------------------------------------------------

@@ -5,8 +5,10 @@ For each model — an Inception block, the D2L GoogLeNet (inc_googlenet_create,
 with its default and with Kaiming-normal weights), a small net of the
 remaining window variants (strided and padded convolution, average pooling
 that counts its padding, max pooling without padding, a flatten of a feature
-map into a dense layer) and one with dropout layers (Identity nodes) — the
-test binds the model through the ctypes binding
+map into a dense layer), one with dropout layers (Identity nodes), and one
+of rectangular convolutions with and without bias (Inception v3's 1x7/7x1,
+strides and paddings per axis; a Conv without B) — the test binds the model
+through the ctypes binding
 (the inception package, python/), exports it, and then:
   - onnx.checker.check_model(full_check=True): the model is valid ONNX and
     its shapes infer strictly;
@@ -202,6 +204,8 @@ def test_dropout_is_identity():
                                     "Identity", "Gemm", "Identity"],
                         ("N", 3, "H", "W"), ("N", 5))
         compare(net, path, "dropout", [(2, 3, 9, 7), (1, 3, 5, 6)])
+
+
 def test_residual_blocks():
     """An Inception-ResNet-A-like block (x + 0.2 * conv(concat(...)), ReLU),
     a residual of one scaled branch (Mul), one of one unscaled identity
@@ -234,6 +238,30 @@ def test_residual_blocks():
         assert list(nodes["2"].input) == ["2.0.out", "2/scaled1"], nodes["2"].input
         assert list(nodes["6"].input) == ["6/sum1", "6/scaled2"], nodes["6"].input
         compare(net, path, "residual blocks", [(1, 3, 9, 7), (2, 3, 12, 10), (3, 3, 5, 5)])
+
+
+def test_rect_convs():
+    with inc.Context("cpu", seed=11) as ctx:
+        net = inc.sequential(ctx, inc.conv2d(ctx, 4, (1, 7), padding=(0, 3), bias=False),
+                             inc.relu(ctx),
+                             inc.conv2d(ctx, 5, (7, 1), padding=(3, 0)), inc.relu(ctx),
+                             inc.conv2d(ctx, 6, (3, 1), stride=(2, 1), padding=(1, 0),
+                                        bias=False),
+                             inc.conv2d(ctx, 3, (1, 3), stride=(1, 2)),
+                             inc.global_avg_pool2d(ctx), inc.flatten(ctx), inc.dense(ctx, 4))
+        net.infer_shape((2, 3, 11, 9))
+        path = export(net, "rect")
+        m = check_structure(net, path, ["Conv", "Relu", "Conv", "Relu", "Conv", "Conv",
+                                        "GlobalAveragePool", "Flatten", "Gemm"],
+                            ("N", 3, "H", "W"), ("N", 4))
+        convs = [n for n in m.graph.node if n.op_type == "Conv"]
+        assert [len(n.input) for n in convs] == [2, 3, 2, 3], [list(n.input) for n in convs]
+        want = [([1, 7], [1, 1], [0, 3, 0, 3]), ([7, 1], [1, 1], [3, 0, 3, 0]),
+                ([3, 1], [2, 1], [1, 0, 1, 0]), ([1, 3], [1, 2], [0, 0, 0, 0])]
+        for n, (k, st, p) in zip(convs, want):
+            at = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+            assert at == {"kernel_shape": k, "strides": st, "pads": p}, (n.name, at)
+        compare(net, path, "rect convs", [(2, 3, 11, 9), (1, 3, 7, 16), (3, 3, 20, 5)])
 
 
 def test_errors():
