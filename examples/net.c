@@ -180,9 +180,15 @@ int model_known(const char *name) { return model_name(name) != NULL; }
 
 int model_has_batch_norm(const char *name) { return name && !strcmp(name, "googlenet-bn"); }
 
-inc_status model_create(inc_context *ctx, const char *name, int classes, inc_layer **out)
+inc_status model_create(inc_context *ctx, const char *name, int classes, float dropout,
+                        inc_layer **out)
 {
   if (!model_known(name)) return INC_ERR_INVALID_ARGUMENT;
-  if (model_has_batch_norm(name)) return inc_googlenet_bn_create(ctx, classes, out);
-  return inc_googlenet_create(ctx, classes, out);
+  inc_googlenet_desc d;
+  memset(&d, 0, sizeof d);
+  d.size = sizeof d;
+  d.classes = classes;
+  d.batch_norm = model_has_batch_norm(name);
+  d.dropout = dropout;
+  return inc_googlenet_create_desc(ctx, &d, out);
 }

@@ -60,9 +60,11 @@ const char *model_name(const char *name);
 /* 1 if the model has batch norms (it needs no warmup; its evaluation uses
  * the running statistics). */
 int model_has_batch_norm(const char *name);
-/* Builds model `name` with `classes` outputs (inc_googlenet_create, or
- * inc_googlenet_bn_create for googlenet-bn); INC_ERR_INVALID_ARGUMENT for an
- * unknown name. */
-inc_status model_create(inc_context *ctx, const char *name, int classes, inc_layer **out);
+/* Builds model `name` with `classes` outputs and, when dropout > 0, a
+ * dropout of that probability before the classifier
+ * (inc_googlenet_create_desc); INC_ERR_INVALID_ARGUMENT for an unknown
+ * name. */
+inc_status model_create(inc_context *ctx, const char *name, int classes, float dropout,
+                        inc_layer **out);
 
 #endif /* EXAMPLES_NET_H */

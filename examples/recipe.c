@@ -79,6 +79,23 @@ static int resume_value(const char *ckpt, const char *key, const char *opt, int 
   return 0;
 }
 
+/* A value added in 0.4 ("label_smoothing", "dropout"): a checkpoint from
+ * before it had none, which means 0. */
+static int resume_optional(const char *ckpt, const char *key, const char *opt, int explicit_set,
+                           double *value)
+{
+  char *v = recipe_meta_get(ckpt, key);
+  int have = v != NULL;
+  free(v);
+  if (have) return resume_value(ckpt, key, opt, explicit_set, value, 0);
+  if (explicit_set && *value != 0.0) {
+    fprintf(stderr, PROG ": %s %g differs from the checkpoint's 0 (%s)\n", opt, *value, ckpt);
+    return -1;
+  }
+  *value = 0.0;
+  return 0;
+}
+
 /* The seed is 64-bit: compared as text. */
 static int resume_seed(const char *ckpt, options *o)
 {
@@ -132,7 +149,10 @@ int recipe_from_checkpoint(const char *ckpt, options *o, int *epoch_done)
       resume_value(ckpt, "warmup", "--warmup", o->set & SET_WARMUP, &warmup, 1) ||
       resume_value(ckpt, "epoch", "epoch", 0, &epoch, 1) ||
       resume_value(ckpt, "epochs", "--epochs", 0, &epochs, 1) || resume_seed(ckpt, o) ||
-      resume_model(ckpt, o))
+      resume_model(ckpt, o) ||
+      resume_optional(ckpt, "label_smoothing", "--label-smoothing", o->set & SET_LS,
+                      &o->label_smoothing) ||
+      resume_optional(ckpt, "dropout", "--dropout", o->set & SET_DROPOUT, &o->dropout))
     return -1;
   o->size = (int)size, o->batch = (int)batch, o->lr = lr, o->momentum = mom;
   o->weight_decay = wd, o->limit = (long)limit, o->test_limit = (long)tlimit;

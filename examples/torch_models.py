@@ -55,6 +55,31 @@ def googlenet(classes=10, bn=False):
     return nn.Sequential(b1, b2, b3, b4, b5, nn.Linear(1024, classes))
 
 
+def basic_conv(c_in, c_out, kh, kw):
+    """torchvision's BasicConv2d: conv without bias ("same" padding), batch
+    norm (eps 1e-3), ReLU, as a list of modules."""
+    return [nn.Conv2d(c_in, c_out, (kh, kw), padding=(kh // 2, kw // 2), bias=False),
+            nn.BatchNorm2d(c_out, eps=1e-3), nn.ReLU()]
+
+
+class InceptionV3(nn.Module):
+    """inc_inception_v3_create's block: torchvision's InceptionC for n = 7."""
+
+    def __init__(self, c_in, c1, c_reduce, c, c_pool, n):
+        super().__init__()
+        r = c_reduce
+        self.p1 = nn.Sequential(*basic_conv(c_in, c1, 1, 1))
+        self.p2 = nn.Sequential(*basic_conv(c_in, r, 1, 1), *basic_conv(r, r, 1, n),
+                                *basic_conv(r, c, n, 1))
+        self.p3 = nn.Sequential(*basic_conv(c_in, r, 1, 1), *basic_conv(r, r, n, 1),
+                                *basic_conv(r, r, 1, n), *basic_conv(r, r, n, 1),
+                                *basic_conv(r, c, 1, n))
+        self.p4 = nn.Sequential(nn.AvgPool2d(3, 1, 1), *basic_conv(c_in, c_pool, 1, 1))
+
+    def forward(self, x):
+        return torch.cat((self.p1(x), self.p2(x), self.p3(x), self.p4(x)), dim=1)
+
+
 def init_like_library(net, scheme="xavier"):
     """Weights as the library initialises them: Xavier- or Kaiming-uniform
     conv and dense weights, zero biases (batch norms keep PyTorch's ones and

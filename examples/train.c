@@ -196,17 +196,18 @@ int main(int argc, char **argv)
   const char *device = inc_context_device_name(ctx);
   printf("libinception %s on %s; %s\n", inc_version_string(), device, blas_line);
   printf("recipe: %s%s, model %s, size %d, batch %d, lr %g, momentum %g, weight decay %g, "
-         "epochs %d, init %s, warmup %ld, seed %llu\n",
+         "epochs %d, init %s, warmup %ld, label smoothing %g, dropout %g, seed %llu\n",
          ckpt[0] ? "resumed from " : "preset ", ckpt[0] ? ckpt : preset, o.model, o.size, o.batch,
-         o.lr, o.momentum, o.weight_decay, o.epochs, train_init_name(o.init), o.warmup, o.seed);
+         o.lr, o.momentum, o.weight_decay, o.epochs, train_init_name(o.init), o.warmup,
+         o.label_smoothing, o.dropout, o.seed);
 
   /* -- network: the lecture's shape table binds it -- */
   if ((s = inc_context_set_seed(ctx, o.seed)) != INC_OK) {
     report_inc(PROG, "inc_context_set_seed", ctx, s);
     goto done;
   }
-  if ((s = model_create(ctx, o.model, FMNIST_CLASSES, &net)) != INC_OK) {
-    report_inc(PROG, model_has_batch_norm(o.model) ? "inc_googlenet_bn_create" : "inc_googlenet_create", ctx, s);
+  if ((s = model_create(ctx, o.model, FMNIST_CLASSES, (float)o.dropout, &net)) != INC_OK) {
+    report_inc(PROG, "inc_googlenet_create_desc", ctx, s);
     goto done;
   }
   if ((s = inc_layer_initialize(net, o.init, 0)) != INC_OK) {
@@ -319,9 +320,10 @@ int main(int argc, char **argv)
         goto done;
       }
       if ((s = batch_tensor_get(ctx, &bdl, (int64_t)m, FMNIST_CLASSES, 0, 0, &dl)) != INC_OK ||
-          (s = inc_softmax_cross_entropy(ctx, y, yb, &loss, dl, &correct)) != INC_OK) {
+          (s = inc_softmax_cross_entropy_smoothed(ctx, y, yb, (float)o.label_smoothing, &loss, dl,
+                                                  &correct)) != INC_OK) {
         progress_end(&p);
-        report_inc(PROG, "inc_softmax_cross_entropy", ctx, s);
+        report_inc(PROG, "inc_softmax_cross_entropy_smoothed", ctx, s);
         goto done;
       }
       if ((s = inc_layer_backward(net, dl, NULL)) != INC_OK) {
@@ -407,7 +409,8 @@ int main(int argc, char **argv)
       goto done;
     }
     char v_epoch[16], v_epochs[16], v_rng[32], v_size[16], v_batch[16], v_lr[32], v_mom[32],
-        v_wd[32], v_seed[32], v_limit[24], v_tlimit[24], v_ntrain[24], v_ntest[24], v_warmup[24];
+        v_wd[32], v_seed[32], v_limit[24], v_tlimit[24], v_ntrain[24], v_ntest[24], v_warmup[24],
+        v_ls[32], v_drop[32];
     snprintf(v_epoch, sizeof v_epoch, "%d", epoch);
     snprintf(v_epochs, sizeof v_epochs, "%d", o.epochs);
     snprintf(v_rng, sizeof v_rng, "%016llx",
@@ -423,15 +426,18 @@ int main(int argc, char **argv)
     snprintf(v_ntrain, sizeof v_ntrain, "%zu", n_train);
     snprintf(v_ntest, sizeof v_ntest, "%zu", n_test);
     snprintf(v_warmup, sizeof v_warmup, "%ld", o.warmup);
+    snprintf(v_ls, sizeof v_ls, "%.9g", (double)(float)o.label_smoothing);
+    snprintf(v_drop, sizeof v_drop, "%.9g", (double)(float)o.dropout);
     const char *keys[] = {"trainer", "epoch",      "epochs", "rng",     "size",    "batch",
                           "lr",      "momentum",   "weight_decay",      "seed",    "limit",
                           "test_limit", "n_train", "n_test", "classes", "device",  "metrics",
-                          "init",    "warmup", "model"};
+                          "init",    "warmup", "model", "label_smoothing", "dropout"};
     const char *vals[] = {"libinception examples/train 1",
                           v_epoch, v_epochs, v_rng, v_size, v_batch, v_lr, v_mom, v_wd, v_seed,
                           v_limit, v_tlimit, v_ntrain, v_ntest,
                           "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot",
-                          device, metrics, train_init_name(o.init), v_warmup, o.model};
+                          device, metrics, train_init_name(o.init), v_warmup, o.model, v_ls,
+                          v_drop};
     char path[4200];
     snprintf(path, sizeof path, "%s/ckpt-epoch-%03d.safetensors", o.out, epoch);
     s = inc_checkpoint_save(net, opt, (int)(sizeof keys / sizeof keys[0]), keys, vals, path);

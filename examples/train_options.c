@@ -53,6 +53,10 @@ void train_options_usage(FILE *f)
           "  --weight-decay X        L2 penalty added to the gradients\n"
           "  --init xavier|kaiming   weight initialization: Xavier-uniform (the book's) or\n"
           "                          Kaiming-uniform; biases start at zero either way\n"
+          "  --label-smoothing X     softmax cross-entropy against (1-X) onehot + X/classes\n"
+          "                          (PyTorch's label_smoothing; default 0)\n"
+          "  --dropout P             a dropout of probability P before the classifier (the\n"
+          "                          original GoogLeNet's 0.4; default 0: none)\n"
           "  --warmup N              raise the learning rate linearly from lr/N to lr over\n"
           "                          the first N steps (0: constant lr, the book's)\n"
           "  --seed N                seed of the weights and of the shuffling (default 1)\n"
@@ -122,7 +126,7 @@ int train_options_parse(int argc, char **argv, options *o)
         "--device", "--preset", "--size",  "--epochs", "--batch",   "--lr",
         "--momentum", "--weight-decay", "--seed", "--limit", "--test-limit", "--threads",
         "--data",   "--out",    "--progress-every", "--init", "--warmup", "--keep",
-        "--export-onnx", "--model"};
+        "--export-onnx", "--model", "--label-smoothing", "--dropout"};
     int known = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
       if (!strcmp(name, with_value[k])) known = 1;
@@ -145,6 +149,12 @@ int train_options_parse(int argc, char **argv, options *o)
         return -1;
       }
       o->device = val;
+    } else if (!strcmp(name, "--label-smoothing")) {
+      if (parse_double(name, val, 0, 1, 0, &d)) return -1;
+      o->label_smoothing = d, o->set |= SET_LS;
+    } else if (!strcmp(name, "--dropout")) {
+      if (parse_double(name, val, 0, 0.99, 0, &d)) return -1;
+      o->dropout = d, o->set |= SET_DROPOUT;
     } else if (!strcmp(name, "--model")) {
       if (!model_known(val)) {
         fprintf(stderr, PROG ": --model must be one of %s, got \"%s\"\n", MODEL_NAMES, val);

@@ -27,7 +27,9 @@ enum {
   SET_TEST_LIMIT = 1 << 8,
   SET_INIT = 1 << 9,
   SET_WARMUP = 1 << 10,
-  SET_MODEL = 1 << 11
+  SET_MODEL = 1 << 11,
+  SET_LS = 1 << 12,
+  SET_DROPOUT = 1 << 13
 };
 
 typedef struct options {
@@ -39,6 +41,7 @@ typedef struct options {
   int keep; /* checkpoints kept: the last keep plus the best (0: all) */
   long warmup; /* steps of linear learning-rate warmup (0: none) */
   double lr, momentum, weight_decay;
+  double label_smoothing, dropout; /* the loss's label smoothing; dropout before the classifier */
   unsigned long long seed;
   long limit, test_limit;
   unsigned set;

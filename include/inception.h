@@ -415,6 +415,45 @@ INC_API inc_status inc_googlenet_create(inc_context *ctx, int classes, inc_layer
  * NULL. */
 INC_API inc_status inc_googlenet_bn_create(inc_context *ctx, int classes, inc_layer **out);
 
+/* What inc_googlenet_create_desc builds (since 0.4), a size-prefixed
+ * descriptor like inc_conv2d_desc: zero it, set size to
+ * sizeof(inc_googlenet_desc), then the fields; a later version may append
+ * fields, whose zero bytes mean their defaults (docs/ABI.md, rule 2). */
+typedef struct inc_googlenet_desc {
+  size_t size;     /* sizeof(inc_googlenet_desc) as the caller compiled it */
+  int classes;     /* >= 1 outputs */
+  int batch_norm;  /* 1: a batch norm between every convolution and its ReLU */
+  float dropout;   /* in [0, 1): a dropout layer of this probability before the
+                    * classifier, the last child of b5 ("4.4"; the original
+                    * GoogLeNet's 0.4); 0: none */
+} inc_googlenet_desc;
+
+/* Builds the D2L GoogLeNet as desc says (since 0.4): with batch_norm 0 and
+ * dropout 0 the tree of inc_googlenet_create, with batch_norm 1 that of
+ * inc_googlenet_bn_create; a dropout adds no parameter and no name changes.
+ * Returns INC_OK and the network in *out (owned by the caller);
+ * INC_ERR_INVALID_ARGUMENT for a NULL ctx (no message), a NULL out or desc,
+ * a size below the 0.4 struct or above 4096, nonzero bytes beyond this
+ * library's struct, or a field out of its range; OUT_OF_MEMORY. On failure
+ * *out is NULL (when out is not NULL). Threads: one at a time per ctx. */
+INC_API inc_status inc_googlenet_create_desc(inc_context *ctx, const inc_googlenet_desc *desc,
+                                             inc_layer **out);
+
+/* Builds an Inception-v3 block of factorised convolutions (since 0.4):
+ * torchvision's InceptionC for n = 7, any odd n in 3..255. A concat of four
+ * branches named p1..p4, each convolution a BasicConv2d (a convolution
+ * without bias, "same" padding, then a batch norm with eps 1e-3 and momentum
+ * 0.1, then a ReLU):
+ *   p1: 1x1 c1
+ *   p2: 1x1 c_reduce, 1xn c_reduce, nx1 c
+ *   p3: 1x1 c_reduce, nx1 c_reduce, 1xn c_reduce, nx1 c_reduce, 1xn c
+ *   p4: 3x3 average pool stride 1 pad 1, 1x1 c_pool
+ * Output channels c1 + 2c + c_pool, spatial size kept. Every count >= 1, n
+ * odd in 3..255, else INC_ERR_INVALID_ARGUMENT. Returns INC_OK and the block
+ * in *out (owned by the caller), or an error with *out NULL. */
+INC_API inc_status inc_inception_v3_create(inc_context *ctx, int c1, int c_reduce, int c,
+                                           int c_pool, int n, inc_layer **out);
+
 /* Frees a layer and all its children. The layer must not be inside a
  * container (destroy the root instead). NULL is a no-op. */
 INC_API void inc_layer_destroy(inc_layer *layer);

@@ -33,6 +33,27 @@ inc_status inc__layer_new(inc_context *ctx, const inc__layer_vt *vt, size_t priv
   return INC_OK;
 }
 
+inc_status inc__desc_read(inc_context *ctx, const char *what, const char *type, const void *desc,
+                          size_t size, size_t first, void *out, size_t own)
+{
+  enum { DESC_MAX = 4096 }; /* a size beyond it is no struct a caller compiled */
+  if (!desc) return inc__error(ctx, INC_ERR_INVALID_ARGUMENT, "%s: desc is NULL", what);
+  if (size < first || size > DESC_MAX)
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                      "%s: desc->size is %zu, not a descriptor's size: set it to sizeof(%s) "
+                      "(at least %zu)",
+                      what, size, type, first);
+  for (size_t i = own; i < size; i++)
+    if (((const unsigned char *)desc)[i])
+      return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                        "%s: desc sets byte %zu, beyond the %zu bytes of the %s this library "
+                        "knows (a field of a later version, not at its default)",
+                        what, i, own, type);
+  memset(out, 0, own);
+  memcpy(out, desc, size < own ? size : own);
+  return INC_OK;
+}
+
 inc_status inc__create_begin(inc_context *ctx, inc_layer **out, const char *what)
 {
   if (!out) return inc__error(ctx, INC_ERR_INVALID_ARGUMENT, "%s: out is NULL", what);

@@ -318,6 +318,16 @@ void inc__shape_of(const inc_tensor *t, inc__shape *s);
 const char *inc__shape_str(const inc__shape *s, char *buf, size_t cap);
 int inc__shape_eq(const inc__shape *a, const inc__shape *b);
 
+/* Reads a public size-prefixed descriptor (docs/ABI.md, rule 2): desc
+ * (NULL: an error), whose caller set its size field to `size`, into out,
+ * this library's struct of `own` bytes: fields the caller's size does not
+ * cover are zero (their defaults). INC_ERR_INVALID_ARGUMENT with a message
+ * naming `what` and `type` for a NULL desc, a size below `first` (the first
+ * version's struct) or above 4096, or a nonzero byte past `own` (a field of
+ * a later version not at its default). */
+inc_status inc__desc_read(inc_context *ctx, const char *what, const char *type, const void *desc,
+                          size_t size, size_t first, void *out, size_t own);
+
 /* The common start of a public constructor: checks out and ctx, sets
  * *out = NULL, clears the message. */
 inc_status inc__create_begin(inc_context *ctx, inc_layer **out, const char *what);

@@ -792,6 +792,51 @@ MK(gn_neg, inc_googlenet_create(F.a, -10, &l))
 MK(gnbn_null_ctx, inc_googlenet_bn_create(NULL, 10, &l))
 R(gnbn_null_out) { return inc_googlenet_bn_create(F.a, 10, NULL); }
 MK(gnbn_0, inc_googlenet_bn_create(F.a, 0, &l))
+static inc_googlenet_desc gdesc(size_t size, int classes, int bn, float dropout)
+{
+  inc_googlenet_desc d;
+  memset(&d, 0, sizeof d);
+  d.size = size;
+  d.classes = classes;
+  d.batch_norm = bn;
+  d.dropout = dropout;
+  return d;
+}
+#define GD(fn, size, classes, bn, drop)                                                       \
+  R(fn)                                                                                      \
+  {                                                                                          \
+    inc_googlenet_desc d = gdesc(size, classes, bn, drop);                                   \
+    inc_layer *l = SENT;                                                                     \
+    inc_status s_ = inc_googlenet_create_desc(F.a, &d, &l);                                  \
+    return layer_out(s_, l);                                                                 \
+  }
+GD(gd_size0, 0, 10, 0, 0.0f)
+GD(gd_size_small, sizeof(size_t) + sizeof(int), 10, 0, 0.0f)
+GD(gd_size_big, 4097, 10, 0, 0.0f)
+GD(gd_classes0, sizeof(inc_googlenet_desc), 0, 0, 0.0f)
+GD(gd_bn2, sizeof(inc_googlenet_desc), 10, 2, 0.0f)
+GD(gd_drop1, sizeof(inc_googlenet_desc), 10, 1, 1.0f)
+GD(gd_drop_neg, sizeof(inc_googlenet_desc), 10, 1, -0.1f)
+GD(gd_drop_nan, sizeof(inc_googlenet_desc), 10, 1, NAN)
+R(gd_null_desc)
+{
+  inc_layer *l = SENT;
+  inc_status s_ = inc_googlenet_create_desc(F.a, NULL, &l);
+  return layer_out(s_, l);
+}
+R(gd_null_out)
+{
+  inc_googlenet_desc d = gdesc(sizeof d, 10, 0, 0.0f);
+  return inc_googlenet_create_desc(F.a, &d, NULL);
+}
+MK(gd_null_ctx, inc_googlenet_create_desc(NULL, NULL, &l))
+MK(v3_null_ctx, inc_inception_v3_create(NULL, 2, 2, 2, 2, 7, &l))
+R(v3_null_out) { return inc_inception_v3_create(F.a, 2, 2, 2, 2, 7, NULL); }
+MK(v3_c0, inc_inception_v3_create(F.a, 0, 2, 2, 2, 7, &l))
+MK(v3_cpool_neg, inc_inception_v3_create(F.a, 2, 2, 2, -1, 7, &l))
+MK(v3_n_even, inc_inception_v3_create(F.a, 2, 2, 2, 2, 6, &l))
+MK(v3_n1, inc_inception_v3_create(F.a, 2, 2, 2, 2, 1, &l))
+MK(v3_n_big, inc_inception_v3_create(F.a, 2, 2, 2, 2, 257, &l))
 MK(bn_null_ctx, inc_batch_norm2d_create(NULL, 1e-5f, 0.1f, &l))
 R(bn_null_out) { return inc_batch_norm2d_create(F.a, 1e-5f, 0.1f, NULL); }
 MK(bn_eps0, inc_batch_norm2d_create(F.a, 0.0f, 0.1f, &l))
@@ -1523,6 +1568,24 @@ static const row ROWS[] = {
     {"inc_googlenet_bn_create: ctx NULL", gnbn_null_ctx, INV, -1, NONE},
     {"inc_googlenet_bn_create: out NULL", gnbn_null_out, INV, -1, CA},
     {"inc_googlenet_bn_create: classes 0", gnbn_0, INV, -1, CA},
+    {"inc_googlenet_create_desc: ctx NULL", gd_null_ctx, INV, -1, NONE},
+    {"inc_googlenet_create_desc: out NULL", gd_null_out, INV, -1, CA},
+    {"inc_googlenet_create_desc: desc NULL", gd_null_desc, INV, -1, CA},
+    {"inc_googlenet_create_desc: size 0", gd_size0, INV, -1, CA},
+    {"inc_googlenet_create_desc: size below the 0.4 struct", gd_size_small, INV, -1, CA},
+    {"inc_googlenet_create_desc: size 4097", gd_size_big, INV, -1, CA},
+    {"inc_googlenet_create_desc: classes 0", gd_classes0, INV, -1, CA},
+    {"inc_googlenet_create_desc: batch_norm 2", gd_bn2, INV, -1, CA},
+    {"inc_googlenet_create_desc: dropout 1", gd_drop1, INV, -1, CA},
+    {"inc_googlenet_create_desc: dropout < 0", gd_drop_neg, INV, -1, CA},
+    {"inc_googlenet_create_desc: dropout NaN", gd_drop_nan, INV, -1, CA},
+    {"inc_inception_v3_create: ctx NULL", v3_null_ctx, INV, -1, NONE},
+    {"inc_inception_v3_create: out NULL", v3_null_out, INV, -1, CA},
+    {"inc_inception_v3_create: c1 0", v3_c0, INV, -1, CA},
+    {"inc_inception_v3_create: c_pool -1", v3_cpool_neg, INV, -1, CA},
+    {"inc_inception_v3_create: n even", v3_n_even, INV, -1, CA},
+    {"inc_inception_v3_create: n 1", v3_n1, INV, -1, CA},
+    {"inc_inception_v3_create: n 257", v3_n_big, INV, -1, CA},
     {"inc_batch_norm2d_create: ctx NULL", bn_null_ctx, INV, -1, NONE},
     {"inc_batch_norm2d_create: out NULL", bn_null_out, INV, -1, CA},
     {"inc_batch_norm2d_create: eps 0", bn_eps0, INV, -1, CA},

@@ -71,10 +71,10 @@ else:
         np = None  # type: ignore[assignment]
 
 __all__ = [
-    "InceptionError", "Context", "Tensor", "Layer", "SGD", "Conv2dDesc",
+    "InceptionError", "Context", "Tensor", "Layer", "SGD", "Conv2dDesc", "GoogLeNetDesc",
     "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "relu", "flatten",
     "dense", "sequential", "concat", "inception", "googlenet", "batch_norm2d", "googlenet_bn",
-    "dropout", "identity", "residual",
+    "dropout", "identity", "residual", "inception_v3",
     "softmax_cross_entropy", "save", "load", "checkpoint_save", "checkpoint_load",
     "checkpoint_metadata", "version", "version_number", "backend_available",
     "status_string", "HAVE_NUMPY", "MAX_DIMS",
@@ -143,6 +143,13 @@ class Conv2dDesc(ctypes.Structure):
                 ("pad_h", c_int), ("pad_w", c_int), ("bias", c_int)]
 
 
+class GoogLeNetDesc(ctypes.Structure):
+    """struct inc_googlenet_desc (since 0.4), what inc_googlenet_create_desc
+    builds; googlenet() fills one. size must be ctypes.sizeof(GoogLeNetDesc)."""
+    _fields_ = [("size", c_size_t), ("classes", c_int), ("batch_norm", c_int),
+                ("dropout", c_float)]
+
+
 ContextP = POINTER(_Context)
 TensorP = POINTER(_Tensor)
 LayerP = POINTER(_Layer)
@@ -201,6 +208,9 @@ _SIGNATURES = {
     "inc_googlenet_create": (_status, [ContextP, c_int, _P(LayerP)]),
     "inc_batch_norm2d_create": (_status, [ContextP, c_float, c_float, _P(LayerP)]),
     "inc_googlenet_bn_create": (_status, [ContextP, c_int, _P(LayerP)]),
+    "inc_googlenet_create_desc": (_status, [ContextP, _P(GoogLeNetDesc), _P(LayerP)]),
+    "inc_inception_v3_create": (_status, [ContextP, c_int, c_int, c_int, c_int, c_int,
+                                          _P(LayerP)]),
     "inc_layer_destroy": (None, [LayerP]),
     "inc_layer_kind": (c_char_p, [LayerP]),
     "inc_layer_set_name": (_status, [LayerP, c_char_p]),
@@ -1068,10 +1078,20 @@ def inception(ctx: Context, c1: int, c2: Sequence[int], c3: Sequence[int], c4: i
                  c1, c2[0], c2[1], c3[0], c3[1], c4)
 
 
-def googlenet(ctx: Context, classes: int = 10) -> Layer:
-    """The D2L GoogLeNet (b1..b5 and a dense layer) with classes outputs;
-    raises InceptionError for invalid arguments."""
-    return _make(ctx, _lib.inc_googlenet_create, "inc_googlenet_create", classes)
+def googlenet(ctx: Context, classes: int = 10, batch_norm: bool = False,
+              dropout: float = 0.0) -> Layer:
+    """The D2L GoogLeNet (b1..b5 and a dense layer) with classes outputs; with
+    batch_norm a batch norm between every convolution and its ReLU, with
+    dropout > 0 a dropout before the classifier (the last child of b5).
+    The plain network uses inc_googlenet_create, any other
+    inc_googlenet_create_desc. Raises InceptionError for invalid arguments."""
+    if not batch_norm and dropout == 0.0:
+        return _make(ctx, _lib.inc_googlenet_create, "inc_googlenet_create", classes)
+    desc = GoogLeNetDesc(ctypes.sizeof(GoogLeNetDesc), classes, 1 if batch_norm else 0, dropout)
+    ptr = LayerP()
+    _check(_lib.inc_googlenet_create_desc(ctx._p, byref(desc), byref(ptr)), ctx,
+           "inc_googlenet_create_desc")
+    return Layer(ctx, ptr)
 
 
 def batch_norm2d(ctx: Context, eps: float = 1e-5, momentum: float = 0.1) -> Layer:
@@ -1079,6 +1099,16 @@ def batch_norm2d(ctx: Context, eps: float = 1e-5, momentum: float = 0.1) -> Laye
     buffers running_mean, running_var, num_batches_tracked); channels bind on
     the first call. Raises InceptionError for invalid arguments."""
     return _make(ctx, _lib.inc_batch_norm2d_create, "inc_batch_norm2d_create", eps, momentum)
+
+
+def inception_v3(ctx: Context, c1: int, c_reduce: int, c: int, c_pool: int,
+                 n: int = 7) -> Layer:
+    """The Inception-v3 block of factorised 1xn / nx1 convolutions
+    (torchvision's InceptionC for n = 7; every convolution without bias,
+    then a batch norm and a ReLU); c1 + 2c + c_pool output channels.
+    Raises InceptionError for invalid arguments."""
+    return _make(ctx, _lib.inc_inception_v3_create, "inc_inception_v3_create",
+                 c1, c_reduce, c, c_pool, n)
 
 
 def googlenet_bn(ctx: Context, classes: int = 10) -> Layer:

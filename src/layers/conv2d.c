@@ -296,9 +296,6 @@ const inc__layer_vt inc__conv2d_vt = {
  * version appends fields; the ones a caller's size does not cover take
  * their defaults. */
 #define DESC_SIZE_0_4 (offsetof(inc_conv2d_desc, bias) + sizeof(int))
-/* The most bytes a descriptor is read from: a size beyond it is no struct
- * a caller compiled. */
-#define DESC_SIZE_MAX 4096
 
 /* The one constructor: checks the fields of d (what: the public call, for
  * messages) and makes the layer. */
@@ -347,22 +344,8 @@ INC_API inc_status inc_conv2d_create_desc(inc_context *ctx, const inc_conv2d_des
   static const char what[] = "inc_conv2d_create_desc";
   inc_status s = inc__create_begin(ctx, out, what);
   if (s != INC_OK) return s;
-  if (!desc) return inc__error(ctx, INC_ERR_INVALID_ARGUMENT, "%s: desc is NULL", what);
-  if (desc->size < DESC_SIZE_0_4 || desc->size > DESC_SIZE_MAX)
-    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
-                      "%s: desc->size is %zu, not a descriptor's size: set it to "
-                      "sizeof(inc_conv2d_desc) (at least %zu)",
-                      what, desc->size, (size_t)DESC_SIZE_0_4);
-  /* fields of a later version than this library's must be left at their
-   * defaults (zero bytes) */
-  for (size_t i = sizeof *desc; i < desc->size; i++)
-    if (((const unsigned char *)desc)[i])
-      return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
-                        "%s: desc sets byte %zu, beyond the %zu bytes of the inc_conv2d_desc "
-                        "this library knows (a field of a later version, not at its default)",
-                        what, i, sizeof *desc);
   inc_conv2d_desc d;
-  memset(&d, 0, sizeof d);
-  memcpy(&d, desc, desc->size < sizeof d ? desc->size : sizeof d);
-  return conv_new(ctx, what, &d, out);
+  s = inc__desc_read(ctx, what, "inc_conv2d_desc", desc, desc ? desc->size : 0, DESC_SIZE_0_4,
+                     &d, sizeof d);
+  return s != INC_OK ? s : conv_new(ctx, what, &d, out);
 }

@@ -99,6 +99,7 @@ def c_types():
         "inc_tensor **": POINTER(inc.TensorP), "inc_layer **": POINTER(inc.LayerP),
         "inc_optimizer **": POINTER(inc.OptimizerP),
         "inc_conv2d_desc *": POINTER(inc.Conv2dDesc),
+        "inc_googlenet_desc *": POINTER(inc.GoogLeNetDesc),
     }
 
 
@@ -273,6 +274,24 @@ def test_conv2d_per_axis_and_without_bias():
 def ref_dense(x, w, b):
     return [[b[o] + sum(w[o][i] * row[i] for i in range(len(row))) for o in range(len(w))]
             for row in x]
+
+
+def test_batch_norm_builders():
+    with inc.Context("cpu") as ctx:
+        g = inc.googlenet(ctx, 10, batch_norm=True, dropout=0.4)
+        assert g.infer_shape((1, 1, 28, 28)) == (1, 10)
+        assert len(g.buffers()) == 3 * 57 and g.child(4).child(4).kind == "dropout"
+        assert g.child(0).child(1).kind == "batch_norm2d"
+        assert inc.googlenet(ctx, 10).param_count == 0  # unbound
+        blk = inc.inception_v3(ctx, 4, 3, 5, 2, n=7)
+        assert blk.infer_shape((2, 6, 9, 9)) == (2, 4 + 2 * 5 + 2, 9, 9)
+        bn = inc.batch_norm2d(ctx, eps=1e-3, momentum=0.5)
+        y = bn.forward([[[[1.0, 3.0]]], [[[5.0, 7.0]]]], training=True).tolist()
+        assert abs(y[0][0][0][0] + 1.3416) < 1e-3, y  # (1 - 4) / sqrt(5 + 1e-3)
+        expect_error(lambda: inc.googlenet(ctx, 10, dropout=1.0), "INC_ERR_INVALID_ARGUMENT",
+                     "dropout")
+        expect_error(lambda: inc.inception_v3(ctx, 1, 1, 1, 1, n=4), "INC_ERR_INVALID_ARGUMENT",
+                     "odd")
 
 
 def test_dense_forward_backward_against_reference():
