@@ -85,9 +85,13 @@ def check_structure(model, path, ops, in_dims, out_dims, scales=()):
     assert g.node[-1].output == ["logits"]
     assert dims(g.input[0]) == in_dims, dims(g.input[0])
     assert dims(g.output[0]) == out_dims, dims(g.output[0])
-    params = model.params()
+    # the parameters, then the running statistics (not the counts), then the
+    # residuals' scales
+    params = model.params() + [(name, value, None) for name, value in model.buffers()
+                                if not name.endswith("num_batches_tracked")]
     assert [t.name for t in g.initializer] == [name for name, _, _ in params] + \
-        [name for name, _ in scales], "initializer names differ from inc_layer_param's + scales"
+        [name for name, _ in scales], \
+        "initializer names differ from inc_layer_param's + inc_layer_buffer's + scales"
     for t, (name, v) in zip(g.initializer[len(params):], scales):  # residuals' scalars
         have = onnx.numpy_helper.to_array(t)
         assert have.dtype == np.float32 and have.shape == () and have == np.float32(v), \
@@ -262,6 +266,59 @@ def test_rect_convs():
             at = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
             assert at == {"kernel_shape": k, "strides": st, "pads": p}, (n.name, at)
         compare(net, path, "rect convs", [(2, 3, 11, 9), (1, 3, 7, 16), (3, 3, 20, 5)])
+
+
+def bn_ops(n=1):
+    return ["Conv", "BatchNormalization", "Relu"] * n
+
+
+def set_running_stats(model, seed):
+    """Running statistics of a trained net, not the initial 0 and 1."""
+    rng = np.random.default_rng(seed)
+    for name, t in model.buffers():
+        if name.endswith("running_mean"):
+            t.copy_from(rng.uniform(-0.2, 0.2, t.numel).astype(np.float32))
+        elif name.endswith("running_var"):
+            t.copy_from(rng.uniform(0.5, 2.0, t.numel).astype(np.float32))
+
+
+def test_googlenet_bn():
+    """Batch norms export as BatchNormalization (scale, B, mean, var as
+    initializers, epsilon); the library folds them into the convolutions at
+    inference, ONNX Runtime computes them apart: the same logits."""
+    with inc.Context("cpu", seed=7) as ctx:
+        net = inc.googlenet(ctx, classes=10, batch_norm=True, dropout=0.4)
+        net.initialize("kaiming_uniform")
+        net.infer_shape((1, 1, 64, 64))
+        set_running_stats(net, 3)
+        path = export(net, "googlenet-bn")
+        inc_bn = (bn_ops(1) + bn_ops(2) + bn_ops(2) + ["MaxPool"] + bn_ops(1) + ["Concat"])
+        ops = (bn_ops() + ["MaxPool"] + bn_ops(2) + ["MaxPool"] + inc_bn * 2 + ["MaxPool"] +
+               inc_bn * 5 + ["MaxPool"] + inc_bn * 2 +
+               ["GlobalAveragePool", "Flatten", "Identity", "Gemm"])
+        m = check_structure(net, path, ops, ("N", 1, "H", "W"), ("N", 10))
+        node = next(n for n in m.graph.node if n.op_type == "BatchNormalization")
+        assert list(node.input) == ["0.0.out", "0.1.weight", "0.1.bias", "0.1.running_mean",
+                                    "0.1.running_var"], node.input
+        eps = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}["epsilon"]
+        assert abs(eps - 1e-5) < 1e-12, eps
+        compare(net, path, "googlenet-bn", [(2, 1, 64, 64), (1, 1, 45, 67)])
+
+
+def test_inception_v3_block():
+    with inc.Context("cpu", seed=13) as ctx:
+        blk = inc.inception_v3(ctx, 3, 4, 5, 2, n=7)
+        blk.infer_shape((1, 6, 12, 11))
+        set_running_stats(blk, 4)
+        path = export(blk, "inception-v3")
+        ops = (bn_ops(1) + bn_ops(3) + bn_ops(5) + ["AveragePool"] + bn_ops(1) + ["Concat"])
+        m = check_structure(blk, path, ops, ("N", 6, "H", "W"), ("N", 15, None, None))
+        convs = [n for n in m.graph.node if n.op_type == "Conv"]
+        assert all(len(n.input) == 2 for n in convs), "a convolution with a bias"
+        shapes = [{a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}["kernel_shape"]
+                  for n in convs]
+        assert shapes[1:4] == [[1, 1], [1, 7], [7, 1]], shapes
+        compare(blk, path, "inception-v3", [(1, 6, 12, 11), (2, 6, 7, 9)])
 
 
 def test_errors():
