@@ -270,21 +270,29 @@ INC_HD static inline float inc__k_gap_grad(const float *dy, int64_t i, int64_t h
  * x (N, C, P): channel c's statistics run over its M = N*P values (a
  * channel-major tensor is passed as (1, C, N*P)); invstd = 1/sqrt(var + eps). */
 
-/* Channel ci's mean and biased variance, two passes in double. */
+/* Channel ci's mean and biased variance, two passes in double, each over
+ * eight partial sums (lane k % 8 of a row) added pairwise at the end: the
+ * adds of one lane do not wait on the others', and the order is fixed by
+ * the shape alone (not by the thread count). */
 INC_HD static inline void inc__k_bn_stats(const float *x, int64_t ci, int64_t n, int64_t c,
                                           int64_t p, double *mean, double *var)
 {
-  double sum = 0.0, sq = 0.0;
-  for (int64_t ni = 0; ni < n; ni++)
-    for (int64_t pi = 0; pi < p; pi++) sum += x[(ni * c + ci) * p + pi];
-  double mu = sum / (double)(n * p);
-  for (int64_t ni = 0; ni < n; ni++)
-    for (int64_t pi = 0; pi < p; pi++) {
-      double d = x[(ni * c + ci) * p + pi] - mu;
-      sq += d * d;
+  double s[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+  for (int64_t ni = 0; ni < n; ni++) {
+    const float *r = x + (ni * c + ci) * p;
+    for (int64_t k = 0; k < p; k++) s[k & 7] += r[k];
+  }
+  double mu = (((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))) / (double)(n * p);
+  for (int l = 0; l < 8; l++) s[l] = 0.0;
+  for (int64_t ni = 0; ni < n; ni++) {
+    const float *r = x + (ni * c + ci) * p;
+    for (int64_t k = 0; k < p; k++) {
+      double d = r[k] - mu;
+      s[k & 7] += d * d;
     }
+  }
   *mean = mu;
-  *var = sq / (double)(n * p);
+  *var = (((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))) / (double)(n * p);
 }
 
 /* PyTorch's running statistics update for channel ci from the batch's mean
@@ -297,13 +305,33 @@ INC_HD static inline void inc__k_bn_running(float *running_mean, float *running_
   running_var[ci] = (1.0f - momentum) * running_var[ci] + momentum * unbiased;
 }
 
-/* y[i] = (x - mean) * invstd * weight + bias, ReLU if relu. */
+/* One normalised value: (x - mean) * invstd * weight + bias, ReLU if relu. */
+INC_HD static inline float inc__k_bn_norm(float x, float mean, float invstd, float weight,
+                                          float bias, int relu)
+{
+  float v = (x - mean) * invstd * weight + bias;
+  return (relu && v < 0.0f) ? 0.0f : v;
+}
+
+/* y[i] of x (N, C, P) normalised with per-channel mean and invstd. */
 INC_HD static inline float inc__k_bn_apply(const float *x, int64_t i, int64_t c, int64_t p,
                                            const float *mean, const float *invstd,
                                            const float *weight, const float *bias, int relu)
 {
   int64_t ci = (i / p) % c;
-  float v = (x[i] - mean[ci]) * invstd[ci] * weight[ci] + bias[ci];
+  return inc__k_bn_norm(x[i], mean[ci], invstd[ci], weight[ci], bias[ci], relu);
+}
+
+/* One value in evaluation: (x - running_mean) / sd * weight + bias, ReLU if
+ * relu, with sd = inc__k_bn_sd(running_var, eps). */
+INC_HD static inline float inc__k_bn_sd(float running_var, float eps)
+{
+  return sqrtf(running_var + eps);
+}
+INC_HD static inline float inc__k_bn_eval_val(float x, float running_mean, float sd,
+                                              float weight, float bias, int relu)
+{
+  float v = (x - running_mean) / sd * weight + bias;
   return (relu && v < 0.0f) ? 0.0f : v;
 }
 
@@ -314,36 +342,48 @@ INC_HD static inline float inc__k_bn_eval(const float *x, int64_t i, int64_t c, 
                                           int relu)
 {
   int64_t ci = (i / p) % c;
-  float v = (x[i] - running_mean[ci]) / sqrtf(running_var[ci] + eps) * weight[ci] + bias[ci];
-  return (relu && v < 0.0f) ? 0.0f : v;
+  return inc__k_bn_eval_val(x[i], running_mean[ci], inc__k_bn_sd(running_var[ci], eps),
+                            weight[ci], bias[ci], relu);
 }
 
-/* Channel ci's gradient sums in double: dbias = sum dy, dweight = sum dy * xhat. */
+/* Channel ci's gradient sums in double, eight lanes each as in
+ * inc__k_bn_stats: dbias = sum dy, dweight = sum dy * xhat. */
 INC_HD static inline void inc__k_bn_grad_sums(const float *dy, const float *x, int64_t ci,
                                               int64_t n, int64_t c, int64_t p, float mean,
                                               float invstd, double *dbias, double *dweight)
 {
-  double db = 0.0, dw = 0.0;
-  for (int64_t ni = 0; ni < n; ni++)
-    for (int64_t pi = 0; pi < p; pi++) {
-      int64_t j = (ni * c + ci) * p + pi;
-      db += dy[j];
-      dw += (double)dy[j] * (double)((x[j] - mean) * invstd);
+  double b[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+  double w[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+  for (int64_t ni = 0; ni < n; ni++) {
+    const float *g = dy + (ni * c + ci) * p, *r = x + (ni * c + ci) * p;
+    for (int64_t k = 0; k < p; k++) {
+      b[k & 7] += g[k];
+      w[k & 7] += (double)g[k] * (double)((r[k] - mean) * invstd);
     }
-  *dbias = db;
-  *dweight = dw;
+  }
+  *dbias = ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]));
+  *dweight = ((w[0] + w[1]) + (w[2] + w[3])) + ((w[4] + w[5]) + (w[6] + w[7]));
 }
 
-/* dx[i] of a training-mode batch norm, from the channel's sums over its m
- * values (inv_m = 1/m): weight invstd (dy - (dbias + xhat dweight) / m). */
+/* One input gradient of a training-mode batch norm, from its channel's sums
+ * over m values (inv_m = 1/m): weight invstd (dy - (dbias + xhat dweight) / m). */
+INC_HD static inline float inc__k_bn_dx_val(float dy, float x, float mean, float invstd,
+                                            float weight, float dweight, float dbias,
+                                            float inv_m)
+{
+  float xhat = (x - mean) * invstd;
+  return weight * invstd * (dy - (dbias + xhat * dweight) * inv_m);
+}
+
+/* dx[i] of x, dy (N, C, P). */
 INC_HD static inline float inc__k_bn_dx(const float *dy, const float *x, int64_t i, int64_t c,
                                         int64_t p, const float *mean, const float *invstd,
                                         const float *weight, const float *dweight,
                                         const float *dbias, float inv_m)
 {
   int64_t ci = (i / p) % c;
-  float xhat = (x[i] - mean[ci]) * invstd[ci];
-  return weight[ci] * invstd[ci] * (dy[i] - (dbias[ci] + xhat * dweight[ci]) * inv_m);
+  return inc__k_bn_dx_val(dy[i], x[i], mean[ci], invstd[ci], weight[ci], dweight[ci], dbias[ci],
+                          inv_m);
 }
 
 /* Folding an evaluation batch norm into the convolution before it, whose

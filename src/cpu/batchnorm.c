@@ -6,10 +6,12 @@
  *
  * The per-channel reductions are the INC_HD bodies of src/kernels.h, run
  * one channel per iteration (channels are independent, so the threads
- * split them) and summed in double: the statistics do not depend on the
- * thread count, and a channel of a 128-image batch at 96x96 (1.2 M values)
- * loses nothing to float rounding. The per-element passes are the same
- * bodies the CUDA kernels call.
+ * split them) and summed in double over eight lanes: the statistics do not
+ * depend on the thread count, and a channel of a 128-image batch at 96x96
+ * (1.2 M values) loses nothing to float rounding. The per-element passes
+ * go row by row, (n, c) rows of P values with the channel's values loaded
+ * once, through the per-value bodies the CUDA kernels' per-index bodies
+ * call: the same float operations, so the same bits.
  */
 #include "cpu.h"
 
@@ -29,11 +31,15 @@ inc_status inc__cpu_bn_fwd_train(float *y, float *mean, float *invstd, float *ru
     if (running_mean) inc__k_bn_running(running_mean, running_var, ci, mu, var, m, momentum);
   }
   if (count) count[0] += 1.0f;
-  /* y (N, C, P) */
-  const int64_t total = n * c * p;
-#pragma omp parallel for simd schedule(static) num_threads(inc__cpu_threads(ctx, total))
-  for (int64_t i = 0; i < total; i++)
-    y[i] = inc__k_bn_apply(x, i, c, p, mean, invstd, weight, bias, relu);
+  /* y (N, C, P), row (ni, ci) at a time */
+#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, n * c * p))
+  for (int64_t row = 0; row < n * c; row++) {
+    const int64_t ci = row % c;
+    const float mu = mean[ci], is = invstd[ci], w = weight[ci], b = bias[ci];
+    const float *xr = x + row * p;
+    float *yr = y + row * p;
+    for (int64_t k = 0; k < p; k++) yr[k] = inc__k_bn_norm(xr[k], mu, is, w, b, relu);
+  }
   return INC_OK;
 }
 
@@ -41,11 +47,16 @@ inc_status inc__cpu_bn_fwd_eval(float *y, const float *x, const float *weight, c
                                 const float *running_mean, const float *running_var, int64_t n,
                                 int64_t c, int64_t p, float eps, int relu, inc_context *ctx)
 {
-  /* y (N, C, P) <- x (N, C, P) with the running statistics */
-  const int64_t total = n * c * p;
-#pragma omp parallel for simd schedule(static) num_threads(inc__cpu_threads(ctx, total))
-  for (int64_t i = 0; i < total; i++)
-    y[i] = inc__k_bn_eval(x, i, c, p, running_mean, running_var, weight, bias, eps, relu);
+  /* y (N, C, P) <- x (N, C, P) with the running statistics, row by row */
+#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, n * c * p))
+  for (int64_t row = 0; row < n * c; row++) {
+    const int64_t ci = row % c;
+    const float rm = running_mean[ci], sd = inc__k_bn_sd(running_var[ci], eps), w = weight[ci],
+                b = bias[ci];
+    const float *xr = x + row * p;
+    float *yr = y + row * p;
+    for (int64_t k = 0; k < p; k++) yr[k] = inc__k_bn_eval_val(xr[k], rm, sd, w, b, relu);
+  }
   return INC_OK;
 }
 
@@ -63,11 +74,16 @@ inc_status inc__cpu_bn_bwd(float *dx, float *dweight, float *dbias, const float 
     dweight[ci] = (float)dw;
   }
   if (!dx) return INC_OK;
-  /* dx (N, C, P) */
+  /* dx (N, C, P), row by row */
   const float inv_m = 1.0f / (float)(n * p);
-#pragma omp parallel for simd schedule(static) num_threads(inc__cpu_threads(ctx, total))
-  for (int64_t i = 0; i < total; i++)
-    dx[i] = inc__k_bn_dx(dy, x, i, c, p, mean, invstd, weight, dweight, dbias, inv_m);
+#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, total))
+  for (int64_t row = 0; row < n * c; row++) {
+    const int64_t ci = row % c;
+    const float mu = mean[ci], is = invstd[ci], w = weight[ci], dw = dweight[ci], db = dbias[ci];
+    const float *g = dy + row * p, *xr = x + row * p;
+    float *d = dx + row * p;
+    for (int64_t k = 0; k < p; k++) d[k] = inc__k_bn_dx_val(g[k], xr[k], mu, is, w, dw, db, inv_m);
+  }
   return INC_OK;
 }
 
