@@ -17,7 +17,7 @@ char *recipe_meta_get(const char *path, const char *key);
  * names no model this program knows. */
 char *recipe_model(const char *prog, const char *path);
 
-/* recipe_from_checkpoint, which fills the trainer's options, is declared in
- * train_options.h. */
+/* --resume's reading of the recipe, which fills the trainer's options, is
+ * recipe_from_checkpoint (train_options.h, resume.c). */
 
 #endif /* EXAMPLES_RECIPE_H */

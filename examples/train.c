@@ -196,10 +196,11 @@ int main(int argc, char **argv)
   const char *device = inc_context_device_name(ctx);
   printf("libinception %s on %s; %s\n", inc_version_string(), device, blas_line);
   printf("recipe: %s%s, model %s, size %d, batch %d, lr %g, momentum %g, weight decay %g, "
-         "epochs %d, init %s, warmup %ld, label smoothing %g, dropout %g, seed %llu\n",
+         "epochs %d, init %s, warmup %ld, schedule %s, label smoothing %g, dropout %g, "
+         "seed %llu\n",
          ckpt[0] ? "resumed from " : "preset ", ckpt[0] ? ckpt : preset, o.model, o.size, o.batch,
          o.lr, o.momentum, o.weight_decay, o.epochs, train_init_name(o.init), o.warmup,
-         o.label_smoothing, o.dropout, o.seed);
+         train_schedule_name(o.schedule), o.label_smoothing, o.dropout, o.seed);
 
   /* -- network: the lecture's shape table binds it -- */
   if ((s = inc_context_set_seed(ctx, o.seed)) != INC_OK) {
@@ -331,11 +332,11 @@ int main(int argc, char **argv)
         report_inc(PROG, "inc_layer_backward", ctx, s);
         goto done;
       }
-      /* linear warmup: step g (from 0) uses lr * (g + 1) / warmup */
+      /* the warmup and the schedule: a function of the global step only */
       long long g = (long long)(epoch - 1) * (long long)batches + (long long)b;
-      if (o.warmup > 0 && g <= o.warmup &&
-          (s = inc_optimizer_set_lr(opt, (float)(o.lr * (double)(g < o.warmup ? g + 1 : o.warmup) /
-                                                 (double)o.warmup))) != INC_OK) {
+      int set_lr = 0;
+      double lr_g = train_lr_at(&o, g, (long long)o.epochs * (long long)batches, &set_lr);
+      if (set_lr && (s = inc_optimizer_set_lr(opt, (float)lr_g)) != INC_OK) {
         progress_end(&p);
         report_inc(PROG, "inc_optimizer_set_lr", ctx, s);
         goto done;
@@ -431,13 +432,14 @@ int main(int argc, char **argv)
     const char *keys[] = {"trainer", "epoch",      "epochs", "rng",     "size",    "batch",
                           "lr",      "momentum",   "weight_decay",      "seed",    "limit",
                           "test_limit", "n_train", "n_test", "classes", "device",  "metrics",
-                          "init",    "warmup", "model", "label_smoothing", "dropout"};
+                          "init",    "warmup", "model", "label_smoothing", "dropout",
+                          "schedule"};
     const char *vals[] = {"libinception examples/train 1",
                           v_epoch, v_epochs, v_rng, v_size, v_batch, v_lr, v_mom, v_wd, v_seed,
                           v_limit, v_tlimit, v_ntrain, v_ntest,
                           "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot",
                           device, metrics, train_init_name(o.init), v_warmup, o.model, v_ls,
-                          v_drop};
+                          v_drop, train_schedule_name(o.schedule)};
     char path[4200];
     snprintf(path, sizeof path, "%s/ckpt-epoch-%03d.safetensors", o.out, epoch);
     s = inc_checkpoint_save(net, opt, (int)(sizeof keys / sizeof keys[0]), keys, vals, path);

@@ -25,6 +25,22 @@ void train_options_defaults(options *o)
   o->progress_every = 50;
 }
 
+double train_lr_at(const options *o, long long g, long long total, int *set)
+{
+  double lr = o->lr;
+  *set = o->schedule == SCHEDULE_COSINE || (o->warmup > 0 && g <= o->warmup);
+  if (o->warmup > 0 && g <= o->warmup)
+    lr = o->lr * (double)(g < o->warmup ? g + 1 : o->warmup) / (double)o->warmup;
+  if (o->schedule == SCHEDULE_COSINE && total > 0)
+    lr *= 0.5 * (1.0 + cos(3.14159265358979323846 * (double)g / (double)total));
+  return lr;
+}
+
+const char *train_schedule_name(int schedule)
+{
+  return schedule == SCHEDULE_COSINE ? "cosine" : "constant";
+}
+
 const char *train_init_name(inc_init scheme)
 {
   return scheme == INC_INIT_KAIMING_UNIFORM ? "kaiming" : "xavier";
@@ -57,6 +73,9 @@ void train_options_usage(FILE *f)
           "                          (PyTorch's label_smoothing; default 0)\n"
           "  --dropout P             a dropout of probability P before the classifier (the\n"
           "                          original GoogLeNet's 0.4; default 0: none)\n"
+          "  --schedule constant|cosine  the learning rate after the warmup: constant, or\n"
+          "                          lr (1 + cos(pi step/steps)) / 2 down to 0 at the end\n"
+          "                          (default constant; cosine for googlenet-bn)\n"
           "  --warmup N              raise the learning rate linearly from lr/N to lr over\n"
           "                          the first N steps (0: constant lr, the book's)\n"
           "  --seed N                seed of the weights and of the shuffling (default 1)\n"
@@ -126,7 +145,7 @@ int train_options_parse(int argc, char **argv, options *o)
         "--device", "--preset", "--size",  "--epochs", "--batch",   "--lr",
         "--momentum", "--weight-decay", "--seed", "--limit", "--test-limit", "--threads",
         "--data",   "--out",    "--progress-every", "--init", "--warmup", "--keep",
-        "--export-onnx", "--model", "--label-smoothing", "--dropout"};
+        "--export-onnx", "--model", "--label-smoothing", "--dropout", "--schedule"};
     int known = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
       if (!strcmp(name, with_value[k])) known = 1;
@@ -149,6 +168,13 @@ int train_options_parse(int argc, char **argv, options *o)
         return -1;
       }
       o->device = val;
+    } else if (!strcmp(name, "--schedule")) {
+      if (strcmp(val, "constant") && strcmp(val, "cosine")) {
+        fprintf(stderr, PROG ": --schedule must be constant or cosine, got \"%s\"\n", val);
+        return -1;
+      }
+      o->schedule = strcmp(val, "cosine") ? SCHEDULE_CONSTANT : SCHEDULE_COSINE;
+      o->set |= SET_SCHEDULE;
     } else if (!strcmp(name, "--label-smoothing")) {
       if (parse_double(name, val, 0, 1, 0, &d)) return -1;
       o->label_smoothing = d, o->set |= SET_LS;
@@ -250,5 +276,10 @@ void train_options_apply_preset(options *o, const char *preset)
    * sometimes kill the net (loss stuck near 2.2 for a whole epoch, seed 1):
    * a short warmup avoids it. Batch norms keep the signal scaled: none. */
   if (!(o->set & SET_WARMUP)) o->warmup = d2l || model_has_batch_norm(o->model) ? 0 : 200;
+  /* The plain quick recipe is the measured one of docs/training.md; with
+   * batch norms the rate can start high (lr 0.1) and a cosine decay to 0
+   * settles the last epochs (docs/training.md). */
+  if (!(o->set & SET_SCHEDULE))
+    o->schedule = !d2l && model_has_batch_norm(o->model) ? SCHEDULE_COSINE : SCHEDULE_CONSTANT;
 }
 

@@ -29,8 +29,12 @@ enum {
   SET_WARMUP = 1 << 10,
   SET_MODEL = 1 << 11,
   SET_LS = 1 << 12,
-  SET_DROPOUT = 1 << 13
+  SET_DROPOUT = 1 << 13,
+  SET_SCHEDULE = 1 << 14
 };
+
+/* Learning-rate schedules after the warmup. */
+enum { SCHEDULE_CONSTANT = 0, SCHEDULE_COSINE = 1 };
 
 typedef struct options {
   const char *device, *data, *out, *preset;
@@ -42,6 +46,7 @@ typedef struct options {
   long warmup; /* steps of linear learning-rate warmup (0: none) */
   double lr, momentum, weight_decay;
   double label_smoothing, dropout; /* the loss's label smoothing; dropout before the classifier */
+  int schedule;                    /* SCHEDULE_*: the learning rate after the warmup */
   unsigned long long seed;
   long limit, test_limit;
   unsigned set;
@@ -58,13 +63,22 @@ int train_options_parse(int argc, char **argv, options *o);
  * "quick". */
 void train_options_apply_preset(options *o, const char *preset);
 
+/* The learning rate of training step g (from 0) of `total`: lr, times
+ * (g + 1) / warmup during the warmup, times (1 + cos(pi g / total)) / 2 with
+ * the cosine schedule. 1 in *set when the step must set it (the warmup or a
+ * schedule moves it; a constant rate after the warmup stays as it is). */
+double train_lr_at(const options *o, long long g, long long total, int *set);
+
+/* The name of a schedule as --schedule spells it. */
+const char *train_schedule_name(int schedule);
+
 /* The name of an initialization scheme as --init spells it. */
 const char *train_init_name(inc_init scheme);
 
 /* --resume: takes the recipe of checkpoint ckpt into o (values given on the
  * command line must agree with it; the number of epochs may be raised) and
  * *epoch gets the epochs it completed. Returns 0, or -1 after a message on
- * stderr. Defined in recipe.c. */
+ * stderr. Defined in resume.c. */
 int recipe_from_checkpoint(const char *ckpt, options *o, int *epoch);
 
 /* --help text. */

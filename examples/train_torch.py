@@ -14,6 +14,7 @@ Run it with Debian's python3-torch:
 """
 import argparse
 import gzip
+import math
 import os
 import struct
 import sys
@@ -78,6 +79,8 @@ def main():
     ap.add_argument("--init", choices=["xavier", "kaiming"], default="kaiming")
     ap.add_argument("--warmup", type=int, default=None,
                     help="steps of linear warmup (default: 200, 0 for googlenet-bn)")
+    ap.add_argument("--schedule", choices=["constant", "cosine"], default=None,
+                    help="after the warmup (default: constant, cosine for googlenet-bn)")
     ap.add_argument("--label-smoothing", type=float, default=0.0)
     ap.add_argument("--dropout", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=1)
@@ -87,6 +90,8 @@ def main():
     args = ap.parse_args()
     if args.warmup is None:
         args.warmup = 0 if args.model == "googlenet-bn" else 200
+    if args.schedule is None:
+        args.schedule = "cosine" if args.model == "googlenet-bn" else "constant"
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     train_x, train_y = load("train", args.size, args.limit)
@@ -95,11 +100,12 @@ def main():
     opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum,
                           weight_decay=args.weight_decay)
     print("torch %s, %d threads; recipe: model %s, size %d, batch %d, lr %g, momentum %g, "
-          "epochs %d, init %s, warmup %d, label smoothing %g, dropout %g, seed %d"
+          "epochs %d, init %s, warmup %d, schedule %s, label smoothing %g, dropout %g, seed %d"
           % (torch.__version__, torch.get_num_threads(), args.model, args.size, args.batch,
-             args.lr, args.momentum, args.epochs, args.init, args.warmup,
+             args.lr, args.momentum, args.epochs, args.init, args.warmup, args.schedule,
              args.label_smoothing, args.dropout, args.seed), flush=True)
     step, t_start = 0, time.time()
+    total_steps = args.epochs * ((len(train_y) + args.batch - 1) // args.batch)
     for epoch in range(1, args.epochs + 1):
         net.train()
         perm = torch.randperm(len(train_y))
@@ -107,9 +113,11 @@ def main():
         for i in range(0, len(perm), args.batch):
             idx = perm[i:i + args.batch]
             xb, yb = train_x[idx], train_y[idx]
-            if args.warmup:
-                for g in opt.param_groups:
-                    g["lr"] = args.lr * min(1.0, (step + 1) / args.warmup)
+            lr = args.lr * (min(1.0, (step + 1) / args.warmup) if args.warmup else 1.0)
+            if args.schedule == "cosine":
+                lr *= 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
+            for g in opt.param_groups:
+                g["lr"] = lr
             logits = net(xb)
             loss = F.cross_entropy(logits, yb, label_smoothing=args.label_smoothing)
             opt.zero_grad()

@@ -24,7 +24,8 @@ EX_LDLIBS := -lz -lm
 EX_RPATH := -Wl,-rpath,'$$ORIGIN/../lib'
 EX_DIR := $(BUILD)/examples
 EX_COMMON_OBJ := $(addprefix $(EX_DIR)/,idx.o data.o util.o progress.o net.o recipe.o)
-EX_TRAIN_OBJ := $(EX_DIR)/train_options.o $(EX_DIR)/curve.o
+# resume.o: --resume, which needs the trainer's options
+EX_TRAIN_OBJ := $(EX_DIR)/train_options.o $(EX_DIR)/resume.o $(EX_DIR)/curve.o
 EX_CLASSIFY_OBJ := $(EX_DIR)/image.o
 EX_ALL_OBJ := $(EX_COMMON_OBJ) $(EX_TRAIN_OBJ) $(EX_CLASSIFY_OBJ) $(EX_DIR)/train.o \
               $(EX_DIR)/classify.o
