@@ -83,6 +83,11 @@ rc=$?
 check "--init he: exit 2 with a message" test $rc -eq 2 -a -n "$(grep "init must be xavier or kaiming" "$tmp/o")"
 "$TRAIN" --device cpu --preset d2l --size 64 --lr 0.05 --dry-run --out "$tmp/dry" > "$tmp/o" 2>&1
 check "explicit options override the preset" grep -q "size 64, batch 128, lr 0.05, momentum 0," "$tmp/o"
+"$TRAIN" --device cpu --model googlenet-bn --lr 0.1 --dry-run --out "$tmp/dry" > "$tmp/o" 2>&1
+check "googlenet-bn: no warmup, a cosine schedule" grep -q "model googlenet-bn, size 28, batch 128, lr 0.1, momentum 0.9, weight decay 0, epochs 5, init kaiming, warmup 0, schedule cosine" "$tmp/o"
+check "googlenet-bn: the batch norms' parameters (5977530 + 2 x 7280 channels)" grep -q "^parameters: 5992090" "$tmp/o"
+"$TRAIN" --device cpu --model resnet --dry-run > "$tmp/o" 2>&1
+check "--model resnet: exit 2 naming the models" test $? -eq 2 -a -n "$(grep "googlenet, googlenet-bn" "$tmp/o")"
 check "--dry-run writes nothing" test ! -e "$tmp/dry"
 
 if [ ! -f "$DATA/t10k-labels-idx1-ubyte.gz" ] || [ ! -f "$DATA/train-images-idx3-ubyte.gz" ]; then
@@ -259,5 +264,19 @@ check "classify PGM files" test $? -eq 0 -a "$(grep -cE '\.pgm: (T-shirt/top|Tro
 check "truncated PGM: exit 1 naming the file" test $? -eq 1 -a -n "$(grep "short.pgm: truncated PGM" "$tmp/c3.out")"
 "$CLASSIFY" --device cpu "$tmp/boot.pgm" > "$tmp/c4.out" 2>&1
 check "a non-checkpoint is refused" test $? -ne 0
+
+# ---- the batch-norm model: recorded, resumed, classified -------------------------
+bn=$tmp/bn
+"$TRAIN" "${COMMON[@]}" --model googlenet-bn --dropout 0.4 --label-smoothing 0.1 --epochs 1 \
+  --out "$bn" > "$tmp/bn.out" 2>&1
+check "googlenet-bn run exits 0" test $? -eq 0
+"$TRAIN" --device cpu --data "$DATA" --resume --model googlenet --epochs 2 --out "$bn" > "$tmp/o" 2>&1
+check "resume with another --model is refused" test $? -ne 0 -a -n "$(grep "model googlenet differs" "$tmp/o")"
+"$TRAIN" --device cpu --data "$DATA" --resume --epochs 2 --out "$bn" > "$tmp/bn2.out" 2>&1
+check "resume takes model, dropout, smoothing and schedule from the checkpoint" \
+  grep -q "model googlenet-bn,.* schedule cosine, label smoothing 0.1, dropout 0.4" "$tmp/bn2.out"
+"$CLASSIFY" --device cpu --data "$DATA" --test-limit 150 --threads 2 "$bn/ckpt-epoch-002.safetensors" > "$tmp/c5.out" 2>&1
+check "classify builds the checkpoint's model and reproduces its accuracy" \
+  test "$(sed -n 's/^test acc \([0-9.]*\) .*/\1/p' "$tmp/c5.out")" = "$(tail -1 "$bn/metrics.csv" | awk -F, '{ printf "%.3f", $4 }')"
 
 finish
