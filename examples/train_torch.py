@@ -74,14 +74,16 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--momentum", type=float, default=0.9)
-    ap.add_argument("--weight-decay", type=float, default=0.0)
+    ap.add_argument("--weight-decay", type=float, default=None,
+                    help="default 0, 5e-4 for googlenet-bn (as examples/train)")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--init", choices=["xavier", "kaiming"], default="kaiming")
     ap.add_argument("--warmup", type=int, default=None,
                     help="steps of linear warmup (default: 200, 0 for googlenet-bn)")
     ap.add_argument("--schedule", choices=["constant", "cosine"], default=None,
                     help="after the warmup (default: constant, cosine for googlenet-bn)")
-    ap.add_argument("--label-smoothing", type=float, default=0.0)
+    ap.add_argument("--label-smoothing", type=float, default=None,
+                    help="default 0, 0.1 for googlenet-bn (as examples/train)")
     ap.add_argument("--dropout", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
@@ -90,8 +92,13 @@ def main():
     args = ap.parse_args()
     if args.warmup is None:
         args.warmup = 0 if args.model == "googlenet-bn" else 200
+    bn = args.model == "googlenet-bn"
     if args.schedule is None:
-        args.schedule = "cosine" if args.model == "googlenet-bn" else "constant"
+        args.schedule = "cosine" if bn else "constant"
+    if args.weight_decay is None:
+        args.weight_decay = 5e-4 if bn else 0.0
+    if args.label_smoothing is None:
+        args.label_smoothing = 0.1 if bn else 0.0
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     train_x, train_y = load("train", args.size, args.limit)
@@ -100,9 +107,11 @@ def main():
     opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum,
                           weight_decay=args.weight_decay)
     print("torch %s, %d threads; recipe: model %s, size %d, batch %d, lr %g, momentum %g, "
-          "epochs %d, init %s, warmup %d, schedule %s, label smoothing %g, dropout %g, seed %d"
+          "weight decay %g, epochs %d, init %s, warmup %d, schedule %s, label smoothing %g, "
+          "dropout %g, seed %d"
           % (torch.__version__, torch.get_num_threads(), args.model, args.size, args.batch,
-             args.lr, args.momentum, args.epochs, args.init, args.warmup, args.schedule,
+             args.lr, args.momentum, args.weight_decay, args.epochs, args.init, args.warmup,
+             args.schedule,
              args.label_smoothing, args.dropout, args.seed), flush=True)
     step, t_start = 0, time.time()
     total_steps = args.epochs * ((len(train_y) + args.batch - 1) // args.batch)
