@@ -1,6 +1,7 @@
 /*
  * batchnorm.cu — batch normalization on the GPU (src/layers/batchnorm.c):
- * the training pass, the evaluation pass, the backward pass and the fold
+ * the training pass, the update of the running statistics after a
+ * successful training forward, the evaluation pass, the backward pass and the fold
  * of an evaluation batch norm into the convolution before it.
  *
  * The per-channel reductions (the batch statistics, the two gradient sums)
@@ -30,12 +31,11 @@ __device__ static double inc__cuda_block_sum(double v, double *part)
   return r;
 }
 
-__global__ void inc__cuda_bn_stats_kernel(float *mean, float *invstd, float *running_mean,
-                                          float *running_var, float *count, const float *x,
-                                          int64_t n, int64_t c, int64_t p, float eps,
-                                          float momentum)
+__global__ void inc__cuda_bn_stats_kernel(float *mean, float *invstd, float *var_out,
+                                          const float *x, int64_t n, int64_t c, int64_t p,
+                                          float eps)
 {
-  /* mean, invstd, running_mean, running_var (C) <- x (N, C, P); one block per channel */
+  /* mean, invstd, var (C) <- x (N, C, P); one block per channel */
   __shared__ double part[INC_CUDA_THREADS];
   const int64_t m = n * p;
   for (int64_t ch = blockIdx.x; ch < c; ch += gridDim.x) {
@@ -54,9 +54,20 @@ __global__ void inc__cuda_bn_stats_kernel(float *mean, float *invstd, float *run
     if (threadIdx.x == 0) {
       mean[ch] = (float)mu;
       invstd[ch] = (float)(1.0 / sqrt(var + (double)eps));
-      if (running_mean) inc__k_bn_running(running_mean, running_var, ch, mu, var, m, momentum);
-      if (ch == 0 && count) count[0] += 1.0f;
+      var_out[ch] = (float)var;
     }
+  }
+}
+
+__global__ void inc__cuda_bn_running_kernel(float *running_mean, float *running_var,
+                                            float *count, const float *mean, const float *var,
+                                            int64_t c, int64_t m, float momentum)
+{
+  /* running_mean, running_var (C), count (1) */
+  INC_CUDA_FOR(ci, c)
+  {
+    inc__k_bn_running(running_mean, running_var, ci, mean, var, m, momentum);
+    if (ci == 0) count[0] += 1.0f;
   }
 }
 
@@ -136,10 +147,9 @@ __global__ void inc__cuda_bn_fold_kernel(float *w_out, float *b_out, const float
 /* Blocks for a one-block-per-channel reduction (the channel loop covers the rest). */
 static unsigned channel_blocks(int64_t c) { return (unsigned)(c < 65535 ? c : 65535); }
 
-inc_status inc__cuda_bn_fwd_train(float *y, float *mean, float *invstd, float *running_mean,
-                                  float *running_var, float *count, const float *x,
-                                  const float *weight, const float *bias, int64_t n, int64_t c,
-                                  int64_t p, float eps, float momentum, int relu,
+inc_status inc__cuda_bn_fwd_train(float *y, float *mean, float *invstd, float *var,
+                                  const float *x, const float *weight, const float *bias,
+                                  int64_t n, int64_t c, int64_t p, float eps, int relu,
                                   inc_context *ctx)
 {
   static const char op[] = "bn_fwd_train";
@@ -148,9 +158,22 @@ inc_status inc__cuda_bn_fwd_train(float *y, float *mean, float *invstd, float *r
   INC_CUDA_ENTER(ctx, op);
   cudaStream_t st = inc__cuda_be(ctx)->stream;
   INC_CUDA_LAUNCH_COOP(inc__cuda_bn_stats_kernel, channel_blocks(c), INC_CUDA_THREADS, st, mean,
-                       invstd, running_mean, running_var, count, x, n, c, p, eps, momentum);
+                       invstd, var, x, n, c, p, eps);
   INC_CUDA_LAUNCH(inc__cuda_bn_apply_kernel, inc__cuda_blocks(ctx, total), INC_CUDA_THREADS, st,
                   y, x, mean, invstd, weight, bias, c, p, relu, total);
+  return inc__cuda_launched(ctx, op);
+}
+
+inc_status inc__cuda_bn_running(float *running_mean, float *running_var, float *count,
+                                const float *mean, const float *var, int64_t c, int64_t m,
+                                float momentum, inc_context *ctx)
+{
+  static const char op[] = "bn_running";
+  if (c <= 0) return INC_OK;
+  INC_CUDA_ENTER(ctx, op);
+  INC_CUDA_LAUNCH(inc__cuda_bn_running_kernel, inc__cuda_blocks(ctx, c), INC_CUDA_THREADS,
+                  inc__cuda_be(ctx)->stream, running_mean, running_var, count, mean, var, c, m,
+                  momentum);
   return inc__cuda_launched(ctx, op);
 }
 

@@ -151,6 +151,15 @@ int recipe_from_checkpoint(const char *ckpt, options *o, int *epoch_done)
   o->weight_decay = wd, o->limit = (long)limit, o->test_limit = (long)tlimit;
   o->warmup = (long)warmup;
   if (!(o->set & SET_EPOCHS)) o->epochs = (int)epochs;
+  /* the cosine schedule's rate is a function of the step and of the run's
+   * length: a run cannot be lengthened without changing its past */
+  if (o->schedule == SCHEDULE_COSINE && o->epochs != (int)epochs) {
+    fprintf(stderr,
+            PROG ": --epochs %d differs from the checkpoint's %d (%s): the cosine schedule was "
+                 "laid out over %d epochs; --resume continues the same run\n",
+            o->epochs, (int)epochs, ckpt, (int)epochs);
+    return -1;
+  }
   *epoch_done = (int)epoch;
   return 0;
 }

@@ -292,6 +292,14 @@ int main(int argc, char **argv)
   size_t batches = (n_train + (size_t)o.batch - 1) / (size_t)o.batch;
   for (int epoch = start_epoch; epoch <= o.epochs; epoch++) {
     uint64_t st = epoch_rng_state(o.seed, epoch);
+    /* dropout masks come from the context's random streams: reseeded from
+     * (seed, epoch) at each epoch, so that a resumed run draws what the
+     * uninterrupted one drew */
+    if (o.dropout > 0 && (s = inc_context_set_seed(ctx, epoch_rng_state(o.seed, epoch) ^
+                                                            0x6a09e667f3bcc909ULL)) != INC_OK) {
+      report_inc(PROG, "inc_context_set_seed", ctx, s);
+      goto done;
+    }
     shuffle_permutation(perm, n_train, &st);
     progress p;
     progress_begin(&p, -1, o.progress_every, epoch, o.epochs, batches, n_train);

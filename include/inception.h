@@ -426,6 +426,7 @@ typedef struct inc_googlenet_desc {
   float dropout;   /* in [0, 1): a dropout layer of this probability before the
                     * classifier, the last child of b5 ("4.4"; the original
                     * GoogLeNet's 0.4); 0: none */
+  int reserved;    /* 0 (the struct has no padding: every byte is a field) */
 } inc_googlenet_desc;
 
 /* Builds the D2L GoogLeNet as desc says (since 0.4): with batch_norm 0 and
@@ -577,8 +578,8 @@ INC_API inc_status inc_layer_param(const inc_layer *layer, int index, const char
                                    inc_tensor **value, inc_tensor **grad);
 
 /* Returns the number of buffer tensors in the subtree (since 0.3): the
- * tensors a layer keeps that are not trained, such as running statistics;
- * none of the current layer kinds has any. 0 while unbound, and 0 for NULL. */
+ * tensors a layer keeps that are not trained, such as a batch norm's
+ * running statistics. 0 while unbound, and 0 for NULL. */
 INC_API int inc_layer_buffer_count(const inc_layer *layer);
 
 /* Gives buffer `index` (0 <= index < inc_layer_buffer_count) of the subtree

@@ -298,10 +298,11 @@ INC_HD static inline void inc__k_bn_stats(const float *x, int64_t ci, int64_t n,
 /* PyTorch's running statistics update for channel ci from the batch's mean
  * and biased variance over m >= 2 values: the variance enters unbiased. */
 INC_HD static inline void inc__k_bn_running(float *running_mean, float *running_var, int64_t ci,
-                                            double mean, double var, int64_t m, float momentum)
+                                            const float *mean, const float *var, int64_t m,
+                                            float momentum)
 {
-  float unbiased = (float)(var * (double)m / (double)(m - 1));
-  running_mean[ci] = (1.0f - momentum) * running_mean[ci] + momentum * (float)mean;
+  float unbiased = (float)((double)var[ci] * (double)m / (double)(m - 1));
+  running_mean[ci] = (1.0f - momentum) * running_mean[ci] + momentum * mean[ci];
   running_var[ci] = (1.0f - momentum) * running_var[ci] + momentum * unbiased;
 }
 

@@ -170,6 +170,11 @@ typedef struct inc__layer_vt {
   /* Run one step (values placed, inputs ready). */
   inc_status (*run_fwd)(const struct inc__plan *p, const struct inc__step *st);
   inc_status (*run_bwd)(const struct inc__plan *p, const struct inc__step *st);
+  /* After every forward step of a training plan succeeded: the step's
+   * effects beyond its values (a batch norm's running statistics), so
+   * that a failed forward changes nothing and a forward run again for a
+   * second backward does not apply them twice. May be NULL. */
+  inc_status (*commit)(const struct inc__plan *p, const struct inc__step *st);
   /* The tensors a leaf of this kind owns (see "declared tensors" above),
    * a table ended by a NULL name; NULL for kinds that own none. It is each
    * layer's l->tensors unless the constructor picks another table; the

@@ -111,17 +111,19 @@
   X(gap_bwd, (float *dx, const float *dy, int64_t planes, int64_t hw, inc_context *ctx),          \
     (dx, dy, planes, hw, ctx), INC__PROF_POOL)                                                    \
   /* ---- batch norm: src/cpu/batchnorm.c, cuda/batchnorm.cu ---- */                              \
-  /* training, x (N, C, P) with N*P >= 2 per channel: mean, invstd (C) = each channel's batch    \
-   * mean and 1/sqrt(biased variance + eps), kept for backward; y (N, C, P) = (x - mean) invstd  \
-   * weight + bias, ReLU if relu; running_mean, running_var (C) move by momentum towards the     \
-   * mean and the unbiased variance (inc__k_bn_running) and count (1) += 1, unless the three   \
-   * are NULL (a forward run again: nothing tracked) */                       \
-  X(bn_fwd_train, (float *y, float *mean, float *invstd, float *running_mean, float *running_var, \
-                   float *count, const float *x, const float *weight, const float *bias,          \
-                   int64_t n, int64_t c, int64_t p, float eps, float momentum, int relu,          \
-                   inc_context *ctx),                                                             \
-    (y, mean, invstd, running_mean, running_var, count, x, weight, bias, n, c, p, eps, momentum,  \
-     relu, ctx), INC__PROF_ELTWISE)                                                               \
+  /* training, x (N, C, P) with N*P >= 2 per channel: mean, invstd, var (C) = each channel's     \
+   * batch mean, 1/sqrt(biased variance + eps) and biased variance, kept for backward and for    \
+   * bn_running; y (N, C, P) = (x - mean) invstd weight + bias, ReLU if relu */                  \
+  X(bn_fwd_train, (float *y, float *mean, float *invstd, float *var, const float *x,              \
+                   const float *weight, const float *bias, int64_t n, int64_t c, int64_t p,       \
+                   float eps, int relu, inc_context *ctx),                                        \
+    (y, mean, invstd, var, x, weight, bias, n, c, p, eps, relu, ctx), INC__PROF_ELTWISE)          \
+  /* after a whole training forward succeeded: running_mean, running_var (C) move by momentum     \
+   * towards the batch's mean and unbiased variance (var (C) biased, over m >= 2 values;          \
+   * inc__k_bn_running), count (1) += 1 */                                                        \
+  X(bn_running, (float *running_mean, float *running_var, float *count, const float *mean,        \
+                 const float *var, int64_t c, int64_t m, float momentum, inc_context *ctx),       \
+    (running_mean, running_var, count, mean, var, c, m, momentum, ctx), INC__PROF_ELTWISE)        \
   /* evaluation: y (N, C, P) = (x - running_mean) / sqrt(running_var + eps) weight + bias, ReLU   \
    * if relu */                                                                                   \
   X(bn_fwd_eval, (float *y, const float *x, const float *weight, const float *bias,               \

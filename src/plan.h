@@ -112,8 +112,6 @@ typedef struct inc__plan {
   int building_bwd;      /* emission state: steps go to bwd */
   int no_dx;             /* while running backward: the caller wants no dx */
   int trained;           /* INC__TRAINED_*: what backward can use */
-  int rerun;             /* while a backward runs the forward again: steps with side
-                          * effects (running statistics) leave them out */
   /* Random streams (dropout masks): a training forward draws nrandom
    * consecutive streams of the context, from rng_stream on, with seed
    * rng_seed; the steps that use them (st->flags: the index among them)

@@ -104,6 +104,12 @@ inc_status inc__plan_forward(inc__plan *p, const inc_tensor *x)
   p->rng_seed = p->ctx->seed;
   p->rng_stream = p->ctx->rng_stream;
   if ((s = run_forward(p)) != INC_OK) return s;
+  for (int i = 0; p->training && i < p->nfwd; i++) { /* the forward succeeded: its effects */
+    const inc__step *st = &p->fwd[i];
+    if (st->op == INC__STEP_FWD && !st->pass && st->layer->vt->commit &&
+        (s = st->layer->vt->commit(p, st)) != INC_OK)
+      return s;
+  }
   p->ctx->rng_stream += (uint64_t)p->nrandom;
   p->trained = p->training ? INC__TRAINED_FRESH : INC__TRAINED_NONE;
   return INC_OK;
@@ -117,12 +123,7 @@ inc_status inc__plan_backward(inc__plan *p, const inc_tensor *dy, int want_dx)
   /* A backward reuses saved values' memory once it has read them: a second
    * backward for the same forward first runs that forward again (from the
    * same x, which the caller keeps unchanged): same values, same result. */
-  if (p->trained == INC__TRAINED_USED) {
-    p->rerun = 1;
-    s = run_forward(p);
-    p->rerun = 0;
-    if (s != INC_OK) return s;
-  }
+  if (p->trained == INC__TRAINED_USED && (s = run_forward(p)) != INC_OK) return s;
   p->trained = INC__TRAINED_USED;
   p->no_dx = !want_dx;
   for (int i = 0; s == INC_OK && i < p->nbwd; i++) {

@@ -89,15 +89,29 @@ INC_API inc_status inc_layer_summary(inc_layer *layer, int ndim, const int64_t *
   if ((s = walk(layer, layer, &in, &o)) != INC_OK) return s;
   emit(&o, "total parameters: %lld\n", (long long)inc_layer_param_numel(layer));
   size_t bytes[2];
+  inc_status ts = INC_OK;
   for (int training = 0; training < 2; training++) {
     inc__plan *p;
-    if ((s = inc__plan_build(layer, &in, training, &p)) != INC_OK) return s;
+    s = inc__plan_build(layer, &in, training, &p);
+    /* an input a training forward refuses (a batch norm with one value per
+     * channel) still has an inference plan */
+    if (s == INC_ERR_SHAPE && training) {
+      ts = s;
+      break;
+    }
+    if (s != INC_OK) return s;
     bytes[training] = p->arena_bytes;
     inc__plan_free(p);
   }
-  emit(&o, "planned memory: %.1f MiB training, %.1f MiB inference (activations, gradients, "
-           "scratch)\n",
-       (double)bytes[1] / 1048576.0, (double)bytes[0] / 1048576.0);
+  if (ts != INC_OK)
+    emit(&o, "planned memory: %.1f MiB inference (activations, scratch); no training forward "
+             "of this input: %s\n",
+         (double)bytes[0] / 1048576.0, layer->ctx->err);
+  else
+    emit(&o, "planned memory: %.1f MiB training, %.1f MiB inference (activations, gradients, "
+             "scratch)\n",
+         (double)bytes[1] / 1048576.0, (double)bytes[0] / 1048576.0);
+  if (ts != INC_OK) layer->ctx->err[0] = '\0'; /* the call succeeded */
   if (needed) *needed = o.used + 1;
   return INC_OK;
 }

@@ -173,21 +173,29 @@ static inc_status b_dropout(float *y, const float *x, int64_t n, int64_t c, int6
   return INC_OK;
 }
 
-static inc_status b_bn_fwd_train(float *y, float *mean, float *invstd, float *running_mean,
-                                 float *running_var, float *count, const float *x,
-                                 const float *weight, const float *bias, int64_t n, int64_t c,
-                                 int64_t p, float eps, float momentum, int relu, inc_context *ctx)
+static inc_status b_bn_fwd_train(float *y, float *mean, float *invstd, float *var,
+                                 const float *x, const float *weight, const float *bias,
+                                 int64_t n, int64_t c, int64_t p, float eps, int relu,
+                                 inc_context *ctx)
 {
   for (int64_t ci = 0; ci < c; ci++) {
-    double mu, var;
-    inc__k_bn_stats(x, ci, n, c, p, &mu, &var);
+    double mu, v;
+    inc__k_bn_stats(x, ci, n, c, p, &mu, &v);
     mean[ci] = (float)mu;
-    invstd[ci] = (float)(1.0 / sqrt(var + (double)eps));
-    if (running_mean) inc__k_bn_running(running_mean, running_var, ci, mu, var, n * p, momentum);
+    invstd[ci] = (float)(1.0 / sqrt(v + (double)eps));
+    var[ci] = (float)v;
   }
-  if (count) count[0] += 1.0f;
   for (int64_t i = 0; i < n * c * p; i++)
     y[i] = inc__k_bn_apply(x, i, c, p, mean, invstd, weight, bias, relu);
+  return INC_OK;
+}
+static inc_status b_bn_running(float *running_mean, float *running_var, float *count,
+                               const float *mean, const float *var, int64_t c, int64_t m,
+                               float momentum, inc_context *ctx)
+{
+  for (int64_t ci = 0; ci < c; ci++)
+    inc__k_bn_running(running_mean, running_var, ci, mean, var, m, momentum);
+  count[0] += 1.0f;
   return INC_OK;
 }
 static inc_status b_bn_fwd_eval(float *y, const float *x, const float *weight, const float *bias,
@@ -252,6 +260,7 @@ const inc__backend_ops opc_body_ops = {
     .gap_bwd = b_gap_bwd,
     .softmax_ce = b_softmax_ce,
     .bn_fwd_train = b_bn_fwd_train,
+    .bn_running = b_bn_running,
     .bn_fwd_eval = b_bn_fwd_eval,
     .bn_bwd = b_bn_bwd,
     .bn_fold = b_bn_fold,

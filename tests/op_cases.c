@@ -130,6 +130,8 @@ static const opc_shape counts[] = {{1}, {7}, {1000}, {70001}};
  * N*P) one, sizes above the threading threshold, one channel */
 static const opc_shape bn_shapes[] = {{4, 3, 35}, {1, 2, 9},  {5, 1, 2},    {2, 6, 4},
                                       {1, 64, 600}, {3, 200, 20}, {128, 5, 49}, {1, 1, 70001}};
+/* bn_running (c, m) */
+static const opc_shape running_shapes[] = {{1, 2}, {3, 35}, {64, 1000}, {200, 7}};
 /* bn_fold (oc, k) */
 static const opc_shape fold_shapes[] = {{1, 1}, {4, 18}, {64, 27}, {192, 576}, {3, 1}};
 
@@ -202,11 +204,12 @@ static const opc_row rows[] = {
     ROW(zero,        zero_parts,   RAND,  0,           0, 0, 0,          0,    0,    ALL),
 
     /* batch norm: f = eps, momentum; reductions in double (the CUDA tree adds in another
-     * order); NOGRAD: bn_fwd_train without running statistics, bn_bwd without dx;
+     * order); NOGRAD: bn_bwd without dx;
      * BIAS: bn_fold of a convolution with a bias */
-    ROW(bn_fwd_train, bn_shapes,   RAND,  0,           1e-5f, 0.1f, 0,   1e-6, 2e-6, CPU),
-    ROW(bn_fwd_train, bn_shapes,   RAND,  RELU,        1e-3f, 0.7f, 0,   1e-6, 2e-6, CPU),
-    ROW(bn_fwd_train, bn_shapes,   RAND,  NOGRAD,      1e-2f, 0.1f, 0,   1e-6, 2e-6, CPU),
+    ROW(bn_fwd_train, bn_shapes,   RAND,  0,           1e-5f, 0, 0,      1e-6, 2e-6, CPU),
+    ROW(bn_fwd_train, bn_shapes,   RAND,  RELU,        1e-3f, 0, 0,      1e-6, 2e-6, CPU),
+    ROW(bn_running,   running_shapes, RAND, 0,         0, 0.1f, 0,       1e-7, 1e-6, ALL),
+    ROW(bn_running,   running_shapes, RAND, 0,         0, 0.7f, 0,       1e-7, 1e-6, ALL),
     ROW(bn_fwd_eval,  bn_shapes,   EDGE,  0,           1e-5f, 0, 0,      2e-7, 2e-6, ALL),
     ROW(bn_fwd_eval,  bn_shapes,   RAND,  RELU,        1e-1f, 0, 0,      2e-7, 2e-6, ALL),
     ROW(bn_bwd,       bn_shapes,   RAND,  0,           0, 0, 0,          1e-6, 1e-5, CPU),
@@ -937,26 +940,20 @@ static void bn_ref_stats(const float *x, int64_t ci, int64_t n, int64_t c, int64
   *var = q / (double)(n * p);
 }
 
-/* y, mean, invstd; running_mean, running_var, count move (absent with NOGRAD) */
+/* y, mean, invstd, var of a training batch */
 static void case_bn_fwd_train(oio *io)
 {
   const opc_row *r = io->c.row;
   const int64_t n = io->c.d[0], c = io->c.d[1], p = io->c.d[2], m = n * p;
-  const double eps = r->f[0], mom = r->f[1];
-  const int track = !(r->flags & OPC_NOGRAD), relu = r->flags & OPC_RELU;
+  const double eps = r->f[0];
+  const int relu = r->flags & OPC_RELU;
   addf(io, 0, "y", B_OUT, n * c * p);
   addf(io, 1, "mean", B_OUT, c);
   addf(io, 2, "invstd", B_OUT, c);
-  const float *rm = track ? addf_inout(io, 3, "running_mean", c, OPC_RAND) : NULL;
-  float *rv = track ? addf_inout(io, 4, "running_var", c, OPC_RAND) : NULL;
-  float *cnt = track ? addf_inout(io, 5, "count", 1, OPC_RAND) : NULL;
-  if (track) {
-    for (int64_t i = 0; i < c; i++) rv[i] = 1.0f + rv[i] * 0.5f;
-    cnt[0] = 41.0f;
-  }
-  const float *x = addf_data(io, 6, "x", n * c * p, r->data);
-  const float *w = addf_pos(io, 7, "weight", c, 0.25f);
-  const float *b = addf_data(io, 8, "bias", c, OPC_RAND);
+  addf(io, 3, "var", B_OUT, c);
+  const float *x = addf_data(io, 4, "x", n * c * p, r->data);
+  const float *w = addf_pos(io, 5, "weight", c, 0.25f);
+  const float *b = addf_data(io, 6, "bias", c, OPC_RAND);
   io->terms = (double)m;
   for (int64_t ci = 0; ci < c; ci++) {
     double mu, var;
@@ -964,10 +961,7 @@ static void case_bn_fwd_train(oio *io)
     const double is = 1.0 / sqrt(var + eps);
     R(io, 1)[ci] = mu;
     R(io, 2)[ci] = is;
-    if (track) {
-      R(io, 3)[ci] = (1.0 - mom) * rm[ci] + mom * mu;
-      R(io, 4)[ci] = (1.0 - mom) * rv[ci] + mom * var * (double)m / (double)(m - 1);
-    }
+    R(io, 3)[ci] = var;
     for (int64_t ni = 0; ni < n; ni++)
       for (int64_t k = 0; k < p; k++) {
         int64_t e = (ni * c + ci) * p + k;
@@ -975,7 +969,28 @@ static void case_bn_fwd_train(oio *io)
         R(io, 0)[e] = relu && v < 0.0 ? 0.0 : v;
       }
   }
-  if (track) R(io, 5)[0] = 42.0;
+}
+
+/* running statistics from a batch's mean and biased variance over m = d[1]
+ * values: running = (1 - momentum) running + momentum batch (the variance
+ * unbiased), count + 1 */
+static void case_bn_running(oio *io)
+{
+  const opc_row *r = io->c.row;
+  const int64_t c = io->c.d[0], m = io->c.d[1];
+  const double mom = r->f[1];
+  const float *rm = addf_inout(io, 0, "running_mean", c, OPC_RAND);
+  float *rv = addf_inout(io, 1, "running_var", c, OPC_RAND);
+  float *cnt = addf_inout(io, 2, "count", 1, OPC_RAND);
+  for (int64_t i = 0; i < c; i++) rv[i] = 1.0f + rv[i] * 0.5f;
+  cnt[0] = 41.0f;
+  const float *mean = addf_data(io, 3, "mean", c, r->data);
+  const float *var = addf_pos(io, 4, "var", c, 0.1f);
+  for (int64_t ci = 0; ci < c; ci++) {
+    R(io, 0)[ci] = (1.0 - mom) * rm[ci] + mom * mean[ci];
+    R(io, 1)[ci] = (1.0 - mom) * rv[ci] + mom * (double)var[ci] * (double)m / (double)(m - 1);
+  }
+  R(io, 2)[0] = 42.0;
 }
 
 /* y = (x - running_mean) / sqrt(running_var + eps) weight + bias */
@@ -1165,8 +1180,9 @@ static int opc_call(const oio *io, const inc__backend_ops *ops, inc_context *ctx
                 r->f[0] != 0.0f ? r->f[0] : 1.0f / (float)d[0], r->f[1]);
   case OPC_bn_fwd_train:
     return CALL(bn_fwd_train, f0, f1, f2, (float *)p[3], (float *)p[4], (float *)p[5],
-                (float *)p[6], (float *)p[7], (float *)p[8], d[0], d[1], d[2], r->f[0], r->f[1],
-                !!(fl & OPC_RELU));
+                (float *)p[6], d[0], d[1], d[2], r->f[0], !!(fl & OPC_RELU));
+  case OPC_bn_running:
+    return CALL(bn_running, f0, f1, f2, (float *)p[3], (float *)p[4], d[0], d[1], r->f[1]);
   case OPC_bn_fwd_eval:
     return CALL(bn_fwd_eval, f0, f1, f2, (float *)p[3], (float *)p[4], (float *)p[5], d[0], d[1],
                 d[2], r->f[0], !!(fl & OPC_RELU));

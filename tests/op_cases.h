@@ -61,8 +61,7 @@ enum {
   OPC_INPLACE = 1 << 4, /* conv_out (n == 1), relu_fwd: the output is the input */
   OPC_NOARG = 1 << 5,   /* maxpool_fwd: arg NULL (inference) */
   OPC_TO_BIG = 1 << 6,  /* slice: small -> big (else big -> small) */
-  OPC_NOGRAD = 1 << 7,  /* softmax_ce: dlogits NULL; bn_bwd: dx NULL; bn_fwd_train: no
-                         * running statistics (NULL) */
+  OPC_NOGRAD = 1 << 7,  /* softmax_ce: dlogits NULL; bn_bwd: dx NULL */
   OPC_WARM = 1 << 8,    /* sgd: the momentum buffer is set (first = 0 on every step);
                          * else the first step sets it, from NaN (NULL when momentum is 0) */
   OPC_NORMAL = 1 << 9,  /* fill: normal (else uniform) */
@@ -97,7 +96,8 @@ enum { OPC_BITS_CPU = 1, OPC_BITS_CUDA = 2, OPC_BITS = 3 };
  *   gap_*         planes, hw
  *   softmax_ce    n, k                         (f: scale, 0 for 1/n; label smoothing)
  *   sgd           count, steps                 (f: lr, momentum, weight decay)
- *   bn_fwd_*, bn_bwd   n, c, p                 (f: eps, momentum)
+ *   bn_fwd_*, bn_bwd   n, c, p                 (f: eps)
+ *   bn_running    c, m                         (f: -, momentum)
  *   bn_fold       oc, k                        (f: eps)
  *   fill          count, seed, stream          (f: a, b)
  *   dropout       n, c, p, cnhw, seed, stream  (f: the drop probability)

@@ -818,6 +818,14 @@ GD(gd_bn2, sizeof(inc_googlenet_desc), 10, 2, 0.0f)
 GD(gd_drop1, sizeof(inc_googlenet_desc), 10, 1, 1.0f)
 GD(gd_drop_neg, sizeof(inc_googlenet_desc), 10, 1, -0.1f)
 GD(gd_drop_nan, sizeof(inc_googlenet_desc), 10, 1, NAN)
+R(gd_reserved)
+{
+  inc_googlenet_desc d = gdesc(sizeof d, 10, 0, 0.0f);
+  d.reserved = 1;
+  inc_layer *l = SENT;
+  inc_status s_ = inc_googlenet_create_desc(F.a, &d, &l);
+  return layer_out(s_, l);
+}
 R(gd_null_desc)
 {
   inc_layer *l = SENT;
@@ -1579,6 +1587,7 @@ static const row ROWS[] = {
     {"inc_googlenet_create_desc: dropout 1", gd_drop1, INV, -1, CA},
     {"inc_googlenet_create_desc: dropout < 0", gd_drop_neg, INV, -1, CA},
     {"inc_googlenet_create_desc: dropout NaN", gd_drop_nan, INV, -1, CA},
+    {"inc_googlenet_create_desc: reserved 1", gd_reserved, INV, -1, CA},
     {"inc_inception_v3_create: ctx NULL", v3_null_ctx, INV, -1, NONE},
     {"inc_inception_v3_create: out NULL", v3_null_out, INV, -1, CA},
     {"inc_inception_v3_create: c1 0", v3_c0, INV, -1, CA},

@@ -266,15 +266,21 @@ check "truncated PGM: exit 1 naming the file" test $? -eq 1 -a -n "$(grep "short
 check "a non-checkpoint is refused" test $? -ne 0
 
 # ---- the batch-norm model: recorded, resumed, classified -------------------------
+# (googlenet-bn: cosine schedule; with dropout and label smoothing)
 bn=$tmp/bn
-"$TRAIN" "${COMMON[@]}" --model googlenet-bn --dropout 0.4 --label-smoothing 0.1 --epochs 1 \
+"$TRAIN" "${COMMON[@]}" --model googlenet-bn --dropout 0.4 --label-smoothing 0.1 --epochs 2 \
   --out "$bn" > "$tmp/bn.out" 2>&1
 check "googlenet-bn run exits 0" test $? -eq 0
-"$TRAIN" --device cpu --data "$DATA" --resume --model googlenet --epochs 2 --out "$bn" > "$tmp/o" 2>&1
+rm -f "$bn/ckpt-epoch-002.safetensors"
+"$TRAIN" --device cpu --data "$DATA" --resume --model googlenet --out "$bn" > "$tmp/o" 2>&1
 check "resume with another --model is refused" test $? -ne 0 -a -n "$(grep "model googlenet differs" "$tmp/o")"
-"$TRAIN" --device cpu --data "$DATA" --resume --epochs 2 --out "$bn" > "$tmp/bn2.out" 2>&1
+"$TRAIN" --device cpu --data "$DATA" --resume --epochs 3 --out "$bn" > "$tmp/o" 2>&1
+check "a cosine run cannot be lengthened on resume" test $? -ne 0 -a -n "$(grep "cosine schedule" "$tmp/o")"
+"$TRAIN" --device cpu --data "$DATA" --threads 2 --resume --out "$bn" > "$tmp/bn2.out" 2>&1
 check "resume takes model, dropout, smoothing and schedule from the checkpoint" \
   grep -q "model googlenet-bn,.* schedule cosine, label smoothing 0.1, dropout 0.4" "$tmp/bn2.out"
+check "resumed googlenet-bn epoch 2 (dropout masks, schedule, running statistics) equals the uninterrupted one" \
+  test "$(grep '^epoch 2/2' "$tmp/bn.out" | sed 's/  [0-9]* img\/s$//')" = "$(grep '^epoch 2/2' "$tmp/bn2.out" | sed 's/  [0-9]* img\/s$//')"
 "$CLASSIFY" --device cpu --data "$DATA" --test-limit 150 --threads 2 "$bn/ckpt-epoch-002.safetensors" > "$tmp/c5.out" 2>&1
 check "classify builds the checkpoint's model and reproduces its accuracy" \
   test "$(sed -n 's/^test acc \([0-9.]*\) .*/\1/p' "$tmp/c5.out")" = "$(tail -1 "$bn/metrics.csv" | awk -F, '{ printf "%.3f", $4 }')"

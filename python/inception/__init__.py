@@ -147,7 +147,7 @@ class GoogLeNetDesc(ctypes.Structure):
     """struct inc_googlenet_desc (since 0.4), what inc_googlenet_create_desc
     builds; googlenet() fills one. size must be ctypes.sizeof(GoogLeNetDesc)."""
     _fields_ = [("size", c_size_t), ("classes", c_int), ("batch_norm", c_int),
-                ("dropout", c_float)]
+                ("dropout", c_float), ("reserved", c_int)]
 
 
 ContextP = POINTER(_Context)
@@ -1087,7 +1087,8 @@ def googlenet(ctx: Context, classes: int = 10, batch_norm: bool = False,
     inc_googlenet_create_desc. Raises InceptionError for invalid arguments."""
     if not batch_norm and dropout == 0.0:
         return _make(ctx, _lib.inc_googlenet_create, "inc_googlenet_create", classes)
-    desc = GoogLeNetDesc(ctypes.sizeof(GoogLeNetDesc), classes, 1 if batch_norm else 0, dropout)
+    desc = GoogLeNetDesc(ctypes.sizeof(GoogLeNetDesc), classes, 1 if batch_norm else 0, dropout,
+                         0)
     ptr = LayerP()
     _check(_lib.inc_googlenet_create_desc(ctx._p, byref(desc), byref(ptr)), ctx,
            "inc_googlenet_create_desc")

@@ -1,6 +1,7 @@
 /*
  * batchnorm.c — CPU loops for batch normalization (src/layers/batchnorm.c):
- * the training pass (batch statistics, running statistics, normalisation),
+ * the training pass (batch statistics, normalisation), the update of the
+ * running statistics once a training forward has succeeded,
  * the evaluation pass, the backward pass and the fold of an evaluation
  * batch norm into the convolution before it.
  *
@@ -15,22 +16,20 @@
  */
 #include "cpu.h"
 
-inc_status inc__cpu_bn_fwd_train(float *y, float *mean, float *invstd, float *running_mean,
-                                 float *running_var, float *count, const float *x,
-                                 const float *weight, const float *bias, int64_t n, int64_t c,
-                                 int64_t p, float eps, float momentum, int relu, inc_context *ctx)
+inc_status inc__cpu_bn_fwd_train(float *y, float *mean, float *invstd, float *var,
+                                 const float *x, const float *weight, const float *bias,
+                                 int64_t n, int64_t c, int64_t p, float eps, int relu,
+                                 inc_context *ctx)
 {
-  /* mean, invstd (C) <- the statistics of x (N, C, P); the running ones move */
-  const int64_t m = n * p;
+  /* mean, invstd, var (C) <- the statistics of x (N, C, P) */
 #pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, n * c * p))
   for (int64_t ci = 0; ci < c; ci++) {
-    double mu, var;
-    inc__k_bn_stats(x, ci, n, c, p, &mu, &var);
+    double mu, v;
+    inc__k_bn_stats(x, ci, n, c, p, &mu, &v);
     mean[ci] = (float)mu;
-    invstd[ci] = (float)(1.0 / sqrt(var + (double)eps));
-    if (running_mean) inc__k_bn_running(running_mean, running_var, ci, mu, var, m, momentum);
+    invstd[ci] = (float)(1.0 / sqrt(v + (double)eps));
+    var[ci] = (float)v;
   }
-  if (count) count[0] += 1.0f;
   /* y (N, C, P), row (ni, ci) at a time */
 #pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, n * c * p))
   for (int64_t row = 0; row < n * c; row++) {
@@ -40,6 +39,17 @@ inc_status inc__cpu_bn_fwd_train(float *y, float *mean, float *invstd, float *ru
     float *yr = y + row * p;
     for (int64_t k = 0; k < p; k++) yr[k] = inc__k_bn_norm(xr[k], mu, is, w, b, relu);
   }
+  return INC_OK;
+}
+
+inc_status inc__cpu_bn_running(float *running_mean, float *running_var, float *count,
+                               const float *mean, const float *var, int64_t c, int64_t m,
+                               float momentum, inc_context *ctx)
+{
+  (void)ctx; /* C values: one thread */
+  for (int64_t ci = 0; ci < c; ci++)
+    inc__k_bn_running(running_mean, running_var, ci, mean, var, m, momentum);
+  count[0] += 1.0f;
   return INC_OK;
 }
 

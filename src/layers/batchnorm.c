@@ -10,7 +10,8 @@
  *
  * Works in either layout: a channel-major input is passed to the ops as
  * (1, C, N*H*W). A training plan keeps x and the batch's mean and
- * 1/sqrt(var + eps) for the exact backward, and a ReLU after it runs in
+ * 1/sqrt(var + eps) for the exact backward, moves the running statistics
+ * only once the whole forward has succeeded (commit), and a ReLU after it runs in
  * its own output pass (fusion). In an inference plan a batch norm right
  * after a convolution is folded into it (src/plan.c): the convolution runs
  * with weight and bias rescaled by bn_fold, and this step passes its
@@ -26,7 +27,7 @@ typedef struct bn_priv {
 
 enum { P_WEIGHT = 0, P_BIAS = 1 };                       /* params */
 enum { B_MEAN = 0, B_VAR = 1, B_COUNT = 2 };             /* buffers */
-enum { A_MEAN = 0, A_INVSTD = 1 };                       /* training forward's saved values */
+enum { A_MEAN = 0, A_INVSTD = 1, A_VAR = 2 };           /* training forward's saved values */
 
 static inc_status bn_infer(inc_layer *l, const inc__shape *in, inc__shape *out, int bind)
 {
@@ -72,7 +73,8 @@ static inc_status bn_plan_fwd(inc__plan *p, inc__step *st)
                             "training needs more than one value per channel, got input %s",
                             inc__shape_str(&in, buf, sizeof buf));
   if (p->training && ((st->aux[A_MEAN] = inc__plan_scratch(p, c)) < 0 ||   /* mean (C) */
-                      (st->aux[A_INVSTD] = inc__plan_scratch(p, c)) < 0))  /* invstd (C) */
+                      (st->aux[A_INVSTD] = inc__plan_scratch(p, c)) < 0 || /* invstd (C) */
+                      (st->aux[A_VAR] = inc__plan_scratch(p, c)) < 0))     /* var (C) */
     return INC_ERR_OUT_OF_MEMORY;
   inc__pv(p, st->y)->cnhw = cnhw;
   return INC_OK;
@@ -86,22 +88,34 @@ static inc_status bn_run_fwd(const inc__plan *p, const inc__step *st)
   const inc_tensor *x = inc__pv(p, st->x);
   float *y = inc__pv(p, st->y)->data;
   const float *w = l->params[P_WEIGHT].value->data, *bias = l->params[P_BIAS].value->data;
-  float *rm = l->buffers[B_MEAN].value->data, *rv = l->buffers[B_VAR].value->data;
+  const float *rm = l->buffers[B_MEAN].value->data, *rv = l->buffers[B_VAR].value->data;
   int64_t n, c, pl;
   op_dims(x, &n, &c, &pl);
   if (!p->training)
     return ctx->ops->bn_fwd_eval(y, x->data, w, bias, rm, rv, n, c, pl, b->eps, st->relu, ctx);
-  /* a forward run again for a further backward reproduces the first one
-   * without moving the running statistics a second time */
-  float *count = p->rerun ? NULL : l->buffers[B_COUNT].value->data;
   return ctx->ops->bn_fwd_train(y, inc__pv(p, st->aux[A_MEAN])->data,
-                                inc__pv(p, st->aux[A_INVSTD])->data, p->rerun ? NULL : rm,
-                                p->rerun ? NULL : rv, count, x->data, w, bias, n, c, pl, b->eps,
-                                b->momentum, st->relu, ctx);
+                                inc__pv(p, st->aux[A_INVSTD])->data,
+                                inc__pv(p, st->aux[A_VAR])->data, x->data, w, bias, n, c, pl,
+                                b->eps, st->relu, ctx);
+}
+
+/* Once the whole training forward succeeded: the running statistics move
+ * towards the batch's and the batch is counted (inc__layer_vt.commit). */
+static inc_status bn_commit(const inc__plan *p, const inc__step *st)
+{
+  inc_layer *l = st->layer;
+  const bn_priv *b = (const bn_priv *)l->priv;
+  const inc_tensor *x = inc__pv(p, st->x);
+  return p->ctx->ops->bn_running(l->buffers[B_MEAN].value->data, l->buffers[B_VAR].value->data,
+                                 l->buffers[B_COUNT].value->data,
+                                 inc__pv(p, st->aux[A_MEAN])->data,
+                                 inc__pv(p, st->aux[A_VAR])->data, x->dims[1],
+                                 x->dims[0] * inc__plane(x), b->momentum, p->ctx);
 }
 
 /* Backward reads x and the forward's mean and invstd; its input gradient
- * is a new value like x. */
+ * is a new value like x. It also names var, which the commit after the
+ * forward reads: a saved value lives until its last reader. */
 static inc_status bn_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *sink)
 {
   (void)sink;
@@ -109,6 +123,7 @@ static inc_status bn_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *sink
   st->aux[0] = f->x;
   st->aux[1] = f->aux[A_MEAN];
   st->aux[2] = f->aux[A_INVSTD];
+  st->aux[3] = f->aux[A_VAR];
   st->dx = inc__plan_like(p, f->x);
   return st->dx < 0 ? INC_ERR_OUT_OF_MEMORY : INC_OK;
 }
@@ -167,12 +182,14 @@ const inc__layer_vt inc__batch_norm2d_vt = {
     .kind = "batch_norm2d",
     .epilogue = INC__EPI_BN,
     .fuses = INC__EPI_RELU,
-    .ops = {INC__OP_BIT(bn_fwd_train) | INC__OP_BIT(bn_fwd_eval), INC__OP_BIT(bn_bwd)},
+    .ops = {INC__OP_BIT(bn_fwd_train) | INC__OP_BIT(bn_fwd_eval) | INC__OP_BIT(bn_running),
+            INC__OP_BIT(bn_bwd)},
     .infer = bn_infer,
     .plan_fwd = bn_plan_fwd,
     .plan_bwd = bn_plan_bwd,
     .run_fwd = bn_run_fwd,
     .run_bwd = bn_run_bwd,
+    .commit = bn_commit,
     .tensors = bn_tensors,
     .describe = bn_describe,
 };

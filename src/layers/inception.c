@@ -19,6 +19,14 @@
 #include <string.h>
 #include "../layer.h"
 
+/* Every byte of a descriptor is a field (docs/ABI.md, rule 2): no padding
+ * a later field could hide in. */
+typedef char inc__googlenet_desc_unpadded[sizeof(inc_googlenet_desc) ==
+                                                  offsetof(inc_googlenet_desc, reserved) +
+                                                      sizeof(int)
+                                              ? 1
+                                              : -1];
+
 typedef struct builder {
   inc_context *ctx;
   inc_status s;
@@ -224,33 +232,33 @@ static inc_status googlenet(inc_context *ctx, const inc_googlenet_desc *d, inc_l
   return INC_OK;
 }
 
-/* The fields of a 0.4 descriptor: up to and with `dropout`. */
-#define GOOGLENET_DESC_0_4 (offsetof(inc_googlenet_desc, dropout) + sizeof(float))
+/* The fields of a 0.4 descriptor: up to and with `reserved` (no padding). */
+#define GOOGLENET_DESC_0_4 (offsetof(inc_googlenet_desc, reserved) + sizeof(int))
 
 /* Checks d's fields (what: the public call) and builds. */
 static inc_status googlenet_checked(inc_context *ctx, const char *what,
                                     const inc_googlenet_desc *d, inc_layer **out)
 {
   if (d->classes < 1 || (d->batch_norm != 0 && d->batch_norm != 1) ||
-      !(d->dropout >= 0.0f && d->dropout < 1.0f))
+      !(d->dropout >= 0.0f && d->dropout < 1.0f) || d->reserved != 0)
     return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
-                      "%s: classes %d must be >= 1, batch_norm 0 or 1 (it is %d) and dropout %g "
-                      "in [0, 1)",
-                      what, d->classes, d->batch_norm, (double)d->dropout);
+                      "%s: classes %d must be >= 1, batch_norm 0 or 1 (it is %d), dropout %g "
+                      "in [0, 1) and reserved 0 (it is %d)",
+                      what, d->classes, d->batch_norm, (double)d->dropout, d->reserved);
   return googlenet(ctx, d, out);
 }
 
 INC_API inc_status inc_googlenet_create(inc_context *ctx, int classes, inc_layer **out)
 {
   inc_status s = inc__create_begin(ctx, out, "inc_googlenet_create");
-  inc_googlenet_desc d = {sizeof d, classes, 0, 0.0f};
+  inc_googlenet_desc d = {sizeof d, classes, 0, 0.0f, 0};
   return s != INC_OK ? s : googlenet_checked(ctx, "inc_googlenet_create", &d, out);
 }
 
 INC_API inc_status inc_googlenet_bn_create(inc_context *ctx, int classes, inc_layer **out)
 {
   inc_status s = inc__create_begin(ctx, out, "inc_googlenet_bn_create");
-  inc_googlenet_desc d = {sizeof d, classes, 1, 0.0f};
+  inc_googlenet_desc d = {sizeof d, classes, 1, 0.0f, 0};
   return s != INC_OK ? s : googlenet_checked(ctx, "inc_googlenet_bn_create", &d, out);
 }
 
