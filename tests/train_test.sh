@@ -280,7 +280,8 @@ check "a cosine run cannot be lengthened on resume" test $? -ne 0 -a -n "$(grep 
 check "resume takes model, dropout, smoothing and schedule from the checkpoint" \
   grep -q "model googlenet-bn,.* schedule cosine, label smoothing 0.1, dropout 0.4" "$tmp/bn2.out"
 check "resumed googlenet-bn epoch 2 (dropout masks, schedule, running statistics) equals the uninterrupted one" \
-  test "$(grep '^epoch 2/2' "$tmp/bn.out" | sed 's/  [0-9]* img\/s$//')" = "$(grep '^epoch 2/2' "$tmp/bn2.out" | sed 's/  [0-9]* img\/s$//')"
+  test -n "$(grep '^epoch 2/2  loss' "$tmp/bn.out")" -a \
+  "$(grep '^epoch 2/2  loss' "$tmp/bn.out" | sed 's/  [0-9]* img\/s$//')" = "$(grep '^epoch 2/2  loss' "$tmp/bn2.out" | sed 's/  [0-9]* img\/s$//')"
 "$CLASSIFY" --device cpu --data "$DATA" --test-limit 150 --threads 2 "$bn/ckpt-epoch-002.safetensors" > "$tmp/c5.out" 2>&1
 check "classify builds the checkpoint's model and reproduces its accuracy" \
   test "$(sed -n 's/^test acc \([0-9.]*\) .*/\1/p' "$tmp/c5.out")" = "$(tail -1 "$bn/metrics.csv" | awk -F, '{ printf "%.3f", $4 }')"
