@@ -18,18 +18,8 @@
 /* A descriptor: oc filters kh x kw, strides, paddings, bias. */
 static inc_conv2d_desc desc_of(int oc, int kh, int kw, int sh, int sw, int ph, int pw, int bias)
 {
-  inc_conv2d_desc d;
-  memset(&d, 0, sizeof d);
-  d.size = sizeof d;
-  d.out_channels = oc;
-  d.kernel_h = kh;
-  d.kernel_w = kw;
-  d.stride_h = sh;
-  d.stride_w = sw;
-  d.pad_h = ph;
-  d.pad_w = pw;
-  d.bias = bias;
-  return d;
+  const int g[8] = {oc, kh, kw, sh, sw, ph, pw, bias};
+  return tu_conv_desc(g);
 }
 
 /* Asserts that the summary of l for input in holds want. */

@@ -558,17 +558,7 @@ START_TEST(test_cuda_rect_net)
     INC_CK(ctx[b], inc_context_set_seed(ctx[b], 17));
     INC_CK(ctx[b], inc_sequential_create(ctx[b], &net[b]));
     for (int i = 0; i < 5; i++) {
-      inc_conv2d_desc d;
-      memset(&d, 0, sizeof d);
-      d.size = sizeof d;
-      d.out_channels = g[i][0];
-      d.kernel_h = g[i][1];
-      d.kernel_w = g[i][2];
-      d.stride_h = g[i][3];
-      d.stride_w = g[i][4];
-      d.pad_h = g[i][5];
-      d.pad_w = g[i][6];
-      d.bias = g[i][7];
+      inc_conv2d_desc d = tu_conv_desc(g[i]);
       INC_CK(ctx[b], inc_conv2d_create_desc(ctx[b], &d, &l));
       INC_CK(ctx[b], inc_sequential_append(net[b], l));
       INC_CK(ctx[b], inc_relu_create(ctx[b], &l));

@@ -880,17 +880,7 @@ START_TEST(test_rect_convs)
   inc_layer *net;
   INC_CK(ctx, inc_sequential_create(ctx, &net));
   for (int i = 0; i < 3; i++) {
-    inc_conv2d_desc d;
-    memset(&d, 0, sizeof d);
-    d.size = sizeof d;
-    d.out_channels = g[i][0];
-    d.kernel_h = g[i][1];
-    d.kernel_w = g[i][2];
-    d.stride_h = g[i][3];
-    d.stride_w = g[i][4];
-    d.pad_h = g[i][5];
-    d.pad_w = g[i][6];
-    d.bias = g[i][7];
+    inc_conv2d_desc d = tu_conv_desc(g[i]);
     ADD(net, inc_conv2d_create_desc(ctx, &d, &l_));
     ADD(net, inc_relu_create(ctx, &l_));
   }

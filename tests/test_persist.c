@@ -196,22 +196,12 @@ END_TEST
  * to 3 input channels when bind. */
 static inc_layer *rect_net(inc_context *ctx, int mid_bias, int bind)
 {
-  static const int g[3][7] = {{4, 1, 7, 1, 1, 0, 3}, {5, 7, 1, 1, 1, 3, 0}, {3, 3, 1, 2, 1, 1, 0}};
-  const int bias[3] = {0, mid_bias, 0};
+  const int g[3][8] = {{4, 1, 7, 1, 1, 0, 3, 0}, {5, 7, 1, 1, 1, 3, 0, mid_bias},
+                       {3, 3, 1, 2, 1, 1, 0, 0}};
   inc_layer *seq, *l;
   INC_CK(ctx, inc_sequential_create(ctx, &seq));
   for (int i = 0; i < 3; i++) {
-    inc_conv2d_desc d;
-    memset(&d, 0, sizeof d);
-    d.size = sizeof d;
-    d.out_channels = g[i][0];
-    d.kernel_h = g[i][1];
-    d.kernel_w = g[i][2];
-    d.stride_h = g[i][3];
-    d.stride_w = g[i][4];
-    d.pad_h = g[i][5];
-    d.pad_w = g[i][6];
-    d.bias = bias[i];
+    inc_conv2d_desc d = tu_conv_desc(g[i]);
     INC_CK(ctx, inc_conv2d_create_desc(ctx, &d, &l));
     INC_CK(ctx, inc_sequential_append(seq, l));
     if (i == 0) {

@@ -6,6 +6,22 @@
 #include <string.h>
 #include "util.h"
 
+inc_conv2d_desc tu_conv_desc(const int g[8])
+{
+  inc_conv2d_desc d;
+  memset(&d, 0, sizeof d);
+  d.size = sizeof d;
+  d.out_channels = g[0];
+  d.kernel_h = g[1];
+  d.kernel_w = g[2];
+  d.stride_h = g[3];
+  d.stride_w = g[4];
+  d.pad_h = g[5];
+  d.pad_w = g[6];
+  d.bias = g[7];
+  return d;
+}
+
 inc_context *tu_cpu(void)
 {
   inc_context *ctx = NULL;

@@ -20,6 +20,9 @@
 
 /* A CPU context with seed 1 and a fixed thread count. */
 inc_context *tu_cpu(void);
+/* A convolution descriptor: g = {oc, kh, kw, sh, sw, ph, pw, bias}, the
+ * rest zero, size set. */
+inc_conv2d_desc tu_conv_desc(const int g[8]);
 /* A tensor of the given shape filled from host (may be NULL: zeros). */
 inc_tensor *tu_tensor(inc_context *ctx, int ndim, const int64_t *dims, const float *host);
 /* Copies a tensor to a new malloc'd host array. */
