@@ -28,13 +28,13 @@
  * graph accepts what the library accepts), C is known once a convolution
  * or dense layer fixes it.
  *
- * Encoding: a small protobuf writer of our own for the subset of onnx.proto
- * (proto2) used here — ModelProto, OperatorSetIdProto, GraphProto,
- * NodeProto, AttributeProto, TensorProto, ValueInfoProto, TypeProto,
- * TensorShapeProto — i.e. varints and length-delimited fields (docs/onnx.md
- * says why not protobuf-c). The whole model is built in one host buffer: a
- * nested message is written in place and its length, once known, moved in
- * front of it; parameters are downloaded straight into the buffer as their
+ * Encoding: a small protobuf writer of our own (src/protobuf.c) for the
+ * subset of onnx.proto (proto2) used here — ModelProto, OperatorSetIdProto,
+ * GraphProto, NodeProto, AttributeProto, TensorProto, ValueInfoProto,
+ * TypeProto, TensorShapeProto — i.e. varints, fixed32 floats and
+ * length-delimited fields (docs/onnx.md says why not protobuf-c). The whole
+ * model is built in one host buffer: a nested message is written in place
+ * and its length, once known, moved in front of it; parameters are downloaded straight into the buffer as their
  * raw_data (little-endian float32). The buffer then goes to disk through
  * inc__write_atomic (temporary file, fsync, rename), so a failure leaves
  * nothing behind and any previous file intact.
@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "layer.h"
+#include "protobuf.h"
 #include "safetensors.h"
 
 #define ONNX_IR_VERSION 7 /* ONNX 1.8: the IR of opset 13 */
@@ -68,101 +69,6 @@ enum {
 };
 enum { ATTR_TYPE_FLOAT = 1, ATTR_TYPE_INT = 2, ATTR_TYPE_INTS = 7 }; /* AttributeType */
 enum { ELEM_FLOAT = 1 };                          /* TensorProto.DataType */
-enum { WIRE_VARINT = 0, WIRE_LEN = 2, WIRE_FIXED32 = 5 };
-
-/* ---- the protobuf writer ---- */
-
-typedef struct pbuf {
-  unsigned char *p;
-  size_t n, cap;
-  int oom; /* an allocation failed: every later call is a no-op */
-} pbuf;
-
-static int pb_reserve(pbuf *b, size_t more)
-{
-  if (b->oom) return 0;
-  if (b->n + more <= b->cap) return 1;
-  size_t cap = 2 * b->cap; /* doubling, but the first request exactly */
-  if (cap < b->n + more) cap = b->n + more;
-  unsigned char *q = (unsigned char *)inc__realloc(b->p, cap);
-  if (!q) {
-    b->oom = 1;
-    return 0;
-  }
-  b->p = q;
-  b->cap = cap;
-  return 1;
-}
-
-static size_t varint_len(uint64_t v)
-{
-  size_t n = 1;
-  for (; v >= 0x80; v >>= 7) n++;
-  return n;
-}
-
-static void put_varint(unsigned char *p, uint64_t v)
-{
-  for (; v >= 0x80; v >>= 7) *p++ = (unsigned char)(v | 0x80);
-  *p = (unsigned char)v;
-}
-
-static void pb_varint(pbuf *b, uint64_t v)
-{
-  if (!pb_reserve(b, 10)) return;
-  put_varint(b->p + b->n, v);
-  b->n += varint_len(v);
-}
-
-static void pb_tag(pbuf *b, int field, int wire)
-{
-  pb_varint(b, (uint64_t)field << 3 | (uint64_t)wire);
-}
-
-/* int32, int64 and enum fields: negative values as 10-byte two's complement */
-static void pb_int(pbuf *b, int field, int64_t v)
-{
-  pb_tag(b, field, WIRE_VARINT);
-  pb_varint(b, (uint64_t)v);
-}
-
-/* A float field: fixed32, little-endian. */
-static void pb_float(pbuf *b, int field, float v)
-{
-  uint32_t u;
-  memcpy(&u, &v, 4);
-  pb_tag(b, field, WIRE_FIXED32);
-  if (!pb_reserve(b, 4)) return;
-  for (int i = 0; i < 4; i++) b->p[b->n++] = (unsigned char)(u >> (8 * i));
-}
-
-static void pb_string(pbuf *b, int field, const char *s)
-{
-  size_t n = strlen(s);
-  pb_tag(b, field, WIRE_LEN);
-  pb_varint(b, n);
-  if (!pb_reserve(b, n)) return;
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-}
-
-/* A nested message: pb_begin writes its tag and returns where its bytes
- * start; pb_end moves them up to put their length in front. */
-static size_t pb_begin(pbuf *b, int field)
-{
-  pb_tag(b, field, WIRE_LEN);
-  return b->n;
-}
-
-static void pb_end(pbuf *b, size_t start)
-{
-  if (b->oom) return;
-  size_t len = b->n - start, k = varint_len(len);
-  if (!pb_reserve(b, k)) return;
-  memmove(b->p + start + k, b->p + start, len);
-  put_varint(b->p + start, len);
-  b->n += k;
-}
 
 /* ---- the graph: nodes in execution order, shapes followed symbolically ---- */
 
@@ -194,7 +100,7 @@ typedef struct exporter {
   int nins;
   const inc_layer *last; /* the node whose output is "logits" */
   int64_t c;             /* the input's channels (features), 0 while unknown */
-  pbuf b;
+  inc__pbuf b;
 } exporter;
 
 static int count_layers(const inc_layer *l)
@@ -404,33 +310,33 @@ static const char *value_name(const exporter *e, const inc_layer *v, char *buf, 
   return rel_name(e, v, "out", buf, cap);
 }
 
-static void attr_float(pbuf *b, const char *name, float v)
+static void attr_float(inc__pbuf *b, const char *name, float v)
 {
-  size_t m = pb_begin(b, NODE_ATTRIBUTE);
-  pb_string(b, ATTR_NAME, name);
-  pb_int(b, ATTR_TYPE, ATTR_TYPE_FLOAT);
-  pb_float(b, ATTR_F, v);
-  pb_end(b, m);
+  size_t m = inc__pb_begin(b, NODE_ATTRIBUTE);
+  inc__pb_string(b, ATTR_NAME, name);
+  inc__pb_int(b, ATTR_TYPE, ATTR_TYPE_FLOAT);
+  inc__pb_float(b, ATTR_F, v);
+  inc__pb_end(b, m);
 }
 
-static void attr_int(pbuf *b, const char *name, int64_t v)
+static void attr_int(inc__pbuf *b, const char *name, int64_t v)
 {
-  size_t m = pb_begin(b, NODE_ATTRIBUTE);
-  pb_string(b, ATTR_NAME, name);
-  pb_int(b, ATTR_TYPE, ATTR_TYPE_INT);
-  pb_int(b, ATTR_I, v);
-  pb_end(b, m);
+  size_t m = inc__pb_begin(b, NODE_ATTRIBUTE);
+  inc__pb_string(b, ATTR_NAME, name);
+  inc__pb_int(b, ATTR_TYPE, ATTR_TYPE_INT);
+  inc__pb_int(b, ATTR_I, v);
+  inc__pb_end(b, m);
 }
 
 /* A repeated int64 attribute of the n values v[i % 2], H's and W's of a
  * window setting (unpacked, as proto2 writes it). */
-static void attr_ints(pbuf *b, const char *name, const int v[2], int n)
+static void attr_ints(inc__pbuf *b, const char *name, const int v[2], int n)
 {
-  size_t m = pb_begin(b, NODE_ATTRIBUTE);
-  pb_string(b, ATTR_NAME, name);
-  pb_int(b, ATTR_TYPE, ATTR_TYPE_INTS);
-  for (int i = 0; i < n; i++) pb_int(b, ATTR_INTS, v[i % 2]);
-  pb_end(b, m);
+  size_t m = inc__pb_begin(b, NODE_ATTRIBUTE);
+  inc__pb_string(b, ATTR_NAME, name);
+  inc__pb_int(b, ATTR_TYPE, ATTR_TYPE_INTS);
+  for (int i = 0; i < n; i++) inc__pb_int(b, ATTR_INTS, v[i % 2]);
+  inc__pb_end(b, m);
 }
 
 static const char *op_of(const inc_layer *l)
@@ -460,16 +366,16 @@ static const char *node_name(const exporter *e, const inc_layer *l, char *buf, s
 }
 
 /* One node without attributes: op(in0[, in1]) -> out. */
-static void put_node(pbuf *b, const char *op, const char *name, const char *in0, const char *in1,
+static void put_node(inc__pbuf *b, const char *op, const char *name, const char *in0, const char *in1,
                      const char *out)
 {
-  size_t m = pb_begin(b, GRAPH_NODE);
-  pb_string(b, NODE_INPUT, in0);
-  if (in1) pb_string(b, NODE_INPUT, in1);
-  pb_string(b, NODE_OUTPUT, out);
-  pb_string(b, NODE_NAME, name);
-  pb_string(b, NODE_OP_TYPE, op);
-  pb_end(b, m);
+  size_t m = inc__pb_begin(b, GRAPH_NODE);
+  inc__pb_string(b, NODE_INPUT, in0);
+  if (in1) inc__pb_string(b, NODE_INPUT, in1);
+  inc__pb_string(b, NODE_OUTPUT, out);
+  inc__pb_string(b, NODE_NAME, name);
+  inc__pb_string(b, NODE_OP_TYPE, op);
+  inc__pb_end(b, m);
 }
 
 /* 1 if branch i of residual l is scaled (a Mul node and a scale initializer). */
@@ -514,24 +420,24 @@ static void encode_residual(exporter *e, const xnode *nd)
 
 static void encode_node(exporter *e, const xnode *nd)
 {
-  pbuf *b = &e->b;
+  inc__pbuf *b = &e->b;
   const inc_layer *l = nd->l;
   char buf[1024];
   if (l->vt == &inc__residual_vt) {
     encode_residual(e, nd);
     return;
   }
-  size_t m = pb_begin(b, GRAPH_NODE);
+  size_t m = inc__pb_begin(b, GRAPH_NODE);
   for (int i = 0; i < nd->nin; i++)
-    pb_string(b, NODE_INPUT, value_name(e, e->ins[nd->in0 + i], buf, sizeof buf));
+    inc__pb_string(b, NODE_INPUT, value_name(e, e->ins[nd->in0 + i], buf, sizeof buf));
   for (int i = 0; i < l->nparams; i++) /* weight, bias: W and B of Conv, B and C of Gemm */
-    pb_string(b, NODE_INPUT, rel_name(e, l, l->params[i].decl->name, buf, sizeof buf));
+    inc__pb_string(b, NODE_INPUT, rel_name(e, l, l->params[i].decl->name, buf, sizeof buf));
   for (int i = 0; i < l->nbuffers; i++) /* a batch norm's input_mean, input_var */
     if (l->buffers[i].decl->init != INC__INIT_COUNT)
-      pb_string(b, NODE_INPUT, rel_name(e, l, l->buffers[i].decl->name, buf, sizeof buf));
-  pb_string(b, NODE_OUTPUT, value_name(e, l, buf, sizeof buf));
-  pb_string(b, NODE_NAME, node_name(e, l, buf, sizeof buf));
-  pb_string(b, NODE_OP_TYPE, op_of(l));
+      inc__pb_string(b, NODE_INPUT, rel_name(e, l, l->buffers[i].decl->name, buf, sizeof buf));
+  inc__pb_string(b, NODE_OUTPUT, value_name(e, l, buf, sizeof buf));
+  inc__pb_string(b, NODE_NAME, node_name(e, l, buf, sizeof buf));
+  inc__pb_string(b, NODE_OP_TYPE, op_of(l));
   inc__window_geom q;
   float eps;
   if (is_window(l, &q)) {
@@ -547,21 +453,21 @@ static void encode_node(exporter *e, const xnode *nd)
   } else if (inc__batch_norm2d_settings(l, &eps, NULL)) {
     attr_float(b, "epsilon", eps);
   }
-  pb_end(b, m);
+  inc__pb_end(b, m);
 }
 
 /* One initializer: dims, FLOAT, name, raw_data downloaded in place. */
 static inc_status encode_tensor(exporter *e, const char *name, const inc_tensor *t)
 {
-  pbuf *b = &e->b;
-  size_t m = pb_begin(b, GRAPH_INITIALIZER);
-  for (int d = 0; d < t->ndim; d++) pb_int(b, TENSOR_DIMS, t->dims[d]);
-  pb_int(b, TENSOR_DATA_TYPE, ELEM_FLOAT);
-  pb_string(b, TENSOR_NAME, name);
+  inc__pbuf *b = &e->b;
+  size_t m = inc__pb_begin(b, GRAPH_INITIALIZER);
+  for (int d = 0; d < t->ndim; d++) inc__pb_int(b, TENSOR_DIMS, t->dims[d]);
+  inc__pb_int(b, TENSOR_DATA_TYPE, ELEM_FLOAT);
+  inc__pb_string(b, TENSOR_NAME, name);
   size_t bytes = (size_t)t->numel * sizeof(float);
-  pb_tag(b, TENSOR_RAW_DATA, WIRE_LEN);
-  pb_varint(b, bytes);
-  if (!pb_reserve(b, bytes)) return INC_OK; /* reported by the caller */
+  inc__pb_tag(b, TENSOR_RAW_DATA, INC__PB_LEN);
+  inc__pb_varint(b, bytes);
+  if (!inc__pb_reserve(b, bytes)) return INC_OK; /* reported by the caller */
   unsigned char *dst = b->p + b->n;
   inc_status s = t->ctx->ops->download(dst, t->data, bytes, t->ctx);
   if (s != INC_OK) return s;
@@ -575,7 +481,7 @@ static inc_status encode_tensor(exporter *e, const char *name, const inc_tensor 
       dst[i + 3] = c0;
     }
   b->n += bytes;
-  pb_end(b, m);
+  inc__pb_end(b, m);
   return INC_OK;
 }
 
@@ -583,17 +489,17 @@ static inc_status encode_tensor(exporter *e, const char *name, const inc_tensor 
  * 4 bytes of little-endian raw_data. */
 static void encode_scalar(exporter *e, const char *name, float v)
 {
-  pbuf *b = &e->b;
-  size_t m = pb_begin(b, GRAPH_INITIALIZER);
-  pb_int(b, TENSOR_DATA_TYPE, ELEM_FLOAT);
-  pb_string(b, TENSOR_NAME, name);
+  inc__pbuf *b = &e->b;
+  size_t m = inc__pb_begin(b, GRAPH_INITIALIZER);
+  inc__pb_int(b, TENSOR_DATA_TYPE, ELEM_FLOAT);
+  inc__pb_string(b, TENSOR_NAME, name);
   uint32_t u;
   memcpy(&u, &v, sizeof u);
-  pb_tag(b, TENSOR_RAW_DATA, WIRE_LEN);
-  pb_varint(b, sizeof u);
-  if (!pb_reserve(b, sizeof u)) return;
+  inc__pb_tag(b, TENSOR_RAW_DATA, INC__PB_LEN);
+  inc__pb_varint(b, sizeof u);
+  if (!inc__pb_reserve(b, sizeof u)) return;
   for (int k = 0; k < 4; k++) b->p[b->n++] = (unsigned char)(u >> 8 * k);
-  pb_end(b, m);
+  inc__pb_end(b, m);
 }
 
 /* A ValueInfoProto of a float tensor; dims: N as "N", a known size as its
@@ -602,31 +508,31 @@ static void encode_scalar(exporter *e, const char *name, float v)
 static void encode_value(exporter *e, int field, const char *name, const xshape *sh,
                          const char *c_name, const char *const *params)
 {
-  pbuf *b = &e->b;
-  size_t m = pb_begin(b, field);
-  pb_string(b, VALUE_NAME, name);
-  size_t ty = pb_begin(b, VALUE_TYPE);
-  size_t tt = pb_begin(b, TYPE_TENSOR);
-  pb_int(b, TTYPE_ELEM_TYPE, ELEM_FLOAT);
-  size_t shp = pb_begin(b, TTYPE_SHAPE);
+  inc__pbuf *b = &e->b;
+  size_t m = inc__pb_begin(b, field);
+  inc__pb_string(b, VALUE_NAME, name);
+  size_t ty = inc__pb_begin(b, VALUE_TYPE);
+  size_t tt = inc__pb_begin(b, TYPE_TENSOR);
+  inc__pb_int(b, TTYPE_ELEM_TYPE, ELEM_FLOAT);
+  size_t shp = inc__pb_begin(b, TTYPE_SHAPE);
   for (int a = 0; a < sh->ndim; a++) {
-    size_t dm = pb_begin(b, SHAPE_DIM);
+    size_t dm = inc__pb_begin(b, SHAPE_DIM);
     int64_t d = a == 0 ? DIM_UNKNOWN : dim_of(e, sh->d[a]);
-    if (a == 0) pb_string(b, DIM_PARAM, "N");
-    else if (d > 0) pb_int(b, DIM_VALUE, d);
-    else if (d == DIM_C) pb_string(b, DIM_PARAM, c_name);
-    else if (params && params[a]) pb_string(b, DIM_PARAM, params[a]);
-    pb_end(b, dm);
+    if (a == 0) inc__pb_string(b, DIM_PARAM, "N");
+    else if (d > 0) inc__pb_int(b, DIM_VALUE, d);
+    else if (d == DIM_C) inc__pb_string(b, DIM_PARAM, c_name);
+    else if (params && params[a]) inc__pb_string(b, DIM_PARAM, params[a]);
+    inc__pb_end(b, dm);
   }
-  pb_end(b, shp);
-  pb_end(b, tt);
-  pb_end(b, ty);
-  pb_end(b, m);
+  inc__pb_end(b, shp);
+  inc__pb_end(b, tt);
+  inc__pb_end(b, ty);
+  inc__pb_end(b, m);
 }
 
 static inc_status encode_model(exporter *e, const xshape *in, const xshape *out)
 {
-  pbuf *b = &e->b;
+  inc__pbuf *b = &e->b;
   inc__param **params = NULL, **buffers = NULL;
   inc_layer **leaves = NULL, **bleaves = NULL;
   int np = 0, nb = 0;
@@ -644,14 +550,14 @@ static inc_status encode_model(exporter *e, const xshape *in, const xshape *out)
                    "(ONNX external data is not supported)", e->path, (long long)numel);
   }
   /* one allocation for the usual case: the weights plus room for the graph */
-  if (s == INC_OK) pb_reserve(b, (size_t)numel * sizeof(float) + 256 * (size_t)e->nnodes + 4096);
-  pb_int(b, MODEL_IR_VERSION, ONNX_IR_VERSION);
-  pb_string(b, MODEL_PRODUCER_NAME, "libinception");
-  pb_string(b, MODEL_PRODUCER_VERSION, inc_version_string());
-  pb_string(b, MODEL_DOC, "exported by inc_layer_export_onnx (docs/onnx.md)");
-  size_t g = pb_begin(b, MODEL_GRAPH);
+  if (s == INC_OK) inc__pb_reserve(b, (size_t)numel * sizeof(float) + 256 * (size_t)e->nnodes + 4096);
+  inc__pb_int(b, MODEL_IR_VERSION, ONNX_IR_VERSION);
+  inc__pb_string(b, MODEL_PRODUCER_NAME, "libinception");
+  inc__pb_string(b, MODEL_PRODUCER_VERSION, inc_version_string());
+  inc__pb_string(b, MODEL_DOC, "exported by inc_layer_export_onnx (docs/onnx.md)");
+  size_t g = inc__pb_begin(b, MODEL_GRAPH);
   for (int i = 0; i < e->nnodes; i++) encode_node(e, &e->nodes[i]);
-  pb_string(b, GRAPH_NAME, "libinception");
+  inc__pb_string(b, GRAPH_NAME, "libinception");
   char name[1024];
   for (int i = 0; s == INC_OK && i < np; i++)
     s = encode_tensor(e, rel_name(e, leaves[i], params[i]->decl->name, name, sizeof name),
@@ -671,10 +577,10 @@ static inc_status encode_model(exporter *e, const xshape *in, const xshape *out)
   const char *in_dims[4] = {"N", NULL, "H", "W"}, *c_name = in->ndim == 4 ? "C" : "F";
   encode_value(e, GRAPH_INPUT, "input", in, c_name, in_dims);
   encode_value(e, GRAPH_OUTPUT, "logits", out, c_name, NULL);
-  pb_end(b, g);
-  size_t op = pb_begin(b, MODEL_OPSET_IMPORT); /* domain "" (ai.onnx), the default */
-  pb_int(b, OPSET_VERSION, ONNX_OPSET);
-  pb_end(b, op);
+  inc__pb_end(b, g);
+  size_t op = inc__pb_begin(b, MODEL_OPSET_IMPORT); /* domain "" (ai.onnx), the default */
+  inc__pb_int(b, OPSET_VERSION, ONNX_OPSET);
+  inc__pb_end(b, op);
   inc__free(params);
   inc__free(leaves);
   inc__free(buffers);
@@ -690,7 +596,7 @@ static inc_status encode_model(exporter *e, const xshape *in, const xshape *out)
 
 static int write_buf(int fd, void *arg)
 {
-  const pbuf *b = (const pbuf *)arg;
+  const inc__pbuf *b = (const inc__pbuf *)arg;
   for (size_t off = 0; off < b->n; off += WRITE_CHUNK) {
     size_t n = b->n - off < WRITE_CHUNK ? b->n - off : WRITE_CHUNK;
     if (inc__write_all(fd, b->p + off, n)) return -1;
