@@ -157,3 +157,11 @@ void tu_cuda_check_clean(const char *where)
   long v = emu->violations();
   ck_assert_msg(v == 0, "%s: the emulated runtime reported %ld misuses (on stderr)", where, v);
 }
+
+inc_context *tu_backend(int b) { return b ? tu_cuda_context() : tu_cpu(); }
+
+void tu_backend_done(inc_context *ctx, int b)
+{
+  inc_context_destroy(ctx);
+  if (b) tu_cuda_check_clean("after the test");
+}

@@ -71,6 +71,10 @@ int tu_cuda_probe(char *why, size_t cap);
 /* A CUDA context (seed 1), after resetting the emulator when a previous
  * test of this process (CK_FORK=no) loaded it. */
 inc_context *tu_cuda_context(void);
+/* Backend b of a loop test: 0 the CPU (tu_cpu), 1 CUDA (tu_cuda_context);
+ * tu_backend_done destroys ctx and, for CUDA, checks that nothing is left. */
+inc_context *tu_backend(int b);
+void tu_backend_done(inc_context *ctx, int b);
 /* With the emulator: asserts no device memory, pinned memory, stream or
  * cuBLAS handle is live and no misuse was reported (call after destroying
  * every CUDA context). */

@@ -33,15 +33,6 @@
 
 static int cuda_kind; /* tu_cuda_probe: 0 none, 1 GPU, 2 emulated */
 
-/* Backend b of the cases: 0 the CPU, 1 CUDA. */
-static inc_context *ctx_of(int b) { return b ? tu_cuda_context() : tu_cpu(); }
-
-static void ctx_done(inc_context *ctx, int b)
-{
-  inc_context_destroy(ctx);
-  if (b) tu_cuda_check_clean("after the test");
-}
-
 static fx_file *open_fx(const char *name)
 {
   char err[512];
@@ -49,34 +40,6 @@ static fx_file *open_fx(const char *name)
   ck_assert_msg(f != NULL, "fixture %s: %s (regenerate with /usr/bin/python3 "
                 "tests/fixtures/make_fixtures.py)", name, err);
   return f;
-}
-
-static const fx_tensor *need(const fx_file *f, const char *name)
-{
-  const fx_tensor *t = fx_get(f, name);
-  ck_assert_msg(t != NULL, "fixture has no tensor %s", name);
-  return t;
-}
-
-/* |got - ref| <= atol + rtol |ref| everywhere. */
-static void near(const char *what, const float *got, const fx_tensor *ref, double atol,
-                 double rtol)
-{
-  for (int64_t i = 0; i < ref->numel; i++) {
-    double d = fabs((double)got[i] - ref->data[i]);
-    ck_assert_msg(d <= atol + rtol * fabs(ref->data[i]),
-                  "%s[%lld] = %.9g, PyTorch %.9g (|diff| %.3g)", what, (long long)i,
-                  (double)got[i], (double)ref->data[i], d);
-  }
-}
-
-static void near_tensor(const char *what, const inc_tensor *t, const fx_tensor *ref, double atol,
-                        double rtol)
-{
-  ck_assert_int_eq(inc_tensor_numel(t), ref->numel);
-  float *h = tu_host(t);
-  near(what, h, ref, atol, rtol);
-  free(h);
 }
 
 /* The parameter (grad 0: value, 1: gradient) or buffer (grad -1) named name. */
@@ -129,53 +92,55 @@ START_TEST(test_bn_torch)
   char file[64];
   snprintf(file, sizeof file, "batch_norm2d_%d.safetensors", c);
   fx_file *f = open_fx(file);
-  inc_context *ctx = ctx_of(b);
+  inc_context *ctx = tu_backend(b);
   inc_layer *bn = NULL;
   INC_CK(ctx, inc_batch_norm2d_create(ctx, (float)meta_double(f, "eps"),
                                       (float)meta_double(f, "momentum"), &bn));
   ck_assert_str_eq(inc_layer_kind(bn), "batch_norm2d");
-  const fx_tensor *x0 = need(f, "x0");
+  const fx_tensor *x0 = tu_fx_need(f, "x0");
   int64_t dims[4] = {x0->dims[0], x0->dims[1], x0->dims[2], x0->dims[3]};
   int nd = 0;
   int64_t od[INC_MAX_DIMS];
   INC_CK(ctx, inc_layer_infer_shape(bn, 4, dims, &nd, od));
   ck_assert_int_eq(inc_layer_param_count(bn), 2);
   ck_assert_int_eq(inc_layer_buffer_count(bn), 3);
-  set_named(ctx, bn, "weight", need(f, "weight"));
-  set_named(ctx, bn, "bias", need(f, "bias"));
+  set_named(ctx, bn, "weight", tu_fx_need(f, "weight"));
+  set_named(ctx, bn, "bias", tu_fx_need(f, "bias"));
   const inc_tensor *y = NULL;
   inc_tensor *xs[3] = {NULL, NULL, NULL};
   for (int j = 0; j < 3; j++) {
     char nm[8];
     snprintf(nm, sizeof nm, "x%d", j);
-    const fx_tensor *xj = need(f, nm);
+    const fx_tensor *xj = tu_fx_need(f, nm);
     xs[j] = tu_tensor(ctx, 4, xj->dims, xj->data);
     INC_CK(ctx, inc_layer_forward(bn, xs[j], 1, &y));
   }
-  const fx_tensor *dyf = need(f, "dy");
+  const fx_tensor *dyf = tu_fx_need(f, "dy");
   inc_tensor *dy = tu_tensor(ctx, 4, dyf->dims, dyf->data);
   const inc_tensor *dx = NULL;
   INC_CK(ctx, inc_layer_backward(bn, dy, &dx));
-  near_tensor("y", y, need(f, "y"), 1e-5, 1e-4);
-  near_tensor("dx", dx, need(f, "dx"), 1e-5, 1e-4);
-  near_tensor("dweight", named(bn, "weight", 1), need(f, "dweight"), 1e-5, 1e-4);
-  near_tensor("dbias", named(bn, "bias", 1), need(f, "dbias"), 1e-5, 1e-4);
-  near_tensor("running_mean", named(bn, "running_mean", -1), need(f, "running_mean"), 1e-6, 1e-4);
-  near_tensor("running_var", named(bn, "running_var", -1), need(f, "running_var"), 1e-6, 1e-4);
-  ck_assert_float_eq(count_of(bn, "num_batches_tracked"), (float)meta_double(f, "num_batches_tracked"));
+  tu_fx_near("y", y, tu_fx_need(f, "y"), 1e-5, 1e-4);
+  tu_fx_near("dx", dx, tu_fx_need(f, "dx"), 1e-5, 1e-4);
+  tu_fx_near("dweight", named(bn, "weight", 1), tu_fx_need(f, "dweight"), 1e-5, 1e-4);
+  tu_fx_near("dbias", named(bn, "bias", 1), tu_fx_need(f, "dbias"), 1e-5, 1e-4);
+  tu_fx_near("running_mean", named(bn, "running_mean", -1), tu_fx_need(f, "running_mean"),
+             1e-6, 1e-4);
+  tu_fx_near("running_var", named(bn, "running_var", -1), tu_fx_need(f, "running_var"), 1e-6, 1e-4);
+  ck_assert_float_eq(count_of(bn, "num_batches_tracked"),
+                     (float)meta_double(f, "num_batches_tracked"));
   /* evaluation: the running statistics, which it leaves as they are */
-  const fx_tensor *xe = need(f, "x_eval");
+  const fx_tensor *xe = tu_fx_need(f, "x_eval");
   inc_tensor *xev = tu_tensor(ctx, 4, xe->dims, xe->data);
   INC_CK(ctx, inc_layer_forward(bn, xev, 0, &y));
-  near_tensor("y_eval", y, need(f, "y_eval"), 1e-5, 1e-4);
-  near_tensor("running_mean after eval", named(bn, "running_mean", -1), need(f, "running_mean"),
-              1e-6, 1e-4);
+  tu_fx_near("y_eval", y, tu_fx_need(f, "y_eval"), 1e-5, 1e-4);
+  tu_fx_near("running_mean after eval", named(bn, "running_mean", -1),
+             tu_fx_need(f, "running_mean"), 1e-6, 1e-4);
   ck_assert_float_eq(count_of(bn, "num_batches_tracked"), 3.0f);
   for (int j = 0; j < 3; j++) inc_tensor_destroy(xs[j]);
   inc_tensor_destroy(xev);
   inc_tensor_destroy(dy);
   inc_layer_destroy(bn);
-  ctx_done(ctx, b);
+  tu_backend_done(ctx, b);
   fx_free(f);
 }
 END_TEST
@@ -215,43 +180,42 @@ START_TEST(test_conv_bn_relu_torch)
 {
   const int b = _i;
   fx_file *f = open_fx("conv_bn_relu.safetensors");
-  inc_context *ctx = ctx_of(b);
+  inc_context *ctx = tu_backend(b);
   inc_layer *net = conv_bn_relu(ctx);
-  const fx_tensor *xf = need(f, "x");
+  const fx_tensor *xf = tu_fx_need(f, "x");
   int nd = 0;
   int64_t od[INC_MAX_DIMS];
   INC_CK(ctx, inc_layer_infer_shape(net, 4, xf->dims, &nd, od));
   for (size_t i = 0; i < sizeof cbr_state / sizeof *cbr_state; i++)
-    set_named(ctx, net, cbr_state[i], need(f, cbr_state[i]));
+    set_named(ctx, net, cbr_state[i], tu_fx_need(f, cbr_state[i]));
   inc_tensor *x = tu_tensor(ctx, 4, xf->dims, xf->data);
   const inc_tensor *y = NULL, *dx = NULL;
   INC_CK(ctx, inc_layer_forward(net, x, 1, &y));
-  near_tensor("y", y, need(f, "y"), 1e-5, 1e-4);
-  const fx_tensor *dyf = need(f, "dy");
+  tu_fx_near("y", y, tu_fx_need(f, "y"), 1e-5, 1e-4);
+  const fx_tensor *dyf = tu_fx_need(f, "dy");
   inc_tensor *dy = tu_tensor(ctx, 4, dyf->dims, dyf->data);
   INC_CK(ctx, inc_layer_backward(net, dy, &dx));
-  near_tensor("dx", dx, need(f, "dx"), 1e-5, 1e-4);
+  tu_fx_near("dx", dx, tu_fx_need(f, "dx"), 1e-5, 1e-4);
   static const char *const grads[] = {"0.weight", "0.bias", "1.weight", "1.bias"};
   for (int i = 0; i < 4; i++) {
     char g[32];
     snprintf(g, sizeof g, "grad/%s", grads[i]);
     /* the conv bias's gradient is a sum that cancels to ~0 before a batch norm */
-    near_tensor(g, named(net, grads[i], 1), need(f, g), i == 1 ? 1e-4 : 1e-5, 1e-4);
+    tu_fx_near(g, named(net, grads[i], 1), tu_fx_need(f, g), i == 1 ? 1e-4 : 1e-5, 1e-4);
   }
-  near_tensor("running_mean", named(net, "1.running_mean", -1), need(f, "after/1.running_mean"),
-              1e-6, 1e-4);
-  near_tensor("running_var", named(net, "1.running_var", -1), need(f, "after/1.running_var"),
-              1e-6, 1e-4);
-  const fx_tensor *xe = need(f, "x_eval");
+  tu_fx_near("running_mean", named(net, "1.running_mean", -1),
+             tu_fx_need(f, "after/1.running_mean"), 1e-6, 1e-4);
+  tu_fx_near("running_var", named(net, "1.running_var", -1), tu_fx_need(f, "after/1.running_var"), 1e-6, 1e-4);
+  const fx_tensor *xe = tu_fx_need(f, "x_eval");
   inc_tensor *xev = tu_tensor(ctx, 4, xe->dims, xe->data);
   INC_CK(ctx, inc_layer_forward(net, xev, 0, &y));
-  near_tensor("y_eval (folded)", y, need(f, "y_eval"), 1e-5, 1e-4);
+  tu_fx_near("y_eval (folded)", y, tu_fx_need(f, "y_eval"), 1e-5, 1e-4);
   ck_assert_msg(folded(net), "conv -> batch norm -> ReLU is not one step at inference");
   inc_tensor_destroy(x);
   inc_tensor_destroy(xev);
   inc_tensor_destroy(dy);
   inc_layer_destroy(net);
-  ctx_done(ctx, b);
+  tu_backend_done(ctx, b);
   fx_free(f);
 }
 END_TEST
@@ -293,9 +257,9 @@ START_TEST(test_bn_state_dict)
   INC_CK(ctx, inc_layer_load(net, INC_FIXTURE_DIR "/conv_bn_relu_state.safetensors"));
   ck_assert_int_eq(inc_layer_is_bound(net), 1);
   ck_assert_float_eq(count_of(net, "1.num_batches_tracked"), 1.0f);
-  near_tensor("1.running_mean", named(net, "1.running_mean", -1), need(f, "after/1.running_mean"),
-              0, 0);
-  near_tensor("0.weight", named(net, "0.weight", 0), need(f, "0.weight"), 0, 0);
+  tu_fx_near("1.running_mean", named(net, "1.running_mean", -1),
+             tu_fx_need(f, "after/1.running_mean"), 0, 0);
+  tu_fx_near("0.weight", named(net, "0.weight", 0), tu_fx_need(f, "0.weight"), 0, 0);
   char path[] = "/tmp/inc_bn_XXXXXX";
   int fd = mkstemp(path);
   ck_assert_int_ge(fd, 0);
@@ -309,8 +273,8 @@ START_TEST(test_bn_state_dict)
   inc_layer *back = conv_bn_relu(ctx);
   INC_CK(ctx, inc_layer_load(back, path));
   ck_assert_float_eq(count_of(back, "1.num_batches_tracked"), 1.0f);
-  near_tensor("1.running_var", named(back, "1.running_var", -1), need(f, "after/1.running_var"),
-              0, 0);
+  tu_fx_near("1.running_var", named(back, "1.running_var", -1),
+             tu_fx_need(f, "after/1.running_var"), 0, 0);
   unlink(path);
   inc_layer_destroy(back);
   inc_layer_destroy(net);

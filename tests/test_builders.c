@@ -24,41 +24,11 @@
 
 static int cuda_kind; /* tu_cuda_probe: 0 none, 1 GPU, 2 emulated */
 
-static inc_context *ctx_of(int b) { return b ? tu_cuda_context() : tu_cpu(); }
-
-static void ctx_done(inc_context *ctx, int b)
-{
-  inc_context_destroy(ctx);
-  if (b) tu_cuda_check_clean("after the test");
-}
-
-static const fx_tensor *need(const fx_file *f, const char *name)
-{
-  const fx_tensor *t = fx_get(f, name);
-  ck_assert_msg(t != NULL, "fixture has no tensor %s", name);
-  return t;
-}
-
 static int meta_int(const fx_file *f, const char *key)
 {
   const char *v = fx_meta(f, key);
   ck_assert_msg(v != NULL, "fixture has no metadata %s", key);
   return atoi(v);
-}
-
-/* |got - ref| <= atol + rtol |ref| everywhere. */
-static void near_tensor(const char *what, const inc_tensor *t, const fx_tensor *ref, double atol,
-                        double rtol)
-{
-  ck_assert_int_eq(inc_tensor_numel(t), ref->numel);
-  float *h = tu_host(t);
-  for (int64_t i = 0; i < ref->numel; i++) {
-    double d = fabs((double)h[i] - ref->data[i]);
-    ck_assert_msg(d <= atol + rtol * fabs(ref->data[i]),
-                  "%s[%lld] = %.9g, PyTorch %.9g (|diff| %.3g)", what, (long long)i, (double)h[i],
-                  (double)ref->data[i], d);
-  }
-  free(h);
 }
 
 START_TEST(test_inception_v3_torch)
@@ -68,7 +38,7 @@ START_TEST(test_inception_v3_torch)
   snprintf(name, sizeof name, "inception_v3_io_%d.safetensors", c);
   fx_file *f = fx_open(name, err, sizeof err);
   ck_assert_msg(f != NULL, "%s: %s", name, err);
-  inc_context *ctx = ctx_of(b);
+  inc_context *ctx = tu_backend(b);
   inc_layer *blk = NULL;
   INC_CK(ctx, inc_inception_v3_create(ctx, meta_int(f, "c1"), meta_int(f, "c_reduce"),
                                       meta_int(f, "c"), meta_int(f, "c_pool"), meta_int(f, "n"),
@@ -76,14 +46,16 @@ START_TEST(test_inception_v3_torch)
   char state[256];
   snprintf(state, sizeof state, "%s/inception_v3_state_%d.safetensors", INC_FIXTURE_DIR, c);
   INC_CK(ctx, inc_layer_load(blk, state)); /* binds the unbound block */
-  const fx_tensor *xf = need(f, "x"), *dyf = need(f, "dy"), *xe = need(f, "x_eval");
-  inc_tensor *x = tu_tensor(ctx, 4, xf->dims, xf->data), *dy = tu_tensor(ctx, 4, dyf->dims, dyf->data);
+  const fx_tensor *xf = tu_fx_need(f, "x"), *dyf = tu_fx_need(f, "dy");
+  const fx_tensor *xe = tu_fx_need(f, "x_eval");
+  inc_tensor *x = tu_tensor(ctx, 4, xf->dims, xf->data);
+  inc_tensor *dy = tu_tensor(ctx, 4, dyf->dims, dyf->data);
   inc_tensor *xev = tu_tensor(ctx, 4, xe->dims, xe->data);
   const inc_tensor *y = NULL, *dx = NULL;
   INC_CK(ctx, inc_layer_forward(blk, x, 1, &y));
-  near_tensor("y", y, need(f, "y"), 1e-5, 1e-4);
+  tu_fx_near("y", y, tu_fx_need(f, "y"), 1e-5, 1e-4);
   INC_CK(ctx, inc_layer_backward(blk, dy, &dx));
-  near_tensor("dx", dx, need(f, "dx"), 1e-5, 1e-4);
+  tu_fx_near("dx", dx, tu_fx_need(f, "dx"), 1e-5, 1e-4);
   int np = inc_layer_param_count(blk);
   ck_assert_int_eq(np, 3 * 10); /* 10 BasicConv2d: weight, BN weight, BN bias */
   for (int i = 0; i < np; i++) {
@@ -92,7 +64,7 @@ START_TEST(test_inception_v3_torch)
     INC_CK(ctx, inc_layer_param(blk, i, &pn, NULL, &g));
     char key[128];
     snprintf(key, sizeof key, "grad/%s", pn);
-    near_tensor(key, g, need(f, key), 1e-4, 1e-4);
+    tu_fx_near(key, g, tu_fx_need(f, key), 1e-4, 1e-4);
   }
   for (int i = 0; i < inc_layer_buffer_count(blk); i++) {
     const char *bn;
@@ -100,10 +72,10 @@ START_TEST(test_inception_v3_torch)
     INC_CK(ctx, inc_layer_buffer(blk, i, &bn, &t));
     char key[128];
     snprintf(key, sizeof key, "after/%s", bn);
-    if (strstr(bn, "running")) near_tensor(key, t, need(f, key), 1e-6, 1e-4);
+    if (strstr(bn, "running")) tu_fx_near(key, t, tu_fx_need(f, key), 1e-6, 1e-4);
   }
   INC_CK(ctx, inc_layer_forward(blk, xev, 0, &y));
-  near_tensor("y_eval", y, need(f, "y_eval"), 1e-5, 1e-4);
+  tu_fx_near("y_eval", y, tu_fx_need(f, "y_eval"), 1e-5, 1e-4);
   int64_t od[INC_MAX_DIMS];
   int on = 0;
   INC_CK(ctx, inc_layer_infer_shape(blk, 4, xf->dims, &on, od));
@@ -112,7 +84,7 @@ START_TEST(test_inception_v3_torch)
   inc_tensor_destroy(dy);
   inc_tensor_destroy(xev);
   inc_layer_destroy(blk);
-  ctx_done(ctx, b);
+  tu_backend_done(ctx, b);
   fx_free(f);
 }
 END_TEST

@@ -74,3 +74,27 @@ double tu_worst(const float *a, const float *b, int64_t n, double atol, double r
   }
   return n ? worst : 0.0;
 }
+
+const fx_tensor *tu_fx_need(const fx_file *f, const char *name)
+{
+  const fx_tensor *t = fx_get(f, name);
+  ck_assert_msg(t != NULL, "fixture has no tensor %s", name);
+  return t;
+}
+
+void tu_fx_near(const char *what, const inc_tensor *t, const fx_tensor *ref, double atol,
+                double rtol)
+{
+  ck_assert_int_eq(inc_tensor_numel(t), ref->numel);
+  float *h = tu_host(t);
+  for (int64_t i = 0; i < ref->numel; i++) {
+    double d = fabs((double)h[i] - ref->data[i]);
+    if (!(d <= atol + rtol * fabs(ref->data[i]))) {
+      double got = h[i];
+      free(h);
+      ck_abort_msg("%s[%lld] = %.9g, PyTorch %.9g (|diff| %.3g)", what, (long long)i, got,
+                   (double)ref->data[i], d);
+    }
+  }
+  free(h);
+}

@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <stdint.h>
+#include "fixture.h"
 #include "inception.h"
 
 /* Fails the test with the context's message when a call does not return
@@ -23,6 +24,12 @@ inc_context *tu_cpu(void);
 /* A convolution descriptor: g = {oc, kh, kw, sh, sw, ph, pw, bias}, the
  * rest zero, size set. */
 inc_conv2d_desc tu_conv_desc(const int g[8]);
+/* Fixture tensor `name` of f; the test fails when it is absent. */
+const fx_tensor *tu_fx_need(const fx_file *f, const char *name);
+/* |t - ref| <= atol + rtol |ref| element by element, t of ref's size; the
+ * test fails naming `what` and the first element out of tolerance. */
+void tu_fx_near(const char *what, const inc_tensor *t, const fx_tensor *ref, double atol,
+                double rtol);
 /* A tensor of the given shape filled from host (may be NULL: zeros). */
 inc_tensor *tu_tensor(inc_context *ctx, int ndim, const int64_t *dims, const float *host);
 /* Copies a tensor to a new malloc'd host array. */
