@@ -96,9 +96,11 @@ clean: clean-examples
 # threads: a change to the execution engine must leave it bit for bit as it
 # was (tests/loss_trace.c; needs the data set).
 LOSS_TRACE := $(BUILD)/tests/loss_trace
-$(LOSS_TRACE): tests/loss_trace.c $(EX_DIR)/train_options.o $(EX_COMMON_OBJ) lib/libinception.a
+$(LOSS_TRACE): tests/loss_trace.c $(EX_DIR)/train_options.o $(EX_DIR)/augment.o $(EX_COMMON_OBJ) \
+  lib/libinception.a
 	@mkdir -p $(dir $@)
 	$(CC) $(EX_CPPFLAGS) $(EX_CFLAGS) -o $@ tests/loss_trace.c $(EX_DIR)/train_options.o \
+	  $(EX_DIR)/augment.o \
 	  $(EX_COMMON_OBJ) lib/libinception.a $(LIBS) $(EX_LDLIBS) $(EX_RPATH)
 .PHONY: loss-trace
 loss-trace: $(LOSS_TRACE)
