@@ -45,7 +45,7 @@ struct inc__grad_hooks {
   uint64_t sig;        /* inc__plan_signature of the layer when it was built */
   int64_t bytes;       /* the bucket_bytes it was built with */
   int nbuckets;
-  grad_bucket *b;           /* (nbuckets) */
+  grad_bucket *b;      /* (nbuckets) */
   int active;          /* inside inc__grad_hook_backward */
   void *stream;        /* the backend's stream for the callbacks of this backward */
 };
@@ -115,9 +115,9 @@ static void tally_param(walk *w, inc__param *p)
 
 typedef struct move {
   inc__grad_hooks *h;
-  grad_bucket *b;        /* the new buckets */
+  grad_bucket *b;   /* the new buckets */
   inc_status s;     /* the first failure of a copy */
-  int owned;        /* owns_all: every gradient lies in h's buckets */
+  int owned;        /* owned_param: every gradient lies in h's buckets */
 } move;
 
 /* Copies a gradient to its place in the new buckets. */
@@ -239,7 +239,8 @@ static inc_status take_back(inc_layer *l, inc__grad_hooks *h)
   walk_layout(l, 0, own_param, &o);
   if (!o.n) return INC_OK;
   o.mem = (float **)inc__calloc((size_t)o.n, sizeof *o.mem);
-  if (!o.mem) return inc__layer_error(l, INC_ERR_OUT_OF_MEMORY, "gradient hook: out of host memory");
+  if (!o.mem)
+    return inc__layer_error(l, INC_ERR_OUT_OF_MEMORY, "gradient hook: out of host memory");
   int n = o.n;
   o.n = 0;
   o.phase = OWN_ALLOC;

@@ -1208,7 +1208,8 @@ static blob hook_scenario(long k, long *allocs, int *fails)
   BTRY(ctx, inc_layer_set_grad_hook(net, &gh), 1);
   g = grads_of(net, &where);
   before_calls = readies;
-  BTRY(ctx, inc_layer_backward(net, dl, NULL), readies == before_calls && grads_kept(net, &g, where));
+  BTRY(ctx, inc_layer_backward(net, dl, NULL),
+       readies == before_calls && grads_kept(net, &g, where));
   blob_free(&g);
   BTRY(ctx, inc_optimizer_step(o, net), 1);
   INC_CK(ctx, inc_layer_unbind(net));
