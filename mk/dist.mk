@@ -1,0 +1,66 @@
+# mk/dist.mk — data-parallel training over Open MPI and NCCL (docs/distributed.md).
+#
+#   make dist-lib     lib/libinception-dist.so.$(VERSION) (SONAME
+#                     libinception-dist.so.$(V_MAJOR)) and lib/libinception-dist.a
+#                     from src/dist/*.c, header include/inception_dist.h; part of
+#                     `make lib` when mpicc is found. NCCL's part is built when
+#                     nccl.h is found ($(CUDA_HOME)/include or the system's);
+#                     NCCL itself is opened at run time, never linked
+#   make check-dist   the MPI tests (tests/dist_test.sh): 1 vs 2 ranks after a
+#                     slice of training with momentum, the trainer under
+#                     mpirun against a single process, a killed rank and the
+#                     watchdog, the NCCL path on the emulated CUDA runtime with
+#                     the NCCL shim (tests/nccl_emu/), the dist library's API
+#                     tests, and libinception.so's NEEDED entries; part of
+#                     `make check` (CHECK_EXTRA). Without mpicc it says why it
+#                     is skipped and passes.
+#
+# Open MPI (openmpi-bin, libopenmpi-dev) is a test and cluster dependency:
+# `make deps` installs it, `make train` (deps-train) does not, and a build
+# without mpicc builds everything else (the trainer then runs as one process).
+
+DIST_DEBS := openmpi-bin libopenmpi-dev
+DEB_EXTRA += $(DIST_DEBS)
+
+MPICC ?= $(shell command -v mpicc 2>/dev/null)
+MPIRUN ?= $(shell command -v mpirun 2>/dev/null)
+DIST := $(if $(strip $(MPICC)),1,0)
+NCCL_H := $(firstword $(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h))
+DIST_NCCL_CPPFLAGS := $(if $(NCCL_H),-DINC_DIST_NCCL -isystem $(dir $(NCCL_H)))
+# NCCL (libnccl.so.2) through the RUNPATH of whatever holds src/dist/nccl.c.
+DIST_NCCL_RPATH := $(if $(NCCL_H),-Wl,-rpath,$(CUDA_LIBDIR))
+
+DIST_SONAME := libinception-dist.so.$(V_MAJOR)
+DIST_SOFILE := libinception-dist.so.$(VERSION)
+DIST_C := $(sort $(wildcard src/dist/*.c))
+DIST_BUILD := $(BUILD)/dist
+DIST_OBJ := $(DIST_C:%.c=$(DIST_BUILD)/%.o)
+DIST_HEADERS := include/inception.h include/inception_dist.h $(wildcard src/dist/*.h)
+DIST_LIBS := lib/$(DIST_SOFILE) lib/libinception-dist.a
+
+.PHONY: dist-lib check-dist
+ifeq ($(DIST),1)
+dist-lib: $(DIST_LIBS)
+lib: dist-lib
+else
+dist-lib:
+	@echo "dist-lib: mpicc not found (make deps installs Open MPI); libinception-dist not built"
+endif
+
+$(DIST_BUILD)/%.o: %.c $(DIST_HEADERS)
+	@mkdir -p $(dir $@)
+	$(MPICC) -std=c99 $(OPT) -g -fPIC -fvisibility=hidden $(WARN) $(WERROR) -Iinclude \
+	  -D_GNU_SOURCE $(DIST_NCCL_CPPFLAGS) $(EXTRA_CFLAGS) -c $< -o $@
+
+# Linked against the shared core (found beside it: RUNPATH $ORIGIN).
+lib/$(DIST_SOFILE): $(DIST_OBJ) src/dist/libinception-dist.map lib/$(SOFILE)
+	$(MPICC) -shared -Wl,-soname,$(DIST_SONAME) \
+	  -Wl,--version-script=src/dist/libinception-dist.map -Wl,--no-undefined -o $@ \
+	  $(DIST_OBJ) -Llib -l:$(SOFILE) -ldl -lpthread -lm -Wl,-rpath,'$$ORIGIN' $(DIST_NCCL_RPATH)
+	ln -sf $(DIST_SOFILE) lib/$(DIST_SONAME)
+	ln -sf $(DIST_SONAME) lib/libinception-dist.so
+
+lib/libinception-dist.a: $(DIST_OBJ)
+	@mkdir -p lib
+	rm -f $@
+	ar rcs $@ $(DIST_OBJ)
