@@ -88,6 +88,26 @@ static int resume_schedule(const char *ckpt, options *o)
   return 0;
 }
 
+/* The augmentation (0.5; a checkpoint from before it had none). */
+static int resume_augment(const char *ckpt, options *o)
+{
+  char *v = recipe_meta_get(ckpt, "augment"), err[160], a[40], b[40];
+  augment aug = {0, 0};
+  int bad = v && augment_parse(v, &aug, err, sizeof err);
+  free(v);
+  if (bad) {
+    fprintf(stderr, PROG ": %s: metadata \"augment\" is malformed\n", ckpt);
+    return -1;
+  }
+  if ((o->set & SET_AUGMENT) && (o->aug.flip != aug.flip || o->aug.pad != aug.pad)) {
+    fprintf(stderr, PROG ": --augment %s differs from the checkpoint's %s (%s)\n",
+            augment_name(&o->aug, a, sizeof a), augment_name(&aug, b, sizeof b), ckpt);
+    return -1;
+  }
+  o->aug = aug;
+  return 0;
+}
+
 /* The seed is 64-bit: compared as text. */
 static int resume_seed(const char *ckpt, options *o)
 {
@@ -145,7 +165,7 @@ int recipe_from_checkpoint(const char *ckpt, options *o, int *epoch_done)
       resume_optional(ckpt, "label_smoothing", "--label-smoothing", o->set & SET_LS,
                       &o->label_smoothing) ||
       resume_optional(ckpt, "dropout", "--dropout", o->set & SET_DROPOUT, &o->dropout) ||
-      resume_schedule(ckpt, o))
+      resume_schedule(ckpt, o) || resume_augment(ckpt, o))
     return -1;
   o->size = (int)size, o->batch = (int)batch, o->lr = lr, o->momentum = mom;
   o->weight_decay = wd, o->limit = (long)limit, o->test_limit = (long)tlimit;

@@ -194,13 +194,15 @@ int main(int argc, char **argv)
   }
 
   const char *device = inc_context_device_name(ctx);
+  char aug_name[40];
   printf("libinception %s on %s; %s\n", inc_version_string(), device, blas_line);
   printf("recipe: %s%s, model %s, size %d, batch %d, lr %g, momentum %g, weight decay %g, "
          "epochs %d, init %s, warmup %ld, schedule %s, label smoothing %g, dropout %g, "
-         "seed %llu\n",
+         "augment %s, seed %llu\n",
          ckpt[0] ? "resumed from " : "preset ", ckpt[0] ? ckpt : preset, o.model, o.size, o.batch,
          o.lr, o.momentum, o.weight_decay, o.epochs, train_init_name(o.init), o.warmup,
-         train_schedule_name(o.schedule), o.label_smoothing, o.dropout, o.seed);
+         train_schedule_name(o.schedule), o.label_smoothing, o.dropout,
+         augment_name(&o.aug, aug_name, sizeof aug_name), o.seed);
 
   /* -- network: the lecture's shape table binds it -- */
   if ((s = inc_context_set_seed(ctx, o.seed)) != INC_OK) {
@@ -310,8 +312,9 @@ int main(int argc, char **argv)
       size_t b0 = b * (size_t)o.batch;
       size_t m = n_train - b0 < (size_t)o.batch ? n_train - b0 : (size_t)o.batch;
       for (size_t i = 0; i < m; i++) {
-        memcpy(xb + i * plane, train_x + (size_t)perm[b0 + i] * plane, plane * sizeof(float));
-        yb[i] = train_y[perm[b0 + i]];
+        size_t k = perm[b0 + i];
+        augment_image(xb + i * plane, train_x + k * plane, o.size, &o.aug, o.seed, epoch, k);
+        yb[i] = train_y[k];
       }
       inc_tensor *x, *dl;
       const inc_tensor *y;
@@ -419,7 +422,7 @@ int main(int argc, char **argv)
     }
     char v_epoch[16], v_epochs[16], v_rng[32], v_size[16], v_batch[16], v_lr[32], v_mom[32],
         v_wd[32], v_seed[32], v_limit[24], v_tlimit[24], v_ntrain[24], v_ntest[24], v_warmup[24],
-        v_ls[32], v_drop[32];
+        v_ls[32], v_drop[32], v_aug[40];
     snprintf(v_epoch, sizeof v_epoch, "%d", epoch);
     snprintf(v_epochs, sizeof v_epochs, "%d", o.epochs);
     snprintf(v_rng, sizeof v_rng, "%016llx",
@@ -437,17 +440,18 @@ int main(int argc, char **argv)
     snprintf(v_warmup, sizeof v_warmup, "%ld", o.warmup);
     snprintf(v_ls, sizeof v_ls, "%.9g", (double)(float)o.label_smoothing);
     snprintf(v_drop, sizeof v_drop, "%.9g", (double)(float)o.dropout);
+    augment_name(&o.aug, v_aug, sizeof v_aug);
     const char *keys[] = {"trainer", "epoch",      "epochs", "rng",     "size",    "batch",
                           "lr",      "momentum",   "weight_decay",      "seed",    "limit",
                           "test_limit", "n_train", "n_test", "classes", "device",  "metrics",
                           "init",    "warmup", "model", "label_smoothing", "dropout",
-                          "schedule"};
+                          "schedule", "augment"};
     const char *vals[] = {"libinception examples/train 1",
                           v_epoch, v_epochs, v_rng, v_size, v_batch, v_lr, v_mom, v_wd, v_seed,
                           v_limit, v_tlimit, v_ntrain, v_ntest,
                           "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot",
                           device, metrics, train_init_name(o.init), v_warmup, o.model, v_ls,
-                          v_drop, train_schedule_name(o.schedule)};
+                          v_drop, train_schedule_name(o.schedule), v_aug};
     char path[4200];
     snprintf(path, sizeof path, "%s/ckpt-epoch-%03d.safetensors", o.out, epoch);
     s = inc_checkpoint_save(net, opt, (int)(sizeof keys / sizeof keys[0]), keys, vals, path);

@@ -78,6 +78,10 @@ void train_options_usage(FILE *f)
           "  --schedule constant|cosine  the learning rate after the warmup: constant, or\n"
           "                          lr (1 + cos(pi step/steps)) / 2 down to 0 at the end\n"
           "                          (default constant; cosine for googlenet-bn)\n"
+          "  --augment SPEC          training images: none, or flip (mirrored with\n"
+          "                          probability 1/2), crop=P (shifted by up to P pixels per\n"
+          "                          axis, zeros coming in: a P-padded random crop), or both\n"
+          "                          as flip,crop=P (default none)\n"
           "  --warmup N              raise the learning rate linearly from lr/N to lr over\n"
           "                          the first N steps (0: constant lr, the book's)\n"
           "  --seed N                seed of the weights and of the shuffling (default 1)\n"
@@ -147,7 +151,8 @@ int train_options_parse(int argc, char **argv, options *o)
         "--device", "--preset", "--size",  "--epochs", "--batch",   "--lr",
         "--momentum", "--weight-decay", "--seed", "--limit", "--test-limit", "--threads",
         "--data",   "--out",    "--progress-every", "--init", "--warmup", "--keep",
-        "--export-onnx", "--model", "--label-smoothing", "--dropout", "--schedule"};
+        "--export-onnx", "--model", "--label-smoothing", "--dropout", "--schedule",
+        "--augment"};
     int known = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
       if (!strcmp(name, with_value[k])) known = 1;
@@ -177,6 +182,13 @@ int train_options_parse(int argc, char **argv, options *o)
       }
       o->schedule = strcmp(val, "cosine") ? SCHEDULE_CONSTANT : SCHEDULE_COSINE;
       o->set |= SET_SCHEDULE;
+    } else if (!strcmp(name, "--augment")) {
+      char err[160];
+      if (augment_parse(val, &o->aug, err, sizeof err)) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return -1;
+      }
+      o->set |= SET_AUGMENT;
     } else if (!strcmp(name, "--label-smoothing")) {
       if (parse_double(name, val, 0, 1, 0, &d)) return -1;
       o->label_smoothing = d, o->set |= SET_LS;

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "augment.h"
 #include "inception.h"
 
 #define TRAIN_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
@@ -30,7 +31,8 @@ enum {
   SET_MODEL = 1 << 11,
   SET_LS = 1 << 12,
   SET_DROPOUT = 1 << 13,
-  SET_SCHEDULE = 1 << 14
+  SET_SCHEDULE = 1 << 14,
+  SET_AUGMENT = 1 << 15
 };
 
 /* Learning-rate schedules after the warmup. */
@@ -47,6 +49,7 @@ typedef struct options {
   double lr, momentum, weight_decay;
   double label_smoothing, dropout; /* the loss's label smoothing; dropout before the classifier */
   int schedule;                    /* SCHEDULE_*: the learning rate after the warmup */
+  augment aug;                     /* --augment: flips and crops of training images */
   unsigned long long seed;
   long limit, test_limit;
   unsigned set;

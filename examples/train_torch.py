@@ -5,7 +5,9 @@ The same networks (torch_models.py: googlenet, googlenet-bn), the same data
 (Fashion-MNIST from the IDX files, pixels / 255, resized bilinearly when
 --size is not 28), minibatch SGD with PyTorch's momentum rule, softmax
 cross-entropy (with --label-smoothing, PyTorch's definition), optional
-linear warmup and dropout before the classifier, and one line per epoch in
+linear warmup and dropout before the classifier, --augment (random flips and
+P-padded random crops, as examples/train's: the same distribution, not the
+same draws), and one line per epoch in
 examples/train's format: "epoch E/N  loss L  train acc A  test acc T  R
 img/s" (loss and train acc are running means over the epoch's minibatches).
 Run it with Debian's python3-torch:
@@ -58,6 +60,38 @@ def build(args):
     return net
 
 
+def parse_augment(spec):
+    """(flip, pad) from examples/train's --augment spelling."""
+    flip, pad = False, 0
+    if spec == "none":
+        return flip, pad
+    for part in spec.split(","):
+        if part == "flip" and not flip:
+            flip = True
+        elif part.startswith("crop=") and not pad and part[5:].isdigit() \
+                and 1 <= int(part[5:]) <= 16:
+            pad = int(part[5:])
+        else:
+            raise SystemExit("--augment: %r is not flip, crop=P or none" % part)
+    return flip, pad
+
+
+def augment(xb, flip, pad):
+    """Mirror each image left-right with probability 1/2, then shift it by
+    -pad..pad pixels per axis with zeros coming in (RandomHorizontalFlip,
+    RandomCrop(size, padding=pad))."""
+    if flip:
+        m = torch.rand(len(xb)) < 0.5
+        xb = torch.where(m[:, None, None, None], xb.flip(3), xb)
+    if pad:
+        n, _, h, w = xb.shape
+        padded = F.pad(xb, (pad, pad, pad, pad))
+        oy = torch.randint(0, 2 * pad + 1, (n,))
+        ox = torch.randint(0, 2 * pad + 1, (n,))
+        xb = torch.stack([padded[i, :, oy[i]:oy[i] + h, ox[i]:ox[i] + w] for i in range(n)])
+    return xb
+
+
 def evaluate(net, x, y, batch):
     net.eval()
     correct = 0
@@ -85,6 +119,8 @@ def main():
     ap.add_argument("--label-smoothing", type=float, default=None,
                     help="default 0, 0.1 for googlenet-bn (as examples/train)")
     ap.add_argument("--dropout", type=float, default=0.0)
+    ap.add_argument("--augment", default=None,
+                    help="none, flip, crop=P or flip,crop=P (default: as examples/train)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0)
@@ -99,6 +135,9 @@ def main():
         args.weight_decay = 5e-4 if bn else 0.0
     if args.label_smoothing is None:
         args.label_smoothing = 0.1 if bn else 0.0
+    if args.augment is None:
+        args.augment = "none"
+    aug_flip, aug_pad = parse_augment(args.augment)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     train_x, train_y = load("train", args.size, args.limit)
@@ -108,11 +147,11 @@ def main():
                           weight_decay=args.weight_decay)
     print("torch %s, %d threads; recipe: model %s, size %d, batch %d, lr %g, momentum %g, "
           "weight decay %g, epochs %d, init %s, warmup %d, schedule %s, label smoothing %g, "
-          "dropout %g, seed %d"
+          "dropout %g, augment %s, seed %d"
           % (torch.__version__, torch.get_num_threads(), args.model, args.size, args.batch,
              args.lr, args.momentum, args.weight_decay, args.epochs, args.init, args.warmup,
              args.schedule,
-             args.label_smoothing, args.dropout, args.seed), flush=True)
+             args.label_smoothing, args.dropout, args.augment, args.seed), flush=True)
     step, t_start = 0, time.time()
     total_steps = args.epochs * ((len(train_y) + args.batch - 1) // args.batch)
     for epoch in range(1, args.epochs + 1):
@@ -121,7 +160,7 @@ def main():
         loss_sum, hits, seen, t0 = 0.0, 0, 0, time.time()
         for i in range(0, len(perm), args.batch):
             idx = perm[i:i + args.batch]
-            xb, yb = train_x[idx], train_y[idx]
+            xb, yb = augment(train_x[idx], aug_flip, aug_pad), train_y[idx]
             lr = args.lr * (min(1.0, (step + 1) / args.warmup) if args.warmup else 1.0)
             if args.schedule == "cosine":
                 lr *= 0.5 * (1.0 + math.cos(math.pi * step / total_steps))

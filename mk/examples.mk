@@ -25,7 +25,7 @@ EX_RPATH := -Wl,-rpath,'$$ORIGIN/../lib'
 EX_DIR := $(BUILD)/examples
 EX_COMMON_OBJ := $(addprefix $(EX_DIR)/,idx.o data.o util.o progress.o net.o recipe.o)
 # resume.o: --resume, which needs the trainer's options
-EX_TRAIN_OBJ := $(EX_DIR)/train_options.o $(EX_DIR)/resume.o $(EX_DIR)/curve.o
+EX_TRAIN_OBJ := $(EX_DIR)/train_options.o $(EX_DIR)/resume.o $(EX_DIR)/curve.o $(EX_DIR)/augment.o
 EX_CLASSIFY_OBJ := $(EX_DIR)/image.o
 EX_ALL_OBJ := $(EX_COMMON_OBJ) $(EX_TRAIN_OBJ) $(EX_CLASSIFY_OBJ) $(EX_DIR)/train.o \
               $(EX_DIR)/classify.o
@@ -54,9 +54,11 @@ examples/classify: $(EX_DIR)/classify.o $(EX_CLASSIFY_OBJ) $(EX_COMMON_OBJ) lib/
 	  $(EX_RPATH)
 
 # The data-module test needs neither the library nor the data set.
-$(IDX_TEST): tests/idx_test.c examples/idx.c examples/data.c examples/idx.h examples/data.h
+$(IDX_TEST): tests/idx_test.c examples/idx.c examples/data.c examples/augment.c examples/idx.h \
+  examples/data.h examples/augment.h
 	@mkdir -p $(dir $@)
 	$(CC) $(EX_CPPFLAGS) $(EX_CFLAGS) -o $@ tests/idx_test.c examples/idx.c examples/data.c \
+	  examples/augment.c \
 	  $(EX_LDLIBS)
 
 check-idx: $(IDX_TEST)

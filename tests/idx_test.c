@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../examples/augment.h"
 #include "../examples/data.h"
 #include "../examples/idx.h"
 
@@ -436,6 +437,92 @@ static void test_pgm(void)
         "bad header: %s", err);
 }
 
+/* Whether dst (s x s) is src mirrored (or not) and then shifted:
+ * dst[y][x] = m(src)[y + dy][x + dx], zeros outside. */
+static int augment_is(const float *dst, const float *src, int s, int mirrored, int dy, int dx)
+{
+  for (int y = 0; y < s; y++)
+    for (int x = 0; x < s; x++) {
+      int sy = y + dy, sx = x + dx;
+      float want = sy < 0 || sy >= s || sx < 0 || sx >= s
+                       ? 0.f
+                       : src[sy * s + (mirrored ? s - 1 - sx : sx)];
+      if (dst[y * s + x] != want) return 0;
+    }
+  return 1;
+}
+
+/* Finds the (mirror, dy, dx) with |dy|, |dx| <= pad that made dst; 0 if none. */
+static int augment_find(const float *dst, const float *src, int s, int pad, int *m, int *dy,
+                        int *dx)
+{
+  for (*m = 0; *m < 2; ++*m)
+    for (*dy = -pad; *dy <= pad; ++*dy)
+      for (*dx = -pad; *dx <= pad; ++*dx)
+        if (augment_is(dst, src, s, *m, *dy, *dx)) return 1;
+  return 0;
+}
+
+/* examples/augment.c: parsing, the flip and the shift exactly, and the draws
+ * a pure function of (seed, epoch, image) that cover every choice. */
+static void test_augment(void)
+{
+  augment a;
+  char err[160], name[40];
+  const char *good[] = {"none", "flip", "crop=2", "flip,crop=2", "crop=16,flip"};
+  const char *canon[] = {"none", "flip", "crop=2", "flip,crop=2", "flip,crop=16"};
+  for (int i = 0; i < 5; i++)
+    CHECK(augment_parse(good[i], &a, err, sizeof err) == 0 &&
+              !strcmp(augment_name(&a, name, sizeof name), canon[i]),
+          "augment \"%s\" -> \"%s\"", good[i], name);
+  const char *bad[] = {"", "flop", "crop=0", "crop=17", "crop=2x", "flip,flip", "crop=1,crop=2",
+                       "flip,", "none,flip"};
+  for (int i = 0; i < 9; i++)
+    CHECK(augment_parse(bad[i], &a, err, sizeof err) == -1 && strstr(err, "--augment"),
+          "augment \"%s\" refused: %s", bad[i], err);
+  enum { S = 5 };
+  float src[S * S], dst[S * S], again[S * S];
+  for (int i = 0; i < S * S; i++) src[i] = (float)(i + 1);
+  augment none = {0, 0}, flip = {1, 0}, crop = {0, 2}, both = {1, 2};
+  augment_image(dst, src, S, &none, 1, 1, 0);
+  CHECK(!memcmp(dst, src, sizeof src), "augment none copies");
+  int flips = 0, seen[5][5] = {{0}}, both_seen[2][5][5] = {{{0}}};
+  for (uint64_t k = 0; k < 400; k++) {
+    int m, dy, dx;
+    augment_image(dst, src, S, &flip, 7, 3, k);
+    CHECK(augment_find(dst, src, S, 0, &m, &dy, &dx), "image %d: a copy or its mirror", (int)k);
+    flips += m;
+    augment_image(dst, src, S, &crop, 7, 3, k);
+    CHECK(augment_find(dst, src, S, 2, &m, &dy, &dx) && !m,
+          "image %d: shifted by at most 2 per axis, zeros coming in", (int)k);
+    seen[dy + 2][dx + 2]++;
+    augment_image(dst, src, S, &both, 7, 3, k);
+    CHECK(augment_find(dst, src, S, 2, &m, &dy, &dx), "image %d: mirrored, then shifted",
+          (int)k);
+    both_seen[m][dy + 2][dx + 2]++;
+    augment_image(again, src, S, &both, 7, 3, k);
+    CHECK(!memcmp(dst, again, sizeof dst), "image %d: the same draw twice", (int)k);
+  }
+  CHECK(flips > 150 && flips < 250, "about half mirrored: %d of 400", flips);
+  int all = 1;
+  for (int i = 0; i < 25; i++) all &= seen[i / 5][i % 5] > 0;
+  CHECK(all, "every one of the 25 shifts drawn");
+  all = 1;
+  for (int i = 0; i < 50; i++) all &= both_seen[i / 25][i / 5 % 5][i % 5] > 0;
+  CHECK(all, "flip,crop=2: every one of the 50 choices drawn");
+  /* another epoch or seed draws differently */
+  int differ_epoch = 0, differ_seed = 0;
+  for (uint64_t k = 0; k < 20; k++) {
+    augment_image(dst, src, S, &both, 7, 3, k);
+    augment_image(again, src, S, &both, 7, 4, k);
+    differ_epoch += memcmp(dst, again, sizeof dst) != 0;
+    augment_image(again, src, S, &both, 8, 3, k);
+    differ_seed += memcmp(dst, again, sizeof dst) != 0;
+  }
+  CHECK(differ_epoch > 10 && differ_seed > 10, "draws depend on epoch (%d/20) and seed (%d/20)",
+        differ_epoch, differ_seed);
+}
+
 int main(int argc, char **argv)
 {
   if (argc > 1)
@@ -450,6 +537,7 @@ int main(int argc, char **argv)
   test_resize();
   test_shuffle();
   test_pgm();
+  test_augment();
   if (argc <= 1) {
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -266,20 +266,22 @@ check "truncated PGM: exit 1 naming the file" test $? -eq 1 -a -n "$(grep "short
 check "a non-checkpoint is refused" test $? -ne 0
 
 # ---- the batch-norm model: recorded, resumed, classified -------------------------
-# (googlenet-bn: cosine schedule; with dropout and label smoothing)
+# (googlenet-bn: cosine schedule; with dropout, label smoothing and augmentation)
 bn=$tmp/bn
 "$TRAIN" "${COMMON[@]}" --model googlenet-bn --dropout 0.4 --label-smoothing 0.1 --epochs 2 \
-  --out "$bn" > "$tmp/bn.out" 2>&1
+  --augment flip,crop=2 --out "$bn" > "$tmp/bn.out" 2>&1
 check "googlenet-bn run exits 0" test $? -eq 0
 rm -f "$bn/ckpt-epoch-002.safetensors"
 "$TRAIN" --device cpu --data "$DATA" --resume --model googlenet --out "$bn" > "$tmp/o" 2>&1
 check "resume with another --model is refused" test $? -ne 0 -a -n "$(grep "model googlenet differs" "$tmp/o")"
+"$TRAIN" --device cpu --data "$DATA" --resume --augment flip --out "$bn" > "$tmp/o" 2>&1
+check "resume with another --augment is refused" test $? -ne 0 -a -n "$(grep "augment flip differs from the checkpoint's flip,crop=2" "$tmp/o")"
 "$TRAIN" --device cpu --data "$DATA" --resume --epochs 3 --out "$bn" > "$tmp/o" 2>&1
 check "a cosine run cannot be lengthened on resume" test $? -ne 0 -a -n "$(grep "cosine schedule" "$tmp/o")"
 "$TRAIN" --device cpu --data "$DATA" --threads 2 --resume --out "$bn" > "$tmp/bn2.out" 2>&1
-check "resume takes model, dropout, smoothing and schedule from the checkpoint" \
-  grep -q "model googlenet-bn,.* schedule cosine, label smoothing 0.1, dropout 0.4" "$tmp/bn2.out"
-check "resumed googlenet-bn epoch 2 (dropout masks, schedule, running statistics) equals the uninterrupted one" \
+check "resume takes model, dropout, smoothing, schedule and augmentation from the checkpoint" \
+  grep -q "model googlenet-bn,.* schedule cosine, label smoothing 0.1, dropout 0.4, augment flip,crop=2" "$tmp/bn2.out"
+check "resumed googlenet-bn epoch 2 (dropout masks, augmentation, schedule, running statistics) equals the uninterrupted one" \
   test -n "$(grep '^epoch 2/2  loss' "$tmp/bn.out")" -a \
   "$(grep '^epoch 2/2  loss' "$tmp/bn.out" | sed 's/  [0-9]* img\/s$//')" = "$(grep '^epoch 2/2  loss' "$tmp/bn2.out" | sed 's/  [0-9]* img\/s$//')"
 "$CLASSIFY" --device cpu --data "$DATA" --test-limit 150 --threads 2 "$bn/ckpt-epoch-002.safetensors" > "$tmp/c5.out" 2>&1
