@@ -275,6 +275,13 @@ static inc_status cuda_synchronize(inc_context *ctx)
   return INC_OK;
 }
 
+static inc_status cuda_native_stream(void **out, inc_context *ctx)
+{
+  INC_CUDA_ENTER(ctx, "native_stream");
+  *out = (void *)inc__cuda_be(ctx)->stream;
+  return INC_OK;
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 /* Filled by name: the memory slots by hand, the ops from the registry
@@ -294,6 +301,7 @@ static constexpr inc__backend_ops cuda_table()
   t.copy = cuda_copy;
   t.zero = cuda_zero;
   t.synchronize = cuda_synchronize;
+  t.native_stream = cuda_native_stream;
 #define CUDA_OP(op, params, args, prof) t.op = inc__cuda_##op;
   INC__OPS(CUDA_OP)
 #undef CUDA_OP

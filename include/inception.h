@@ -598,6 +598,138 @@ INC_API inc_status inc_layer_buffer(const inc_layer *layer, int index, const cha
                                     inc_tensor **tensor);
 
 /* ------------------------------------------------------------------------ */
+/* Data-parallel hooks: what an outside communicator (MPI, NCCL; the        */
+/* library links neither) needs to reduce gradients across processes while  */
+/* backward still runs, the design of PyTorch's DistributedDataParallel      */
+/* ------------------------------------------------------------------------ */
+
+/* The default target size of a gradient bucket (since 0.5): 25 MiB,
+ * PyTorch DDP's default. */
+#define INC_GRAD_BUCKET_DEFAULT_BYTES (25 << 20)
+
+/* A hook's ready callback (since 0.5), called during inc_layer_backward of
+ * the layer the hook is set on as soon as every gradient in bucket
+ * `bucket` is final. grad points to the bucket's count floats in the
+ * context's memory (device memory on CUDA): its parameters' gradients one
+ * after another (inc_layer_grad_bucket says which). The callback may read
+ * them and overwrite them in place (an all-reduce, a division by the
+ * number of processes): they are the gradients inc_optimizer_step reads.
+ * stream is the context's cudaStream_t (as void *) on CUDA, on which the
+ * gradient computations were queued before the call, so that work the
+ * callback queues on it (ncclAllReduce) runs after them and may also be
+ * waited for with cudaStreamSynchronize; NULL on the CPU, where the
+ * gradients are computed when it is called. Returns INC_OK, or an error,
+ * which stops the backward (see inc_layer_set_grad_hook). */
+typedef inc_status (*inc_grad_ready_fn)(void *user, int bucket, float *grad, int64_t count,
+                                        void *stream);
+
+/* A hook's finish callback (since 0.5), called once at the end of every
+ * inc_layer_backward of the layer the hook is set on, after the last
+ * ready: backward_status is INC_OK, or the error that made the backward
+ * fail (a step's, or a ready callback's), so that a communicator can wait
+ * for the reductions it started before the caller's optimizer step, or
+ * cancel them. stream as for ready. Its result is the backward's when the
+ * backward itself succeeded. */
+typedef inc_status (*inc_grad_finish_fn)(void *user, inc_status backward_status, void *stream);
+
+/* A gradient hook for inc_layer_set_grad_hook (since 0.5), a size-prefixed
+ * descriptor like inc_conv2d_desc: zero it, set size to
+ * sizeof(inc_grad_hook), then the fields; a later version may append
+ * fields, whose zero bytes mean their defaults (docs/ABI.md, rule 2). */
+typedef struct inc_grad_hook {
+  size_t size;               /* sizeof(inc_grad_hook): lets the struct grow without an ABI break */
+  int64_t bucket_bytes;      /* target bytes per bucket, >= 0; 0: INC_GRAD_BUCKET_DEFAULT_BYTES */
+  inc_grad_ready_fn ready;   /* required */
+  inc_grad_finish_fn finish; /* may be NULL */
+  void *user;                /* passed to both; not owned by the library */
+} inc_grad_hook;
+
+/* Installs a gradient hook on layer, or removes it (hook NULL; a no-op
+ * without one) (since 0.5). The library keeps a copy of *hook; what user
+ * points to must stay valid while the hook is set. A hook set on a layer
+ * that has one replaces it.
+ *
+ * Buckets. The parameters of the subtree (inc_layer_param order, which is
+ * the forward order) are taken in reverse order and packed greedily into
+ * buckets: a bucket closes when the next parameter would take it past
+ * bucket_bytes, a parameter larger than that gets a bucket of its own, and
+ * no parameter is split. Bucket 0 thus holds the last parameters (the
+ * classifier), whose gradients backward computes first. Each bucket is one
+ * allocation of the context's backend (device memory on CUDA) holding its
+ * parameters' gradients contiguously in that reverse order, and the
+ * gradient tensors of inc_layer_param are views of it: a reduction done in
+ * place on a bucket is a reduction of what inc_optimizer_step reads. The
+ * bucket memory belongs to the layer; it is freed when the hook is removed
+ * (the gradients then get memory of their own again, values kept), when
+ * the layer is unbound or destroyed, and when the layout is rebuilt.
+ *
+ * When. The hook may be set on an unbound layer. The layout is built by
+ * the layer's next training forward (inc_layer_forward with training
+ * nonzero) or backward, and rebuilt there, gradient values kept, when the
+ * subtree's parameters changed (an unbind and a new binding, a new child),
+ * when bucket_bytes changed, or when another hooked layer took the
+ * gradients (hooks on a tree and on a layer inside it: each moves the
+ * gradients they share into its own buckets when it runs, at the cost of
+ * an allocation each time they alternate). When building fails
+ * (INC_ERR_OUT_OF_MEMORY, a device error) that forward or backward fails
+ * before running anything and nothing changed: the gradients stay where
+ * they were, with their values.
+ *
+ * Callbacks. During inc_layer_backward of this layer (not of a tree that
+ * contains it, nor of a layer inside it), after each step that computes
+ * parameter gradients, each bucket whose gradients are now all computed
+ * gets ready(user, bucket, grad, count, stream): every bucket exactly once
+ * per backward, in the order they complete, which is backward's (0, 1, 2,
+ * ... along a chain of layers; a concat's branches run first to last, so
+ * the buckets of a block's last branch complete last), the first ones
+ * while most of backward is still to run, so that their reductions overlap
+ * it; also when dx is not wanted and for a further backward of the same
+ * forward. A bucket whose gradients no step computes would get it before
+ * the first step. Then finish(user, status, stream) is called, also
+ * when the backward failed, with its status. A ready that returns an error
+ * stops the backward: finish gets that error, and inc_layer_backward
+ * returns it with a message naming the hook and the bucket; an error from
+ * finish is returned likewise when the backward itself succeeded. A
+ * backward refused before it runs (bad arguments, INC_ERR_STATE, a failure
+ * to build the layout) calls neither. The callbacks run on the thread that
+ * called inc_layer_backward and must not call the library on the layer's
+ * context (not checked).
+ *
+ * Returns INC_OK; INC_ERR_INVALID_ARGUMENT for a NULL layer (no message:
+ * there is no context), a size below the 0.5 struct or above 4096, nonzero
+ * bytes beyond this library's struct, a NULL ready or a negative
+ * bucket_bytes; INC_ERR_OUT_OF_MEMORY (removing the hook allocates the
+ * gradients' own memory); a device error. On failure nothing changed.
+ * Threads: like every call on the layer's context, one thread at a time. */
+INC_API inc_status inc_layer_set_grad_hook(inc_layer *layer, const inc_grad_hook *hook);
+
+/* Returns the number of gradient buckets of layer's hook (since 0.5): of
+ * the layout that the subtree's bound parameters and the hook's
+ * bucket_bytes give, which the layer's next training forward or backward
+ * uses (building it if it is not built yet). 0 for NULL, without a hook,
+ * while the subtree is not bound, or for a subtree without parameters.
+ * Never fails. Threads: like every call on the layer's context, one thread
+ * at a time. */
+INC_API int inc_layer_grad_bucket_count(const inc_layer *layer);
+
+/* Describes bucket `bucket` (0 <= bucket < inc_layer_grad_bucket_count) of
+ * layer's hook (since 0.5), for tests, tools and communicators that
+ * allocate ahead: *count gets its element count (the sum of its
+ * parameters' element counts; over all buckets, inc_layer_param_numel),
+ * *first_param the index (inc_layer_param order) of its first parameter,
+ * which is the highest index it holds, and *nparams how many it holds. The
+ * bucket holds parameters first_param, first_param - 1, ..., first_param -
+ * nparams + 1, their gradients one after another in that order (the ready
+ * callback's grad). Any out-pointer may be NULL. Returns INC_OK;
+ * INC_ERR_INVALID_ARGUMENT for a NULL layer (no message: there is no
+ * context) or a bucket outside 0..count-1 (with a message; there is none
+ * without a hook or while unbound); nothing is written on failure.
+ * Threads: like every call on the layer's context, one thread at a
+ * time. */
+INC_API inc_status inc_layer_grad_bucket(const inc_layer *layer, int bucket, int64_t *count,
+                                         int *first_param, int *nparams);
+
+/* ------------------------------------------------------------------------ */
 /* Loss                                                                      */
 /* ------------------------------------------------------------------------ */
 

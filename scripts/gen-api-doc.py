@@ -6,8 +6,8 @@
 The header is the source of truth: its opening comment becomes the general
 rules, each banner comment (/* ---- */ framed) a section, and the comment
 directly above each declaration (INC_API function, typedef enum, a
-descriptor's typedef struct with its fields, #define) that declaration's
-text. A function without a comment is an error (exit
+descriptor's typedef struct with its fields, a callback's function-pointer
+typedef, #define) that declaration's text. A function without a comment is an error (exit
 status 1), so the reference always covers every public function. `make
 check-api-doc` regenerates into build/ and fails when docs/api.md differs.
 
@@ -207,6 +207,13 @@ def parse(path):
                 decl.append(lines[i])
             name = re.search(r"\}\s*(\w+)\s*;", decl[-1]).group(1)
             items.append(("struct", name, decl, comment))
+        elif re.match(r"^typedef .*\(\*\w+\)\s*\(", stripped):  # a callback's type
+            decl = [line]
+            while not decl[-1].rstrip().endswith(";"):
+                i += 1
+                decl.append(lines[i])
+            name = re.search(r"\(\*(\w+)\)", stripped).group(1)
+            items.append(("callback", name, decl, comment))
         elif re.match(r"^typedef struct (\w+) \1;$", stripped):
             items.append(("handle", stripped.split()[2], [line], comment))
         elif stripped.startswith("#define INC_") and depth <= 1 and "INC_API" not in stripped:

@@ -67,6 +67,11 @@ typedef struct inc__backend_ops {
   inc_status (*copy)(void *dst, const void *src, size_t bytes, inc_context *ctx);
   inc_status (*zero)(void *dst, size_t bytes, inc_context *ctx);
   inc_status (*synchronize)(inc_context *ctx);
+  /* *out = the backend's own queue that its work runs on, for outside code
+   * that queues work behind it (a gradient hook's communicator,
+   * inc_grad_ready_fn): the context's cudaStream_t on CUDA (with the
+   * context's device made current), NULL on the CPU. */
+  inc_status (*native_stream)(void **out, inc_context *ctx);
 
   /* ---- the ops of the registry, src/ops.h: inc_status (*op)(params) ---- */
 #define INC__OP_SLOT(op, params, args, prof) inc_status(*op) params;

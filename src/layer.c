@@ -11,7 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "plan.h"
+#include "grad_buckets.h"
 
 inc_status inc__layer_new(inc_context *ctx, const inc__layer_vt *vt, size_t priv_bytes,
                           inc_layer **out)
@@ -241,6 +241,7 @@ static void free_params(inc_layer *l)
 {
   for (int i = 0; i < l->nparams; i++) {
     inc__tensor_free(l->params[i].value);
+    if (l->params[i].in_bucket) l->params[i].grad->data = NULL; /* a hook's bucket holds it */
     inc__tensor_free(l->params[i].grad);
   }
   for (int i = 0; i < l->nbuffers; i++) inc__tensor_free(l->buffers[i].value);
@@ -365,6 +366,7 @@ void inc__layer_unbind_tree(inc_layer *l)
   for (int i = 0; i < l->nchildren; i++) inc__layer_unbind_tree(l->children[i]);
   inc__layer_drop_plans(l);
   free_params(l);
+  inc__grad_buckets_drop(l);
   l->bound = 0;
   l->bound_in = 0;
 }
@@ -449,6 +451,7 @@ static void destroy_tree(inc_layer *l)
   inc__free(l->children);
   inc__layer_drop_plans(l);
   free_params(l);
+  inc__grad_hook_free(l);
   inc__names_free(&l->pnames);
   inc__names_free(&l->bnames);
   if (l->vt->destroy) l->vt->destroy(l);

@@ -107,12 +107,18 @@ typedef struct inc__tensor_decl {
   float value;                /* INC__INIT_CONSTANT's value */
 } inc__tensor_decl;
 
+struct inc__grad_hooks;
+
 /* A declared tensor of a bound leaf: a parameter (grad set) or a buffer
- * (grad NULL). */
+ * (grad NULL). A parameter's gradient may be a view of a gradient bucket
+ * of a hooked layer (src/grad_buckets.c): then in_bucket is that layer's
+ * hook, which owns the memory, and bucket its index. */
 typedef struct inc__param {
   const inc__tensor_decl *decl;
   inc_tensor *value;
   inc_tensor *grad;
+  struct inc__grad_hooks *in_bucket; /* NULL: grad owns its memory */
+  int bucket;
 } inc__param;
 
 struct inc__plan;
@@ -226,6 +232,10 @@ struct inc_layer {
   /* name caches of inc_layer_param and inc_layer_buffer (names relative
    * to this layer; remade when the tree's version moved) */
   inc__names pnames, bnames;
+
+  /* inc_layer_set_grad_hook's hook and its gradient buckets, or NULL
+   * (src/grad_buckets.c) */
+  struct inc__grad_hooks *grad_hook;
 
   void *priv;
 };

@@ -6,7 +6,7 @@
  * gradient sums) call one backend op each (a residual's scaled dy, two:
  * zero, then axpy).
  */
-#include "plan.h"
+#include "grad_buckets.h"
 
 /* The address of value v: external values hold the caller's pointer,
  * placed ones their arena offset, views their base's plus an offset. */
@@ -130,6 +130,7 @@ inc_status inc__plan_backward(inc__plan *p, const inc_tensor *dy, int want_dx)
     const inc__step *st = &p->bwd[i];
     if (p->no_dx && st->skip_no_dx) continue;
     s = run_step(p, st);
+    if (s == INC_OK && p->root->grad_hook) s = inc__grad_buckets_step(p, st); /* buckets done */
   }
   p->no_dx = 0;
   return s;

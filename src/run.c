@@ -8,7 +8,7 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include "plan.h"
+#include "grad_buckets.h"
 
 static inc_status check_input(inc_layer *l, const inc_tensor *x, const char *what)
 {
@@ -107,6 +107,7 @@ INC_API inc_status inc_layer_forward(inc_layer *layer, const inc_tensor *x, int 
   training = training ? 1 : 0;
   inc__plan *p;
   if ((s = plan_for(layer, &in, training, &p)) != INC_OK) return s;
+  if (training && layer->grad_hook && (s = inc__grad_buckets_ensure(layer)) != INC_OK) return s;
   if ((s = inc__plan_forward(p, x)) != INC_OK) return s;
   *y = inc__pv(p, p->out);
   return INC_OK;
@@ -138,7 +139,9 @@ INC_API inc_status inc_layer_backward(inc_layer *layer, const inc_tensor *dy,
     return inc__layer_error(layer, INC_ERR_SHAPE, "backward: dy is %s but the output was %s",
                             inc__shape_str(&ds, a, sizeof a), inc__shape_str(&ys, b, sizeof b));
   }
-  if ((s = inc__plan_backward(p, dy, dx != NULL)) != INC_OK) return s;
+  s = layer->grad_hook ? inc__grad_hook_backward(p, dy, dx != NULL)
+                       : inc__plan_backward(p, dy, dx != NULL);
+  if (s != INC_OK) return s;
   if (dx) *dx = inc__pv(p, p->dx);
   return INC_OK;
 }

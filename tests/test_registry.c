@@ -23,7 +23,7 @@ static void check_table(inc_context *ctx, const char *backend)
   const inc__backend_ops *ops = ctx->ops;
   ck_assert_str_eq(ops->name, backend);
   ck_assert_msg(ops->destroy && ops->alloc && ops->free && ops->upload && ops->download &&
-                    ops->copy && ops->zero && ops->synchronize,
+                    ops->copy && ops->zero && ops->synchronize && ops->native_stream,
                 "%s backend: a memory slot is NULL", backend);
   const uint64_t filled = inc__ops_filled(ops);
   for (int i = 0; i < INC__OP_COUNT; i++) {

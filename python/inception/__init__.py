@@ -54,7 +54,7 @@ import ctypes.util
 import os
 import weakref
 from ctypes import (POINTER, byref, c_char_p, c_float, c_int, c_int32, c_int64,
-                    c_size_t, c_uint, c_uint64)
+                    c_size_t, c_uint, c_uint64, c_void_p)
 from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Literal, Mapping,
                     Optional, Sequence, Tuple, TypeVar, Union)
 
@@ -72,6 +72,7 @@ else:
 
 __all__ = [
     "InceptionError", "Context", "Tensor", "Layer", "SGD", "Conv2dDesc", "GoogLeNetDesc",
+    "GradHook", "GradReadyFn", "GradFinishFn",
     "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "relu", "flatten",
     "dense", "sequential", "concat", "inception", "googlenet", "batch_norm2d", "googlenet_bn",
     "dropout", "identity", "residual", "inception_v3",
@@ -148,6 +149,20 @@ class GoogLeNetDesc(ctypes.Structure):
     builds; googlenet() fills one. size must be ctypes.sizeof(GoogLeNetDesc)."""
     _fields_ = [("size", c_size_t), ("classes", c_int), ("batch_norm", c_int),
                 ("dropout", c_float), ("reserved", c_int)]
+
+
+#: inc_grad_ready_fn and inc_grad_finish_fn (since 0.5): (user, bucket, grad,
+#: count, stream) and (user, backward_status, stream), each returning a status.
+GradReadyFn = ctypes.CFUNCTYPE(c_int, c_void_p, c_int, POINTER(c_float), c_int64, c_void_p)
+GradFinishFn = ctypes.CFUNCTYPE(c_int, c_void_p, c_int, c_void_p)
+
+
+class GradHook(ctypes.Structure):
+    """struct inc_grad_hook (since 0.5), what inc_layer_set_grad_hook installs
+    (the data-parallel hooks of inception.h). size must be ctypes.sizeof(GradHook);
+    keep the callbacks referenced while the hook is set."""
+    _fields_ = [("size", c_size_t), ("bucket_bytes", c_int64), ("ready", GradReadyFn),
+                ("finish", GradFinishFn), ("user", c_void_p)]
 
 
 ContextP = POINTER(_Context)
@@ -233,6 +248,10 @@ _SIGNATURES = {
     "inc_layer_param": (_status, [LayerP, c_int, _P(c_char_p), _P(TensorP), _P(TensorP)]),
     "inc_layer_buffer_count": (c_int, [LayerP]),
     "inc_layer_buffer": (_status, [LayerP, c_int, _P(c_char_p), _P(TensorP)]),
+    # data-parallel hooks
+    "inc_layer_set_grad_hook": (_status, [LayerP, _P(GradHook)]),
+    "inc_layer_grad_bucket_count": (c_int, [LayerP]),
+    "inc_layer_grad_bucket": (_status, [LayerP, c_int, _P(c_int64), _P(c_int), _P(c_int)]),
     # loss and optimizer
     "inc_softmax_cross_entropy": (_status, [ContextP, TensorP, _P(c_int32), _P(c_float),
                                             TensorP, _P(c_int64)]),

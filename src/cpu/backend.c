@@ -69,6 +69,13 @@ static inc_status cpu_synchronize(inc_context *ctx)
   return INC_OK;
 }
 
+static inc_status cpu_native_stream(void **out, inc_context *ctx)
+{
+  (void)ctx;
+  *out = NULL; /* the CPU's work is done when a call returns */
+  return INC_OK;
+}
+
 /* One row-major SGEMM call: c (m, n) = alpha op(a) op(b) + beta c with the
  * leading dimensions of the full operands (ldc may exceed n). */
 static void sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
@@ -153,6 +160,7 @@ static const inc__backend_ops cpu_ops = {
     .copy = cpu_copy,
     .zero = cpu_zero,
     .synchronize = cpu_synchronize,
+    .native_stream = cpu_native_stream,
     INC__OPS(CPU_OP)
 };
 #undef CPU_OP

@@ -100,6 +100,7 @@ def c_types():
         "inc_optimizer **": POINTER(inc.OptimizerP),
         "inc_conv2d_desc *": POINTER(inc.Conv2dDesc),
         "inc_googlenet_desc *": POINTER(inc.GoogLeNetDesc),
+        "inc_grad_hook *": POINTER(inc.GradHook),
     }
 
 
