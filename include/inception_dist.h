@@ -241,6 +241,17 @@ INC_DIST_API inc_status inc_dist_verify_identical(inc_dist *d, const inc_layer *
 INC_DIST_API inc_status inc_dist_attach(inc_dist *d, inc_layer *net, int64_t bucket_bytes,
                                         inc_dist_net **out);
 
+/* Multiplies every element of t by factor, in place, through host memory
+ * (a copy to the host and back; meant for small tensors). For the loss
+ * gradient of a rank's shard: b / B of the rows (see inc_dist_attach); 0
+ * gives a rank that has no row of a batch a zero contribution while it
+ * still takes part in the sums. Local. Returns INC_OK;
+ * INC_ERR_INVALID_ARGUMENT for a NULL t or a factor that is not finite;
+ * INC_ERR_OUT_OF_MEMORY; an error of the copies (inc_context_last_error of
+ * t's context says it). On failure t is unchanged unless the copy back
+ * failed. */
+INC_DIST_API inc_status inc_dist_scale_tensor(inc_tensor *t, double factor);
+
 /* Removes the hook from the net (inc_layer_set_grad_hook(net, NULL)),
  * writes the trace when one was asked for, frees NCCL's communicator and
  * n. NULL is a no-op returning INC_OK. Collective on CUDA contexts (NCCL's

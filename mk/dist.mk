@@ -28,7 +28,8 @@ DIST := $(if $(strip $(MPICC)),1,0)
 NCCL_H := $(firstword $(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h))
 DIST_NCCL_CPPFLAGS := $(if $(NCCL_H),-DINC_DIST_NCCL -isystem $(dir $(NCCL_H)))
 # NCCL (libnccl.so.2) through the RUNPATH of whatever holds src/dist/nccl.c.
-DIST_NCCL_RPATH := $(if $(NCCL_H),-Wl,-rpath,$(CUDA_LIBDIR))
+DIST_COMMA := ,
+DIST_NCCL_RPATH := $(if $(NCCL_H),-Wl$(DIST_COMMA)-rpath$(DIST_COMMA)$(CUDA_LIBDIR))
 
 DIST_SONAME := libinception-dist.so.$(V_MAJOR)
 DIST_SOFILE := libinception-dist.so.$(VERSION)
@@ -64,3 +65,65 @@ lib/libinception-dist.a: $(DIST_OBJ)
 	@mkdir -p lib
 	rm -f $@
 	ar rcs $@ $(DIST_OBJ)
+
+# ---- the trainer --------------------------------------------------------------
+# examples/train links libinception-dist.a (and MPI, through mpicc) when it is
+# built; examples/train_dist.c is then compiled with TRAIN_DIST (mk/examples.mk).
+ifeq ($(DIST),1)
+EX_TRAIN_LD = $(MPICC)
+EX_TRAIN_DIST_DEPS := lib/libinception-dist.a
+EX_TRAIN_DIST_LIBS = lib/libinception-dist.a $(DIST_NCCL_RPATH)
+$(BUILD)/examples/train_dist.o: EX_CPPFLAGS += -DTRAIN_DIST
+$(BUILD)/examples/train_dist.o: include/inception_dist.h
+else
+EX_TRAIN_LD = $(CC)
+endif
+
+# ---- tests --------------------------------------------------------------------
+# The MPI scenarios and the measurements link the shared libraries (RUNPATH
+# lib/), the API tests too (with Check); the checkpoint comparison uses the
+# public API and the examples' model builder.
+DIST_TEST_DIR := $(DIST_BUILD)/tests
+DIST_TEST_CFLAGS := -std=c99 $(OPT) -g -Wall -Wextra -Wno-unused-parameter $(WERROR) -Iinclude \
+                    -Itests/dist -Iexamples -D_GNU_SOURCE
+DIST_TEST_LIBS := -Llib -l:$(DIST_SOFILE) -l:$(SOFILE) -lm -Wl,-rpath,'$$ORIGIN/../../../../lib'
+DIST_TEST_BINS := $(DIST_TEST_DIR)/scenarios $(DIST_TEST_DIR)/api $(DIST_TEST_DIR)/measure \
+                  $(DIST_TEST_DIR)/ckpt_diff
+
+$(DIST_TEST_DIR)/%.o: tests/dist/%.c tests/dist/common.h $(DIST_HEADERS)
+	@mkdir -p $(dir $@)
+	$(MPICC) $(DIST_TEST_CFLAGS) -c $< -o $@
+
+$(DIST_TEST_DIR)/scenarios $(DIST_TEST_DIR)/measure: $(DIST_TEST_DIR)/%: $(DIST_TEST_DIR)/%.o \
+    $(DIST_TEST_DIR)/common.o lib/$(DIST_SOFILE)
+	$(MPICC) -o $@ $(filter %.o,$^) $(DIST_TEST_LIBS)
+
+$(DIST_TEST_DIR)/api: $(DIST_TEST_DIR)/api.o $(DIST_TEST_DIR)/common.o lib/$(DIST_SOFILE)
+	$(MPICC) -o $@ $(filter %.o,$^) $(DIST_TEST_LIBS) $(CHECK_LIBS)
+
+$(DIST_TEST_DIR)/ckpt_diff: $(DIST_TEST_DIR)/ckpt_diff.o $(DIST_TEST_DIR)/common.o $(BUILD)/examples/net.o \
+    lib/$(DIST_SOFILE)
+	$(MPICC) -o $@ $(filter %.o,$^) $(DIST_TEST_LIBS)
+
+# NCCL for the emulated CUDA runtime (tests/nccl_emu/), beside libcudaemu.so.
+build/emu/libnccl-emu.so: tests/nccl_emu/nccl.cc $(EMU_HDR) build/emu/libcudaemu.so
+	$(EMU_CXX) -std=c++17 -O2 -g -fPIC -shared $(EMU_WARN) $(WERROR) -Itests/cudaemu \
+	  -DOMPI_SKIP_MPICXX -DMPICH_SKIP_MPICXX \
+	  $(shell $(MPICC) --showme:compile 2>/dev/null) -o $@ $< -Lbuild/emu -lcudaemu \
+	  -Wl,-rpath,'$$ORIGIN' $(shell $(MPICC) --showme:link 2>/dev/null) -Wl,--no-undefined
+
+DIST_CHECK_DEPS := $(DIST_TEST_BINS) examples/train build/emu/$(CUDA_MODULE) \
+                   build/emu/libnccl-emu.so
+
+ifeq ($(DIST),1)
+check-dist: $(DIST_CHECK_DEPS)
+	@MPIRUN="$(MPIRUN)" BIN=$(DIST_TEST_DIR) TRAIN=examples/train LIB=lib/$(SOFILE) \
+	  DIST_LIB=lib/$(DIST_SOFILE) EMU_MODULE=$(abspath build/emu/$(CUDA_MODULE)) \
+	  NCCL_EMU=$(abspath build/emu/libnccl-emu.so) OUT=$(DIST_BUILD)/check \
+	  bash tests/dist_test.sh
+else
+check-dist:
+	@echo "check-dist: skipped: mpicc not found (make deps installs Open MPI: $(DIST_DEBS))"
+endif
+
+CHECK_EXTRA += check-dist

@@ -21,6 +21,7 @@
  * timeline of docs/distributed.md was measured with it.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,5 +286,18 @@ INC_DIST_API inc_status inc_dist_detach(inc_dist_net *n)
   free(n->rows);
   free(n->trace_path);
   free(n);
+  return s;
+}
+
+INC_DIST_API inc_status inc_dist_scale_tensor(inc_tensor *t, double factor)
+{
+  if (!t || !isfinite(factor)) return INC_ERR_INVALID_ARGUMENT;
+  int64_t n = inc_tensor_numel(t);
+  float *h = malloc((size_t)n * sizeof *h);
+  if (!h) return INC_ERR_OUT_OF_MEMORY;
+  inc_status s = inc_tensor_copy_to_host(t, h, n);
+  for (int64_t i = 0; s == INC_OK && i < n; i++) h[i] = (float)((double)h[i] * factor);
+  if (s == INC_OK) s = inc_tensor_copy_from_host(t, h, n);
+  free(h);
   return s;
 }
