@@ -26,8 +26,9 @@ EX_DIR := $(BUILD)/examples
 EX_COMMON_OBJ := $(addprefix $(EX_DIR)/,idx.o data.o util.o progress.o net.o recipe.o)
 # resume.o: --resume, which needs the trainer's options
 EX_TRAIN_OBJ := $(EX_DIR)/train_options.o $(EX_DIR)/resume.o $(EX_DIR)/curve.o $(EX_DIR)/augment.o
-# train_dist.o: mpirun support, on libinception-dist where mpicc is found (mk/dist.mk)
-EX_TRAIN_OBJ += $(EX_DIR)/train_dist.o
+# train_dist.o: mpirun support, on libinception-dist where mpicc is found (mk/dist.mk);
+# train_results.o: the files written after each epoch
+EX_TRAIN_OBJ += $(EX_DIR)/train_dist.o $(EX_DIR)/train_results.o
 EX_CLASSIFY_OBJ := $(EX_DIR)/image.o
 EX_ALL_OBJ := $(EX_COMMON_OBJ) $(EX_TRAIN_OBJ) $(EX_CLASSIFY_OBJ) $(EX_DIR)/train.o \
               $(EX_DIR)/classify.o
