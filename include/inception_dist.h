@@ -66,6 +66,7 @@ extern "C" {
 #define INC_DIST_TIMEOUT_ENV "INCEPTION_DIST_TIMEOUT"     /* seconds; 0: no watchdog */
 #define INC_DIST_NCCL_ENV "INCEPTION_NCCL_LIBRARY"       /* the NCCL file to open    */
 #define INC_DIST_TRACE_ENV "INCEPTION_DIST_TRACE"        /* bucket timeline, see attach */
+#define INC_DIST_BUCKET_ENV "INCEPTION_DIST_BUCKET_MB"   /* bucket size, see attach */
 
 /* The watchdog's default timeout in seconds. */
 #define INC_DIST_DEFAULT_TIMEOUT 60
@@ -198,7 +199,8 @@ INC_DIST_API inc_status inc_dist_verify_identical(inc_dist *d, const inc_layer *
 /* ------------------------------------------------------------------------ */
 
 /* Attaches net to the job: installs a gradient hook on it
- * (inc_layer_set_grad_hook, buckets of bucket_bytes, 0 for the default
+ * (inc_layer_set_grad_hook, buckets of bucket_bytes; 0: the size
+ * INCEPTION_DIST_BUCKET_MB names in MiB when it is set, else
  * INC_GRAD_BUCKET_DEFAULT_BYTES) that sums each bucket's gradients across
  * ranks as soon as backward has computed them, so that when
  * inc_layer_backward returns, every rank holds the same gradient: the SUM
@@ -225,15 +227,16 @@ INC_DIST_API inc_status inc_dist_verify_identical(inc_dist *d, const inc_layer *
  * later backward of the net fails with INC_ERR_STATE; end the job
  * (inc_dist_abort). With INCEPTION_DIST_TRACE=PREFIX set, each rank
  * records when each bucket became ready, when its reduction was seen
- * complete (CPU) and when backward ended, and writes them to
- * PREFIX.rank<R>.csv at detach (docs/distributed.md).
+ * complete (CPU) and when backward ended, in seconds of CLOCK_MONOTONIC,
+ * and writes them to PREFIX.rank<R>.csv at detach (docs/distributed.md).
  *
  * The net must be bound (INC_ERR_STATE) and stay alive until
  * inc_dist_detach; it may not carry another hook (INC_ERR_STATE). Call it
  * after inc_dist_broadcast_layer so that the ranks start alike. Collective
  * (NCCL's communicator is made together). Returns INC_OK and sets *out
  * (owned by the caller, freed by inc_dist_detach); INC_ERR_INVALID_ARGUMENT
- * for NULL arguments or a negative bucket_bytes; INC_ERR_UNAVAILABLE for a
+ * for NULL arguments, a negative bucket_bytes or a malformed
+ * INCEPTION_DIST_BUCKET_MB; INC_ERR_UNAVAILABLE for a
  * CUDA context when this library was built without NCCL's header or NCCL
  * cannot be opened (the message says where it looked); INC_ERR_DEVICE when
  * NCCL fails; INC_ERR_IO when MPI fails; OUT_OF_MEMORY; the errors of

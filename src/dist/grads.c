@@ -17,8 +17,8 @@
  *
  * The trace (INCEPTION_DIST_TRACE=PREFIX) records, per backward and
  * bucket, when ready came and when the sum was seen complete (CPU), and
- * when the backward ended and all sums were in, relative to attach; the
- * timeline of docs/distributed.md was measured with it.
+ * when the backward ended and all sums were in (CLOCK_MONOTONIC seconds);
+ * the timeline of docs/distributed.md was measured with it.
  */
 #include <limits.h>
 #include <math.h>
@@ -28,8 +28,9 @@
 
 #include "dist.h"
 
-/* One bucket of one backward, for the trace. Times in seconds since attach;
- * -1: not seen (a CUDA sum completes on the device). */
+/* One bucket of one backward, for the trace. Times in seconds on
+ * CLOCK_MONOTONIC (comparable with the caller's own clock_gettime); -1: not
+ * seen (a CUDA sum completes on the device). */
 typedef struct trace_row {
   int64_t step;
   int bucket;
@@ -53,12 +54,9 @@ struct inc_dist_net {
   int nreq, capreq;
   /* the trace (NULL path: off) */
   char *trace_path;
-  double t0;
   trace_row *rows;
   int64_t nrows, caprows, step_first_row;
 };
-
-static double since(const inc_dist_net *n) { return inc__dist_now() - n->t0; }
 
 /* A row for bucket b of this backward, or -1 when tracing is off or out of
  * memory (the trace is then cut short, never the training). */
@@ -76,7 +74,7 @@ static int trace_ready(inc_dist_net *n, int bucket, int64_t count)
   r->step = n->step;
   r->bucket = bucket;
   r->count = count;
-  r->ready = since(n);
+  r->ready = inc__dist_now();
   r->done = r->backward_end = r->all_done = -1;
   return n->nrows < INT_MAX ? (int)n->nrows++ : -1;
 }
@@ -84,7 +82,7 @@ static int trace_ready(inc_dist_net *n, int bucket, int64_t count)
 static void trace_step_end(inc_dist_net *n, double backward_end)
 {
   if (!n->trace_path) return;
-  double t = since(n);
+  double t = inc__dist_now();
   for (int64_t i = n->step_first_row; i < n->nrows; i++) {
     n->rows[i].backward_end = backward_end;
     n->rows[i].all_done = n->cuda ? -1 : t;
@@ -111,7 +109,7 @@ static inc_status trace_write(inc_dist_net *n)
 /* Marks the sums that completed (their trace rows). */
 static void note_done(inc_dist_net *n, const int *idx, int count)
 {
-  double t = n->trace_path ? since(n) : 0;
+  double t = n->trace_path ? inc__dist_now() : 0;
   for (int i = 0; i < count; i++)
     if (n->req_row[idx[i]] >= 0) n->rows[n->req_row[idx[i]]].done = t;
 }
@@ -174,7 +172,7 @@ static inc_status on_finish(void *user, inc_status backward_status, void *stream
 {
   inc_dist_net *n = user;
   inc_dist *d = n->d;
-  double end = n->trace_path ? since(n) : 0;
+  double end = n->trace_path ? inc__dist_now() : 0;
   n->step_open = 0;
   if (backward_status != INC_OK || n->broken) {
     /* Sums under way may never complete (the other ranks are elsewhere):
@@ -222,6 +220,18 @@ static inc_status attach_check(inc_dist *d, inc_layer *net, int64_t bucket_bytes
   return INC_OK;
 }
 
+/* bucket_bytes 0: INCEPTION_DIST_BUCKET_MB when set (a number > 0), else
+ * libinception's default; -1 for a malformed value. */
+static int64_t bucket_size(int64_t bucket_bytes)
+{
+  const char *v = getenv(INC_DIST_BUCKET_ENV);
+  if (bucket_bytes != 0 || !v || !*v) return bucket_bytes;
+  char *end;
+  double mb = strtod(v, &end);
+  if (end == v || *end || !(mb > 0) || mb > 1e6) return -1;
+  return (int64_t)(mb * 1048576.0);
+}
+
 INC_DIST_API inc_status inc_dist_attach(inc_dist *d, inc_layer *net, int64_t bucket_bytes,
                                         inc_dist_net **out)
 {
@@ -232,13 +242,15 @@ INC_DIST_API inc_status inc_dist_attach(inc_dist *d, inc_layer *net, int64_t buc
   inc_dist_net *n = calloc(1, sizeof *n);
   inc_status s = n ? attach_check(d, net, bucket_bytes)
                    : inc__dist_error(d, INC_ERR_OUT_OF_MEMORY, "out of memory");
+  if (s == INC_OK && (bucket_bytes = bucket_size(bucket_bytes)) < 0)
+    s = inc__dist_error(d, INC_ERR_INVALID_ARGUMENT, "inc_dist_attach: " INC_DIST_BUCKET_ENV
+                        " must be a size in MiB > 0, got \"%s\"", getenv(INC_DIST_BUCKET_ENV));
   const char *tp = getenv(INC_DIST_TRACE_ENV);
   if (s == INC_OK && tp && *tp && !(n->trace_path = strdup(tp)))
     s = inc__dist_error(d, INC_ERR_OUT_OF_MEMORY, "out of memory");
   if ((s = inc__dist_agree(d, s)) != INC_OK) goto fail;
   n->d = d;
   n->net = net;
-  n->t0 = inc__dist_now();
   n->cuda = inc_context_backend(first_context(net)) == INC_BACKEND_CUDA;
   if (d->size > 1) {
     if (n->cuda && (s = inc__dist_nccl_open(d, &n->nccl)) != INC_OK) goto fail;

@@ -187,6 +187,11 @@ START_TEST(attach)
   ck_assert_int_eq(inc_dist_attach(d, NULL, 0, &dn), INC_ERR_INVALID_ARGUMENT);
   ck_assert_ptr_null(dn);
   ck_assert_int_eq(inc_dist_attach(d, net, -1, &dn), INC_ERR_INVALID_ARGUMENT);
+  setenv(INC_DIST_BUCKET_ENV, "lots", 1);
+  ck_assert_int_eq(inc_dist_attach(d, net, 0, &dn), INC_ERR_INVALID_ARGUMENT);
+  unsetenv(INC_DIST_BUCKET_ENV);
+  ck_assert_msg(strstr(inc_dist_last_error(d), INC_DIST_BUCKET_ENV) != NULL, "%s",
+                inc_dist_last_error(d));
   ck_assert_int_eq(inc_dist_attach(d, unbound, 0, &dn), INC_ERR_STATE);
   ck_assert_msg(strstr(inc_dist_last_error(d), "not bound") != NULL, "%s",
                 inc_dist_last_error(d));

@@ -5,12 +5,14 @@
  *       of GoogLeNet (D2L, 10 classes: 5.98 M parameters, 23.9 MB), bucket
  *       by bucket as inc_dist_attach does them (MPI_Iallreduce per bucket of
  *       the hook's layout, then wait), alone, 3 warm-up and 10 timed steps:
- *       the mean, min and max time per step and the algorithm bandwidth;
- *   measure timeline [BUCKET_MB]    3 training steps of GoogLeNet at 28x28,
- *       16 images a rank, with the trace on (INCEPTION_DIST_TRACE must name
- *       a prefix): prints, for the last step, when backward started, each
- *       bucket's ready and completion and when backward returned, in ms
- *       from the start of that step's backward.
+ *       the mean, min and max time per step and the algorithm bandwidth,
+ *       and one blocking MPI_Allreduce of the whole for comparison;
+ *   measure timeline [BUCKET_MB]    8 training steps of GoogLeNet at 28x28,
+ *       16 images a rank, one thread, with the trace on
+ *       (INCEPTION_DIST_TRACE must name a prefix): for each step after the
+ *       first, when the first bucket was ready and how long the sums ran
+ *       on after backward ended, their median, and the last step bucket by
+ *       bucket (ready, sum seen complete), in ms from its backward's start.
  *
  * BUCKET_MB: the bucket size (default: the library's, 25 MiB).
  */
@@ -78,6 +80,16 @@ static int measure_allreduce(inc_dist *d, int64_t bucket_bytes)
     lo = fmin(lo, t[it]);
     hi = fmax(hi, t[it]);
   }
+  /* the same sum as one blocking MPI_Allreduce, for comparison */
+  double tb = 0;
+  for (int it = 0; it < 13; it++) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    double t0 = now();
+    MPI_Allreduce(MPI_IN_PLACE, buf, (int)total, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    if (it >= 3) tb += now() - t0;
+  }
+  if (inc_dist_rank(d) == 0)
+    printf("allreduce: one blocking MPI_Allreduce of it all: %.2f ms (mean of 10)\n", 1e3 * tb / 10);
   if (inc_dist_rank(d) == 0)
     printf("allreduce: %d ranks, %lld floats (%.1f MB) in %d bucket(s) of <= %.1f MiB: "
            "%.2f ms per step (min %.2f, max %.2f, 10 steps); %.2f GB/s of gradient\n",
@@ -93,9 +105,67 @@ static int measure_allreduce(inc_dist *d, int64_t bucket_bytes)
   return 0;
 }
 
+/* Reads the trace rank 0 wrote and prints, for each step after the first,
+ * how long backward ran after the first bucket was ready and how long the
+ * sums took after backward ended; then the last step bucket by bucket. */
+static void print_trace(const char *prefix, const double *b0, int steps)
+{
+  char path[4200], line[256];
+  snprintf(path, sizeof path, "%s.rank0.csv", prefix);
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    printf("timeline: no trace %s\n", path);
+    return;
+  }
+  double first[64], end[64], done[64];
+  for (int i = 0; i < 64; i++) first[i] = 1e30, end[i] = done[i] = 0;
+  char rows[64][160];
+  int nrows = 0;
+  while (fgets(line, sizeof line, f)) {
+    long long step, count;
+    int bucket;
+    double ready, dn, be, ad;
+    if (sscanf(line, "%lld,%d,%lld,%lf,%lf,%lf,%lf", &step, &bucket, &count, &ready, &dn, &be,
+               &ad) != 7 || step < 1 || step > steps || step > 64)
+      continue;
+    int k = (int)step - 1;
+    first[k] = fmin(first[k], ready);
+    end[k] = be;
+    done[k] = ad;
+    if (step == steps && nrows < 64)
+      snprintf(rows[nrows++], sizeof rows[0],
+               "  bucket %2d (%5.2f MB): ready at %6.1f ms, sum complete at %6.1f ms", bucket,
+               (double)count * 4e-6, 1e3 * (ready - b0[k]), 1e3 * (dn - b0[k]));
+  }
+  fclose(f);
+  double waits[64];
+  int nw = 0;
+  for (int k = 1; k < steps && k < 64; k++) {
+    printf("  step %d: backward %.1f ms, first bucket ready at %.1f ms, sums complete %.1f ms "
+           "after backward's end\n",
+           k + 1, 1e3 * (end[k] - b0[k]), 1e3 * (first[k] - b0[k]), 1e3 * (done[k] - end[k]));
+    waits[nw++] = done[k] - end[k];
+  }
+  for (int i = 1; i < nw; i++) /* insertion sort for the median */
+    for (int j = i; j > 0 && waits[j] < waits[j - 1]; j--) {
+      double t = waits[j];
+      waits[j] = waits[j - 1];
+      waits[j - 1] = t;
+    }
+  if (nw) printf("  median wait after backward: %.1f ms\n", 1e3 * waits[nw / 2]);
+  printf("  step %d, from the start of its backward (which ended at %.1f ms):\n", steps,
+         1e3 * (end[steps - 1] - b0[steps - 1]));
+  for (int i = 0; i < nrows; i++) printf("%s\n", rows[i]);
+}
+
 static int measure_timeline(inc_dist *d, int64_t bucket_bytes)
 {
-  const int batch = 16, size = 28;
+  enum { batch = 16, size = 28, steps = 8 };
+  const char *prefix = getenv(INC_DIST_TRACE_ENV);
+  if (!prefix || !*prefix) {
+    fprintf(stderr, "measure timeline: set " INC_DIST_TRACE_ENV "=PREFIX\n");
+    return 2;
+  }
   inc_context *ctx = NULL;
   inc_layer *net = NULL;
   inc_optimizer *opt = NULL;
@@ -104,41 +174,40 @@ static int measure_timeline(inc_dist *d, int64_t bucket_bytes)
   inc_status s = inc_context_create(INC_BACKEND_CPU, &ctx);
   if (s == INC_OK) s = inc_context_set_num_threads(ctx, 1);
   if (s == INC_OK) s = googlenet(ctx, size, &net);
-  double t_attach = now();
   if (s == INC_OK) s = inc_dist_attach(d, net, bucket_bytes, &dn);
   if (s == INC_OK) s = inc_sgd_create(ctx, 0.01f, 0.9f, 0.0f, &opt);
   int64_t xd[4] = {batch, 1, size, size}, ld[2] = {batch, 10};
   if (s == INC_OK) s = inc_tensor_create(ctx, 4, xd, &x);
   if (s == INC_OK) s = inc_tensor_create(ctx, 2, ld, &dl);
-  float *hx = calloc((size_t)batch * size * size, sizeof *hx);
-  int32_t y[16];
+  static float hx[batch * size * size];
+  int32_t y[batch];
   for (int i = 0; i < batch; i++) y[i] = (i * 7 + inc_dist_rank(d)) % 10;
-  for (int64_t i = 0; hx && i < (int64_t)batch * size * size; i++)
-    hx[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
-  double b0 = 0, b1 = 0, fwd = 0;
-  for (int step = 0; s == INC_OK && step < 3; step++) {
+  for (int i = 0; i < batch * size * size; i++)
+    hx[i] = (float)(((unsigned)i * 2654435761u) % 1000) / 1000.0f;
+  double b0[steps];
+  for (int step = 0; s == INC_OK && step < steps; step++) {
     const inc_tensor *yt = NULL;
     float loss = 0;
-    double f0 = now();
-    s = inc_tensor_copy_from_host(x, hx, (int64_t)batch * size * size);
+    s = inc_tensor_copy_from_host(x, hx, batch * size * size);
     if (s == INC_OK) s = inc_layer_forward(net, x, 1, &yt);
     if (s == INC_OK) s = inc_softmax_cross_entropy(ctx, yt, y, &loss, dl, NULL);
     if (s == INC_OK) s = inc_dist_scale_tensor(dl, 1.0 / inc_dist_size(d));
-    b0 = now();
-    fwd = b0 - f0;
+    inc_dist_barrier(d); /* the ranks start backward together */
+    b0[step] = now(); /* the trace's clock */
     if (s == INC_OK) s = inc_layer_backward(net, dl, NULL);
-    b1 = now();
     if (s == INC_OK) s = inc_optimizer_step(opt, net);
   }
   if (td_fail(d, ctx, s, "training GoogLeNet")) return 1;
-  if (inc_dist_rank(d) == 0)
-    printf("timeline: %d ranks, GoogLeNet %dx%d, %d images a rank, %d bucket(s); last step: "
-           "forward %.1f ms, backward %.1f ms (from its call to its return, sums included); "
-           "trace times are from attach, backward started at %.1f ms\n",
-           inc_dist_size(d), size, size, batch, inc_layer_grad_bucket_count(net), 1e3 * fwd,
-           1e3 * (b1 - b0), 1e3 * (b0 - t_attach));
-  s = inc_dist_detach(dn);
-  free(hx);
+  int nb = inc_layer_grad_bucket_count(net);
+  s = inc_dist_detach(dn); /* writes the trace */
+  if (inc_dist_rank(d) == 0 && s == INC_OK) {
+    printf("timeline: %d ranks, GoogLeNet %dx%d, %d images a rank, %d bucket(s) of <= %.1f MiB, "
+           "%d steps:\n",
+           inc_dist_size(d), size, size, batch, nb,
+           (double)(bucket_bytes ? bucket_bytes : INC_GRAD_BUCKET_DEFAULT_BYTES) / 1048576.0,
+           steps);
+    print_trace(prefix, b0, steps);
+  }
   inc_tensor_destroy(x);
   inc_tensor_destroy(dl);
   inc_optimizer_destroy(opt);
