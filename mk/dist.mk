@@ -127,3 +127,35 @@ check-dist:
 endif
 
 CHECK_EXTRA += check-dist
+
+# ---- ASan + UBSan -----------------------------------------------------------------
+# The dist library and its tests built with the sanitizers of check-asan
+# (mk/reliability.mk) against the ASan build of the core: the API tests in a
+# plain run (leaks fatal), the 2-rank scenarios under mpirun (leak checks
+# off: Open MPI keeps memory until exit). [CI_EXTRA]
+DIST_ASAN := build/asan/dist
+DIST_ASAN_CC = $(MPICC) -std=c99 -O1 -g $(REL_SAN) $(REL_WARN) -Iinclude -Itests/dist -D_GNU_SOURCE \
+  $(DIST_NCCL_CPPFLAGS)
+$(DIST_ASAN)/%: tests/dist/%.c tests/dist/common.c tests/dist/common.h $(DIST_C) $(DIST_HEADERS) \
+    build/asan/libinception.a
+	@mkdir -p $(dir $@)
+	$(DIST_ASAN_CC) -o $@ $< tests/dist/common.c $(DIST_C) build/asan/libinception.a $(REL_LIBS) \
+	  $(CHECK_LIBS)
+
+.PHONY: check-dist-asan
+ifeq ($(DIST),1)
+check-dist-asan: $(DIST_ASAN)/api $(DIST_ASAN)/scenarios
+	@echo "check-dist-asan: the dist library under ASan + UBSan"
+	@OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 CK_FORK=no $(REL_ASAN_ENV) $(DIST_ASAN)/api
+	@for s in basics equal; do \
+	  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader \
+	  OMPI_MCA_btl_vader_single_copy_mechanism=none $(MPIRUN) --oversubscribe -np 2 \
+	    -x OMP_NUM_THREADS=1 -x OPENBLAS_NUM_THREADS=1 \
+	    -x ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:abort_on_error=0 \
+	    -x UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(DIST_ASAN)/scenarios $$s || exit 1; \
+	done
+else
+check-dist-asan:
+	@echo "check-dist-asan: skipped: mpicc not found"
+endif
+CI_EXTRA += check-dist-asan
