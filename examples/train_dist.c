@@ -41,6 +41,9 @@ inc_status train_dist_attach(train_dist *t, inc_layer *net, char *err, size_t ca
   if (s == INC_OK) s = inc_dist_attach(d, net, 0, &n);
   if (s != INC_OK) snprintf(err, cap, "%s", inc_dist_last_error(d));
   t->net = n;
+  inc_tensor *w = NULL;
+  t->watch_steps = inc_layer_param(net, 0, NULL, &w, NULL) == INC_OK &&
+                   inc_context_backend(inc_tensor_context(w)) == INC_BACKEND_CUDA;
   return s;
 }
 
@@ -67,6 +70,7 @@ inc_status train_dist_epoch_end(train_dist *t, inc_layer *net, char *err, size_t
 
 void train_dist_watch(train_dist *t, int begin)
 {
+  if (!t->watch_steps) return;
   if (begin)
     inc_dist_watch_begin(t->job, "a training step");
   else

@@ -28,6 +28,7 @@ typedef struct train_dist {
   void *job;  /* inc_dist *, NULL without MPI support */
   void *net;  /* inc_dist_net *, once attached */
   int rank, size;
+  int watch_steps; /* a CUDA net: each step is a watchdog span */
 } train_dist;
 
 /* Joins the job (a job of one rank outside mpirun); on ranks other than 0
@@ -55,8 +56,9 @@ inc_status train_dist_sum(train_dist *t, double *v, int n, char *err, size_t cap
  * the ranks, then every rank's weights checked identical (a checksum). */
 inc_status train_dist_epoch_end(train_dist *t, inc_layer *net, char *err, size_t cap);
 
-/* Marks a training step for the watchdog (a GPU's NCCL work is invisible
- * to the host); end pairs with begin. */
+/* Marks a training step for the watchdog on a CUDA net (NCCL's work on the
+ * GPU is invisible to the host; on the CPU every collective is watched by
+ * itself, and a slow CPU step must not count); end pairs with begin. */
 void train_dist_watch(train_dist *t, int begin);
 
 /* Leaves the job and returns rc. With rc != 0 and everywhere 0 (this rank

@@ -69,6 +69,11 @@ lib/libinception-dist.a: $(DIST_OBJ)
 # ---- the trainer --------------------------------------------------------------
 # examples/train links libinception-dist.a (and MPI, through mpicc) when it is
 # built; examples/train_dist.c is then compiled with TRAIN_DIST (mk/examples.mk).
+# build/.dist-flavor holds DIST: the trainer's glue is rebuilt and relinked
+# when mpicc appears or goes.
+DIST_FLAVOR := build/.dist-flavor
+$(shell mkdir -p build; echo "$(DIST)" | cmp -s - $(DIST_FLAVOR) || echo "$(DIST)" > $(DIST_FLAVOR))
+$(BUILD)/examples/train_dist.o examples/train: $(DIST_FLAVOR)
 ifeq ($(DIST),1)
 EX_TRAIN_LD = $(MPICC)
 EX_TRAIN_DIST_DEPS := lib/libinception-dist.a
