@@ -256,11 +256,13 @@ INC_DIST_API inc_status inc_dist_attach(inc_dist *d, inc_layer *net, int64_t buc
 INC_DIST_API inc_status inc_dist_scale_tensor(inc_tensor *t, double factor);
 
 /* Removes the hook from the net (inc_layer_set_grad_hook(net, NULL)),
- * writes the trace when one was asked for, frees NCCL's communicator and
- * n. NULL is a no-op returning INC_OK. Collective on CUDA contexts (NCCL's
+ * writes the trace when one was asked for, frees NCCL's communicator (on a
+ * CUDA context after waiting for the sums queued on its stream,
+ * inc_context_synchronize) and n. NULL is a no-op returning INC_OK. Collective on CUDA contexts (NCCL's
  * communicator is destroyed together). Returns the error of removing the
  * hook (INC_ERR_OUT_OF_MEMORY: the gradients need memory of their own
- * again), and then n stays attached and is not freed; or INC_ERR_IO when
+ * again) or of the synchronization (a device error), and then n stays
+ * attached and is not freed; or INC_ERR_IO when
  * the trace cannot be written, and then n is freed all the same. */
 INC_DIST_API inc_status inc_dist_detach(inc_dist_net *n);
 

@@ -287,6 +287,9 @@ INC_DIST_API inc_status inc_dist_detach(inc_dist_net *n)
   inc_dist *d = n->d;
   d->err[0] = '\0';
   inc_status s = INC_OK;
+  /* the sums queued on a CUDA stream finish before their communicator goes */
+  if (n->nccl && (s = inc_context_synchronize(first_context(n->net))) != INC_OK)
+    return inc__dist_lib(d, first_context(n->net), s, "inc_dist_detach: synchronizing");
   if (n->hooked && (s = inc_layer_set_grad_hook(n->net, NULL)) != INC_OK)
     return inc__dist_lib(d, first_context(n->net), s, "inc_dist_detach: removing the hook");
   s = trace_write(n);

@@ -124,12 +124,13 @@ INC_DIST_API inc_status inc_dist_broadcast_layer(inc_dist *d, inc_layer *net, in
     inc_dist_watch_begin(d, "broadcasting the weights (MPI_Bcast)");
     rc = bcast_floats(d, buf, n, root);
     inc_dist_watch_end(d);
-    if ((s = inc__dist_mpi(d, rc, "MPI_Bcast")) != INC_OK) break;
-    if (d->rank != root && (s = inc_tensor_copy_from_host(t, buf, n)) != INC_OK)
+    s = inc__dist_mpi(d, rc, "MPI_Bcast");
+    if (s == INC_OK && d->rank != root && (s = inc_tensor_copy_from_host(t, buf, n)) != INC_OK)
       inc__dist_lib(d, ctx, s, who);
+    s = inc__dist_agree(d, s); /* every rank leaves the loop at the same tensor */
   }
   free(buf);
-  return inc__dist_agree(d, s);
+  return s;
 }
 
 INC_DIST_API inc_status inc_dist_average_buffers(inc_dist *d, inc_layer *net)

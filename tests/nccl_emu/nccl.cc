@@ -14,7 +14,8 @@
  * the synchronisation sees unreduced values); its buffers must be device
  * memory of the right size (else a misuse report, as for a kernel);
  * ncclCommInitRank is collective (an MPI_Comm_split keyed by the unique id,
- * which must be the same on every rank). Only what libinception-dist uses
+ * which must be the same on every rank); ncclCommDestroy waits for the
+ * work the communicator queued. Only what libinception-dist uses
  * is here: float sums, in place or not. The NCCL types are written out with
  * NCCL's values, since the real nccl.h needs the real CUDA runtime's header.
  */
@@ -23,6 +24,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <set>
 
 #include <mpi.h>
 
@@ -47,6 +50,7 @@ enum { ncclFloat = 7 };
 struct ncclComm {
   MPI_Comm comm;
   int rank, nranks;
+  std::set<cudaStream_t> streams; /* where it queued work */
 };
 typedef struct ncclComm *ncclComm_t;
 
@@ -136,12 +140,17 @@ NCCL_EMU_API ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUni
   return ncclSuccess;
 }
 
+/* Like NCCL's, waits for the operations it queued (they use the MPI
+ * communicator freed here). */
 NCCL_EMU_API ncclResult_t ncclCommDestroy(ncclComm_t comm)
 {
   if (!comm) return ncclInvalidArgument;
+  ncclResult_t r = ncclSuccess;
+  for (cudaStream_t st : comm->streams)
+    if (cudaStreamSynchronize(st) != cudaSuccess) r = ncclUnhandledCudaError;
   MPI_Comm_free(&comm->comm);
   delete comm;
-  return ncclSuccess;
+  return r;
 }
 
 NCCL_EMU_API ncclResult_t ncclAllReduce(const void *sendbuff, void *recvbuff, size_t count,
@@ -159,6 +168,7 @@ NCCL_EMU_API ncclResult_t ncclAllReduce(const void *sendbuff, void *recvbuff, si
   CUstream_st *q = cudaemu::stream_of(stream, "ncclAllReduce");
   if (!q) return ncclUnhandledCudaError;
   MPI_Comm mc = comm->comm;
+  comm->streams.insert(stream);
   cudaemu::enqueue(q, "ncclAllReduce", [sendbuff, recvbuff, count, mc] {
     int rc = MPI_SUCCESS;
     for (size_t off = 0; rc == MPI_SUCCESS && off < count; off += INT_MAX) {
