@@ -13,7 +13,8 @@
 #   - the trainer: `mpirun -np 2 examples/train --device cpu --size 28
 #     --epochs 1 --limit 1280 --batch 64 --threads 1` writes one set of
 #     results, and its checkpoint matches the single process's tensor by
-#     tensor; a global batch that does not divide is refused;
+#     tensor; a global batch that does not divide is refused; 2 ranks with
+#     --device cuda on the emulated runtime match one CPU process;
 #   - a rank killed with SIGKILL during epoch 2 ends the job non-zero within
 #     60 s, the last checkpoint loads, and --resume continues it with one
 #     process (another number of ranks).
@@ -122,6 +123,22 @@ EOF"
   "$OUT/one/ckpt-epoch-001.safetensors" > "$OUT/diff.log" 2>&1
 check "checkpoints of 2 ranks and 1 process agree tensor by tensor: $(tail -1 "$OUT/diff.log")" \
   test $? -eq 0
+
+# The trainer's NCCL path: 2 ranks on the emulated CUDA runtime (NCCL's shim)
+# against one CPU process (one step of 8 images: the emulator is slow).
+CARGS=(--preset quick --size 28 --epochs 1 --limit 8 --test-limit 4 --batch 8)
+"$TRAIN" --device cpu --threads 1 "${CARGS[@]}" --out "$OUT/cpu1" > "$OUT/cpu1.log" 2>&1
+t0=$(date +%s)
+"${MPI2[@]}" -x INCEPTION_CUDA_MODULE="$EMU_MODULE" -x INCEPTION_NCCL_LIBRARY="$NCCL_EMU" \
+  -x CUDAEMU_COOP=fibers "$TRAIN" --device cuda "${CARGS[@]}" --out "$OUT/cuda2" \
+  > "$OUT/cuda2.log" 2>&1
+rc=$?
+"$BIN/ckpt_diff" --tol 1e-3 --atol 5e-5 "$OUT/cuda2/ckpt-epoch-001.safetensors" \
+  "$OUT/cpu1/ckpt-epoch-001.safetensors" > "$OUT/cuda-diff.log" 2>&1
+rcd=$?
+check "mpirun -np 2 examples/train --device cuda (emulated, NCCL shim; $(($(date +%s) - t0)) s) \
+matches one CPU process: $(tail -1 "$OUT/cuda-diff.log")" \
+  bash -c "[ $rc -eq 0 ] && [ $rcd -eq 0 ] && grep -q 'on cudaemu' '$OUT/cuda2.log'"
 
 # ---- a rank killed mid-run ----------------------------------------------------------------
 KARGS=(--device cpu --size 28 --epochs 3 --limit 640 --test-limit 500 --batch 64 --threads 1
