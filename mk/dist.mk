@@ -14,6 +14,10 @@
 #                     tests, and libinception.so's NEEDED entries; part of
 #                     `make check` (CHECK_EXTRA). Without mpicc it says why it
 #                     is skipped and passes.
+#   make check-dist-asan   the API tests and two scenarios under ASan + UBSan
+#                     (CI_EXTRA)
+#   make install      also installs inception_dist.h and both libraries
+#                     (INSTALL_EXTRA: install-dist)
 #
 # Open MPI (openmpi-bin, libopenmpi-dev) is a test and cluster dependency:
 # `make deps` installs it, `make train` (deps-train) does not, and a build
@@ -164,3 +168,22 @@ check-dist-asan:
 	@echo "check-dist-asan: skipped: mpicc not found"
 endif
 CI_EXTRA += check-dist-asan
+
+# ---- install --------------------------------------------------------------------
+# make install adds the header and both libraries where they were built
+# (INSTALL_EXTRA); make uninstall removes them.
+.PHONY: install-dist uninstall-dist
+install-dist:
+ifeq ($(DIST),1)
+	$(INSTALL) -m 644 include/inception_dist.h $(DESTDIR)$(INCLUDEDIR)/inception_dist.h
+	$(INSTALL) -m 755 lib/$(DIST_SOFILE) $(DESTDIR)$(LIBDIR)/$(DIST_SOFILE)
+	ln -sf $(DIST_SOFILE) $(DESTDIR)$(LIBDIR)/$(DIST_SONAME)
+	ln -sf $(DIST_SONAME) $(DESTDIR)$(LIBDIR)/libinception-dist.so
+	$(INSTALL) -m 644 lib/libinception-dist.a $(DESTDIR)$(LIBDIR)/libinception-dist.a
+endif
+uninstall-dist:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/inception_dist.h $(DESTDIR)$(LIBDIR)/$(DIST_SOFILE) \
+	  $(DESTDIR)$(LIBDIR)/$(DIST_SONAME) $(DESTDIR)$(LIBDIR)/libinception-dist.so \
+	  $(DESTDIR)$(LIBDIR)/libinception-dist.a
+INSTALL_EXTRA += install-dist
+UNINSTALL_EXTRA += uninstall-dist
