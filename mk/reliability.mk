@@ -117,6 +117,7 @@ ASAN_SUITES ?= all
 # The CUDA suites run a second time against the ASan build of the emulated
 # CUDA module (mk/cudaemu.mk): cuda/*.cu and the emulator under ASan too.
 EMU_CUDA_SUITES := cuda cuda_net cuda_faults batchnorm builders
+EMU_CUDA_SUITES += grad_hook
 check-asan: build/asan/tests/run build/asan-emu/$(CUDA_MODULE)
 	@echo "check-asan: ASan + UBSan, CK_FORK=no, leaks fatal, one process per suite"
 	$(call rel_suites,asan,$(REL_ASAN_ENV) $(REL_RUN_ENV),,$(ASAN_SUITES))

@@ -44,6 +44,8 @@ typedef struct fx {
   inc_layer *cat;       /* a: a concat with one conv branch, unbound */
   inc_layer *res;       /* a: a residual with one identity branch (scale 0.5) */
   inc_layer *other;     /* b: a dense layer, bound */
+  inc_layer *hooked;    /* a: a dense layer (3) bound to 5 inputs, with a gradient hook of
+                         * 1 KiB buckets: one bucket (two with a tiny bucket_bytes) */
   inc_tensor *x;        /* a: (2, 2, 4, 4), the input of net */
   inc_tensor *x3;       /* a: (2, 3, 4, 4), wrong channel count */
   inc_tensor *xb;       /* b: (2, 2, 4, 4) */
@@ -171,6 +173,22 @@ static unsigned char *read_bytes(const char *path, size_t *n)
   {"0.weight", 4, {4, 2, 3, 3}, NULL}, {"0.bias", 1, {4}, NULL},                             \
       {"4.weight", 2, {3, 16}, NULL}, {"4.bias", 1, {3}, NULL}
 
+static inc_status noop_ready(void *user, int bucket, float *grad, int64_t count, void *stream)
+{
+  return INC_OK;
+}
+
+/* A valid gradient hook of bucket_bytes bytes. */
+static inc_grad_hook grad_hook_of(int64_t bytes)
+{
+  inc_grad_hook h;
+  memset(&h, 0, sizeof h);
+  h.size = sizeof h;
+  h.bucket_bytes = bytes;
+  h.ready = noop_ready;
+  return h;
+}
+
 static void setup(void)
 {
   memset(&F, 0, sizeof F);
@@ -194,6 +212,10 @@ static void setup(void)
   int64_t od[INC_MAX_DIMS], bin[2] = {2, 5};
   int on;
   INC_CK(b, inc_layer_infer_shape(F.other, 2, bin, &on, od));
+  INC_CK(a, inc_dense_create(a, 3, &F.hooked));
+  INC_CK(a, inc_layer_infer_shape(F.hooked, 2, bin, &on, od));
+  inc_grad_hook gh = grad_hook_of(1024);
+  INC_CK(a, inc_layer_set_grad_hook(F.hooked, &gh));
 
   float xh[2 * 3 * 4 * 4];
   tu_fill(xh, 2 * 3 * 4 * 4, 3, -1, 1);
@@ -280,7 +302,7 @@ static void teardown(void)
   inc_optimizer_destroy(F.optb);
   inc_tensor *ts[] = {F.x, F.x3, F.xb, F.dy, F.dyb, F.dl, F.t3};
   for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) inc_tensor_destroy(ts[i]);
-  inc_layer *ls[] = {F.net, F.fresh, F.relu, F.empty, F.cat, F.res, F.other};
+  inc_layer *ls[] = {F.net, F.fresh, F.relu, F.empty, F.cat, F.res, F.other, F.hooked};
   for (size_t i = 0; i < sizeof ls / sizeof *ls; i++) inc_layer_destroy(ls[i]);
   inc_context_destroy(F.a);
   inc_context_destroy(F.b);
@@ -298,7 +320,7 @@ static const char *const D_NAMES[D_N] = {
     "context b",
     "net (tree, names, bound shapes, parameters, gradients)",
     "fresh (the unbound net)",
-    "relu / empty / concat / residual / other layers",
+    "relu / empty / concat / residual / other / hooked layers",
     "the fixture's tensors",
     "the optimizers (learning rate, momentum buffers)",
     "the files in the temporary directory",
@@ -365,6 +387,14 @@ static uint64_t hash_layer(uint64_t h, const inc_layer *l)
     h = fnv_str(h, name);
     h = hash_tensor(h, t);
   }
+  n = inc_layer_grad_bucket_count(l); /* a gradient hook's layout */
+  h = fnv_i64(h, n);
+  for (int i = 0; i < n; i++) {
+    int64_t count;
+    int first, np;
+    ck_assert_int_eq(inc_layer_grad_bucket(l, i, &count, &first, &np), INC_OK);
+    h = fnv_i64(fnv_i64(fnv_i64(h, count), first), np);
+  }
   return h;
 }
 
@@ -430,7 +460,8 @@ static void take_digest(digest *d)
   h = hash_layer(h, F.empty);
   h = hash_layer(h, F.cat);
   h = hash_layer(h, F.res);
-  d->h[D_SMALL] = hash_layer(h, F.other);
+  h = hash_layer(h, F.other);
+  d->h[D_SMALL] = hash_layer(h, F.hooked);
   h = h0;
   const inc_tensor *ts[] = {F.x, F.x3, F.xb, F.dy, F.dyb, F.dl, F.t3};
   for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) h = hash_tensor(h, ts[i]);
@@ -1193,6 +1224,50 @@ R(buf_max) { return buffer(F.net, INT_MAX); }
 R(buf_unbound) { return buffer(F.fresh, 0); }
 R(buf_none) { return buffer(F.relu, 0); }
 
+/* ---- data-parallel hooks (F.hooked has one; the digest holds its layout) ---- */
+static inc_status set_gh(inc_layer *l, size_t size, int64_t bytes, int ready)
+{
+  inc_grad_hook h = grad_hook_of(bytes);
+  h.size = size;
+  if (!ready) h.ready = NULL;
+  return inc_layer_set_grad_hook(l, &h);
+}
+R(gh_null) { return set_gh(NULL, sizeof(inc_grad_hook), 0, 1); }
+R(gh_size0) { return set_gh(F.net, 0, 0, 1); }
+R(gh_size_small) { return set_gh(F.net, sizeof(inc_grad_hook) - 1, 0, 1); }
+R(gh_size_big) { return set_gh(F.net, 4097, 0, 1); }
+R(gh_ready_null) { return set_gh(F.net, sizeof(inc_grad_hook), 0, 0); }
+R(gh_bytes_neg) { return set_gh(F.net, sizeof(inc_grad_hook), -1, 1); }
+R(gh_bytes_min) { return set_gh(F.net, sizeof(inc_grad_hook), INT64_MIN, 1); }
+R(gh_replace_ready_null) { return set_gh(F.hooked, sizeof(inc_grad_hook), 1, 0); }
+R(gh_replace_bytes_neg) { return set_gh(F.hooked, sizeof(inc_grad_hook), -16, 1); }
+R(gh_later_field)
+{
+  struct {
+    inc_grad_hook h;
+    unsigned char later[8];
+  } big;
+  memset(&big, 0, sizeof big);
+  big.h = grad_hook_of(1);
+  big.h.size = sizeof big;
+  big.later[3] = 1; /* a field of a later version, not at its default */
+  return inc_layer_set_grad_hook(F.hooked, &big.h);
+}
+static inc_status bucket_of(const inc_layer *l, int b)
+{
+  int64_t count = -7;
+  int first = -7, np = -7;
+  inc_status s = inc_layer_grad_bucket(l, b, &count, &first, &np);
+  if (s != INC_OK) ck_assert_msg(count == -7 && first == -7 && np == -7, "written on failure");
+  return s;
+}
+R(gb_null) { return bucket_of(NULL, 0); }
+R(gb_neg) { return bucket_of(F.hooked, -1); }
+R(gb_count) { return bucket_of(F.hooked, inc_layer_grad_bucket_count(F.hooked)); }
+R(gb_min) { return bucket_of(F.hooked, INT_MIN); }
+R(gb_max) { return bucket_of(F.hooked, INT_MAX); }
+R(gb_no_hook) { return bucket_of(F.net, 0); }
+
 /* ---- loss ---- */
 static inc_status sce(inc_context *c, const inc_tensor *lg, const int32_t *lab, inc_tensor *dl)
 {
@@ -1702,6 +1777,22 @@ static const row ROWS[] = {
     {"inc_layer_param: unbound model", par_unbound, INV, -1, CA},
     {"inc_layer_param: layer without parameters", par_none, INV, -1, CA},
     /* buffers */
+    {"inc_layer_set_grad_hook: layer NULL", gh_null, INV, -1, NONE},
+    {"inc_layer_set_grad_hook: size 0", gh_size0, INV, -1, CA},
+    {"inc_layer_set_grad_hook: size below the 0.5 struct", gh_size_small, INV, -1, CA},
+    {"inc_layer_set_grad_hook: size 4097", gh_size_big, INV, -1, CA},
+    {"inc_layer_set_grad_hook: ready NULL", gh_ready_null, INV, -1, CA},
+    {"inc_layer_set_grad_hook: bucket_bytes -1", gh_bytes_neg, INV, -1, CA},
+    {"inc_layer_set_grad_hook: bucket_bytes INT64_MIN", gh_bytes_min, INV, -1, CA},
+    {"inc_layer_set_grad_hook: replacing, ready NULL", gh_replace_ready_null, INV, -1, CA},
+    {"inc_layer_set_grad_hook: replacing, bucket_bytes < 0", gh_replace_bytes_neg, INV, -1, CA},
+    {"inc_layer_set_grad_hook: a later version's field set", gh_later_field, INV, -1, CA},
+    {"inc_layer_grad_bucket: layer NULL", gb_null, INV, -1, NONE},
+    {"inc_layer_grad_bucket: bucket -1", gb_neg, INV, -1, CA},
+    {"inc_layer_grad_bucket: bucket == count", gb_count, INV, -1, CA},
+    {"inc_layer_grad_bucket: bucket INT_MIN", gb_min, INV, -1, CA},
+    {"inc_layer_grad_bucket: bucket INT_MAX", gb_max, INV, -1, CA},
+    {"inc_layer_grad_bucket: no hook", gb_no_hook, INV, -1, CA},
     {"inc_layer_buffer: layer NULL", buf_null, INV, -1, NONE},
     {"inc_layer_buffer: index -1", buf_neg, INV, -1, CA},
     {"inc_layer_buffer: index == count", buf_count, INV, -1, CA},
@@ -1911,6 +2002,9 @@ START_TEST(test_null_queries)
   ck_assert_int_eq(inc_layer_param_numel(NULL), 0);
   ck_assert_int_eq(inc_layer_buffer_count(NULL), 0);
   ck_assert_int_eq(inc_layer_buffer_count(F.net), 0);
+  ck_assert_int_eq(inc_layer_grad_bucket_count(NULL), 0);
+  ck_assert_int_eq(inc_layer_grad_bucket_count(F.net), 0); /* no hook */
+  ck_assert_int_eq(inc_layer_grad_bucket_count(F.hooked), 1);
   ck_assert(inc_optimizer_lr(NULL) == 0.0f);
   inc_optimizer_destroy(NULL);
 

@@ -45,6 +45,15 @@
  * values, no file), made again it succeeds, the end state is bit-identical
  * to the run without failure, and nothing leaks.
  *
+ * test_grad_hook_failures: the data-parallel hooks (inc_layer_set_grad_hook)
+ * with each allocation failing in turn: setting a hook, the training forward
+ * that builds the bucket layout, a backward that builds it again for a new
+ * bucket_bytes, a rebuild after a binding to other channels, the removal
+ * that gives the gradients their own memory back. The failing call returns
+ * INC_ERR_OUT_OF_MEMORY and changes nothing (no hook, gradient values, and
+ * where building comes first their places, no ready called), made again it
+ * succeeds, the end state is the run's without failure, nothing leaks.
+ *
  * test_export_failures: inc_layer_export_onnx with each of its allocations
  * and each of its writes failing in turn: INC_ERR_OUT_OF_MEMORY / INC_ERR_IO
  * with a message, the previous file at the path intact, no temporary file
@@ -1118,6 +1127,145 @@ START_TEST(test_buffer_failures)
 }
 END_TEST
 
+/* ---- the data-parallel hooks' gradient buckets ---- */
+
+static inc_status count_ready(void *user, int bucket, float *grad, int64_t count, void *stream)
+{
+  (*(int *)user)++;
+  return INC_OK;
+}
+
+/* The gradients of a net: their values (blob) and where they lie (a hash of
+ * their data pointers: a failed layout build must not move them). */
+static blob grads_of(const inc_layer *l, uint64_t *where)
+{
+  blob b = {NULL, 0};
+  *where = 0xcbf29ce484222325ULL;
+  for (int i = 0; i < inc_layer_param_count(l); i++) {
+    inc_tensor *g;
+    ck_assert_int_eq(inc_layer_param(l, i, NULL, NULL, &g), INC_OK);
+    blob_add(&b, g);
+    *where = (*where ^ (uint64_t)(uintptr_t)g->data) * 0x100000001b3ULL;
+  }
+  return b;
+}
+
+static int grads_kept(const inc_layer *l, const blob *before, uint64_t where)
+{
+  uint64_t w;
+  blob now = grads_of(l, &w);
+  int same = (!where || w == where) && blob_eq(&now, before);
+  blob_free(&now);
+  return same;
+}
+
+/* The hook's scenario with allocation k failing (0: none): set a hook, a
+ * training forward (builds the layout), backward, a new bucket_bytes (the
+ * next backward builds again), an SGD step, an unbind and a binding to
+ * other channels (the forward builds again), the hook removed (the
+ * gradients take their own memory back). A call failing on the injected
+ * allocation changes nothing: no hook set, the gradients' values kept and,
+ * where building the layout is the first thing a call does (a backward,
+ * the removal), their places too (a forward that built the layout and then
+ * failed to allocate its arena keeps the new layout: where a gradient lies
+ * is not observable), no ready called. Returns the end state (parameters,
+ * then gradients). */
+static blob hook_scenario(long k, long *allocs, int *fails)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *net = small_net(ctx);
+  inc_optimizer *o;
+  INC_CK(ctx, inc_sgd_create(ctx, 0.1f, 0.9f, 0.0f, &o));
+  int64_t x3d[4] = {2, 3, 8, 8};
+  float h[2 * 3 * 8 * 8];
+  tu_fill(h, 2 * 3 * 8 * 8, 4, -1, 1);
+  inc_tensor *x = tu_tensor(ctx, 4, XD, h), *x3 = tu_tensor(ctx, 4, x3d, h);
+  inc_tensor *dl = tu_tensor(ctx, 2, LD, NULL);
+  int64_t od[INC_MAX_DIMS];
+  int on, failed = 0, readies = 0, before_calls;
+  INC_CK(ctx, inc_layer_infer_shape(net, 4, XD, &on, od));
+  inc_grad_hook gh;
+  memset(&gh, 0, sizeof gh);
+  gh.size = sizeof gh;
+  gh.bucket_bytes = 64;
+  gh.ready = count_ready;
+  gh.user = &readies;
+  const inc_tensor *y, *dx;
+  float loss;
+  uint64_t where;
+  blob g;
+  inc__fault_arm(k);
+  BTRY(ctx, inc_layer_set_grad_hook(net, &gh), inc_layer_grad_bucket_count(net) == 0);
+  set_tensors(net, 0, 0.5f);
+  g = grads_of(net, &where);
+  BTRY(ctx, inc_layer_forward(net, x, 1, &y), grads_kept(net, &g, 0));
+  blob_free(&g);
+  BTRY(ctx, inc_softmax_cross_entropy(ctx, y, LABELS, &loss, dl, NULL), 1);
+  before_calls = readies;
+  BTRY(ctx, inc_layer_backward(net, dl, &dx), readies == before_calls);
+  ck_assert_int_eq(readies, inc_layer_grad_bucket_count(net));
+  gh.bucket_bytes = 256;
+  BTRY(ctx, inc_layer_set_grad_hook(net, &gh), 1);
+  g = grads_of(net, &where);
+  before_calls = readies;
+  BTRY(ctx, inc_layer_backward(net, dl, NULL), readies == before_calls && grads_kept(net, &g, where));
+  blob_free(&g);
+  BTRY(ctx, inc_optimizer_step(o, net), 1);
+  INC_CK(ctx, inc_layer_unbind(net));
+  BTRY(ctx, inc_layer_infer_shape(net, 4, x3d, &on, od), !inc_layer_is_bound(net));
+  set_tensors(net, 0, -2.0f);
+  g = grads_of(net, &where);
+  BTRY(ctx, inc_layer_forward(net, x3, 1, &y), grads_kept(net, &g, 0));
+  blob_free(&g);
+  BTRY(ctx, inc_softmax_cross_entropy(ctx, y, LABELS, &loss, dl, NULL), 1);
+  BTRY(ctx, inc_layer_backward(net, dl, &dx), 1);
+  int nb = inc_layer_grad_bucket_count(net);
+  g = grads_of(net, &where);
+  BTRY(ctx, inc_layer_set_grad_hook(net, NULL),
+       inc_layer_grad_bucket_count(net) == nb && grads_kept(net, &g, where));
+  blob_free(&g);
+  if (allocs) *allocs = inc__fault_count();
+  inc__fault_arm(0);
+  ck_assert_int_eq(inc_layer_grad_bucket_count(net), 0);
+  blob end = params_of(net);
+  g = grads_of(net, &where);
+  end.v = (float *)realloc(end.v, (size_t)(end.n + g.n + 1) * sizeof(float));
+  memcpy(end.v + end.n, g.v, (size_t)g.n * sizeof(float));
+  end.n += g.n;
+  blob_free(&g);
+  *fails = failed;
+  inc_tensor_destroy(x);
+  inc_tensor_destroy(x3);
+  inc_tensor_destroy(dl);
+  inc_optimizer_destroy(o);
+  inc_layer_destroy(net);
+  inc_context_destroy(ctx);
+  return end;
+}
+
+START_TEST(test_grad_hook_failures)
+{
+  long n = 0;
+  int fails;
+  blob ref = hook_scenario(0, &n, &fails);
+  ck_assert_int_eq(fails, 0);
+  ck_assert_int_gt(n, 20);
+  long hit = 0;
+  for (long k = 1; k <= n; k++) {
+    blob got = hook_scenario(k, NULL, &fails);
+    hit += fails;
+    ck_assert_msg(got.n == ref.n && !memcmp(got.v, ref.v, (size_t)ref.n * sizeof(float)),
+                  "k=%ld: the end state differs from the run without failure", k);
+    blob_free(&got);
+    if (k % LEAK_WINDOW == 0 || k == n)
+      ck_assert_msg(!LEAKED(), "leak with k in %ld..%ld", k - (k - 1) % LEAK_WINDOW, k);
+  }
+  printf("faults: the gradient-hook scenario makes %ld allocations; %ld of them failing made a "
+         "call fail, which changed nothing\n", n, hit);
+  blob_free(&ref);
+}
+END_TEST
+
 #else /* !INC_FAULT_INJECTION */
 
 /* In a build without the hooks they must be inert: arming fails nothing. */
@@ -1146,6 +1294,7 @@ Suite *inc_test_suite_faults(void)
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, test_alloc_failures);
   tcase_add_test(tc, test_buffer_failures);
+  tcase_add_test(tc, test_grad_hook_failures);
   suite_add_tcase(s, tc);
   tc = tcase_create("googlenet");
   tcase_set_timeout(tc, 600);
