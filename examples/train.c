@@ -25,16 +25,13 @@
 #include "openblas_env.h"
 #include "progress.h"
 #include "recipe.h"
+#include "train_dist.h"
+#include "train_results.h"
 #include "train_options.h"
 #include "util.h"
 
 #define PROG "train"
 #define MAX_EPOCHS TRAIN_MAX_EPOCHS
-
-typedef struct row {
-  int epoch;
-  double loss, train_acc, test_acc, img_per_s, seconds;
-} row;
 
 static volatile sig_atomic_t g_interrupted = 0;
 
@@ -43,45 +40,6 @@ static void on_sigint(int sig)
   (void)sig;
   g_interrupted = 1;
   signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the program at once */
-}
-
-/* ---- metrics ------------------------------------------------------------ */
-
-#define CSV_HEADER "epoch,loss,train_acc,test_acc,img_per_s,seconds\n"
-
-/* The rows as CSV text (without header), malloc'd. */
-static char *rows_csv(const row *rows, int n, int header)
-{
-  /* %.6f of a finite double needs at most 317 characters; be generous */
-  size_t cap = 64 + (size_t)n * 1400;
-  char *s = malloc(cap);
-  if (!s) return NULL;
-  size_t len = 0;
-  s[0] = '\0';
-  if (header) len += (size_t)snprintf(s, cap, "%s", CSV_HEADER);
-  for (int i = 0; i < n && len < cap; i++)
-    len += (size_t)snprintf(s + len, cap - len, "%d,%.6f,%.6f,%.6f,%.1f,%.2f\n", rows[i].epoch,
-                            rows[i].loss, rows[i].train_acc, rows[i].test_acc, rows[i].img_per_s,
-                            rows[i].seconds);
-  return s;
-}
-
-/* Parses rows written by rows_csv (no header). Returns the count or -1. */
-static int parse_rows(const char *s, row *rows, int cap)
-{
-  int n = 0;
-  while (*s) {
-    row r;
-    int used = 0;
-    if (sscanf(s, "%d,%lf,%lf,%lf,%lf,%lf%n", &r.epoch, &r.loss, &r.train_acc, &r.test_acc,
-               &r.img_per_s, &r.seconds, &used) != 6)
-      return -1;
-    if (n >= cap || r.epoch != n + 1) return -1;
-    rows[n++] = r;
-    s += used;
-    while (*s == '\n' || *s == '\r') s++;
-  }
-  return n;
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -112,6 +70,9 @@ int main(int argc, char **argv)
     return 0;
   }
   if (pr < 0) return 2;
+  /* under mpirun: this process's rank of the job (docs/distributed.md) */
+  train_dist td;
+  if (train_dist_init(&td, PROG) != 0) return train_dist_finish(&td, 1, 0);
 
   int rc = 1;
   char err[1024];
@@ -127,6 +88,7 @@ int main(int argc, char **argv)
   char ckpt[4200] = "";
   int start_epoch = 1, nrows = 0;
   curve cv = {NULL, 0, 0}; /* train loss and accuracy within epochs */
+  int everywhere = 0;      /* every rank of the job stops here with rc */
   inc_status s;
 
   /* -- backend and preset -- */
@@ -140,7 +102,7 @@ int main(int argc, char **argv)
     fprintf(stderr, PROG ": cannot create a %s context: %s%s%s%s\n", o.device,
             inc_status_string(s), why[0] ? ": " : "", why,
             s == INC_ERR_UNAVAILABLE ? " (try --device cpu)" : "");
-    return 1;
+    return train_dist_finish(&td, 1, 0);
   }
   if (o.threads > 0 && (s = inc_context_set_num_threads(ctx, o.threads)) != INC_OK) {
     report_inc(PROG, "inc_context_set_num_threads", ctx, s);
@@ -149,6 +111,10 @@ int main(int argc, char **argv)
   int on_cuda = inc_context_backend(ctx) == INC_BACKEND_CUDA;
   const char *preset = o.preset ? o.preset : on_cuda ? "d2l" : "quick";
   train_options_apply_preset(&o, preset);
+  if (train_dist_check_batch(&td, PROG, o.batch) != 0) {
+    inc_context_destroy(ctx); /* every rank knows it: no need to end the job */
+    return train_dist_finish(&td, 2, 1);
+  }
 
   /* -- resume: the recipe comes from the checkpoint -- */
   rows = calloc(MAX_EPOCHS + 1, sizeof *rows);
@@ -282,6 +248,11 @@ int main(int argc, char **argv)
              rows[i].img_per_s);
   }
   fflush(stdout);
+  /* every rank starts from rank 0's weights; gradients are summed from now on */
+  if ((s = train_dist_attach(&td, net, err, sizeof err)) != INC_OK) {
+    fprintf(stderr, PROG ": rank %d: %s\n", td.rank, err);
+    goto done;
+  }
 
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -290,15 +261,16 @@ int main(int argc, char **argv)
   sigaction(SIGINT, &sa, NULL);
 
   /* -- training -- */
-  int warned_plot = 0;
+  run_info ri = {&o, ctx, device, n_train, n_test, td.size, 0};
   size_t batches = (n_train + (size_t)o.batch - 1) / (size_t)o.batch;
   for (int epoch = start_epoch; epoch <= o.epochs; epoch++) {
     uint64_t st = epoch_rng_state(o.seed, epoch);
     /* dropout masks come from the context's random streams: reseeded from
      * (seed, epoch) at each epoch, so that a resumed run draws what the
      * uninterrupted one drew */
-    if (o.dropout > 0 && (s = inc_context_set_seed(ctx, epoch_rng_state(o.seed, epoch) ^
-                                                            0x6a09e667f3bcc909ULL)) != INC_OK) {
+    if (o.dropout > 0 &&
+        (s = inc_context_set_seed(ctx, (epoch_rng_state(o.seed, epoch) ^ 0x6a09e667f3bcc909ULL) +
+                                           (uint64_t)td.rank)) != INC_OK) {
       report_inc(PROG, "inc_context_set_seed", ctx, s);
       goto done;
     }
@@ -311,17 +283,24 @@ int main(int argc, char **argv)
     for (size_t b = 0; b < batches; b++) {
       size_t b0 = b * (size_t)o.batch;
       size_t m = n_train - b0 < (size_t)o.batch ? n_train - b0 : (size_t)o.batch;
-      for (size_t i = 0; i < m; i++) {
-        size_t k = perm[b0 + i];
+      /* this rank's rows of the global batch; one without any runs the
+       * batch's first row with a zero loss gradient (train_dist.h) */
+      size_t first, cnt;
+      train_dist_shard(&td, m, &first, &cnt);
+      size_t rows_here = cnt ? cnt : 1;
+      if (!cnt) first = 0;
+      for (size_t i = 0; i < rows_here; i++) {
+        size_t k = perm[b0 + first + i];
         augment_image(xb + i * plane, train_x + k * plane, o.size, &o.aug, o.seed, epoch, k);
         yb[i] = train_y[k];
       }
+      train_dist_watch(&td, 1);
       inc_tensor *x, *dl;
       const inc_tensor *y;
       float loss = 0;
       int64_t correct = 0;
-      if ((s = batch_tensor_get(ctx, &bx, (int64_t)m, 1, o.size, o.size, &x)) != INC_OK ||
-          (s = inc_tensor_copy_from_host(x, xb, (int64_t)(m * plane))) != INC_OK) {
+      if ((s = batch_tensor_get(ctx, &bx, (int64_t)rows_here, 1, o.size, o.size, &x)) != INC_OK ||
+          (s = inc_tensor_copy_from_host(x, xb, (int64_t)(rows_here * plane))) != INC_OK) {
         progress_end(&p);
         report_inc(PROG, "copying a batch", ctx, s);
         goto done;
@@ -331,9 +310,11 @@ int main(int argc, char **argv)
         report_inc(PROG, "inc_layer_forward", ctx, s);
         goto done;
       }
-      if ((s = batch_tensor_get(ctx, &bdl, (int64_t)m, FMNIST_CLASSES, 0, 0, &dl)) != INC_OK ||
+      if ((s = batch_tensor_get(ctx, &bdl, (int64_t)rows_here, FMNIST_CLASSES, 0, 0, &dl)) !=
+              INC_OK ||
           (s = inc_softmax_cross_entropy_smoothed(ctx, y, yb, (float)o.label_smoothing, &loss, dl,
-                                                  &correct)) != INC_OK) {
+                                                  &correct)) != INC_OK ||
+          (s = train_dist_scale(&td, dl, cnt, m)) != INC_OK) {
         progress_end(&p);
         report_inc(PROG, "inc_softmax_cross_entropy_smoothed", ctx, s);
         goto done;
@@ -357,19 +338,29 @@ int main(int argc, char **argv)
         report_inc(PROG, "inc_optimizer_step", ctx, s);
         goto done;
       }
-      if (!isfinite(loss)) {
+      /* the batch's loss, correct rows and a Ctrl-C, summed over the ranks */
+      double sums[3] = {(double)loss * (double)cnt, cnt ? (double)correct : 0, g_interrupted};
+      if ((s = train_dist_sum(&td, sums, 3, err, sizeof err)) != INC_OK) {
+        progress_end(&p);
+        fprintf(stderr, PROG ": %s\n", err);
+        goto done;
+      }
+      train_dist_watch(&td, 0);
+      if (!isfinite(sums[0])) {
         progress_end(&p);
         fprintf(stderr,
                 PROG ": training diverged: loss %g at epoch %d, batch %zu (this net has no batch "
                      "norm; try a smaller --lr)\n",
-                (double)loss, epoch, b + 1);
+                sums[0] / (double)m, epoch, b + 1);
+        everywhere = 1;
         goto done;
       }
-      loss_sum += (double)loss * (double)m;
-      correct_sum += correct;
+      loss_sum += sums[0];
+      correct_sum += (int64_t)sums[1];
       done_imgs += m;
-      progress_update(&p, b + 1, done_imgs, loss_sum / (double)done_imgs,
-                      (double)correct_sum / (double)done_imgs);
+      if (td.rank == 0)
+        progress_update(&p, b + 1, done_imgs, loss_sum / (double)done_imgs,
+                        (double)correct_sum / (double)done_imgs);
       if (curve_due(b, batches) &&
           curve_add(&cv, epoch - 1 + (double)(b + 1) / (double)batches,
                     loss_sum / (double)done_imgs, (double)correct_sum / (double)done_imgs) != 0) {
@@ -377,12 +368,14 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": out of memory for the training curve\n");
         goto done;
       }
-      if (g_interrupted) {
+      if (sums[2] > 0) {
         progress_end(&p);
-        fprintf(stderr, PROG ": interrupted during epoch %d; %s\n", epoch,
-                epoch > 1 ? "continue with --resume (from the last finished epoch)"
-                          : "no epoch finished, nothing saved");
+        if (td.rank == 0)
+          fprintf(stderr, PROG ": interrupted during epoch %d; %s\n", epoch,
+                  epoch > 1 ? "continue with --resume (from the last finished epoch)"
+                            : "no epoch finished, nothing saved");
         rc = 130;
+        everywhere = 1;
         goto done;
       }
     }
@@ -392,14 +385,31 @@ int main(int argc, char **argv)
       goto done;
     }
     double t_train = now_seconds() - t0;
+    /* the ranks' batch-norm statistics averaged, their weights checked
+     * identical, then each evaluates its shard of the test set */
+    if ((s = train_dist_epoch_end(&td, net, err, sizeof err)) != INC_OK) {
+      progress_end(&p);
+      fprintf(stderr, PROG ": %s\n", err);
+      goto done;
+    }
     int64_t test_correct = 0;
-    eval_tick_arg ta = {&p, (int64_t)n_test};
-    if ((s = evaluate(ctx, net, test_x, test_y, (int64_t)n_test, o.size, o.batch, &test_correct,
-                      NULL, NULL, NULL, eval_tick, &ta)) != INC_OK) {
+    size_t t_first, t_cnt;
+    train_dist_shard(&td, n_test, &t_first, &t_cnt);
+    eval_tick_arg ta = {&p, (int64_t)t_cnt};
+    if ((s = evaluate(ctx, net, test_x + t_first * plane, test_y + t_first, (int64_t)t_cnt,
+                      o.size, o.batch, &test_correct, NULL, NULL, NULL, eval_tick, &ta)) !=
+        INC_OK) {
       progress_end(&p);
       report_inc(PROG, "evaluating the test set", ctx, s);
       goto done;
     }
+    double ev[2] = {(double)test_correct, g_interrupted};
+    if ((s = train_dist_sum(&td, ev, 2, err, sizeof err)) != INC_OK) {
+      progress_end(&p);
+      fprintf(stderr, PROG ": %s\n", err);
+      goto done;
+    }
+    test_correct = (int64_t)ev[0];
     progress_end(&p);
     row r;
     r.epoch = epoch;
@@ -413,86 +423,12 @@ int main(int argc, char **argv)
            r.loss, r.train_acc, r.test_acc, r.img_per_s);
     fflush(stdout);
 
-    /* checkpoint first (the source of truth for --resume), then the CSV and plot */
-    char *metrics = rows_csv(rows, nrows, 0), *csv = rows_csv(rows, nrows, 1);
-    if (!metrics || !csv) {
-      free(metrics), free(csv);
-      fprintf(stderr, PROG ": out of memory\n");
-      goto done;
-    }
-    char v_epoch[16], v_epochs[16], v_rng[32], v_size[16], v_batch[16], v_lr[32], v_mom[32],
-        v_wd[32], v_seed[32], v_limit[24], v_tlimit[24], v_ntrain[24], v_ntest[24], v_warmup[24],
-        v_ls[32], v_drop[32], v_aug[40];
-    snprintf(v_epoch, sizeof v_epoch, "%d", epoch);
-    snprintf(v_epochs, sizeof v_epochs, "%d", o.epochs);
-    snprintf(v_rng, sizeof v_rng, "%016llx",
-             (unsigned long long)epoch_rng_state(o.seed, epoch + 1));
-    snprintf(v_size, sizeof v_size, "%d", o.size);
-    snprintf(v_batch, sizeof v_batch, "%d", o.batch);
-    snprintf(v_lr, sizeof v_lr, "%.9g", (double)(float)o.lr);
-    snprintf(v_mom, sizeof v_mom, "%.9g", (double)(float)o.momentum);
-    snprintf(v_wd, sizeof v_wd, "%.9g", (double)(float)o.weight_decay);
-    snprintf(v_seed, sizeof v_seed, "%llu", o.seed);
-    snprintf(v_limit, sizeof v_limit, "%ld", o.limit);
-    snprintf(v_tlimit, sizeof v_tlimit, "%ld", o.test_limit);
-    snprintf(v_ntrain, sizeof v_ntrain, "%zu", n_train);
-    snprintf(v_ntest, sizeof v_ntest, "%zu", n_test);
-    snprintf(v_warmup, sizeof v_warmup, "%ld", o.warmup);
-    snprintf(v_ls, sizeof v_ls, "%.9g", (double)(float)o.label_smoothing);
-    snprintf(v_drop, sizeof v_drop, "%.9g", (double)(float)o.dropout);
-    augment_name(&o.aug, v_aug, sizeof v_aug);
-    const char *keys[] = {"trainer", "epoch",      "epochs", "rng",     "size",    "batch",
-                          "lr",      "momentum",   "weight_decay",      "seed",    "limit",
-                          "test_limit", "n_train", "n_test", "classes", "device",  "metrics",
-                          "init",    "warmup", "model", "label_smoothing", "dropout",
-                          "schedule", "augment"};
-    const char *vals[] = {"libinception examples/train 1",
-                          v_epoch, v_epochs, v_rng, v_size, v_batch, v_lr, v_mom, v_wd, v_seed,
-                          v_limit, v_tlimit, v_ntrain, v_ntest,
-                          "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot",
-                          device, metrics, train_init_name(o.init), v_warmup, o.model, v_ls,
-                          v_drop, train_schedule_name(o.schedule), v_aug};
-    char path[4200];
-    snprintf(path, sizeof path, "%s/ckpt-epoch-%03d.safetensors", o.out, epoch);
-    s = inc_checkpoint_save(net, opt, (int)(sizeof keys / sizeof keys[0]), keys, vals, path);
-    free(metrics);
-    if (s != INC_OK) {
-      free(csv);
-      report_inc(PROG, "inc_checkpoint_save", ctx, s);
-      goto done;
-    }
-    char csvpath[4200];
-    snprintf(csvpath, sizeof csvpath, "%s/metrics.csv", o.out);
-    int w = write_file_atomic(csvpath, csv, strlen(csv), err, sizeof err);
-    free(csv);
-    if (w != 0) {
-      fprintf(stderr, PROG ": %s\n", err);
-      goto done;
-    }
-    if (curve_save(&cv, o.out, err, sizeof err) != 0) {
-      fprintf(stderr, PROG ": %s\n", err);
-      goto done;
-    }
-    if (o.keep > 0) { /* the last --keep checkpoints and the best one stay */
-      int best = 0;
-      for (int i = 0; i < nrows; i++)
-        if (!best || rows[i].test_acc > rows[best - 1].test_acc) best = i + 1;
-      if (prune_checkpoints(o.out, epoch, o.keep, rows[best - 1].epoch, err, sizeof err) < 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        goto done;
-      }
-    }
-    int pl = plot_curve(o.out, o.epochs, err, sizeof err);
-    if (pl == 1 && !warned_plot) {
-      fprintf(stderr, PROG ": warning: gnuplot not found, no curve.png (install gnuplot-nox)\n");
-      warned_plot = 1;
-    } else if (pl < 0 && !warned_plot) {
-      fprintf(stderr, PROG ": warning: %s\n", err);
-      warned_plot = 1;
-    }
-    if (g_interrupted && epoch < o.epochs) {
-      fprintf(stderr, PROG ": interrupted after epoch %d; continue with --resume\n", epoch);
+    if (td.rank == 0 && save_epoch(&ri, epoch, rows, nrows, net, opt, &cv) != 0) goto done;
+    if (ev[1] > 0 && epoch < o.epochs) {
+      if (td.rank == 0)
+        fprintf(stderr, PROG ": interrupted after epoch %d; continue with --resume\n", epoch);
       rc = 130;
+      everywhere = 1;
       goto done;
     }
   }
@@ -514,7 +450,7 @@ int main(int argc, char **argv)
   } else {
     printf("nothing to train (epochs %d)\n", o.epochs);
   }
-  if (o.onnx) { /* the trained model for onnxruntime, TensorRT, ... (docs/onnx.md) */
+  if (o.onnx && td.rank == 0) { /* the trained model for onnxruntime, TensorRT, ... (docs/onnx.md) */
     if ((s = inc_layer_export_onnx(net, o.onnx)) != INC_OK) {
       report_inc(PROG, "inc_layer_export_onnx", ctx, s);
       goto done;
@@ -524,6 +460,7 @@ int main(int argc, char **argv)
   rc = 0;
 
 done:
+  rc = train_dist_finish(&td, rc, everywhere); /* a failure of one rank ends them all */
   batch_tensors_free(&bx);
   batch_tensors_free(&bdl);
   inc_optimizer_destroy(opt);

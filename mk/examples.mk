@@ -26,6 +26,9 @@ EX_DIR := $(BUILD)/examples
 EX_COMMON_OBJ := $(addprefix $(EX_DIR)/,idx.o data.o util.o progress.o net.o recipe.o)
 # resume.o: --resume, which needs the trainer's options
 EX_TRAIN_OBJ := $(EX_DIR)/train_options.o $(EX_DIR)/resume.o $(EX_DIR)/curve.o $(EX_DIR)/augment.o
+# train_dist.o: mpirun support, on libinception-dist where mpicc is found (mk/dist.mk);
+# train_results.o: the files written after each epoch
+EX_TRAIN_OBJ += $(EX_DIR)/train_dist.o $(EX_DIR)/train_results.o
 EX_CLASSIFY_OBJ := $(EX_DIR)/image.o
 EX_ALL_OBJ := $(EX_COMMON_OBJ) $(EX_TRAIN_OBJ) $(EX_CLASSIFY_OBJ) $(EX_DIR)/train.o \
               $(EX_DIR)/classify.o
@@ -46,8 +49,10 @@ $(EX_ALL_OBJ): $(EX_DIR)/%.o: examples/%.c $(EX_HEADERS)
 	$(CC) $(EX_CPPFLAGS) $(EX_CFLAGS) -c $< -o $@
 $(EX_CLASSIFY_OBJ): EX_CPPFLAGS += $(PNG_CFLAGS)
 
-examples/train: $(EX_DIR)/train.o $(EX_TRAIN_OBJ) $(EX_COMMON_OBJ) lib/libinception.a
-	$(CC) $(EX_CFLAGS) -o $@ $(filter %.o,$^) lib/libinception.a $(LIBS) $(EX_LDLIBS) $(EX_RPATH)
+examples/train: $(EX_DIR)/train.o $(EX_TRAIN_OBJ) $(EX_COMMON_OBJ) lib/libinception.a \
+    $(EX_TRAIN_DIST_DEPS)
+	$(EX_TRAIN_LD) $(EX_CFLAGS) -o $@ $(filter %.o,$^) $(EX_TRAIN_DIST_LIBS) lib/libinception.a \
+	  $(LIBS) $(EX_LDLIBS) $(EX_RPATH)
 
 examples/classify: $(EX_DIR)/classify.o $(EX_CLASSIFY_OBJ) $(EX_COMMON_OBJ) lib/libinception.a
 	$(CC) $(EX_CFLAGS) -o $@ $(filter %.o,$^) lib/libinception.a $(LIBS) $(PNG_LIBS) $(EX_LDLIBS) \
