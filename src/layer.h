@@ -323,8 +323,8 @@ inc_status inc__conv_algo(const inc_layer *l, const inc__window_geom *q, const i
                           int64_t oc, int *m);
 /* The auto rule: the tile size (2, 4) or 0 (direct) that its cost model,
  * whose constants examples/bench_conv measures, expects to be fastest for
- * an H x W image of c input and oc output channels. */
-int inc__conv_wino_auto(int64_t h, int64_t w, int64_t c, int64_t oc);
+ * a batch of n H x W images of c input and oc output channels. */
+int inc__conv_wino_auto(int64_t n, int64_t h, int64_t w, int64_t c, int64_t oc);
 /* The tile size (2, 4) a planned conv2d step (forward) runs Winograd with; 0
  * for the direct convolution and for steps of other kinds (tests, bench). */
 int inc__conv2d_step_algo(const struct inc__step *st);

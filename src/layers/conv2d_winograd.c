@@ -35,24 +35,31 @@ enum { WB_V = 0, WB_DM = 1, WB_U = 2, WB_DU = 3 };
 
 /* ---- the choice --------------------------------------------------------- */
 
-/* The auto rule's constants, to be set from examples/bench_conv's
- * measurements (docs/performance.md): a Winograd product costs
- * WINO_GEMM times a direct one (its GEMMs are T*T smaller ones), and each
- * transformed value WINO_TRANSFORM products' worth. */
+/* The auto rule: a cost model in multiply-adds, whose constants are to be
+ * set from examples/bench_conv's measurements (docs/performance.md). For a
+ * batch of n images H x W, c -> oc channels:
+ *   direct  9 n H W c oc                       (one GEMM; im2col is cheap beside it)
+ *   F(m)    T^2 (GEMM P c oc + TRANSFORM P (c + oc) + FILTER c oc + CALL)
+ * P = n ceil(H/m) ceil(W/m) tiles: the T^2 GEMMs are smaller and slower per
+ * multiply-add (GEMM), every transformed input and output value costs
+ * TRANSFORM multiply-adds' time, each filter's transforms FILTER, and
+ * each of the T^2 GEMM calls a fixed CALL (what small batches and 1x1 maps
+ * pay). The values below are estimates until measured. */
 #define WINO_GEMM 1.25
 #define WINO_TRANSFORM 8.0
+#define WINO_FILTER 4.0
+#define WINO_CALL 20000.0
 
-int inc__conv_wino_auto(int64_t h, int64_t w, int64_t c, int64_t oc)
+int inc__conv_wino_auto(int64_t n, int64_t h, int64_t w, int64_t c, int64_t oc)
 {
-  /* per image: direct 9 H W C OC products; F(m) TH TW T^2 per (c, oc)
-   * pair, plus the transforms of the T^2 (C + OC) values of each tile */
-  double best = 9.0 * (double)h * (double)w * (double)c * (double)oc;
+  const double cc = (double)c, oo = (double)oc;
+  double best = 9.0 * (double)n * (double)h * (double)w * cc * oo;
   int pick = 0;
   for (int m = 2; m <= 4; m += 2) {
     const double t2 = (double)((m + 2) * (m + 2));
-    const double tiles = (double)((h + m - 1) / m) * (double)((w + m - 1) / m);
-    const double cost = WINO_GEMM * tiles * t2 *
-                        ((double)c * (double)oc + WINO_TRANSFORM * (double)(c + oc));
+    const double tiles = (double)n * (double)((h + m - 1) / m) * (double)((w + m - 1) / m);
+    const double cost = t2 * (WINO_GEMM * tiles * cc * oo + WINO_TRANSFORM * tiles * (cc + oo) +
+                              WINO_FILTER * cc * oo + WINO_CALL);
     if (cost < best) {
       best = cost;
       pick = m;
@@ -78,7 +85,7 @@ inc_status inc__conv_algo(const inc_layer *l, const inc__window_geom *q, const i
   if (choice == 0 || q->k[0] != 3 || q->k[1] != 3 || q->s[0] != 1 || q->s[1] != 1 ||
       q->p[0] != 1 || q->p[1] != 1 || in->ndim != 4)
     return INC_OK;
-  *m = choice == 3 ? inc__conv_wino_auto(in->d[2], in->d[3], in->d[1], oc) : 2 * choice;
+  *m = choice == 3 ? inc__conv_wino_auto(in->d[0], in->d[2], in->d[3], in->d[1], oc) : 2 * choice;
   return INC_OK;
 }
 
