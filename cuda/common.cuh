@@ -159,7 +159,7 @@ static inline unsigned inc__cuda_blocks(const inc_context *ctx, int64_t count)
 /* ---- the ops of the registry (src/ops.h), one file per family ---- */
 
 /* inc_status inc__cuda_<op>(params), defined in gemm.cu, im2col.cu,
- * elementwise.cu, concat.cu, pool.cu, loss.cu, sgd.cu, fill.cu and gathered
+ * winograd.cu, elementwise.cu, concat.cu, pool.cu, loss.cu, sgd.cu, fill.cu and gathered
  * by name into the table of backend.cu. A definition whose parameters
  * differ from the registry's is, to C++, an overload nobody calls: the
  * module then fails to link (--no-undefined) for want of the declared one. */

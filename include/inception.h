@@ -219,7 +219,19 @@ INC_API inc_status inc_tensor_reshape(inc_tensor *t, int ndim, const int64_t *di
 /* ------------------------------------------------------------------------ */
 
 /* 2-D convolution with a square kernel, out_channels filters, bias, PyTorch's
- * weight layout (out, in, k, k). kernel >= 1, stride >= 1, 0 <= padding. */
+ * weight layout (out, in, k, k). kernel >= 1, stride >= 1, 0 <= padding.
+ * The algorithm (since 0.5): a 3x3 convolution of stride 1 and padding 1
+ * (from this call or inc_conv2d_create_desc) may run Winograd's F(2x2, 3x3)
+ * or F(4x4, 3x3) instead of the direct convolution (im2col and a GEMM). The
+ * environment variable INCEPTION_CONV_ALGO decides, read when a forward
+ * plans the tree for an input shape and training flag it has no plan for:
+ * "direct" (the default, also when unset or empty), "winograd2",
+ * "winograd4" or "auto" (a rule by shape and batch, docs/performance.md);
+ * other convolutions run direct whatever it says. Winograd's results differ
+ * from the direct ones by rounding (on GoogLeNet's shapes within 3e-6 with
+ * F(2x2) and 3e-5 with F(4x4) of the largest magnitude of y, dx and dW).
+ * Any other value makes that forward fail with INC_ERR_INVALID_ARGUMENT and
+ * a message, changing no plan. */
 INC_API inc_status inc_conv2d_create(inc_context *ctx, int out_channels, int kernel, int stride,
                                      int padding, inc_layer **out);
 

@@ -6,6 +6,10 @@
 #   make bench-torch        the same model and figures in PyTorch
 #                           (examples/bench_torch.py, Debian's python3-torch)
 #   make bench-compare      both, one after the other, for the ratio
+#   make bench-conv         examples/bench_conv: each 3x3 convolution shape of
+#                           GoogLeNet with the direct convolution and Winograd
+#                           F(2) and F(4) (the auto rule's measurements);
+#                           BENCH_CONV_ARGS="--size 28" etc.
 #
 # examples/bench links lib/libinception.a statically and reads internal
 # headers (the profiling hook and the layer shapes), like the test runner.
@@ -22,7 +26,18 @@ $(BUILD)/examples/bench.o: examples/bench.c examples/openblas_env.h $(HEADERS)
 $(BENCH_BIN): $(BUILD)/examples/bench.o lib/libinception.a
 	$(CC) -o $@ $< lib/libinception.a $(LIBS) -Wl,-rpath,'$$ORIGIN/../lib'
 
-.PHONY: bench bench-torch bench-compare clean-bench
+BENCH_CONV_BIN := examples/bench_conv
+BENCH_CONV_ARGS ?=
+
+$(BUILD)/examples/bench_conv.o: examples/bench_conv.c examples/openblas_env.h $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter $(WERROR) \
+	  -Iinclude -Isrc -D_GNU_SOURCE -c $< -o $@
+
+$(BENCH_CONV_BIN): $(BUILD)/examples/bench_conv.o lib/libinception.a
+	$(CC) -o $@ $< lib/libinception.a $(LIBS) -Wl,-rpath,'$$ORIGIN/../lib'
+
+.PHONY: bench bench-torch bench-compare bench-conv clean-bench
 bench: $(BENCH_BIN)
 	./$(BENCH_BIN) $(BENCH_ARGS)
 
@@ -33,6 +48,9 @@ bench-compare: $(BENCH_BIN)
 	./$(BENCH_BIN) $(BENCH_ARGS)
 	$(BENCH_PY) examples/bench_torch.py $(BENCH_ARGS)
 
+bench-conv: $(BENCH_CONV_BIN)
+	./$(BENCH_CONV_BIN) $(BENCH_CONV_ARGS)
+
 clean-bench:
-	rm -f $(BENCH_BIN)
+	rm -f $(BENCH_BIN) $(BENCH_CONV_BIN)
 clean: clean-bench

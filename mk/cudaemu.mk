@@ -27,7 +27,7 @@ EMU_HDR := $(wildcard tests/cudaemu/*.h)
 EMU_WARN := -Wall -Wextra -Wno-unused-parameter
 # suite:CUDAEMU_COOP mode
 EMU_SUITES := cuda:threads cuda_net:fibers cuda_faults:fibers registry:fibers batchnorm:fibers builders:fibers
-EMU_SUITES += grad_hook:fibers grad_hook_life:fibers
+EMU_SUITES += grad_hook:fibers grad_hook_life:fibers winograd:fibers
 
 define emu_variant
 $(1)/cudaemu/%.o: tests/cudaemu/%.cc $$(EMU_HDR)
@@ -67,7 +67,7 @@ check-cuda-emu: $(BUILD)/tests/run build/emu/$(CUDA_MODULE)
 	    $(BUILD)/tests/run > $$log 2>&1 || rc=1; \
 	  line=$$(grep -E '^[0-9]+ passed, [0-9]+ failed' $$log | tail -1); \
 	  echo "  $$s: $${line:-no result}, $$(( $$(date +%s) - t1 ))s (log: $$log)"; \
-	  grep -E '^(CUDA device|CUDA parity|CUDA network|googlenet|cuda_faults)' $$log | sed 's/^/    /'; \
+	  grep -E '^(CUDA device|CUDA parity|CUDA network|googlenet|cuda_faults|winograd)' $$log | sed 's/^/    /'; \
 	  p=$$(echo "$$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p'); f=$$(echo "$$line" | sed -n 's/.*, \([0-9]*\) failed.*/\1/p'); \
 	  passed=$$((passed + $${p:-0})); failed=$$((failed + $${f:-1})); \
 	  if grep -qE 'CUDA (parity|network|device-fault|registry) cases skipped' $$log; then \

@@ -117,7 +117,7 @@ ASAN_SUITES ?= all
 # The CUDA suites run a second time against the ASan build of the emulated
 # CUDA module (mk/cudaemu.mk): cuda/*.cu and the emulator under ASan too.
 EMU_CUDA_SUITES := cuda cuda_net cuda_faults batchnorm builders
-EMU_CUDA_SUITES += grad_hook grad_hook_life
+EMU_CUDA_SUITES += grad_hook grad_hook_life winograd
 check-asan: build/asan/tests/run build/asan-emu/$(CUDA_MODULE)
 	@echo "check-asan: ASan + UBSan, CK_FORK=no, leaks fatal, one process per suite"
 	$(call rel_suites,asan,$(REL_ASAN_ENV) $(REL_RUN_ENV),,$(ASAN_SUITES))
@@ -131,7 +131,7 @@ check-asan: build/asan/tests/run build/asan-emu/$(CUDA_MODULE)
 # (VALGRIND_SKIP: suites or suite:case); they run under ASan in check-asan.
 # `make check-valgrind VALGRIND_SKIP=` runs everything.
 VALGRIND ?= valgrind
-VALGRIND_SKIP ?= train shapes kernels cpu_ops containers torch:googlenet onnx:googlenet
+VALGRIND_SKIP ?= train shapes kernels cpu_ops containers torch:googlenet onnx:googlenet winograd:against_direct
 VALGRIND_FLAGS ?= --leak-check=full --show-leak-kinds=definite,indirect,possible \
   --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 \
   --suppressions=$(CURDIR)/tests/valgrind.supp --num-callers=30

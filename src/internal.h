@@ -109,9 +109,12 @@ enum {
   INC__PROF_GEMM_FWD,   /* GEMMs of forward passes */
   INC__PROF_GEMM_DGRAD, /* input-gradient GEMMs */
   INC__PROF_GEMM_WGRAD, /* weight-gradient GEMMs */
-  INC__PROF_IM2COL,     /* im2col, and the axis swap that is a 1x1 conv's im2col */
-  INC__PROF_COL2IM,     /* col2im, and the swap back of a 1x1 conv's input gradient */
-  INC__PROF_LAYOUT,     /* other axis swaps, GEMM output pass, bias add and gradient */
+  INC__PROF_IM2COL,     /* im2col, and the axis swap that is a 1x1 conv's im2col;
+                         * Winograd's input, filter and output-gradient transforms */
+  INC__PROF_COL2IM,     /* col2im, and the swap back of a 1x1 conv's input gradient;
+                         * Winograd's input- and filter-gradient transforms */
+  INC__PROF_LAYOUT,     /* other axis swaps, GEMM output pass (Winograd's output
+                         * transform), bias add and gradient */
   INC__PROF_POOL,       /* max, average and global pooling, both passes */
   INC__PROF_CONCAT,     /* channel slices, branch-gradient sums, copies */
   INC__PROF_ELTWISE,    /* ReLU, batch norm and dropout, forward and backward */

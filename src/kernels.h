@@ -519,4 +519,8 @@ INC_HD static inline float inc__k_dropout(const float *x, int64_t i, int64_t n, 
   return x[i] * (inc__k_dropout_keep(p, seed, stream, at) ? keep : 0.0f);
 }
 
+/* ---- Winograd convolution: the transforms, in their own file ------------ */
+
+#include "winograd_kernels.h"
+
 #endif /* INC_KERNELS_H */

@@ -320,6 +320,35 @@ void inc__layer_drop_plans(inc_layer *l);
  * another kind. For the ONNX exporter. */
 int inc__conv2d_geometry(const inc_layer *l, inc__window_geom *q);
 int inc__pool_geometry(const inc_layer *l, inc__window_geom *q);
+/* conv2d's Winograd path (src/layers/conv2d_winograd.c). The variable
+ * that picks the algorithm of each convolution when a plan is built:
+ * direct (the default: unset or empty), winograd2, winograd4 or auto. */
+#define INC__CONV_ALGO_ENV "INCEPTION_CONV_ALGO"
+/* *m = the Winograd tile size (2 or 4) a convolution of window q, input
+ * shape in (N, C, H, W) and oc output channels runs with, or 0 for the
+ * direct convolution: 0 unless q is 3x3 stride 1 pad 1, else what
+ * INCEPTION_CONV_ALGO asks. INC_ERR_INVALID_ARGUMENT with a message naming
+ * layer l when it holds anything else. */
+inc_status inc__conv_algo(const inc_layer *l, const inc__window_geom *q, const inc__shape *in,
+                          int64_t oc, int *m);
+/* The auto rule: the tile size (2, 4) or 0 (direct) that its cost model,
+ * whose constants examples/bench_conv measures, expects to be fastest for
+ * a batch of n H x W images of c input and oc output channels. */
+int inc__conv_wino_auto(int64_t n, int64_t h, int64_t w, int64_t c, int64_t oc);
+/* The tile size (2, 4) a planned conv2d step (forward) runs Winograd with; 0
+ * for the direct convolution and for steps of other kinds (tests, bench). */
+int inc__conv2d_step_algo(const struct inc__step *st);
+/* A Winograd convolution step of tile size m and oc output channels:
+ * planning (scratch and saved values; conv2d sets st->flags, y's layout
+ * and the folded weight's slots 2 and 3) and running, with the weight w
+ * and bias b (may be NULL) it convolves with, and the gradients dw and db
+ * (NULL: none) it writes. */
+inc_status inc__wino_plan_fwd(struct inc__plan *p, struct inc__step *st, int64_t oc, int m);
+inc_status inc__wino_run_fwd(const struct inc__plan *p, const struct inc__step *st,
+                             const float *w, const float *b, int64_t oc, int m);
+inc_status inc__wino_plan_bwd(struct inc__plan *p, struct inc__step *st, int64_t oc, int m);
+inc_status inc__wino_run_bwd(const struct inc__plan *p, const struct inc__step *st, float *dw,
+                             float *db, int64_t oc, int m);
 /* Branch i's scale of a residual container (the ONNX exporter). */
 float inc__residual_scale(const inc_layer *l, int i);
 /* Layout helpers: 1 if t's bytes read as channel-major (C, N, ...), resp.

@@ -36,7 +36,8 @@ extern "C" {
 /* 2: the backend table gained the supports mask and registry-ordered op slots
  * 3: the registry gained batch norm and dropout, softmax_ce its smoothing;
  *    inc__window (the window ops' argument) became per axis
- * 4: the backend table gained native_stream (the gradient hooks' stream) */
+ * 4: the backend table gained native_stream (the gradient hooks' stream),
+ *    the registry the Winograd convolution's transforms (wino_*) */
 #define INC__MODULE_VERSION 4
 
 /* The module's file name: "libinception-cuda.so." INC_VERSION_MAJOR. */

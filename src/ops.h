@@ -74,6 +74,30 @@
   /* db (C) = the sum of dy (N, C, P) over n and p */                                             \
   X(bias_grad, (float *db, const float *dy, int64_t n, int64_t c, int64_t p, inc_context *ctx),   \
     (db, dy, n, c, p, ctx), INC__PROF_LAYOUT)                                                     \
+  /* ---- Winograd convolution F(m x m, 3x3), m = 2 or 4, T = m + 2: src/cpu/winograd.c,          \
+   * cuda/winograd.cu; the matrices, layouts and tiles: src/winograd_kernels.h ---- */            \
+  /* u (T*T, OC, C) = G w G^T for each filter of w (OC, C, 3, 3) */                               \
+  X(wino_w, (float *u, const float *w, int64_t oc, int64_t c, int m, inc_context *ctx),           \
+    (u, w, oc, c, m, ctx), INC__PROF_IM2COL)                                                      \
+  /* dw (OC, C, 3, 3) = G^T du G for each filter's du (T*T, OC, C) */                             \
+  X(wino_dw, (float *dw, const float *du, int64_t oc, int64_t c, int m, inc_context *ctx),        \
+    (dw, du, oc, c, m, ctx), INC__PROF_COL2IM)                                                    \
+  /* v (T*T, C, P) = B^T d B for each T x T input tile d of the image x (g: its N, C, H, W,       \
+   * layout and tiles; zero outside) */                                                           \
+  X(wino_in, (float *v, const float *x, const inc__wino *g, inc_context *ctx), (v, x, g, ctx),    \
+    INC__PROF_IM2COL)                                                                             \
+  /* the image y (g) = A^T M A of each tile of mm (T*T, C, P), where inside the image, + bias     \
+   * (C; may be NULL), ReLU if relu */                                                            \
+  X(wino_out, (float *y, const float *mm, const float *bias, const inc__wino *g, int relu,        \
+               inc_context *ctx),                                                                 \
+    (y, mm, bias, g, relu, ctx), INC__PROF_LAYOUT)                                                \
+  /* dm (T*T, C, P) = A dY A^T for each m x m output tile dY of the image dy (g; zero outside) */ \
+  X(wino_dout, (float *dm, const float *dy, const inc__wino *g, inc_context *ctx),                \
+    (dm, dy, g, ctx), INC__PROF_IM2COL)                                                           \
+  /* the image dx (g): each pixel the sum of B dV B^T over the tiles that read it, of dv          \
+   * (T*T, C, P) */                                                                               \
+  X(wino_din, (float *dx, const float *dv, const inc__wino *g, inc_context *ctx),                 \
+    (dx, dv, g, ctx), INC__PROF_COL2IM)                                                           \
   /* ---- elementwise: src/cpu/elementwise.c, cuda/elementwise.cu, cuda/concat.cu ---- */         \
   /* y = max(x, 0), count elements */                                                             \
   X(relu_fwd, (float *y, const float *x, int64_t count, inc_context *ctx),                        \

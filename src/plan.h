@@ -58,7 +58,7 @@ enum {
   INC__STEP_SCALE = -4               /* y = alpha x: zero, then axpy (a residual's scaled dy) */
 };
 
-#define INC__STEP_AUX 4
+#define INC__STEP_AUX 5
 
 typedef struct inc__step {
   int op;              /* INC__STEP_*: a layer pass, or a registry op id */

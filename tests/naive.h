@@ -297,6 +297,59 @@ static inline void nv_dense(double *y, const double *x, const double *w, const d
     }
 }
 
+/* ---- Winograd F(m x m, 3x3) ------------------------------------------------
+ * The matrices of src/winograd_kernels.h in float64 (Toom-Cook at 0, 1, -1,
+ * inf for m = 2 and 0, 1, -1, 1/2, -1/2, inf for m = 4; T = m + 2):
+ * y = A^T [(G g G^T) .* (B^T d B)] A is the correlation of a T x T input
+ * tile d with the 3x3 filter g (test_winograd.c checks that). The op table
+ * judges each transform of the library against these in float64. */
+typedef struct nv_wino_mats {
+  int m, t;
+  double bt[6][6], g[6][3], at[4][6];
+} nv_wino_mats;
+
+static inline const nv_wino_mats *nv_wino(int m)
+{
+  static const nv_wino_mats f2 = {
+      2, 4,
+      {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, -1, 0, 1}},
+      {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}},
+      {{1, 1, 1, 0}, {0, 1, -1, 1}}};
+  static const nv_wino_mats f4 = {
+      4, 6,
+      {{1, 0, -5, 0, 4, 0}, {0, -1, -1, 4, 4, 0}, {0, 1, -1, -4, 4, 0},
+       {0, -1, -2, 1, 2, 0}, {0, 1, -2, -1, 2, 0}, {0, 1, 0, -5, 0, 4}},
+      {{1, 0, 0}, {1.0 / 6, 1.0 / 6, 1.0 / 6}, {1.0 / 6, -1.0 / 6, 1.0 / 6},
+       {-4.0 / 3, -2.0 / 3, -1.0 / 3}, {-4.0 / 3, 2.0 / 3, -1.0 / 3}, {0, 0, 0.25}},
+      {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 0.5, -0.5, 0}, {0, 1, 1, 0.25, 0.25, 0},
+       {0, 1, -1, 0.125, -0.125, 1}}};
+  return m == 2 ? &f2 : &f4;
+}
+
+/* out (r, r) = M in M^T for in (k, k), with M the (rows, cols) matrix mat
+ * (row stride ld) when !trans (r = rows, k = cols), else its transpose. */
+static inline void nv_wino_sandwich(double *out, const double *mat, int ld, int rows, int cols,
+                                    int trans, const double *in)
+{
+  const int r = trans ? cols : rows, k = trans ? rows : cols;
+#define NV_M(i, j) (trans ? mat[(j) * ld + (i)] : mat[(i) * ld + (j)])
+  for (int i = 0; i < r; i++)
+    for (int j = 0; j < r; j++) {
+      double s = 0.0;
+      for (int a = 0; a < k; a++)
+        for (int b = 0; b < k; b++) s += NV_M(i, a) * in[a * k + b] * NV_M(j, b);
+      out[i * r + j] = s;
+    }
+#undef NV_M
+}
+
+/* The offset of plane (n, c) of an image (N, C, H, W), stored (C, N, H, W)
+ * when cnhw. */
+static inline int64_t nv_plane(int64_t n, int64_t c, int64_t nn, int64_t cc, int64_t hw, int cnhw)
+{
+  return (cnhw ? c * nn + n : n * cc + c) * hw;
+}
+
 /* ---- finite differences ------------------------------------------------------ */
 
 /* L = sum(y * r) of the current buffers, as computed by the test. */

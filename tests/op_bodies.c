@@ -68,6 +68,39 @@ static inc_status b_bias_grad(float *db, const float *dy, int64_t n, int64_t c, 
   for (int64_t j = 0; j < c; j++) db[j] = inc__k_bias_grad(dy, j, n, c, p);
   return INC_OK;
 }
+static inc_status b_wino_w(float *u, const float *w, int64_t oc, int64_t c, int m,
+                         inc_context *ctx)
+{
+  for (int64_t f = 0; f < oc * c; f++) inc__k_wino_w(u, w, f, oc * c, m);
+  return INC_OK;
+}
+static inc_status b_wino_dw(float *dw, const float *du, int64_t oc, int64_t c, int m,
+                          inc_context *ctx)
+{
+  for (int64_t f = 0; f < oc * c; f++) inc__k_wino_dw(dw, du, f, oc * c, m);
+  return INC_OK;
+}
+static inc_status b_wino_in(float *v, const float *x, const inc__wino *g, inc_context *ctx)
+{
+  for (int64_t i = 0; i < g->c * inc__wino_tiles(g); i++) inc__k_wino_in(v, x, i, g);
+  return INC_OK;
+}
+static inc_status b_wino_out(float *y, const float *mm, const float *bias, const inc__wino *g,
+                           int relu, inc_context *ctx)
+{
+  for (int64_t i = 0; i < g->c * inc__wino_tiles(g); i++) inc__k_wino_out(y, mm, bias, relu, i, g);
+  return INC_OK;
+}
+static inc_status b_wino_dout(float *dm, const float *dy, const inc__wino *g, inc_context *ctx)
+{
+  for (int64_t i = 0; i < g->c * inc__wino_tiles(g); i++) inc__k_wino_dout(dm, dy, i, g);
+  return INC_OK;
+}
+static inc_status b_wino_din(float *dx, const float *dv, const inc__wino *g, inc_context *ctx)
+{
+  for (int64_t i = 0; i < g->n * g->c * g->h * g->w; i++) dx[i] = inc__k_wino_din(dv, i, g);
+  return INC_OK;
+}
 static inc_status b_relu_fwd(float *y, const float *x, int64_t count, inc_context *ctx)
 {
   for (int64_t i = 0; i < count; i++) y[i] = inc__k_relu(x[i]);
@@ -248,6 +281,12 @@ const inc__backend_ops opc_body_ops = {
     .conv_out = b_conv_out,
     .bias_add = b_bias_add,
     .bias_grad = b_bias_grad,
+    .wino_w = b_wino_w,
+    .wino_dw = b_wino_dw,
+    .wino_in = b_wino_in,
+    .wino_out = b_wino_out,
+    .wino_dout = b_wino_dout,
+    .wino_din = b_wino_din,
     .relu_fwd = b_relu_fwd,
     .relu_bwd = b_relu_bwd,
     .axpy = b_axpy,

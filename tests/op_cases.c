@@ -168,6 +168,19 @@ static const opc_shape dropouts[] = {{1, 1, 1, 0, 42, 0},   {3, 5, 7, 0, 42, 1},
                                      {130, 3, 37, 0, 7, 3}, {130, 3, 37, 1, 7, 3},
                                      {1, 1, 70001, 0, 9, 4}, {4, 6, 1, 1, 9, 5}};
 
+/* Winograd images (n, c, h, w, m, cnhw): sizes that are and are not
+ * multiples of the tile, 1x1, one-row and one-column images, batch 1, both
+ * layouts, sizes above the CPU's threading threshold */
+static const opc_shape wino_images[] = {
+    {1, 1, 1, 1, 2, 0},  {1, 1, 1, 1, 4, 0},   {2, 3, 5, 7, 2, 0},   {2, 3, 5, 7, 4, 1},
+    {1, 2, 4, 4, 4, 0},  {3, 2, 6, 6, 2, 1},   {2, 2, 3, 3, 4, 0},   {1, 3, 2, 2, 2, 1},
+    {2, 2, 1, 7, 4, 1},  {2, 1, 9, 1, 2, 0},   {2, 4, 13, 11, 4, 0}, {3, 5, 17, 19, 2, 1},
+    {4, 8, 12, 12, 4, 1}, {8, 6, 24, 24, 4, 0}, {5, 4, 24, 23, 2, 0},
+};
+/* Winograd filters (oc, c, m) */
+static const opc_shape wino_filters[] = {{1, 1, 2}, {1, 1, 4},   {3, 5, 2},
+                                         {4, 3, 4}, {64, 32, 4}, {192, 64, 2}};
+
 static const opc_shape byte_counts[] = {{1}, {3}, {4}, {1000}, {65536 + 12}};
 static const opc_shape zero_parts[] = {{1, 0}, {3, 1}, {4, 2}, {1000, 500}, {65548, 32774}};
 
@@ -244,6 +257,17 @@ static const opc_row rows[] = {
     /* a reduction: the CUDA tree adds in another order */
     ROW(bias_grad,   layouts,      RAND,  0,           0, 0, 0,          1e-5, 1e-5, CPU),
     ROW(bias_grad,   bias_wide,    RAND,  0,           0, 0, 0,          1e-5, 1e-5, CPU),
+
+    /* Winograd's transforms against naive.h's matrices in float64; both backends give the
+     * bodies' bits */
+    ROW(wino_w,      wino_filters, RAND,  0,           0, 0, 0,          1e-7, 1e-6, ALL),
+    ROW(wino_dw,     wino_filters, RAND,  0,           0, 0, 0,          1e-7, 1e-6, ALL),
+    ROW(wino_in,     wino_images,  RAND,  0,           0, 0, 0,          1e-6, 1e-6, ALL),
+    ROW(wino_out,    wino_images,  RAND,  0,           0, 0, 0,          1e-7, 1e-6, ALL),
+    ROW(wino_out,    wino_images,  RAND,  BIAS,        0, 0, 0,          1e-7, 1e-6, ALL),
+    ROW(wino_out,    wino_images,  RAND,  RELU | BIAS, 0, 0, 0,          1e-7, 1e-6, ALL),
+    ROW(wino_dout,   wino_images,  RAND,  0,           0, 0, 0,          1e-7, 1e-6, ALL),
+    ROW(wino_din,    wino_images,  RAND,  0,           0, 0, 0,          1e-6, 1e-6, ALL),
 
     ROW(relu_fwd,    counts,       EDGE,  0,           0, 0, 0,          0,    0,    ALL),
     ROW(relu_fwd,    counts,       EDGE,  INPL,        0, 0, 0,          0,    0,    ALL),
@@ -408,6 +432,7 @@ typedef struct obuf {
 typedef struct oio {
   ocase c;
   inc__window g;   /* window ops (set by their case function) */
+  inc__wino wg;    /* Winograd image ops (likewise) */
   obuf b[MAXBUF];
   int32_t *labels; /* softmax_ce: host labels */
   double terms;    /* the longest sum behind one output element */
@@ -913,6 +938,192 @@ static void case_softmax_ce(oio *io)
   }
 }
 
+/* ---- Winograd's transforms, in float64 from naive.h's matrices ----------- */
+
+/* The image of a case (n, c, h, w, m, cnhw) and its tiles. */
+static inc__wino wino_image(const ocase *c)
+{
+  const int64_t *d = c->d;
+  inc__wino g;
+  g.n = d[0];
+  g.c = d[1];
+  g.h = d[2];
+  g.w = d[3];
+  g.m = (int)d[4];
+  g.cnhw = (int)d[5];
+  g.th = (g.h + g.m - 1) / g.m;
+  g.tw = (g.w + g.m - 1) / g.m;
+  return g;
+}
+
+/* Calls fn(io, state, plane offset, c, tile p, first row, first column) for
+ * every tile of every plane of the case's image: tile (ty, tx) covers the
+ * outputs from row ty*m, column tx*m. */
+typedef void (*wino_tile_fn)(oio *io, int64_t plane, int64_t c, int64_t p, int64_t r0,
+                             int64_t q0);
+static void wino_tiles(oio *io, wino_tile_fn fn)
+{
+  const inc__wino *g = &io->wg;
+  for (int64_t n = 0; n < g->n; n++)
+    for (int64_t c = 0; c < g->c; c++)
+      for (int64_t ty = 0; ty < g->th; ty++)
+        for (int64_t tx = 0; tx < g->tw; tx++)
+          fn(io, nv_plane(n, c, g->n, g->c, g->h * g->w, g->cnhw), c,
+             (n * g->th + ty) * g->tw + tx, ty * g->m, tx * g->m);
+}
+
+static int64_t wino_ntiles(const inc__wino *g) { return g->n * g->th * g->tw; }
+
+/* u (T*T, OC, C): G g G^T of each filter g of w (OC, C, 3, 3) */
+static void case_wino_w(oio *io)
+{
+  const int64_t oc = io->c.d[0], c = io->c.d[1], filters = oc * c;
+  const nv_wino_mats *mt = nv_wino((int)io->c.d[2]);
+  const int T = mt->t;
+  addf(io, 0, "u", B_OUT, T * T * filters);
+  const float *w = addf_data(io, 1, "w", filters * 9, io->c.row->data);
+  io->terms = 9.0;
+  for (int64_t f = 0; f < filters; f++) {
+    double g[9], u[36];
+    for (int i = 0; i < 9; i++) g[i] = w[f * 9 + i];
+    nv_wino_sandwich(u, &mt->g[0][0], 3, T, 3, 0, g);
+    for (int k = 0; k < T * T; k++) R(io, 0)[k * filters + f] = u[k];
+  }
+}
+
+/* dw (OC, C, 3, 3): G^T dU G of each filter's dU in du (T*T, OC, C) */
+static void case_wino_dw(oio *io)
+{
+  const int64_t oc = io->c.d[0], c = io->c.d[1], filters = oc * c;
+  const nv_wino_mats *mt = nv_wino((int)io->c.d[2]);
+  const int T = mt->t;
+  addf(io, 0, "dw", B_OUT, filters * 9);
+  const float *du = addf_data(io, 1, "du", T * T * filters, io->c.row->data);
+  io->terms = (double)(T * T);
+  for (int64_t f = 0; f < filters; f++) {
+    double in[36], dg[9];
+    for (int k = 0; k < T * T; k++) in[k] = du[k * filters + f];
+    nv_wino_sandwich(dg, &mt->g[0][0], 3, T, 3, 1, in);
+    for (int i = 0; i < 9; i++) R(io, 0)[f * 9 + i] = dg[i];
+  }
+}
+
+/* v (T*T, C, P): B^T d B of each T x T tile d of x, from row r0 - 1 and
+ * column q0 - 1, zero outside the image */
+static void wino_in_tile(oio *io, int64_t plane, int64_t c, int64_t p, int64_t r0, int64_t q0)
+{
+  const inc__wino *g = &io->wg;
+  const nv_wino_mats *mt = nv_wino(g->m);
+  const int T = mt->t;
+  const float *x = F(io, 1);
+  double d[36], v[36];
+  for (int a = 0; a < T; a++)
+    for (int b = 0; b < T; b++) {
+      const int64_t r = r0 - 1 + a, q = q0 - 1 + b;
+      d[a * T + b] = r >= 0 && r < g->h && q >= 0 && q < g->w ? x[plane + r * g->w + q] : 0.0;
+    }
+  nv_wino_sandwich(v, &mt->bt[0][0], 6, T, T, 0, d);
+  for (int k = 0; k < T * T; k++) R(io, 0)[(k * g->c + c) * wino_ntiles(g) + p] = v[k];
+}
+
+static void case_wino_in(oio *io)
+{
+  io->wg = wino_image(&io->c);
+  const inc__wino *g = &io->wg;
+  const int64_t T = g->m + 2;
+  addf(io, 0, "v", B_OUT, T * T * g->c * wino_ntiles(g));
+  addf_data(io, 1, "x", g->n * g->c * g->h * g->w, io->c.row->data);
+  io->terms = (double)(T * T);
+  wino_tiles(io, wino_in_tile);
+}
+
+/* y: A^T M A of each tile's M in mm (T*T, C, P), the m x m outputs from row
+ * r0, column q0 where inside the image, + bias[c], ReLU'd */
+static void wino_out_tile(oio *io, int64_t plane, int64_t c, int64_t p, int64_t r0, int64_t q0)
+{
+  const inc__wino *g = &io->wg;
+  const nv_wino_mats *mt = nv_wino(g->m);
+  const int T = mt->t, m = g->m;
+  const float *mm = F(io, 1), *bias = io->b[2].present ? F(io, 2) : NULL;
+  double in[36], y[16];
+  for (int k = 0; k < T * T; k++) in[k] = mm[(k * g->c + c) * wino_ntiles(g) + p];
+  nv_wino_sandwich(y, &mt->at[0][0], 6, m, T, 0, in);
+  for (int a = 0; a < m && r0 + a < g->h; a++)
+    for (int b = 0; b < m && q0 + b < g->w; b++) {
+      const double v = y[a * m + b] + (bias ? bias[c] : 0.0);
+      R(io, 0)[plane + (r0 + a) * g->w + q0 + b] = (io->c.row->flags & OPC_RELU) && v < 0.0 ? 0.0 : v;
+    }
+}
+
+static void case_wino_out(oio *io)
+{
+  io->wg = wino_image(&io->c);
+  const inc__wino *g = &io->wg;
+  const int64_t T = g->m + 2;
+  addf(io, 0, "y", B_OUT, g->n * g->c * g->h * g->w);
+  addf_data(io, 1, "mm", T * T * g->c * wino_ntiles(g), io->c.row->data);
+  if (io->c.row->flags & OPC_BIAS) addf_data(io, 2, "bias", g->c, OPC_RAND);
+  io->terms = (double)(T * T);
+  wino_tiles(io, wino_out_tile);
+}
+
+/* dm (T*T, C, P): A dY A^T of each tile's m x m outputs dY of dy, zero
+ * outside the image */
+static void wino_dout_tile(oio *io, int64_t plane, int64_t c, int64_t p, int64_t r0, int64_t q0)
+{
+  const inc__wino *g = &io->wg;
+  const nv_wino_mats *mt = nv_wino(g->m);
+  const int T = mt->t, m = g->m;
+  const float *dy = F(io, 1);
+  double d[16], dm[36];
+  for (int a = 0; a < m; a++)
+    for (int b = 0; b < m; b++)
+      d[a * m + b] = r0 + a < g->h && q0 + b < g->w ? dy[plane + (r0 + a) * g->w + q0 + b] : 0.0;
+  nv_wino_sandwich(dm, &mt->at[0][0], 6, m, T, 1, d);
+  for (int k = 0; k < T * T; k++) R(io, 0)[(k * g->c + c) * wino_ntiles(g) + p] = dm[k];
+}
+
+static void case_wino_dout(oio *io)
+{
+  io->wg = wino_image(&io->c);
+  const inc__wino *g = &io->wg;
+  const int64_t T = g->m + 2;
+  addf(io, 0, "dm", B_OUT, T * T * g->c * wino_ntiles(g));
+  addf_data(io, 1, "dy", g->n * g->c * g->h * g->w, io->c.row->data);
+  io->terms = (double)(g->m * g->m);
+  wino_tiles(io, wino_dout_tile);
+}
+
+/* dx: B dV B^T of each tile's dV in dv (T*T, C, P) added to the pixels the
+ * tile reads (from row r0 - 1, column q0 - 1; overlapping tiles add up) */
+static void wino_din_tile(oio *io, int64_t plane, int64_t c, int64_t p, int64_t r0, int64_t q0)
+{
+  const inc__wino *g = &io->wg;
+  const nv_wino_mats *mt = nv_wino(g->m);
+  const int T = mt->t;
+  const float *dv = F(io, 1);
+  double in[36], d[36];
+  for (int k = 0; k < T * T; k++) in[k] = dv[(k * g->c + c) * wino_ntiles(g) + p];
+  nv_wino_sandwich(d, &mt->bt[0][0], 6, T, T, 1, in);
+  for (int a = 0; a < T; a++)
+    for (int b = 0; b < T; b++) {
+      const int64_t r = r0 - 1 + a, q = q0 - 1 + b;
+      if (r >= 0 && r < g->h && q >= 0 && q < g->w) R(io, 0)[plane + r * g->w + q] += d[a * T + b];
+    }
+}
+
+static void case_wino_din(oio *io)
+{
+  io->wg = wino_image(&io->c);
+  const inc__wino *g = &io->wg;
+  const int64_t T = g->m + 2;
+  addf(io, 0, "dx", B_OUT, g->n * g->c * g->h * g->w);
+  addf_data(io, 1, "dv", T * T * g->c * wino_ntiles(g), io->c.row->data);
+  io->terms = (double)(4 * T * T);
+  for (int64_t i = 0; i < io->b[0].count; i++) R(io, 0)[i] = 0.0;
+  wino_tiles(io, wino_din_tile);
+}
+
 /* ---- batch norm: x (N, C, P), per-channel statistics over N*P values ---- */
 
 /* A positive per-channel input (weights, variances) in [lo, lo + 1). */
@@ -1165,6 +1376,12 @@ static int opc_call(const oio *io, const inc__backend_ops *ops, inc_context *ctx
     return CALL(conv_out, f0, fl & OPC_INPLACE ? f0 : f1, f2, d[0], d[1], d[2], !!(fl & OPC_RELU));
   case OPC_bias_add: return CALL(bias_add, f0, f1, d[0], d[1], d[2]);
   case OPC_bias_grad: return CALL(bias_grad, f0, f1, d[0], d[1], d[2]);
+  case OPC_wino_w: return CALL(wino_w, f0, f1, d[0], d[1], (int)d[2]);
+  case OPC_wino_dw: return CALL(wino_dw, f0, f1, d[0], d[1], (int)d[2]);
+  case OPC_wino_in: return CALL(wino_in, f0, f1, &io->wg);
+  case OPC_wino_out: return CALL(wino_out, f0, f1, f2, &io->wg, !!(fl & OPC_RELU));
+  case OPC_wino_dout: return CALL(wino_dout, f0, f1, &io->wg);
+  case OPC_wino_din: return CALL(wino_din, f0, f1, &io->wg);
   case OPC_relu_fwd: return CALL(relu_fwd, f0, fl & OPC_INPLACE ? f0 : f1, d[0]);
   case OPC_relu_bwd: return CALL(relu_bwd, f0, f1, f2, d[0]);
   case OPC_axpy: return CALL(axpy, f0, f1, r->f[0], d[0]);

@@ -56,8 +56,8 @@ typedef enum opc_op {
 enum {
   OPC_TA = 1 << 0,      /* gemm: a is stored transposed */
   OPC_TB = 1 << 1,      /* gemm: b is stored transposed */
-  OPC_RELU = 1 << 2,    /* conv_out, bn_fwd_*: fused ReLU */
-  OPC_BIAS = 1 << 3,    /* conv_out, bn_fold: with a bias (else NULL) */
+  OPC_RELU = 1 << 2,    /* conv_out, bn_fwd_*, wino_out: fused ReLU */
+  OPC_BIAS = 1 << 3,    /* conv_out, bn_fold, wino_out: with a bias (else NULL) */
   OPC_INPLACE = 1 << 4, /* conv_out (n == 1), relu_fwd: the output is the input */
   OPC_NOARG = 1 << 5,   /* maxpool_fwd: arg NULL (inference) */
   OPC_TO_BIG = 1 << 6,  /* slice: small -> big (else big -> small) */
@@ -101,6 +101,8 @@ enum { OPC_BITS_CPU = 1, OPC_BITS_CUDA = 2, OPC_BITS = 3 };
  *   bn_fold       oc, k                        (f: eps)
  *   fill          count, seed, stream          (f: a, b)
  *   dropout       n, c, p, cnhw, seed, stream  (f: the drop probability)
+ *   wino_w, wino_dw                     oc, c, m
+ *   wino_in, wino_out, wino_dout, wino_din   n, c, h, w, m, cnhw (the image)
  */
 #define OPC_DIMS 10
 typedef int64_t opc_shape[OPC_DIMS];

@@ -1143,6 +1143,19 @@ R(fwd_channels) { return fwd(F.net, F.x3, 1, 0); }
 R(fwd_rank) { return fwd(F.net, F.dy, 0, 0); }
 R(fwd_unbound_fail) { return fwd(F.fresh, F.t3, 1, 0); }
 R(fwd_empty) { return fwd(F.empty, F.x, 0, 0); }
+/* INCEPTION_CONV_ALGO (read when a plan is built) holding an unknown value:
+ * a batch size the trained net has no plan for fails; nothing changes. */
+R(fwd_conv_algo_env)
+{
+  const int64_t d[4] = {1, 2, 4, 4};
+  inc_tensor *x1 = NULL;
+  ck_assert_int_eq(inc_tensor_create(F.a, 4, d, &x1), INC_OK);
+  ck_assert_int_eq(setenv("INCEPTION_CONV_ALGO", "winograd8", 1), 0);
+  inc_status s = fwd(F.net, x1, 0, 0);
+  ck_assert_int_eq(unsetenv("INCEPTION_CONV_ALGO"), 0);
+  inc_tensor_destroy(x1);
+  return s;
+}
 
 static inc_status bwd(inc_layer *l, const inc_tensor *dy)
 {
@@ -1761,6 +1774,7 @@ static const row ROWS[] = {
     {"inc_layer_forward: a (N, F) tensor into a conv", fwd_rank, SHP, -1, CA},
     {"inc_layer_forward: unbound net, a 3-dim input", fwd_unbound_fail, SHP, -1, CA},
     {"inc_layer_forward: empty sequential", fwd_empty, STA, INV, CA},
+    {"inc_layer_forward: INCEPTION_CONV_ALGO=winograd8", fwd_conv_algo_env, INV, -1, CA},
     {"inc_layer_backward: layer NULL", bwd_null_layer, INV, -1, NONE},
     {"inc_layer_backward: dy NULL", bwd_null_dy, INV, -1, CA},
     {"inc_layer_backward: dy of another context", bwd_other_ctx, INV, -1, CA},

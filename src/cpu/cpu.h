@@ -29,7 +29,7 @@ int inc__cpu_threads(const inc_context *ctx, int64_t work);
 static inline int64_t inc__cpu_window_side(const inc__window *g) { return (g->kh + g->kw) / 2; }
 
 /* The ops of the registry (src/ops.h): inc_status inc__cpu_<op>(params),
- * one family per file (conv.c, elementwise.c, pool.c, loss.c, sgd.c,
+ * one family per file (conv.c, winograd.c, elementwise.c, pool.c, loss.c, sgd.c,
  * fill.c, dropout.c; gemm in backend.c), gathered by name into the table of backend.c. */
 #define INC__CPU_OP(op, params, args, prof) inc_status inc__cpu_##op params;
 INC__OPS(INC__CPU_OP)

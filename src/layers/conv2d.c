@@ -18,6 +18,10 @@
  * the output gradient, channel-major like y, is the GEMM operand as it
  * comes. A training plan keeps each col matrix from forward to backward
  * (one im2col pass less per step, for the memory of the col).
+ *
+ * A 3x3 stride-1 pad-1 convolution may run Winograd's F(2x2, 3x3) or
+ * F(4x4, 3x3) instead (src/layers/conv2d_winograd.c), decided per step
+ * when the plan is built (INCEPTION_CONV_ALGO; direct by default).
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -30,8 +34,9 @@ typedef struct conv_priv {
   int bias;           /* 1: params[1] is the bias */
 } conv_priv;
 
-/* Step decisions (st->flags) and values (st->aux). */
-enum { COL_IS_X = 1, NCHW_OUT = 2 };
+/* Step decisions (st->flags) and values (st->aux; a Winograd step's own:
+ * conv2d_winograd.c). */
+enum { COL_IS_X = 1, NCHW_OUT = 2, WINO2 = 4, WINO4 = 8 };
 enum { A_COL = 0, A_TMP = 1, A_WF = 2, A_BF = 3 };    /* forward */
 enum { B_COL = 0, B_DYT = 1, B_DCOL = 2 };            /* backward */
 
@@ -125,19 +130,39 @@ static inc_status make_col(inc_context *ctx, const conv_priv *c, float *col, con
   return col_pass(ctx, 1, col, (float *)x->data, x, g);
 }
 
+/* The Winograd tile size step st runs with (0: direct). */
+static int wino_m(const inc__step *st)
+{
+  return st->flags & WINO2 ? 2 : st->flags & WINO4 ? 4 : 0;
+}
+
+int inc__conv2d_step_algo(const inc__step *st)
+{
+  return st->layer && st->layer->vt == &inc__conv2d_vt ? wino_m(st) : 0;
+}
+
 static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
 {
   const conv_priv *c = (const conv_priv *)st->layer->priv;
   const inc_tensor *x = inc__pv(p, st->x), *y = inc__pv(p, st->y); /* y (N, OC, OH, OW) */
   int64_t n = x->dims[0], np = n * y->dims[2] * y->dims[3], kdim = x->dims[1] * taps(c);
+  inc__shape in;
+  int m;
+  inc__shape_of(x, &in);
+  inc_status s = inc__conv_algo(st->layer, &c->q, &in, c->oc, &m);
+  if (s != INC_OK) return s;
   /* x and y are not read below: adding values moves them */
-  if (is_pointwise(c) && inc__as_cnhw(x))
+  if (m) {
+    st->flags |= m == 2 ? WINO2 : WINO4;
+    if ((s = inc__wino_plan_fwd(p, st, c->oc, m)) != INC_OK) return s;
+  } else if (is_pointwise(c) && inc__as_cnhw(x)) {
     st->flags |= COL_IS_X;
-  else if ((st->aux[A_COL] = inc__plan_scratch(p, kdim * np)) < 0)
+  } else if ((st->aux[A_COL] = inc__plan_scratch(p, kdim * np)) < 0) {
     return INC_ERR_OUT_OF_MEMORY; /* col (C*KH*KW, N*OH*OW) */
+  }
   if (n > 1 && c->oc > 1 && inc__plan_readers_all(p, st->y, runs_im2col)) {
-    st->flags |= NCHW_OUT;
-    if ((st->aux[A_TMP] = inc__plan_scratch(p, c->oc * np)) < 0) /* (OC, N*OH*OW) */
+    st->flags |= NCHW_OUT; /* Winograd's output pass writes either layout */
+    if (!m && (st->aux[A_TMP] = inc__plan_scratch(p, c->oc * np)) < 0) /* (OC, N*OH*OW) */
       return INC_ERR_OUT_OF_MEMORY;
   }
   if (st->fold >= 0 && ((st->aux[A_WF] = inc__plan_scratch(p, c->oc * kdim)) < 0 ||
@@ -162,12 +187,6 @@ static inc_status conv_run_fwd(const inc__plan *p, const inc__step *st)
   inc_status s = step_window(p, st, &x, &g);
   if (s != INC_OK) return s;
   float *y = inc__pv(p, st->y)->data;
-  const float *col = x->data; /* (C*KH*KW, N*OH*OW) */
-  if (!(st->flags & COL_IS_X)) {
-    float *buf = inc__pv(p, st->aux[A_COL])->data;
-    if ((s = make_col(ctx, c, buf, x, &g)) != INC_OK) return s;
-    col = buf;
-  }
   const float *w = l->params[0].value->data, *b = c->bias ? l->params[1].value->data : NULL;
   int64_t kdim = g.c * taps(c), hw = g.oh * g.ow, np = g.n * hw;
   if (st->fold >= 0) { /* the batch norm after it, folded into weight and bias */
@@ -176,6 +195,13 @@ static inc_status conv_run_fwd(const inc__plan *p, const inc__step *st)
       return s;
     w = wf;
     b = bf;
+  }
+  if (wino_m(st)) return inc__wino_run_fwd(p, st, w, b, c->oc, wino_m(st));
+  const float *col = x->data; /* (C*KH*KW, N*OH*OW) */
+  if (!(st->flags & COL_IS_X)) {
+    float *buf = inc__pv(p, st->aux[A_COL])->data;
+    if ((s = make_col(ctx, c, buf, x, &g)) != INC_OK) return s;
+    col = buf;
   }
   if (st->flags & NCHW_OUT) {
     float *tmp = inc__pv(p, st->aux[A_TMP])->data;
@@ -196,6 +222,7 @@ static inc_status conv_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *si
 {
   const conv_priv *c = (const conv_priv *)st->layer->priv;
   const inc__step *f = &p->fwd[st->fwd];
+  if (wino_m(f)) return inc__wino_plan_bwd(p, st, c->oc, wino_m(f));
   const inc_tensor *x = inc__pv(p, f->x), *dy = inc__pv(p, st->dy);
   int64_t np = dy->dims[0] * inc__plane(dy), kdim = x->dims[1] * taps(c);
   /* x and dy are not read below: adding values moves them */
@@ -219,12 +246,15 @@ static inc_status conv_run_bwd(const inc__plan *p, const inc__step *st)
   inc_layer *l = st->layer;
   const conv_priv *c = (const conv_priv *)l->priv;
   const inc__step *f = &p->fwd[st->fwd];
+  inc__param *w = &l->params[0];
+  if (wino_m(f))
+    return inc__wino_run_bwd(p, st, w->grad->data, c->bias ? l->params[1].grad->data : NULL, c->oc,
+                             wino_m(f));
   const inc_tensor *x, *dy = inc__pv(p, st->dy);
   inc__window g;
   inc_status s = step_window(p, st, &x, &g);
   if (s != INC_OK) return s;
   int64_t kdim = g.c * taps(c), hw = g.oh * g.ow, np = g.n * hw;
-  inc__param *w = &l->params[0];
   const float *dyt = dy->data; /* (OC, N*P): dy in the layout of y, channel-major already */
   if (st->aux[B_DYT] >= 0) {
     float *buf = inc__pv(p, st->aux[B_DYT])->data;
@@ -281,8 +311,10 @@ const inc__layer_vt inc__conv2d_vt = {
     .kind = "conv2d",
     .fuses = INC__EPI_RELU | INC__EPI_BN,
     .ops = {INC__OP_BIT(gemm) | INC__OP_BIT(im2col) | INC__OP_BIT(swap01) | INC__OP_BIT(conv_out) |
-                INC__OP_BIT(bn_fold),
-            INC__OP_BIT(gemm) | INC__OP_BIT(col2im) | INC__OP_BIT(swap01) | INC__OP_BIT(bias_grad)},
+                INC__OP_BIT(bn_fold) | INC__OP_BIT(wino_w) | INC__OP_BIT(wino_in) |
+                INC__OP_BIT(wino_out),
+            INC__OP_BIT(gemm) | INC__OP_BIT(col2im) | INC__OP_BIT(swap01) | INC__OP_BIT(bias_grad) |
+                INC__OP_BIT(wino_dout) | INC__OP_BIT(wino_dw) | INC__OP_BIT(wino_din)},
     .infer = conv_infer,
     .plan_fwd = conv_plan_fwd,
     .plan_bwd = conv_plan_bwd,

@@ -1,0 +1,175 @@
+/*
+ * conv2d_winograd.c — conv2d's second algorithm: Winograd's minimal
+ * filtering F(m x m, 3x3) for 3x3 convolutions of stride 1 and padding 1,
+ * with m = 2 or 4 (the transforms and their matrices: src/winograd_kernels.h),
+ * and the choice, per convolution step when a plan is built, between it
+ * and the direct convolution (im2col + one GEMM, src/layers/conv2d.c).
+ *
+ * Forward, over the whole batch (T = m + 2, P = the batch's tiles):
+ *   U (T*T, OC, C) = G w G^T                   wino_w (every forward: w moves)
+ *   V (T*T, C, P)  = B^T d B of every tile      wino_in, x in either layout
+ *   M_k = U_k x V_k, k < T*T                    T*T GEMMs (OC x C) x (C x P)
+ *   y = A^T M A, + bias, ReLU                   wino_out, y in the plan's layout
+ * Backward is the exact gradient of that computation:
+ *   dM = A dY A^T (wino_dout), dU_k = dM_k x V_k^T, dW = G^T dU G (wino_dw),
+ *   dV_k = U_k^T x dM_k, dx = B dV B^T summed over overlapping tiles
+ *   (wino_din). A training plan keeps V and U from forward to backward (V is
+ *   smaller than the direct path's col matrix: (T/m)^2 C values per pixel
+ *   against 9 C), and dV is written over V once dU has read it.
+ *
+ * The choice: the environment variable INCEPTION_CONV_ALGO, read whenever
+ * a plan is built: direct (the default, also when unset or empty),
+ * winograd2, winograd4, or auto (inc__conv_wino_auto: a cost model whose
+ * constants come from examples/bench_conv, docs/performance.md). Only 3x3
+ * stride-1 pad-1 convolutions can run Winograd; the others stay direct
+ * whatever it says. Any other value fails the plan with a message.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "../plan.h"
+
+/* Step values: forward (slots 2 and 3 stay conv2d's folded weight and
+ * bias), backward. */
+enum { W_V = 0, W_M = 1, W_U = 4 };
+enum { WB_V = 0, WB_DM = 1, WB_U = 2, WB_DU = 3 };
+
+/* ---- the choice --------------------------------------------------------- */
+
+/* The auto rule: a cost model in multiply-adds, whose constants are to be
+ * set from examples/bench_conv's measurements (docs/performance.md). For a
+ * batch of n images H x W, c -> oc channels:
+ *   direct  9 n H W c oc                       (one GEMM; im2col is cheap beside it)
+ *   F(m)    T^2 (GEMM P c oc + TRANSFORM P (c + oc) + FILTER c oc + CALL)
+ * P = n ceil(H/m) ceil(W/m) tiles: the T^2 GEMMs are smaller and slower per
+ * multiply-add (GEMM), every transformed input and output value costs
+ * TRANSFORM multiply-adds' time, each filter's transforms FILTER, and
+ * each of the T^2 GEMM calls a fixed CALL (what small batches and 1x1 maps
+ * pay). The values below are estimates until measured. */
+#define WINO_GEMM 1.25
+#define WINO_TRANSFORM 8.0
+#define WINO_FILTER 4.0
+#define WINO_CALL 20000.0
+
+int inc__conv_wino_auto(int64_t n, int64_t h, int64_t w, int64_t c, int64_t oc)
+{
+  const double cc = (double)c, oo = (double)oc;
+  double best = 9.0 * (double)n * (double)h * (double)w * cc * oo;
+  int pick = 0;
+  for (int m = 2; m <= 4; m += 2) {
+    const double t2 = (double)((m + 2) * (m + 2));
+    const double tiles = (double)n * (double)((h + m - 1) / m) * (double)((w + m - 1) / m);
+    const double cost = t2 * (WINO_GEMM * tiles * cc * oo + WINO_TRANSFORM * tiles * (cc + oo) +
+                              WINO_FILTER * cc * oo + WINO_CALL);
+    if (cost < best) {
+      best = cost;
+      pick = m;
+    }
+  }
+  return pick;
+}
+
+inc_status inc__conv_algo(const inc_layer *l, const inc__window_geom *q, const inc__shape *in,
+                          int64_t oc, int *m)
+{
+  static const char *const names[] = {"direct", "winograd2", "winograd4", "auto"};
+  const char *e = getenv(INC__CONV_ALGO_ENV);
+  int choice = 0;
+  *m = 0;
+  if (e && *e) {
+    while (choice < 4 && strcmp(e, names[choice])) choice++;
+    if (choice == 4)
+      return inc__layer_error(l, INC_ERR_INVALID_ARGUMENT,
+                              "%s is \"%.40s\": expected direct, winograd2, winograd4 or auto",
+                              INC__CONV_ALGO_ENV, e);
+  }
+  if (choice == 0 || q->k[0] != 3 || q->k[1] != 3 || q->s[0] != 1 || q->s[1] != 1 ||
+      q->p[0] != 1 || q->p[1] != 1 || in->ndim != 4)
+    return INC_OK;
+  *m = choice == 3 ? inc__conv_wino_auto(in->d[0], in->d[2], in->d[3], in->d[1], oc) : 2 * choice;
+  return INC_OK;
+}
+
+/* ---- planning and running ------------------------------------------------ */
+
+/* The image t (N, C, H, W), in its layout, cut in tiles of m. */
+static inc__wino image(const inc_tensor *t, int m)
+{
+  return inc__wino_of(t->dims[0], t->dims[1], t->dims[2], t->dims[3], m, t->cnhw);
+}
+
+inc_status inc__wino_plan_fwd(struct inc__plan *p, struct inc__step *st, int64_t oc, int m)
+{
+  const inc__wino g = image(inc__pv(p, st->x), m); /* read first: adding values moves them */
+  const int64_t t2 = (m + 2) * (m + 2), tiles = inc__wino_tiles(&g);
+  if ((st->aux[W_V] = inc__plan_scratch(p, t2 * g.c * tiles)) < 0 || /* V (T*T, C, P) */
+      (st->aux[W_M] = inc__plan_scratch(p, t2 * oc * tiles)) < 0 ||  /* M (T*T, OC, P) */
+      (st->aux[W_U] = inc__plan_scratch(p, t2 * oc * g.c)) < 0)      /* U (T*T, OC, C) */
+    return INC_ERR_OUT_OF_MEMORY;
+  return INC_OK;
+}
+
+inc_status inc__wino_run_fwd(const struct inc__plan *p, const struct inc__step *st,
+                             const float *w, const float *b, int64_t oc, int m)
+{
+  inc_context *ctx = p->ctx;
+  const inc_tensor *x = inc__pv(p, st->x), *y = inc__pv(p, st->y);
+  const inc__wino gx = image(x, m), gy = image(y, m);
+  const int64_t t2 = (m + 2) * (m + 2), tiles = inc__wino_tiles(&gx), c = gx.c;
+  float *v = inc__pv(p, st->aux[W_V])->data;  /* (T*T, C, P) */
+  float *mm = inc__pv(p, st->aux[W_M])->data; /* (T*T, OC, P) */
+  float *u = inc__pv(p, st->aux[W_U])->data;  /* (T*T, OC, C) */
+  inc_status s = ctx->ops->wino_w(u, w, oc, c, m, ctx);
+  if (s == INC_OK) s = ctx->ops->wino_in(v, x->data, &gx, ctx);
+  for (int64_t k = 0; s == INC_OK && k < t2; k++) {
+    INC__PROF_ROLE(ctx, INC__ROLE_FWD);
+    s = ctx->ops->gemm(mm + k * oc * tiles, u + k * oc * c, v + k * c * tiles, 0, 0, oc, tiles, c,
+                       1.0f, 0.0f, ctx);
+  }
+  return s != INC_OK ? s : ctx->ops->wino_out(y->data, mm, b, &gy, st->relu, ctx);
+}
+
+inc_status inc__wino_plan_bwd(struct inc__plan *p, struct inc__step *st, int64_t oc, int m)
+{
+  const inc__step *f = &p->fwd[st->fwd];
+  const inc__wino g = image(inc__pv(p, f->x), m);
+  const int64_t t2 = (m + 2) * (m + 2), tiles = inc__wino_tiles(&g);
+  st->aux[WB_V] = f->aux[W_V]; /* kept from forward; dV is written over it */
+  st->aux[WB_U] = f->aux[W_U];
+  if ((st->dx = inc__plan_like(p, f->x)) < 0 ||
+      (st->aux[WB_DM] = inc__plan_scratch(p, t2 * oc * tiles)) < 0 || /* dM (T*T, OC, P) */
+      (st->aux[WB_DU] = inc__plan_scratch(p, t2 * oc * g.c)) < 0)     /* dU (T*T, OC, C) */
+    return INC_ERR_OUT_OF_MEMORY;
+  return INC_OK;
+}
+
+inc_status inc__wino_run_bwd(const struct inc__plan *p, const struct inc__step *st, float *dw,
+                             float *db, int64_t oc, int m)
+{
+  inc_context *ctx = p->ctx;
+  const inc_tensor *x = inc__plan_input(p, st), *dy = inc__pv(p, st->dy);
+  const inc__wino gx = image(x, m), gy = image(dy, m);
+  const int64_t t2 = (m + 2) * (m + 2), tiles = inc__wino_tiles(&gx), c = gx.c;
+  const int64_t n = gy.n, hw = gy.h * gy.w;
+  float *v = inc__pv(p, st->aux[WB_V])->data;   /* V (T*T, C, P), then dV */
+  float *dm = inc__pv(p, st->aux[WB_DM])->data; /* (T*T, OC, P) */
+  const float *u = inc__pv(p, st->aux[WB_U])->data;
+  float *du = inc__pv(p, st->aux[WB_DU])->data; /* (T*T, OC, C) */
+  inc_status s = INC_OK;
+  if (db) /* the sum of dy over (n, p), in either layout */
+    s = inc__as_nchw(dy) ? ctx->ops->bias_grad(db, dy->data, n, oc, hw, ctx)
+                         : ctx->ops->bias_grad(db, dy->data, 1, oc, n * hw, ctx);
+  if (s == INC_OK) s = ctx->ops->wino_dout(dm, dy->data, &gy, ctx);
+  for (int64_t k = 0; s == INC_OK && k < t2; k++) { /* dU_k = dM_k V_k^T */
+    INC__PROF_ROLE(ctx, INC__ROLE_WGRAD);
+    s = ctx->ops->gemm(du + k * oc * c, dm + k * oc * tiles, v + k * c * tiles, 0, 1, oc, c, tiles,
+                       1.0f, 0.0f, ctx);
+  }
+  if (s == INC_OK) s = ctx->ops->wino_dw(dw, du, oc, c, m, ctx);
+  if (s != INC_OK || !inc__plan_dx_wanted(p, st)) return s;
+  for (int64_t k = 0; s == INC_OK && k < t2; k++) { /* dV_k = U_k^T dM_k, over V_k */
+    INC__PROF_ROLE(ctx, INC__ROLE_DGRAD);
+    s = ctx->ops->gemm(v + k * c * tiles, u + k * oc * c, dm + k * oc * tiles, 1, 0, c, tiles, oc,
+                       1.0f, 0.0f, ctx);
+  }
+  return s != INC_OK ? s : ctx->ops->wino_din(inc__pv(p, st->dx)->data, v, &gx, ctx);
+}
