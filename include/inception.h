@@ -50,7 +50,7 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 
 #define INC_VERSION_MAJOR 0
-#define INC_VERSION_MINOR 4
+#define INC_VERSION_MINOR 5
 #define INC_VERSION_PATCH 0
 #define INC_VERSION_NUMBER \
   (INC_VERSION_MAJOR * 10000 + INC_VERSION_MINOR * 100 + INC_VERSION_PATCH)
