@@ -105,8 +105,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", choices=["googlenet", "googlenet-bn"], default="googlenet")
     ap.add_argument("--size", type=int, default=28)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--batch", type=int, default=None,
+                    help="default 128, 32 for googlenet-bn (as examples/train)")
+    ap.add_argument("--lr", type=float, default=None,
+                    help="default 0.01, 0.1 for googlenet-bn (as examples/train)")
     ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--weight-decay", type=float, default=None,
                     help="default 0, 5e-4 for googlenet-bn (as examples/train)")
@@ -129,6 +131,10 @@ def main():
     if args.warmup is None:
         args.warmup = 0 if args.model == "googlenet-bn" else 200
     bn = args.model == "googlenet-bn"
+    if args.batch is None:
+        args.batch = 32 if bn else 128
+    if args.lr is None:
+        args.lr = 0.1 if bn else 0.01
     if args.schedule is None:
         args.schedule = "cosine" if bn else "constant"
     if args.weight_decay is None:
