@@ -129,7 +129,8 @@ int main(int argc, char **argv)
       goto done;
     }
     if (k == 0) {
-      fprintf(stderr, PROG ": --resume: no checkpoint in %s, starting from epoch 1\n", o.out);
+      if (td.rank == 0)
+        fprintf(stderr, PROG ": --resume: no checkpoint in %s, starting from epoch 1\n", o.out);
       ckpt[0] = '\0';
     } else {
       int epoch = 0;
@@ -397,7 +398,8 @@ int main(int argc, char **argv)
     train_dist_shard(&td, n_test, &t_first, &t_cnt);
     eval_tick_arg ta = {&p, (int64_t)t_cnt};
     if ((s = evaluate(ctx, net, test_x + t_first * plane, test_y + t_first, (int64_t)t_cnt,
-                      o.size, o.batch, &test_correct, NULL, NULL, NULL, eval_tick, &ta)) !=
+                      o.size, o.batch, &test_correct, NULL, NULL, NULL,
+                      td.rank == 0 ? eval_tick : NULL, &ta)) !=
         INC_OK) {
       progress_end(&p);
       report_inc(PROG, "evaluating the test set", ctx, s);

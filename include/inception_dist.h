@@ -262,7 +262,10 @@ INC_DIST_API inc_status inc_dist_scale_tensor(inc_tensor *t, double factor);
  * communicator is destroyed together). Returns the error of removing the
  * hook (INC_ERR_OUT_OF_MEMORY: the gradients need memory of their own
  * again) or of the synchronization (a device error), and then n stays
- * attached and is not freed; or INC_ERR_IO when
+ * attached and is not freed; INC_ERR_STATE, n kept too, when a backward
+ * failed while sums of its buckets were under way on MPI (they may never
+ * complete, and they write into the buckets: end the job with
+ * inc_dist_abort); or INC_ERR_IO when
  * the trace cannot be written, and then n is freed all the same. */
 INC_DIST_API inc_status inc_dist_detach(inc_dist_net *n);
 

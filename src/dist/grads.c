@@ -176,9 +176,9 @@ static inc_status on_finish(void *user, inc_status backward_status, void *stream
   n->step_open = 0;
   if (backward_status != INC_OK || n->broken) {
     /* Sums under way may never complete (the other ranks are elsewhere):
-     * do not wait for them. */
+     * do not wait for them, but keep them: they still write into the
+     * buckets, so inc_dist_detach refuses to free those (end the job). */
     n->broken = 1;
-    n->nreq = 0;
     return backward_status != INC_OK ? backward_status : INC_ERR_STATE;
   }
   int rc = MPI_SUCCESS;
@@ -287,6 +287,11 @@ INC_DIST_API inc_status inc_dist_detach(inc_dist_net *n)
   inc_dist *d = n->d;
   d->err[0] = '\0';
   inc_status s = INC_OK;
+  if (n->nreq > 0)
+    return inc__dist_error(d, INC_ERR_STATE,
+                           "inc_dist_detach: %d gradient sum%s of a failed backward still "
+                           "under way write into the gradient buckets; end the job "
+                           "(inc_dist_abort)", n->nreq, n->nreq == 1 ? "" : "s");
   /* the sums queued on a CUDA stream finish before their communicator goes */
   if (n->nccl && (s = inc_context_synchronize(first_context(n->net))) != INC_OK)
     return inc__dist_lib(d, first_context(n->net), s, "inc_dist_detach: synchronizing");

@@ -101,6 +101,7 @@ static inc_status start_mpi(inc_dist *d, char *why, size_t cap)
     if (why && cap) snprintf(why, cap, "inc_dist_init: starting MPI failed: %s", text);
     if (d->comm != MPI_COMM_NULL) MPI_Comm_free(&d->comm);
     if (d->mpi == 2) MPI_Finalize();
+    d->mpi = 0; /* finalized here: inc_dist_init's cleanup must not again */
     return INC_ERR_IO;
   }
   if (!d->mpi) d->mpi = 1;

@@ -163,8 +163,14 @@ INC_DIST_API inc_status inc_dist_average_buffers(inc_dist *d, inc_layer *net)
     for (int64_t i = 0; s == INC_OK && i < n; i++) sum[off + i] = (double)buf[i];
     off += n;
   }
-  if ((s = inc__dist_agree(d, s)) == INC_OK && nb > 0)
-    s = inc__dist_agree(d, inc_dist_allreduce_sum(d, sum, total));
+  /* a rank that failed above took one agreement (net_begin's return):
+   * every rank leaves here after the same number of collectives */
+  if ((s = inc__dist_agree(d, s)) != INC_OK) {
+    free(sum);
+    free(buf);
+    return s;
+  }
+  if (nb > 0) s = inc__dist_agree(d, inc_dist_allreduce_sum(d, sum, total));
   off = 0;
   for (int k = np; s == INC_OK && k < nt; k++) {
     inc_tensor *t = NULL;
