@@ -83,8 +83,8 @@ rc=$?
 check "--init he: exit 2 with a message" test $rc -eq 2 -a -n "$(grep "init must be xavier or kaiming" "$tmp/o")"
 "$TRAIN" --device cpu --preset d2l --size 64 --lr 0.05 --dry-run --out "$tmp/dry" > "$tmp/o" 2>&1
 check "explicit options override the preset" grep -q "size 64, batch 128, lr 0.05, momentum 0," "$tmp/o"
-"$TRAIN" --device cpu --model googlenet-bn --lr 0.1 --dry-run --out "$tmp/dry" > "$tmp/o" 2>&1
-check "googlenet-bn: no warmup, a cosine schedule, weight decay, label smoothing" grep -q "model googlenet-bn, size 28, batch 128, lr 0.1, momentum 0.9, weight decay 0.0005, epochs 5, init kaiming, warmup 0, schedule cosine, label smoothing 0.1" "$tmp/o"
+"$TRAIN" --device cpu --model googlenet-bn --dry-run --out "$tmp/dry" > "$tmp/o" 2>&1
+check "googlenet-bn: batch 32, lr 0.1, no warmup, a cosine schedule, weight decay, label smoothing" grep -q "model googlenet-bn, size 28, batch 32, lr 0.1, momentum 0.9, weight decay 0.0005, epochs 5, init kaiming, warmup 0, schedule cosine, label smoothing 0.1" "$tmp/o"
 check "googlenet-bn: the batch norms' parameters (5977530 + 2 x 7280 channels)" grep -q "^parameters: 5992090" "$tmp/o"
 "$TRAIN" --device cpu --model resnet --dry-run > "$tmp/o" 2>&1
 check "--model resnet: exit 2 naming the models" test $? -eq 2 -a -n "$(grep "googlenet, googlenet-bn" "$tmp/o")"
