@@ -125,8 +125,10 @@ INC_DIST_API const char *inc_dist_last_error(const inc_dist *d);
 /* Ends the whole job now: writes "inception-dist: rank R/N: message\n" to
  * stderr (message may be NULL: then nothing is written), flushes stdio and
  * calls MPI_Abort with code, which makes mpirun end every rank and exit
- * non-zero; in a job without MPI (or a NULL d) it calls exit(code). code 0
- * becomes 1. Never returns. Not collective: one rank's call ends them all. */
+ * non-zero, and does not return; in a job without MPI (or a NULL d) there
+ * is no other rank to end, and it returns after the message: the caller
+ * ends its process (the library never exits). code 0 becomes 1. Not
+ * collective: one rank's call ends them all. */
 INC_DIST_API void inc_dist_abort(inc_dist *d, int code, const char *message);
 
 /* ------------------------------------------------------------------------ */

@@ -185,8 +185,9 @@ INC_DIST_API void inc_dist_abort(inc_dist *d, int code, const char *message)
     }
   }
   fflush(NULL);
+  /* a job without MPI has no other rank to end: the caller ends its own
+   * process (the library never exits) */
   if (d && d->mpi) MPI_Abort(MPI_COMM_WORLD, code);
-  exit(code);
 }
 
 INC_DIST_API inc_status inc_dist_barrier(inc_dist *d)
