@@ -322,7 +322,8 @@ int inc__conv2d_geometry(const inc_layer *l, inc__window_geom *q);
 int inc__pool_geometry(const inc_layer *l, inc__window_geom *q);
 /* conv2d's Winograd path (src/layers/conv2d_winograd.c). The variable
  * that picks the algorithm of each convolution when a plan is built:
- * direct (the default: unset or empty), winograd2, winograd4 or auto. */
+ * direct, winograd2, winograd4 or auto; unset or empty: auto on the CPU,
+ * direct on CUDA. */
 #define INC__CONV_ALGO_ENV "INCEPTION_CONV_ALGO"
 /* *m = the Winograd tile size (2 or 4) a convolution of window q, input
  * shape in (N, C, H, W) and oc output channels runs with, or 0 for the

@@ -14,12 +14,14 @@
  *     channel) against float64 references; inputs and outputs in both
  *     layouts; a folded batch norm at inference; a second backward and one
  *     without dx;
- *   - a few GoogLeNet training steps with winograd4 and auto next to direct;
+ *   - a few GoogLeNet training steps with winograd4 next to direct, and with
+ *     auto (which keeps their batch of 2 direct: the same losses);
  * On the emulated CUDA runtime (a slow float64 GEMM) the 96x96 shapes are
  * those of b4 and b5 (6x6 and 3x3 maps) and the training run is a small
  * Inception network's, winograd4 only; a GPU runs everything.
- *   - INCEPTION_CONV_ALGO: direct when unset, other kernels untouched,
- *     unknown values refused.
+ *   - INCEPTION_CONV_ALGO: auto on the CPU and direct on CUDA when unset,
+ *     other kernels untouched, unknown values refused; the auto rule's
+ *     picks on GoogLeNet's shapes at batch 128.
  * The variable is read when a plan is built, so each run makes a new layer
  * (with the same parameters) after setting it; a fixture unsets it around
  * every test.
@@ -48,7 +50,7 @@ static void set_algo(const char *v)
 }
 static void fixture_unset(void) { unsetenv(INC__CONV_ALGO_ENV); }
 
-static const char *algo_name(int m) { return m == 2 ? "winograd2" : m == 4 ? "winograd4" : NULL; }
+static const char *algo_name(int m) { return m == 2 ? "winograd2" : m == 4 ? "winograd4" : "direct"; }
 
 /* ---- running one convolution --------------------------------------------- */
 
@@ -225,7 +227,7 @@ START_TEST(test_wino_googlenet)
     if (b && cuda_kind == 2 && s->h > 6) continue; /* emulated: b4's and b5's at 96x96 */
     prob p;
     prob_make(&p, 2, s->c, s->h, s->w, s->oc, 10 + i);
-    result d = run_conv(ctx, &p, NULL);
+    result d = run_conv(ctx, &p, "direct");
     ck_assert_int_eq(d.algo, 0);
     for (int m = 2; m <= 4; m += 2) {
       result r = run_conv(ctx, &p, algo_name(m));
@@ -630,21 +632,28 @@ START_TEST(test_wino_training)
   const int b = _i, emulated = b && cuda_kind == 2;
   const int batch = 2, steps = 4;
   float ref[8], loss[8];
-  ck_assert_int_eq(train(b, emulated, NULL, batch, steps, ref), 0);
-  static const char *const algos[] = {"winograd4", "auto"};
-  for (int a = 0; a < (emulated ? 1 : 2); a++) {
-    ck_assert_int_gt(train(b, emulated, algos[a], batch, steps, loss), 0);
-    for (int s = 0; s < steps; s++)
-      ck_assert_msg(fabsf(loss[s] - ref[s]) <= 1e-3f * (1.0f + fabsf(ref[s])),
-                    "%s: step %d loss %.7g, direct %.7g", algos[a], s, loss[s], ref[s]);
+  ck_assert_int_eq(train(b, emulated, "direct", batch, steps, ref), 0);
+  ck_assert_int_gt(train(b, emulated, "winograd4", batch, steps, loss), 0);
+  for (int s = 0; s < steps; s++)
+    ck_assert_msg(fabsf(loss[s] - ref[s]) <= 1e-3f * (1.0f + fabsf(ref[s])),
+                  "winograd4: step %d loss %.7g, direct %.7g", s, loss[s], ref[s]);
+  if (emulated) return;
+  /* auto, asked for and by default, keeps a batch of 2 direct: the same bits */
+  static const char *const autos[] = {"auto", NULL};
+  for (int a = 0; a < 2; a++) {
+    ck_assert_int_eq(train(b, emulated, autos[a], batch, steps, loss), 0);
+    ck_assert_msg(!memcmp(loss, ref, (size_t)steps * sizeof *loss), "%s: not the direct losses",
+                  autos[a] ? autos[a] : "unset");
   }
 }
 END_TEST
 
 /* ---- the variable ----------------------------------------------------------------- */
 
-/* Unset, empty or direct: direct. Winograd asked of convolutions it cannot
- * run (5x5, stride 2, no padding, 1x3): they run direct, bit for bit. */
+/* Unset, empty or direct on this small input: direct (unset and empty
+ * mean auto on the CPU, which keeps it direct). Winograd asked of
+ * convolutions it cannot run (5x5, stride 2, no padding, 1x3): they run
+ * direct, bit for bit. */
 START_TEST(test_wino_env_direct)
 {
   inc_context *ctx = tu_cpu();
@@ -671,6 +680,8 @@ START_TEST(test_wino_env_direct)
       set_algo(NULL);
       const int algo = inc__conv2d_step_algo(&l->plans[0]->fwd[0]);
       float *h = tu_host(y);
+      if (v < 2)
+        ck_assert_int_eq(inc__conv_wino_auto(2, 8, 9, 2, 3), 0);
       if (v < 3 || !eligible) {
         ck_assert_msg(algo == 0, "geometry %zu, %s: ran F(%d)", gi, vals[v] ? vals[v] : "unset",
                       algo);
@@ -718,21 +729,53 @@ START_TEST(test_wino_env_refused)
 }
 END_TEST
 
-/* The auto rule at batch 128 on the shapes it was written for: direct on
- * 1x1 maps, F(4) on large ones, a tile size on 2x2; GoogLeNet's 3x3
- * convolutions at 96x96 all run Winograd. (Its constants await the
- * measurements, docs/performance.md.) */
+/* The auto rule at batch 128 on GoogLeNet's shapes, as measured
+ * (docs/performance.md): at 96x96, F(4) on the 24x24 and 12x12 maps, F(2)
+ * on the 6x6 ones, direct on the 3x3 ones; at 28x28 direct everywhere (7x7
+ * to 1x1 maps: the tiles are mostly padding). Small batches stay direct. */
 START_TEST(test_wino_auto_rule)
 {
-  ck_assert_int_eq(inc__conv_wino_auto(128, 1, 1, 192, 384), 0);
-  ck_assert_int_eq(inc__conv_wino_auto(128, 24, 24, 64, 192), 4);
-  ck_assert_int_eq(inc__conv_wino_auto(128, 12, 12, 96, 128), 4);
-  ck_assert_int_ne(inc__conv_wino_auto(128, 2, 2, 96, 208), 0);
   shape3 shapes[MAX_SHAPES];
-  const int ns = googlenet_shapes(96, shapes);
-  for (int i = 0; i < ns; i++)
-    ck_assert_int_ne(
-        inc__conv_wino_auto(128, shapes[i].h, shapes[i].w, shapes[i].c, shapes[i].oc), 0);
+  for (int size = 28; size <= 96; size += 68) {
+    const int ns = googlenet_shapes(size, shapes);
+    ck_assert_int_eq(ns, 10);
+    for (int i = 0; i < ns; i++) {
+      const int64_t h = shapes[i].h;
+      const int want = size == 28 || h <= 3 ? 0 : h >= 12 ? 4 : 2;
+      ck_assert_msg(inc__conv_wino_auto(128, h, shapes[i].w, shapes[i].c, shapes[i].oc) == want,
+                    "%dx%d: %lld -> %lld, %lldx%lld: not %d", size, size, (long long)shapes[i].c,
+                    (long long)shapes[i].oc, (long long)h, (long long)shapes[i].w, want);
+      ck_assert_int_eq(inc__conv_wino_auto(1, h, shapes[i].w, shapes[i].c, shapes[i].oc), 0);
+    }
+  }
+}
+END_TEST
+
+/* What an unset variable means per backend: auto on the CPU, direct on
+ * CUDA (no GPU has timed the rule); asked for explicitly, auto is auto on
+ * both. Only the choice is run here (a batch of 128 at 24x24). */
+START_TEST(test_wino_default_per_backend)
+{
+  inc_context *ctx = tu_backend(_i);
+  inc_layer *l;
+  INC_CK(ctx, inc_conv2d_create(ctx, 192, 3, 1, 1, &l));
+  const inc__window_geom q = {{3, 3}, {1, 1}, {1, 1}};
+  const inc__shape in = {4, {128, 64, 24, 24}};
+  int m = -1;
+  INC_CK(ctx, inc__conv_algo(l, &q, &in, 192, &m));
+  ck_assert_int_eq(m, _i ? 0 : 4);
+  set_algo("");
+  INC_CK(ctx, inc__conv_algo(l, &q, &in, 192, &m));
+  ck_assert_int_eq(m, _i ? 0 : 4);
+  set_algo("auto");
+  INC_CK(ctx, inc__conv_algo(l, &q, &in, 192, &m));
+  ck_assert_int_eq(m, 4);
+  set_algo("direct");
+  INC_CK(ctx, inc__conv_algo(l, &q, &in, 192, &m));
+  ck_assert_int_eq(m, 0);
+  set_algo(NULL);
+  inc_layer_destroy(l);
+  tu_backend_done(ctx, _i);
 }
 END_TEST
 
@@ -762,6 +805,7 @@ Suite *inc_test_suite_winograd(void)
   tcase_add_test(env, test_wino_env_direct);
   tcase_add_test(env, test_wino_env_refused);
   tcase_add_test(env, test_wino_auto_rule);
+  tcase_add_loop_test(env, test_wino_default_per_backend, 0, backends);
   suite_add_tcase(s, env);
   return s;
 }

@@ -18,9 +18,10 @@
  *   against 9 C), and dV is written over V once dU has read it.
  *
  * The choice: the environment variable INCEPTION_CONV_ALGO, read whenever
- * a plan is built: direct (the default, also when unset or empty),
- * winograd2, winograd4, or auto (inc__conv_wino_auto: a cost model whose
- * constants come from examples/bench_conv, docs/performance.md). Only 3x3
+ * a plan is built: direct, winograd2, winograd4, or auto
+ * (inc__conv_wino_auto: a cost model whose constants come from
+ * examples/bench_conv, docs/performance.md). Unset or empty means auto on
+ * the CPU and direct on CUDA (the rule is fitted to CPU timings). Only 3x3
  * stride-1 pad-1 convolutions can run Winograd; the others stay direct
  * whatever it says. Any other value fails the plan with a message.
  */
@@ -35,25 +36,30 @@ enum { WB_V = 0, WB_DM = 1, WB_U = 2, WB_DU = 3 };
 
 /* ---- the choice --------------------------------------------------------- */
 
-/* The auto rule: a cost model in multiply-adds, whose constants are to be
- * set from examples/bench_conv's measurements (docs/performance.md). For a
- * batch of n images H x W, c -> oc channels:
- *   direct  9 n H W c oc                       (one GEMM; im2col is cheap beside it)
+/* The auto rule: a cost model in the direct convolution's multiply-adds,
+ * fitted to examples/bench_conv's training times (forward + backward) of
+ * every GoogLeNet 3x3 shape at 28x28 and 96x96, batch 128, 2 threads
+ * (2026-12-02, docs/performance.md). For a batch of n images H x W,
+ * c -> oc channels:
+ *   direct  9 n H W c oc                       (one GEMM; im2col's copies included)
  *   F(m)    T^2 (GEMM P c oc + TRANSFORM P (c + oc) + FILTER c oc + CALL)
- * P = n ceil(H/m) ceil(W/m) tiles: the T^2 GEMMs are smaller and slower per
- * multiply-add (GEMM), every transformed input and output value costs
- * TRANSFORM multiply-adds' time, each filter's transforms FILTER, and
- * each of the T^2 GEMM calls a fixed CALL (what small batches and 1x1 maps
- * pay). The values below are estimates until measured. */
-#define WINO_GEMM 1.25
-#define WINO_TRANSFORM 8.0
-#define WINO_FILTER 4.0
-#define WINO_CALL 20000.0
+ * P = n ceil(H/m) ceil(W/m) tiles: a product of the T^2 GEMMs costs GEMM
+ * (< 1: they have no im2col), every transformed input and output value
+ * TRANSFORM, each filter's transforms FILTER, and each of the T^2 GEMM
+ * calls a fixed CALL (what small batches and 1x1 maps pay). The fit's
+ * relative error is 16% (rms); Winograd is picked only when it is predicted
+ * to take at most MARGIN of the direct time, which keeps near-ties (7x7
+ * and 4x4 maps, where a tile is partly padding) direct. */
+#define WINO_GEMM 0.59
+#define WINO_TRANSFORM 66.0
+#define WINO_FILTER 241.0
+#define WINO_CALL 3.7e6
+#define WINO_MARGIN 0.9
 
 int inc__conv_wino_auto(int64_t n, int64_t h, int64_t w, int64_t c, int64_t oc)
 {
   const double cc = (double)c, oo = (double)oc;
-  double best = 9.0 * (double)n * (double)h * (double)w * cc * oo;
+  double best = WINO_MARGIN * 9.0 * (double)n * (double)h * (double)w * cc * oo;
   int pick = 0;
   for (int m = 2; m <= 4; m += 2) {
     const double t2 = (double)((m + 2) * (m + 2));
@@ -73,9 +79,12 @@ inc_status inc__conv_algo(const inc_layer *l, const inc__window_geom *q, const i
 {
   static const char *const names[] = {"direct", "winograd2", "winograd4", "auto"};
   const char *e = getenv(INC__CONV_ALGO_ENV);
-  int choice = 0;
+  /* unset: auto on the CPU, whose figures fitted the rule; direct on CUDA,
+   * where no GPU has timed it yet */
+  int choice = l->ctx->backend == INC_BACKEND_CPU ? 3 : 0;
   *m = 0;
   if (e && *e) {
+    choice = 0;
     while (choice < 4 && strcmp(e, names[choice])) choice++;
     if (choice == 4)
       return inc__layer_error(l, INC_ERR_INVALID_ARGUMENT,
