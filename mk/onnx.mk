@@ -22,19 +22,32 @@ DEB_EXTRA += python3-venv
 
 ONNX_LOG := $(BUILD)/onnx-venv.log
 
+# $(call onnx_venv,NAME): shell lines that make $(ONNX_VENV) with
+# $(ONNX_PIP_PACKAGES) unless its Python imports them already; when they
+# cannot be installed, they say so (prefixed by NAME) and succeed, and the
+# Python program run after them skips. Used by check-onnx and bench-ort
+# (mk/bench.mk).
+define onnx_venv
+if ! $(ONNX_PY) -c "import numpy, onnx, onnxruntime" >/dev/null 2>&1; then \
+  mkdir -p $(BUILD); \
+  echo "$(1): installing $(ONNX_PIP_PACKAGES) from PyPI into $(ONNX_VENV)"; \
+  { [ -x $(ONNX_VENV)/bin/pip ] || { rm -rf $(ONNX_VENV) && \
+      $(ONNX_SYSTEM_PY) -m venv --system-site-packages $(ONNX_VENV); }; } > $(ONNX_LOG) 2>&1 && \
+  $(ONNX_VENV)/bin/pip install --disable-pip-version-check --timeout 30 --retries 1 -q \
+    $(ONNX_PIP_PACKAGES) >> $(ONNX_LOG) 2>&1 || \
+  { echo "$(1): could not install them:"; tail -3 $(ONNX_LOG) | sed 's/^/    /'; }; \
+fi
+endef
+
+# The start of a command that runs a Python program with that venv's Python
+# (the system's when the venv could not be made) on the build's library.
+ONNX_RUN = py=$(ONNX_PY); [ -x $$py ] || py=$(ONNX_SYSTEM_PY); \
+  INCEPTION_LIB=$(CURDIR)/lib/$(SOFILE)
+
 .PHONY: check-onnx
 check-onnx: lib/$(SOFILE)
-	@if ! $(ONNX_PY) -c "import numpy, onnx, onnxruntime" >/dev/null 2>&1; then \
-	  mkdir -p $(BUILD); \
-	  echo "check-onnx: installing $(ONNX_PIP_PACKAGES) from PyPI into $(ONNX_VENV)"; \
-	  { [ -x $(ONNX_VENV)/bin/pip ] || { rm -rf $(ONNX_VENV) && \
-	      $(ONNX_SYSTEM_PY) -m venv --system-site-packages $(ONNX_VENV); }; } > $(ONNX_LOG) 2>&1 && \
-	  $(ONNX_VENV)/bin/pip install --disable-pip-version-check --timeout 30 --retries 1 -q \
-	    $(ONNX_PIP_PACKAGES) >> $(ONNX_LOG) 2>&1 || \
-	  { echo "check-onnx: could not install them:"; tail -3 $(ONNX_LOG) | sed 's/^/    /'; }; \
-	fi
-	@py=$(ONNX_PY); [ -x $$py ] || py=$(ONNX_SYSTEM_PY); \
-	INCEPTION_LIB=$(CURDIR)/lib/$(SOFILE) OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 \
+	@$(call onnx_venv,check-onnx)
+	@$(ONNX_RUN) OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 \
 	  $$py tests/python/test_onnx.py
 
 CHECK_EXTRA += check-onnx

@@ -20,6 +20,8 @@ through the ctypes binding
     sizes, one export serving them all, and its logits agree with
     libinception's forward: max |ort - inc| / max |inc| <= 1e-5;
   - a second export after forwards at another size writes the same bytes.
+And examples/bench_ort.py (make bench-ort) runs, tiny, its check passing
+(its timing is not judged).
 It prints the errors it measured.
 
 Needs numpy, onnx and onnxruntime (mk/onnx.mk installs them from PyPI into
@@ -319,6 +321,22 @@ def test_inception_v3_block():
                   for n in convs]
         assert shapes[1:4] == [[1, 1], [1, 7], [7, 1]], shapes
         compare(blk, path, "inception-v3", [(1, 6, 12, 11), (2, 6, 7, 9)])
+
+
+def test_bench_ort_runs():
+    """examples/bench_ort.py (make bench-ort) runs, tiny: it exports the
+    D2L GoogLeNet, its own check of onnxruntime against the library passes
+    and it prints its infer line. Its timing is not judged."""
+    import subprocess
+    argv = [sys.executable, os.path.join(ROOT, "examples", "bench_ort.py"), "--size", "28",
+            "--batch", "2", "--steps", "1", "--warmup", "0"]
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True, timeout=120)
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0, "bench_ort.py: exit status %d:\n%s" % (r.returncode, r.stdout)
+    assert any(x.startswith("check: onnxruntime against libinception") for x in lines), r.stdout
+    assert any(x.startswith("infer: ") and " img/s " in x for x in lines), r.stdout
+    print("    " + next(x for x in lines if x.startswith("check: ")))
 
 
 def test_errors():
