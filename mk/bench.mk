@@ -10,6 +10,8 @@
 #                           GoogLeNet with the direct convolution and Winograd
 #                           F(2) and F(4) (the auto rule's measurements);
 #                           BENCH_CONV_ARGS="--size 28" etc.
+#   make deps-bench         installs the other GEMM libraries bench-gemm
+#                           compares (benchmark-only: not part of make deps)
 #
 # examples/bench links lib/libinception.a statically and reads internal
 # headers (the profiling hook and the layer shapes), like the test runner.
@@ -54,3 +56,13 @@ bench-conv: $(BENCH_CONV_BIN)
 clean-bench:
 	rm -f $(BENCH_BIN) $(BENCH_CONV_BIN)
 clean: clean-bench
+
+# ---- the GEMM library comparison (docs/performance.md, "The GEMM library")
+# The alternatives are opened with dlopen at run time, so the bench builds
+# and runs without them (their columns read n/a). BLIS is asked for in its
+# OpenMP flavour, like OpenBLAS (Makefile: BLAS_DIR), so both thread the
+# same way; the other two have one flavour each in Debian.
+DEB_BENCH := libblis-dev libblis-openmp-dev libxsmm-dev libdnnl-dev
+deps-bench:
+	$(call deb_install,deps-bench,$(DEB_BENCH))
+.PHONY: deps-bench
