@@ -11,8 +11,8 @@
  * neither resolves to OpenBLAS's functions of the same names). Threads:
  * bli_thread_set_num_threads, a process-wide setting: n for a call made
  * outside a parallel region; inside the bench's OpenMP team BLIS's OpenMP
- * build runs on the calling thread only (no nested parallelism), which
- * the bench makes sure of by setting 1 before it starts such a team.
+ * build runs on the calling thread only (libgomp starts no nested team),
+ * and the bench sets 1 before it starts such a team besides.
  */
 #include <stdio.h>
 #include <blis.h>
