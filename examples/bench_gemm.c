@@ -239,7 +239,7 @@ static void print_calls(const bg_col *cols, int ncols, const bg_result *res)
       if (res[i].sec[j] > 0)
         printf(" %8.1f%c", flop(s) / res[i].sec[j] * 1e-9, res[i].fallback[j] ? '*' : ' ');
       else
-        printf(" %9s", cols[j].ok ? "fail" : "n/a");
+        printf(" %9s", cols[j].ok && res[i].failed[j] ? "fail" : "n/a");
     }
     const int b = best_col(&res[i], ncols);
     if (b < 0 || res[i].sec[0] <= 0) printf(" | -\n");
