@@ -18,6 +18,14 @@
 #                           GoogLeNet with the direct convolution and Winograd
 #                           F(2) and F(4) (the auto rule's measurements);
 #                           BENCH_CONV_ARGS="--size 28" etc.
+#   make bench-gemm         examples/bench_gemm: every SGEMM call of one
+#                           GoogLeNet training step and inference pass,
+#                           timed with OpenBLAS, BLIS, libxsmm and oneDNN
+#                           (those installed); BENCH_GEMM_ARGS="--size 28"
+#   make check-bench-gemm   a smoke test of it (tests/bench_gemm_test.sh:
+#                           --quick runs, no timings checked; not in make check)
+#   make deps-bench         installs the other GEMM libraries bench-gemm
+#                           compares (benchmark-only: not part of make deps)
 #
 # examples/bench links lib/libinception.a statically and reads internal
 # headers (the profiling hook and the layer shapes), like the test runner.
@@ -74,5 +82,66 @@ bench-conv: $(BENCH_CONV_BIN)
 	./$(BENCH_CONV_BIN) $(BENCH_CONV_ARGS)
 
 clean-bench:
-	rm -f $(BENCH_BIN) $(BENCH_CONV_BIN)
+	rm -f $(BENCH_BIN) $(BENCH_CONV_BIN) $(BENCH_GEMM_BIN) examples/bench_gemm_*.so
 clean: clean-bench
+
+# ---- the GEMM library comparison (docs/performance.md, "The GEMM library")
+# The alternatives are opened with dlopen at run time, so the bench builds
+# and runs without them (their columns read n/a). BLIS is asked for in its
+# OpenMP flavour, like OpenBLAS (Makefile: BLAS_DIR), so both thread the
+# same way; the other two have one flavour each in Debian.
+DEB_BENCH := libblis-dev libblis-openmp-dev libxsmm-dev libdnnl-dev
+deps-bench:
+	$(call deb_install,deps-bench,$(DEB_BENCH))
+.PHONY: deps-bench
+
+# examples/bench_gemm (bench_gemm.c records, bench_gemm_time.c times) and
+# one adapter module per other library, examples/bench_gemm_<lib>.so, each
+# built only when the library's development files are there (else its
+# column reads n/a). The bench defines cblas_sgemm itself to record the
+# library's calls (see bench_gemm.c), so it links the static library.
+BENCH_GEMM_BIN := examples/bench_gemm
+BENCH_GEMM_ARGS ?=
+BENCH_GEMM_CFLAGS := -std=c99 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter $(WERROR) \
+  -fopenmp -D_GNU_SOURCE
+BENCH_MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null)
+BLIS_DIR := /usr/lib/$(BENCH_MULTIARCH)/blis-openmp
+BLIS_INC := /usr/include/$(BENCH_MULTIARCH)/blis-openmp
+XSMM_LIBS := /usr/lib/libxsmmext.a /usr/lib/libxsmm.a
+BENCH_GEMM_ADAPTERS := \
+  $(if $(and $(wildcard $(BLIS_INC)/blis.h),$(wildcard $(BLIS_DIR)/libblis.so.4)),examples/bench_gemm_blis.so) \
+  $(if $(and $(wildcard /usr/include/libxsmm.h),$(wildcard $(XSMM_LIBS))),examples/bench_gemm_xsmm.so) \
+  $(if $(and $(wildcard /usr/include/dnnl.h),$(wildcard /usr/lib/$(BENCH_MULTIARCH)/libdnnl.so)),examples/bench_gemm_dnnl.so)
+
+$(BUILD)/examples/bench_gemm.o: examples/bench_gemm.c examples/bench_gemm.h examples/openblas_env.h $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_GEMM_CFLAGS) -Iinclude -Isrc -c $< -o $@
+
+$(BUILD)/examples/bench_gemm_time.o: examples/bench_gemm_time.c examples/bench_gemm.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_GEMM_CFLAGS) -c $< -o $@
+
+$(BENCH_GEMM_BIN): $(BUILD)/examples/bench_gemm.o $(BUILD)/examples/bench_gemm_time.o lib/libinception.a
+	$(CC) -fopenmp -o $@ $(filter %.o,$^) lib/libinception.a $(LIBS)
+
+# BLIS's OpenMP flavour by path (Debian's alternatives may point at another)
+examples/bench_gemm_blis.so: examples/bench_gemm_blis.c examples/bench_gemm.h
+	$(CC) $(BENCH_GEMM_CFLAGS) -fPIC -fvisibility=hidden -isystem $(BLIS_INC) -shared -o $@ $< \
+	  -L$(BLIS_DIR) -l:libblis.so.4 -Wl,-rpath,$(BLIS_DIR)
+
+# libxsmm is static only in Debian: its archives go into the module, their
+# symbols kept inside it; sgemm_ stays undefined (OpenBLAS's, at load)
+examples/bench_gemm_xsmm.so: examples/bench_gemm_xsmm.c examples/bench_gemm.h
+	$(CC) $(BENCH_GEMM_CFLAGS) -fPIC -fvisibility=hidden -shared -o $@ $< $(XSMM_LIBS) \
+	  -Wl,--exclude-libs,ALL -lpthread -lrt -ldl -lm
+
+examples/bench_gemm_dnnl.so: examples/bench_gemm_dnnl.c examples/bench_gemm.h
+	$(CC) $(BENCH_GEMM_CFLAGS) -fPIC -fvisibility=hidden -shared -o $@ $< -ldnnl
+
+.PHONY: bench-gemm
+bench-gemm: $(BENCH_GEMM_BIN) $(BENCH_GEMM_ADAPTERS)
+	./$(BENCH_GEMM_BIN) $(BENCH_GEMM_ARGS)
+
+.PHONY: check-bench-gemm
+check-bench-gemm: $(BENCH_GEMM_BIN) $(BENCH_GEMM_ADAPTERS)
+	BENCH_GEMM=$(BENCH_GEMM_BIN) bash tests/bench_gemm_test.sh
