@@ -34,15 +34,16 @@
  * TypeProto, TensorShapeProto — i.e. varints, fixed32 floats and
  * length-delimited fields (docs/onnx.md says why not protobuf-c). The whole
  * model is built in one host buffer: a nested message is written in place
- * and its length, once known, moved in front of it; parameters are downloaded straight into the buffer as their
- * raw_data (little-endian float32). The buffer then goes to disk through
- * inc__write_atomic (temporary file, fsync, rename), so a failure leaves
- * nothing behind and any previous file intact.
+ * and its length, once known, moved in front of it; parameters are
+ * downloaded straight into the buffer as their raw_data (little-endian
+ * float32). The buffer then goes to disk through inc__write_atomic
+ * (temporary file, fsync, rename), so a failure leaves nothing behind and
+ * any previous file intact. The graph walk that gives the nodes and their
+ * shapes is onnx_graph.c's.
  */
 #include <stdio.h>
 #include <string.h>
-#include "layer.h"
-#include "protobuf.h"
+#include "onnx.h"
 #include "safetensors.h"
 
 #define ONNX_IR_VERSION 7 /* ONNX 1.8: the IR of opset 13 */
@@ -70,240 +71,19 @@ enum {
 enum { ATTR_TYPE_FLOAT = 1, ATTR_TYPE_INT = 2, ATTR_TYPE_INTS = 7 }; /* AttributeType */
 enum { ELEM_FLOAT = 1 };                          /* TensorProto.DataType */
 
-/* ---- the graph: nodes in execution order, shapes followed symbolically ---- */
-
-/* A dimension: > 0 known; DIM_UNKNOWN (depends on the image size); DIM_C
- * the input's channel (or feature) count while no layer has fixed it. */
-#define DIM_UNKNOWN (-1)
-#define DIM_C (-2)
-
-typedef struct xshape {
-  int ndim; /* 2 or 4; d[0] is always the batch N */
-  int64_t d[4];
-} xshape;
-
-/* A node: leaf l (its parameters are further inputs) or a concat; its
- * inputs are the values ins[in0 .. in0 + nin), a value being named by the
- * layer that produced it (NULL: the graph input). */
-typedef struct xnode {
-  const inc_layer *l;
-  int in0, nin;
-} xnode;
-
-typedef struct exporter {
-  const inc_layer *root;
-  inc_context *ctx;
-  const char *path;
-  xnode *nodes;
-  int nnodes;
-  const inc_layer **ins;
-  int nins;
-  const inc_layer *last; /* the node whose output is "logits" */
-  int64_t c;             /* the input's channels (features), 0 while unknown */
-  inc__pbuf b;
-} exporter;
-
-static int count_layers(const inc_layer *l)
-{
-  int n = 1;
-  for (int i = 0; i < l->nchildren; i++) n += count_layers(l->children[i]);
-  return n;
-}
-
-/* The rank of the input the tree runs on: that of the first layer (in
- * execution order) that fixes it; 4 when none does (only ReLUs and dropouts). */
-static int entry_rank(const inc_layer *l)
-{
-  const inc__layer_vt *vt = l->vt;
-  if (vt == &inc__sequential_vt || vt == &inc__concat_vt || vt == &inc__residual_vt) {
-    for (int i = 0; i < l->nchildren; i++) {
-      int r = entry_rank(l->children[i]);
-      if (r) return r;
-    }
-    return 0;
-  }
-  if (vt == &inc__relu_vt || vt == &inc__dropout_vt || vt == &inc__identity_vt) return 0;
-  return vt == &inc__dense_vt ? 2 : 4;
-}
-
-static int64_t dim_of(const exporter *e, int64_t d) { return d == DIM_C && e->c ? e->c : d; }
-
-/* Checks a channel (feature) dimension against what the layer is bound
- * to; the first such check fixes the input's count. */
-static inc_status want_dim(exporter *e, const inc_layer *l, int64_t d, const char *what)
-{
-  d = dim_of(e, d);
-  if (d == DIM_C) {
-    e->c = l->bound_in;
-    return INC_OK;
-  }
-  if (d > 0 && d != l->bound_in)
-    return inc__layer_error(l, INC_ERR_SHAPE, "export: bound to %lld input %s, but the layer "
-                            "before gives %lld", (long long)l->bound_in, what, (long long)d);
-  return INC_OK;
-}
-
-static inc_status want_rank(const inc_layer *l, const xshape *in, int ndim)
-{
-  if (in->ndim == ndim) return INC_OK;
-  return inc__layer_error(l, INC_ERR_SHAPE, "export: expects a %d-dim input, the layer before "
-                          "gives %d dims", ndim, in->ndim);
-}
-
-static int is_window(const inc_layer *l, inc__window_geom *q)
-{
-  return inc__conv2d_geometry(l, q) || inc__pool_geometry(l, q);
-}
-
-/* The output shape of leaf l for input in (no node is added). */
-static inc_status leaf_shape(exporter *e, const inc_layer *l, const xshape *in, xshape *out)
-{
-  const inc__layer_vt *vt = l->vt;
-  inc_status s;
-  inc__window_geom q;
-  *out = *in;
-  if (vt == &inc__relu_vt || vt == &inc__dropout_vt || vt == &inc__identity_vt) return INC_OK;
-  if (is_window(l, &q)) {
-    if ((s = want_rank(l, in, 4)) != INC_OK) return s;
-    if (vt == &inc__conv2d_vt) {
-      if ((s = want_dim(e, l, in->d[1], "channels")) != INC_OK) return s;
-      out->d[1] = l->sizes[0]; /* INC__DIM_OUT */
-    }
-    for (int a = 2; a < 4; a++) {
-      int64_t h = in->d[a];
-      const int k = q.k[a - 2], st = q.s[a - 2], p = q.p[a - 2];
-      char gs[64];
-      if (h <= 0) continue; /* follows the image size */
-      if (h + 2 * (int64_t)p < k)
-        return inc__layer_error(l, INC_ERR_SHAPE, "export: its input is %lld %s, smaller than "
-                                "the window %s", (long long)h, a == 2 ? "high" : "wide",
-                                inc__window_geom_str(&q, gs, sizeof gs));
-      out->d[a] = (h + 2 * (int64_t)p - k) / st + 1;
-    }
-    return INC_OK;
-  }
-  if (vt == &inc__global_avg_pool2d_vt) {
-    if ((s = want_rank(l, in, 4)) != INC_OK) return s;
-    out->d[2] = out->d[3] = 1;
-    return INC_OK;
-  }
-  if (vt == &inc__batch_norm2d_vt) {
-    if ((s = want_rank(l, in, 4)) != INC_OK) return s;
-    return want_dim(e, l, in->d[1], "channels");
-  }
-  if (vt == &inc__flatten_vt) {
-    out->ndim = 2;
-    int64_t f = dim_of(e, in->d[1]);
-    for (int a = 2; a < in->ndim; a++) {
-      if (in->d[a] <= 0 || f == DIM_UNKNOWN) f = DIM_UNKNOWN;
-      else if (f != DIM_C) f *= in->d[a];
-      else if (in->d[a] != 1) f = DIM_UNKNOWN;
-    }
-    out->d[1] = f;
-    return INC_OK;
-  }
-  if (vt == &inc__dense_vt) {
-    if ((s = want_rank(l, in, 2)) != INC_OK) return s;
-    if ((s = want_dim(e, l, in->d[1], "features")) != INC_OK) return s;
-    out->d[1] = l->sizes[0]; /* INC__DIM_OUT */
-    return INC_OK;
-  }
-  return inc__layer_error(l, INC_ERR_UNAVAILABLE, "export: no ONNX mapping for this layer kind");
-}
-
-static inc_status add_nodes(exporter *e, const inc_layer *l, const inc_layer *x, const xshape *in,
-                            const inc_layer **y, xshape *out);
-
-/* A concat or a residual: the nodes of its branches, each on x, then the
- * node that joins them (the residual's Mul and Add nodes are one node
- * here, spelled out by encode_residual). The branches must agree in every
- * dimension known, channels aside for a concat, which sums them. */
-static inc_status add_join(exporter *e, const inc_layer *l, const inc_layer *x, const xshape *in,
-                           const inc_layer **y, xshape *out)
-{
-  int cat = l->vt == &inc__concat_vt;
-  if (!l->nchildren)
-    return inc__layer_error(l, INC_ERR_STATE, "the %s has no branch", l->vt->kind);
-  xshape *bo = (xshape *)inc__calloc((size_t)l->nchildren, sizeof *bo);
-  const inc_layer **bv = (const inc_layer **)inc__calloc((size_t)l->nchildren, sizeof *bv);
-  inc_status s = bo && bv ? INC_OK
-                          : inc__error(e->ctx, INC_ERR_OUT_OF_MEMORY, "export: out of host memory");
-  for (int i = 0; s == INC_OK && i < l->nchildren; i++)
-    s = add_nodes(e, l->children[i], x, in, &bv[i], &bo[i]);
-  for (int i = 0; s == INC_OK && i < l->nchildren; i++) {
-    int same = bo[i].ndim == bo[0].ndim;
-    for (int a = cat ? 2 : 1; same && a < bo[i].ndim; a++) {
-      int64_t d = dim_of(e, bo[i].d[a]), d0 = dim_of(e, bo[0].d[a]);
-      same = d <= 0 || d0 <= 0 || d == d0;
-    }
-    if (!same)
-      s = inc__layer_error(l, INC_ERR_SHAPE, "export: branch %s gives another shape than "
-                           "branch %s; %s", l->children[i]->name, l->children[0]->name,
-                           cat ? "only channels may differ" : "a residual sums equal shapes");
-  }
-  if (s == INC_OK) {
-    *out = bo[0];
-    if (cat) {
-      out->d[1] = 0;
-      for (int i = 0; i < l->nchildren && out->d[1] != DIM_UNKNOWN; i++) {
-        int64_t c = dim_of(e, bo[i].d[1]);
-        out->d[1] = c > 0 ? out->d[1] + c : DIM_UNKNOWN;
-      }
-    }
-    for (int a = cat ? 2 : 1; a < out->ndim; a++)
-      for (int i = 1; i < l->nchildren; i++)
-        if (dim_of(e, out->d[a]) <= 0) out->d[a] = bo[i].d[a];
-    xnode *nd = &e->nodes[e->nnodes++];
-    nd->l = l;
-    nd->in0 = e->nins;
-    nd->nin = l->nchildren;
-    for (int i = 0; i < l->nchildren; i++) e->ins[e->nins++] = bv[i];
-    *y = l;
-  }
-  inc__free(bo);
-  inc__free(bv);
-  return s;
-}
-
-/* Adds the nodes of l, whose input is value x of shape in; *y gets the
- * value it produces, *out its shape. */
-static inc_status add_nodes(exporter *e, const inc_layer *l, const inc_layer *x, const xshape *in,
-                            const inc_layer **y, xshape *out)
-{
-  inc_status s;
-  if (l->vt == &inc__sequential_vt) {
-    if (!l->nchildren) return inc__layer_error(l, INC_ERR_STATE, "the sequential is empty");
-    xshape cur = *in;
-    for (int i = 0; i < l->nchildren; i++) {
-      if ((s = add_nodes(e, l->children[i], x, &cur, &x, out)) != INC_OK) return s;
-      cur = *out;
-    }
-    *y = x;
-    return INC_OK;
-  }
-  if (l->vt == &inc__concat_vt || l->vt == &inc__residual_vt) return add_join(e, l, x, in, y, out);
-  if ((s = leaf_shape(e, l, in, out)) != INC_OK) return s;
-  xnode *nd = &e->nodes[e->nnodes++];
-  nd->l = l;
-  nd->in0 = e->nins;
-  nd->nin = 1;
-  e->ins[e->nins++] = x;
-  *y = l;
-  return INC_OK;
-}
-
 /* ---- encoding ---- */
 
 /* "<path>.<local>" relative to the exported layer, as inc_layer_param names
  * parameters; local "" gives "<path>." */
-static const char *rel_name(const exporter *e, const inc_layer *l, const char *local, char *buf,
-                            size_t cap)
+static const char *rel_name(const inc__onnx_exporter *e, const inc_layer *l, const char *local,
+                            char *buf, size_t cap)
 {
   return inc__param_name(e->root, l, local, buf, cap);
 }
 
 /* The name of value v: "input", "logits", or "<path of its layer>.out". */
-static const char *value_name(const exporter *e, const inc_layer *v, char *buf, size_t cap)
+static const char *value_name(const inc__onnx_exporter *e, const inc_layer *v, char *buf,
+                              size_t cap)
 {
   if (!v) return "input";
   if (v == e->last) return "logits";
@@ -357,7 +137,7 @@ static const char *op_of(const inc_layer *l)
 
 /* The node name of layer l: its path ("2.0.p2.2"), or its kind for the
  * exported layer itself. */
-static const char *node_name(const exporter *e, const inc_layer *l, char *buf, size_t cap)
+static const char *node_name(const inc__onnx_exporter *e, const inc_layer *l, char *buf, size_t cap)
 {
   rel_name(e, l, "", buf, cap);
   size_t n = strlen(buf);
@@ -366,8 +146,8 @@ static const char *node_name(const exporter *e, const inc_layer *l, char *buf, s
 }
 
 /* One node without attributes: op(in0[, in1]) -> out. */
-static void put_node(inc__pbuf *b, const char *op, const char *name, const char *in0, const char *in1,
-                     const char *out)
+static void put_node(inc__pbuf *b, const char *op, const char *name, const char *in0,
+                     const char *in1, const char *out)
 {
   size_t m = inc__pb_begin(b, GRAPH_NODE);
   inc__pb_string(b, NODE_INPUT, in0);
@@ -387,7 +167,7 @@ static int scaled_branch(const inc_layer *l, int i) { return inc__residual_scale
  * all there is). Intermediate values and nodes are "<path>/scaled<i>",
  * "<path>/sum<i>", "<path>/mul<i>", "<path>/add<i>": '/' is in no layer
  * name, so they meet no other name. */
-static void encode_residual(exporter *e, const xnode *nd)
+static void encode_residual(inc__onnx_exporter *e, const inc__onnx_node *nd)
 {
   const inc_layer *l = nd->l;
   char base[512], out[1024], acc[1024], term[1024], nm[1024], scale[1024], local[32];
@@ -418,7 +198,7 @@ static void encode_residual(exporter *e, const xnode *nd)
   }
 }
 
-static void encode_node(exporter *e, const xnode *nd)
+static void encode_node(inc__onnx_exporter *e, const inc__onnx_node *nd)
 {
   inc__pbuf *b = &e->b;
   const inc_layer *l = nd->l;
@@ -440,7 +220,7 @@ static void encode_node(exporter *e, const xnode *nd)
   inc__pb_string(b, NODE_OP_TYPE, op_of(l));
   inc__window_geom q;
   float eps;
-  if (is_window(l, &q)) {
+  if (inc__onnx_window(l, &q)) {
     attr_ints(b, "kernel_shape", q.k, 2);
     attr_ints(b, "strides", q.s, 2);
     attr_ints(b, "pads", q.p, 4); /* [H begin, W begin, H end, W end] */
@@ -457,7 +237,7 @@ static void encode_node(exporter *e, const xnode *nd)
 }
 
 /* One initializer: dims, FLOAT, name, raw_data downloaded in place. */
-static inc_status encode_tensor(exporter *e, const char *name, const inc_tensor *t)
+static inc_status encode_tensor(inc__onnx_exporter *e, const char *name, const inc_tensor *t)
 {
   inc__pbuf *b = &e->b;
   size_t m = inc__pb_begin(b, GRAPH_INITIALIZER);
@@ -487,7 +267,7 @@ static inc_status encode_tensor(exporter *e, const char *name, const inc_tensor 
 
 /* A scalar float initializer (a residual's scale): no dims, FLOAT, name,
  * 4 bytes of little-endian raw_data. */
-static void encode_scalar(exporter *e, const char *name, float v)
+static void encode_scalar(inc__onnx_exporter *e, const char *name, float v)
 {
   inc__pbuf *b = &e->b;
   size_t m = inc__pb_begin(b, GRAPH_INITIALIZER);
@@ -505,8 +285,8 @@ static void encode_scalar(exporter *e, const char *name, float v)
 /* A ValueInfoProto of a float tensor; dims: N as "N", a known size as its
  * value, the unfixed input channel count as c_name, others as given in
  * params (NULL entries: an unnamed, unknown dimension). */
-static void encode_value(exporter *e, int field, const char *name, const xshape *sh,
-                         const char *c_name, const char *const *params)
+static void encode_value(inc__onnx_exporter *e, int field, const char *name,
+                         const inc__onnx_shape *sh, const char *c_name, const char *const *params)
 {
   inc__pbuf *b = &e->b;
   size_t m = inc__pb_begin(b, field);
@@ -517,7 +297,7 @@ static void encode_value(exporter *e, int field, const char *name, const xshape 
   size_t shp = inc__pb_begin(b, TTYPE_SHAPE);
   for (int a = 0; a < sh->ndim; a++) {
     size_t dm = inc__pb_begin(b, SHAPE_DIM);
-    int64_t d = a == 0 ? DIM_UNKNOWN : dim_of(e, sh->d[a]);
+    int64_t d = a == 0 ? DIM_UNKNOWN : inc__onnx_dim(e, sh->d[a]);
     if (a == 0) inc__pb_string(b, DIM_PARAM, "N");
     else if (d > 0) inc__pb_int(b, DIM_VALUE, d);
     else if (d == DIM_C) inc__pb_string(b, DIM_PARAM, c_name);
@@ -530,7 +310,8 @@ static void encode_value(exporter *e, int field, const char *name, const xshape 
   inc__pb_end(b, m);
 }
 
-static inc_status encode_model(exporter *e, const xshape *in, const xshape *out)
+static inc_status encode_model(inc__onnx_exporter *e, const inc__onnx_shape *in,
+                               const inc__onnx_shape *out)
 {
   inc__pbuf *b = &e->b;
   inc__param **params = NULL, **buffers = NULL;
@@ -550,7 +331,8 @@ static inc_status encode_model(exporter *e, const xshape *in, const xshape *out)
                    "(ONNX external data is not supported)", e->path, (long long)numel);
   }
   /* one allocation for the usual case: the weights plus room for the graph */
-  if (s == INC_OK) inc__pb_reserve(b, (size_t)numel * sizeof(float) + 256 * (size_t)e->nnodes + 4096);
+  if (s == INC_OK)
+    inc__pb_reserve(b, (size_t)numel * sizeof(float) + 256 * (size_t)e->nnodes + 4096);
   inc__pb_int(b, MODEL_IR_VERSION, ONNX_IR_VERSION);
   inc__pb_string(b, MODEL_PRODUCER_NAME, "libinception");
   inc__pb_string(b, MODEL_PRODUCER_VERSION, inc_version_string());
@@ -617,21 +399,13 @@ INC_API inc_status inc_layer_export_onnx(const inc_layer *layer, const char *pat
     return inc__error(ctx, INC_ERR_STATE,
                       "export %s: the model is not bound (run a forward or "
                       "inc_layer_infer_shape, or load its parameters, first)", path);
-  exporter e;
+  inc__onnx_exporter e;
   memset(&e, 0, sizeof e);
   e.root = layer;
   e.ctx = ctx;
   e.path = path;
-  int nl = count_layers(layer);
-  e.nodes = (xnode *)inc__calloc((size_t)nl + 1, sizeof *e.nodes);
-  e.ins = (const inc_layer **)inc__calloc(2 * (size_t)nl + 1, sizeof *e.ins);
-  if (!e.nodes || !e.ins) s = inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "export: out of host memory");
-  xshape in, out;
-  memset(&in, 0, sizeof in);
-  in.ndim = entry_rank(layer) == 2 ? 2 : 4;
-  in.d[0] = in.d[2] = in.d[3] = DIM_UNKNOWN;
-  in.d[1] = DIM_C;
-  if (s == INC_OK) s = add_nodes(&e, layer, NULL, &in, &e.last, &out);
+  inc__onnx_shape in, out;
+  s = inc__onnx_graph(&e, &in, &out);
   if (s == INC_OK) s = encode_model(&e, &in, &out);
   if (s == INC_OK)
     s = inc__write_atomic(path, "export", write_buf, &e.b, ctx->err, sizeof ctx->err);
