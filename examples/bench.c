@@ -37,6 +37,7 @@
 
 #include "../src/plan.h"
 #include "openblas_env.h"
+#include "bench_util.h"
 
 #define CHECK(call)                                                                         \
   do {                                                                                      \
@@ -53,13 +54,6 @@ typedef struct options {
   int size, batch, steps, threads, warmup, profile_steps, classes, infer_only;
 } options;
 
-static double now(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void usage(FILE *f)
 {
   fprintf(f, "usage: examples/bench [--device cpu|cuda] [--size N] [--batch N] [--steps N]\n"
@@ -70,15 +64,9 @@ static void usage(FILE *f)
              "          --warmup 2 --profile-steps 2 (0 turns the breakdown off)\n");
 }
 
-static int parse_int(const char *flag, const char *v, int lo)
+static int int_opt(const char *flag, const char *v, int lo, int hi)
 {
-  char *end;
-  long x = v ? strtol(v, &end, 10) : 0;
-  if (!v || *end || x < lo || x > 1000000) {
-    fprintf(stderr, "bench: %s needs an integer >= %d\n", flag, lo);
-    exit(2);
-  }
-  return (int)x;
+  return bench_parse_int("bench", flag, v, lo, hi);
 }
 
 static void parse(int argc, char **argv, options *o)
@@ -90,13 +78,13 @@ static void parse(int argc, char **argv, options *o)
       usage(stdout);
       exit(0);
     } else if (!strcmp(a, "--device") && v) o->device = v, i++;
-    else if (!strcmp(a, "--size")) o->size = parse_int(a, v, 16), i++;
-    else if (!strcmp(a, "--batch")) o->batch = parse_int(a, v, 1), i++;
-    else if (!strcmp(a, "--steps")) o->steps = parse_int(a, v, 1), i++;
-    else if (!strcmp(a, "--threads")) o->threads = parse_int(a, v, 0), i++;
-    else if (!strcmp(a, "--warmup")) o->warmup = parse_int(a, v, 1), i++;
-    else if (!strcmp(a, "--profile-steps")) o->profile_steps = parse_int(a, v, 0), i++;
-    else if (!strcmp(a, "--classes")) o->classes = parse_int(a, v, 1), i++;
+    else if (!strcmp(a, "--size")) o->size = int_opt(a, v, 16, 1000000), i++;
+    else if (!strcmp(a, "--batch")) o->batch = int_opt(a, v, 1, 1000000), i++;
+    else if (!strcmp(a, "--steps")) o->steps = int_opt(a, v, 1, 1000000), i++;
+    else if (!strcmp(a, "--threads")) o->threads = int_opt(a, v, 0, 1000000), i++;
+    else if (!strcmp(a, "--warmup")) o->warmup = int_opt(a, v, 1, 1000000), i++;
+    else if (!strcmp(a, "--profile-steps")) o->profile_steps = int_opt(a, v, 0, 1000000), i++;
+    else if (!strcmp(a, "--classes")) o->classes = int_opt(a, v, 1, 1000000), i++;
     else if (!strcmp(a, "--infer-only")) o->infer_only = 1;
     else {
       fprintf(stderr, "bench: unknown option %s\n", a);
@@ -122,18 +110,6 @@ static void count_macs(const inc_layer *l, double *fwd)
   }
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 typedef struct run {
   inc_context *ctx;
   inc_layer *net;
@@ -147,18 +123,19 @@ static void train_step(run *r, double *t_fwd, double *t_bwd, double *t_opt)
   inc_context *ctx = r->ctx;
   const inc_tensor *y;
   float loss;
-  double t0 = now();
+  double t0 = bench_now();
   CHECK(inc_layer_forward(r->net, r->x, 1, &y));
-  if (!r->dlogits) CHECK(inc_tensor_create(ctx, 2, (int64_t[]){y->dims[0], y->dims[1]}, &r->dlogits));
+  if (!r->dlogits)
+    CHECK(inc_tensor_create(ctx, 2, (int64_t[]){y->dims[0], y->dims[1]}, &r->dlogits));
   CHECK(inc_softmax_cross_entropy(ctx, y, r->labels, &loss, r->dlogits, NULL));
   CHECK(inc_context_synchronize(ctx));
-  double t1 = now();
+  double t1 = bench_now();
   CHECK(inc_layer_backward(r->net, r->dlogits, NULL));
   CHECK(inc_context_synchronize(ctx));
-  double t2 = now();
+  double t2 = bench_now();
   CHECK(inc_optimizer_step(r->opt, r->net));
   CHECK(inc_context_synchronize(ctx));
-  double t3 = now();
+  double t3 = bench_now();
   if (!isfinite(loss)) {
     fprintf(stderr, "bench: loss is %g\n", loss);
     exit(1);
@@ -187,10 +164,10 @@ static double sgemm_ceiling(inc_context *ctx, int64_t n)
   CHECK(ctx->ops->fill(b, n * n, INC__FILL_UNIFORM, -1.0f, 1.0f, 1, 2, ctx));
   double best = 1e30;
   for (int i = 0; i < 4; i++) {
-    double t0 = now();
+    double t0 = bench_now();
     CHECK(ctx->ops->gemm(c, a, b, 0, 0, n, n, n, 1.0f, 0.0f, ctx));
     CHECK(ctx->ops->synchronize(ctx));
-    double t = now() - t0;
+    double t = bench_now() - t0;
     if (i && t < best) best = t; /* the first call warms up */
   }
   ctx->ops->free(a, ctx);
@@ -271,18 +248,19 @@ int main(int argc, char **argv)
 
   double *ts = malloc((size_t)o.steps * sizeof *ts), fwd = 0, bwd = 0, opt = 0;
   for (int i = 0; !o.infer_only && i < o.steps; i++) {
-    double t0 = now();
+    double t0 = bench_now();
     train_step(&r, &fwd, &bwd, &opt);
-    ts[i] = now() - t0;
+    ts[i] = bench_now() - t0;
   }
-  double t_med = o.infer_only ? 0.0 : median(ts, o.steps), t_best = o.infer_only ? 0.0 : ts[0];
+  double t_med = o.infer_only ? 0.0 : bench_median(ts, o.steps),
+         t_best = o.infer_only ? 0.0 : ts[0];
   infer_pass(&r);
   for (int i = 0; i < o.steps; i++) {
-    double t0 = now();
+    double t0 = bench_now();
     infer_pass(&r);
-    ts[i] = now() - t0;
+    ts[i] = bench_now() - t0;
   }
-  double i_med = median(ts, o.steps), i_best = ts[0];
+  double i_med = bench_median(ts, o.steps), i_best = ts[0];
   struct rusage ru; /* before the ceiling's matrices */
   getrusage(RUSAGE_SELF, &ru);
   double ceiling = sgemm_ceiling(ctx, cpu ? 2048 : 8192);
@@ -312,9 +290,9 @@ int main(int argc, char **argv)
     memset(&best, 0, sizeof best);
     for (int i = 0; i < o.profile_steps; i++) {
       inc__prof_start(ctx, &prof);
-      double t0 = now();
+      double t0 = bench_now();
       train_step(&r, NULL, NULL, NULL);
-      double t = now() - t0;
+      double t = bench_now() - t0;
       inc__prof_stop(ctx);
       if (t < step) step = t;
       if (i == 0) {

@@ -25,6 +25,7 @@
 
 #include "../src/plan.h"
 #include "openblas_env.h"
+#include "bench_util.h"
 
 #define CHECK(call)                                                                         \
   do {                                                                                      \
@@ -49,13 +50,6 @@ typedef struct shape {
   int count; /* how many of GoogLeNet's convolutions have it */
 } shape;
 
-static double now(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void usage(FILE *f)
 {
   fprintf(f, "usage: examples/bench_conv [--device cpu|cuda] [--size N] [--batch N] [--steps N]\n"
@@ -65,15 +59,9 @@ static void usage(FILE *f)
              "Defaults: --device cpu --size 96 --batch 128 --steps 5 --warmup 2 --threads 2\n");
 }
 
-static int parse_int(const char *flag, const char *v, int lo, int hi)
+static int int_opt(const char *flag, const char *v, int lo, int hi)
 {
-  char *end;
-  long x = v ? strtol(v, &end, 10) : 0;
-  if (!v || *end || x < lo || x > hi) {
-    fprintf(stderr, "bench_conv: %s needs an integer in [%d, %d]\n", flag, lo, hi);
-    exit(2);
-  }
-  return (int)x;
+  return bench_parse_int("bench_conv", flag, v, lo, hi);
 }
 
 static void parse(int argc, char **argv, options *o)
@@ -85,11 +73,11 @@ static void parse(int argc, char **argv, options *o)
       usage(stdout);
       exit(0);
     } else if (!strcmp(a, "--device") && v) o->device = v, i++;
-    else if (!strcmp(a, "--size")) o->size = parse_int(a, v, 16, 4096), i++;
-    else if (!strcmp(a, "--batch")) o->batch = parse_int(a, v, 1, 100000), i++;
-    else if (!strcmp(a, "--steps")) o->steps = parse_int(a, v, 1, MAX_STEPS), i++;
-    else if (!strcmp(a, "--warmup")) o->warmup = parse_int(a, v, 0, MAX_STEPS), i++;
-    else if (!strcmp(a, "--threads")) o->threads = parse_int(a, v, 0, 1024), i++;
+    else if (!strcmp(a, "--size")) o->size = int_opt(a, v, 16, 4096), i++;
+    else if (!strcmp(a, "--batch")) o->batch = int_opt(a, v, 1, 100000), i++;
+    else if (!strcmp(a, "--steps")) o->steps = int_opt(a, v, 1, MAX_STEPS), i++;
+    else if (!strcmp(a, "--warmup")) o->warmup = int_opt(a, v, 0, MAX_STEPS), i++;
+    else if (!strcmp(a, "--threads")) o->threads = int_opt(a, v, 0, 1024), i++;
     else {
       fprintf(stderr, "bench_conv: unknown option %s\n", a);
       usage(stderr);
@@ -131,18 +119,6 @@ static int googlenet_shapes(inc_context *ctx, int size, shape *out)
   return n;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* Median milliseconds of an inference forward (*infer) and of a training
  * forward + backward (*train) of the convolution s with algorithm algo
  * (a value of INCEPTION_CONV_ALGO); *ran the tile size it ran with. */
@@ -164,20 +140,20 @@ static void time_conv(inc_context *ctx, const options *o, const shape *s, const 
     exit(1);
   }
   for (int i = 0; i < o->warmup + o->steps; i++) { /* the first forward of each kind plans */
-    double t0 = now();
+    double t0 = bench_now();
     CHECK(inc_layer_forward(l, x, 0, &y));
     CHECK(inc_context_synchronize(ctx));
-    double t1 = now();
+    double t1 = bench_now();
     CHECK(inc_layer_forward(l, x, 1, &y));
     CHECK(inc_layer_backward(l, dy, &dx));
     CHECK(inc_context_synchronize(ctx));
-    double t2 = now();
+    double t2 = bench_now();
     if (i >= o->warmup) ti[i - o->warmup] = t1 - t0, tt[i - o->warmup] = t2 - t1;
   }
   unsetenv(INC__CONV_ALGO_ENV);
   *ran = inc__conv2d_step_algo(&l->plans[1]->fwd[0]);
-  *infer = 1e3 * median(ti, o->steps);
-  *train = 1e3 * median(tt, o->steps);
+  *infer = 1e3 * bench_median(ti, o->steps);
+  *train = 1e3 * bench_median(tt, o->steps);
   inc_tensor_destroy(x);
   inc_tensor_destroy(dy);
   inc_layer_destroy(l);

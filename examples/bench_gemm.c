@@ -35,6 +35,7 @@
 
 #include "../src/plan.h"
 #include "bench_gemm.h"
+#include "bench_util.h"
 #include "openblas_env.h"
 
 #define CHECK(call)                                                                         \
@@ -324,15 +325,9 @@ static void usage(FILE *f)
           "--adapters: where examples/bench_gemm_<lib>.so are (default: this program's folder)\n");
 }
 
-static int parse_int(const char *flag, const char *v, int lo, int hi)
+static int int_opt(const char *flag, const char *v, int lo, int hi)
 {
-  char *end;
-  long x = v ? strtol(v, &end, 10) : 0;
-  if (!v || end == v || *end || x < lo || x > hi) {
-    fprintf(stderr, "bench_gemm: %s needs an integer in [%d, %d]\n", flag, lo, hi);
-    exit(2);
-  }
-  return (int)x;
+  return bench_parse_int("bench_gemm", flag, v, lo, hi);
 }
 
 static void parse_sizes(const char *v, options *o)
@@ -341,10 +336,10 @@ static void parse_sizes(const char *v, options *o)
   snprintf(buf, sizeof buf, "%s", v ? v : "");
   o->nsizes = 0;
   for (char *save = NULL, *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-    if (o->nsizes == MAX_SIZES) parse_int("--size (too many)", "", 1, 0);
-    o->sizes[o->nsizes++] = parse_int("--size", p, 16, 4096);
+    if (o->nsizes == MAX_SIZES) int_opt("--size (too many)", "", 1, 0);
+    o->sizes[o->nsizes++] = int_opt("--size", p, 16, 4096);
   }
-  if (!o->nsizes) parse_int("--size", NULL, 16, 4096);
+  if (!o->nsizes) int_opt("--size", NULL, 16, 4096);
 }
 
 static void parse(int argc, char **argv, options *o)
@@ -357,11 +352,11 @@ static void parse(int argc, char **argv, options *o)
       usage(stdout);
       exit(0);
     } else if (!strcmp(a, "--size")) parse_sizes(v, o), i++;
-    else if (!strcmp(a, "--batch")) o->batch = parse_int(a, v, 1, 100000), i++;
-    else if (!strcmp(a, "--threads")) o->threads = parse_int(a, v, 1, 1024), i++;
-    else if (!strcmp(a, "--reps")) o->t.reps = parse_int(a, v, 1, 1000), i++;
-    else if (!strcmp(a, "--warmup")) o->t.warmup = parse_int(a, v, 0, 1000), i++;
-    else if (!strcmp(a, "--round")) o->t.round_s = 1e-3 * parse_int(a, v, 0, 10000), i++;
+    else if (!strcmp(a, "--batch")) o->batch = int_opt(a, v, 1, 100000), i++;
+    else if (!strcmp(a, "--threads")) o->threads = int_opt(a, v, 1, 1024), i++;
+    else if (!strcmp(a, "--reps")) o->t.reps = int_opt(a, v, 1, 1000), i++;
+    else if (!strcmp(a, "--warmup")) o->t.warmup = int_opt(a, v, 0, 1000), i++;
+    else if (!strcmp(a, "--round")) o->t.round_s = 1e-3 * int_opt(a, v, 0, 10000), i++;
     else if (!strcmp(a, "--libs") && v) o->libs = v, i++;
     else if (!strcmp(a, "--conv-algo") && v) o->conv_algo = v, i++;
     else if (!strcmp(a, "--adapters") && v) o->adapters = v, i++;
@@ -415,7 +410,8 @@ static int run_size(const options *o, int size, const bg_col *cols, int ncols)
   bg_result *res = calloc((size_t)rec.n, sizeof *res);
   const int tty = isatty(2);
   for (int i = 0; i < rec.n; i++) {
-    if (tty) fprintf(stderr, "\rbench_gemm: %dx%d: timing call %d of %d ", size, size, i + 1, rec.n);
+    if (tty)
+      fprintf(stderr, "\rbench_gemm: %dx%d: timing call %d of %d ", size, size, i + 1, rec.n);
     if (bg_time_call(&rec.calls[i], cols, ncols, &o->t, &res[i])) status = -1;
   }
   if (tty) fprintf(stderr, "\n");

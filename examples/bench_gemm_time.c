@@ -31,6 +31,7 @@
 #include <omp.h>
 
 #include "bench_gemm.h"
+#include "bench_util.h"
 
 #define MAX_ERR 1e-4 /* the largest relative difference from OpenBLAS accepted */
 
@@ -236,19 +237,6 @@ static double rel_diff(const float *c, const float *ref, const float *c0, const 
 
 /* ---- timing ---- */
 
-static double now(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-  double a = *(const double *)x, b = *(const double *)y;
-  return a < b ? -1 : a > b;
-}
-
 /* Seconds of `times` calls made as c was (see the top), *fail set when the
  * library reported an error. */
 static double rounds(const bg_lib *lib, void **st, const bg_call *c, const bufs *B, long times,
@@ -256,7 +244,7 @@ static double rounds(const bg_lib *lib, void **st, const bg_call *c, const bufs 
 {
   int bad = 0;
   lib->threads(c->team > 1 ? 1 : c->threads);
-  double t0 = now();
+  double t0 = bench_now();
   for (long i = 0; i < times; i++) {
     if (c->team == 1) {
       bad |= lib->gemm(st[0], &c->s, B->a[0], B->b[0], B->c[0]);
@@ -268,7 +256,7 @@ static double rounds(const bg_lib *lib, void **st, const bg_call *c, const bufs 
       bad |= lib->gemm(st[t], &c->s, B->a[t], B->b[t], B->c[t]);
     }
   }
-  double dt = now() - t0;
+  double dt = bench_now() - t0;
   *fail |= bad;
   return dt;
 }
@@ -304,8 +292,7 @@ static int time_col(const bg_col *col, int li, const bg_call *c, bufs *B, const 
   const long times = one >= t->round_s ? 1 : (long)fmin(1e5, ceil(t->round_s / fmax(one, 1e-9)));
   double *v = malloc((size_t)t->reps * sizeof *v);
   for (int i = 0; i < t->reps; i++) v[i] = rounds(lib, st, c, B, times, &fail) / (double)times;
-  qsort(v, (size_t)t->reps, sizeof *v, cmp_double);
-  const double med = t->reps % 2 ? v[t->reps / 2] : 0.5 * (v[t->reps / 2 - 1] + v[t->reps / 2]);
+  const double med = bench_median(v, t->reps);
   r->sec[li] = med / c->team;
   free(v);
   if (fail) {

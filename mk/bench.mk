@@ -34,24 +34,29 @@ BENCH_BIN := examples/bench
 BENCH_ARGS ?=
 BENCH_PY ?= /usr/bin/python3
 
-$(BUILD)/examples/bench.o: examples/bench.c examples/openblas_env.h $(HEADERS)
+$(BUILD)/examples/bench.o: examples/bench.c examples/openblas_env.h examples/bench_util.h $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter $(WERROR) \
 	  -Iinclude -Isrc -D_GNU_SOURCE -c $< -o $@
 
-$(BENCH_BIN): $(BUILD)/examples/bench.o lib/libinception.a
-	$(CC) -o $@ $< lib/libinception.a $(LIBS) -Wl,-rpath,'$$ORIGIN/../lib'
+# bench_util.c: the clock, option and median helpers the three programs share
+$(BUILD)/examples/bench_util.o: examples/bench_util.c examples/bench_util.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 $(OPT) -g -Wall -Wextra -Wshadow $(WERROR) -c $< -o $@
+
+$(BENCH_BIN): $(BUILD)/examples/bench.o $(BUILD)/examples/bench_util.o lib/libinception.a
+	$(CC) -o $@ $(filter %.o,$^) lib/libinception.a $(LIBS) -Wl,-rpath,'$$ORIGIN/../lib'
 
 BENCH_CONV_BIN := examples/bench_conv
 BENCH_CONV_ARGS ?=
 
-$(BUILD)/examples/bench_conv.o: examples/bench_conv.c examples/openblas_env.h $(HEADERS)
+$(BUILD)/examples/bench_conv.o: examples/bench_conv.c examples/openblas_env.h examples/bench_util.h $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter $(WERROR) \
 	  -Iinclude -Isrc -D_GNU_SOURCE -c $< -o $@
 
-$(BENCH_CONV_BIN): $(BUILD)/examples/bench_conv.o lib/libinception.a
-	$(CC) -o $@ $< lib/libinception.a $(LIBS) -Wl,-rpath,'$$ORIGIN/../lib'
+$(BENCH_CONV_BIN): $(BUILD)/examples/bench_conv.o $(BUILD)/examples/bench_util.o lib/libinception.a
+	$(CC) -o $@ $(filter %.o,$^) lib/libinception.a $(LIBS) -Wl,-rpath,'$$ORIGIN/../lib'
 
 BENCH_COMPARE_OUT := build/bench-compare
 # the bench-ort command (bench-compare runs it too)
@@ -113,15 +118,17 @@ BENCH_GEMM_ADAPTERS := \
   $(if $(and $(wildcard /usr/include/libxsmm.h),$(wildcard $(XSMM_LIBS))),examples/bench_gemm_xsmm.so) \
   $(if $(and $(wildcard /usr/include/dnnl.h),$(wildcard /usr/lib/$(BENCH_MULTIARCH)/libdnnl.so)),examples/bench_gemm_dnnl.so)
 
-$(BUILD)/examples/bench_gemm.o: examples/bench_gemm.c examples/bench_gemm.h examples/openblas_env.h $(HEADERS)
+$(BUILD)/examples/bench_gemm.o: examples/bench_gemm.c examples/bench_gemm.h examples/openblas_env.h examples/bench_util.h $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_GEMM_CFLAGS) -Iinclude -Isrc -c $< -o $@
 
-$(BUILD)/examples/bench_gemm_time.o: examples/bench_gemm_time.c examples/bench_gemm.h
+$(BUILD)/examples/bench_gemm_time.o: examples/bench_gemm_time.c examples/bench_gemm.h \
+  examples/bench_util.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_GEMM_CFLAGS) -c $< -o $@
 
-$(BENCH_GEMM_BIN): $(BUILD)/examples/bench_gemm.o $(BUILD)/examples/bench_gemm_time.o lib/libinception.a
+$(BENCH_GEMM_BIN): $(BUILD)/examples/bench_gemm.o $(BUILD)/examples/bench_gemm_time.o \
+  $(BUILD)/examples/bench_util.o lib/libinception.a
 	$(CC) -fopenmp -o $@ $(filter %.o,$^) lib/libinception.a $(LIBS)
 
 # BLIS's OpenMP flavour by path (Debian's alternatives may point at another)
