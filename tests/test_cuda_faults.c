@@ -253,31 +253,11 @@ START_TEST(test_faults_sticky)
 }
 END_TEST
 
-START_TEST(test_faults_cublas_status)
+/* The scenario's first cuBLAS call fails (not sticky): INC_ERR_DEVICE in
+ * cuBLAS's own words, naming op (NULL: any), no latch, and the context runs
+ * the scenario again. */
+static void first_blas_call_fails(const char *op)
 {
-  const tu_cudaemu *emu = tu_emu();
-  emu->reset();
-  inc_context *ctx = NULL;
-  ck_assert_int_eq(inc_context_create(INC_BACKEND_CUDA, &ctx), INC_OK);
-  emu->fault_arm(TU_CALL_BLAS, 1, 0, TU_CUBLAS_STATUS_EXECUTION_FAILED, 0);
-  ck_assert_int_eq(scenario(ctx, NULL, 0, NULL), INC_ERR_DEVICE);
-  ck_assert_msg(strstr(inc_context_last_error(ctx), "cuBLAS") != NULL &&
-                    strstr(inc_context_last_error(ctx), "CUBLAS_STATUS_EXECUTION_FAILED") != NULL,
-                "message '%s'", inc_context_last_error(ctx));
-  ck_assert_int_eq(ctx->latched, INC_OK);
-  INC_CK(ctx, scenario(ctx, NULL, 0, NULL));
-  inc_context_destroy(ctx);
-  tu_cuda_check_clean("after a failed cuBLAS call");
-}
-END_TEST
-
-/* The scenario's 3x3 convolutions on Winograd F(2x2): each cuBLAS call a
- * gemm_batched, failed in turn; the first one's message names the op. */
-START_TEST(test_faults_winograd_blas)
-{
-  ck_assert_int_eq(setenv("INCEPTION_CONV_ALGO", "winograd2", 1), 0);
-  sweep(TU_CALL_BLAS, TU_cudaErrorInvalidValue, TU_CUBLAS_STATUS_EXECUTION_FAILED,
-        "cuBLAS call (Winograd)");
   const tu_cudaemu *emu = tu_emu();
   emu->reset();
   inc_context *ctx = NULL;
@@ -285,12 +265,27 @@ START_TEST(test_faults_winograd_blas)
   emu->fault_arm(TU_CALL_BLAS, 1, 0, TU_CUBLAS_STATUS_EXECUTION_FAILED, 0);
   ck_assert_int_eq(scenario(ctx, NULL, 0, NULL), INC_ERR_DEVICE);
   const char *msg = inc_context_last_error(ctx);
-  ck_assert_msg(strstr(msg, "gemm_batched") && strstr(msg, "CUBLAS_STATUS_EXECUTION_FAILED"),
+  ck_assert_msg(strstr(msg, "cuBLAS") && strstr(msg, "CUBLAS_STATUS_EXECUTION_FAILED") &&
+                    (!op || strstr(msg, op)),
                 "message '%s'", msg);
   ck_assert_int_eq(ctx->latched, INC_OK);
   INC_CK(ctx, scenario(ctx, NULL, 0, NULL));
   inc_context_destroy(ctx);
-  tu_cuda_check_clean("after a failed gemm_batched");
+  tu_cuda_check_clean("after a failed cuBLAS call");
+}
+
+START_TEST(test_faults_cublas_status) { first_blas_call_fails(NULL); }
+END_TEST
+
+/* The scenario's 3x3 convolutions on Winograd F(2x2): each cuBLAS call
+ * (gemm_batched's, the others' gemm) failed in turn; the first one is the
+ * first convolution's batched products. */
+START_TEST(test_faults_winograd_blas)
+{
+  ck_assert_int_eq(setenv("INCEPTION_CONV_ALGO", "winograd2", 1), 0);
+  sweep(TU_CALL_BLAS, TU_cudaErrorInvalidValue, TU_CUBLAS_STATUS_EXECUTION_FAILED,
+        "cuBLAS call (Winograd)");
+  first_blas_call_fails("gemm_batched");
 }
 END_TEST
 
