@@ -70,6 +70,13 @@ typedef struct inc__cublas_api {
                           cublasOperation_t transb, int m, int n, int k, const float *alpha,
                           const float *A, int lda, const float *B, int ldb, const float *beta,
                           float *C, int ldc);
+  /* the same for batchCount items, item i at A + i strideA, B + i strideB, C + i strideC */
+  cublasStatus_t (*sgemm_strided_batched)(cublasHandle_t handle, cublasOperation_t transa,
+                                          cublasOperation_t transb, int m, int n, int k,
+                                          const float *alpha, const float *A, int lda,
+                                          long long strideA, const float *B, int ldb,
+                                          long long strideB, const float *beta, float *C,
+                                          int ldc, long long strideC, int batchCount);
   const char *(*status_string)(cublasStatus_t status);
   const char *(*status_name)(cublasStatus_t status);
 } inc__cublas_api;

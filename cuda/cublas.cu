@@ -56,15 +56,16 @@ void load(loaded &l)
          find(h, "cublasSetStream_v2", &a.set_stream, l) &&
          find(h, "cublasSetMathMode", &a.set_math_mode, l) &&
          find(h, "cublasSgemm_v2", &a.sgemm, l) &&
+         find(h, "cublasSgemmStridedBatched", &a.sgemm_strided_batched, l) &&
          find(h, "cublasGetStatusString", &a.status_string, l) &&
          find(h, "cublasGetStatusName", &a.status_name, l);
 }
 #else
 void load(loaded &l)
 {
-  l.api = inc__cublas_api{cublasCreate,      cublasDestroy, cublasSetStream,
-                          cublasSetMathMode, cublasSgemm,   cublasGetStatusString,
-                          cublasGetStatusName};
+  l.api = inc__cublas_api{cublasCreate,          cublasDestroy,         cublasSetStream,
+                          cublasSetMathMode,     cublasSgemm,           cublasSgemmStridedBatched,
+                          cublasGetStatusString, cublasGetStatusName};
   l.ok = true;
 }
 #endif

@@ -68,6 +68,33 @@ inc_status inc__verror(inc_context *ctx, inc_status s, const char *fmt, va_list 
 /* Clears the message at the start of a public call; returns the latched
  * status (INC_ERR_DEVICE_LOST) or INC_OK. */
 inc_status inc__begin(inc_context *ctx);
+/* The arguments both backends' gemm_batched refuse alike, before any work
+ * (who: "CPU" or "CUDA", for the message): sizes beyond BLAS's int
+ * (INC_ERR_SHAPE), a negative batch or stride, or items of c that overlap
+ * (stride_c < m*n with batch > 1: the items run side by side)
+ * (INC_ERR_INVALID_ARGUMENT). Inline: the CUDA module shares no code. */
+static inline inc_status inc__gemm_batched_check(inc_context *ctx, const char *who, int64_t m,
+                                                 int64_t n, int64_t k, int64_t batch,
+                                                 int64_t stride_c, int64_t stride_a,
+                                                 int64_t stride_b)
+{
+  const int64_t int_max = 2147483647;
+  if (m > int_max || n > int_max || k > int_max || batch > int_max)
+    return inc__error(ctx, INC_ERR_SHAPE,
+                      "%s gemm_batched: dims %lld x %lld x %lld, batch %lld exceed BLAS int", who,
+                      (long long)m, (long long)n, (long long)k, (long long)batch);
+  if (m < 0 || n < 0 || k < 0 || batch < 0 || stride_c < 0 || stride_a < 0 || stride_b < 0)
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                      "%s gemm_batched: negative size or stride (dims %lld x %lld x %lld, batch "
+                      "%lld, strides c %lld, a %lld, b %lld)",
+                      who, (long long)m, (long long)n, (long long)k, (long long)batch,
+                      (long long)stride_c, (long long)stride_a, (long long)stride_b);
+  if (batch > 1 && stride_c < m * n)
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                      "%s gemm_batched: stride_c %lld < m*n = %lld: the items of c overlap", who,
+                      (long long)stride_c, (long long)(m * n));
+  return INC_OK;
+}
 
 /* ---- host allocation (fault injection hooks for tests) ---- */
 void *inc__malloc(size_t bytes);

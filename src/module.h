@@ -37,8 +37,9 @@ extern "C" {
  * 3: the registry gained batch norm and dropout, softmax_ce its smoothing;
  *    inc__window (the window ops' argument) became per axis
  * 4: the backend table gained native_stream (the gradient hooks' stream),
- *    the registry the Winograd convolution's transforms (wino_*) */
-#define INC__MODULE_VERSION 4
+ *    the registry the Winograd convolution's transforms (wino_*)
+ * 5: the registry gained gemm_batched (Winograd's T*T products in one call) */
+#define INC__MODULE_VERSION 5
 
 /* The module's file name: "libinception-cuda.so." INC_VERSION_MAJOR. */
 #define INC__MODULE_STR2(x) #x

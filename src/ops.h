@@ -14,9 +14,9 @@
  *   args    the same names as an argument list (C cannot derive it)
  *   prof    the profiling category (src/profile.c): an expression evaluated
  *           in the op's timing wrapper, with the parameters in scope: an
- *           INC__PROF_* constant, or for gemm and swap01 a call to
- *           profile.c's prof_gemm / prof_swap01, which sort them by the
- *           role their layer set before the call (and count GEMM flops).
+ *           INC__PROF_* constant, or for gemm, gemm_batched and swap01 a
+ *           call to profile.c's prof_gemm / prof_swap01, which sort them by
+ *           the role their layer set before the call (and count GEMM flops).
  * Generated from it: the op slots of inc__backend_ops, the ids INC__OP_<op>
  * and the supports mask (src/backend.h, src/ops.c), the declarations
  * inc__cpu_<op> (src/cpu/cpu.h) and inc__cuda_<op> (cuda/common.cuh), both
@@ -53,6 +53,15 @@
   X(gemm, (float *c, const float *a, const float *b, int trans_a, int trans_b, int64_t m,         \
            int64_t n, int64_t k, float alpha, float beta, inc_context *ctx),                      \
     (c, a, b, trans_a, trans_b, m, n, k, alpha, beta, ctx), prof_gemm(ctx, m, n, k))              \
+  /* the same for batch items at once (Winograd's T*T products): c_i = alpha op(a_i) op(b_i) +    \
+   * beta c_i, i < batch, with a_i = a + i stride_a, b_i = b + i stride_b, c_i = c + i stride_c;  \
+   * strides >= 0, in floats; c's items must not overlap (stride_c >= m n when batch > 1).        \
+   * Filed as one GEMM call of batch m n k multiply-adds */                                       \
+  X(gemm_batched, (float *c, const float *a, const float *b, int trans_a, int trans_b, int64_t m, \
+                   int64_t n, int64_t k, int64_t batch, int64_t stride_c, int64_t stride_a,       \
+                   int64_t stride_b, float alpha, float beta, inc_context *ctx),                  \
+    (c, a, b, trans_a, trans_b, m, n, k, batch, stride_c, stride_a, stride_b, alpha, beta, ctx),  \
+    prof_gemm(ctx, m, n, batch * k))                                                              \
   /* ---- convolution helpers: src/cpu/conv.c, cuda/im2col.cu ---- */                             \
   /* col (C*KH*KW, N*OH*OW) from x (N, C, H, W) */                                                \
   X(im2col, (float *col, const float *x, const inc__window *g, inc_context *ctx),                 \

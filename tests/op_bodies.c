@@ -275,6 +275,7 @@ const inc__backend_ops opc_body_ops = {
     .zero = b_zero,
     .synchronize = b_sync,
     .gemm = NULL, /* BLAS: no body */
+    .gemm_batched = NULL,
     .im2col = b_im2col,
     .col2im = b_col2im,
     .swap01 = b_swap01,

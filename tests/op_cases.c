@@ -189,17 +189,30 @@ static const opc_shape gemm_odd[] = {{1, 1, 1}, {5, 7, 3}, {33, 17, 65}, {64, 13
                                      {10, 3, 1024}};
 /* large enough for the CPU's one-SGEMM-per-thread split, by columns and by rows */
 static const opc_shape gemm_split[] = {{37, 1201, 97}, {1203, 45, 101}, {130, 130, 260}};
+/* gemm_batched (m, n, k, batch, gap_c, gap_a, gap_b): batches of 1, 2, odd, Winograd's 16 and
+ * 36 (and its shape: OC x C times C x P), odd sizes, gaps between the items (c's must stay
+ * untouched), a and b shared by every item (stride 0: the gap minus the item) */
+static const opc_shape gemm_batches[] = {
+    {5, 7, 3, 1, 0, 0, 0},      {5, 7, 3, 2, 0, 0, 0},       {1, 1, 1, 16, 0, 0, 0},
+    {2, 3, 5, 7, 1, 1, 1},      {37, 29, 53, 16, 3, 5, 7},   {3, 3, 1, 36, 1, 2, 0},
+    {33, 17, 65, 36, 0, 0, 0},  {64, 25, 32, 16, 0, 0, 0},   {16, 70, 12, 5, 11, -192, 0},
+    {4, 9, 6, 3, 0, 0, -54},
+};
+/* items the CPU splits across its threads one by one (gemm_split's sizes) */
+static const opc_shape gemm_batches_split[] = {{37, 1201, 97, 2, 5, 0, 0},
+                                               {1203, 45, 101, 3, 0, 7, 0}};
 
 /* ---- the table ---------------------------------------------------------- */
 
 #define ROW(op, shapes, data, flags, f0, f1, f2, atol, rtol, bits)                             \
   {OPC_##op, SH(shapes), data, flags, {f0, f1, f2}, atol, rtol, bits}
-/* gemm with each of the four transpose combinations */
-#define GEMM4(shapes, alpha, beta, atol, rtol)                                                 \
-  ROW(gemm, shapes, RAND, 0, alpha, beta, 0, atol, rtol, 0),                                   \
-      ROW(gemm, shapes, RAND, TA, alpha, beta, 0, atol, rtol, 0),                              \
-      ROW(gemm, shapes, RAND, TB, alpha, beta, 0, atol, rtol, 0),                              \
-      ROW(gemm, shapes, RAND, TA | TB, alpha, beta, 0, atol, rtol, 0)
+/* gemm (or gemm_batched) with each of the four transpose combinations */
+#define TRANS4(op, shapes, alpha, beta, atol, rtol)                                            \
+  ROW(op, shapes, RAND, 0, alpha, beta, 0, atol, rtol, 0),                                     \
+      ROW(op, shapes, RAND, TA, alpha, beta, 0, atol, rtol, 0),                                \
+      ROW(op, shapes, RAND, TB, alpha, beta, 0, atol, rtol, 0),                                \
+      ROW(op, shapes, RAND, TA | TB, alpha, beta, 0, atol, rtol, 0)
+#define GEMM4(shapes, alpha, beta, atol, rtol) TRANS4(gemm, shapes, alpha, beta, atol, rtol)
 
 /* short names for the table */
 enum {
@@ -238,6 +251,10 @@ static const opc_row rows[] = {
     GEMM4(gemm_odd, 0.5f, 2.0f, 1e-5, 1e-4),
     GEMM4(gemm_split, 1.5f, 0.0f, 1e-5, 1e-4),
     GEMM4(gemm_split, 1.5f, 0.5f, 1e-5, 1e-4),
+    TRANS4(gemm_batched, gemm_batches, 1.0f, 0.0f, 1e-5, 1e-4),
+    TRANS4(gemm_batched, gemm_batches, 1.5f, 1.0f, 1e-5, 1e-4),
+    TRANS4(gemm_batched, gemm_batches_split, 1.0f, 0.0f, 1e-5, 1e-4),
+    TRANS4(gemm_batched, gemm_batches_split, -0.5f, 1.0f, 1e-5, 1e-4),
 
     ROW(im2col,      conv_windows, RAND,  0,           0, 0, 0,          0,    0,    ALL),
     ROW(col2im,      conv_windows, RAND,  0,           0, 0, 0,          3e-7, 1e-6, CPU),
@@ -576,26 +593,57 @@ static void case_zero(oio *io)
   for (int64_t i = 0; i < bytes; i++) R(io, 0)[i] = i < off ? dst[i] : 0;
 }
 
-/* c (m, n) = alpha op(a) op(b) + beta c; with beta 0, c starts as NaN */
-static void case_gemm(oio *io)
+/* gemm_batched's strides {c, a, b} of a case: each item's size plus its gap */
+static void batched_strides(const int64_t *d, int64_t stride[3])
+{
+  stride[0] = d[0] * d[1] + d[4];
+  stride[1] = d[0] * d[2] + d[5];
+  stride[2] = d[2] * d[1] + d[6];
+}
+
+/* c_i (m, n) = alpha op(a_i) op(b_i) + beta c_i for i < batch, item i of x at x + i stride[x]
+ * ({c, a, b}); what lies between c's items stays as it was; with beta 0, c starts as NaN */
+static void gemm_items(oio *io, int64_t batch, const int64_t stride[3])
 {
   const opc_row *r = io->c.row;
   const int64_t m = io->c.d[0], n = io->c.d[1], k = io->c.d[2];
   const int ta = r->flags & OPC_TA, tb = r->flags & OPC_TB;
   const double alpha = r->f[0], beta = r->f[1];
-  float *c = addf_inout(io, 0, "c", m * n, OPC_RAND);
+  const int64_t cn = (batch - 1) * stride[0] + m * n;
+  float *c = addf_inout(io, 0, "c", cn, OPC_RAND);
   if (beta == 0.0)
-    for (int64_t i = 0; i < m * n; i++) c[i] = NAN;
-  const float *a = addf_data(io, 1, "a", m * k, r->data);
-  const float *b = addf_data(io, 2, "b", k * n, r->data);
+    for (int64_t i = 0; i < cn; i++) c[i] = NAN;
+  const float *a = addf_data(io, 1, "a", (batch - 1) * stride[1] + m * k, r->data);
+  const float *b = addf_data(io, 2, "b", (batch - 1) * stride[2] + k * n, r->data);
   io->terms = (double)k;
-  for (int64_t i = 0; i < m; i++)
-    for (int64_t j = 0; j < n; j++) {
-      double s = 0.0;
-      for (int64_t l = 0; l < k; l++)
-        s += (double)(ta ? a[l * m + i] : a[i * k + l]) * (tb ? b[j * k + l] : b[l * n + j]);
-      R(io, 0)[i * n + j] = alpha * s + (beta != 0.0 ? beta * c[i * n + j] : 0.0);
-    }
+  for (int64_t e = 0; e < cn; e++) R(io, 0)[e] = c[e];
+  for (int64_t t = 0; t < batch; t++) {
+    const float *at = a + t * stride[1], *bt = b + t * stride[2];
+    const float *ct = c + t * stride[0];
+    double *ref = R(io, 0) + t * stride[0];
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) {
+        double s = 0.0;
+        for (int64_t l = 0; l < k; l++)
+          s += (double)(ta ? at[l * m + i] : at[i * k + l]) * (tb ? bt[j * k + l] : bt[l * n + j]);
+        ref[i * n + j] = alpha * s + (beta != 0.0 ? beta * ct[i * n + j] : 0.0);
+      }
+  }
+}
+
+/* c (m, n) = alpha op(a) op(b) + beta c */
+static void case_gemm(oio *io)
+{
+  const int64_t *d = io->c.d, packed[3] = {d[0] * d[1], d[0] * d[2], d[2] * d[1]};
+  gemm_items(io, 1, packed);
+}
+
+/* gemm over batch items at strides (batched_strides) */
+static void case_gemm_batched(oio *io)
+{
+  int64_t stride[3];
+  batched_strides(io->c.d, stride);
+  gemm_items(io, io->c.d[3], stride);
 }
 
 /* col (C*KH*KW, N*OH*OW): row (c, ki, kj), column (n, oh, ow) holds
@@ -1369,6 +1417,12 @@ static int opc_call(const oio *io, const inc__backend_ops *ops, inc_context *ctx
   case OPC_gemm:
     return CALL(gemm, f0, f1, f2, !!(fl & OPC_TA), !!(fl & OPC_TB), d[0], d[1], d[2], r->f[0],
                 r->f[1]);
+  case OPC_gemm_batched: {
+    int64_t sd[3];
+    batched_strides(d, sd);
+    return CALL(gemm_batched, f0, f1, f2, !!(fl & OPC_TA), !!(fl & OPC_TB), d[0], d[1], d[2],
+                d[3], sd[0], sd[1], sd[2], r->f[0], r->f[1]);
+  }
   case OPC_im2col: return CALL(im2col, f0, f1, &io->g);
   case OPC_col2im: return CALL(col2im, f0, f1, &io->g);
   case OPC_swap01: return CALL(swap01, f0, f1, d[0], d[1], d[2]);

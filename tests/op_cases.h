@@ -54,8 +54,8 @@ typedef enum opc_op {
 
 /* Row flags. */
 enum {
-  OPC_TA = 1 << 0,      /* gemm: a is stored transposed */
-  OPC_TB = 1 << 1,      /* gemm: b is stored transposed */
+  OPC_TA = 1 << 0,      /* gemm, gemm_batched: a is stored transposed */
+  OPC_TB = 1 << 1,      /* gemm, gemm_batched: b is stored transposed */
   OPC_RELU = 1 << 2,    /* conv_out, bn_fwd_*, wino_out: fused ReLU */
   OPC_BIAS = 1 << 3,    /* conv_out, bn_fold, wino_out: with a bias (else NULL) */
   OPC_INPLACE = 1 << 4, /* conv_out (n == 1), relu_fwd: the output is the input */
@@ -87,6 +87,8 @@ enum { OPC_BITS_CPU = 1, OPC_BITS_CUDA = 2, OPC_BITS = 3 };
  *   copy          bytes
  *   zero          bytes, off (zeroes [off, bytes))
  *   gemm          m, n, k                      (f: alpha, beta)
+ *   gemm_batched  m, n, k, batch, gap_c, gap_a, gap_b   (f: alpha, beta); item i of x at
+ *                 x + i * (x's item size + gap_x): a gap may be negative (down to a stride 0)
  *   im2col, col2im, maxpool_*, avgpool_*   n, c, h, w, k, s, p (a square window);
  *                 with OPC_RECT n, c, h, w, kh, kw, sh, sw, ph, pw
  *   swap01        a, b, p                      (dst (b, a, p) from src (a, b, p))
@@ -125,7 +127,7 @@ int opc_count(void);
 void opc_describe(int i, char *buf, size_t cap);
 
 /* The bodies of src/kernels.h as a table of host slots, one element at a
- * time ("body"); gemm is NULL (it has no body: BLAS / cuBLAS).
+ * time ("body"); gemm and gemm_batched are NULL (no body: BLAS / cuBLAS).
  * tests/op_bodies.c. */
 extern const inc__backend_ops opc_body_ops;
 

@@ -8,11 +8,13 @@
  * bodies' result bit for bit where the table says so (the CUDA parity
  * depends on it): every case of tests/op_cases.c runs here against the
  * float64 reference and the bodies, once with one thread and once with
- * two. What stays beside it: a split GEMM leaves the caller's OpenMP
- * thread count alone.
+ * two. What stays beside it: a split GEMM and a batch of GEMMs leave the
+ * caller's OpenMP thread count alone; gemm_batched refuses bad sizes and
+ * strides.
  */
 #include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 #include "util.h"
 #include "internal.h"
 #include "op_cases.h"
@@ -44,9 +46,47 @@ START_TEST(test_cpu_gemm_threads_unchanged)
   tu_fill(b, 300 * 300, 2, -1.0f, 1.0f);
   INC_CK(ctx, ctx->ops->gemm(c, a, b, 0, 0, 300, 300, 300, 1.0f, 0.0f, ctx));
   ck_assert_int_eq(omp_get_max_threads(), before);
+  /* and a batch of small items, one per thread in one region */
+  INC_CK(ctx, ctx->ops->gemm_batched(c, a, b, 0, 0, 30, 30, 30, 16, 900, 900, 900, 1.0f, 0.0f,
+                                     ctx));
+  ck_assert_int_eq(omp_get_max_threads(), before);
   free(a);
   free(b);
   free(c);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
+/* gemm_batched's arguments: sizes beyond BLAS's int, negative sizes or
+ * strides and overlapping items of c are refused before any work, with a
+ * message; an empty batch does nothing. */
+START_TEST(test_cpu_gemm_batched_args)
+{
+  inc_context *ctx = tu_cpu();
+  float c[8] = {0}, a[8] = {0}, b[8] = {0};
+  static const struct {
+    int64_t m, n, k, batch, sc, sa, sb;
+    inc_status want;
+    const char *says;
+  } bad[] = {
+      {2, 2, 2, (int64_t)1 << 31, 4, 4, 4, INC_ERR_SHAPE, "BLAS int"},
+      {(int64_t)1 << 31, 1, 1, 1, 0, 0, 0, INC_ERR_SHAPE, "BLAS int"},
+      {2, 2, 2, -1, 4, 4, 4, INC_ERR_INVALID_ARGUMENT, "negative"},
+      {2, 2, 2, 2, 4, -4, 4, INC_ERR_INVALID_ARGUMENT, "negative"},
+      {2, 2, 2, 2, 3, 4, 4, INC_ERR_INVALID_ARGUMENT, "overlap"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    c[0] = 5.0f;
+    inc_status s = ctx->ops->gemm_batched(c, a, b, 0, 0, bad[i].m, bad[i].n, bad[i].k,
+                                          bad[i].batch, bad[i].sc, bad[i].sa, bad[i].sb, 1.0f,
+                                          0.0f, ctx);
+    ck_assert_msg(s == bad[i].want, "case %zu: %s", i, inc_status_string(s));
+    ck_assert_msg(strstr(inc_context_last_error(ctx), bad[i].says) != NULL, "case %zu: '%s'", i,
+                  inc_context_last_error(ctx));
+    ck_assert(c[0] == 5.0f);
+  }
+  INC_CK(ctx, ctx->ops->gemm_batched(c, a, b, 0, 0, 2, 2, 2, 0, 4, 4, 4, 1.0f, 0.0f, ctx));
+  ck_assert(c[0] == 5.0f);
   inc_context_destroy(ctx);
 }
 END_TEST
@@ -61,6 +101,7 @@ Suite *inc_test_suite_cpu_ops(void)
   suite_add_tcase(s, tc);
   TCase *gm = tcase_create("gemm_threads");
   tcase_add_test(gm, test_cpu_gemm_threads_unchanged);
+  tcase_add_test(gm, test_cpu_gemm_batched_args);
   suite_add_tcase(s, gm);
   return s;
 }

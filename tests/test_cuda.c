@@ -147,6 +147,14 @@ START_TEST(test_cuda_errors)
   /* GEMM sizes beyond cuBLAS's int are a shape error, before any call. */
   s = gpu->ops->gemm(NULL, NULL, NULL, 0, 0, (int64_t)1 << 32, 1, 1, 1.0f, 0.0f, gpu);
   ck_assert_int_eq(s, INC_ERR_SHAPE);
+  /* So is a batch beyond it; items of c that overlap are refused too. */
+  s = gpu->ops->gemm_batched(NULL, NULL, NULL, 0, 0, 2, 2, 2, (int64_t)1 << 31, 4, 4, 4, 1.0f,
+                             0.0f, gpu);
+  ck_assert_int_eq(s, INC_ERR_SHAPE);
+  s = gpu->ops->gemm_batched(NULL, NULL, NULL, 0, 0, 2, 2, 2, 3, 3, 4, 4, 1.0f, 0.0f, gpu);
+  ck_assert_int_eq(s, INC_ERR_INVALID_ARGUMENT);
+  ck_assert_msg(strstr(inc_context_last_error(gpu), "overlap") != NULL, "message '%s'",
+                inc_context_last_error(gpu));
   /* Through the public API too: a huge tensor fails cleanly. */
   inc_tensor *t = NULL;
   int64_t dims[2] = {(int64_t)1 << 24, (int64_t)1 << 24};

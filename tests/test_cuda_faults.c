@@ -20,7 +20,10 @@
  *    sync): INC_ERR_DEVICE_LOST latches, every later call on the context
  *    says so at once, a new CUDA context and AUTO both refuse (AUTO does
  *    not slip onto the CPU), and nothing exits;
- *  - a cuBLAS call that fails: INC_ERR_DEVICE with cuBLAS's own words.
+ *  - a cuBLAS call that fails: INC_ERR_DEVICE with cuBLAS's own words;
+ *  - with INCEPTION_CONV_ALGO=winograd2 (its 3x3 convolutions' T*T products
+ *    are gemm_batched calls, cublasSgemmStridedBatched): every cuBLAS call
+ *    failed in turn, as above, and the first one's message naming the op.
  * The suite has cases only on the emulated runtime (a real GPU cannot be
  * made to fail on demand).
  */
@@ -125,6 +128,7 @@ static void faults_setup(void) { inc_context_destroy(tu_cuda_context()); /* load
 static void faults_teardown(void)
 {
   if (tu_emu()) tu_emu()->reset();
+  unsetenv("INCEPTION_CONV_ALGO");
 }
 
 /* Fails the k-th call of `kinds` (k = 1..all of a clean run) with a passing
@@ -249,7 +253,10 @@ START_TEST(test_faults_sticky)
 }
 END_TEST
 
-START_TEST(test_faults_cublas_status)
+/* The scenario's first cuBLAS call fails (not sticky): INC_ERR_DEVICE in
+ * cuBLAS's own words, naming op (NULL: any), no latch, and the context runs
+ * the scenario again. */
+static void first_blas_call_fails(const char *op)
 {
   const tu_cudaemu *emu = tu_emu();
   emu->reset();
@@ -257,13 +264,28 @@ START_TEST(test_faults_cublas_status)
   ck_assert_int_eq(inc_context_create(INC_BACKEND_CUDA, &ctx), INC_OK);
   emu->fault_arm(TU_CALL_BLAS, 1, 0, TU_CUBLAS_STATUS_EXECUTION_FAILED, 0);
   ck_assert_int_eq(scenario(ctx, NULL, 0, NULL), INC_ERR_DEVICE);
-  ck_assert_msg(strstr(inc_context_last_error(ctx), "cuBLAS") != NULL &&
-                    strstr(inc_context_last_error(ctx), "CUBLAS_STATUS_EXECUTION_FAILED") != NULL,
-                "message '%s'", inc_context_last_error(ctx));
+  const char *msg = inc_context_last_error(ctx);
+  ck_assert_msg(strstr(msg, "cuBLAS") && strstr(msg, "CUBLAS_STATUS_EXECUTION_FAILED") &&
+                    (!op || strstr(msg, op)),
+                "message '%s'", msg);
   ck_assert_int_eq(ctx->latched, INC_OK);
   INC_CK(ctx, scenario(ctx, NULL, 0, NULL));
   inc_context_destroy(ctx);
   tu_cuda_check_clean("after a failed cuBLAS call");
+}
+
+START_TEST(test_faults_cublas_status) { first_blas_call_fails(NULL); }
+END_TEST
+
+/* The scenario's 3x3 convolutions on Winograd F(2x2): each cuBLAS call
+ * (gemm_batched's, the others' gemm) failed in turn; the first one is the
+ * first convolution's batched products. */
+START_TEST(test_faults_winograd_blas)
+{
+  ck_assert_int_eq(setenv("INCEPTION_CONV_ALGO", "winograd2", 1), 0);
+  sweep(TU_CALL_BLAS, TU_cudaErrorInvalidValue, TU_CUBLAS_STATUS_EXECUTION_FAILED,
+        "cuBLAS call (Winograd)");
+  first_blas_call_fails("gemm_batched");
 }
 END_TEST
 
@@ -285,6 +307,7 @@ Suite *inc_test_suite_cuda_faults(void)
   tcase_add_test(tc, test_faults_every_call);
   tcase_add_loop_test(tc, test_faults_sticky, 0, N_STICKY);
   tcase_add_test(tc, test_faults_cublas_status);
+  tcase_add_test(tc, test_faults_winograd_blas);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -692,6 +692,34 @@ START_TEST(test_emu_host_pointer_in_kernel)
 }
 END_TEST
 
+/* A strided batch whose last item runs past its allocation: the emulated
+ * cublasSgemmStridedBatched checks every item's range, refuses the call
+ * (the op reports cuBLAS's invalid value) and reports the misuse. */
+START_TEST(test_emu_batched_item_range)
+{
+  const tu_cudaemu *emu = tu_emu();
+  inc_context *gpu = tu_cuda_context();
+  void *a = NULL, *b = NULL, *c = NULL;
+  INC_CK(gpu, gpu->ops->alloc(&a, 3 * 4 * sizeof(float), gpu)); /* 3 items of (2, 2) */
+  INC_CK(gpu, gpu->ops->alloc(&b, 3 * 4 * sizeof(float), gpu));
+  INC_CK(gpu, gpu->ops->alloc(&c, 2 * 4 * sizeof(float), gpu)); /* room for 2 only */
+  INC_CK(gpu, gpu->ops->gemm_batched((float *)c, (const float *)a, (const float *)b, 0, 0, 2, 2,
+                                     2, 2, 4, 4, 4, 1.0f, 0.0f, gpu));
+  ck_assert_int_eq(emu->violations(), 0);
+  inc_status s = gpu->ops->gemm_batched((float *)c, (const float *)a, (const float *)b, 0, 0, 2,
+                                        2, 2, 3, 4, 4, 4, 1.0f, 0.0f, gpu);
+  ck_assert_int_eq(s, INC_ERR_DEVICE);
+  ck_assert_msg(strstr(inc_context_last_error(gpu), "CUBLAS_STATUS_INVALID_VALUE") != NULL,
+                "message '%s'", inc_context_last_error(gpu));
+  ck_assert_int_eq(emu->violations(), 1);
+  gpu->ops->free(a, gpu);
+  gpu->ops->free(b, gpu);
+  gpu->ops->free(c, gpu);
+  inc_context_destroy(gpu);
+  emu->reset();
+}
+END_TEST
+
 /* A host read of a device-to-host copy before the stream is synchronised
  * sees garbage (NaN), after it the data. */
 START_TEST(test_emu_read_before_sync)
@@ -781,6 +809,7 @@ Suite *inc_test_suite_cuda_net(void)
     tcase_add_test(emu, test_emu_copy_direction);
     tcase_add_test(emu, test_emu_host_pointer_in_kernel);
     tcase_add_test(emu, test_emu_read_before_sync);
+    tcase_add_test(emu, test_emu_batched_item_range);
     suite_add_tcase(s, emu);
   }
   return s;

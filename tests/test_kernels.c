@@ -467,7 +467,8 @@ END_TEST
 /* ---- the op table ---------------------------------------------------------------------- */
 
 /* Row _i of tests/op_cases.c on the bodies against its float64 reference
- * (gemm has no body: BLAS; its rows run on the backends only). */
+ * (gemm and gemm_batched have no body: BLAS; their rows run on the backends
+ * only). */
 START_TEST(test_op_row_bodies)
 {
   opc_run_row(_i, &opc_body_ops, NULL);

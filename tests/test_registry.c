@@ -90,6 +90,12 @@ START_TEST(test_registry_profile)
   ck_assert_int_eq(p.role, INC__ROLE_NONE);
   INC_CK(ctx, ctx->ops->gemm(c, a, b, 0, 0, 2, 3, 4, 1.0f, 0.0f, ctx));
   ck_assert_int_eq(p.op_calls[INC__PROF_GEMM_FWD], 1);
+  /* a batch is one GEMM call of the caller's role, its flops every item's */
+  INC__PROF_ROLE(ctx, INC__ROLE_WGRAD);
+  INC_CK(ctx, ctx->ops->gemm_batched(c, a, b, 0, 0, 2, 2, 3, 2, 4, 6, 6, 1.0f, 0.0f, ctx));
+  ck_assert_int_eq(p.op_calls[INC__PROF_GEMM_WGRAD], 1);
+  ck_assert(p.op_flops[INC__PROF_GEMM_WGRAD] == 2.0 * 2 * 2 * 2 * 3);
+  ck_assert_int_eq(p.role, INC__ROLE_NONE);
   INC__PROF_ROLE(ctx, INC__ROLE_COL);
   INC_CK(ctx, ctx->ops->swap01(c, a, 2, 3, 2, ctx));
   ck_assert_int_eq(p.op_calls[INC__PROF_IM2COL], 1);

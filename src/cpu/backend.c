@@ -107,6 +107,17 @@ static int split_dim(int64_t m, int64_t n, int64_t k, int threads)
   return 0;
 }
 
+/* The threads a GEMM may use: the context's count, but OpenBLAS's OpenMP
+ * build waits for every thread it asked for: never ask for more than an
+ * OpenMP team can get (OMP_THREAD_LIMIT, e.g. 1 in the TSan check), or a
+ * GEMM spins forever. */
+static int gemm_threads(const inc_context *ctx)
+{
+  int want = ctx->num_threads > 0 ? ctx->num_threads : omp_get_max_threads();
+  if (want > omp_get_thread_limit()) want = omp_get_thread_limit();
+  return want < 1 ? 1 : want;
+}
+
 inc_status inc__cpu_gemm(float *c, const float *a, const float *b, int trans_a, int trans_b,
                          int64_t m, int64_t n, int64_t k, float alpha, float beta,
                          inc_context *ctx)
@@ -114,12 +125,7 @@ inc_status inc__cpu_gemm(float *c, const float *a, const float *b, int trans_a, 
   if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
     return inc__error(ctx, INC_ERR_SHAPE, "CPU gemm: dims %lld x %lld x %lld exceed BLAS int",
                       (long long)m, (long long)n, (long long)k);
-  /* OpenBLAS's OpenMP build waits for every thread it asked for: never ask
-   * for more than an OpenMP team can get (OMP_THREAD_LIMIT, e.g. 1 in the
-   * TSan check), or a GEMM spins forever */
-  int want = ctx->num_threads > 0 ? ctx->num_threads : omp_get_max_threads();
-  if (want > omp_get_thread_limit()) want = omp_get_thread_limit();
-  if (want < 1) want = 1;
+  const int want = gemm_threads(ctx);
   const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
   const int dim = split_dim(m, n, k, want);
   if (!dim) {
@@ -143,6 +149,45 @@ inc_status inc__cpu_gemm(float *c, const float *a, const float *b, int trans_a, 
               beta, c + lo * n, n);
     }
   }
+  return INC_OK;
+}
+
+/* A batch of GEMMs runs one item per thread, each a single-threaded SGEMM,
+ * in one parallel region (the per-call cost of a region and of OpenBLAS's
+ * thread synchronisation paid once, not per item: Winograd's T*T products
+ * on small batches and maps), when there are several threads, at least as
+ * many items, and items that inc__cpu_gemm would not split across the
+ * threads on its own (such a large item pays its region's cost easily).
+ * Otherwise the items go one after the other through inc__cpu_gemm. */
+static int batch_parallel(int64_t m, int64_t n, int64_t k, int64_t batch, int threads)
+{
+  if (!INC_CPU_GEMM_SPLIT || threads < 2 || batch < threads || split_dim(m, n, k, threads))
+    return 0;
+  /* as in split_dim: only the OpenMP build runs single-threaded in our region */
+  return openblas_get_parallel() == 2;
+}
+
+inc_status inc__cpu_gemm_batched(float *c, const float *a, const float *b, int trans_a,
+                                 int trans_b, int64_t m, int64_t n, int64_t k, int64_t batch,
+                                 int64_t stride_c, int64_t stride_a, int64_t stride_b,
+                                 float alpha, float beta, inc_context *ctx)
+{
+  /* c_i (m, n) = alpha op(a_i) op(b_i) + beta c_i, i < batch */
+  inc_status s = inc__gemm_batched_check(ctx, "CPU", m, n, k, batch, stride_c, stride_a,
+                                         stride_b);
+  const int want = gemm_threads(ctx);
+  if (s != INC_OK || m == 0 || n == 0) return s;
+  if (!batch_parallel(m, n, k, batch, want)) {
+    for (int64_t i = 0; i < batch && s == INC_OK; i++)
+      s = inc__cpu_gemm(c + i * stride_c, a + i * stride_a, b + i * stride_b, trans_a, trans_b,
+                        m, n, k, alpha, beta, ctx);
+    return s;
+  }
+  const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
+#pragma omp parallel for num_threads(want) schedule(static)
+  for (int64_t i = 0; i < batch; i++)
+    sgemm(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
+          c + i * stride_c, n);
   return INC_OK;
 }
 

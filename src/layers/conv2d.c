@@ -312,9 +312,10 @@ const inc__layer_vt inc__conv2d_vt = {
     .fuses = INC__EPI_RELU | INC__EPI_BN,
     .ops = {INC__OP_BIT(gemm) | INC__OP_BIT(im2col) | INC__OP_BIT(swap01) | INC__OP_BIT(conv_out) |
                 INC__OP_BIT(bn_fold) | INC__OP_BIT(wino_w) | INC__OP_BIT(wino_in) |
-                INC__OP_BIT(wino_out),
+                INC__OP_BIT(wino_out) | INC__OP_BIT(gemm_batched),
             INC__OP_BIT(gemm) | INC__OP_BIT(col2im) | INC__OP_BIT(swap01) | INC__OP_BIT(bias_grad) |
-                INC__OP_BIT(wino_dout) | INC__OP_BIT(wino_dw) | INC__OP_BIT(wino_din)},
+                INC__OP_BIT(wino_dout) | INC__OP_BIT(wino_dw) | INC__OP_BIT(wino_din) |
+                INC__OP_BIT(gemm_batched)},
     .infer = conv_infer,
     .plan_fwd = conv_plan_fwd,
     .plan_bwd = conv_plan_bwd,

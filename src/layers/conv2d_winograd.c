@@ -13,9 +13,11 @@
  * Backward is the exact gradient of that computation:
  *   dM = A dY A^T (wino_dout), dU_k = dM_k x V_k^T, dW = G^T dU G (wino_dw),
  *   dV_k = U_k^T x dM_k, dx = B dV B^T summed over overlapping tiles
- *   (wino_din). A training plan keeps V and U from forward to backward (V is
- *   smaller than the direct path's col matrix: (T/m)^2 C values per pixel
- *   against 9 C), and dV is written over V once dU has read it.
+ *   (wino_din). Each pass's T*T GEMMs are one gemm_batched call (one call's
+ *   fixed cost, not T*T). A training plan keeps V and U from forward to
+ *   backward (V is smaller than the direct path's col matrix: (T/m)^2 C
+ *   values per pixel against 9 C), and dV is written over V once dU has
+ *   read it.
  *
  * The choice: the environment variable INCEPTION_CONV_ALGO, read whenever
  * a plan is built: direct, winograd2, winograd4, or auto
@@ -129,10 +131,10 @@ inc_status inc__wino_run_fwd(const struct inc__plan *p, const struct inc__step *
   float *u = inc__pv(p, st->aux[W_U])->data;  /* (T*T, OC, C) */
   inc_status s = ctx->ops->wino_w(u, w, oc, c, m, ctx);
   if (s == INC_OK) s = ctx->ops->wino_in(v, x->data, &gx, ctx);
-  for (int64_t k = 0; s == INC_OK && k < t2; k++) {
+  if (s == INC_OK) { /* M_k = U_k V_k, k < T*T, in one call */
     INC__PROF_ROLE(ctx, INC__ROLE_FWD);
-    s = ctx->ops->gemm(mm + k * oc * tiles, u + k * oc * c, v + k * c * tiles, 0, 0, oc, tiles, c,
-                       1.0f, 0.0f, ctx);
+    s = ctx->ops->gemm_batched(mm, u, v, 0, 0, oc, tiles, c, t2, oc * tiles, oc * c, c * tiles,
+                               1.0f, 0.0f, ctx);
   }
   return s != INC_OK ? s : ctx->ops->wino_out(y->data, mm, b, &gy, st->relu, ctx);
 }
@@ -168,17 +170,15 @@ inc_status inc__wino_run_bwd(const struct inc__plan *p, const struct inc__step *
     s = inc__as_nchw(dy) ? ctx->ops->bias_grad(db, dy->data, n, oc, hw, ctx)
                          : ctx->ops->bias_grad(db, dy->data, 1, oc, n * hw, ctx);
   if (s == INC_OK) s = ctx->ops->wino_dout(dm, dy->data, &gy, ctx);
-  for (int64_t k = 0; s == INC_OK && k < t2; k++) { /* dU_k = dM_k V_k^T */
+  if (s == INC_OK) { /* dU_k = dM_k V_k^T */
     INC__PROF_ROLE(ctx, INC__ROLE_WGRAD);
-    s = ctx->ops->gemm(du + k * oc * c, dm + k * oc * tiles, v + k * c * tiles, 0, 1, oc, c, tiles,
-                       1.0f, 0.0f, ctx);
+    s = ctx->ops->gemm_batched(du, dm, v, 0, 1, oc, c, tiles, t2, oc * c, oc * tiles, c * tiles,
+                               1.0f, 0.0f, ctx);
   }
   if (s == INC_OK) s = ctx->ops->wino_dw(dw, du, oc, c, m, ctx);
   if (s != INC_OK || !inc__plan_dx_wanted(p, st)) return s;
-  for (int64_t k = 0; s == INC_OK && k < t2; k++) { /* dV_k = U_k^T dM_k, over V_k */
-    INC__PROF_ROLE(ctx, INC__ROLE_DGRAD);
-    s = ctx->ops->gemm(v + k * c * tiles, u + k * oc * c, dm + k * oc * tiles, 1, 0, c, tiles, oc,
-                       1.0f, 0.0f, ctx);
-  }
+  INC__PROF_ROLE(ctx, INC__ROLE_DGRAD); /* dV_k = U_k^T dM_k, over V_k */
+  s = ctx->ops->gemm_batched(v, u, dm, 1, 0, c, tiles, oc, t2, c * tiles, oc * c, oc * tiles, 1.0f,
+                             0.0f, ctx);
   return s != INC_OK ? s : ctx->ops->wino_din(inc__pv(p, st->dx)->data, v, &gx, ctx);
 }

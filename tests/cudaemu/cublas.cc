@@ -1,11 +1,12 @@
 /*
- * cublas.cc — the emulated cuBLAS: handles and SGEMM (tests only; see
- * cudaemu.h).
+ * cublas.cc — the emulated cuBLAS: handles, SGEMM and strided-batched
+ * SGEMM (tests only; see cudaemu.h).
  *
- * cublasSgemm is written from the cuBLAS documentation alone, column-major
- * as cuBLAS defines it, and knows nothing of the backend's row-major
- * mapping (cuda/gemm.cu), so a mistake in that mapping shows as a wrong
- * product here, not as the same mistake made twice:
+ * cublasSgemm and cublasSgemmStridedBatched are written from the cuBLAS
+ * documentation alone, column-major as cuBLAS defines it, and know nothing
+ * of the backend's row-major mapping (cuda/gemm.cu), so a mistake in that
+ * mapping shows as a wrong product here, not as the same mistake made
+ * twice:
  *
  *     C = alpha * op(A) * op(B) + beta * C,   C m x n, op(A) m x k, op(B) k x n,
  *     element (i, j) of a matrix X with leading dimension ldx at X[i + j*ldx],
@@ -18,6 +19,16 @@
  * is 0. alpha and beta are host pointers (the default pointer mode), read
  * at the call. The product runs on the handle's stream, accumulated in
  * double: a reference, not a rival of the real thing's speed.
+ *
+ * The strided batch is that product for i < batchCount on the matrices at
+ * A + i*strideA, B + i*strideB, C + i*strideC (strides in elements, long
+ * long), with the same checks and batchCount < 0 invalid too; nothing
+ * happens when batchCount is 0. Every item's A, B and C must be device
+ * ranges. Items run concurrently on a GPU, so items of C that share memory
+ * (|strideC| below one C matrix's span, with more than one item) are
+ * reported as misuse: stricter than cuBLAS states (C matrices that
+ * interleave inside each other's leading-dimension gaps are not told
+ * apart), and never what the backend asks.
  */
 #include <stdio.h>
 #include <set>
@@ -46,14 +57,20 @@ bool live(cublasHandle_t h, const char *who)
   return false;
 }
 
-/* The device range a (rows x cols, leading dimension ld) matrix spans. */
-bool matrix_ok(const char *name, const float *x, int rows, int cols, int ld)
+/* The floats a (rows x cols, leading dimension ld) matrix spans. */
+size_t span(int rows, int cols, int ld)
 {
-  if (rows == 0 || cols == 0) return true;
-  size_t elems = (size_t)ld * (size_t)(cols - 1) + (size_t)rows;
-  if (is_device(x, elems * sizeof(float))) return true;
-  violation("cublasSgemm: %s (%p, %d x %d, ld %d) is not a device range of %zu floats", name,
-            (const void *)x, rows, cols, ld, elems);
+  return rows == 0 || cols == 0 ? 0 : (size_t)ld * (size_t)(cols - 1) + (size_t)rows;
+}
+
+/* Whether item i of a matrix of the call `who` lies in device memory. */
+bool matrix_ok(const char *who, const char *name, const float *x, int rows, int cols, int ld,
+               int item)
+{
+  size_t elems = span(rows, cols, ld);
+  if (elems == 0 || is_device(x, elems * sizeof(float))) return true;
+  violation("%s: %s (item %d: %p, %d x %d, ld %d) is not a device range of %zu floats", who,
+            name, item, (const void *)x, rows, cols, ld, elems);
   return false;
 }
 
@@ -140,14 +157,21 @@ cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode)
   return CUBLAS_STATUS_SUCCESS;
 }
 
-cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
-                           cublasOperation_t transb, int m, int n, int k, const float *alpha,
-                           const float *A, int lda, const float *B, int ldb, const float *beta,
-                           float *C, int ldc)
+} // extern "C"
+
+namespace {
+
+/* One SGEMM-family call (who: its name): batch items, item i the product
+ * on A + i*sa, B + i*sb, C + i*sc; cublasSgemm is one item. */
+cublasStatus_t sgemm_call(const char *who, cublasHandle_t handle, cublasOperation_t transa,
+                          cublasOperation_t transb, int m, int n, int k, const float *alpha,
+                          const float *A, int lda, long long sa, const float *B, int ldb,
+                          long long sb, const float *beta, float *C, int ldc, long long sc,
+                          int batch)
 {
   std::lock_guard<std::recursive_mutex> g(lock());
   call c = enter(CUDAEMU_CALL_BLAS);
-  if (!live(handle, "cublasSgemm")) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (!live(handle, who)) return CUBLAS_STATUS_NOT_INITIALIZED;
   if (c.sticky) return CUBLAS_STATUS_EXECUTION_FAILED; /* its kernel cannot launch */
   if (c.inject) {
     if (c.make_sticky) set_sticky((cudaError_t)c.error);
@@ -156,27 +180,59 @@ cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
   auto op_ok = [](cublasOperation_t t) { return t >= CUBLAS_OP_N && t <= CUBLAS_OP_C; };
   const bool ta = transa != CUBLAS_OP_N, tb = transb != CUBLAS_OP_N;
   auto max1 = [](int v) { return v > 1 ? v : 1; };
-  if (!op_ok(transa) || !op_ok(transb) || m < 0 || n < 0 || k < 0 ||
+  if (!op_ok(transa) || !op_ok(transb) || m < 0 || n < 0 || k < 0 || batch < 0 ||
       lda < max1(ta ? k : m) || ldb < max1(tb ? n : k) || ldc < max1(m) || !alpha || !beta)
     return CUBLAS_STATUS_INVALID_VALUE;
-  if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+  if (m == 0 || n == 0 || batch == 0) return CUBLAS_STATUS_SUCCESS;
   if (is_device(alpha, 0) || is_device(beta, 0)) {
-    violation("cublasSgemm: alpha or beta is a device pointer, but the pointer mode is host");
+    violation("%s: alpha or beta is a device pointer, but the pointer mode is host", who);
     return CUBLAS_STATUS_INVALID_VALUE;
   }
   const float a = *alpha, b = *beta;
   const bool reads_ab = a != 0.0f && k > 0;
-  if ((reads_ab && (!matrix_ok("A", A, ta ? k : m, ta ? m : k, lda) ||
-                    !matrix_ok("B", B, tb ? n : k, tb ? k : n, ldb))) ||
-      !matrix_ok("C", C, m, n, ldc))
+  for (int i = 0; i < batch; i++)
+    if ((reads_ab && (!matrix_ok(who, "A", A + i * sa, ta ? k : m, ta ? m : k, lda, i) ||
+                      !matrix_ok(who, "B", B + i * sb, tb ? n : k, tb ? k : n, ldb, i))) ||
+        !matrix_ok(who, "C", C + i * sc, m, n, ldc, i))
+      return CUBLAS_STATUS_INVALID_VALUE;
+  const size_t c_span = span(m, n, ldc);
+  if (batch > 1 && (size_t)(sc < 0 ? -sc : sc) < c_span) {
+    violation("%s: the %d items of C (%zu floats each) overlap at strideC %lld", who, batch,
+              c_span, sc);
     return CUBLAS_STATUS_INVALID_VALUE;
-  CUstream_st *q = stream_of(handle->stream, "cublasSgemm");
+  }
+  CUstream_st *q = stream_of(handle->stream, who);
   if (!q) return CUBLAS_STATUS_INVALID_VALUE;
-  enqueue(q, "cublasSgemm", [=] {
-    sgemm_ref(ta, tb, m, n, k, a, A, lda, B, ldb, b, C, ldc);
+  enqueue(q, who, [=] {
+    for (int i = 0; i < batch; i++)
+      sgemm_ref(ta, tb, m, n, k, a, A + i * sa, lda, B + i * sb, ldb, b, C + i * sc, ldc);
     return cudaSuccess;
   });
   return CUBLAS_STATUS_SUCCESS;
+}
+
+} // namespace
+
+extern "C" {
+
+cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
+                           cublasOperation_t transb, int m, int n, int k, const float *alpha,
+                           const float *A, int lda, const float *B, int ldb, const float *beta,
+                           float *C, int ldc)
+{
+  return sgemm_call("cublasSgemm", handle, transa, transb, m, n, k, alpha, A, lda, 0, B, ldb, 0,
+                    beta, C, ldc, 0, 1);
+}
+
+cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa,
+                                         cublasOperation_t transb, int m, int n, int k,
+                                         const float *alpha, const float *A, int lda,
+                                         long long strideA, const float *B, int ldb,
+                                         long long strideB, const float *beta, float *C,
+                                         int ldc, long long strideC, int batchCount)
+{
+  return sgemm_call("cublasSgemmStridedBatched", handle, transa, transb, m, n, k, alpha, A, lda,
+                    strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
 }
 
 const char *cublasGetStatusName(cublasStatus_t status)

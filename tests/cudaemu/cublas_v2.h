@@ -1,7 +1,8 @@
 /*
  * cublas_v2.h — the emulated cuBLAS (tests only; see cudaemu.h): the calls
- * cuda/ makes, with cuBLAS's names and status numbers. cublasSgemm follows
- * the cuBLAS documentation's column-major definition (cublas.cc).
+ * cuda/ makes, with cuBLAS's names and status numbers. cublasSgemm and
+ * cublasSgemmStridedBatched follow the cuBLAS documentation's column-major
+ * definition (cublas.cc).
  */
 #ifndef CUDAEMU_CUBLAS_V2_H
 #define CUDAEMU_CUBLAS_V2_H
@@ -42,6 +43,10 @@ CUDAEMU_API cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t 
                                        const float *alpha, const float *A, int lda,
                                        const float *B, int ldb, const float *beta, float *C,
                                        int ldc);
+CUDAEMU_API cublasStatus_t cublasSgemmStridedBatched(
+    cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k,
+    const float *alpha, const float *A, int lda, long long strideA, const float *B, int ldb,
+    long long strideB, const float *beta, float *C, int ldc, long long strideC, int batchCount);
 CUDAEMU_API const char *cublasGetStatusString(cublasStatus_t status);
 CUDAEMU_API const char *cublasGetStatusName(cublasStatus_t status);
 }

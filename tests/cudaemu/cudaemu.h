@@ -31,7 +31,7 @@ enum {
   CUDAEMU_CALL_LAUNCH = 2,  /* kernel launches                                    */
   CUDAEMU_CALL_COPY = 4,    /* cudaMemcpy(Async), cudaMemsetAsync                 */
   CUDAEMU_CALL_SYNC = 8,    /* cudaStreamSynchronize, cudaDeviceSynchronize       */
-  CUDAEMU_CALL_BLAS = 16,   /* cuBLAS compute calls (cublasSgemm)                 */
+  CUDAEMU_CALL_BLAS = 16,   /* cuBLAS compute calls (cublasSgemm(StridedBatched)) */
   CUDAEMU_CALL_OTHER = 32,  /* the rest: devices, streams, handles, frees         */
   CUDAEMU_CALL_ANY = 63
 };
@@ -40,8 +40,8 @@ enum {
  *  - a runtime call returns `error` (a launch: its kernel fails when it runs
  *    if sticky, else the launch reports `error` through cudaGetLastError;
  *    a synchronisation still completes the queued work unless sticky);
- *  - cublasCreate returns CUBLAS_STATUS_ALLOC_FAILED, cublasSgemm returns
- *    `blas_status`;
+ *  - cublasCreate returns CUBLAS_STATUS_ALLOC_FAILED, cublasSgemm and
+ *    cublasSgemmStridedBatched return `blas_status`;
  *  - with sticky set, `error` also becomes the process's sticky error, as
  *    after a real device fault: every later runtime call returns it (an
  *    asynchronous call's fault shows at the next synchronising call).
