@@ -5,8 +5,9 @@
  * they were ("make loss-trace", docs/architecture.md).
  *
  * It runs what examples/train runs for its first steps: the quick preset
- * (examples/train_options.c), seed 1, the epoch-1 shuffle, the warmup,
- * on the CPU with two threads. Usage: loss_trace [steps] [data dir].
+ * (examples/train_options.c), seed 1, the epoch-1 shuffle, the learning
+ * rate of each step (warmup, schedule), label smoothing, on the CPU with
+ * two threads. Usage: loss_trace [steps] [data dir].
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,13 +70,16 @@ int main(int argc, char **argv)
     const inc_tensor *y;
     float loss;
     int64_t correct;
-    long w = o.warmup;
-    float lr = (float)(o.lr * (double)(g < w ? g + 1 : w) / (double)w);
+    int set_lr = 0;
+    const size_t batches = (n + (size_t)o.batch - 1) / (size_t)o.batch; /* as the trainer's */
+    const long long total = (long long)o.epochs * (long long)batches;
+    const float lr = (float)train_lr_at(&o, g, total, &set_lr);
     if ((s = inc_tensor_copy_from_host(x, xb, (int64_t)o.batch * (int64_t)plane)) != INC_OK ||
         (s = inc_layer_forward(net, x, 1, &y)) != INC_OK ||
-        (s = inc_softmax_cross_entropy(ctx, y, yb, &loss, dl, &correct)) != INC_OK ||
+        (s = inc_softmax_cross_entropy_smoothed(ctx, y, yb, (float)o.label_smoothing, &loss, dl,
+                                                &correct)) != INC_OK ||
         (s = inc_layer_backward(net, dl, NULL)) != INC_OK ||
-        (s = inc_optimizer_set_lr(opt, lr)) != INC_OK ||
+        (set_lr && (s = inc_optimizer_set_lr(opt, lr)) != INC_OK) ||
         (s = inc_optimizer_step(opt, net)) != INC_OK) {
       report_inc("loss_trace", "step", ctx, s);
       goto done;
