@@ -108,18 +108,18 @@ def main():
     ap.add_argument("--batch", type=int, default=None,
                     help="default 128, 32 for googlenet-bn (as examples/train)")
     ap.add_argument("--lr", type=float, default=None,
-                    help="default 0.01, 0.1 for googlenet-bn (as examples/train)")
+                    help="default 0.04, 0.1 for googlenet-bn (as examples/train)")
     ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--weight-decay", type=float, default=None,
-                    help="default 0, 5e-4 for googlenet-bn (as examples/train)")
+                    help="default 5e-4 (as examples/train's quick recipes)")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--init", choices=["xavier", "kaiming"], default="kaiming")
     ap.add_argument("--warmup", type=int, default=None,
                     help="steps of linear warmup (default: 200, 0 for googlenet-bn)")
     ap.add_argument("--schedule", choices=["constant", "cosine"], default=None,
-                    help="after the warmup (default: constant, cosine for googlenet-bn)")
+                    help="after the warmup (default: cosine, as examples/train's quick recipes)")
     ap.add_argument("--label-smoothing", type=float, default=None,
-                    help="default 0, 0.1 for googlenet-bn (as examples/train)")
+                    help="default 0.1 (as examples/train's quick recipes)")
     ap.add_argument("--dropout", type=float, default=0.0)
     ap.add_argument("--augment", default=None,
                     help="none, flip, crop=P or flip,crop=P (default: as examples/train)")
@@ -134,13 +134,13 @@ def main():
     if args.batch is None:
         args.batch = 32 if bn else 128
     if args.lr is None:
-        args.lr = 0.1 if bn else 0.01
+        args.lr = 0.1 if bn else 0.04
     if args.schedule is None:
-        args.schedule = "cosine" if bn else "constant"
+        args.schedule = "cosine"
     if args.weight_decay is None:
-        args.weight_decay = 5e-4 if bn else 0.0
+        args.weight_decay = 5e-4
     if args.label_smoothing is None:
-        args.label_smoothing = 0.1 if bn else 0.0
+        args.label_smoothing = 0.1
     if args.augment is None:
         args.augment = "none"
     aug_flip, aug_pad = parse_augment(args.augment)
