@@ -4,6 +4,8 @@
 #   make check      build and run every test (Check suites + script tests)
 #   make train      install what training needs (as root), build, train GoogLeNet
 #   make CUDA=0     build without the CUDA module (the core never links CUDA)
+#   make GEMM=onednn  the CPU backend's SGEMM from oneDNN (libdnnl) instead of
+#                   OpenBLAS (GEMM=openblas, the default); own build dir
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages the build and the tests need
 #   make deps-train install only those building and training need
@@ -60,11 +62,27 @@ BLAS_LIBS := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 else
 BLAS_LIBS := -lopenblas
 endif
+# The CPU backend's SGEMM library, chosen at build time: openblas (CBLAS,
+# the default) or onednn (dnnl_sgemm, Debian's libdnnl-dev: OpenMP runtime,
+# so it shares OpenMP's threads as the OpenMP OpenBLAS does). Nothing else in
+# the library calls a BLAS, so the oneDNN build links no OpenBLAS.
+GEMM ?= openblas
+ifeq ($(GEMM),openblas)
+GEMM_CPPFLAGS :=
+GEMM_LIBS := $(BLAS_LIBS)
+GEMM_DEBS := libopenblas-dev libopenblas-openmp-dev
+else ifeq ($(GEMM),onednn)
+GEMM_CPPFLAGS := -DINC_CPU_GEMM_ONEDNN
+GEMM_LIBS := -ldnnl
+GEMM_DEBS := libdnnl-dev
+else
+$(error GEMM=$(GEMM): the CPU GEMM library is openblas (the default) or onednn)
+endif
 # The core links no CUDA library: the CUDA backend is a module it loads at
 # run time (src/module.c), linked with the static CUDA runtime; the module
 # opens cuBLAS itself once it has found a device (cuda/cublas.cu), from the
 # toolkit named by its RUNPATH first.
-LIBS := $(BLAS_LIBS) -lgomp -lpthread -ldl -lm
+LIBS := $(GEMM_LIBS) -lgomp -lpthread -ldl -lm
 CUDA_MODULE := libinception-cuda.so.$(V_MAJOR)
 CUDA_MODULE_LIBS := -L$(CUDA_LIBDIR) -lcudart_static -ldl -lrt -lpthread \
                     -Wl,-rpath,$(CUDA_LIBDIR)
@@ -72,9 +90,12 @@ CUDA_MODULE_LIBS := -L$(CUDA_LIBDIR) -lcudart_static -ldl -lrt -lpthread \
 # ---- sources ----------------------------------------------------------------
 LIB_C := $(sort $(wildcard src/*.c src/cpu/*.c src/layers/*.c))
 CUDA_CU := $(sort $(wildcard cuda/*.cu))
-BUILD := build/cuda$(CUDA)
+# objects of two configurations never mix: build/cuda1, build/cuda0-onednn...
+BUILD := build/cuda$(CUDA)$(if $(filter onednn,$(GEMM)),-onednn)
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o)
-CUDA_OBJ := $(CUDA_CU:%.cu=$(BUILD)/%.o)
+# the CUDA module has no CPU GEMM: one set of its objects for every GEMM
+CUDA_BUILD := build/cuda$(CUDA)
+CUDA_OBJ := $(CUDA_CU:%.cu=$(CUDA_BUILD)/%.o)
 HEADERS := include/inception.h $(wildcard src/*.h src/cpu/*.h src/layers/*.h cuda/*.cuh)
 
 .PHONY: all lib deps check test train bench install uninstall clean cuda-report
@@ -83,15 +104,15 @@ lib: lib/$(SOFILE) lib/libinception.a $(if $(filter 1,$(CUDA)),lib/$(CUDA_MODULE
 
 $(BUILD)/%.o: %.c $(HEADERS) | deps-build
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_LIB) $(CFLAGS_LIB) -c $< -o $@
+	$(CC) $(CPPFLAGS_LIB) $(GEMM_CPPFLAGS) $(CFLAGS_LIB) -c $< -o $@
 
-$(BUILD)/%.o: %.cu $(HEADERS)
+$(CUDA_BUILD)/%.o: %.cu $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
-# lib/ is shared by CUDA=0 and CUDA=1 builds: relink when the flavour changes.
+# lib/ is shared by CUDA=0/1 and GEMM builds: relink when the flavour changes.
 FLAVOR := build/.flavor
-$(shell mkdir -p build; echo "$(CUDA)" | cmp -s - $(FLAVOR) || echo "$(CUDA)" > $(FLAVOR))
+$(shell mkdir -p build; echo "$(CUDA) $(GEMM)" | cmp -s - $(FLAVOR) || echo "$(CUDA) $(GEMM)" > $(FLAVOR))
 
 lib/$(SOFILE): $(LIB_OBJ) src/libinception.map $(FLAVOR)
 	@mkdir -p lib
@@ -124,7 +145,8 @@ endif
 # (`make train` installs only these). The tests add their tools: Check,
 # Python with numpy and PyTorch (reference values), and what each area
 # appends to DEB_EXTRA in mk/*.mk (g++, abigail-tools, valgrind, clang).
-DEB_BUILD := gcc make pkg-config libopenblas-dev libopenblas-openmp-dev zlib1g-dev
+DEB_BUILD := gcc make pkg-config libopenblas-dev libopenblas-openmp-dev zlib1g-dev \
+             $(filter-out libopenblas-dev libopenblas-openmp-dev,$(GEMM_DEBS))
 DEB_TRAIN := dataset-fashion-mnist gnuplot-nox
 DEB_TEST := check libsubunit-dev python3 python3-numpy python3-torch
 DEB_EXTRA :=
@@ -147,7 +169,7 @@ deps-train:
 .PHONY: deps-train
 # Building the library needs only the build packages; checked quietly.
 deps-build:
-	@for p in libopenblas-dev libopenblas-openmp-dev; do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \
+	@for p in $(GEMM_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \
 	  { echo "missing $$p: run 'make deps'"; exit 1; }; done
 .PHONY: deps-build
 

@@ -18,7 +18,9 @@
  * 2.358969), which breaks the trainer's bit-for-bit --resume; with the
  * SkylakeX kernels, which such a CPU runs as well, the same runs agree to
  * the bit.
- * It returns a line describing the OpenBLAS core in use.
+ * It returns a line describing the OpenBLAS core in use. In a library
+ * built with GEMM=onednn, which links no OpenBLAS, the (weak) name is NULL
+ * and it returns a line saying so and does nothing else.
  */
 #ifndef INC_EXAMPLE_OPENBLAS_ENV_H
 #define INC_EXAMPLE_OPENBLAS_ENV_H
@@ -29,11 +31,13 @@
 #include <strings.h>
 #include <unistd.h>
 
-char *openblas_get_corename(void); /* OpenBLAS extension */
+/* OpenBLAS extension; weak: NULL when no OpenBLAS is linked (GEMM=onednn) */
+char *openblas_get_corename(void) __attribute__((weak));
 
 static const char *inc_example_openblas_env(char **argv)
 {
   static char line[128];
+  if (!openblas_get_corename) return "no OpenBLAS (the library's GEMM is oneDNN's)";
   const char *core = openblas_get_corename();
   const char *set = getenv("OPENBLAS_CORETYPE");
   if (set) {

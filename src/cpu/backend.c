@@ -1,25 +1,33 @@
 /*
  * backend.c — the CPU backend: host memory, SGEMM through CBLAS (OpenBLAS)
- * and the table that gathers, by name, the CPU ops of the other files in
- * src/cpu/.
+ * or, built with `make GEMM=onednn` (-DINC_CPU_GEMM_ONEDNN), oneDNN's
+ * dnnl_sgemm, and the table that gathers, by name, the CPU ops of the other
+ * files in src/cpu/.
  *
  * Memory is plain host memory, so upload/download are memcpy. The BLAS
  * thread count follows the context's setting (a process-wide OpenBLAS
- * setting, documented in inception.h); OpenMP loops pass theirs per loop.
+ * setting, documented in inception.h; oneDNN's OpenMP build takes the
+ * calling thread's OpenMP count, set for the call and restored after);
+ * OpenMP loops pass theirs per loop.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
 #include <omp.h>
-#include <cblas.h>
 #include "cpu.h"
+#ifdef INC_CPU_GEMM_ONEDNN
+#include <dnnl.h>
+#include <dnnl_debug.h>
+#else
+#include <cblas.h>
 
 /* OpenBLAS extensions, declared here so any cblas.h will do. */
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 char *openblas_get_corename(void);
 int openblas_get_parallel(void); /* 0 sequential, 1 pthreads, 2 OpenMP */
+#endif
 
 int inc__cpu_threads(const inc_context *ctx, int64_t work)
 {
@@ -77,12 +85,70 @@ static inc_status cpu_native_stream(void **out, inc_context *ctx)
 }
 
 /* One row-major SGEMM call: c (m, n) = alpha op(a) op(b) + beta c with the
- * leading dimensions of the full operands (ldc may exceed n). */
-static void sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+ * leading dimensions of the full operands (ldc may exceed n). Returns 0 or
+ * the GEMM library's failure code (CBLAS has none; sgemm_error reports it):
+ * a plain int, so that threads of a parallel region can hand it back. */
+static int sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                 int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
+#ifdef INC_CPU_GEMM_ONEDNN
+  dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb,
+                                beta, c, ldc);
+  return st == dnnl_success ? 0 : (int)st;
+#else
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
               (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+  return 0;
+#endif
+}
+
+/* The context error for sgemm's failure code, naming the call and dims. */
+static inc_status sgemm_error(inc_context *ctx, int code, int64_t m, int64_t n, int64_t k)
+{
+#ifdef INC_CPU_GEMM_ONEDNN
+  dnnl_status_t st = (dnnl_status_t)code;
+  inc_status s = st == dnnl_out_of_memory       ? INC_ERR_OUT_OF_MEMORY
+                 : st == dnnl_invalid_arguments ? INC_ERR_INVALID_ARGUMENT
+                                                : INC_ERR_DEVICE;
+  return inc__error(ctx, s, "CPU gemm: dnnl_sgemm (m %lld, n %lld, k %lld) failed: %s",
+                    (long long)m, (long long)n, (long long)k, dnnl_status2str(st));
+#else
+  return inc__error(ctx, INC_ERR_DEVICE, "CPU gemm: cblas_sgemm (m %lld, n %lld, k %lld) "
+                    "failed (code %d)", (long long)m, (long long)n, (long long)k, code);
+#endif
+}
+
+/* Whether the GEMM library, called inside one of our parallel regions, runs
+ * single-threaded on the calling thread by itself: OpenBLAS's OpenMP build
+ * and oneDNN's OpenMP build do (neither opens a nested team); telling
+ * OpenBLAS so would also set omp_set_num_threads(1) for the calling thread,
+ * which is not ours to change. */
+static int gemm_alone_in_region(void)
+{
+#ifdef INC_CPU_GEMM_ONEDNN
+  return dnnl_version()->cpu_runtime == DNNL_RUNTIME_OMP;
+#else
+  return openblas_get_parallel() == 2;
+#endif
+}
+
+/* One SGEMM outside our parallel regions on `want` threads. OpenBLAS: its
+ * process-wide count. oneDNN's OpenMP build uses omp_get_max_threads() of
+ * the calling thread: set for the call, the caller's value restored. */
+static int sgemm_threaded(int want, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                          const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                          float *c, int64_t ldc)
+{
+#ifdef INC_CPU_GEMM_ONEDNN
+  const int before = omp_get_max_threads();
+  if (before != want) omp_set_num_threads(want);
+  int code = sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (before != want) omp_set_num_threads(before);
+  return code;
+#else
+  if (openblas_get_num_threads() != want) openblas_set_num_threads(want);
+  return sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#endif
 }
 
 #ifndef INC_CPU_GEMM_SPLIT
@@ -98,10 +164,7 @@ static void sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, 
 static int split_dim(int64_t m, int64_t n, int64_t k, int threads)
 {
   if (!INC_CPU_GEMM_SPLIT || threads < 2 || m * n * k < ((int64_t)1 << 22)) return 0;
-  /* only OpenBLAS's OpenMP build runs single-threaded inside our parallel
-   * region by itself; telling it so would also set omp_set_num_threads(1)
-   * for the calling thread, which is not ours to change */
-  if (openblas_get_parallel() != 2) return 0;
+  if (!gemm_alone_in_region()) return 0;
   if (n >= 64 * threads && n >= m) return 'n';
   if (m >= 64 * threads) return 'm';
   return 0;
@@ -128,28 +191,33 @@ inc_status inc__cpu_gemm(float *c, const float *a, const float *b, int trans_a, 
   const int want = gemm_threads(ctx);
   const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
   const int dim = split_dim(m, n, k, want);
+  int fail = 0; /* the first failure code of the call */
   if (!dim) {
-    if (openblas_get_num_threads() != want) openblas_set_num_threads(want);
-    sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
-    return INC_OK;
+    fail = sgemm_threaded(want, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
+    return fail ? sgemm_error(ctx, fail, m, n, k) : INC_OK;
   }
-  /* each thread one block of columns (rows), 16-aligned; OpenBLAS's OpenMP
-   * build sees it is inside a parallel region and runs single-threaded */
+  /* each thread one block of columns (rows), 16-aligned; the GEMM library
+   * sees it is inside a parallel region and runs single-threaded */
   const int64_t len = dim == 'n' ? n : m;
 #pragma omp parallel num_threads(want)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     int64_t lo = len * t / nt / 16 * 16, hi = t == nt - 1 ? len : len * (t + 1) / nt / 16 * 16;
+    int code = 0;
     if (hi > lo) {
       if (dim == 'n')
-        sgemm(trans_a, trans_b, m, hi - lo, k, alpha, a, lda, trans_b ? b + lo * ldb : b + lo, ldb,
-              beta, c + lo, n);
+        code = sgemm(trans_a, trans_b, m, hi - lo, k, alpha, a, lda,
+                     trans_b ? b + lo * ldb : b + lo, ldb, beta, c + lo, n);
       else
-        sgemm(trans_a, trans_b, hi - lo, n, k, alpha, trans_a ? a + lo : a + lo * lda, lda, b, ldb,
-              beta, c + lo * n, n);
+        code = sgemm(trans_a, trans_b, hi - lo, n, k, alpha, trans_a ? a + lo : a + lo * lda, lda,
+                     b, ldb, beta, c + lo * n, n);
+    }
+    if (code) {
+#pragma omp critical(inc_cpu_gemm_fail)
+      if (!fail) fail = code;
     }
   }
-  return INC_OK;
+  return fail ? sgemm_error(ctx, fail, m, n, k) : INC_OK;
 }
 
 /* A batch of GEMMs runs one item per thread, each a single-threaded SGEMM,
@@ -163,8 +231,7 @@ static int batch_parallel(int64_t m, int64_t n, int64_t k, int64_t batch, int th
 {
   if (!INC_CPU_GEMM_SPLIT || threads < 2 || batch < threads || split_dim(m, n, k, threads))
     return 0;
-  /* as in split_dim: only the OpenMP build runs single-threaded in our region */
-  return openblas_get_parallel() == 2;
+  return gemm_alone_in_region();
 }
 
 inc_status inc__cpu_gemm_batched(float *c, const float *a, const float *b, int trans_a,
@@ -184,11 +251,17 @@ inc_status inc__cpu_gemm_batched(float *c, const float *a, const float *b, int t
     return s;
   }
   const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
+  int fail = 0; /* the first failure code of the batch */
 #pragma omp parallel for num_threads(want) schedule(static)
-  for (int64_t i = 0; i < batch; i++)
-    sgemm(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
-          c + i * stride_c, n);
-  return INC_OK;
+  for (int64_t i = 0; i < batch; i++) {
+    int code = sgemm(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b,
+                     ldb, beta, c + i * stride_c, n);
+    if (code) {
+#pragma omp critical(inc_cpu_gemm_fail)
+      if (!fail) fail = code;
+    }
+  }
+  return fail ? sgemm_error(ctx, fail, m, n, k) : INC_OK;
 }
 
 /* The table, filled by name: the memory slots by hand, the ops from the
@@ -213,11 +286,17 @@ static const inc__backend_ops cpu_ops = {
 void inc__cpu_describe(inc_context *ctx)
 {
   int n = ctx->num_threads > 0 ? ctx->num_threads : omp_get_max_threads();
+#ifdef INC_CPU_GEMM_ONEDNN
+  const dnnl_version_t *v = dnnl_version();
+  snprintf(ctx->device_name, sizeof ctx->device_name, "CPU (%d thread%s, oneDNN %d.%d.%d sgemm)",
+           n, n == 1 ? "" : "s", v->major, v->minor, v->patch);
+#else
   /* the OpenBLAS kernel set, so that a slow fallback (Prescott on CPUs
    * newer than the OpenBLAS release) shows; see docs/performance.md */
   const char *core = openblas_get_corename();
   snprintf(ctx->device_name, sizeof ctx->device_name, "CPU (%d thread%s, OpenBLAS %s)", n,
            n == 1 ? "" : "s", core ? core : "?");
+#endif
 }
 
 inc_status inc__cpu_backend_init(inc_context *ctx)
