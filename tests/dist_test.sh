@@ -106,9 +106,18 @@ check "one set of results: one epoch line, metrics.csv, steps.csv, one checkpoin
            [ \$(grep -c '^libinception ' '$OUT/two.log') -eq 1 ] && \
            [ \$(wc -l < '$OUT/two/metrics.csv') -eq 2 ] && [ -s '$OUT/two/steps.csv' ] && \
            [ \$(ls '$OUT/two' | grep -c safetensors) -eq 1 ] && ! ls '$OUT/two' | grep -q tmp"
-check "the same epoch figures as one process (loss to 3 digits, accuracies)" \
-  bash -c "[ \"\$(grep '^epoch 1/1  loss' '$OUT/one.log' | cut -d' ' -f1-11)\" = \
-             \"\$(grep '^epoch 1/1  loss' '$OUT/two.log' | cut -d' ' -f1-11)\" ]"
+# The two runs sum in different orders; at the quick recipe's lr 0.04 that
+# rounding moves an accuracy by up to a few images out of 1280 / 10000 in
+# these 20 steps (measured: train 0.210 / 0.211, test 0.329 / 0.332), so the
+# loss must agree to its 3 printed digits and the accuracies within 0.005.
+same_epoch() {
+  awk '/^epoch 1\/1  loss/ { print $4, $7, $10 }' "$OUT/one.log" "$OUT/two.log" |
+    awk 'NR == 1 { l = $1; a = $2; t = $3 } NR == 2 { n = 2; d1 = $2 - a; d2 = $3 - t;
+           ok = $1 == l && d1 <= 0.005 && -d1 <= 0.005 && d2 <= 0.005 && -d2 <= 0.005 }
+         END { exit !(n == 2 && ok) }'
+}
+check "the same epoch figures as one process (loss to 3 digits, accuracies within 0.005; loss, train, test acc: $(
+  awk '/^epoch 1\/1  loss/ { printf "%s %s %s; ", $4, $7, $10 }' "$OUT/one.log" "$OUT/two.log"))" same_epoch
 check "the checkpoint records 2 ranks" \
   bash -c "python3 - '$OUT/two/ckpt-epoch-001.safetensors' <<'EOF'
 import json, struct, sys
@@ -141,8 +150,9 @@ matches one CPU process: $(tail -1 "$OUT/cuda-diff.log")" \
   bash -c "[ $rc -eq 0 ] && [ $rcd -eq 0 ] && grep -q 'on cudaemu' '$OUT/cuda2.log'"
 
 # ---- a rank killed mid-run ----------------------------------------------------------------
+# constant rate: the resume below stops the run at epoch 2 instead of 3
 KARGS=(--device cpu --size 28 --epochs 3 --limit 640 --test-limit 500 --batch 64 --threads 1
-  --out "$OUT/kill")
+  --schedule constant --out "$OUT/kill")
 "${MPI2[@]}" "$TRAIN" "${KARGS[@]}" > "$OUT/kill.log" 2>&1 &
 mpirun_pid=$!
 for _ in $(seq 1 1200); do
