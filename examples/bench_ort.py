@@ -33,6 +33,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_args import add_bench_options  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, ".."))
 TOL = 1e-4  # max |ort - inc| / max |inc|
@@ -41,16 +44,7 @@ SEED = 42   # examples/bench's inc_context_set_seed
 
 def options(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--size", type=int, default=96)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--profile-steps", type=int, default=0)  # accepted for symmetry
-    ap.add_argument("--classes", type=int, default=10)
-    ap.add_argument("--infer-only", action="store_true",
-                    help="accepted for symmetry: this program only infers")
+    add_bench_options(ap, "accepted for symmetry: this program only infers")
     ap.add_argument("--model", metavar="PATH",
                     help="time this .onnx file instead of exporting the library's model")
     ap.add_argument("--reference", metavar="DIR", help=argparse.SUPPRESS)  # the child's mode

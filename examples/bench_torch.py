@@ -23,6 +23,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_models  # noqa: E402
 from torch_models import init_like_library  # noqa: E402
+from bench_args import add_bench_options  # noqa: E402
 
 
 def googlenet(classes):
@@ -61,16 +62,7 @@ def timed(f):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--size", type=int, default=96)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--profile-steps", type=int, default=0)  # accepted for symmetry
-    ap.add_argument("--classes", type=int, default=10)
-    ap.add_argument("--infer-only", action="store_true",
-                    help="inference passes only, for inference's peak memory")
+    add_bench_options(ap, "inference passes only, for inference's peak memory")
     o = ap.parse_args()
     if o.threads > 0:
         torch.set_num_threads(o.threads)
