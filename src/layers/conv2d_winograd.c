@@ -47,8 +47,10 @@ enum { WB_V = 0, WB_DM = 1, WB_U = 2, WB_DU = 3 };
  *   F(m)    T^2 (GEMM P c oc + TRANSFORM P (c + oc) + FILTER c oc + CALL)
  * P = n ceil(H/m) ceil(W/m) tiles: a product of the T^2 GEMMs costs GEMM
  * (< 1: they have no im2col), every transformed input and output value
- * TRANSFORM, each filter's transforms FILTER, and each of the T^2 GEMM
- * calls a fixed CALL (what small batches and 1x1 maps pay). The fit's
+ * TRANSFORM, each filter's transforms FILTER, and each of the T^2
+ * products a fixed CALL (what small batches and 1x1 maps pay; fitted when
+ * each product was its own gemm call, before gemm_batched: to be refitted,
+ * docs/performance.md, as is every constant at other batches). The fit's
  * relative error is 16% (rms); Winograd is picked only when it is predicted
  * to take at most MARGIN of the direct time, which keeps near-ties (7x7
  * and 4x4 maps, where a tile is partly padding) direct. */
