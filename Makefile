@@ -4,8 +4,8 @@
 #   make check      build and run every test (Check suites + script tests)
 #   make train      install what training needs (as root), build, train GoogLeNet
 #   make CUDA=0     build without the CUDA module (the core never links CUDA)
-#   make GEMM=onednn  the CPU backend's SGEMM from oneDNN (libdnnl) instead of
-#                   OpenBLAS (GEMM=openblas, the default); own build dir
+#   make GEMM=openblas  the CPU backend's SGEMM from OpenBLAS instead of oneDNN
+#                   (GEMM=onednn, the default); each GEMM has its own build dir
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages the build and the tests need
 #   make deps-train install only those building and training need
@@ -62,11 +62,12 @@ BLAS_LIBS := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 else
 BLAS_LIBS := -lopenblas
 endif
-# The CPU backend's SGEMM library, chosen at build time: openblas (CBLAS,
-# the default) or onednn (dnnl_sgemm, Debian's libdnnl-dev: OpenMP runtime,
-# so it shares OpenMP's threads as the OpenMP OpenBLAS does). Nothing else in
-# the library calls a BLAS, so the oneDNN build links no OpenBLAS.
-GEMM ?= openblas
+# The CPU backend's SGEMM library, chosen at build time: onednn (the
+# default since 0.6: dnnl_sgemm, Debian's libdnnl-dev; its OpenMP runtime
+# shares OpenMP's threads as the OpenMP OpenBLAS does; 4-14% faster steps,
+# docs/performance.md) or openblas (CBLAS, the fallback). Nothing else in the
+# library calls a BLAS, so the oneDNN build links no OpenBLAS.
+GEMM ?= onednn
 ifeq ($(GEMM),openblas)
 GEMM_CPPFLAGS :=
 GEMM_LIBS := $(BLAS_LIBS)
@@ -76,7 +77,7 @@ GEMM_CPPFLAGS := -DINC_CPU_GEMM_ONEDNN
 GEMM_LIBS := -ldnnl
 GEMM_DEBS := libdnnl-dev
 else
-$(error GEMM=$(GEMM): the CPU GEMM library is openblas (the default) or onednn)
+$(error GEMM=$(GEMM): the CPU GEMM library is onednn (the default) or openblas)
 endif
 # The core links no CUDA library: the CUDA backend is a module it loads at
 # run time (src/module.c), linked with the static CUDA runtime; the module
@@ -141,14 +142,16 @@ else
 endif
 
 # ---- dependencies (Debian), by purpose --------------------------------------
-# Building and training: a C compiler, OpenBLAS, zlib, the data set, gnuplot
-# (`make train` installs only these). The tests add their tools: Check,
-# Python with numpy and PyTorch (reference values), and what each area
-# appends to DEB_EXTRA in mk/*.mk (g++, abigail-tools, valgrind, clang).
-DEB_BUILD := gcc make pkg-config libopenblas-dev libopenblas-openmp-dev zlib1g-dev \
-             $(filter-out libopenblas-dev libopenblas-openmp-dev,$(GEMM_DEBS))
+# Building and training: a C compiler, the GEMM library (oneDNN, or OpenBLAS
+# with GEMM=openblas), zlib, the data set, gnuplot (`make train` installs
+# only these). The tests add their tools: Check, Python with numpy and
+# PyTorch (reference values), OpenBLAS (the sanitizer builds and
+# examples/bench_gemm link it whatever GEMM is), and what each area appends
+# to DEB_EXTRA in mk/*.mk (g++, abigail-tools, valgrind, clang).
+DEB_BUILD := gcc make pkg-config zlib1g-dev $(GEMM_DEBS)
 DEB_TRAIN := dataset-fashion-mnist gnuplot-nox
-DEB_TEST := check libsubunit-dev python3 python3-numpy python3-torch
+DEB_TEST := check libsubunit-dev python3 python3-numpy python3-torch \
+            libopenblas-dev libopenblas-openmp-dev
 DEB_EXTRA :=
 DEB_ALL = $(DEB_BUILD) $(DEB_TRAIN) $(DEB_TEST) $(DEB_EXTRA)
 

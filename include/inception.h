@@ -145,8 +145,8 @@ INC_API inc_backend inc_context_backend(const inc_context *ctx);
  * call. A NULL context gives "". */
 INC_API const char *inc_context_last_error(const inc_context *ctx);
 
-/* Returns a short description of the device ("CPU (2 threads, OpenBLAS)",
- * "NVIDIA H200 (sm_90)"); owned by the context; "" for NULL. */
+/* Returns a short description of the device ("CPU (2 threads, oneDNN 2.6.3
+ * sgemm)", "NVIDIA H200 (sm_90)"); owned by the context; "" for NULL. */
 INC_API const char *inc_context_device_name(const inc_context *ctx);
 
 /* Sets the seed of the context's counter-based random number generator and
@@ -160,9 +160,12 @@ INC_API inc_status inc_context_set_seed(inc_context *ctx, uint64_t seed);
 INC_API uint64_t inc_context_seed(const inc_context *ctx);
 
 /* Sets how many CPU threads the context's CPU work uses (OpenMP loops and the
- * BLAS). 0 means the library default. The BLAS thread count is a process-wide
- * setting of OpenBLAS: contexts used at once from several threads should use
- * the same value. Results do not depend on it. n < 0 is invalid. */
+ * GEMM). 0 means the library default. The default build's GEMM (oneDNN) takes
+ * the count per call from the calling thread's OpenMP setting, which the
+ * library sets for the call and restores. A build with OpenBLAS
+ * (GEMM=openblas) sets OpenBLAS's thread count, a process-wide setting:
+ * there, contexts used at once from several threads should use the same
+ * value. Results do not depend on it. n < 0 is invalid. */
 INC_API inc_status inc_context_set_num_threads(inc_context *ctx, int n);
 
 /* Waits for all work queued on the context's device to finish (a no-op on

@@ -22,8 +22,8 @@
 #   1. dependencies: as above; the toolkit is nvcc's own (CUDA_HOME, else the
 #      folder above the bin/ of `command -v nvcc`), and so is cuBLAS, else the
 #      cuBLAS that PyTorch's wheels bring;
-#   2. build (make CUDA=1 WERROR= CUDA_HOME=...: no -Werror with a foreign
-#      compiler): the library with its CUDA module lib/libinception-cuda.so.N
+#   2. build (make CUDA=1 GEMM=openblas WERROR= CUDA_HOME=...: OpenBLAS is
+#      what step 1 fetches; no -Werror with a foreign compiler): the library with its CUDA module lib/libinception-cuda.so.N
 #      and the Check runner; the module's fat binary must hold sm_80 and sm_90
 #      code (cuobjdump; lib/libinception.so.* when there is no module);
 #   3. the CUDA-vs-CPU parity suites (tests/test_cuda.c, test_cuda_net.c) —
@@ -155,7 +155,7 @@ fi
 export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 [ -d "$CUDA_HOME/bin" ] && export PATH=$CUDA_HOME/bin:$PATH
 # -o deps-build: the dpkg check of deps-build does not apply here.
-MAKE=(make -o deps-build CUDA=1 WERROR= "CUDA_HOME=$CUDA_HOME" -j"$JOBS")
+MAKE=(make -o deps-build CUDA=1 GEMM=openblas WERROR= "CUDA_HOME=$CUDA_HOME" -j"$JOBS")
 [ -n "$NVCC" ] && MAKE+=("NVCC=$NVCC")
 HOST_INFO=(
   "- source: $(git describe --always --dirty 2>/dev/null || echo 'unknown (no git metadata)')"
