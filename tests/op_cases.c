@@ -85,6 +85,9 @@ static const opc_shape pool_windows[] = {
     {1, 1, 5, 5, 3, 1, 1},   {3, 2, 7, 9, 3, 2, 1},   {3, 3, 8, 6, 2, 2, 0},
     {1, 2, 9, 7, 3, 2, 0},   {3, 4, 6, 6, 3, 1, 1},   {1, 3, 1, 1, 1, 1, 0},
     {8, 4, 31, 25, 3, 2, 1},
+    /* one output per plane (the gather path): 2x2 s2 p1 as at 28x28, more
+     * planes than one run of 256, 3x3 s1 p0 */
+    {8, 4, 2, 2, 3, 2, 1},   {40, 9, 2, 2, 3, 2, 1},  {3, 2, 3, 3, 3, 1, 0},
 };
 
 /* Rectangular pooling windows (n, c, h, w, kh, kw, sh, sw, ph, pw), padding
