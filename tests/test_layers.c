@@ -71,6 +71,11 @@ static const lcase cases[] = {
     {"conv 1x1 s2 (im2col path)", K_CONV, 3, 1, 2, 0, IMG(3, 2, 7, 5)},
     {"conv 1x1 p1 (im2col path)", K_CONV, 2, 1, 1, 1, IMG(1, 3, 7, 5)},
     {"conv 5x5 to 1x1", K_CONV, 2, 5, 1, 0, IMG(3, 2, 5, 5)},
+    /* taps that meet only padding: the convolution runs the used ones */
+    {"conv 3x3 p1 on 1x1 (used taps 1x1)", K_CONV, 4, 3, 1, 1, IMG(3, 5, 1, 1)},
+    {"conv 5x5 p2 on 2x2 (used taps 3x3)", K_CONV, 3, 5, 1, 2, IMG(3, 2, 2, 2)},
+    {"conv 5x5 p2 on 1x1 N=1 (used taps 1x1)", K_CONV, 3, 5, 1, 2, IMG(1, 3, 1, 1)},
+    {"conv 3x3 s3 p1 on 2x2 (one output)", K_CONV, 2, 3, 3, 1, IMG(3, 2, 2, 2)},
     /* max pooling */
     {"maxpool 3 s1 p1 N=1", K_MAXP, 0, 3, 1, 1, IMG(1, 3, 7, 5)},
     {"maxpool 3 s1 p1 N=3", K_MAXP, 0, 3, 1, 1, IMG(3, 2, 9, 11)},
@@ -124,6 +129,9 @@ static const rcase rect_cases[] = {
     RCONV("conv 1x1 no bias N=1", 3, 1, 1, 1, 1, 0, 0, 0, 1, 4, 5, 7),
     RCONV("conv 1x7 p(0,3) no bias", 3, 1, 7, 1, 1, 0, 3, 0, 3, 2, 5, 9),
     RCONV("conv 5x3 s(2,3) p(2,0) no bias", 2, 5, 3, 2, 3, 2, 0, 0, 3, 2, 9, 11),
+    RCONV("conv 1x7 p(0,3) on 3x2 (used taps 1x3)", 3, 1, 7, 1, 1, 0, 3, 1, 3, 2, 3, 2),
+    RCONV("conv 5x3 s(2,1) p(2,1) on 2x1 no bias (taps 2x1)", 2, 5, 3, 2, 1, 2, 1, 0, 3, 2, 2, 1),
+    RCONV("conv 5x1 s(3,1) p(4,0) on 1x2 (gaps: whole)", 2, 5, 1, 3, 1, 4, 0, 1, 3, 2, 1, 2),
 };
 #define NRECT ((int)(sizeof rect_cases / sizeof rect_cases[0]))
 

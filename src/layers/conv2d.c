@@ -19,6 +19,14 @@
  * comes. A training plan keeps each col matrix from forward to backward
  * (one im2col pass less per step, for the memory of the col).
  *
+ * On small maps some taps of the kernel only ever meet padding (a 3x3 or
+ * 5x5 kernel on GoogLeNet's 1x1 maps at 28x28, a 5x5 on its 2x2 maps): the
+ * step then convolves with the taps that meet the input only (TRIM), a
+ * smaller col and GEMM (at 28x28 ~6% of the network's multiply-adds were
+ * products with padding); its weight is cut out by an im2col of a 1x1
+ * window (a negative padding starts the window inside the kernel) and the
+ * gradient put back by the matching col2im, zeros elsewhere.
+ *
  * A 3x3 stride-1 pad-1 convolution may run Winograd's F(2x2, 3x3) or
  * F(4x4, 3x3) instead (src/layers/conv2d_winograd.c), decided per step
  * when the plan is built (INCEPTION_CONV_ALGO; direct by default).
@@ -36,9 +44,9 @@ typedef struct conv_priv {
 
 /* Step decisions (st->flags) and values (st->aux; a Winograd step's own:
  * conv2d_winograd.c). */
-enum { COL_IS_X = 1, NCHW_OUT = 2, WINO2 = 4, WINO4 = 8 };
-enum { A_COL = 0, A_TMP = 1, A_WF = 2, A_BF = 3 };    /* forward */
-enum { B_COL = 0, B_DYT = 1, B_DCOL = 2 };            /* backward */
+enum { COL_IS_X = 1, NCHW_OUT = 2, WINO2 = 4, WINO4 = 8, TRIM = 16 };
+enum { A_COL = 0, A_TMP = 1, A_WF = 2, A_BF = 3, A_WT = 4 }; /* forward */
+enum { B_COL = 0, B_DYT = 1, B_DCOL = 2, B_WT = 3, B_DWT = 4 }; /* backward */
 
 static inc_status conv_window(inc_layer *l, const inc__shape *in, inc__window *g)
 {
@@ -76,6 +84,43 @@ static int is_pointwise(const conv_priv *c)
 
 /* The kernel's taps per input channel: KH*KW. */
 static int64_t taps(const conv_priv *c) { return (int64_t)c->q.k[0] * c->q.k[1]; }
+
+/* The taps along one axis (kernel k, stride st, padding p, input in,
+ * output out) that meet the input for some output: [*lo, *hi]. Output o's
+ * window meets input rows o*st - p + t in [0, in), so tap t is used when
+ * p - o*st <= t < p - o*st + in for some o; the union over o is one run
+ * when st <= in (runs of length in, st apart) or out == 1, else the kernel
+ * is taken whole. */
+static void used_taps(int k, int st, int p, int64_t in, int64_t out, int *lo, int *hi)
+{
+  int64_t a = p - (out - 1) * st, b = p + in - 1;
+  *lo = 0;
+  *hi = k - 1;
+  if (st > in && out > 1) return;
+  if (a > *lo) *lo = (int)a;
+  if (b < *hi) *hi = (int)b;
+  if (*lo > *hi) *lo = 0, *hi = k - 1; /* no tap meets the input: keep them all */
+}
+
+/* Whether window g has taps that meet only padding; if so *t is the
+ * window of the used taps (same outputs: a smaller kernel, padding less
+ * the taps cut at the start) and *cut the 1x1 window whose im2col takes
+ * those taps out of a (1, OC*C, KH, KW) weight: (OC*C, KH'*KW'). */
+static int trim_window(const inc__window *g, int64_t oc, inc__window *t, inc__window *cut)
+{
+  int lh, hh, lw, hw;
+  used_taps(g->kh, g->sh, g->ph, g->h, g->oh, &lh, &hh);
+  used_taps(g->kw, g->sw, g->pw, g->w, g->ow, &lw, &hw);
+  if (hh - lh + 1 == g->kh && hw - lw + 1 == g->kw) return 0;
+  *t = *g;
+  t->kh = hh - lh + 1;
+  t->kw = hw - lw + 1;
+  t->ph = g->ph - lh;
+  t->pw = g->pw - lw;
+  *cut = (inc__window){.n = 1, .c = oc * g->c, .h = g->kh, .w = g->kw, .oh = t->kh,
+                       .ow = t->kw, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .ph = -lh, .pw = -lw};
+  return 1;
+}
 
 /* A convolution step that reads its input through im2col (any kernel but a
  * 1x1 stride-1 unpadded one): it prefers an (N, C, H, W) input. */
@@ -157,8 +202,18 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
     if ((s = inc__wino_plan_fwd(p, st, c->oc, m)) != INC_OK) return s;
   } else if (is_pointwise(c) && inc__as_cnhw(x)) {
     st->flags |= COL_IS_X;
-  } else if ((st->aux[A_COL] = inc__plan_scratch(p, kdim * np)) < 0) {
-    return INC_ERR_OUT_OF_MEMORY; /* col (C*KH*KW, N*OH*OW) */
+  } else {
+    inc__window g, t, cut;
+    int64_t kcol = kdim; /* col rows: C*KH*KW, or C*KH'*KW' for the used taps */
+    if ((s = conv_window(st->layer, &in, &g)) != INC_OK) return s;
+    if (trim_window(&g, c->oc, &t, &cut)) {
+      st->flags |= TRIM;
+      kcol = x->dims[1] * t.kh * t.kw;
+      if ((st->aux[A_WT] = inc__plan_scratch(p, c->oc * kcol)) < 0) /* (OC, C*KH'*KW') */
+        return INC_ERR_OUT_OF_MEMORY;
+    }
+    if ((st->aux[A_COL] = inc__plan_scratch(p, kcol * np)) < 0)
+      return INC_ERR_OUT_OF_MEMORY; /* col (C*KH*KW, N*OH*OW) */
   }
   if (n > 1 && c->oc > 1 && inc__plan_readers_all(p, st->y, runs_im2col)) {
     st->flags |= NCHW_OUT; /* Winograd's output pass writes either layout */
@@ -197,6 +252,16 @@ static inc_status conv_run_fwd(const inc__plan *p, const inc__step *st)
     b = bf;
   }
   if (wino_m(st)) return inc__wino_run_fwd(p, st, w, b, c->oc, wino_m(st));
+  if (st->flags & TRIM) { /* the used taps: weight (OC, C*KH'*KW'), window gt */
+    inc__window gt, cut;
+    trim_window(&g, c->oc, &gt, &cut);
+    float *wt = inc__pv(p, st->aux[A_WT])->data;
+    INC__PROF_ROLE(ctx, INC__ROLE_COL);
+    if ((s = ctx->ops->im2col(wt, w, &cut, ctx)) != INC_OK) return s;
+    w = wt;
+    g = gt;
+    kdim = g.c * g.kh * g.kw;
+  }
   const float *col = x->data; /* (C*KH*KW, N*OH*OW) */
   if (!(st->flags & COL_IS_X)) {
     float *buf = inc__pv(p, st->aux[A_COL])->data;
@@ -225,6 +290,18 @@ static inc_status conv_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *si
   if (wino_m(f)) return inc__wino_plan_bwd(p, st, c->oc, wino_m(f));
   const inc_tensor *x = inc__pv(p, f->x), *dy = inc__pv(p, st->dy);
   int64_t np = dy->dims[0] * inc__plane(dy), kdim = x->dims[1] * taps(c);
+  if (f->flags & TRIM) { /* the forward's used taps: its weight, kept */
+    inc__shape in;
+    inc__window g, t, cut;
+    inc__shape_of(x, &in);
+    inc_status s = conv_window(st->layer, &in, &g);
+    if (s != INC_OK) return s;
+    trim_window(&g, c->oc, &t, &cut);
+    kdim = x->dims[1] * t.kh * t.kw;
+    st->aux[B_WT] = f->aux[A_WT];
+    if ((st->aux[B_DWT] = inc__plan_scratch(p, c->oc * kdim)) < 0) /* (OC, C*KH'*KW') */
+      return INC_ERR_OUT_OF_MEMORY;
+  }
   /* x and dy are not read below: adding values moves them */
   if (!inc__as_cnhw(dy) && (st->aux[B_DYT] = inc__plan_scratch(p, c->oc * np)) < 0)
     return INC_ERR_OUT_OF_MEMORY; /* dy as (OC, N*OH*OW) */
@@ -266,11 +343,25 @@ static inc_status conv_run_bwd(const inc__plan *p, const inc__step *st)
                      INC_OK)
     return s;
   const float *col = inc__pv(p, st->aux[B_COL])->data;
+  const float *wv = w->value->data;
+  float *dw = w->grad->data;
+  inc__window cut;
+  if (f->flags & TRIM) { /* the used taps: their weight and gradient, window g */
+    inc__window gt;
+    trim_window(&g, c->oc, &gt, &cut);
+    g = gt;
+    kdim = g.c * g.kh * g.kw;
+    wv = inc__pv(p, st->aux[B_WT])->data;
+    dw = inc__pv(p, st->aux[B_DWT])->data;
+  }
   /* dW (OC, C*KH*KW) = dyt (OC, N*P) x col^T */
   INC__PROF_ROLE(ctx, INC__ROLE_WGRAD);
-  s = ctx->ops->gemm(w->grad->data, dyt, col, 0, 1, c->oc, kdim, np, 1.0f, 0.0f, ctx);
+  s = ctx->ops->gemm(dw, dyt, col, 0, 1, c->oc, kdim, np, 1.0f, 0.0f, ctx);
+  if (s == INC_OK && dw != w->grad->data) { /* back in place, the other taps 0 */
+    INC__PROF_ROLE(ctx, INC__ROLE_UNCOL);
+    s = ctx->ops->col2im(w->grad->data, dw, &cut, ctx);
+  }
   if (s != INC_OK || !inc__plan_dx_wanted(p, st)) return s;
-  const float *wv = w->value->data;
   float *dx = inc__pv(p, st->dx)->data; /* (N, C, H, W) in the layout of x */
   INC__PROF_ROLE(ctx, INC__ROLE_DGRAD);
   if (f->flags & COL_IS_X) /* dcol is dx */
