@@ -173,12 +173,14 @@ static const opc_shape dropouts[] = {{1, 1, 1, 0, 42, 0},   {3, 5, 7, 0, 42, 1},
 
 /* Winograd images (n, c, h, w, m, cnhw): sizes that are and are not
  * multiples of the tile, 1x1, one-row and one-column images, batch 1, both
- * layouts, sizes above the CPU's threading threshold */
+ * layouts, sizes above the CPU's threading threshold; planes of more tiles than
+ * the CPU's blocks hold, and blocks of fewer planes than the others */
 static const opc_shape wino_images[] = {
     {1, 1, 1, 1, 2, 0},  {1, 1, 1, 1, 4, 0},   {2, 3, 5, 7, 2, 0},   {2, 3, 5, 7, 4, 1},
     {1, 2, 4, 4, 4, 0},  {3, 2, 6, 6, 2, 1},   {2, 2, 3, 3, 4, 0},   {1, 3, 2, 2, 2, 1},
     {2, 2, 1, 7, 4, 1},  {2, 1, 9, 1, 2, 0},   {2, 4, 13, 11, 4, 0}, {3, 5, 17, 19, 2, 1},
     {4, 8, 12, 12, 4, 1}, {8, 6, 24, 24, 4, 0}, {5, 4, 24, 23, 2, 0},
+    {5, 3, 24, 21, 4, 1}, {2, 3, 40, 37, 2, 0},
 };
 /* Winograd filters (oc, c, m) */
 static const opc_shape wino_filters[] = {{1, 1, 2}, {1, 1, 4},   {3, 5, 2},
