@@ -172,6 +172,46 @@ INC_API inc_status inc_context_set_num_threads(inc_context *ctx, int n);
  * the CPU). Returns a device error that happened asynchronously, if any. */
 INC_API inc_status inc_context_synchronize(inc_context *ctx);
 
+/* The arithmetic of a context's matrix products (since 0.6). */
+typedef enum inc_precision {
+  INC_PRECISION_FP32 = 0, /* float32 throughout (the default) */
+  INC_PRECISION_BF16 = 1  /* bf16 GEMM inputs, float32 accumulation */
+} inc_precision;
+
+/* Sets the precision of the context's matrix products (since 0.6). FP32,
+ * the default, always succeeds and gives exactly the results the context
+ * gave before BF16 was set. BF16 is mixed precision: the GEMMs of
+ * convolutions and dense layers (forward, input gradient and weight
+ * gradient) round both inputs to bfloat16 (8 significant bits, round to
+ * nearest even) and accumulate in float32; parameters, gradients,
+ * optimizer state and every other op (batch norm, pooling, loss, ...) stay
+ * float32, and the tensors the caller sees are float32 as before. A 3x3
+ * convolution that runs Winograd's algorithm (see inc_conv2d_create; its
+ * "auto" rule chooses as in FP32) keeps float32 products: its transforms
+ * would amplify bf16's rounding (to 4.5% of the largest output with
+ * F(4x4), measured); INCEPTION_CONV_ALGO=direct puts every convolution's
+ * GEMM in bf16. Each product of
+ * two rounded inputs is off by at most about 2^-7 of |a||b|, so an output
+ * of a K-term GEMM differs from float32's by at most about 2^-7 times the
+ * sum of |a_k||b_k| (typically far less: rounding errors of random sign
+ * average out); training curves stay close to float32's but not bit for
+ * bit. The setting applies to every layer of the context from its next
+ * call on (no rebinding). BF16 needs the CPU backend of a library built
+ * with oneDNN (make GEMM=onednn) on a CPU with AVX512-BF16 or AMX (as
+ * oneDNN detects it; DNNL_MAX_CPU_ISA can lower it); otherwise, and on the
+ * CUDA backend, it returns INC_ERR_UNAVAILABLE with the reason in the
+ * context's message and the precision stays as it was. Switching to BF16
+ * allocates the context's bf16 state (bf16 copies of the largest GEMM's
+ * two inputs, grown as needed, and a cache of oneDNN primitives);
+ * switching back to FP32 frees it. An unknown p or a NULL ctx is
+ * INC_ERR_INVALID_ARGUMENT. Threads: the context's rule (one thread at a
+ * time); the products use the context's thread count. */
+INC_API inc_status inc_context_set_precision(inc_context *ctx, inc_precision p);
+
+/* Returns the context's precision (since 0.6): INC_PRECISION_FP32 unless
+ * inc_context_set_precision set BF16; INC_PRECISION_FP32 for NULL. */
+INC_API inc_precision inc_context_precision(const inc_context *ctx);
+
 /* ------------------------------------------------------------------------ */
 /* Tensors: dense float32, row-major, 1..INC_MAX_DIMS dims, on the device of  */
 /* their context.                                                            */

@@ -93,6 +93,12 @@ uint64_t inc__ops_filled(const inc__backend_ops *ops);
 inc_status inc__cpu_backend_init(inc_context *ctx);
 /* Rewrites ctx->device_name after a thread-count change (CPU backend). */
 void inc__cpu_describe(inc_context *ctx);
+/* The CPU backend's bf16 GEMMs (src/cpu/gemm_bf16.c), for
+ * inc_context_set_precision: on makes their state (ctx->be: oneDNN engine
+ * and stream, scratch, primitive cache), or returns INC_ERR_UNAVAILABLE with
+ * the reason (a build without oneDNN, a CPU without AVX512-BF16); off frees
+ * it. The GEMMs then follow ctx->precision. */
+inc_status inc__cpu_bf16_enable(inc_context *ctx, int on);
 /* The CUDA backend lives in a module loaded at run time (src/module.c):
  * this loads it and calls its constructor; INC_ERR_UNAVAILABLE with the
  * reason when the module is missing or finds no usable device. On success

@@ -1,6 +1,6 @@
 /*
  * context.c — contexts: backend choice, seed and random stream, threads,
- * scratch workspaces.
+ * GEMM precision, scratch workspaces.
  *
  * A context owns its backend state (for CUDA: device, stream, cuBLAS
  * handle), the counter-based RNG position used by parameter fills, and a few
@@ -113,6 +113,28 @@ INC_API inc_status inc_context_synchronize(inc_context *ctx)
   inc_status s = inc__begin(ctx);
   if (s != INC_OK) return s;
   return ctx->ops->synchronize(ctx);
+}
+
+INC_API inc_status inc_context_set_precision(inc_context *ctx, inc_precision p)
+{
+  if (!ctx) return INC_ERR_INVALID_ARGUMENT;
+  inc__begin(ctx);
+  if (p != INC_PRECISION_FP32 && p != INC_PRECISION_BF16)
+    return inc__error(ctx, INC_ERR_INVALID_ARGUMENT,
+                      "inc_context_set_precision: unknown precision %d", (int)p);
+  if (p == ctx->precision) return INC_OK;
+  if (ctx->backend != INC_BACKEND_CPU)
+    return inc__error(ctx, INC_ERR_UNAVAILABLE,
+                      "inc_context_set_precision: bf16 runs on the CPU backend only (the CUDA "
+                      "backend's GEMMs are float32)");
+  inc_status s = inc__cpu_bf16_enable(ctx, p == INC_PRECISION_BF16);
+  if (s == INC_OK) ctx->precision = p;
+  return s;
+}
+
+INC_API inc_precision inc_context_precision(const inc_context *ctx)
+{
+  return ctx ? ctx->precision : INC_PRECISION_FP32;
 }
 
 inc_status inc__fill_random(inc_context *ctx, float *dst, int64_t count, int dist, float a,

@@ -35,6 +35,7 @@ struct inc_context {
   char device_name[128];
   char err[INC__ERR_CAP];
   struct inc__prof *prof;       /* benchmark profiling; NULL (off) by default */
+  inc_precision precision;      /* the GEMMs' inputs: FP32, or BF16 (CPU + oneDNN only) */
 };
 
 struct inc_tensor {

@@ -519,6 +519,20 @@ INC_HD static inline float inc__k_dropout(const float *x, int64_t i, int64_t n, 
   return x[i] * (inc__k_dropout_keep(p, seed, stream, at) ? keep : 0.0f);
 }
 
+/* ---- bf16 rounding (the GEMM inputs of INC_PRECISION_BF16) --------------- */
+
+/* The bfloat16 nearest to the float32 whose bits are u, as its 16 bits (the
+ * top half of a float32: sign, 8 exponent bits, 7 mantissa bits): round to
+ * nearest, ties to even, on the 16 bits dropped; what overflows becomes
+ * infinity, as IEEE rounding does; a NaN stays a NaN (made quiet, so that
+ * dropping its low bits cannot turn it into infinity). Bits in, bits out:
+ * the caller reads and writes the memory (no type punning here). */
+INC_HD static inline uint16_t inc__k_bf16_bits(uint32_t u)
+{
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
 /* ---- Winograd convolution: the transforms, in their own file ------------ */
 
 #include "winograd_kernels.h"

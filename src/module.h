@@ -38,8 +38,9 @@ extern "C" {
  *    inc__window (the window ops' argument) became per axis
  * 4: the backend table gained native_stream (the gradient hooks' stream),
  *    the registry the Winograd convolution's transforms (wino_*)
- * 5: the registry gained gemm_batched (Winograd's T*T products in one call) */
-#define INC__MODULE_VERSION 5
+ * 5: the registry gained gemm_batched (Winograd's T*T products in one call)
+ * 6: inc_context gained precision (inc_context_set_precision) */
+#define INC__MODULE_VERSION 6
 
 /* The module's file name: "libinception-cuda.so." INC_VERSION_MAJOR. */
 #define INC__MODULE_STR2(x) #x

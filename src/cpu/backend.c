@@ -2,7 +2,8 @@
  * backend.c — the CPU backend: host memory, SGEMM through CBLAS (OpenBLAS)
  * or, built with `make GEMM=onednn` (-DINC_CPU_GEMM_ONEDNN), oneDNN's
  * dnnl_sgemm, and the table that gathers, by name, the CPU ops of the other
- * files in src/cpu/.
+ * files in src/cpu/. With the context's precision BF16 (oneDNN builds) gemm
+ * goes to gemm_bf16.c instead (gemm_batched stays float32).
  *
  * Memory is plain host memory, so upload/download are memcpy. The BLAS
  * thread count follows the context's setting (a process-wide OpenBLAS
@@ -35,7 +36,9 @@ int inc__cpu_threads(const inc_context *ctx, int64_t work)
   return ctx->num_threads > 0 ? ctx->num_threads : omp_get_max_threads();
 }
 
-static void cpu_destroy(inc_context *ctx) { (void)ctx; }
+/* The CPU backend's state ctx->be is the bf16 GEMMs' (NULL unless the
+ * context's precision is BF16): freed here. */
+static void cpu_destroy(inc_context *ctx) { inc__cpu_bf16_enable(ctx, 0); }
 
 static inc_status cpu_alloc(void **out, size_t bytes, inc_context *ctx)
 {
@@ -181,9 +184,10 @@ static int gemm_threads(const inc_context *ctx)
   return want < 1 ? 1 : want;
 }
 
-inc_status inc__cpu_gemm(float *c, const float *a, const float *b, int trans_a, int trans_b,
-                         int64_t m, int64_t n, int64_t k, float alpha, float beta,
-                         inc_context *ctx)
+/* gemm in float32, whatever the context's precision. */
+static inc_status gemm_f32(float *c, const float *a, const float *b, int trans_a, int trans_b,
+                           int64_t m, int64_t n, int64_t k, float alpha, float beta,
+                           inc_context *ctx)
 {
   if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
     return inc__error(ctx, INC_ERR_SHAPE, "CPU gemm: dims %lld x %lld x %lld exceed BLAS int",
@@ -220,13 +224,23 @@ inc_status inc__cpu_gemm(float *c, const float *a, const float *b, int trans_a, 
   return fail ? sgemm_error(ctx, fail, m, n, k) : INC_OK;
 }
 
+inc_status inc__cpu_gemm(float *c, const float *a, const float *b, int trans_a, int trans_b,
+                         int64_t m, int64_t n, int64_t k, float alpha, float beta,
+                         inc_context *ctx)
+{
+  if (ctx->precision == INC_PRECISION_BF16)
+    return inc__cpu_gemm_bf16(c, a, b, trans_a, trans_b, m, n, k, 1, m * n, m * k, k * n, alpha,
+                              beta, gemm_threads(ctx), ctx);
+  return gemm_f32(c, a, b, trans_a, trans_b, m, n, k, alpha, beta, ctx);
+}
+
 /* A batch of GEMMs runs one item per thread, each a single-threaded SGEMM,
  * in one parallel region (the per-call cost of a region and of OpenBLAS's
  * thread synchronisation paid once, not per item: Winograd's T*T products
  * on small batches and maps), when there are several threads, at least as
  * many items, and items that inc__cpu_gemm would not split across the
  * threads on its own (such a large item pays its region's cost easily).
- * Otherwise the items go one after the other through inc__cpu_gemm. */
+ * Otherwise the items go one after the other through gemm_f32. */
 static int batch_parallel(int64_t m, int64_t n, int64_t k, int64_t batch, int threads)
 {
   if (!INC_CPU_GEMM_SPLIT || threads < 2 || batch < threads || split_dim(m, n, k, threads))
@@ -244,10 +258,11 @@ inc_status inc__cpu_gemm_batched(float *c, const float *a, const float *b, int t
                                          stride_b);
   const int want = gemm_threads(ctx);
   if (s != INC_OK || m == 0 || n == 0) return s;
+  /* float32 whatever the precision: Winograd's products (gemm_bf16.c says why) */
   if (!batch_parallel(m, n, k, batch, want)) {
     for (int64_t i = 0; i < batch && s == INC_OK; i++)
-      s = inc__cpu_gemm(c + i * stride_c, a + i * stride_a, b + i * stride_b, trans_a, trans_b,
-                        m, n, k, alpha, beta, ctx);
+      s = gemm_f32(c + i * stride_c, a + i * stride_a, b + i * stride_b, trans_a, trans_b, m, n,
+                   k, alpha, beta, ctx);
     return s;
   }
   const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;

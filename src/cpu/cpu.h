@@ -28,9 +28,20 @@ int inc__cpu_threads(const inc_context *ctx, int64_t work);
  * k for a square window. */
 static inline int64_t inc__cpu_window_side(const inc__window *g) { return (g->kh + g->kw) / 2; }
 
+/* The GEMMs of INC_PRECISION_BF16 (gemm_bf16.c), which inc__cpu_gemm hands
+ * its call to (gemm_batched stays float32: gemm_bf16.c says why):
+ * c_i (m, n) = alpha op(a_i) op(b_i) + beta c_i, i < batch, with the
+ * registry's meaning of the strides, a_i and b_i rounded to bf16, sums in
+ * float32, on `threads` threads. Needs the state inc__cpu_bf16_enable made
+ * (ctx->be). */
+inc_status inc__cpu_gemm_bf16(float *c, const float *a, const float *b, int trans_a,
+                              int trans_b, int64_t m, int64_t n, int64_t k, int64_t batch,
+                              int64_t stride_c, int64_t stride_a, int64_t stride_b, float alpha,
+                              float beta, int threads, inc_context *ctx);
+
 /* The ops of the registry (src/ops.h): inc_status inc__cpu_<op>(params),
  * one family per file (conv.c, winograd.c, elementwise.c, pool.c, loss.c, sgd.c,
- * fill.c, dropout.c; gemm in backend.c), gathered by name into the table of backend.c. */
+ * fill.c, dropout.c; gemm in backend.c, its bf16 form in gemm_bf16.c), gathered by name into the table of backend.c. */
 #define INC__CPU_OP(op, params, args, prof) inc_status inc__cpu_##op params;
 INC__OPS(INC__CPU_OP)
 #undef INC__CPU_OP
