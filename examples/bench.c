@@ -5,7 +5,7 @@
  *
  *   examples/bench [--device cpu|cuda] [--size 96] [--batch 128] [--steps 5]
  *                  [--threads 2] [--warmup 2] [--profile-steps 2] [--classes 10]
- *                  [--infer-only]
+ *                  [--infer-only] [--precision fp32|bf16]
  *
  * Warm-up steps first (they bind the model and grow every buffer), then
  * timed training steps (forward, softmax cross-entropy, backward, SGD) and
@@ -14,7 +14,9 @@
  * best step is printed beside it. FLOPs are counted from the layer shapes
  * (2 per multiply-add; a training step counts forward, input gradient and
  * weight gradient of every convolution and dense layer). The SGEMM ceiling
- * is one large GEMM on the same backend in the same run. Then a few more
+ * is one large GEMM on the same backend in the same run (in bf16 with
+ * --precision bf16: inc_context_set_precision, the CPU backend of a oneDNN
+ * build; the header line says which). Then a few more
  * steps run with the library's profiling hook on (every backend call timed
  * with a device synchronize around it) to give the share of time per layer
  * kind and per pass. The bench links the static library and reads internal
@@ -50,7 +52,7 @@
   } while (0)
 
 typedef struct options {
-  const char *device;
+  const char *device, *precision;
   int size, batch, steps, threads, warmup, profile_steps, classes, infer_only;
 } options;
 
@@ -58,10 +60,12 @@ static void usage(FILE *f)
 {
   fprintf(f, "usage: examples/bench [--device cpu|cuda] [--size N] [--batch N] [--steps N]\n"
              "                      [--threads N] [--warmup N] [--profile-steps N] [--infer-only]\n"
+             "                      [--precision fp32|bf16]\n"
              "Times training steps and inference passes of the D2L GoogLeNet\n"
              "(--infer-only: inference passes only, for inference's peak memory).\n"
              "Defaults: --device cpu --size 96 --batch 128 --steps 5 --threads 2\n"
-             "          --warmup 2 --profile-steps 2 (0 turns the breakdown off)\n");
+             "          --warmup 2 --profile-steps 2 (0 turns the breakdown off)\n"
+             "          --precision fp32 (bf16: the conv and dense GEMMs take bf16 inputs)\n");
 }
 
 static int int_opt(const char *flag, const char *v, int lo, int hi)
@@ -71,13 +75,14 @@ static int int_opt(const char *flag, const char *v, int lo, int hi)
 
 static void parse(int argc, char **argv, options *o)
 {
-  *o = (options){"cpu", 96, 128, 5, 2, 2, 2, 10, 0};
+  *o = (options){"cpu", "fp32", 96, 128, 5, 2, 2, 2, 10, 0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout);
       exit(0);
     } else if (!strcmp(a, "--device") && v) o->device = v, i++;
+    else if (!strcmp(a, "--precision") && v) o->precision = v, i++;
     else if (!strcmp(a, "--size")) o->size = int_opt(a, v, 16, 1000000), i++;
     else if (!strcmp(a, "--batch")) o->batch = int_opt(a, v, 1, 1000000), i++;
     else if (!strcmp(a, "--steps")) o->steps = int_opt(a, v, 1, 1000000), i++;
@@ -217,10 +222,16 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench: --device must be cpu or cuda\n");
     return 2;
   }
+  const int bf16 = !strcmp(o.precision, "bf16");
+  if (!bf16 && strcmp(o.precision, "fp32")) {
+    fprintf(stderr, "bench: --precision must be fp32 or bf16\n");
+    return 2;
+  }
   const char *fix = inc_example_openblas_env(argv);
   inc_context *ctx = NULL;
   CHECK(inc_context_create(cpu ? INC_BACKEND_CPU : INC_BACKEND_CUDA, &ctx));
   CHECK(inc_context_set_num_threads(ctx, o.threads));
+  if (bf16) CHECK(inc_context_set_precision(ctx, INC_PRECISION_BF16));
   CHECK(inc_context_set_seed(ctx, 42));
   run r = {ctx, NULL, NULL, NULL, NULL, NULL};
   CHECK(inc_googlenet_create(ctx, o.classes, &r.net));
@@ -235,8 +246,9 @@ int main(int argc, char **argv)
   for (int i = 0; i < o.batch; i++) r.labels[i] = rand() % o.classes;
   CHECK(inc_tensor_copy_from_host(r.x, host, nx));
 
-  printf("libinception %s, %s, D2L GoogLeNet %dx%d batch %d, %s\n", inc_version_string(),
-         inc_context_device_name(ctx), o.size, o.size, o.batch, fix);
+  printf("libinception %s, %s, D2L GoogLeNet %dx%d batch %d, precision %s, %s\n",
+         inc_version_string(), inc_context_device_name(ctx), o.size, o.size, o.batch,
+         o.precision, fix);
 
   for (int i = 0; i < o.warmup; i++) {
     if (o.infer_only) infer_pass(&r);
@@ -274,8 +286,9 @@ int main(int argc, char **argv)
          i_med, i_best, o.batch / i_best);
   printf("flops: %.1f GFLOP per training step, %.1f GFLOP per inference pass\n",
          train_flop * 1e-9, infer_flop * 1e-9);
-  printf("achieved: train %.1f GFLOP/s, infer %.1f GFLOP/s; SGEMM ceiling %.1f GFLOP/s\n",
-         o.infer_only ? 0.0 : train_flop / t_med * 1e-9, infer_flop / i_med * 1e-9, ceiling);
+  printf("achieved: train %.1f GFLOP/s, infer %.1f GFLOP/s; %s ceiling %.1f GFLOP/s\n",
+         o.infer_only ? 0.0 : train_flop / t_med * 1e-9, infer_flop / i_med * 1e-9,
+         bf16 ? "bf16 GEMM" : "SGEMM", ceiling);
   if (!o.infer_only)
     printf("passes: forward %.1f%%, backward %.1f%%, optimizer %.1f%% of a training step\n",
          100 * fwd / (fwd + bwd + opt), 100 * bwd / (fwd + bwd + opt),

@@ -108,6 +108,10 @@ int main(int argc, char **argv)
     report_inc(PROG, "inc_context_set_num_threads", ctx, s);
     goto done;
   }
+  if (o.bf16 && (s = inc_context_set_precision(ctx, INC_PRECISION_BF16)) != INC_OK) {
+    report_inc(PROG, "inc_context_set_precision", ctx, s);
+    goto done;
+  }
   int on_cuda = inc_context_backend(ctx) == INC_BACKEND_CUDA;
   const char *preset = o.preset ? o.preset : on_cuda ? "d2l" : "quick";
   train_options_apply_preset(&o, preset);
@@ -163,6 +167,7 @@ int main(int argc, char **argv)
   const char *device = inc_context_device_name(ctx);
   char aug_name[40];
   printf("libinception %s on %s; %s\n", inc_version_string(), device, blas_line);
+  if (o.bf16) printf("precision: bf16 (conv and dense GEMM inputs rounded to bf16, float32 sums)\n");
   printf("recipe: %s%s, model %s, size %d, batch %d, lr %g, momentum %g, weight decay %g, "
          "epochs %d, init %s, warmup %ld, schedule %s, label smoothing %g, dropout %g, "
          "augment %s, seed %llu\n",

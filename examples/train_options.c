@@ -89,6 +89,10 @@ void train_options_usage(FILE *f)
           "  --limit N               train on the first N training images only (0 = all)\n"
           "  --test-limit N          evaluate on the first N test images only (0 = all)\n"
           "  --threads N             CPU threads (0 = library default)\n"
+          "  --precision fp32|bf16   the conv and dense GEMMs' inputs: float32 (default) or\n"
+          "                          bf16 with float32 sums (a oneDNN build on an\n"
+          "                          AVX512-BF16 CPU; not part of the recipe: set it again\n"
+          "                          on --resume)\n"
           "  --data DIR              Fashion-MNIST IDX files (default " TRAIN_DEFAULT_DATA ")\n"
           "  --out DIR               results: metrics.csv, steps.csv, curve.png,\n"
           "                          ckpt-epoch-NNN.safetensors (default " TRAIN_DEFAULT_OUT ")\n"
@@ -153,7 +157,7 @@ int train_options_parse(int argc, char **argv, options *o)
         "--momentum", "--weight-decay", "--seed", "--limit", "--test-limit", "--threads",
         "--data",   "--out",    "--progress-every", "--init", "--warmup", "--keep",
         "--export-onnx", "--model", "--label-smoothing", "--dropout", "--schedule",
-        "--augment"};
+        "--augment", "--precision"};
     int known = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
       if (!strcmp(name, with_value[k])) known = 1;
@@ -249,6 +253,12 @@ int train_options_parse(int argc, char **argv, options *o)
       o->progress_every = (int)l;
     } else if (!strcmp(name, "--export-onnx")) {
       o->onnx = val;
+    } else if (!strcmp(name, "--precision")) {
+      if (strcmp(val, "fp32") && strcmp(val, "bf16")) {
+        fprintf(stderr, PROG ": --precision must be fp32 or bf16, got \"%s\"\n", val);
+        return -1;
+      }
+      o->bf16 = !strcmp(val, "bf16");
     } else if (!strcmp(name, "--keep")) {
       if (parse_long_arg(PROG, name, val, 0, TRAIN_MAX_EPOCHS, &l)) return -1;
       o->keep = (int)l;

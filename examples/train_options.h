@@ -45,6 +45,7 @@ typedef struct options {
   inc_init init; /* weight initialization scheme */
   int size, epochs, batch, threads, resume, dry_run, progress_every;
   int keep; /* checkpoints kept: the last keep plus the best (0: all) */
+  int bf16; /* --precision bf16: the context's GEMMs take bf16 inputs (not part of the recipe) */
   long warmup; /* steps of linear learning-rate warmup (0: none) */
   double lr, momentum, weight_decay;
   double label_smoothing, dropout; /* the loss's label smoothing; dropout before the classifier */

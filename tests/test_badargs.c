@@ -316,7 +316,7 @@ static void teardown(void)
 
 enum { D_CTX_A, D_CTX_B, D_NET, D_FRESH, D_SMALL, D_TENSORS, D_OPT, D_FILES, D_N };
 static const char *const D_NAMES[D_N] = {
-    "context a (seed, random stream, threads, device line)",
+    "context a (seed, random stream, threads, precision, device line)",
     "context b",
     "net (tree, names, bound shapes, parameters, gradients)",
     "fresh (the unbound net)",
@@ -404,6 +404,7 @@ static uint64_t hash_ctx(uint64_t h, const inc_context *c)
   h = fnv_i64(h, (int64_t)c->rng_stream);
   h = fnv_i64(h, c->num_threads);
   h = fnv_i64(h, inc_context_backend(c));
+  h = fnv_i64(h, inc_context_precision(c));
   return fnv_str(h, inc_context_device_name(c));
 }
 
@@ -570,6 +571,10 @@ R(threads_null) { return inc_context_set_num_threads(NULL, 1); }
 R(threads_neg) { return inc_context_set_num_threads(F.a, -1); }
 R(threads_min) { return inc_context_set_num_threads(F.a, INT_MIN); }
 R(sync_null) { return inc_context_synchronize(NULL); }
+R(prec_null) { return inc_context_set_precision(NULL, INC_PRECISION_FP32); }
+R(prec_2) { return inc_context_set_precision(F.a, (inc_precision)2); }
+R(prec_neg) { return inc_context_set_precision(F.a, (inc_precision)-1); }
+R(prec_max) { return inc_context_set_precision(F.a, (inc_precision)INT_MAX); }
 
 /* ---- tensors ---- */
 static inc_status tcreate(inc_context *c, int ndim, const int64_t *dims)
@@ -1549,6 +1554,10 @@ static const row ROWS[] = {
     {"inc_context_set_num_threads: -1", threads_neg, INV, -1, CA},
     {"inc_context_set_num_threads: INT_MIN", threads_min, INV, -1, CA},
     {"inc_context_synchronize: NULL", sync_null, INV, -1, NONE},
+    {"inc_context_set_precision: NULL", prec_null, INV, -1, NONE},
+    {"inc_context_set_precision: 2", prec_2, INV, -1, CA},
+    {"inc_context_set_precision: -1", prec_neg, INV, -1, CA},
+    {"inc_context_set_precision: INT_MAX", prec_max, INV, -1, CA},
     /* tensors */
     {"inc_tensor_create: ctx NULL", tc_null_ctx, INV, -1, NONE},
     {"inc_tensor_create: out NULL", tc_null_out, INV, -1, CA},
@@ -1990,6 +1999,7 @@ START_TEST(test_null_queries)
   ck_assert_str_eq(inc_context_last_error(NULL), "");
   ck_assert_str_eq(inc_context_device_name(NULL), "");
   ck_assert_uint_eq(inc_context_seed(NULL), 0);
+  ck_assert_int_eq(inc_context_precision(NULL), INC_PRECISION_FP32);
   inc_tensor_destroy(NULL);
   ck_assert_int_eq(inc_tensor_ndim(NULL), 0);
   ck_assert_int_eq(inc_tensor_dim(NULL, 0), 0);

@@ -268,6 +268,20 @@ START_TEST(test_cuda_dropout)
 }
 END_TEST
 
+/* bf16 (inc_context_set_precision) is CPU-only: CUDA refuses it with
+ * INC_ERR_UNAVAILABLE and keeps FP32, which it always accepts. */
+START_TEST(test_cuda_precision)
+{
+  ck_assert_int_eq(inc_context_precision(gpu), INC_PRECISION_FP32);
+  ck_assert_int_eq(inc_context_set_precision(gpu, INC_PRECISION_BF16), INC_ERR_UNAVAILABLE);
+  ck_assert_msg(strstr(inc_context_last_error(gpu), "CPU backend only"), "message: %s",
+                inc_context_last_error(gpu));
+  ck_assert_int_eq(inc_context_precision(gpu), INC_PRECISION_FP32);
+  INC_CK(gpu, inc_context_set_precision(gpu, INC_PRECISION_FP32));
+  ck_assert_int_eq(inc_context_set_precision(gpu, (inc_precision)2), INC_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
 /* ---- registration ------------------------------------------------------------------ */
 
 Suite *inc_test_suite_cuda(void)
@@ -288,6 +302,7 @@ Suite *inc_test_suite_cuda(void)
   tcase_add_test(ops, test_cuda_errors);
   tcase_add_test(ops, test_cuda_copy_overlap);
   tcase_add_test(ops, test_cuda_dropout);
+  tcase_add_test(ops, test_cuda_precision);
   tcase_add_loop_test(ops, test_cuda_op_row, 0, opc_nrows());
   suite_add_tcase(s, ops);
   return s;

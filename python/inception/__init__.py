@@ -191,6 +191,8 @@ _SIGNATURES = {
     "inc_context_seed": (c_uint64, [ContextP]),
     "inc_context_set_num_threads": (_status, [ContextP, c_int]),
     "inc_context_synchronize": (_status, [ContextP]),
+    "inc_context_set_precision": (_status, [ContextP, _enum]),
+    "inc_context_precision": (_enum, [ContextP]),
     # tensors
     "inc_tensor_create": (_status, [ContextP, c_int, _P(c_int64), _P(TensorP)]),
     "inc_tensor_destroy": (None, [TensorP]),
@@ -562,6 +564,22 @@ class Context:
     def num_threads(self, n: int) -> None:
         _check(_lib.inc_context_set_num_threads(self._p, int(n)), self,
                "inc_context_set_num_threads")
+
+    @property
+    def precision(self) -> str:
+        """The precision of the GEMMs of convolutions and dense layers (since
+        0.6): "fp32" (the default) or "bf16" (bf16 inputs, float32 sums; the
+        CPU backend of a oneDNN build on an AVX512-BF16 CPU). Setting an
+        unavailable one raises InceptionError (INC_ERR_UNAVAILABLE)."""
+        return "bf16" if _lib.inc_context_precision(self._p) == 1 else "fp32"
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        names = {"fp32": 0, "bf16": 1}
+        if value not in names:
+            raise ValueError("precision %r: expected 'fp32' or 'bf16'" % (value,))
+        _check(_lib.inc_context_set_precision(self._p, names[value]), self,
+               "inc_context_set_precision")
 
     def synchronize(self) -> None:
         """Waits until the device has finished all queued work (a no-op on the

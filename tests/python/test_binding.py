@@ -90,7 +90,7 @@ def c_types():
     return {
         "void": None, "int": c_int, "unsigned": c_uint, "float": c_float, "size_t": c_size_t,
         "int64_t": c_int64, "uint64_t": c_uint64,
-        "inc_status": c_int, "inc_backend": c_int, "inc_init": c_int,
+        "inc_status": c_int, "inc_backend": c_int, "inc_init": c_int, "inc_precision": c_int,
         "char *": c_char_p, "char **": POINTER(c_char_p), "char *const *": POINTER(c_char_p),
         "int *": POINTER(c_int), "float *": POINTER(c_float), "int64_t *": POINTER(c_int64),
         "int32_t *": POINTER(c_int32), "size_t *": POINTER(c_size_t),
@@ -196,6 +196,23 @@ def test_errors_carry_status_and_message():
     except ValueError:
         pass
     ctx.close()
+
+
+def test_precision():
+    with inc.Context("cpu") as ctx:
+        assert ctx.precision == "fp32"
+        try:
+            ctx.precision = "bf16"
+            assert ctx.precision == "bf16"
+        except inc.InceptionError as e:  # an OpenBLAS build, a CPU without AVX512-BF16
+            assert e.status == "INC_ERR_UNAVAILABLE" and ctx.precision == "fp32", e
+        ctx.precision = "fp32"
+        assert ctx.precision == "fp32"
+        try:
+            ctx.precision = "fp16"
+            raise AssertionError("an unknown precision must fail")
+        except ValueError:
+            pass
 
 
 # ---- tensors and shapes ----------------------------------------------------------------
