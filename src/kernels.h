@@ -529,8 +529,8 @@ INC_HD static inline float inc__k_dropout(const float *x, int64_t i, int64_t n, 
  * the caller reads and writes the memory (no type punning here). */
 INC_HD static inline uint16_t inc__k_bf16_bits(uint32_t u)
 {
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u);
-  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  const uint32_t nan = (u >> 16) | 0x0040u, rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? nan : rounded); /* a select: vectorises */
 }
 
 /* ---- Winograd convolution: the transforms, in their own file ------------ */
