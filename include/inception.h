@@ -197,7 +197,8 @@ typedef enum inc_precision {
  * average out); training curves stay close to float32's but not bit for
  * bit. The setting applies to every layer of the context from its next
  * call on (no rebinding). BF16 needs the CPU backend of a library built
- * with oneDNN (make GEMM=onednn) on a CPU with AVX512-BF16 or AMX (as
+ * with oneDNN (the default; not make GEMM=openblas) on a CPU with
+ * AVX512-BF16 or AMX (as
  * oneDNN detects it; DNNL_MAX_CPU_ISA can lower it); otherwise, and on the
  * CUDA backend, it returns INC_ERR_UNAVAILABLE with the reason in the
  * context's message and the precision stays as it was. Switching to BF16

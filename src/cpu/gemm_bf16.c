@@ -315,7 +315,7 @@ inc_status inc__cpu_bf16_enable(inc_context *ctx, int on)
   if (!on) return INC_OK;
   return inc__error(ctx, INC_ERR_UNAVAILABLE,
                     "inc_context_set_precision: bf16 needs the library built with oneDNN (make "
-                    "GEMM=onednn); this build's GEMMs are OpenBLAS's float32 ones");
+                    "GEMM=onednn, the default); this build's GEMMs are OpenBLAS's float32 ones");
 }
 
 inc_status inc__cpu_gemm_bf16(float *c, const float *a, const float *b, int trans_a,
