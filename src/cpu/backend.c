@@ -1,8 +1,8 @@
 /*
- * backend.c — the CPU backend: host memory, SGEMM through CBLAS (OpenBLAS)
- * or, built with `make GEMM=onednn` (-DINC_CPU_GEMM_ONEDNN), oneDNN's
- * dnnl_sgemm, and the table that gathers, by name, the CPU ops of the other
- * files in src/cpu/. With the context's precision BF16 (oneDNN builds) gemm
+ * backend.c — the CPU backend: host memory, SGEMM through oneDNN's
+ * dnnl_sgemm (the default build, -DINC_CPU_GEMM_ONEDNN) or, built with
+ * `make GEMM=openblas`, CBLAS (OpenBLAS), and the table that gathers, by
+ * name, the CPU ops of the other files in src/cpu/. With the context's precision BF16 (oneDNN builds) gemm
  * goes to gemm_bf16.c instead (gemm_batched stays float32).
  *
  * Memory is plain host memory, so upload/download are memcpy. The BLAS
