@@ -50,8 +50,8 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 
 #define INC_VERSION_MAJOR 0
-#define INC_VERSION_MINOR 5
-#define INC_VERSION_PATCH 1
+#define INC_VERSION_MINOR 6
+#define INC_VERSION_PATCH 0
 #define INC_VERSION_NUMBER \
   (INC_VERSION_MAJOR * 10000 + INC_VERSION_MINOR * 100 + INC_VERSION_PATCH)
 

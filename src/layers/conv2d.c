@@ -208,7 +208,7 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
     if ((s = conv_window(st->layer, &in, &g)) != INC_OK) return s;
     if (trim_window(&g, c->oc, &t, &cut)) {
       st->flags |= TRIM;
-      kcol = x->dims[1] * t.kh * t.kw;
+      kcol = in.d[1] * t.kh * t.kw;
       if ((st->aux[A_WT] = inc__plan_scratch(p, c->oc * kcol)) < 0) /* (OC, C*KH'*KW') */
         return INC_ERR_OUT_OF_MEMORY;
     }
@@ -290,20 +290,21 @@ static inc_status conv_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *si
   if (wino_m(f)) return inc__wino_plan_bwd(p, st, c->oc, wino_m(f));
   const inc_tensor *x = inc__pv(p, f->x), *dy = inc__pv(p, st->dy);
   int64_t np = dy->dims[0] * inc__plane(dy), kdim = x->dims[1] * taps(c);
+  const int dy_cnhw = inc__as_cnhw(dy);
+  inc__shape in;
+  inc__shape_of(x, &in);
+  /* x and dy are not read below: adding values moves them */
   if (f->flags & TRIM) { /* the forward's used taps: its weight, kept */
-    inc__shape in;
     inc__window g, t, cut;
-    inc__shape_of(x, &in);
     inc_status s = conv_window(st->layer, &in, &g);
     if (s != INC_OK) return s;
     trim_window(&g, c->oc, &t, &cut);
-    kdim = x->dims[1] * t.kh * t.kw;
+    kdim = in.d[1] * t.kh * t.kw;
     st->aux[B_WT] = f->aux[A_WT];
     if ((st->aux[B_DWT] = inc__plan_scratch(p, c->oc * kdim)) < 0) /* (OC, C*KH'*KW') */
       return INC_ERR_OUT_OF_MEMORY;
   }
-  /* x and dy are not read below: adding values moves them */
-  if (!inc__as_cnhw(dy) && (st->aux[B_DYT] = inc__plan_scratch(p, c->oc * np)) < 0)
+  if (!dy_cnhw && (st->aux[B_DYT] = inc__plan_scratch(p, c->oc * np)) < 0)
     return INC_ERR_OUT_OF_MEMORY; /* dy as (OC, N*OH*OW) */
   st->aux[B_COL] = f->flags & COL_IS_X ? f->x : f->aux[A_COL];
   if (f->flags & COL_IS_X && sink->val >= 0) {
