@@ -19,6 +19,25 @@
 #define INC__CPU_CLONES
 #endif
 
+/* Forced inlining: the per-m bodies that a CLONES wrapper instantiates for
+ * each m (so each clone gets its own copy, with m a constant). */
+#if defined(__GNUC__)
+#define INC__CPU_INLINE static inline __attribute__((always_inline))
+#else
+#define INC__CPU_INLINE static inline
+#endif
+
+/* The Winograd transforms' block path (src/cpu/winograd_block.c), for
+ * src/cpu/winograd.c: whether g's planes go in blocks, and each op on it. */
+int inc__cpu_wino_blocks(const inc__wino *g);
+inc_status inc__cpu_wino_in_blocks(float *v, const float *x, const inc__wino *g, inc_context *ctx);
+inc_status inc__cpu_wino_out_blocks(float *y, const float *mm, const float *bias,
+                                    const inc__wino *g, int relu, inc_context *ctx);
+inc_status inc__cpu_wino_dout_blocks(float *dm, const float *dy, const inc__wino *g,
+                                     inc_context *ctx);
+inc_status inc__cpu_wino_din_blocks(float *dx, const float *dv, const inc__wino *g,
+                                    inc_context *ctx);
+
 /* Threads for a loop of `work` cheap iterations: 1 below a threshold where
  * forking a team costs more than it saves, else the context's count. */
 int inc__cpu_threads(const inc_context *ctx, int64_t work);
