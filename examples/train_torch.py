@@ -106,7 +106,7 @@ def main():
     ap.add_argument("--model", choices=["googlenet", "googlenet-bn"], default="googlenet")
     ap.add_argument("--size", type=int, default=28)
     ap.add_argument("--batch", type=int, default=None,
-                    help="default 128, 32 for googlenet-bn (as examples/train)")
+                    help="default 96, 32 for googlenet-bn (as examples/train)")
     ap.add_argument("--lr", type=float, default=None,
                     help="default 0.04, 0.1 for googlenet-bn (as examples/train)")
     ap.add_argument("--momentum", type=float, default=0.9)
@@ -132,7 +132,7 @@ def main():
         args.warmup = 0 if args.model == "googlenet-bn" else 200
     bn = args.model == "googlenet-bn"
     if args.batch is None:
-        args.batch = 32 if bn else 128
+        args.batch = 32 if bn else 96
     if args.lr is None:
         args.lr = 0.1 if bn else 0.04
     if args.schedule is None:

@@ -73,7 +73,7 @@ check "shape table at 96x96 is the lecture's" cmp -s "$tmp/want96" "$tmp/got96"
 "$TRAIN" --device cpu --preset quick --dry-run --out "$tmp/dry" > "$tmp/o" 2>&1
 grep -E "output shape|^parameters" "$tmp/o" > "$tmp/got28"
 check "shape table at 28x28 (quick preset)" cmp -s "$tmp/want28" "$tmp/got28"
-check "quick preset recipe" grep -q "size 28, batch 128, lr 0.04, momentum 0.9, weight decay 0.0005, epochs 5, init kaiming, warmup 200, schedule cosine, label smoothing 0.1" "$tmp/o"
+check "quick preset recipe" grep -q "size 28, batch 96, lr 0.04, momentum 0.9, weight decay 0.0005, epochs 5, init kaiming, warmup 200, schedule cosine, label smoothing 0.1" "$tmp/o"
 "$TRAIN" --device cpu --preset d2l --dry-run --out "$tmp/dry" > "$tmp/o" 2>&1
 check "d2l preset recipe" grep -q "size 96, batch 128, lr 0.1, momentum 0, weight decay 0, epochs 10, init xavier, warmup 0" "$tmp/o"
 "$TRAIN" --device cpu --preset quick --init xavier --dry-run --out "$tmp/dry" > "$tmp/o" 2>&1
