@@ -404,27 +404,7 @@ START_TEST(test_bf16_winograd)
 }
 END_TEST
 
-/* ---- a network: training in bf16, and FP32 again -------------------------------- */
-
-/* conv 3x3 (8) > relu > inception > maxpool > flatten > dense 4 */
-static inc_layer *small_net(inc_context *ctx)
-{
-  inc_layer *net, *l;
-  INC_CK(ctx, inc_sequential_create(ctx, &net));
-  INC_CK(ctx, inc_conv2d_create(ctx, 8, 3, 1, 1, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  INC_CK(ctx, inc_relu_create(ctx, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  INC_CK(ctx, inc_inception_create(ctx, 4, 4, 4, 2, 4, 4, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  INC_CK(ctx, inc_max_pool2d_create(ctx, 3, 2, 1, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  INC_CK(ctx, inc_flatten_create(ctx, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  INC_CK(ctx, inc_dense_create(ctx, 4, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  return net;
-}
+/* ---- a network (tu_small_net): training in bf16, and FP32 again -------------- */
 
 enum { TN = 32, TS = 12 };
 
@@ -451,7 +431,7 @@ START_TEST(test_bf16_training)
 {
   inc_context *ctx = bf16_cpu("the training run", 1);
   if (!ctx) return;
-  inc_layer *net = small_net(ctx);
+  inc_layer *net = tu_small_net(ctx, 4);
   int32_t lab[TN];
   inc_tensor *x = quadrants(ctx, lab);
   const int64_t ld[2] = {TN, 4};
@@ -511,7 +491,7 @@ START_TEST(test_bf16_fp32_again)
 {
   inc_context *ctx = tu_cpu();
   ck_assert_int_eq(inc_context_precision(ctx), INC_PRECISION_FP32);
-  inc_layer *net = small_net(ctx);
+  inc_layer *net = tu_small_net(ctx, 4);
   int32_t lab[TN];
   inc_tensor *x = quadrants(ctx, lab);
   const int64_t ld[2] = {TN, 4};

@@ -128,20 +128,7 @@ END_TEST
 START_TEST(test_sgd_lowers_loss)
 {
   inc_context *ctx = tu_cpu();
-  inc_layer *net, *l;
-  INC_CK(ctx, inc_sequential_create(ctx, &net));
-  INC_CK(ctx, inc_conv2d_create(ctx, 8, 3, 1, 1, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  INC_CK(ctx, inc_relu_create(ctx, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  INC_CK(ctx, inc_inception_create(ctx, 4, 4, 4, 2, 4, 4, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  INC_CK(ctx, inc_max_pool2d_create(ctx, 3, 2, 1, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  INC_CK(ctx, inc_flatten_create(ctx, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  INC_CK(ctx, inc_dense_create(ctx, 4, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
+  inc_layer *net = tu_small_net(ctx, 4);
   enum { N = 32, S = 12 };
   float *xh = (float *)calloc(N * S * S, sizeof(float));
   int32_t lab[N];

@@ -31,6 +31,25 @@ inc_context *tu_cpu(void)
   return ctx;
 }
 
+inc_layer *tu_small_net(inc_context *ctx, int classes)
+{
+  inc_layer *net, *l;
+  INC_CK(ctx, inc_sequential_create(ctx, &net));
+  INC_CK(ctx, inc_conv2d_create(ctx, 8, 3, 1, 1, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  INC_CK(ctx, inc_relu_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  INC_CK(ctx, inc_inception_create(ctx, 4, 4, 4, 2, 4, 4, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  INC_CK(ctx, inc_max_pool2d_create(ctx, 3, 2, 1, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  INC_CK(ctx, inc_flatten_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  INC_CK(ctx, inc_dense_create(ctx, classes, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  return net;
+}
+
 inc_tensor *tu_tensor(inc_context *ctx, int ndim, const int64_t *dims, const float *host)
 {
   inc_tensor *t = NULL;

@@ -21,6 +21,9 @@
 
 /* A CPU context with seed 1 and a fixed thread count. */
 inc_context *tu_cpu(void);
+/* A small Inception classifier for training tests: conv 3x3 (8) > relu >
+ * inception > maxpool 3 s2 p1 > flatten > dense (classes). */
+inc_layer *tu_small_net(inc_context *ctx, int classes);
 /* A convolution descriptor: g = {oc, kh, kw, sh, sw, ph, pw, bias}, the
  * rest zero, size set. */
 inc_conv2d_desc tu_conv_desc(const int g[8]);
