@@ -358,7 +358,7 @@ static inc_status conv_run_bwd(const inc__plan *p, const inc__step *st)
   /* dW (OC, C*KH*KW) = dyt (OC, N*P) x col^T */
   INC__PROF_ROLE(ctx, INC__ROLE_WGRAD);
   s = ctx->ops->gemm(dw, dyt, col, 0, 1, c->oc, kdim, np, 1.0f, 0.0f, ctx);
-  if (s == INC_OK && dw != w->grad->data) { /* back in place, the other taps 0 */
+  if (s == INC_OK && f->flags & TRIM) { /* back in place, the other taps 0 */
     INC__PROF_ROLE(ctx, INC__ROLE_UNCOL);
     s = ctx->ops->col2im(w->grad->data, dw, &cut, ctx);
   }
