@@ -729,10 +729,12 @@ START_TEST(test_wino_env_refused)
 }
 END_TEST
 
-/* The auto rule at batch 128 on GoogLeNet's shapes, as measured
- * (docs/performance.md): at 96x96, F(4) on the 24x24 and 12x12 maps, F(2)
- * on the 6x6 ones, direct on the 3x3 ones; at 28x28 direct everywhere (7x7
- * to 1x1 maps: the tiles are mostly padding). Small batches stay direct. */
+/* The auto rule on GoogLeNet's shapes, as measured (docs/performance.md,
+ * examples/bench_conv, 2 threads): at batch 128, 96x96, F(4) on the 24x24
+ * and 12x12 maps, F(2) on the 6x6 ones, direct on the 3x3 ones; at 28x28,
+ * F(4) on the 7x7 and 4x4 maps, F(2) on the 2x2 ones, direct on 1x1 maps
+ * (where the direct path is one tap). At batch 1 the filter transforms
+ * cost more than they save on every map up to 12x12: direct. */
 START_TEST(test_wino_auto_rule)
 {
   shape3 shapes[MAX_SHAPES];
@@ -741,11 +743,12 @@ START_TEST(test_wino_auto_rule)
     ck_assert_int_eq(ns, 10);
     for (int i = 0; i < ns; i++) {
       const int64_t h = shapes[i].h;
-      const int want = size == 28 || h <= 3 ? 0 : h >= 12 ? 4 : 2;
+      const int want = size == 28 ? (h == 1 ? 0 : h == 2 ? 2 : 4) : (h <= 3 ? 0 : h >= 12 ? 4 : 2);
       ck_assert_msg(inc__conv_wino_auto(128, h, shapes[i].w, shapes[i].c, shapes[i].oc) == want,
                     "%dx%d: %lld -> %lld, %lldx%lld: not %d", size, size, (long long)shapes[i].c,
                     (long long)shapes[i].oc, (long long)h, (long long)shapes[i].w, want);
-      ck_assert_int_eq(inc__conv_wino_auto(1, h, shapes[i].w, shapes[i].c, shapes[i].oc), 0);
+      if (h <= 12)
+        ck_assert_int_eq(inc__conv_wino_auto(1, h, shapes[i].w, shapes[i].c, shapes[i].oc), 0);
     }
   }
 }

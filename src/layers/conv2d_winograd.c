@@ -40,36 +40,43 @@ enum { WB_V = 0, WB_DM = 1, WB_U = 2, WB_DU = 3 };
 
 /* The auto rule: a cost model in the direct convolution's multiply-adds,
  * fitted to examples/bench_conv's training times (forward + backward) of
- * every GoogLeNet 3x3 shape at 28x28 and 96x96, batch 128, 2 threads
- * (2026-12-02, docs/performance.md). For a batch of n images H x W,
- * c -> oc channels:
- *   direct  9 n H W c oc                       (one GEMM; im2col's copies included)
- *   F(m)    T^2 (GEMM P c oc + TRANSFORM P (c + oc) + FILTER c oc + CALL)
- * P = n ceil(H/m) ceil(W/m) tiles: a product of the T^2 GEMMs costs GEMM
- * (< 1: they have no im2col), every transformed input and output value
- * TRANSFORM, each filter's transforms FILTER, and each of the T^2
- * products a fixed CALL (what small batches and 1x1 maps pay; fitted when
- * each product was its own gemm call, before gemm_batched: to be refitted,
- * docs/performance.md, as is every constant at other batches). The fit's
- * relative error is 16% (rms); Winograd is picked only when it is predicted
- * to take at most MARGIN of the direct time, which keeps near-ties (7x7
- * and 4x4 maps, where a tile is partly padding) direct. */
-#define WINO_GEMM 0.59
-#define WINO_TRANSFORM 66.0
-#define WINO_FILTER 241.0
-#define WINO_CALL 3.7e6
-#define WINO_MARGIN 0.9
+ * every GoogLeNet 3x3 shape at 28x28 and 96x96, at batches 1, 4, 8, 16,
+ * 32, 64, 128 and 256, 2 threads, oneDNN's SGEMM (2026-12-02, 160 shapes
+ * per algorithm, docs/performance.md). For a batch of n images H x W,
+ * c -> oc channels, of which a 3x3 window with padding 1 meets t = th tw
+ * taps (th = 1 when H = 1, else 3; the direct path skips the others):
+ *   direct  t n H W c oc + COL t n H W c
+ *   F(m)    T^2 (GEMM P c oc + TRANSFORM P (c + oc) + FILTER c oc)
+ * T = m + 2, P = n ceil(H/m) ceil(W/m) tiles. The direct path pays for its
+ * col matrix (COL per value); a product of the T^2 GEMMs costs GEMM (< 1:
+ * no im2col), every transformed input and output value TRANSFORM, each
+ * filter's transforms FILTER (what small batches pay).
+ * Non-negative least squares on the relative error, one set of constants
+ * per algorithm; rms error 38% (direct), 22% (F(2) and F(4)). Winograd is
+ * picked when predicted at or below MARGIN of the direct time (the margin
+ * that did best on the grid): there the picks sum to 1.003x the per-shape
+ * best, the direct convolution everywhere to 1.74x; no pick is more than
+ * 1.24x from its shape's best but one (batch 1, 24x24: direct, 1.4x). No
+ * fixed cost on either side: tiny convolutions stay direct. */
+#define WINO_DIRECT_COL 17.68
+static const double wino_gemm[2] = {0.857, 0.898};
+static const double wino_transform[2] = {41.0, 42.8};
+static const double wino_filter[2] = {65.1, 104.2};
+#define WINO_MARGIN 0.85
 
 int inc__conv_wino_auto(int64_t n, int64_t h, int64_t w, int64_t c, int64_t oc)
 {
   const double cc = (double)c, oo = (double)oc;
-  double best = WINO_MARGIN * 9.0 * (double)n * (double)h * (double)w * cc * oo;
+  const double taps = (h == 1 ? 1.0 : 3.0) * (w == 1 ? 1.0 : 3.0);
+  const double pixels = (double)n * (double)h * (double)w;
+  double best = WINO_MARGIN * taps * pixels * cc * (oo + WINO_DIRECT_COL);
   int pick = 0;
   for (int m = 2; m <= 4; m += 2) {
     const double t2 = (double)((m + 2) * (m + 2));
     const double tiles = (double)n * (double)((h + m - 1) / m) * (double)((w + m - 1) / m);
-    const double cost = t2 * (WINO_GEMM * tiles * cc * oo + WINO_TRANSFORM * tiles * (cc + oo) +
-                              WINO_FILTER * cc * oo + WINO_CALL);
+    const int i = m / 2 - 1;
+    const double cost = t2 * (wino_gemm[i] * tiles * cc * oo +
+                              wino_transform[i] * tiles * (cc + oo) + wino_filter[i] * cc * oo);
     if (cost < best) {
       best = cost;
       pick = m;
