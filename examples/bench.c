@@ -19,7 +19,8 @@
  * build; the header line says which). Then a few more
  * steps run with the library's profiling hook on (every backend call timed
  * with a device synchronize around it) to give the share of time per layer
- * kind and per pass. The bench links the static library and reads internal
+ * kind and per pass (with --infer-only: of inference passes, per op and
+ * layer kind). The bench links the static library and reads internal
  * headers for that hook and for the layer shapes; it is not an API example.
  *
  * OpenBLAS 0.3.21 does not know recent Xeons (e.g. Emerald Rapids, model
@@ -64,7 +65,8 @@ static void usage(FILE *f)
              "Times training steps and inference passes of the D2L GoogLeNet\n"
              "(--infer-only: inference passes only, for inference's peak memory).\n"
              "Defaults: --device cpu --size 96 --batch 128 --steps 5 --threads 2\n"
-             "          --warmup 2 --profile-steps 2 (0 turns the breakdown off)\n"
+             "          --warmup 2 --profile-steps 2 (0 turns the breakdown off; with\n"
+             "          --infer-only it profiles inference passes)\n"
              "          --precision fp32 (bf16: the conv and dense GEMMs take bf16 inputs)\n");
 }
 
@@ -181,36 +183,38 @@ static double sgemm_ceiling(inc_context *ctx, int64_t n)
   return 2.0 * (double)n * (double)n * (double)n / best * 1e-9;
 }
 
-/* p: per-category minima over `steps` profiled steps (so per step). */
-static void print_profile(const inc__prof *p, int steps, double step_s)
+/* p: per-category minima over `steps` profiled steps (so per step);
+ * infer: they were inference passes, not training steps. */
+static void print_profile(const inc__prof *p, int steps, double step_s, int infer)
 {
   static const char *names[INC__PROF_NCAT] = {
       "GEMM forward",   "GEMM input-grad", "GEMM weight-grad", "im2col",
       "col2im",         "layout+bias",     "pooling",          "concat (slices, sums)",
       "elementwise",    "loss",            "sgd",              "other"};
+  const char *unit = infer ? "ms/pass" : "ms/step";
   double total = 0.0, kt = 0.0;
   for (int i = 0; i < INC__PROF_NCAT; i++) total += p->op_s[i];
-  printf("breakdown by op (best of %d profiled training steps; backend calls timed with a\n"
+  printf("breakdown by op (best of %d profiled %s; backend calls timed with a\n"
          "device sync around each):\n",
-         steps);
+         steps, infer ? "inference passes" : "training steps");
   for (int i = 0; i < INC__PROF_NCAT; i++) {
     if (!p->op_calls[i]) continue;
-    printf("  %-22s %7.1f ms/step %5.1f%%", names[i], 1e3 * p->op_s[i],
+    printf("  %-22s %7.1f %s %5.1f%%", names[i], 1e3 * p->op_s[i], unit,
            100.0 * p->op_s[i] / total);
     if (p->op_flops[i] > 0.0)
       printf("  %6.1f GFLOP/s", p->op_flops[i] / p->op_s[i] * 1e-9);
     printf("\n");
   }
-  printf("  %-22s %7.1f ms/step (best profiled step %.1f ms)\n", "sum", 1e3 * total,
-         1e3 * step_s);
+  printf("  %-22s %7.1f %s (best profiled %s %.1f ms)\n", "sum", 1e3 * total, unit,
+         infer ? "pass" : "step", 1e3 * step_s);
   for (int i = 0; i < p->nkinds; i++) kt += p->kind_s[i][0] + p->kind_s[i][1];
   printf("breakdown by layer kind (forward / backward):\n");
   for (int i = 0; i < p->nkinds; i++)
-    printf("  %-22s %7.1f / %7.1f ms/step %5.1f%%\n", p->kind[i], 1e3 * p->kind_s[i][0],
-           1e3 * p->kind_s[i][1],
+    printf("  %-22s %7.1f / %7.1f %s %5.1f%%\n", p->kind[i], 1e3 * p->kind_s[i][0],
+           1e3 * p->kind_s[i][1], unit,
            100.0 * (p->kind_s[i][0] + p->kind_s[i][1]) / kt);
-  printf("  %-22s %7.1f ms/step (the rest: containers' own work, concat slices and sums)\n",
-         "leaf layers", 1e3 * kt);
+  printf("  %-22s %7.1f %s (the rest: containers' own work, concat slices and sums)\n",
+         "leaf layers", 1e3 * kt, unit);
 }
 
 int main(int argc, char **argv)
@@ -295,7 +299,7 @@ int main(int argc, char **argv)
          100 * opt / (fwd + bwd + opt));
   printf("peak memory: %.1f MiB (ru_maxrss)\n", ru.ru_maxrss / 1024.0);
 
-  if (o.profile_steps && !o.infer_only) {
+  if (o.profile_steps) {
     /* each step profiled on its own; every figure is the smallest over the
      * steps, which filters out other processes on a shared machine */
     inc__prof best, prof;
@@ -304,7 +308,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < o.profile_steps; i++) {
       inc__prof_start(ctx, &prof);
       double t0 = bench_now();
-      train_step(&r, NULL, NULL, NULL);
+      if (o.infer_only) infer_pass(&r);
+      else train_step(&r, NULL, NULL, NULL);
       double t = bench_now() - t0;
       inc__prof_stop(ctx);
       if (t < step) step = t;
@@ -319,7 +324,7 @@ int main(int argc, char **argv)
           if (prof.kind_s[k][pass] < best.kind_s[k][pass])
             best.kind_s[k][pass] = prof.kind_s[k][pass];
     }
-    print_profile(&best, o.profile_steps, step);
+    print_profile(&best, o.profile_steps, step, o.infer_only);
   }
   free(ts);
   free(host);

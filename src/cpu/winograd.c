@@ -58,13 +58,72 @@ static inc_status each_plane(plane_fn fn, float *out, const float *in, const inc
 
 /* ---- filters --------------------------------------------------------------- */
 
+/* Filters go FL at a time, one per lane: each 1-D transform of the bodies
+ * (inc__k_wino_w, inc__k_wino_dw) runs along FL contiguous values, in the
+ * same order and with the same operations, so the bits are the bodies'
+ * (tests/op_cases.c). The (T*T, OC, C) side is read or written as FL
+ * contiguous floats per transformed row; the (OC, C, 3, 3) side is moved
+ * through a small (9, FL) buffer. A block per loop iteration; the last
+ * one may be short (nf < FL lanes; the others hold zeros). */
+#define FL 16
+
+INC__CPU_INLINE void w_block_m(float *u, const float *w, int64_t f0, int64_t nf, int64_t filters,
+                               const int m)
+{
+  const int T = m + 2;
+  float g[9 * FL], t[INC__WINO_TMAX * 3 * FL], o[INC__WINO_TMAX * INC__WINO_TMAX * FL];
+  /* g (9, FL): lane l is filter f0 + l's 3x3 taps; t = G g (T, 3, FL); o = t G^T (T*T, FL) */
+  for (int k = 0; k < 9; k++)
+    for (int l = 0; l < FL; l++) g[k * FL + l] = l < nf ? w[(f0 + l) * 9 + k] : 0.0f;
+  for (int k = 0; k < 3; k++)
+    for (int l = 0; l < FL; l++) inc__k_wino_g(t + k * FL + l, 3 * FL, g + k * FL + l, 3 * FL, m);
+  for (int a = 0; a < T; a++)
+    for (int l = 0; l < FL; l++)
+      inc__k_wino_g(o + a * T * FL + l, FL, t + a * 3 * FL + l, FL, m);
+  for (int r = 0; r < T * T; r++) memcpy(u + r * filters + f0, o + r * FL, (size_t)nf * sizeof *u);
+}
+
+INC__CPU_INLINE void dw_block_m(float *dw, const float *du, int64_t f0, int64_t nf,
+                                int64_t filters, const int m)
+{
+  const int T = m + 2;
+  float d[INC__WINO_TMAX * INC__WINO_TMAX * FL], t[3 * INC__WINO_TMAX * FL], o[9 * FL];
+  /* d (T*T, FL) of du; t = G^T dU (3, T, FL); o = t G (9, FL) */
+  for (int r = 0; r < T * T; r++) {
+    memcpy(d + r * FL, du + r * filters + f0, (size_t)nf * sizeof *d);
+    for (int64_t l = nf; l < FL; l++) d[r * FL + l] = 0.0f;
+  }
+  for (int b = 0; b < T; b++)
+    for (int l = 0; l < FL; l++)
+      inc__k_wino_gt(t + b * FL + l, T * FL, d + b * FL + l, T * FL, m);
+  for (int k = 0; k < 3; k++)
+    for (int l = 0; l < FL; l++) inc__k_wino_gt(o + k * 3 * FL + l, FL, t + k * T * FL + l, FL, m);
+  for (int64_t l = 0; l < nf; l++)
+    for (int k = 0; k < 9; k++) dw[(f0 + l) * 9 + k] = o[k * FL + l];
+}
+
+INC__CPU_CLONES static void w_block(float *u, const float *w, int64_t f0, int64_t nf,
+                                    int64_t filters, int m)
+{
+  if (m == 2) w_block_m(u, w, f0, nf, filters, 2);
+  else w_block_m(u, w, f0, nf, filters, 4);
+}
+
+INC__CPU_CLONES static void dw_block(float *dw, const float *du, int64_t f0, int64_t nf,
+                                     int64_t filters, int m)
+{
+  if (m == 2) dw_block_m(dw, du, f0, nf, filters, 2);
+  else dw_block_m(dw, du, f0, nf, filters, 4);
+}
+
 inc_status inc__cpu_wino_w(float *u, const float *w, int64_t oc, int64_t c, int m,
                            inc_context *ctx)
 {
   /* u (T*T, OC, C) <- w (OC, C, 3, 3) */
-  const int64_t filters = oc * c;
+  const int64_t filters = oc * c, blocks = (filters + FL - 1) / FL;
 #pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, filters * 64))
-  for (int64_t f = 0; f < filters; f++) inc__k_wino_w(u, w, f, filters, m);
+  for (int64_t b = 0; b < blocks; b++)
+    w_block(u, w, b * FL, filters - b * FL < FL ? filters - b * FL : FL, filters, m);
   return INC_OK;
 }
 
@@ -72,9 +131,10 @@ inc_status inc__cpu_wino_dw(float *dw, const float *du, int64_t oc, int64_t c, i
                             inc_context *ctx)
 {
   /* dw (OC, C, 3, 3) <- du (T*T, OC, C) */
-  const int64_t filters = oc * c;
+  const int64_t filters = oc * c, blocks = (filters + FL - 1) / FL;
 #pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, filters * 64))
-  for (int64_t f = 0; f < filters; f++) inc__k_wino_dw(dw, du, f, filters, m);
+  for (int64_t b = 0; b < blocks; b++)
+    dw_block(dw, du, b * FL, filters - b * FL < FL ? filters - b * FL : FL, filters, m);
   return INC_OK;
 }
 
