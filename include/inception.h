@@ -51,7 +51,7 @@ extern "C" {
 
 #define INC_VERSION_MAJOR 0
 #define INC_VERSION_MINOR 6
-#define INC_VERSION_PATCH 0
+#define INC_VERSION_PATCH 1
 #define INC_VERSION_NUMBER \
   (INC_VERSION_MAJOR * 10000 + INC_VERSION_MINOR * 100 + INC_VERSION_PATCH)
 
@@ -270,13 +270,15 @@ INC_API inc_status inc_tensor_reshape(inc_tensor *t, int ndim, const int64_t *di
  * environment variable INCEPTION_CONV_ALGO decides, read when a forward
  * plans the tree for an input shape and training flag it has no plan for:
  * "direct", "winograd2", "winograd4" or "auto" (a rule by shape and batch,
- * fitted to CPU timings, docs/performance.md); unset or empty means "auto"
- * on the CPU backend and "direct" on CUDA (since 0.5.1; 0.5.0 ran direct
- * everywhere). Other convolutions run direct whatever it says. Winograd's results differ
- * from the direct ones by rounding (on GoogLeNet's shapes within 3e-6 with
- * F(2x2) and 3e-5 with F(4x4) of the largest magnitude of y, dx and dW).
- * Any other value makes that forward fail with INC_ERR_INVALID_ARGUMENT and
- * a message, changing no plan. */
+ * fitted to CPU timings at batches 1 to 256, docs/performance.md; since
+ * 0.6.1 it also picks Winograd on 28x28 GoogLeNet's 7x7 to 2x2 maps);
+ * unset or empty means "auto" on the CPU backend and "direct" on CUDA
+ * (since 0.5.1; 0.5.0 ran direct everywhere). Other convolutions run
+ * direct whatever it says. Winograd's results differ from the direct ones
+ * by rounding (on GoogLeNet's shapes within 3e-6 with F(2x2) and 3e-5 with
+ * F(4x4) of the largest magnitude of y, dx and dW). Any other value makes
+ * that forward fail with INC_ERR_INVALID_ARGUMENT and a message, changing
+ * no plan. */
 INC_API inc_status inc_conv2d_create(inc_context *ctx, int out_channels, int kernel, int stride,
                                      int padding, inc_layer **out);
 

@@ -80,7 +80,11 @@ INC__CPU_INLINE void w_block_m(float *u, const float *w, int64_t f0, int64_t nf,
   for (int a = 0; a < T; a++)
     for (int l = 0; l < FL; l++)
       inc__k_wino_g(o + a * T * FL + l, FL, t + a * 3 * FL + l, FL, m);
-  for (int r = 0; r < T * T; r++) memcpy(u + r * filters + f0, o + r * FL, (size_t)nf * sizeof *u);
+  if (nf == FL) /* a whole block: FL-float stores the compiler sees */
+    for (int r = 0; r < T * T; r++)
+      for (int l = 0; l < FL; l++) u[r * filters + f0 + l] = o[r * FL + l];
+  else
+    for (int r = 0; r < T * T; r++) memcpy(u + r * filters + f0, o + r * FL, (size_t)nf * sizeof *u);
 }
 
 INC__CPU_INLINE void dw_block_m(float *dw, const float *du, int64_t f0, int64_t nf,
@@ -89,10 +93,14 @@ INC__CPU_INLINE void dw_block_m(float *dw, const float *du, int64_t f0, int64_t 
   const int T = m + 2;
   float d[INC__WINO_TMAX * INC__WINO_TMAX * FL], t[3 * INC__WINO_TMAX * FL], o[9 * FL];
   /* d (T*T, FL) of du; t = G^T dU (3, T, FL); o = t G (9, FL) */
-  for (int r = 0; r < T * T; r++) {
-    memcpy(d + r * FL, du + r * filters + f0, (size_t)nf * sizeof *d);
-    for (int64_t l = nf; l < FL; l++) d[r * FL + l] = 0.0f;
-  }
+  if (nf == FL)
+    for (int r = 0; r < T * T; r++)
+      for (int l = 0; l < FL; l++) d[r * FL + l] = du[r * filters + f0 + l];
+  else
+    for (int r = 0; r < T * T; r++) {
+      memcpy(d + r * FL, du + r * filters + f0, (size_t)nf * sizeof *d);
+      for (int64_t l = nf; l < FL; l++) d[r * FL + l] = 0.0f;
+    }
   for (int b = 0; b < T; b++)
     for (int l = 0; l < FL; l++)
       inc__k_wino_gt(t + b * FL + l, T * FL, d + b * FL + l, T * FL, m);
