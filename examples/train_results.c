@@ -54,6 +54,14 @@ int parse_rows(const char *s, row *rows, int cap)
 
 /* ---- the results of an epoch ------------------------------------------- */
 
+/* v as the shortest of %.15g, %.16g and %.17g that reads back as v. */
+static void exact_double(char *buf, size_t n, double v)
+{
+  for (int digits = 15; digits <= 17; digits++) {
+    snprintf(buf, n, "%.*g", digits, v);
+    if (strtod(buf, NULL) == v) return;
+  }
+}
 
 /* Writes the checkpoint of `epoch` (the source of truth for --resume),
  * then metrics.csv, steps.csv and curve.png, and prunes old checkpoints
@@ -79,9 +87,12 @@ int save_epoch(run_info *ri, int epoch, const row *rows, int nrows, const inc_la
            (unsigned long long)epoch_rng_state(o->seed, epoch + 1));
   snprintf(v_size, sizeof v_size, "%d", o->size);
   snprintf(v_batch, sizeof v_batch, "%d", o->batch);
-  snprintf(v_lr, sizeof v_lr, "%.9g", (double)(float)o->lr);
-  snprintf(v_mom, sizeof v_mom, "%.9g", (double)(float)o->momentum);
-  snprintf(v_wd, sizeof v_wd, "%.9g", (double)(float)o->weight_decay);
+  /* the run's doubles, not their floats: the warmup and the cosine
+   * schedule compute the rate from the double, so a resumed run must read
+   * back the same one to take the same steps */
+  exact_double(v_lr, sizeof v_lr, o->lr);
+  exact_double(v_mom, sizeof v_mom, o->momentum);
+  exact_double(v_wd, sizeof v_wd, o->weight_decay);
   snprintf(v_seed, sizeof v_seed, "%llu", o->seed);
   snprintf(v_limit, sizeof v_limit, "%ld", o->limit);
   snprintf(v_tlimit, sizeof v_tlimit, "%ld", o->test_limit);
