@@ -29,7 +29,8 @@
  *
  * A 3x3 stride-1 pad-1 convolution may run Winograd's F(2x2, 3x3) or
  * F(4x4, 3x3) instead (src/layers/conv2d_winograd.c), decided per step
- * when the plan is built (INCEPTION_CONV_ALGO; direct by default).
+ * when the plan is built (INCEPTION_CONV_ALGO; unset: the auto rule on the
+ * CPU, direct on CUDA).
  */
 #include <stddef.h>
 #include <stdio.h>
