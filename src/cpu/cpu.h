@@ -19,6 +19,14 @@
 #define INC__CPU_CLONES
 #endif
 
+/* x86-64 with GCC's intrinsics: the loops written with AVX-512/AVX2
+ * intrinsics (each behind a run-time check of the CPU). */
+#if defined(__GNUC__) && defined(__x86_64__)
+#define INC__CPU_X86 1
+#else
+#define INC__CPU_X86 0
+#endif
+
 /* Forced inlining: the per-m bodies that a CLONES wrapper instantiates for
  * each m (so each clone gets its own copy, with m a constant). */
 #if defined(__GNUC__)
@@ -26,6 +34,13 @@
 #else
 #define INC__CPU_INLINE static inline
 #endif
+
+/* Max pooling of "same" stride-1 windows (src/cpu/pool_same.c), for
+ * src/cpu/pool.c: 1 when it pooled g, 0 when g is another window or its
+ * tables or scratch could not be allocated (the general path then runs);
+ * isa: 2 AVX-512, 1 AVX2, 0 neither (pool.c's check). */
+int inc__cpu_maxpool_same(float *y, int32_t *arg, const float *x, const inc__window *g, int isa,
+                          inc_context *ctx);
 
 /* The Winograd transforms' block path (src/cpu/winograd_block.c), for
  * src/cpu/winograd.c: whether g's planes go in blocks, and each op on it. */
