@@ -179,32 +179,44 @@ INC__CPU_INLINE void gather_tiles(float *d, int64_t L, int64_t l0, const float *
       }
 }
 
-/* Block b: each tile's T x T inputs into d (T*T, L) through a zero-padded
- * copy of its plane, B^T down its columns into t (T*T, L), then B^T along
- * its rows straight into v. */
-INC__CPU_INLINE void in_block_m(float *v, const float *x, const inc__wino *g, const wblock *b,
-                                float *buf, const int m)
+/* The input transform (grad 0: each tile's T x T inputs, B^T) or the
+ * output gradient's (grad 1: each tile's m x m outputs, A) of block b:
+ * the tile's values into d (side*side, L), read from the image with
+ * AVX-512 or through a zero-padded copy of each plane (the input's starts
+ * one row and column before the image), the 1-D transform down the
+ * columns into t (side*T, L), then along the rows straight into out
+ * (T*T, C, P). grad is a constant at each call, so the branches fold. */
+INC__CPU_INLINE void to_tiles_m(float *out, const float *img, const inc__wino *g,
+                                const wblock *b, float *buf, const int m, const int grad)
 {
-  const int T = m + 2;
+  const int T = m + 2, side = grad ? m : T, more = grad ? 0 : 2;
   const int64_t L = b->L, lanes = b->lanes, vs = g->c * inc__wino_tiles(g);
-  const int64_t hp = g->th * m + 2, wp = g->tw * m + 2, per = g->th * g->tw;
-  float *d = buf, *t = buf + T * T * L, *pad = t + T * T * L; /* (T*T, L) twice; (HP, WP) */
+  const int64_t hp = g->th * m + more, wp = g->tw * m + more, per = g->th * g->tw;
+  float *d = buf, *t = buf + side * side * L, *pad = t + side * T * L; /* (HP, WP) */
   if (b->wide)
-    gather_lanes(d, x, g, b, T, -1);
+    gather_lanes(d, img, g, b, side, grad ? 0 : -1);
   else
     for (int64_t j = 0; j < b->planes; j++) {
-      pad_plane(pad, hp, wp, x + inc__wino_plane(g, b->n0 + j, b->c), g, 1);
-      gather_tiles(d, L, j * per, pad, wp, g, m, T);
+      pad_plane(pad, hp, wp, img + inc__wino_plane(g, b->n0 + j, b->c), g, more / 2);
+      gather_tiles(d, L, j * per, pad, wp, g, m, side);
     }
-  for (int e = 0; e < T; e++) {
+  for (int e = 0; e < side; e++) {
 #pragma omp simd
-    for (int64_t k = 0; k < lanes; k++)
-      inc__k_wino_bt(t + e * L + k, T * L, d + e * L + k, T * L, m);
+    for (int64_t k = 0; k < lanes; k++) {
+      if (grad)
+        inc__k_wino_a(t + e * L + k, side * L, d + e * L + k, side * L, m);
+      else
+        inc__k_wino_bt(t + e * L + k, side * L, d + e * L + k, side * L, m);
+    }
   }
   for (int a = 0; a < T; a++) {
 #pragma omp simd
-    for (int64_t k = 0; k < lanes; k++)
-      inc__k_wino_bt(v + a * T * vs + b->at + k, vs, t + a * T * L + k, L, m);
+    for (int64_t k = 0; k < lanes; k++) {
+      if (grad)
+        inc__k_wino_a(out + a * T * vs + b->at + k, vs, t + a * side * L + k, L, m);
+      else
+        inc__k_wino_bt(out + a * T * vs + b->at + k, vs, t + a * side * L + k, L, m);
+    }
   }
 }
 
@@ -212,9 +224,9 @@ INC__CPU_CLONES static void in_block(float *v, const float *x, const inc__wino *
                                      const float *bias, int relu, const wblock *b, float *buf)
 {
   if (g->m == 2)
-    in_block_m(v, x, g, b, buf, 2);
+    to_tiles_m(v, x, g, b, buf, 2, 0);
   else
-    in_block_m(v, x, g, b, buf, 4);
+    to_tiles_m(v, x, g, b, buf, 4, 0);
 }
 
 /* Block b: A^T down each tile's columns into t (m*T, L), A^T along its
@@ -268,42 +280,13 @@ INC__CPU_CLONES static void out_block(float *y, const float *mm, const inc__wino
     out_block_m(y, mm, g, bias, relu, b, buf, 4);
 }
 
-/* Block b: each tile's m x m outputs into d (m*m, L) through a
- * zero-padded copy of its plane, A down its columns into t (T*m, L), then
- * A along its rows straight into dm. */
-INC__CPU_INLINE void dout_block_m(float *dm, const float *dy, const inc__wino *g, const wblock *b,
-                                  float *buf, const int m)
-{
-  const int T = m + 2;
-  const int64_t L = b->L, lanes = b->lanes, vs = g->c * inc__wino_tiles(g);
-  const int64_t hp = g->th * m, wp = g->tw * m, per = g->th * g->tw;
-  float *d = buf, *t = buf + m * m * L, *pad = t + T * m * L; /* (m*m, L); (T*m, L); (HP, WP) */
-  if (b->wide)
-    gather_lanes(d, dy, g, b, m, 0);
-  else
-    for (int64_t j = 0; j < b->planes; j++) {
-      pad_plane(pad, hp, wp, dy + inc__wino_plane(g, b->n0 + j, b->c), g, 0);
-      gather_tiles(d, L, j * per, pad, wp, g, m, m);
-    }
-  for (int e = 0; e < m; e++) {
-#pragma omp simd
-    for (int64_t k = 0; k < lanes; k++)
-      inc__k_wino_a(t + e * L + k, m * L, d + e * L + k, m * L, m);
-  }
-  for (int a = 0; a < T; a++) {
-#pragma omp simd
-    for (int64_t k = 0; k < lanes; k++)
-      inc__k_wino_a(dm + a * T * vs + b->at + k, vs, t + a * m * L + k, L, m);
-  }
-}
-
 INC__CPU_CLONES static void dout_block(float *dm, const float *dy, const inc__wino *g,
                                        const float *bias, int relu, const wblock *b, float *buf)
 {
   if (g->m == 2)
-    dout_block_m(dm, dy, g, b, buf, 2);
+    to_tiles_m(dm, dy, g, b, buf, 2, 1);
   else
-    dout_block_m(dm, dy, g, b, buf, 4);
+    to_tiles_m(dm, dy, g, b, buf, 4, 1);
 }
 
 /* Block b: B down each tile's columns into s (T*T, L), B along its rows
