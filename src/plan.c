@@ -223,7 +223,8 @@ static int reads(const inc__plan *p, const inc__step *st, int v)
   return 0;
 }
 
-int inc__plan_readers_all(const inc__plan *p, int v, int (*pred)(const inc__step *))
+int inc__plan_readers_all(const inc__plan *p, int v,
+                          int (*pred)(const inc__plan *, const inc__step *))
 {
   int n = 0;
   if (v == p->y) return 0; /* the caller reads the tree's output */
@@ -231,7 +232,7 @@ int inc__plan_readers_all(const inc__plan *p, int v, int (*pred)(const inc__step
     const inc__step *st = &p->fwd[i];
     if (!reads(p, st, v)) continue;
     if (st->pass) continue; /* a fused ReLU: its output is v, whose readers count */
-    if (!pred(st)) return 0;
+    if (!pred(p, st)) return 0;
     n++;
   }
   return n > 0;

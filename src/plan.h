@@ -183,7 +183,8 @@ inc_status inc__plan_emit_bwd(inc_layer *l, inc__plan *p, int dy, const inc__sin
 /* 1 if value v is read by at least one forward step and every reader is
  * a step for which pred(step) is 1 (a fused ReLU passes v on: its readers
  * read v). 0 for the tree's output, which the caller reads. */
-int inc__plan_readers_all(const inc__plan *p, int v, int (*pred)(const inc__step *));
+int inc__plan_readers_all(const inc__plan *p, int v,
+                          int (*pred)(const inc__plan *, const inc__step *));
 /* The tensor of value v (its data valid while the plan runs). While a plan
  * is built the pointer is valid only until the next value is added (the
  * array grows): read what is needed first. */

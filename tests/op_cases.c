@@ -67,6 +67,11 @@ static const opc_shape conv_windows_rect[] = {
     {1, 1, 1, 7, 1, 7, 1, 1, 0, 3},    {2, 2, 5, 5, 1, 1, 2, 1, 0, 0},
     {1, 3, 4, 9, 2, 5, 1, 3, 3, 0},    {3, 2, 7, 5, 3, 1, 2, 1, 1, 0},
     {8, 4, 17, 17, 1, 7, 1, 1, 0, 3},  {8, 4, 17, 17, 7, 1, 1, 1, 3, 0},
+    /* 1x1 stride-1 windows (the crop path): TRIM's weight cuts (negative
+     * padding: the middle tap of a 3x3, the middle 3x3 of a 5x5), a zero
+     * border, one above the threading thresholds */
+    {2, 7, 3, 3, 1, 1, 1, 1, -1, -1},  {1, 6, 5, 5, 1, 1, 1, 1, -1, -1},
+    {2, 3, 4, 5, 1, 1, 1, 1, 1, 2},    {4, 600, 5, 5, 1, 1, 1, 1, -1, -1},
 };
 
 /* Pooling windows: padding <= kernel/2 (PyTorch's rule). */

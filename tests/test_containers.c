@@ -31,6 +31,8 @@
  *     channel-major branch, a residual of identities only, one inside a
  *     concat branch and one inside another residual, a single scaled
  *     branch, identities in a sequential and alone, C = 1 and N = 1;
+ *   - 3x3 and 5x5 convolutions on 1x1 and 2x2 maps (only some taps meet
+ *     the input), alone, chained and as concat branches;
  *   - a residual whose branches disagree (H/W, or channels) is
  *     INC_ERR_SHAPE naming both and binds nothing; its summary line shows
  *     its scales.
@@ -1007,6 +1009,16 @@ static const spec id_only[] = {ID, END};
 static const spec c1_br[] = {ID, CONV(1, 3, 1, 1), MAXP(3, 1, 1), END};
 static const spec res_c1[] = {RES(c1_br, 100, 20, -50), RELU, END};
 
+/* Kernels larger than the map: on 1x1 maps every 3x3 and 5x5 convolution
+ * (stride 1 or 2) meets the input with its middle tap only and runs as a
+ * 1x1 convolution of its channel-major input; on 2x2 maps the 5x5 uses its
+ * middle 3x3, the 3x3 s2 a 2x2. Alone, in a chain, and as concat branches
+ * next to a 1x1 convolution. */
+static const spec tiny_maps[] = {CONV(3, 1, 1, 0), RELU, CONV(4, 3, 1, 1), RELU, CONV(2, 5, 1, 2),
+                                 CONV(3, 3, 2, 1), END};
+static const spec tiny_br[] = {CONV(2, 3, 1, 1), CONV(2, 5, 1, 2), CONV(2, 1, 1, 0), END};
+static const spec tiny_cat[] = {CONV(3, 1, 1, 0), RELU, CAT(tiny_br), RELU, CONV(2, 3, 1, 1), END};
+
 static const struct {
   const char *what;
   spec s;
@@ -1042,6 +1054,10 @@ static const struct {
     {"identity alone", SEQ(id_only), {3, 2, 5, 3}},
     {"residual with C=1", SEQ(res_c1), {3, 1, 7, 5}},
     {"residual with N=1, C=1", SEQ(res_c1), {1, 1, 9, 7}},
+    {"3x3 and 5x5 convs on 1x1 maps N=3", SEQ(tiny_maps), {3, 2, 1, 1}},
+    {"3x3 and 5x5 convs on 1x1 maps N=1", SEQ(tiny_maps), {1, 2, 1, 1}},
+    {"3x3 and 5x5 convs on 2x2 maps N=2", SEQ(tiny_maps), {2, 2, 2, 2}},
+    {"concat of 3x3, 5x5, 1x1 on 1x1 maps", SEQ(tiny_cat), {3, 3, 1, 1}},
 };
 #define NSPEC ((int)(sizeof spec_cases / sizeof spec_cases[0]))
 

@@ -87,6 +87,40 @@ static void shift_run(int64_t off, int64_t hw, int64_t *lo, int64_t *hi)
   if (*hi < *lo) *hi = *lo;
 }
 
+/* A 1x1 stride-1 window is a crop (TRIM's weight cut, whose padding is
+ * negative) or a zero border: col row c, image n is plane (n, c) shifted
+ * by (ph, pw), zero outside; col2im puts each value back as 0.0f + v, the
+ * body's sum of its one term. One channel, all images, per iteration: no
+ * index arithmetic per (row, image) pair, which costs more than the copy
+ * when the planes are a few values. */
+static void crop_pass(float *col, float *img, const inc__window *g, int to_col,
+                      inc_context *ctx)
+{
+  const int64_t h = g->h, w = g->w, oh_n = g->oh, ow_n = g->ow, hw = h * w, ohw = oh_n * ow_n;
+  const int64_t cols = g->n * ohw;
+  int64_t lo, hi;
+  valid_cols(0, w, ow_n, 1, g->pw, &lo, &hi);
+#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, g->c * cols))
+  for (int64_t c = 0; c < g->c; c++)
+    for (int64_t n = 0; n < g->n; n++) {
+      float *plane = img + (n * g->c + c) * hw, *row = col + c * cols + n * ohw;
+      if (!to_col) memset(plane, 0, (size_t)hw * sizeof *plane);
+      for (int64_t oh = 0; oh < oh_n; oh++, row += ow_n) {
+        const int64_t ih = oh - g->ph, at = ih * w - g->pw; /* column ow: plane[at + ow] */
+        const int inside = ih >= 0 && ih < h;
+        if (!to_col) {
+          if (inside)
+            for (int64_t ow = lo; ow < hi; ow++) plane[at + ow] = 0.0f + row[ow];
+          continue;
+        }
+        const int64_t l = inside ? lo : ow_n, r = inside ? hi : ow_n;
+        for (int64_t ow = 0; ow < l; ow++) row[ow] = 0.0f;
+        for (int64_t ow = l; ow < r; ow++) row[ow] = plane[at + ow];
+        for (int64_t ow = r; ow < ow_n; ow++) row[ow] = 0.0f;
+      }
+    }
+}
+
 inc_status inc__cpu_im2col(float *col, const float *x, const inc__window *g, inc_context *ctx)
 {
   /* col (C*KH*KW, N*OH*OW) <- x (N, C, H, W); one (col row, image) pair per
@@ -95,6 +129,10 @@ inc_status inc__cpu_im2col(float *col, const float *x, const inc__window *g, inc
   const int64_t ow_n = g->ow, cols = g->n * oh_n * ow_n, h = g->h, w = g->w;
   const int64_t sh = g->sh, sw = g->sw, ph = g->ph, pw = g->pw;
   const int64_t hw = h * w, ohw = oh_n * ow_n, items = rows * g->n;
+  if (kh == 1 && kw == 1 && sh == 1 && sw == 1) {
+    crop_pass(col, (float *)x, g, 1, ctx); /* only read */
+    return INC_OK;
+  }
   int *masks = same_s1_masks(g);
   if (masks && hw < 64) {
     /* small planes: one col row per iteration, its shift worked out once
@@ -186,6 +224,10 @@ inc_status inc__cpu_col2im(float *dx, const float *col, const inc__window *g, in
   const int64_t kh = g->kh, kw = g->kw, oh_n = g->oh, ow_n = g->ow, cols = g->n * oh_n * ow_n;
   const int64_t h = g->h, w = g->w, sh = g->sh, sw = g->sw, ph = g->ph, pw = g->pw;
   const int64_t planes = g->n * g->c, hw = h * w, k = inc__cpu_window_side(g);
+  if (kh == 1 && kw == 1 && sh == 1 && sw == 1) {
+    crop_pass((float *)col, dx, g, 0, ctx); /* only read */
+    return INC_OK;
+  }
   int *masks = same_s1_masks(g);
   if (masks && hw < 64) {
     /* small planes: one channel (all its images) per iteration, each kernel
