@@ -93,6 +93,11 @@ static const opc_shape pool_windows[] = {
     /* one output per plane (the gather path): 2x2 s2 p1 as at 28x28, more
      * planes than one run of 256, 3x3 s1 p0 */
     {8, 4, 2, 2, 3, 2, 1},   {40, 9, 2, 2, 3, 2, 1},  {3, 2, 3, 3, 3, 1, 0},
+    /* 3x3 stride 2 with 5 outputs a row and more (the separable path): two
+     * registers of outputs, the second nearly empty, padding 0 and 1, odd
+     * and even sizes */
+    {2, 3, 13, 40, 3, 2, 1}, {2, 3, 11, 41, 3, 2, 0}, {1, 2, 5, 35, 3, 2, 1},
+    {3, 2, 10, 10, 3, 2, 1},
 };
 
 /* Rectangular pooling windows (n, c, h, w, kh, kw, sh, sw, ph, pw), padding
@@ -107,6 +112,8 @@ static const opc_shape pool_windows_rect[] = {
     {2, 2, 8, 9, 5, 3, 2, 3, 2, 1},    {1, 1, 1, 5, 1, 3, 1, 1, 0, 1},
     {17, 2, 9, 7, 3, 3, 2, 1, 1, 0},   {16, 2, 7, 9, 2, 3, 2, 2, 0, 1},
     {8, 4, 31, 25, 3, 5, 2, 1, 1, 2},
+    /* 3x3 stride 2 padded differently along the axes (the separable path) */
+    {2, 2, 9, 21, 3, 3, 2, 2, 0, 1},   {2, 2, 10, 22, 3, 3, 2, 2, 1, 0},
 };
 
 /* swap01 (a, b, p), each also swapped back as (b, a, p). */

@@ -42,6 +42,12 @@
 int inc__cpu_maxpool_same(float *y, int32_t *arg, const float *x, const inc__window *g, int isa,
                           inc_context *ctx);
 
+/* Max pooling of 3x3 stride-2 windows padded by at most 1, with at least 5
+ * outputs per row (src/cpu/pool_s2.c), for src/cpu/pool.c: 1 when it
+ * pooled g, 0 when it does not take g (isa as above; it needs 2). */
+int inc__cpu_maxpool_s2(float *y, int32_t *arg, const float *x, const inc__window *g, int isa,
+                        inc_context *ctx);
+
 /* The Winograd transforms' block path (src/cpu/winograd_block.c), for
  * src/cpu/winograd.c: whether g's planes go in blocks, and each op on it. */
 int inc__cpu_wino_blocks(const inc__wino *g);

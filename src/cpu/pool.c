@@ -301,11 +301,13 @@ inc_status inc__cpu_maxpool_fwd(float *y, int32_t *arg, const float *x, const in
                                 inc_context *ctx)
 {
   /* y, arg (N, C, OH, OW) <- x (N, C, H, W): "same" stride-1 planes in
-   * src/cpu/pool_same.c; otherwise blocks of POOL_LANES planes
+   * src/cpu/pool_same.c, wide 3x3 stride-2 ones in src/cpu/pool_s2.c;
+   * otherwise blocks of POOL_LANES planes
    * interleaved, the remaining planes one by one */
   const int64_t planes = g->n * g->c, hw = g->h * g->w, ohw = g->oh * g->ow;
   const int isa = pool_isa();
-  if (inc__cpu_maxpool_same(y, arg, x, g, isa, ctx)) return INC_OK;
+  if (inc__cpu_maxpool_same(y, arg, x, g, isa, ctx) || inc__cpu_maxpool_s2(y, arg, x, g, isa, ctx))
+    return INC_OK;
   const int threads = inc__cpu_threads(ctx, planes * ohw * inc__cpu_window_side(g));
 #if POOL_HAVE_LANES
   gather_pool gp;
