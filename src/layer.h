@@ -336,6 +336,14 @@ inc_status inc__conv_algo(const inc_layer *l, const inc__window_geom *q, const i
  * whose constants examples/bench_conv measures, expects to be fastest for
  * a batch of n H x W images of c input and oc output channels. */
 int inc__conv_wino_auto(int64_t n, int64_t h, int64_t w, int64_t c, int64_t oc);
+/* Floats of col and GEMM result per block of images of a blocked
+ * inference conv2d step (1 << 20), and the fewest, over the whole batch,
+ * for which a step runs in blocks (1 << 23; src/layers/conv2d.c): plans
+ * built later use the values. Tests lower them to make small steps run in
+ * blocks. */
+extern int64_t inc__conv_block_floats, inc__conv_block_min;
+/* Whether a planned conv2d step (forward) runs in blocks of images (tests). */
+int inc__conv2d_step_blocked(const struct inc__step *st);
 /* The tile size (2, 4) a planned conv2d step (forward) runs Winograd with; 0
  * for the direct convolution and for steps of other kinds (tests, bench). */
 int inc__conv2d_step_algo(const struct inc__step *st);

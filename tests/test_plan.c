@@ -4,8 +4,9 @@
  * rewrites it applies to the D2L GoogLeNet (fusion, concat views, layouts),
  * the residual container's steps (no copy of dy, the identity's dy added,
  * identities without steps), what an inference plan keeps, the no-dx
- * backward, and the lifetimes the API promises (the output survives
- * backward; a child run on its own has its own plan).
+ * backward, inference convolutions in blocks of images, and the lifetimes
+ * the API promises (the output survives backward; a child run on its own
+ * has its own plan).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -380,6 +381,69 @@ END_TEST
 /* A backend whose supports mask lacks an op the tree needs: the plan is
  * refused with the op's name, nothing runs, and the same model runs once
  * the backend has it. */
+/* Inference steps in blocks of images (conv2d's BLOCKS, forced here with
+ * a small block size): a 5x5 convolution of the caller's x writing
+ * channel-major y (its result moved in by a slice), and a 3x3 stride-2 one
+ * writing (N, C, H, W) for the 3x3 convolution after it, both with a fused
+ * ReLU, and that last 3x3 one (no bias pass to fuse), 7 images in blocks
+ * of 1, 2 and 3. The inference output is the
+ * training forward's (no blocks) within float rounding, and a second
+ * inference pass, after the block size went back, gives the same bits
+ * (the plan's blocks stay). */
+START_TEST(test_blocked_inference)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *net = NULL, *l = NULL;
+  INC_CK(ctx, inc_sequential_create(ctx, &net));
+  INC_CK(ctx, inc_conv2d_create(ctx, 4, 5, 1, 2, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  INC_CK(ctx, inc_relu_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  INC_CK(ctx, inc_conv2d_create(ctx, 5, 1, 1, 0, &l)); /* reads y channel-major */
+  INC_CK(ctx, inc_sequential_append(net, l));
+  INC_CK(ctx, inc_conv2d_create(ctx, 3, 3, 2, 1, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  INC_CK(ctx, inc_relu_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  INC_CK(ctx, inc_conv2d_create(ctx, 2, 3, 1, 1, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  const int64_t d[4] = {7, 3, 9, 8};
+  float *hx = malloc(7 * 3 * 9 * 8 * sizeof *hx);
+  ck_assert_ptr_nonnull(hx);
+  tu_fill(hx, 7 * 3 * 9 * 8, 11, -1.0f, 1.0f);
+  inc_tensor *x = tu_tensor(ctx, 4, d, hx);
+  const inc_tensor *y = NULL;
+  INC_CK(ctx, inc_layer_forward(net, x, 1, &y)); /* training: whole batch */
+  float *want = tu_host(y);
+  const int64_t ny = inc_tensor_numel(y);
+  const int64_t saved = inc__conv_block_floats, saved_min = inc__conv_block_min;
+  /* the 5x5: (75 + 4) * 72 floats an image, blocks of 1; the 3x3 s2:
+   * (45 + 3) * 20, blocks of 2 (the last of 1); the last 3x3: (27 + 2) * 20,
+   * blocks of 3 */
+  inc__conv_block_floats = 2000;
+  inc__conv_block_min = 0;
+  INC_CK(ctx, inc_layer_forward(net, x, 0, &y));
+  inc__conv_block_floats = saved;
+  inc__conv_block_min = saved_min;
+  const inc__plan *p = net->plans[0];
+  int blocked = 0;
+  for (int i = 0; i < p->nfwd; i++) blocked += inc__conv2d_step_blocked(&p->fwd[i]);
+  ck_assert_int_eq(blocked, 3);
+  float *have = tu_host(y);
+  TU_ASSERT_CLOSE(have, want, ny, 1e-6, 1e-5, "blocked inference against training forward");
+  INC_CK(ctx, inc_layer_forward(net, x, 0, &y));
+  float *again = tu_host(y);
+  ck_assert_int_eq(memcmp(again, have, (size_t)ny * sizeof *have), 0);
+  free(again);
+  free(have);
+  free(want);
+  free(hx);
+  inc_tensor_destroy(x);
+  inc_layer_destroy(net);
+  inc_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_unsupported_op)
 {
   inc_context *ctx = tu_cpu();
@@ -417,6 +481,7 @@ Suite *inc_test_suite_plan(void)
   tcase_add_test(tc, test_residual_plan);
   tcase_add_test(tc, test_unsupported_op);
   tcase_add_test(tc, test_second_backward);
+  tcase_add_test(tc, test_blocked_inference);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -48,7 +48,7 @@ typedef struct conv_priv {
 
 /* Step decisions (st->flags) and values (st->aux; a Winograd step's own:
  * conv2d_winograd.c). */
-enum { COL_IS_X = 1, NCHW_OUT = 2, WINO2 = 4, WINO4 = 8, TRIM = 16 };
+enum { COL_IS_X = 1, NCHW_OUT = 2, WINO2 = 4, WINO4 = 8, TRIM = 16, BLOCKS = 32 };
 enum { A_COL = 0, A_TMP = 1, A_WF = 2, A_BF = 3, A_WT = 4 }; /* forward */
 enum { B_COL = 0, B_DYT = 1, B_DCOL = 2, B_WT = 3, B_DWT = 4 }; /* backward */
 
@@ -203,9 +203,33 @@ static int wino_m(const inc__step *st)
   return st->flags & WINO2 ? 2 : st->flags & WINO4 ? 4 : 0;
 }
 
+int inc__conv2d_step_blocked(const inc__step *st)
+{
+  return st->layer && st->layer->vt == &inc__conv2d_vt && (st->flags & BLOCKS) != 0;
+}
+
 int inc__conv2d_step_algo(const inc__step *st)
 {
   return st->layer && st->layer->vt == &inc__conv2d_vt ? wino_m(st) : 0;
+}
+
+/* An inference step whose col would outgrow the caches (the stem, the
+ * large 5x5 convolutions at 96x96) runs in blocks of whole images of an
+ * (N, C, H, W) input: im2col, GEMM and the bias pass of one block while
+ * its col and GEMM result (kcol + OC floats per output pixel) are still in
+ * the cache, the result then moved into y (at 96x96: 58 MB less col for
+ * the stem, 59 MB for the largest 5x5, and that layer 14.5 -> 12 ms).
+ * Steps whose col and result take fewer than inc__conv_block_min floats
+ * (32 MiB; every one at 28x28, where blocks were no faster) run whole.
+ * Images per block: about inc__conv_block_floats floats of col and result
+ * (4 MiB), at least one; n (no blocks) when that covers them all. */
+int64_t inc__conv_block_floats = (int64_t)1 << 20, inc__conv_block_min = (int64_t)1 << 23;
+
+static int64_t block_images(int64_t kcol, int64_t oc, int64_t plane, int64_t n)
+{
+  const int64_t per = (kcol + oc) * plane, b = inc__conv_block_floats / (per > 0 ? per : 1);
+  if (per * n < inc__conv_block_min) return n;
+  return b < 1 ? 1 : b > n ? n : b;
 }
 
 static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
@@ -213,7 +237,7 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
   const conv_priv *c = (const conv_priv *)st->layer->priv;
   const inc_tensor *x = inc__pv(p, st->x), *y = inc__pv(p, st->y); /* y (N, OC, OH, OW) */
   int64_t n = x->dims[0], np = n * y->dims[2] * y->dims[3], kdim = x->dims[1] * taps(c);
-  const int x_cnhw = inc__as_cnhw(x);
+  const int x_cnhw = inc__as_cnhw(x), x_nchw = inc__as_nchw(x);
   inc__shape in;
   int m;
   inc__shape_of(x, &in);
@@ -236,12 +260,21 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
         return INC_ERR_OUT_OF_MEMORY;
       if (trims_to_pointwise(&g, c->oc) && x_cnhw) st->flags |= COL_IS_X;
     }
-    if (!(st->flags & COL_IS_X) && (st->aux[A_COL] = inc__plan_scratch(p, kcol * np)) < 0)
-      return INC_ERR_OUT_OF_MEMORY; /* col (C*KH*KW, N*OH*OW) */
+    int64_t cols = np; /* col columns: N*OH*OW, or those of a block of images */
+    if (!p->training && !(st->flags & COL_IS_X) && x_nchw &&
+        block_images(kcol, c->oc, np / n, n) < n) {
+      st->flags |= BLOCKS;
+      cols = block_images(kcol, c->oc, np / n, n) * (np / n);
+      if ((st->aux[A_TMP] = inc__plan_scratch(p, c->oc * cols)) < 0) /* (OC, B*OH*OW) */
+        return INC_ERR_OUT_OF_MEMORY;
+    }
+    if (!(st->flags & COL_IS_X) && (st->aux[A_COL] = inc__plan_scratch(p, kcol * cols)) < 0)
+      return INC_ERR_OUT_OF_MEMORY; /* col (C*KH*KW, N*OH*OW or B*OH*OW) */
   }
   if (n > 1 && c->oc > 1 && inc__plan_readers_all(p, st->y, runs_im2col)) {
     st->flags |= NCHW_OUT; /* Winograd's output pass writes either layout */
-    if (!m && (st->aux[A_TMP] = inc__plan_scratch(p, c->oc * np)) < 0) /* (OC, N*OH*OW) */
+    if (!m && !(st->flags & BLOCKS) &&
+        (st->aux[A_TMP] = inc__plan_scratch(p, c->oc * np)) < 0) /* (OC, N*OH*OW) */
       return INC_ERR_OUT_OF_MEMORY;
   }
   if (st->fold >= 0 && ((st->aux[A_WF] = inc__plan_scratch(p, c->oc * kdim)) < 0 ||
@@ -256,6 +289,36 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
  * (N, C, H, W) output, moved into place by the bias pass. Without a bias
  * the pass gets NULL, and in place it is skipped when no ReLU is fused
  * either (it would change nothing but a -0 into +0). */
+/* y of step st in blocks of images (BLOCKS): x (N, C, H, W) read in
+ * place, window g (the used taps' when trimmed), weight w (OC, kdim). */
+static inc_status run_blocks(const inc__plan *p, const inc__step *st, const inc_tensor *x,
+                             const inc__window *g, const float *w, const float *b, int64_t kdim)
+{
+  inc_context *ctx = p->ctx;
+  const int64_t oc = ((const conv_priv *)st->layer->priv)->oc, hw = g->oh * g->ow;
+  const inc_tensor *t = inc__pv(p, st->aux[A_TMP]); /* (OC, B*OH*OW): B as planned */
+  const int64_t nb = t->numel / (oc * hw), in = g->c * g->h * g->w;
+  float *y = inc__pv(p, st->y)->data, *col = inc__pv(p, st->aux[A_COL])->data, *tmp = t->data;
+  inc_status s = INC_OK;
+  for (int64_t n0 = 0; s == INC_OK && n0 < g->n; n0 += nb) {
+    inc__window gb = *g;
+    gb.n = g->n - n0 < nb ? g->n - n0 : nb;
+    INC__PROF_ROLE(ctx, INC__ROLE_COL);
+    s = ctx->ops->im2col(col, x->data + n0 * in, &gb, ctx);
+    if (s == INC_OK) s = ctx->ops->gemm(tmp, w, col, 0, 0, oc, gb.n * hw, kdim, 1.0f, 0.0f, ctx);
+    if (s != INC_OK) break;
+    if (st->flags & NCHW_OUT) {
+      s = ctx->ops->conv_out(y + n0 * oc * hw, tmp, b, gb.n, oc, hw, st->relu, ctx);
+      continue;
+    }
+    if (b || st->relu) s = ctx->ops->conv_out(tmp, tmp, b, 1, oc, gb.n * hw, st->relu, ctx);
+    /* y (OC, N*OH*OW)[:, n0*OH*OW ...] = tmp: a slice of OC rows of one-float "planes" */
+    if (s == INC_OK)
+      s = ctx->ops->slice(y, tmp, 1, oc, gb.n * hw, g->n * hw, n0 * hw, 1, ctx);
+  }
+  return s;
+}
+
 static inc_status conv_run_fwd(const inc__plan *p, const inc__step *st)
 {
   inc_context *ctx = p->ctx;
@@ -286,6 +349,7 @@ static inc_status conv_run_fwd(const inc__plan *p, const inc__step *st)
     g = gt;
     kdim = g.c * g.kh * g.kw;
   }
+  if (st->flags & BLOCKS) return run_blocks(p, st, x, &g, w, b, kdim);
   const float *col = x->data; /* (C*KH*KW, N*OH*OW) */
   if (!(st->flags & COL_IS_X)) {
     float *buf = inc__pv(p, st->aux[A_COL])->data;
