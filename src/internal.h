@@ -36,7 +36,19 @@ struct inc_context {
   char err[INC__ERR_CAP];
   struct inc__prof *prof;       /* benchmark profiling; NULL (off) by default */
   inc_precision precision;      /* the GEMMs' inputs: FP32, or BF16 (CPU + oneDNN only) */
+  uint64_t param_epoch;         /* bumps whenever a tensor's values may have been written from
+                                 * outside a plan, or parameters or buffers changed (see
+                                 * inc__values_changed); caches derived from weights (conv2d's
+                                 * Winograd filters) are valid for one epoch */
 };
+
+/* Every path that may write a parameter's or buffer's values calls this
+ * first: inc_tensor_copy_from_host (any tensor: the caller's may be a
+ * parameter), the loss's dlogits, the optimizer step, filling declared
+ * tensors (bind, inc_layer_initialize), loading, a training forward (a
+ * batch norm's running statistics). Caches keyed on ctx->param_epoch
+ * (inc__conv_cache) are then remade on their next use. */
+static inline void inc__values_changed(inc_context *ctx) { ctx->param_epoch++; }
 
 struct inc_tensor {
   inc_context *ctx;

@@ -208,6 +208,7 @@ void inc__decl_fans(const inc__shape *s, int64_t *fan_in, int64_t *fan_out)
 inc_status inc__decl_fill(inc_context *ctx, const inc__tensor_decl *d, inc_init scheme,
                           inc_tensor *t)
 {
+  inc__values_changed(ctx);
   switch (d->init) {
   case INC__INIT_ZEROS:
   case INC__INIT_COUNT: return ctx->ops->zero(t->data, (size_t)t->numel * sizeof(float), ctx);

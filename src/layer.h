@@ -347,14 +347,35 @@ int inc__conv2d_step_blocked(const struct inc__step *st);
 /* The tile size (2, 4) a planned conv2d step (forward) runs Winograd with; 0
  * for the direct convolution and for steps of other kinds (tests, bench). */
 int inc__conv2d_step_algo(const struct inc__step *st);
+/* A conv2d's weight transform kept across inference passes (conv2d.c):
+ * Winograd's U of one tile size, or the weight of the used taps (TRIM),
+ * in the context's memory, made at parameter epoch `epoch` for `key`;
+ * remade when either moved (inc__values_changed). NULL data: nothing. */
+typedef struct inc__conv_cache {
+  float *data;
+  size_t floats;
+  int64_t key[4]; /* what it holds: {tile size} or {0, the cut window} */
+  int valid;
+  uint64_t epoch;
+} inc__conv_cache;
+/* The cache's memory for key (floats floats) in *out: *fresh 1 when it
+ * holds key at the current epoch (read it as is), else 0 and the caller
+ * fills it, then calls inc__conv_cache_made. The allocation's error when
+ * memory ran out (the cache then holds nothing). */
+inc_status inc__conv_cache_get(inc_context *ctx, inc__conv_cache *k, const int64_t key[4],
+                               size_t floats, float **out, int *fresh);
+void inc__conv_cache_made(inc_context *ctx, inc__conv_cache *k);
 /* A Winograd convolution step of tile size m and oc output channels:
  * planning (scratch and saved values; conv2d sets st->flags, y's layout
  * and the folded weight's slots 2 and 3) and running, with the weight w
  * and bias b (may be NULL) it convolves with, and the gradients dw and db
- * (NULL: none) it writes. */
+ * (NULL: none) it writes. An inference step takes its U from the layer's
+ * cache (training steps pass NULL: U is made each forward and kept for
+ * backward). */
 inc_status inc__wino_plan_fwd(struct inc__plan *p, struct inc__step *st, int64_t oc, int m);
 inc_status inc__wino_run_fwd(const struct inc__plan *p, const struct inc__step *st,
-                             const float *w, const float *b, int64_t oc, int m);
+                             const float *w, const float *b, int64_t oc, int m,
+                             inc__conv_cache *cache);
 inc_status inc__wino_plan_bwd(struct inc__plan *p, struct inc__step *st, int64_t oc, int m);
 inc_status inc__wino_run_bwd(const struct inc__plan *p, const struct inc__step *st, float *dw,
                              float *db, int64_t oc, int m);

@@ -51,6 +51,7 @@ static inc_status cross_entropy(inc_context *ctx, const inc_tensor *logits, cons
                         (int)labels[i], (long long)i, (long long)k);
   double sum = 0.0;
   int64_t hits = 0;
+  if (dlogits) inc__values_changed(ctx);
   s = ctx->ops->softmax_ce(&sum, &hits, dlogits ? dlogits->data : NULL, logits->data, labels, n,
                            k, 1.0f / (float)n, smoothing, ctx);
   if (s != INC_OK) return s;

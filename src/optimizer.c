@@ -121,6 +121,7 @@ INC_API inc_status inc_optimizer_step(inc_optimizer *opt, inc_layer *model)
     inc__opt_slot *slot;
     if (!inc__opt_find(opt, params[i]->value->uid)) s = inc__opt_add(opt, params[i]->value, &slot);
   }
+  if (s == INC_OK) inc__values_changed(ctx);
   for (int i = 0; s == INC_OK && i < n; i++) {
     inc__param *p = params[i];
     inc__opt_slot *slot = opt->momentum != 0.0f ? inc__opt_find(opt, p->value->uid) : NULL;

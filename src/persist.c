@@ -188,6 +188,7 @@ static inc_status upload_entry(const inc__st_file *f, const inc__st_entry *e, in
       memcpy(&tmp[i], &u32, 4);
     }
   }
+  inc__values_changed(t->ctx);
   return t->ctx->ops->upload(t->data, tmp, (size_t)t->numel * sizeof(float), t->ctx);
 }
 

@@ -103,6 +103,7 @@ inc_status inc__plan_forward(inc__plan *p, const inc_tensor *x)
    * when the forward succeeded: a failed call changes nothing */
   p->rng_seed = p->ctx->seed;
   p->rng_stream = p->ctx->rng_stream;
+  if (p->training) inc__values_changed(p->ctx); /* running statistics (commit below) */
   if ((s = run_forward(p)) != INC_OK) return s;
   for (int i = 0; p->training && i < p->nfwd; i++) { /* the forward succeeded: its effects */
     const inc__step *st = &p->fwd[i];

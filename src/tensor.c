@@ -132,6 +132,7 @@ INC_API inc_status inc_tensor_copy_from_host(inc_tensor *t, const float *src, in
     return inc__error(t->ctx, INC_ERR_INVALID_ARGUMENT,
                       "inc_tensor_copy_from_host: count %lld != numel %lld", (long long)count,
                       (long long)t->numel);
+  inc__values_changed(t->ctx);
   return t->ctx->ops->upload(t->data, src, (size_t)count * sizeof(float), t->ctx);
 }
 

@@ -42,9 +42,45 @@
 
 typedef struct conv_priv {
   int oc;
-  inc__window_geom q; /* kernel, stride, padding per axis */
-  int bias;           /* 1: params[1] is the bias */
+  inc__window_geom q;    /* kernel, stride, padding per axis */
+  int bias;              /* 1: params[1] is the bias */
+  inc__conv_cache cache; /* inference: Winograd's U or the used taps' weight */
 } conv_priv;
+
+/* ---- the weight transform kept across inference passes ------------------ */
+
+inc_status inc__conv_cache_get(inc_context *ctx, inc__conv_cache *k, const int64_t key[4],
+                               size_t floats, float **out, int *fresh)
+{
+  *fresh = k->valid && k->epoch == ctx->param_epoch && k->floats == floats &&
+           !memcmp(k->key, key, sizeof k->key);
+  k->valid = *fresh;
+  if (!*fresh && k->floats != floats) {
+    if (k->data) ctx->ops->free(k->data, ctx);
+    k->data = NULL;
+    k->floats = 0;
+    void *mem = NULL;
+    inc_status s = ctx->ops->alloc(&mem, floats * sizeof(float), ctx);
+    if (s != INC_OK) return s;
+    k->data = (float *)mem;
+    k->floats = floats;
+  }
+  memcpy(k->key, key, sizeof k->key);
+  *out = k->data;
+  return INC_OK;
+}
+
+void inc__conv_cache_made(inc_context *ctx, inc__conv_cache *k)
+{
+  k->valid = 1;
+  k->epoch = ctx->param_epoch;
+}
+
+static void conv_destroy(inc_layer *l)
+{
+  conv_priv *c = (conv_priv *)l->priv;
+  if (c && c->cache.data) l->ctx->ops->free(c->cache.data, l->ctx);
+}
 
 /* Step decisions (st->flags) and values (st->aux; a Winograd step's own:
  * conv2d_winograd.c). */
@@ -256,8 +292,8 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
     if (trim_window(&g, c->oc, &t, &cut)) {
       st->flags |= TRIM;
       kcol = in.d[1] * t.kh * t.kw;
-      if ((st->aux[A_WT] = inc__plan_scratch(p, c->oc * kcol)) < 0) /* (OC, C*KH'*KW') */
-        return INC_ERR_OUT_OF_MEMORY;
+      if (p->training && (st->aux[A_WT] = inc__plan_scratch(p, c->oc * kcol)) < 0)
+        return INC_ERR_OUT_OF_MEMORY; /* (OC, C*KH'*KW'); inference: the layer's cache */
       if (trims_to_pointwise(&g, c->oc) && x_cnhw) st->flags |= COL_IS_X;
     }
     int64_t cols = np; /* col columns: N*OH*OW, or those of a block of images */
@@ -338,13 +374,22 @@ static inc_status conv_run_fwd(const inc__plan *p, const inc__step *st)
     w = wf;
     b = bf;
   }
-  if (wino_m(st)) return inc__wino_run_fwd(p, st, w, b, c->oc, wino_m(st));
+  inc__conv_cache *cache = p->training ? NULL : &((conv_priv *)l->priv)->cache;
+  if (wino_m(st)) return inc__wino_run_fwd(p, st, w, b, c->oc, wino_m(st), cache);
   if (st->flags & TRIM) { /* the used taps: weight (OC, C*KH'*KW'), window gt */
     inc__window gt, cut;
     trim_window(&g, c->oc, &gt, &cut);
-    float *wt = inc__pv(p, st->aux[A_WT])->data;
+    const int64_t key[4] = {0, cut.ph, cut.pw, cut.oh * 1024 + cut.ow};
+    int fresh = 0;
+    float *wt = NULL;
+    if (!cache)
+      wt = inc__pv(p, st->aux[A_WT])->data;
+    else if ((s = inc__conv_cache_get(ctx, cache, key, (size_t)(cut.c * cut.oh * cut.ow), &wt,
+                                      &fresh)) != INC_OK)
+      return s;
     INC__PROF_ROLE(ctx, INC__ROLE_COL);
-    if ((s = ctx->ops->im2col(wt, w, &cut, ctx)) != INC_OK) return s;
+    if (!fresh && (s = ctx->ops->im2col(wt, w, &cut, ctx)) != INC_OK) return s;
+    if (cache && !fresh) inc__conv_cache_made(ctx, cache);
     w = wt;
     g = gt;
     kdim = g.c * g.kh * g.kw;
@@ -492,7 +537,7 @@ const inc__layer_vt inc__conv2d_vt = {
     .fuses = INC__EPI_RELU | INC__EPI_BN,
     .ops = {INC__OP_BIT(gemm) | INC__OP_BIT(im2col) | INC__OP_BIT(swap01) | INC__OP_BIT(conv_out) |
                 INC__OP_BIT(bn_fold) | INC__OP_BIT(wino_w) | INC__OP_BIT(wino_in) |
-                INC__OP_BIT(wino_out) | INC__OP_BIT(gemm_batched),
+                INC__OP_BIT(wino_out) | INC__OP_BIT(gemm_batched) | INC__OP_BIT(slice),
             INC__OP_BIT(gemm) | INC__OP_BIT(col2im) | INC__OP_BIT(swap01) | INC__OP_BIT(bias_grad) |
                 INC__OP_BIT(wino_dout) | INC__OP_BIT(wino_dw) | INC__OP_BIT(wino_din) |
                 INC__OP_BIT(gemm_batched)},
@@ -503,6 +548,7 @@ const inc__layer_vt inc__conv2d_vt = {
     .run_bwd = conv_run_bwd,
     .tensors = conv_tensors,
     .describe = conv_describe,
+    .destroy = conv_destroy,
 };
 
 /* The fields of a 0.4 descriptor: its size up to and with `bias`. A later

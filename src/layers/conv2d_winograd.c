@@ -6,7 +6,9 @@
  * and the direct convolution (im2col + one GEMM, src/layers/conv2d.c).
  *
  * Forward, over the whole batch (T = m + 2, P = the batch's tiles):
- *   U (T*T, OC, C) = G w G^T                   wino_w (every forward: w moves)
+ *   U (T*T, OC, C) = G w G^T                   wino_w (every training forward: w
+ *                                              moves; inference keeps it in the
+ *                                              layer while the weights stay)
  *   V (T*T, C, P)  = B^T d B of every tile      wino_in, x in either layout
  *   M_k = U_k x V_k, k < T*T                    T*T GEMMs (OC x C) x (C x P)
  *   y = A^T M A, + bias, ReLU                   wino_out, y in the plan's layout
@@ -122,14 +124,18 @@ inc_status inc__wino_plan_fwd(struct inc__plan *p, struct inc__step *st, int64_t
   const inc__wino g = image(inc__pv(p, st->x), m); /* read first: adding values moves them */
   const int64_t t2 = (m + 2) * (m + 2), tiles = inc__wino_tiles(&g);
   if ((st->aux[W_V] = inc__plan_scratch(p, t2 * g.c * tiles)) < 0 || /* V (T*T, C, P) */
-      (st->aux[W_M] = inc__plan_scratch(p, t2 * oc * tiles)) < 0 ||  /* M (T*T, OC, P) */
-      (st->aux[W_U] = inc__plan_scratch(p, t2 * oc * g.c)) < 0)      /* U (T*T, OC, C) */
+      (st->aux[W_M] = inc__plan_scratch(p, t2 * oc * tiles)) < 0)    /* M (T*T, OC, P) */
+    return INC_ERR_OUT_OF_MEMORY;
+  /* U (T*T, OC, C): a training forward's, kept for backward; an inference
+   * step's is the layer's cache */
+  if (p->training && (st->aux[W_U] = inc__plan_scratch(p, t2 * oc * g.c)) < 0)
     return INC_ERR_OUT_OF_MEMORY;
   return INC_OK;
 }
 
 inc_status inc__wino_run_fwd(const struct inc__plan *p, const struct inc__step *st,
-                             const float *w, const float *b, int64_t oc, int m)
+                             const float *w, const float *b, int64_t oc, int m,
+                             inc__conv_cache *cache)
 {
   inc_context *ctx = p->ctx;
   const inc_tensor *x = inc__pv(p, st->x), *y = inc__pv(p, st->y);
@@ -137,8 +143,17 @@ inc_status inc__wino_run_fwd(const struct inc__plan *p, const struct inc__step *
   const int64_t t2 = (m + 2) * (m + 2), tiles = inc__wino_tiles(&gx), c = gx.c;
   float *v = inc__pv(p, st->aux[W_V])->data;  /* (T*T, C, P) */
   float *mm = inc__pv(p, st->aux[W_M])->data; /* (T*T, OC, P) */
-  float *u = inc__pv(p, st->aux[W_U])->data;  /* (T*T, OC, C) */
-  inc_status s = ctx->ops->wino_w(u, w, oc, c, m, ctx);
+  float *u = NULL;                            /* (T*T, OC, C) */
+  int fresh = 0;
+  inc_status s = INC_OK;
+  if (!cache) {
+    u = inc__pv(p, st->aux[W_U])->data;
+  } else {
+    const int64_t key[4] = {m, 0, 0, 0};
+    s = inc__conv_cache_get(ctx, cache, key, (size_t)(t2 * oc * c), &u, &fresh);
+  }
+  if (s == INC_OK && !fresh && (s = ctx->ops->wino_w(u, w, oc, c, m, ctx)) == INC_OK && cache)
+    inc__conv_cache_made(ctx, cache);
   if (s == INC_OK) s = ctx->ops->wino_in(v, x->data, &gx, ctx);
   if (s == INC_OK) { /* M_k = U_k V_k, k < T*T, in one call */
     INC__PROF_ROLE(ctx, INC__ROLE_FWD);
