@@ -125,9 +125,9 @@ __attribute__((target("avx512f"))) static void lanes_out(float *y, const float *
  * each lane as the scalar scan (the first valid element taken, then any
  * larger one or a NaN). AVX-512: one register of 16 lanes; planes go in and
  * out through in-register 16x16 transposes. buf holds (H*W + 2*OH*OW, 16). */
-__attribute__((target("avx512f"))) static void maxpool_lanes_avx512(float *y, int32_t *arg,
-                                                                     const float *x, float *buf,
-                                                                     const inc__window *g)
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
+lanes_avx512(float *y, int32_t *arg, const float *x, float *buf, const inc__window *g,
+             const int want_arg)
 {
   const int64_t h = g->h, w = g->w, ohw = g->oh * g->ow;
   float *ob = buf + h * w * POOL_LANES, *ab = ob + ohw * POOL_LANES;
@@ -150,15 +150,27 @@ __attribute__((target("avx512f"))) static void maxpool_lanes_avx512(float *y, in
             __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
                              _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
             best = _mm512_mask_mov_ps(best, take, v);
-            bi = _mm512_mask_mov_epi32(bi, take, _mm512_set1_epi32((int32_t)(i * w + j)));
+            if (want_arg)
+              bi = _mm512_mask_mov_epi32(bi, take, _mm512_set1_epi32((int32_t)(i * w + j)));
           }
       }
       _mm512_storeu_ps(ob + o * POOL_LANES, best);
-      _mm512_storeu_ps(ab + o * POOL_LANES, _mm512_castsi512_ps(bi));
+      if (want_arg) _mm512_storeu_ps(ab + o * POOL_LANES, _mm512_castsi512_ps(bi));
     }
   }
   lanes_out(y, ob, ohw, ohw);
-  if (arg) lanes_out((float *)arg, ab, ohw, ohw); /* bit patterns, moved unchanged */
+  if (want_arg) lanes_out((float *)arg, ab, ohw, ohw); /* bit patterns, moved unchanged */
+}
+
+/* The same, the argmax kept or (inference) not tracked at all. */
+__attribute__((target("avx512f"))) static void maxpool_lanes_avx512(float *y, int32_t *arg,
+                                                                     const float *x, float *buf,
+                                                                     const inc__window *g)
+{
+  if (arg)
+    lanes_avx512(y, arg, x, buf, g, 1);
+  else
+    lanes_avx512(y, NULL, x, buf, g, 0);
 }
 
 /* Planes pooled to one output each (the 2x2 -> 1x1 stride-2 pool at
