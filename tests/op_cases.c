@@ -193,6 +193,9 @@ static const opc_shape wino_images[] = {
     {2, 2, 1, 7, 4, 1},  {2, 1, 9, 1, 2, 0},   {2, 4, 13, 11, 4, 0}, {3, 5, 17, 19, 2, 1},
     {4, 8, 12, 12, 4, 1}, {8, 6, 24, 24, 4, 0}, {5, 4, 24, 23, 2, 0},
     {5, 3, 24, 21, 4, 1}, {2, 3, 40, 37, 2, 0},
+    /* one tile a plane, more images than 16 (the CPU's transposed gather):
+     * 16, 16 and 8, both layouts, 2x2, 3x3 and 4x4 maps */
+    {40, 3, 2, 2, 2, 0},  {20, 2, 4, 4, 4, 1},  {17, 2, 3, 3, 4, 0},
 };
 /* Winograd filters (oc, c, m) */
 static const opc_shape wino_filters[] = {{1, 1, 2}, {1, 1, 4},   {3, 5, 2},

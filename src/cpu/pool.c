@@ -61,36 +61,6 @@ static void pool_store(float *y, int32_t *arg, int64_t ohw, int64_t o, const flo
     for (int l = 0; l < POOL_LANES; l++) arg[l * ohw + o] = ab[l];
 }
 
-/* Transposes 16 rows of 16 floats in registers (r[i][j] <- r[j][i]). */
-__attribute__((target("avx512f"))) static inline void transpose16(__m512 *r)
-{
-  __m512 t[16];
-  for (int i = 0; i < 8; i++) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; i++) {
-    __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
-    __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
-    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
-    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
-    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
-    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
-  }
-  for (int j = 0; j < 4; j++) {
-    t[j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
-    t[4 + j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
-    t[8 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
-    t[12 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
-  }
-  for (int j = 0; j < 4; j++) {
-    r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
-    r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
-    r[4 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0x88);
-    r[12 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0xDD);
-  }
-}
-
 /* buf (n, 16) <- the first n floats of 16 rows of x, `stride` apart. */
 __attribute__((target("avx512f"))) static void lanes_in(float *buf, const float *x,
                                                          int64_t stride, int64_t n)
@@ -100,7 +70,7 @@ __attribute__((target("avx512f"))) static void lanes_in(float *buf, const float 
     const __mmask16 k = (__mmask16)((1u << m) - 1u);
     __m512 r[16];
     for (int l = 0; l < 16; l++) r[l] = _mm512_maskz_loadu_ps(k, x + l * stride + t0);
-    transpose16(r);
+    inc__cpu_transpose16(r);
     for (int64_t j = 0; j < m; j++) _mm512_storeu_ps(buf + (t0 + j) * 16, r[j]);
   }
 }
@@ -115,7 +85,7 @@ __attribute__((target("avx512f"))) static void lanes_out(float *y, const float *
     __m512 r[16];
     for (int64_t j = 0; j < 16; j++)
       r[j] = j < m ? _mm512_loadu_ps(buf + (t0 + j) * 16) : _mm512_setzero_ps();
-    transpose16(r);
+    inc__cpu_transpose16(r);
     for (int l = 0; l < 16; l++) _mm512_mask_storeu_ps(y + l * stride + t0, k, r[l]);
   }
 }

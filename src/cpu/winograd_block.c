@@ -90,9 +90,7 @@ static int in_blocks(const inc__wino *g)
  * column e one permute picks column tx*m + e of every tile of the run into
  * consecutive lanes. (Masked gathers were slower here: 2 cycles a value.)
  * Values move unchanged, so the bits are those of the scalar path. */
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-
+#if INC__CPU_X86
 static int wide_ok(void)
 {
   __builtin_cpu_init();
@@ -149,10 +147,45 @@ __attribute__((target("avx512f"))) static void gather_lanes(float *d, const floa
       }
   }
 }
+
+/* The same for planes that are one tile each (TH == TW == 1 and H*W <= 16:
+ * the 2x2 and 4x4 maps at 28x28), where a row at a time moved a few values
+ * per load: 16 planes at a time, each plane's H*W values one row of an
+ * in-register 16x16 transpose, after which pixel (py, px) of the 16 planes
+ * is one register, stored as d's row (py - off, px - off); the rows no
+ * pixel lands in (padding) are zero. */
+__attribute__((target("avx512f"))) static void gather_single(float *d, const float *x,
+                                                              const inc__wino *g,
+                                                              const wblock *b, int side, int off)
+{
+  const int64_t hw = g->h * g->w, L = b->L, stride = (g->cnhw ? 1 : g->c) * hw;
+  const float *p0 = x + inc__wino_plane(g, b->n0, b->c); /* plane j at p0 + j*stride */
+  for (int a = 0; a < side; a++)
+    for (int e = 0; e < side; e++)
+      if (a + off < 0 || a + off >= g->h || e + off < 0 || e + off >= g->w)
+        memset(d + (a * side + e) * L, 0, (size_t)b->lanes * sizeof *d);
+  const __mmask16 row = (__mmask16)((1u << hw) - 1u);
+  for (int64_t j0 = 0; j0 < b->planes; j0 += 16) {
+    const int nj = b->planes - j0 < 16 ? (int)(b->planes - j0) : 16;
+    const __mmask16 lanes = (__mmask16)((1u << nj) - 1u);
+    __m512 r[16];
+    for (int l = 0; l < 16; l++)
+      r[l] = l < nj ? _mm512_maskz_loadu_ps(row, p0 + (j0 + l) * stride) : _mm512_setzero_ps();
+    inc__cpu_transpose16(r);
+    for (int64_t t = 0; t < hw; t++) {
+      const int64_t a = t / g->w - off, e = t % g->w - off;
+      _mm512_mask_storeu_ps(d + (a * side + e) * L + j0, lanes, r[t]);
+    }
+  }
+}
 #else
 static int wide_ok(void) { return 0; }
 static void gather_lanes(float *d, const float *x, const inc__wino *g, const wblock *b, int side,
                          int off)
+{
+}
+static void gather_single(float *d, const float *x, const inc__wino *g, const wblock *b, int side,
+                          int off)
 {
 }
 #endif
@@ -193,7 +226,9 @@ INC__CPU_INLINE void to_tiles_m(float *out, const float *img, const inc__wino *g
   const int64_t L = b->L, lanes = b->lanes, vs = g->c * inc__wino_tiles(g);
   const int64_t hp = g->th * m + more, wp = g->tw * m + more, per = g->th * g->tw;
   float *d = buf, *t = buf + side * side * L, *pad = t + side * T * L; /* (HP, WP) */
-  if (b->wide)
+  if (b->wide && g->th == 1 && g->tw == 1 && g->h * g->w <= 16)
+    gather_single(d, img, g, b, side, grad ? 0 : -1);
+  else if (b->wide)
     gather_lanes(d, img, g, b, side, grad ? 0 : -1);
   else
     for (int64_t j = 0; j < b->planes; j++) {
