@@ -51,7 +51,7 @@ extern "C" {
 
 #define INC_VERSION_MAJOR 0
 #define INC_VERSION_MINOR 6
-#define INC_VERSION_PATCH 1
+#define INC_VERSION_PATCH 2
 #define INC_VERSION_NUMBER \
   (INC_VERSION_MAJOR * 10000 + INC_VERSION_MINOR * 100 + INC_VERSION_PATCH)
 
@@ -600,7 +600,14 @@ INC_API inc_status inc_layer_initialize(inc_layer *layer, inc_init scheme, int f
 /* Runs the layer on x and sets *y to its output, owned by the layer and
  * valid until the layer's next forward, unbind or destroy. With training
  * nonzero the layer keeps what backward needs; x must then stay alive and
- * unchanged until the backward call. Binds unbound layers first. */
+ * unchanged until the backward call. Binds unbound layers first. Since
+ * 0.6.2 an inference forward (training 0) keeps, in each convolution that
+ * runs Winograd's algorithm or uses only some taps of its kernel, the
+ * weight in the form it convolves with (Winograd's: 16/9 or 4 times the
+ * weight's size) until the layer is destroyed, and reuses it while the
+ * parameters stay unchanged: any write through this API (a host copy into
+ * a parameter, an optimizer step, a load, a reinitialization, a training
+ * forward) makes the next inference forward transform them again. */
 INC_API inc_status inc_layer_forward(inc_layer *layer, const inc_tensor *x, int training,
                                      const inc_tensor **y);
 
