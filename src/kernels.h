@@ -106,6 +106,34 @@ INC_HD static inline float inc__k_conv_out(const float *tmp, const float *bias, 
   return (relu && v < 0.0f) ? 0.0f : v;
 }
 
+/* y[i] of a direct convolution: y (N, OC, OH, OW), or channel-major
+ * (OC, N, OH, OW) when cnhw, from x (N, C, H, W), w (OC, C*KH*KW) and bias
+ * (OC; may be NULL): the products of the taps inside the image in
+ * (c, ki, kj) order, then the bias, then the ReLU when relu. */
+INC_HD static inline float inc__k_conv_direct(const float *x, const float *w, const float *bias,
+                                              int64_t i, const inc__window *g, int64_t oc,
+                                              int relu, int cnhw)
+{
+  int64_t ow = i % g->ow, t = i / g->ow;
+  int64_t oh = t % g->oh;
+  t /= g->oh;
+  const int64_t o = cnhw ? t / g->n : t % oc, n = cnhw ? t % g->n : t / oc;
+  const float *wo = w + o * g->c * g->kh * g->kw;
+  float sum = 0.0f;
+  for (int64_t c = 0; c < g->c; c++)
+    for (int ki = 0; ki < g->kh; ki++) {
+      const int64_t h = oh * g->sh - g->ph + ki;
+      if (h < 0 || h >= g->h) continue;
+      for (int kj = 0; kj < g->kw; kj++) {
+        const int64_t ww = ow * g->sw - g->pw + kj;
+        if (ww < 0 || ww >= g->w) continue;
+        sum += wo[(c * g->kh + ki) * g->kw + kj] * x[((n * g->c + c) * g->h + h) * g->w + ww];
+      }
+    }
+  const float v = sum + (bias ? bias[o] : 0.0f);
+  return (relu && v < 0.0f) ? 0.0f : v;
+}
+
 /* db[j] for a bias of C channels: the sum of dy (N, C, P) over n and p. */
 INC_HD static inline float inc__k_bias_grad(const float *dy, int64_t j, int64_t n, int64_t c,
                                             int64_t p)

@@ -342,12 +342,15 @@ int inc__conv_wino_auto(int64_t n, int64_t h, int64_t w, int64_t c, int64_t oc);
  * built later use the values. Tests lower them to make small steps run in
  * blocks. */
 extern int64_t inc__conv_block_floats, inc__conv_block_min;
-/* Whether a planned conv2d step (forward) runs in blocks of images (tests). */
+/* Whether a planned conv2d step (forward) runs in blocks of images, resp.
+ * as a direct convolution (tests). */
 int inc__conv2d_step_blocked(const struct inc__step *st);
+int inc__conv2d_step_direct(const struct inc__step *st);
 /* The tile size (2, 4) a planned conv2d step (forward) runs Winograd with; 0
  * for the direct convolution and for steps of other kinds (tests, bench). */
 int inc__conv2d_step_algo(const struct inc__step *st);
-/* A conv2d's weight transform kept across inference passes (conv2d.c):
+/* A conv2d's weight transform kept across inference passes
+ * (src/layers/conv2d_cache.c):
  * Winograd's U of one tile size, or the weight of the used taps (TRIM),
  * in the context's memory, made at parameter epoch `epoch` for `key`;
  * remade when either moved (inc__values_changed). NULL data: nothing. */
@@ -365,6 +368,8 @@ typedef struct inc__conv_cache {
 inc_status inc__conv_cache_get(inc_context *ctx, inc__conv_cache *k, const int64_t key[4],
                                size_t floats, float **out, int *fresh);
 void inc__conv_cache_made(inc_context *ctx, inc__conv_cache *k);
+/* Frees the cache's memory (conv2d's destroy). */
+void inc__conv_cache_free(inc_context *ctx, inc__conv_cache *k);
 /* A Winograd convolution step of tile size m and oc output channels:
  * planning (scratch and saved values; conv2d sets st->flags, y's layout
  * and the folded weight's slots 2 and 3) and running, with the weight w

@@ -39,8 +39,10 @@ extern "C" {
  * 4: the backend table gained native_stream (the gradient hooks' stream),
  *    the registry the Winograd convolution's transforms (wino_*)
  * 5: the registry gained gemm_batched (Winograd's T*T products in one call)
- * 6: inc_context gained precision (inc_context_set_precision) */
-#define INC__MODULE_VERSION 6
+ * 6: inc_context gained precision (inc_context_set_precision)
+ * 7: the registry gained conv_direct (the stem's convolution without a col
+ *    matrix); inc_context gained param_epoch */
+#define INC__MODULE_VERSION 7
 
 /* The module's file name: "libinception-cuda.so." INC_VERSION_MAJOR. */
 #define INC__MODULE_STR2(x) #x

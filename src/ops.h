@@ -83,6 +83,14 @@
   /* db (C) = the sum of dy (N, C, P) over n and p */                                             \
   X(bias_grad, (float *db, const float *dy, int64_t n, int64_t c, int64_t p, inc_context *ctx),   \
     (db, dy, n, c, p, ctx), INC__PROF_LAYOUT)                                                     \
+  /* ---- direct convolution: src/cpu/conv_direct.c, cuda/conv_direct.cu ---- */                  \
+  /* y (N, OC, OH, OW), stored channel-major (OC, N, OH, OW) when cnhw, = w (OC, C*KH*KW) over    \
+   * the windows of x (N, C, H, W) + bias (OC; may be NULL), ReLU if relu: no col matrix (a       \
+   * network's first convolution, whose few input channels make the col its largest pass) */     \
+  X(conv_direct, (float *y, const float *x, const float *w, const float *bias,                    \
+                  const inc__window *g, int64_t oc, int relu, int cnhw, inc_context *ctx),        \
+    (y, x, w, bias, g, oc, relu, cnhw, ctx),                                                      \
+    prof_gemm(ctx, oc, g->n * g->oh * g->ow, (int64_t)g->c * g->kh * g->kw))                      \
   /* ---- Winograd convolution F(m x m, 3x3), m = 2 or 4, T = m + 2: src/cpu/winograd.c,          \
    * cuda/winograd.cu; the matrices, layouts and tiles: src/winograd_kernels.h ---- */            \
   /* u (T*T, OC, C) = G w G^T for each filter of w (OC, C, 3, 3) */                               \

@@ -56,6 +56,14 @@ static inc_status b_conv_out(float *y, const float *tmp, const float *bias, int6
   for (int64_t i = 0; i < n * c * p; i++) y[i] = inc__k_conv_out(tmp, bias, i, n, c, p, relu);
   return INC_OK;
 }
+static inc_status b_conv_direct(float *y, const float *x, const float *w, const float *bias,
+                                const inc__window *g, int64_t oc, int relu, int cnhw,
+                                inc_context *ctx)
+{
+  for (int64_t i = 0; i < g->n * oc * g->oh * g->ow; i++)
+    y[i] = inc__k_conv_direct(x, w, bias, i, g, oc, relu, cnhw);
+  return INC_OK;
+}
 static inc_status b_bias_add(float *y, const float *bias, int64_t n, int64_t c, int64_t p,
                              inc_context *ctx)
 {
@@ -280,6 +288,7 @@ const inc__backend_ops opc_body_ops = {
     .col2im = b_col2im,
     .swap01 = b_swap01,
     .conv_out = b_conv_out,
+    .conv_direct = b_conv_direct,
     .bias_add = b_bias_add,
     .bias_grad = b_bias_grad,
     .wino_w = b_wino_w,

@@ -125,6 +125,16 @@ static const opc_shape swaps[] = {
     {5, 3, 9},
 };
 
+/* Direct convolutions (n, c, h, w, k, s, p, oc, cnhw): the stems (7x7/2 pad
+ * 3 of one channel, 3x3 of three), output channels not a multiple of the
+ * CPU's blocks of 8 (1, 5, 9), rows wider than its 48 columns, a 1x1 and
+ * a 5x5/2 window, both layouts, one above the threading thresholds. */
+static const opc_shape direct_convs[] = {
+    {2, 1, 28, 28, 7, 2, 3, 16, 1}, {3, 1, 13, 11, 7, 2, 3, 8, 0}, {2, 3, 15, 17, 3, 1, 1, 10, 1},
+    {1, 2, 9, 7, 5, 2, 2, 9, 0},    {2, 1, 5, 5, 3, 1, 0, 1, 1},   {2, 3, 6, 6, 1, 1, 0, 5, 0},
+    {1, 1, 8, 200, 3, 1, 1, 20, 1}, {8, 1, 40, 40, 7, 2, 3, 64, 1},
+};
+
 /* (n, c, p) for conv_out, bias_add, bias_grad: runs of one float, sizes
  * above the threading threshold, and the conv parity shapes (n, c, h*w). */
 static const opc_shape layouts[] = {
@@ -281,6 +291,10 @@ static const opc_row rows[] = {
     ROW(im2col,      conv_windows_rect, RAND, RECT,    0, 0, 0,          0,    0,    ALL),
     ROW(col2im,      conv_windows_rect, RAND, RECT,    0, 0, 0,          3e-7, 1e-6, CPU),
     ROW(swap01,      swaps,        NEGZ,  0,           0, 0, 0,          0,    0,    ALL),
+    /* the CPU's blocks sum with fused multiply-adds: rounding apart, no bits */
+    ROW(conv_direct, direct_convs, RAND,  0,           0, 0, 0,          1e-6, 1e-5, 0),
+    ROW(conv_direct, direct_convs, RAND,  BIAS,        0, 0, 0,          1e-6, 1e-5, 0),
+    ROW(conv_direct, direct_convs, EDGE,  RELU | BIAS, 0, 0, 0,          1e-6, 1e-5, 0),
     ROW(conv_out,    layouts,      NEGZ,  0,           0, 0, 0,          0,    1e-7, ALL),
     ROW(conv_out,    layouts,      NEGZ,  BIAS,        0, 0, 0,          0,    1e-7, ALL),
     ROW(conv_out,    layouts,      NEGZ,  RELU,        0, 0, 0,          0,    1e-7, ALL),
@@ -746,6 +760,39 @@ static void case_conv_out(oio *io)
         double v = (double)tmp[ci * (n * p) + ni * p + q] + (bias ? bias[ci] : 0.0);
         R(io, 0)[(ni * c + ci) * p + q] = (r->flags & OPC_RELU) && v < 0.0 ? 0.0 : v;
       }
+}
+
+/* y (N, OC, OH, OW), (OC, N, OH, OW) when cnhw, = w (OC, C*KH*KW) over the
+ * windows of x (N, C, H, W) + bias, ReLU */
+static void case_conv_direct(oio *io)
+{
+  io->g = window_of(&io->c);
+  const inc__window *g = &io->g;
+  const opc_row *r = io->c.row;
+  const int64_t oc = io->c.d[7], cnhw = io->c.d[8], k = g->c * g->kh * g->kw;
+  addf(io, 0, "y", B_OUT, g->n * oc * g->oh * g->ow);
+  const float *x = addf_data(io, 1, "x", g->n * g->c * g->h * g->w, r->data);
+  const float *w = addf_data(io, 2, "w", oc * k, OPC_RAND);
+  const float *bias = r->flags & OPC_BIAS ? addf_data(io, 3, "bias", oc, OPC_RAND) : NULL;
+  io->terms = (double)k;
+  for (int64_t n = 0; n < g->n; n++)
+    for (int64_t o = 0; o < oc; o++)
+      for (int64_t oh = 0; oh < g->oh; oh++)
+        for (int64_t ow = 0; ow < g->ow; ow++) {
+          double s = 0.0;
+          for (int64_t c = 0; c < g->c; c++)
+            for (int ki = 0; ki < g->kh; ki++)
+              for (int kj = 0; kj < g->kw; kj++) {
+                const int64_t h = oh * g->sh - g->ph + ki, wc = ow * g->sw - g->pw + kj;
+                if (h >= 0 && h < g->h && wc >= 0 && wc < g->w)
+                  s += (double)w[o * k + (c * g->kh + ki) * g->kw + kj] *
+                       x[((n * g->c + c) * g->h + h) * g->w + wc];
+              }
+          s += bias ? bias[o] : 0.0;
+          const int64_t at = cnhw ? ((o * g->n + n) * g->oh + oh) * g->ow + ow
+                                  : ((n * oc + o) * g->oh + oh) * g->ow + ow;
+          R(io, 0)[at] = (r->flags & OPC_RELU) && s < 0.0 ? 0.0 : s;
+        }
 }
 
 /* y (N, C, P) += bias (C) */
@@ -1448,6 +1495,8 @@ static int opc_call(const oio *io, const inc__backend_ops *ops, inc_context *ctx
   case OPC_swap01: return CALL(swap01, f0, f1, d[0], d[1], d[2]);
   case OPC_conv_out:
     return CALL(conv_out, f0, fl & OPC_INPLACE ? f0 : f1, f2, d[0], d[1], d[2], !!(fl & OPC_RELU));
+  case OPC_conv_direct:
+    return CALL(conv_direct, f0, f1, f2, (float *)p[3], &io->g, d[7], !!(fl & OPC_RELU), (int)d[8]);
   case OPC_bias_add: return CALL(bias_add, f0, f1, d[0], d[1], d[2]);
   case OPC_bias_grad: return CALL(bias_grad, f0, f1, d[0], d[1], d[2]);
   case OPC_wino_w: return CALL(wino_w, f0, f1, d[0], d[1], (int)d[2]);

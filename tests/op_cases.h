@@ -93,6 +93,8 @@ enum { OPC_BITS_CPU = 1, OPC_BITS_CUDA = 2, OPC_BITS = 3 };
  *                 with OPC_RECT n, c, h, w, kh, kw, sh, sw, ph, pw
  *   swap01        a, b, p                      (dst (b, a, p) from src (a, b, p))
  *   conv_out, bias_add, bias_grad   n, c, p
+ *   conv_direct   n, c, h, w, k, s, p, oc, cnhw (a square window, then the output's
+ *                 channels and layout)
  *   relu_*, axpy  count                        (f: alpha for axpy)
  *   slice         n, cb, ct, off, p
  *   gap_*         planes, hw

@@ -378,59 +378,63 @@ START_TEST(test_second_backward)
 }
 END_TEST
 
-/* A backend whose supports mask lacks an op the tree needs: the plan is
- * refused with the op's name, nothing runs, and the same model runs once
- * the backend has it. */
-/* Inference steps in blocks of images (conv2d's BLOCKS, forced here with
- * a small block size): a 5x5 convolution of the caller's x writing
- * channel-major y (its result moved in by a slice), and a 3x3 stride-2 one
- * writing (N, C, H, W) for the 3x3 convolution after it, both with a fused
- * ReLU, and that last 3x3 one (no bias pass to fuse), 7 images in blocks
- * of 1, 2 and 3. The inference output is the
- * training forward's (no blocks) within float rounding, and a second
- * inference pass, after the block size went back, gives the same bits
- * (the plan's blocks stay). */
+/* Inference convolutions without a whole col matrix, forced here with a
+ * small block size and no minimum (conv2d's BLOCKS and DIRECT): on 7
+ * images of 5 channels, a 5x5 convolution in blocks of one image writing
+ * channel-major y (the result moved in by a slice) for a 1x1 one, a 3x3
+ * stride-2 one in blocks of one writing (N, C, H, W) for the 3x3 one after
+ * it, which runs in blocks of two and writes (N, C, H, W) for a 3x3 one of
+ * its 3 channels: direct (conv_direct), as is the last, of 2 channels; the
+ * first two with a fused ReLU. The inference output is the training
+ * forward's (whole cols) within float rounding, and a second inference
+ * pass, after the settings went back, gives the same bits (the plan's
+ * decisions and blocks stay). */
+static void append_conv(inc_context *ctx, inc_layer *net, int oc, int k, int s, int pad, int relu)
+{
+  inc_layer *l = NULL;
+  INC_CK(ctx, inc_conv2d_create(ctx, oc, k, s, pad, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+  if (!relu) return;
+  INC_CK(ctx, inc_relu_create(ctx, &l));
+  INC_CK(ctx, inc_sequential_append(net, l));
+}
+
 START_TEST(test_blocked_inference)
 {
   inc_context *ctx = tu_cpu();
-  inc_layer *net = NULL, *l = NULL;
+  inc_layer *net = NULL;
   INC_CK(ctx, inc_sequential_create(ctx, &net));
-  INC_CK(ctx, inc_conv2d_create(ctx, 4, 5, 1, 2, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  INC_CK(ctx, inc_relu_create(ctx, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  INC_CK(ctx, inc_conv2d_create(ctx, 5, 1, 1, 0, &l)); /* reads y channel-major */
-  INC_CK(ctx, inc_sequential_append(net, l));
-  INC_CK(ctx, inc_conv2d_create(ctx, 3, 3, 2, 1, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  INC_CK(ctx, inc_relu_create(ctx, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  INC_CK(ctx, inc_conv2d_create(ctx, 2, 3, 1, 1, &l));
-  INC_CK(ctx, inc_sequential_append(net, l));
-  const int64_t d[4] = {7, 3, 9, 8};
-  float *hx = malloc(7 * 3 * 9 * 8 * sizeof *hx);
+  append_conv(ctx, net, 4, 5, 1, 2, 1); /* (125 + 4) * 72 floats an image */
+  append_conv(ctx, net, 6, 1, 1, 0, 0); /* reads y channel-major */
+  append_conv(ctx, net, 5, 3, 2, 1, 1); /* (54 + 5) * 20 */
+  append_conv(ctx, net, 3, 3, 1, 1, 0); /* (45 + 3) * 20 */
+  append_conv(ctx, net, 2, 3, 1, 1, 0); /* 3 channels: direct */
+  append_conv(ctx, net, 2, 3, 1, 1, 0); /* 2 channels: direct */
+  const int64_t d[4] = {7, 5, 9, 8}, nx = 7 * 5 * 9 * 8;
+  float *hx = malloc(nx * sizeof *hx);
   ck_assert_ptr_nonnull(hx);
-  tu_fill(hx, 7 * 3 * 9 * 8, 11, -1.0f, 1.0f);
+  tu_fill(hx, nx, 11, -1.0f, 1.0f);
   inc_tensor *x = tu_tensor(ctx, 4, d, hx);
   const inc_tensor *y = NULL;
-  INC_CK(ctx, inc_layer_forward(net, x, 1, &y)); /* training: whole batch */
+  INC_CK(ctx, inc_layer_forward(net, x, 1, &y)); /* training: whole cols */
   float *want = tu_host(y);
   const int64_t ny = inc_tensor_numel(y);
   const int64_t saved = inc__conv_block_floats, saved_min = inc__conv_block_min;
-  /* the 5x5: (75 + 4) * 72 floats an image, blocks of 1; the 3x3 s2:
-   * (45 + 3) * 20, blocks of 2 (the last of 1); the last 3x3: (27 + 2) * 20,
-   * blocks of 3 */
   inc__conv_block_floats = 2000;
   inc__conv_block_min = 0;
   INC_CK(ctx, inc_layer_forward(net, x, 0, &y));
   inc__conv_block_floats = saved;
   inc__conv_block_min = saved_min;
   const inc__plan *p = net->plans[0];
-  int blocked = 0;
-  for (int i = 0; i < p->nfwd; i++) blocked += inc__conv2d_step_blocked(&p->fwd[i]);
+  int blocked = 0, direct = 0;
+  for (int i = 0; i < p->nfwd; i++) {
+    blocked += inc__conv2d_step_blocked(&p->fwd[i]);
+    direct += inc__conv2d_step_direct(&p->fwd[i]);
+  }
   ck_assert_int_eq(blocked, 3);
+  ck_assert_int_eq(direct, 2);
   float *have = tu_host(y);
-  TU_ASSERT_CLOSE(have, want, ny, 1e-6, 1e-5, "blocked inference against training forward");
+  TU_ASSERT_CLOSE(have, want, ny, 1e-6, 1e-5, "inference without whole cols against training");
   INC_CK(ctx, inc_layer_forward(net, x, 0, &y));
   float *again = tu_host(y);
   ck_assert_int_eq(memcmp(again, have, (size_t)ny * sizeof *have), 0);
@@ -444,6 +448,9 @@ START_TEST(test_blocked_inference)
 }
 END_TEST
 
+/* A backend whose supports mask lacks an op the tree needs: the plan is
+ * refused with the op's name, nothing runs, and the same model runs once
+ * the backend has it. */
 START_TEST(test_unsupported_op)
 {
   inc_context *ctx = tu_cpu();

@@ -1,0 +1,191 @@
+/*
+ * conv_direct.c — the CPU direct convolution (op conv_direct): a
+ * network's first convolution, whose few input channels (one for
+ * Fashion-MNIST's stem, three for RGB) make im2col's col matrix the
+ * largest pass of the layer (at 96x96 the 7x7 stem's col is 58 MB for 75 MB
+ * of output). Output rows (n, oh) go in chunks of about CHUNK_FLOATS: the
+ * chunk's windows are laid out as a small col (C*KH*KW, rows*OWP) that
+ * stays in the cache, each input row split once by column phase (stride
+ * s: s runs of every s-th pixel) so that every tap's row is one copy; then
+ * AVX-512 register blocks of 8 output channels by 48 columns multiply it
+ * with the weight and write y with bias and ReLU, rows of consecutive
+ * channels streaming out. Without AVX-512 every output is the INC_HD body
+ * of src/kernels.h (the CUDA kernel's). The sums differ from the body's
+ * by rounding only (fused multiply-adds, per-lane order).
+ */
+#include <string.h>
+#include <omp.h>
+#include "cpu.h"
+
+/* The body, one output per iteration (no AVX-512, or shapes the blocks do
+ * not take). */
+static void direct_body(float *y, const float *x, const float *w, const float *bias,
+                        const inc__window *g, int64_t oc, int relu, int cnhw, inc_context *ctx)
+{
+  const int64_t total = g->n * oc * g->oh * g->ow;
+  const int64_t k = (int64_t)g->c * g->kh * g->kw;
+#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, total * k))
+  for (int64_t i = 0; i < total; i++) y[i] = inc__k_conv_direct(x, w, bias, i, g, oc, relu, cnhw);
+}
+
+#if INC__CPU_X86
+
+#define OB 8                      /* output channels per register block */
+#define CHUNK_FLOATS (1 << 16)    /* a chunk's col: 256 KiB */
+#define KMAX 1024                 /* C*KH*KW the blocks take */
+
+/* Where output row r = (n, oh) of channel o starts in y: row + o * ostride. */
+typedef struct ylay {
+  int64_t ostride;   /* between channels */
+  int64_t n_stride;  /* between images (channel-major: OH*OW; else OC*OH*OW) */
+  int64_t oh, ow;
+} ylay;
+
+static inline int64_t row_at(const ylay *yl, int64_t r)
+{
+  return r / yl->oh * yl->n_stride + r % yl->oh * yl->ow;
+}
+
+/* Output channels o0 .. o0+OB-1 (those below oc) at columns j0 .. j0+16*NV
+ * of the chunk's col (K, W), rows r0 + column / owp: the weight wt (K, OB)
+ * of that block of channels times the col, plus bias, ReLU, into y. */
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
+block(float *y, const ylay *yl, int64_t r0, const float *col, int64_t k, int64_t width,
+      int64_t owp, int64_t j0, const float *wt, const float *bias, int64_t o0, int64_t oc,
+      int relu, const int NV)
+{
+  __m512 acc[OB][3];
+#pragma GCC unroll 8
+  for (int a = 0; a < OB; a++)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++) acc[a][v] = _mm512_setzero_ps();
+  const float *cr = col + j0;
+  for (int64_t t = 0; t < k; t++, cr += width) {
+    __m512 xv[3];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++) xv[v] = _mm512_loadu_ps(cr + 16 * v);
+#pragma GCC unroll 8
+    for (int a = 0; a < OB; a++) {
+      const __m512 wv = _mm512_set1_ps(wt[t * OB + a]);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; v++) acc[a][v] = _mm512_fmadd_ps(wv, xv[v], acc[a][v]);
+    }
+  }
+  for (int v = 0; v < NV; v++) {
+    const int64_t jj = j0 + 16 * v, rr = jj / owp, c0 = jj - rr * owp;
+    if (c0 >= yl->ow) continue; /* the padding columns of a row */
+    const int left = yl->ow - c0 < 16 ? (int)(yl->ow - c0) : 16;
+    const __mmask16 keep = (__mmask16)((1u << left) - 1u);
+    float *yv = y + row_at(yl, r0 + rr) + c0;
+    for (int a = 0; a < OB && o0 + a < oc; a++) {
+      __m512 s = _mm512_add_ps(acc[a][v], _mm512_set1_ps(bias ? bias[o0 + a] : 0.0f));
+      if (relu) s = _mm512_max_ps(_mm512_setzero_ps(), s); /* a NaN stays (second operand) */
+      _mm512_mask_storeu_ps(yv + (o0 + a) * yl->ostride, keep, s);
+    }
+  }
+}
+
+/* Every block of the chunk (rows r0.., its col (K, width)). */
+__attribute__((target("avx512f"))) static void chunk_blocks(float *y, const ylay *yl, int64_t r0,
+                                                             const float *col, int64_t k,
+                                                             int64_t width, int64_t owp,
+                                                             const float *wt, const float *bias,
+                                                             int64_t oc, int relu)
+{
+  for (int64_t o0 = 0; o0 < oc; o0 += OB) {
+    const float *wb = wt + o0 * k; /* (K, OB) */
+    for (int64_t j0 = 0; j0 < width; j0 += 48) {
+      const int64_t nv = width - j0 >= 48 ? 3 : (width - j0) / 16;
+      if (nv == 3)
+        block(y, yl, r0, col, k, width, owp, j0, wb, bias, o0, oc, relu, 3);
+      else if (nv == 2)
+        block(y, yl, r0, col, k, width, owp, j0, wb, bias, o0, oc, relu, 2);
+      else
+        block(y, yl, r0, col, k, width, owp, j0, wb, bias, o0, oc, relu, 1);
+    }
+  }
+}
+
+/* The chunk's col (K, width): for row r0 + rr and tap (c, ki, kj), columns
+ * rr*owp .. rr*owp + OW - 1 get x's pixels ow*sw - pw + kj of input row
+ * oh*sh - ph + ki, zero outside the image; phase (PH, PL) is scratch. */
+static void chunk_col(float *col, float *phase, int64_t pl, const float *x, const inc__window *g,
+                      int64_t r0, int64_t rows, int64_t width, int64_t owp)
+{
+  const int64_t kk = (int64_t)g->kh * g->kw;
+  for (int64_t rr = 0; rr < rows; rr++) {
+    const int64_t n = (r0 + rr) / g->oh, oh = (r0 + rr) % g->oh;
+    for (int64_t c = 0; c < g->c; c++)
+      for (int ki = 0; ki < g->kh; ki++) {
+        float *d = col + (c * kk + (int64_t)ki * g->kw) * width + rr * owp;
+        const int64_t ih = oh * g->sh - g->ph + ki;
+        if (ih < 0 || ih >= g->h) {
+          for (int kj = 0; kj < g->kw; kj++) memset(d + kj * width, 0, (size_t)g->ow * sizeof *d);
+          continue;
+        }
+        const float *src = x + ((n * g->c + c) * g->h + ih) * g->w;
+        /* phase q: phase[q*pl + j] = the padded row's pixel j*sw + q */
+        for (int q = 0; q < g->sw; q++)
+          for (int64_t j = 0; j < pl; j++) {
+            const int64_t t = j * g->sw + q - g->pw;
+            phase[q * pl + j] = t >= 0 && t < g->w ? src[t] : 0.0f;
+          }
+        for (int kj = 0; kj < g->kw; kj++)
+          memcpy(d + kj * width, phase + (kj % g->sw) * pl + kj / g->sw,
+                 (size_t)g->ow * sizeof *d);
+      }
+  }
+}
+
+/* 1 when it convolved (AVX-512, C*KH*KW <= KMAX, memory for the
+ * scratch), else 0. */
+static int direct_blocks(float *y, const float *x, const float *w, const float *bias,
+                         const inc__window *g, int64_t oc, int relu, int cnhw, inc_context *ctx)
+{
+  __builtin_cpu_init();
+  const int64_t k = (int64_t)g->c * g->kh * g->kw, owp = (g->ow + 15) / 16 * 16;
+  if (!__builtin_cpu_supports("avx512f") || k > KMAX || g->ow < 1 || g->oh < 1) return 0;
+  const int64_t rows = g->n * g->oh, ohw = g->oh * g->ow, obs = (oc + OB - 1) / OB;
+  int64_t per = CHUNK_FLOATS / (k * owp); /* rows a chunk */
+  if (per < 1) per = 1;
+  if (per > rows) per = rows;
+  const int64_t chunks = (rows + per - 1) / per, pl = g->ow + g->kw; /* a phase's length */
+  const int nt = inc__cpu_threads(ctx, rows * g->ow * oc * k);
+  const int64_t scratch = per * owp * k + g->sw * pl; /* a thread's col and phases */
+  /* the weight as (OC/OB, K, OB) blocks, zero past oc; each thread's col */
+  float *wt = (float *)inc__calloc((size_t)(obs * OB * k + nt * scratch), sizeof *wt);
+  if (!wt) return 0;
+  for (int64_t o = 0; o < oc; o++)
+    for (int64_t t = 0; t < k; t++) wt[(o / OB * k + t) * OB + o % OB] = w[o * k + t];
+  const ylay yl = {cnhw ? g->n * ohw : ohw, cnhw ? ohw : oc * ohw, g->oh, g->ow};
+#pragma omp parallel num_threads(nt)
+  {
+    float *col = wt + obs * OB * k + (int64_t)omp_get_thread_num() * scratch;
+    float *phase = col + per * owp * k;
+#pragma omp for schedule(static)
+    for (int64_t ch = 0; ch < chunks; ch++) {
+      const int64_t r0 = ch * per, nr = rows - r0 < per ? rows - r0 : per, width = nr * owp;
+      if (owp > g->ow) /* the padding columns of each row: read, never stored */
+        for (int64_t t = 0; t < k; t++)
+          for (int64_t rr = 0; rr < nr; rr++)
+            memset(col + t * width + rr * owp + g->ow, 0, (size_t)(owp - g->ow) * sizeof *col);
+      chunk_col(col, phase, pl, x, g, r0, nr, width, owp);
+      chunk_blocks(y, &yl, r0, col, k, width, owp, wt, bias, oc, relu);
+    }
+  }
+  inc__free(wt);
+  return 1;
+}
+#endif
+
+inc_status inc__cpu_conv_direct(float *y, const float *x, const float *w, const float *bias,
+                                const inc__window *g, int64_t oc, int relu, int cnhw,
+                                inc_context *ctx)
+{
+  if (g->n <= 0 || oc <= 0 || g->oh <= 0 || g->ow <= 0) return INC_OK;
+#if INC__CPU_X86
+  if (direct_blocks(y, x, w, bias, g, oc, relu, cnhw, ctx)) return INC_OK;
+#endif
+  direct_body(y, x, w, bias, g, oc, relu, cnhw, ctx);
+  return INC_OK;
+}
