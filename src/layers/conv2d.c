@@ -305,11 +305,6 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
   return INC_OK;
 }
 
-/* y (N, OC, OH, OW) = weight x col + bias (+ ReLU): written channel-major
- * (OC, N*OH*OW) straight from the GEMM and finished in place, or, for an
- * (N, C, H, W) output, moved into place by the bias pass. Without a bias
- * the pass gets NULL, and in place it is skipped when no ReLU is fused
- * either (it would change nothing but a -0 into +0). */
 /* y of step st in blocks of images (BLOCKS): x (N, C, H, W) read in
  * place, window g (the used taps' when trimmed), weight w (OC, kdim). */
 static inc_status run_blocks(const inc__plan *p, const inc__step *st, const inc_tensor *x,
@@ -340,6 +335,14 @@ static inc_status run_blocks(const inc__plan *p, const inc__step *st, const inc_
   return s;
 }
 
+/* y (N, OC, OH, OW) = weight x col + bias (+ ReLU): written channel-major
+ * (OC, N*OH*OW) straight from the GEMM and finished in place, or, for an
+ * (N, C, H, W) output, moved into place by the bias pass. Without a bias
+ * the pass gets NULL, and in place it is skipped when no ReLU is fused
+ * either (it would change nothing but a -0 into +0). Inference steps may
+ * instead run Winograd with the layer's cached U, the direct convolution
+ * (DIRECT) or blocks of images (BLOCKS), and take the used taps' weight
+ * from the layer's cache. */
 static inc_status conv_run_fwd(const inc__plan *p, const inc__step *st)
 {
   inc_context *ctx = p->ctx;
