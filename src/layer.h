@@ -342,8 +342,11 @@ int inc__conv_wino_auto(int64_t n, int64_t h, int64_t w, int64_t c, int64_t oc);
  * built later use the values. Tests lower them to make small steps run in
  * blocks. */
 extern int64_t inc__conv_block_floats, inc__conv_block_min;
-/* Whether a planned conv2d step (forward) runs in blocks of images, resp.
- * as a direct convolution (tests). */
+/* The same for an inference Winograd step's V and M per block of images
+ * (1 << 20; src/layers/conv2d_winograd.c). */
+extern int64_t inc__wino_block_floats;
+/* Whether a planned conv2d step (forward) runs in blocks of images (im2col
+ * or Winograd), resp. as a direct convolution (tests). */
 int inc__conv2d_step_blocked(const struct inc__step *st);
 int inc__conv2d_step_direct(const struct inc__step *st);
 /* The tile size (2, 4) a planned conv2d step (forward) runs Winograd with; 0
@@ -376,8 +379,9 @@ void inc__conv_cache_free(inc_context *ctx, inc__conv_cache *k);
  * and bias b (may be NULL) it convolves with, and the gradients dw and db
  * (NULL: none) it writes. An inference step takes its U from the layer's
  * cache (training steps pass NULL: U is made each forward and kept for
- * backward). */
-inc_status inc__wino_plan_fwd(struct inc__plan *p, struct inc__step *st, int64_t oc, int m);
+ * backward); planning sets *blocks when it goes in blocks of images. */
+inc_status inc__wino_plan_fwd(struct inc__plan *p, struct inc__step *st, int64_t oc, int m,
+                              int *blocks);
 inc_status inc__wino_run_fwd(const struct inc__plan *p, const struct inc__step *st,
                              const float *w, const float *b, int64_t oc, int m,
                              inc__conv_cache *cache);

@@ -12,8 +12,9 @@
  *   - dx and dW against central differences of the float64 reference;
  *   - odd shapes (sizes not multiples of the tile, 1x1 maps, batch 1, one
  *     channel) against float64 references; inputs and outputs in both
- *     layouts; a folded batch norm at inference; a second backward and one
- *     without dx;
+ *     layouts, and inference in blocks of images with both staged; a
+ *     folded batch norm at inference; a second backward and one without
+ *     dx;
  *   - a few GoogLeNet training steps with winograd4 next to direct, and with
  *     auto (which keeps their batch of 2 direct: the same losses);
  * On the emulated CUDA runtime (a slow float64 GEMM) the 96x96 shapes are
@@ -474,6 +475,24 @@ START_TEST(test_wino_layouts)
       k++;
     }
     ck_assert_int_eq(k, 2);
+    /* inference in blocks of one image (forced): the first 3x3 stages its
+     * channel-major x, the second its channel-major y; y as in training */
+    const int64_t saved = inc__wino_block_floats;
+    const inc_tensor *yi;
+    inc__wino_block_floats = 1;
+    set_algo(algo_name(m));
+    INC_CK(ctx, inc_layer_forward(net, x, 0, &yi));
+    set_algo(NULL);
+    inc__wino_block_floats = saved;
+    int blocked = 0;
+    for (int i = 0; i < net->plans[0]->nfwd; i++)
+      blocked += inc__conv2d_step_blocked(&net->plans[0]->fwd[i]) &&
+                 inc__conv2d_step_algo(&net->plans[0]->fwd[i]) == m;
+    ck_assert_int_eq(blocked, 2);
+    float *yh = tu_host(yi);
+    TU_ASSERT_CLOSE(yh, got, inc_tensor_numel(yi), 1e-6, 1e-5,
+                    "inference in blocks against the training forward");
+    free(yh);
     free(got);
     inc_layer_destroy(net);
   }

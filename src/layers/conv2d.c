@@ -263,8 +263,10 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
   if (s != INC_OK) return s;
   /* x and y are not read below: adding values moves them */
   if (m) {
+    int blocks = 0;
     st->flags |= m == 2 ? WINO2 : WINO4;
-    if ((s = inc__wino_plan_fwd(p, st, c->oc, m)) != INC_OK) return s;
+    if ((s = inc__wino_plan_fwd(p, st, c->oc, m, &blocks)) != INC_OK) return s;
+    if (blocks) st->flags |= BLOCKS;
   } else if (is_pointwise(c) && x_cnhw) {
     st->flags |= COL_IS_X;
   } else if (!p->training && x_nchw && in.d[1] <= DIRECT_C && !is_pointwise(c) &&
