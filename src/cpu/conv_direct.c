@@ -106,34 +106,55 @@ __attribute__((target("avx512f"))) static void chunk_blocks(float *y, const ylay
   }
 }
 
-/* The chunk's col (K, width): for row r0 + rr and tap (c, ki, kj), columns
- * rr*owp .. rr*owp + OW - 1 get x's pixels ow*sw - pw + kj of input row
- * oh*sh - ph + ki, zero outside the image; phase (PH, PL) is scratch. */
+/* Splits input row src (w values) into its sw column phases: phase[q*pl +
+ * j] = the padded row's pixel j*sw + q, zero outside the image. */
+static void split_row(float *phase, int64_t pl, const float *src, const inc__window *g)
+{
+  for (int q = 0; q < g->sw; q++)
+    for (int64_t j = 0; j < pl; j++) {
+      const int64_t t = j * g->sw + q - g->pw;
+      phase[q * pl + j] = t >= 0 && t < g->w ? src[t] : 0.0f;
+    }
+}
+
+/* The chunk's col (K, width): for row r0 + rr = (n, oh) and tap (c, ki,
+ * kj), columns rr*owp .. rr*owp + OW - 1 get x's pixels ow*sw - pw + kj of
+ * input row ih = oh*sh - ph + ki, zero outside the image. Each input row
+ * an image's rows of the chunk read is split by phase once (phase is
+ * scratch, (SW, PL)), then copied to every (row, ki) that reads it: with a
+ * 7x7 stride-2 kernel an input row serves up to 4 output rows. */
 static void chunk_col(float *col, float *phase, int64_t pl, const float *x, const inc__window *g,
                       int64_t r0, int64_t rows, int64_t width, int64_t owp)
 {
-  const int64_t kk = (int64_t)g->kh * g->kw;
-  for (int64_t rr = 0; rr < rows; rr++) {
-    const int64_t n = (r0 + rr) / g->oh, oh = (r0 + rr) % g->oh;
-    for (int64_t c = 0; c < g->c; c++)
-      for (int ki = 0; ki < g->kh; ki++) {
-        float *d = col + (c * kk + (int64_t)ki * g->kw) * width + rr * owp;
-        const int64_t ih = oh * g->sh - g->ph + ki;
-        if (ih < 0 || ih >= g->h) {
-          for (int kj = 0; kj < g->kw; kj++) memset(d + kj * width, 0, (size_t)g->ow * sizeof *d);
-          continue;
-        }
-        const float *src = x + ((n * g->c + c) * g->h + ih) * g->w;
-        /* phase q: phase[q*pl + j] = the padded row's pixel j*sw + q */
-        for (int q = 0; q < g->sw; q++)
-          for (int64_t j = 0; j < pl; j++) {
-            const int64_t t = j * g->sw + q - g->pw;
-            phase[q * pl + j] = t >= 0 && t < g->w ? src[t] : 0.0f;
-          }
+  const int64_t kk = (int64_t)g->kh * g->kw, sh = g->sh, ph = g->ph;
+  for (int64_t rr = 0; rr < rows; rr++) /* taps on rows outside the image: zero */
+    for (int ki = 0; ki < g->kh; ki++) {
+      const int64_t ih = (r0 + rr) % g->oh * sh - ph + ki;
+      if (ih >= 0 && ih < g->h) continue;
+      for (int64_t c = 0; c < g->c; c++)
         for (int kj = 0; kj < g->kw; kj++)
-          memcpy(d + kj * width, phase + (kj % g->sw) * pl + kj / g->sw,
-                 (size_t)g->ow * sizeof *d);
+          memset(col + (c * kk + (int64_t)ki * g->kw + kj) * width + rr * owp, 0,
+                 (size_t)g->ow * sizeof *col);
+    }
+  for (int64_t rr0 = 0; rr0 < rows;) { /* the chunk's rows of one image: rr0 .. rr1-1 */
+    const int64_t n = (r0 + rr0) / g->oh, oh0 = (r0 + rr0) % g->oh;
+    const int64_t rr1 = rows - rr0 < g->oh - oh0 ? rows : rr0 + g->oh - oh0, oh1 = oh0 + rr1 - rr0 - 1;
+    const int64_t ih0 = oh0 * sh - ph < 0 ? 0 : oh0 * sh - ph;
+    const int64_t ih1 = oh1 * sh - ph + g->kh > g->h ? g->h : oh1 * sh - ph + g->kh;
+    for (int64_t c = 0; c < g->c; c++)
+      for (int64_t ih = ih0; ih < ih1; ih++) {
+        split_row(phase, pl, x + ((n * g->c + c) * g->h + ih) * g->w, g);
+        /* the output rows whose window has ih as its row ki = ih + ph - oh*sh */
+        const int64_t lo = ih + ph - g->kh + 1, hi = (ih + ph) / sh;
+        for (int64_t oh = lo <= oh0 * sh ? oh0 : (lo + sh - 1) / sh; oh <= hi && oh <= oh1; oh++) {
+          const int64_t ki = ih + ph - oh * sh;
+          float *d = col + (c * kk + ki * g->kw) * width + (rr0 + oh - oh0) * owp;
+          for (int kj = 0; kj < g->kw; kj++)
+            memcpy(d + kj * width, phase + (kj % g->sw) * pl + kj / g->sw,
+                   (size_t)g->ow * sizeof *d);
+        }
       }
+    rr0 = rr1;
   }
 }
 

@@ -246,8 +246,8 @@ static int64_t block_images(int64_t kcol, int64_t oc, int64_t plane, int64_t n)
 /* An inference step on the CPU over an (N, C, H, W) input of at most
  * DIRECT_C channels (a network's stem) whose col would take blocks (above)
  * runs the direct convolution (conv_direct), without a col: at 96x96 the
- * 7x7 stem went from 13.7 ms in blocks to 10.9 ms; at 28x28 (a 4.9 MB col)
- * im2col and one GEMM stay faster (1.0 against 1.16 ms). */
+ * 7x7 stem went from 13.7 ms in blocks to ~9.2 ms; at 28x28 (a 4.9 MB col)
+ * im2col and one GEMM stay faster (1.0 against 1.05-1.08 ms). */
 #define DIRECT_C 4
 
 static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
