@@ -161,40 +161,44 @@ inc_status inc__wino_plan_fwd(struct inc__plan *p, struct inc__step *st, int64_t
   return INC_OK;
 }
 
-/* Inference in blocks of B images (B from V's size as planned), U made. */
-static inc_status run_blocks(const struct inc__plan *p, const struct inc__step *st,
-                             const float *u, const float *b, int64_t oc, int m)
+/* Forward with U made: input transform, T*T products in one call and
+ * output transform, over blocks of B images (B from V's size as planned:
+ * the whole batch but in a blocked inference step). A blocked step's
+ * channel-major x block is sliced into the staging first, and its
+ * channel-major y block written there and sliced into place; otherwise
+ * the ops read and write the images in place. */
+static inc_status run_tiles(const struct inc__plan *p, const struct inc__step *st,
+                            const float *u, const float *b, int64_t oc, int m)
 {
   inc_context *ctx = p->ctx;
   const inc_tensor *x = inc__pv(p, st->x), *y = inc__pv(p, st->y), *vt = inc__pv(p, st->aux[W_V]);
   const inc__wino g = image(x, m);
   const int64_t t2 = (m + 2) * (m + 2), per = g.th * g.tw, hw = g.h * g.w, c = g.c, n = g.n;
   const int64_t nb = vt->numel / (t2 * c * per);
-  float *v = vt->data, *mm = inc__pv(p, st->aux[W_M])->data; /* V, M of a block */
-  float *xs = inc__pv(p, st->aux[W_S])->data, *ys = xs + (x->cnhw ? c * nb * hw : 0);
+  const int staged = nb < n; /* else one block: the whole batch */
+  float *v = vt->data, *mm = inc__pv(p, st->aux[W_M])->data; /* (T*T, C, P), (T*T, OC, P) */
+  float *xs = staged ? inc__pv(p, st->aux[W_S])->data : NULL;
+  float *ys = staged ? xs + (x->cnhw ? c * nb * hw : 0) : NULL;
   inc_status s = INC_OK;
   for (int64_t n0 = 0; s == INC_OK && n0 < n; n0 += nb) {
     const int64_t k = n - n0 < nb ? n - n0 : nb, tiles = k * per;
     const inc__wino gx = inc__wino_of(k, c, g.h, g.w, m, x->cnhw);
     const inc__wino gy = inc__wino_of(k, oc, g.h, g.w, m, y->cnhw);
-    const float *xb = x->data + n0 * c * hw; /* (N, C, H, W): the block in place */
-    if (x->cnhw) { /* (C, N*H*W)[:, n0*H*W ...] into (C, B*H*W) */
+    const float *xb = x->data + n0 * c * hw; /* (N, C, H, W), or n0 == 0 */
+    if (staged && x->cnhw) { /* (C, N*H*W)[:, n0*H*W ...] into (C, B*H*W) */
       s = ctx->ops->slice(x->data, xs, 0, c, k * hw, n * hw, n0 * hw, 1, ctx);
       xb = xs;
     }
     if (s == INC_OK) s = ctx->ops->wino_in(v, xb, &gx, ctx);
-    if (s == INC_OK) {
+    if (s == INC_OK) { /* M_k = U_k V_k, k < T*T, in one call */
       INC__PROF_ROLE(ctx, INC__ROLE_FWD);
       s = ctx->ops->gemm_batched(mm, u, v, 0, 0, oc, tiles, c, t2, oc * tiles, oc * c, c * tiles,
                                  1.0f, 0.0f, ctx);
     }
-    if (s != INC_OK) break;
-    if (!y->cnhw) {
-      s = ctx->ops->wino_out(y->data + n0 * oc * hw, mm, b, &gy, st->relu, ctx);
-      continue;
-    }
-    s = ctx->ops->wino_out(ys, mm, b, &gy, st->relu, ctx); /* (OC, B*H*W) */
-    if (s == INC_OK) s = ctx->ops->slice(y->data, ys, 1, oc, k * hw, n * hw, n0 * hw, 1, ctx);
+    const int via = staged && y->cnhw; /* (OC, B*H*W) in the staging, then into y */
+    if (s == INC_OK)
+      s = ctx->ops->wino_out(via ? ys : y->data + n0 * oc * hw, mm, b, &gy, st->relu, ctx);
+    if (s == INC_OK && via) s = ctx->ops->slice(y->data, ys, 1, oc, k * hw, n * hw, n0 * hw, 1, ctx);
   }
   return s;
 }
@@ -204,12 +208,8 @@ inc_status inc__wino_run_fwd(const struct inc__plan *p, const struct inc__step *
                              inc__conv_cache *cache)
 {
   inc_context *ctx = p->ctx;
-  const inc_tensor *x = inc__pv(p, st->x), *y = inc__pv(p, st->y);
-  const inc__wino gx = image(x, m), gy = image(y, m);
-  const int64_t t2 = (m + 2) * (m + 2), tiles = inc__wino_tiles(&gx), c = gx.c;
-  float *v = inc__pv(p, st->aux[W_V])->data;  /* (T*T, C, P) */
-  float *mm = inc__pv(p, st->aux[W_M])->data; /* (T*T, OC, P) */
-  float *u = NULL;                            /* (T*T, OC, C) */
+  const int64_t t2 = (m + 2) * (m + 2), c = inc__pv(p, st->x)->dims[1];
+  float *u = NULL; /* (T*T, OC, C) */
   int fresh = 0;
   inc_status s = INC_OK;
   if (!cache) {
@@ -220,15 +220,7 @@ inc_status inc__wino_run_fwd(const struct inc__plan *p, const struct inc__step *
   }
   if (s == INC_OK && !fresh && (s = ctx->ops->wino_w(u, w, oc, c, m, ctx)) == INC_OK && cache)
     inc__conv_cache_made(ctx, cache);
-  if (s == INC_OK && !p->training && inc__pv(p, st->aux[W_V])->numel < t2 * c * tiles)
-    return run_blocks(p, st, u, b, oc, m); /* the plan's blocks: V for fewer tiles */
-  if (s == INC_OK) s = ctx->ops->wino_in(v, x->data, &gx, ctx);
-  if (s == INC_OK) { /* M_k = U_k V_k, k < T*T, in one call */
-    INC__PROF_ROLE(ctx, INC__ROLE_FWD);
-    s = ctx->ops->gemm_batched(mm, u, v, 0, 0, oc, tiles, c, t2, oc * tiles, oc * c, c * tiles,
-                               1.0f, 0.0f, ctx);
-  }
-  return s != INC_OK ? s : ctx->ops->wino_out(y->data, mm, b, &gy, st->relu, ctx);
+  return s != INC_OK ? s : run_tiles(p, st, u, b, oc, m);
 }
 
 inc_status inc__wino_plan_bwd(struct inc__plan *p, struct inc__step *st, int64_t oc, int m)
