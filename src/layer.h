@@ -336,12 +336,21 @@ inc_status inc__conv_algo(const inc_layer *l, const inc__window_geom *q, const i
  * whose constants examples/bench_conv measures, expects to be fastest for
  * a batch of n H x W images of c input and oc output channels. */
 int inc__conv_wino_auto(int64_t n, int64_t h, int64_t w, int64_t c, int64_t oc);
-/* Floats of col and GEMM result per block of images of a blocked
- * inference conv2d step (1 << 20), and the fewest, over the whole batch,
- * for which a step runs in blocks (1 << 23; src/layers/conv2d.c): plans
- * built later use the values. Tests lower them to make small steps run in
- * blocks. */
+/* Inference in blocks of images (src/layers/conv2d_infer.c): images per
+ * block for per floats an image and a budget of floats, at least 1, at
+ * most n. Floats of col and GEMM result per block of a blocked im2col
+ * step (1 << 20), and the fewest, over the whole batch, for which a step
+ * runs in blocks (1 << 23): plans built later use the values; tests lower
+ * them to make small steps run in blocks. inc__conv_block_images: images
+ * per block of such a step (n: none). inc__conv_blocks_fwd: its forward,
+ * y in either layout from x (N, C, H, W) read in place, window g, weight
+ * w (OC, kdim), col and tmp scratch for nb images. */
+int64_t inc__images_per_block(int64_t per, int64_t budget, int64_t n);
 extern int64_t inc__conv_block_floats, inc__conv_block_min;
+int64_t inc__conv_block_images(int64_t kcol, int64_t oc, int64_t plane, int64_t n);
+inc_status inc__conv_blocks_fwd(inc_context *ctx, float *y, int nchw_out, const float *x,
+                                const inc__window *g, const float *w, const float *b, int64_t oc,
+                                int64_t kdim, int relu, float *col, float *tmp, int64_t nb);
 /* The same for an inference Winograd step's V and M per block of images
  * (1 << 20; src/layers/conv2d_winograd.c). */
 extern int64_t inc__wino_block_floats;
@@ -353,7 +362,7 @@ int inc__conv2d_step_direct(const struct inc__step *st);
  * for the direct convolution and for steps of other kinds (tests, bench). */
 int inc__conv2d_step_algo(const struct inc__step *st);
 /* A conv2d's weight transform kept across inference passes
- * (src/layers/conv2d_cache.c):
+ * (src/layers/conv2d_infer.c):
  * Winograd's U of one tile size, or the weight of the used taps (TRIM),
  * in the context's memory, made at parameter epoch `epoch` for `key`;
  * remade when either moved (inc__values_changed). NULL data: nothing. */

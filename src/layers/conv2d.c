@@ -224,28 +224,10 @@ int inc__conv2d_step_algo(const inc__step *st)
   return st->layer && st->layer->vt == &inc__conv2d_vt ? wino_m(st) : 0;
 }
 
-/* An inference step whose col would outgrow the caches (the stem, the
- * large 5x5 convolutions at 96x96) runs in blocks of whole images of an
- * (N, C, H, W) input: im2col, GEMM and the bias pass of one block while
- * its col and GEMM result (kcol + OC floats per output pixel) are still in
- * the cache, the result then moved into y (at 96x96: 58 MB less col for
- * the stem, 59 MB for the largest 5x5, and that layer 14.5 -> 12 ms).
- * Steps whose col and result take fewer than inc__conv_block_min floats
- * (32 MiB; every one at 28x28, where blocks were no faster) run whole.
- * Images per block: about inc__conv_block_floats floats of col and result
- * (4 MiB), at least one; n (no blocks) when that covers them all. */
-int64_t inc__conv_block_floats = (int64_t)1 << 20, inc__conv_block_min = (int64_t)1 << 23;
-
-static int64_t block_images(int64_t kcol, int64_t oc, int64_t plane, int64_t n)
-{
-  const int64_t per = (kcol + oc) * plane, b = inc__conv_block_floats / (per > 0 ? per : 1);
-  if (per * n < inc__conv_block_min) return n;
-  return b < 1 ? 1 : b > n ? n : b;
-}
-
 /* An inference step on the CPU over an (N, C, H, W) input of at most
- * DIRECT_C channels (a network's stem) whose col would take blocks (above)
- * runs the direct convolution (conv_direct), without a col: at 96x96 the
+ * DIRECT_C channels (a network's stem) whose col would take blocks
+ * (inc__conv_block_images, src/layers/conv2d_infer.c) runs the direct
+ * convolution (conv_direct), without a col: at 96x96 the
  * 7x7 stem went from 13.7 ms in blocks to ~9.2 ms; at 28x28 (a 4.9 MB col)
  * im2col and one GEMM stay faster (1.0 against 1.05-1.08 ms). */
 #define DIRECT_C 4
@@ -270,7 +252,8 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
   } else if (is_pointwise(c) && x_cnhw) {
     st->flags |= COL_IS_X;
   } else if (!p->training && x_nchw && in.d[1] <= DIRECT_C && !is_pointwise(c) &&
-             p->ctx->backend == INC_BACKEND_CPU && (kdim + c->oc) * np >= inc__conv_block_min) {
+             p->ctx->backend == INC_BACKEND_CPU &&
+             inc__conv_block_images(kdim, c->oc, np / n, n) < n) {
     st->flags |= DIRECT;
   } else {
     inc__window g, t, cut;
@@ -284,10 +267,12 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
       if (trims_to_pointwise(&g, c->oc) && x_cnhw) st->flags |= COL_IS_X;
     }
     int64_t cols = np; /* col columns: N*OH*OW, or those of a block of images */
-    if (!p->training && !(st->flags & COL_IS_X) && x_nchw &&
-        block_images(kcol, c->oc, np / n, n) < n) {
+    const int64_t nb = p->training || (st->flags & COL_IS_X) || !x_nchw
+                           ? n
+                           : inc__conv_block_images(kcol, c->oc, np / n, n);
+    if (nb < n) { /* inference in blocks of images (src/layers/conv2d_infer.c) */
       st->flags |= BLOCKS;
-      cols = block_images(kcol, c->oc, np / n, n) * (np / n);
+      cols = nb * (np / n);
       if ((st->aux[A_TMP] = inc__plan_scratch(p, c->oc * cols)) < 0) /* (OC, B*OH*OW) */
         return INC_ERR_OUT_OF_MEMORY;
     }
@@ -305,36 +290,6 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
     return INC_ERR_OUT_OF_MEMORY; /* a folded batch norm: weight (OC, C*K*K), bias (OC) */
   inc__pv(p, st->y)->cnhw = !(st->flags & NCHW_OUT); /* y moved with the values added */
   return INC_OK;
-}
-
-/* y of step st in blocks of images (BLOCKS): x (N, C, H, W) read in
- * place, window g (the used taps' when trimmed), weight w (OC, kdim). */
-static inc_status run_blocks(const inc__plan *p, const inc__step *st, const inc_tensor *x,
-                             const inc__window *g, const float *w, const float *b, int64_t kdim)
-{
-  inc_context *ctx = p->ctx;
-  const int64_t oc = ((const conv_priv *)st->layer->priv)->oc, hw = g->oh * g->ow;
-  const inc_tensor *t = inc__pv(p, st->aux[A_TMP]); /* (OC, B*OH*OW): B as planned */
-  const int64_t nb = t->numel / (oc * hw), in = g->c * g->h * g->w;
-  float *y = inc__pv(p, st->y)->data, *col = inc__pv(p, st->aux[A_COL])->data, *tmp = t->data;
-  inc_status s = INC_OK;
-  for (int64_t n0 = 0; s == INC_OK && n0 < g->n; n0 += nb) {
-    inc__window gb = *g;
-    gb.n = g->n - n0 < nb ? g->n - n0 : nb;
-    INC__PROF_ROLE(ctx, INC__ROLE_COL);
-    s = ctx->ops->im2col(col, x->data + n0 * in, &gb, ctx);
-    if (s == INC_OK) s = ctx->ops->gemm(tmp, w, col, 0, 0, oc, gb.n * hw, kdim, 1.0f, 0.0f, ctx);
-    if (s != INC_OK) break;
-    if (st->flags & NCHW_OUT) {
-      s = ctx->ops->conv_out(y + n0 * oc * hw, tmp, b, gb.n, oc, hw, st->relu, ctx);
-      continue;
-    }
-    if (b || st->relu) s = ctx->ops->conv_out(tmp, tmp, b, 1, oc, gb.n * hw, st->relu, ctx);
-    /* y (OC, N*OH*OW)[:, n0*OH*OW ...] = tmp: a slice of OC rows of one-float "planes" */
-    if (s == INC_OK)
-      s = ctx->ops->slice(y, tmp, 1, oc, gb.n * hw, g->n * hw, n0 * hw, 1, ctx);
-  }
-  return s;
 }
 
 /* y (N, OC, OH, OW) = weight x col + bias (+ ReLU): written channel-major
@@ -387,7 +342,12 @@ static inc_status conv_run_fwd(const inc__plan *p, const inc__step *st)
   if (st->flags & DIRECT)
     return ctx->ops->conv_direct(y, x->data, w, b, &g, c->oc, st->relu, !(st->flags & NCHW_OUT),
                                  ctx);
-  if (st->flags & BLOCKS) return run_blocks(p, st, x, &g, w, b, kdim);
+  if (st->flags & BLOCKS) {
+    const inc_tensor *t = inc__pv(p, st->aux[A_TMP]); /* (OC, B*OH*OW): B as planned */
+    return inc__conv_blocks_fwd(ctx, y, st->flags & NCHW_OUT, x->data, &g, w, b, c->oc, kdim,
+                                st->relu, inc__pv(p, st->aux[A_COL])->data, t->data,
+                                t->numel / (c->oc * g.oh * g.ow));
+  }
   const float *col = x->data; /* (C*KH*KW, N*OH*OW) */
   if (!(st->flags & COL_IS_X)) {
     float *buf = inc__pv(p, st->aux[A_COL])->data;

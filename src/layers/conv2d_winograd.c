@@ -135,9 +135,8 @@ int64_t inc__wino_block_floats = (int64_t)1 << 20;
 
 static int64_t block_images(const inc__wino *g, int64_t oc)
 {
-  const int64_t t2 = (g->m + 2) * (g->m + 2), per = t2 * (g->c + oc) * g->th * g->tw;
-  const int64_t b = inc__wino_block_floats / (per > 0 ? per : 1);
-  return b < 1 ? 1 : b > g->n ? g->n : b;
+  const int64_t t2 = (g->m + 2) * (g->m + 2);
+  return inc__images_per_block(t2 * (g->c + oc) * g->th * g->tw, inc__wino_block_floats, g->n);
 }
 
 inc_status inc__wino_plan_fwd(struct inc__plan *p, struct inc__step *st, int64_t oc, int m,
