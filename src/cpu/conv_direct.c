@@ -174,8 +174,10 @@ static int direct_blocks(float *y, const float *x, const float *w, const float *
   const int nt = inc__cpu_threads(ctx, rows * g->ow * oc * k);
   const int64_t scratch = per * owp * k + g->sw * pl; /* a thread's col and phases */
   /* the weight as (OC/OB, K, OB) blocks, zero past oc; each thread's col */
-  float *wt = (float *)inc__calloc((size_t)(obs * OB * k + nt * scratch), sizeof *wt);
+  float *wt = (float *)inc__malloc((size_t)(obs * OB * k + nt * scratch) * sizeof *wt);
   if (!wt) return 0;
+  if (oc % OB) /* the last block's channels past oc: zero weights (its sums are not stored) */
+    memset(wt + (oc / OB) * OB * k, 0, (size_t)(OB * k) * sizeof *wt);
   for (int64_t o = 0; o < oc; o++)
     for (int64_t t = 0; t < k; t++) wt[(o / OB * k + t) * OB + o % OB] = w[o * k + t];
   const ylay yl = {cnhw ? g->n * ohw : ohw, cnhw ? ohw : oc * ohw, g->oh, g->ow};
