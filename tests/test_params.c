@@ -335,15 +335,6 @@ START_TEST(test_buffers_reinit)
 }
 END_TEST
 
-static char *tmp_path(const char *name)
-{
-  static char buf[2][256];
-  static int k;
-  char *p = buf[k++ % 2];
-  snprintf(p, 256, "/tmp/inc-test-params-%d-%s", (int)getpid(), name);
-  return p;
-}
-
 /* The tensor names of a safetensors file, sorted, joined by ' '. */
 static void file_names(const char *path, char *out, size_t cap)
 {
@@ -387,7 +378,7 @@ START_TEST(test_buffers_persist)
   ck_assert(h[0] == 10.0f && h[3] == 13.0f);
   free(h);
 
-  const char *path = tmp_path("ck.safetensors");
+  const char *path = tu_tmp_path("params-ck.safetensors");
   INC_CK(ctx, inc_checkpoint_save(a, opt, 0, NULL, NULL, path));
   char names[1024];
   file_names(path, names, sizeof names);
@@ -442,7 +433,7 @@ START_TEST(test_buffers_missing_from_file)
   inc_layer *net;
   INC_CK(ctx, inc_sequential_create(ctx, &net));
   INC_CK(ctx, inc_sequential_append(net, probe(ctx)));
-  const char *path = tmp_path("old.safetensors");
+  const char *path = tu_tmp_path("params-old.safetensors");
   FILE *f = fopen(path, "wb");
   ck_assert_ptr_nonnull(f);
   /* proj (3, 2), scale, shift (2) and running_mean, eps: no running_var */

@@ -42,15 +42,6 @@ static inc_layer *small_net(inc_context *ctx, int in_ch)
   return seq;
 }
 
-static char *tmp_path(const char *name)
-{
-  static char buf[4][256];
-  static int k;
-  char *p = buf[k++ % 4];
-  snprintf(p, 256, "/tmp/inc-test-%d-%s", (int)getpid(), name);
-  return p;
-}
-
 /* All parameters of a model, concatenated on the host. */
 static float *all_params(inc_context *ctx, inc_layer *m, int64_t *total)
 {
@@ -70,7 +61,7 @@ START_TEST(test_roundtrip_unbound)
 {
   inc_context *ctx = tu_cpu();
   inc_layer *a = small_net(ctx, 3), *b = small_net(ctx, 0);
-  const char *path = tmp_path("rt.safetensors");
+  const char *path = tu_tmp_path("rt.safetensors");
   INC_CK(ctx, inc_layer_save(a, path));
   ck_assert_int_eq(inc_layer_is_bound(b), 0);
   INC_CK(ctx, inc_layer_load(b, path));
@@ -168,7 +159,7 @@ START_TEST(test_roundtrip_residual)
   INC_CK(ctx, inc_layer_param(a, 2, &name, NULL, NULL));
   ck_assert_str_eq(name, "2.1.0.p1.0.weight");
   ck_assert_int_eq(inc_layer_param_count(a), 2 + 2 * 14 + 2);
-  const char *path = tmp_path("res.safetensors");
+  const char *path = tu_tmp_path("res.safetensors");
   INC_CK(ctx, inc_layer_save(a, path));
   INC_CK(ctx, inc_layer_load(b, path));
   int64_t na, nb;
@@ -227,7 +218,7 @@ START_TEST(test_roundtrip_rect_nobias)
 {
   inc_context *ctx = tu_cpu();
   inc_layer *a = rect_net(ctx, 1, 1), *b = rect_net(ctx, 1, 0);
-  const char *path = tmp_path("rect.safetensors");
+  const char *path = tu_tmp_path("rect.safetensors");
   INC_CK(ctx, inc_layer_save(a, path));
   /* the file holds the tensors the layers declare: no bias for 0 and 3 */
   char err[256];
@@ -275,7 +266,7 @@ START_TEST(test_roundtrip_rect_nobias)
                 "%s", inc_context_last_error(ctx));
   float *c1 = all_params(ctx, c, &nc1);
   ck_assert(nc0 == nc1 && memcmp(c0, c1, (size_t)nc0 * sizeof(float)) == 0);
-  const char *path2 = tmp_path("rect-nobias.safetensors");
+  const char *path2 = tu_tmp_path("rect-nobias.safetensors");
   INC_CK(ctx, inc_layer_save(c, path2));
   ck_assert_int_eq(inc_layer_load(a, path2), INC_ERR_SHAPE);
   ck_assert_msg(strstr(inc_context_last_error(ctx), "no tensor \"2.bias\"") != NULL, "%s",
@@ -298,7 +289,7 @@ START_TEST(test_mismatch_leaves_model_unchanged)
 {
   inc_context *ctx = tu_cpu();
   inc_layer *a = small_net(ctx, 3), *b = small_net(ctx, 1), *c = small_net(ctx, 0);
-  const char *path = tmp_path("mm.safetensors");
+  const char *path = tu_tmp_path("mm.safetensors");
   INC_CK(ctx, inc_layer_save(a, path));
   int64_t n0, n1;
   float *before = all_params(ctx, b, &n0);
@@ -364,7 +355,7 @@ START_TEST(test_malformed_files)
   inc_context *ctx = tu_cpu();
   inc_layer *d;
   INC_CK(ctx, inc_dense_create(ctx, 2, &d));
-  const char *path = tmp_path("bad.safetensors");
+  const char *path = tu_tmp_path("bad.safetensors");
   static const struct {
     const char *json;
     size_t data;
@@ -451,7 +442,7 @@ START_TEST(test_checkpoint_optimizer)
     INC_CK(ctx, inc_layer_backward(a, dl, &dx));
     INC_CK(ctx, inc_optimizer_step(opt, a));
   }
-  const char *path = tmp_path("ck.safetensors");
+  const char *path = tu_tmp_path("ck.safetensors");
   const char *keys[2] = {"epoch", "note"}, *vals[2] = {"2", "quote \" and \\ ok"};
   INC_CK(ctx, inc_checkpoint_save(a, opt, 2, keys, vals, path));
   /* continue the original for one step */
@@ -569,7 +560,7 @@ START_TEST(test_checkpoint_format_0_2)
   free(p0);
   free(p1);
   /* written again: the fixture's bytes, from the scenario and from the load */
-  const char *a = tmp_path("v02-scenario.safetensors"), *b = tmp_path("v02-loaded.safetensors");
+  const char *a = tu_tmp_path("v02-scenario.safetensors"), *b = tu_tmp_path("v02-loaded.safetensors");
   INC_CK(ctx, inc_checkpoint_save(ref, ref_opt, 2, CKPT_KEYS, CKPT_VALUES, a));
   INC_CK(ctx, inc_checkpoint_save(net, opt, 2, CKPT_KEYS, CKPT_VALUES, b));
   assert_same_but_version(fixture, a);

@@ -21,17 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "util.h"
 
 #define N 3
-
-static const char *tmp_path(const char *name)
-{
-  static char p[256];
-  snprintf(p, sizeof p, "/tmp/inc-test-%d-%s", (int)getpid(), name);
-  return p;
-}
 
 static void add(inc_context *ctx, inc_layer *seq, inc_layer *l)
 {
@@ -120,7 +112,7 @@ START_TEST(test_cache_follows_weights)
   tu_fill(hx, N * 2 * 8 * 8, 5, -1.0f, 1.0f);
   inc_tensor *x = tu_tensor(ctx, 4, d, hx);
   float *y0 = check_current(ctx, net, x, NULL, "first pass");
-  const char *path = tmp_path("cache.safetensors");
+  const char *path = tu_tmp_path("cache.safetensors");
   INC_CK(ctx, inc_layer_save(net, path));
 
   /* a weight written from the host: the Winograd conv's, then the 5x5's */
@@ -192,7 +184,7 @@ START_TEST(test_cache_follows_running_stats)
   float *after = run(ctx, net, x, 0);
   ck_assert_msg(memcmp(before, after, (size_t)n * sizeof *after) != 0,
                 "new running statistics did not change the inference output");
-  const char *path = tmp_path("cache-bn.safetensors");
+  const char *path = tu_tmp_path("cache-bn.safetensors");
   INC_CK(ctx, inc_layer_save(net, path));
   INC_CK(ctx, inc_layer_load(fresh, path));
   float *want = run(ctx, fresh, x, 0);

@@ -2,8 +2,10 @@
  * util.c — helpers shared by the Check suites (see util.h).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "util.h"
 
 inc_conv2d_desc tu_conv_desc(const int g[8])
@@ -56,6 +58,15 @@ inc_tensor *tu_tensor(inc_context *ctx, int ndim, const int64_t *dims, const flo
   INC_CK(ctx, inc_tensor_create(ctx, ndim, dims, &t));
   if (host) INC_CK(ctx, inc_tensor_copy_from_host(t, host, inc_tensor_numel(t)));
   return t;
+}
+
+const char *tu_tmp_path(const char *name)
+{
+  static char buf[4][256];
+  static int k;
+  char *p = buf[k++ % 4];
+  snprintf(p, sizeof buf[0], "/tmp/inc-test-%d-%s", (int)getpid(), name);
+  return p;
 }
 
 float *tu_host(const inc_tensor *t)

@@ -35,6 +35,9 @@ void tu_fx_near(const char *what, const inc_tensor *t, const fx_tensor *ref, dou
                 double rtol);
 /* A tensor of the given shape filled from host (may be NULL: zeros). */
 inc_tensor *tu_tensor(inc_context *ctx, int ndim, const int64_t *dims, const float *host);
+/* A path /tmp/inc-test-PID-name for a test's file, in one of 4 static
+ * buffers used in turn (so a few may be held at once). */
+const char *tu_tmp_path(const char *name);
 /* Copies a tensor to a new malloc'd host array. */
 float *tu_host(const inc_tensor *t);
 /* Fills n floats with a deterministic pseudo-random pattern in [lo, hi). */
