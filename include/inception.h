@@ -51,7 +51,7 @@ extern "C" {
 
 #define INC_VERSION_MAJOR 0
 #define INC_VERSION_MINOR 6
-#define INC_VERSION_PATCH 2
+#define INC_VERSION_PATCH 3
 #define INC_VERSION_NUMBER \
   (INC_VERSION_MAJOR * 10000 + INC_VERSION_MINOR * 100 + INC_VERSION_PATCH)
 
@@ -190,7 +190,8 @@ typedef enum inc_precision {
  * "auto" rule chooses as in FP32) keeps float32 products: its transforms
  * would amplify bf16's rounding (to 4.5% of the largest output with
  * F(4x4), measured); INCEPTION_CONV_ALGO=direct puts every convolution's
- * GEMM in bf16. Each product of
+ * GEMM in bf16 (an unrolled convolution's GEMM is in bf16 either way: its
+ * weight is the layer's, unrolled). Each product of
  * two rounded inputs is off by at most about 2^-7 of |a||b|, so an output
  * of a K-term GEMM differs from float32's by at most about 2^-7 times the
  * sum of |a_k||b_k| (typically far less: rounding errors of random sign
@@ -276,9 +277,20 @@ INC_API inc_status inc_tensor_reshape(inc_tensor *t, int ndim, const int64_t *di
  * (since 0.5.1; 0.5.0 ran direct everywhere). Other convolutions run
  * direct whatever it says. Winograd's results differ from the direct ones
  * by rounding (on GoogLeNet's shapes within 3e-6 with F(2x2) and 3e-5 with
- * F(4x4) of the largest magnitude of y, dx and dW). Any other value makes
- * that forward fail with INC_ERR_INVALID_ARGUMENT and a message, changing
- * no plan. */
+ * F(4x4) of the largest magnitude of y, dx and dW). Since 0.6.3 a
+ * convolution of any kernel, stride and padding on a map smaller than its
+ * kernel may run unrolled instead: one GEMM with the weight unrolled over
+ * the whole map, H*W multiply-adds per output pixel and filter against
+ * the kernel's taps (on 28x28 GoogLeNet its 5x5 convolutions on 4x4 and
+ * 2x2 maps and 3x3 ones on 2x2 maps, at 96x96 the 5x5 ones on 3x3 maps):
+ * "unrolled" asks for it wherever it can run, "auto" where it has fewer
+ * multiply-adds than the direct convolution and no more than Winograd,
+ * "direct" and "winograd2"/"winograd4" never. Its results differ from the
+ * direct ones by rounding (the same products, summed in another order);
+ * it costs memory for the unrolled weight, OH*OW*H*W / (KH*KW) times the
+ * weight's (a training plan's scratch; kept by the layer for inference
+ * while the weights stay). Any other value makes that forward fail with
+ * INC_ERR_INVALID_ARGUMENT and a message, changing no plan. */
 INC_API inc_status inc_conv2d_create(inc_context *ctx, int out_channels, int kernel, int stride,
                                      int padding, inc_layer **out);
 
@@ -602,9 +614,11 @@ INC_API inc_status inc_layer_initialize(inc_layer *layer, inc_init scheme, int f
  * nonzero the layer keeps what backward needs; x must then stay alive and
  * unchanged until the backward call. Binds unbound layers first. Since
  * 0.6.2 an inference forward (training 0) keeps, in each convolution that
- * runs Winograd's algorithm or uses only some taps of its kernel, the
- * weight in the form it convolves with (Winograd's: 16/9 or 4 times the
- * weight's size) until the layer is destroyed, and reuses it while the
+ * runs Winograd's algorithm or uses only some taps of its kernel (and
+ * since 0.6.3 one that runs unrolled), the weight in the form it
+ * convolves with (Winograd's: 16/9 or 4 times the weight's size; the
+ * unrolled one OH*OW*H*W / (KH*KW) times) until the layer is destroyed,
+ * and reuses it while the
  * parameters stay unchanged: any write through this API (a host copy into
  * a parameter, an optimizer step, a load, a reinitialization, a training
  * forward) makes the next inference forward transform them again. */

@@ -27,7 +27,7 @@ EMU_HDR := $(wildcard tests/cudaemu/*.h)
 EMU_WARN := -Wall -Wextra -Wno-unused-parameter
 # suite:CUDAEMU_COOP mode
 EMU_SUITES := cuda:threads cuda_net:fibers cuda_faults:fibers registry:fibers batchnorm:fibers builders:fibers
-EMU_SUITES += grad_hook:fibers grad_hook_life:fibers winograd:fibers
+EMU_SUITES += grad_hook:fibers grad_hook_life:fibers winograd:fibers conv_unroll:fibers
 
 define emu_variant
 $(1)/cudaemu/%.o: tests/cudaemu/%.cc $$(EMU_HDR)

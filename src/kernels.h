@@ -134,6 +134,42 @@ INC_HD static inline float inc__k_conv_direct(const float *x, const float *w, co
   return (relu && v < 0.0f) ? 0.0f : v;
 }
 
+/* wu[i] of the unrolled weight wu (OC*OH*OW, C*H*W) of w (OC, C*KH*KW)
+ * over window g: row (o, oy, ox), column (c, iy, ix) holds the tap of
+ * filter (o, c) that output (oy, ox) multiplies with input (iy, ix), or 0
+ * when no tap does. */
+INC_HD static inline float inc__k_unroll_w(const float *w, int64_t i, const inc__window *g)
+{
+  const int64_t hw = g->h * g->w, ohw = g->oh * g->ow, k = g->c * hw;
+  const int64_t row = i / k, col = i % k;
+  const int64_t o = row / ohw, oy = row % ohw / g->ow, ox = row % g->ow;
+  const int64_t c = col / hw, iy = col % hw / g->w, ix = col % g->w;
+  const int64_t ky = iy - oy * g->sh + g->ph, kx = ix - ox * g->sw + g->pw;
+  if (ky < 0 || ky >= g->kh || kx < 0 || kx >= g->kw) return 0.0f;
+  return w[((o * g->c + c) * g->kh + ky) * g->kw + kx];
+}
+
+/* dw[i] of the weight gradient dw (OC, C*KH*KW) from dwu (OC*OH*OW, C*H*W),
+ * the gradient of unroll_w's wu: the entries that tap i went to, summed
+ * over the outputs (oy, ox) in row-major order. */
+INC_HD static inline float inc__k_unroll_dw(const float *dwu, int64_t i, const inc__window *g)
+{
+  const int64_t hw = g->h * g->w, k = g->c * hw;
+  const int kx = (int)(i % g->kw), ky = (int)(i / g->kw % g->kh);
+  const int64_t c = i / ((int64_t)g->kh * g->kw) % g->c, o = i / ((int64_t)g->kh * g->kw * g->c);
+  float sum = 0.0f;
+  for (int64_t oy = 0; oy < g->oh; oy++) {
+    const int64_t iy = oy * g->sh - g->ph + ky;
+    if (iy < 0 || iy >= g->h) continue;
+    for (int64_t ox = 0; ox < g->ow; ox++) {
+      const int64_t ix = ox * g->sw - g->pw + kx;
+      if (ix < 0 || ix >= g->w) continue;
+      sum += dwu[((o * g->oh + oy) * g->ow + ox) * k + c * hw + iy * g->w + ix];
+    }
+  }
+  return sum;
+}
+
 /* db[j] for a bias of C channels: the sum of dy (N, C, P) over n and p. */
 INC_HD static inline float inc__k_bias_grad(const float *dy, int64_t j, int64_t n, int64_t c,
                                             int64_t p)

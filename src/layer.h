@@ -322,8 +322,8 @@ int inc__conv2d_geometry(const inc_layer *l, inc__window_geom *q);
 int inc__pool_geometry(const inc_layer *l, inc__window_geom *q);
 /* conv2d's Winograd path (src/layers/conv2d_winograd.c). The variable
  * that picks the algorithm of each convolution when a plan is built:
- * direct, winograd2, winograd4 or auto; unset or empty: auto on the CPU,
- * direct on CUDA. */
+ * direct, winograd2, winograd4, unrolled or auto; unset or empty: auto on
+ * the CPU, direct on CUDA. */
 #define INC__CONV_ALGO_ENV "INCEPTION_CONV_ALGO"
 /* *m = the Winograd tile size (2 or 4) a convolution of window q, input
  * shape in (N, C, H, W) and oc output channels runs with, or 0 for the
@@ -361,6 +361,8 @@ int inc__conv2d_step_direct(const struct inc__step *st);
 /* The tile size (2, 4) a planned conv2d step (forward) runs Winograd with; 0
  * for the direct convolution and for steps of other kinds (tests, bench). */
 int inc__conv2d_step_algo(const struct inc__step *st);
+/* Whether a planned conv2d step (forward) runs the unrolled convolution. */
+int inc__conv2d_step_unrolled(const struct inc__step *st);
 /* A conv2d's weight transform kept across inference passes
  * (src/layers/conv2d_infer.c):
  * Winograd's U of one tile size, or the weight of the used taps (TRIM),
@@ -382,6 +384,24 @@ inc_status inc__conv_cache_get(inc_context *ctx, inc__conv_cache *k, const int64
 void inc__conv_cache_made(inc_context *ctx, inc__conv_cache *k);
 /* Frees the cache's memory (conv2d's destroy). */
 void inc__conv_cache_free(inc_context *ctx, inc__conv_cache *k);
+/* The unrolled convolution (src/layers/conv2d_unroll.c): what
+ * INCEPTION_CONV_ALGO asks of it for layer l (never, the rule, wherever it
+ * may run; call after inc__conv_algo accepted the variable), and whether
+ * a convolution over window g with oc filters runs it: mode as asked,
+ * used_taps the taps per filter of the direct convolution (those that
+ * meet the image), wino_m the Winograd tile size it would run (0: none).
+ * Then planning and running, as for Winograd below (dw, db: the
+ * gradients written; db may be NULL). */
+enum { INC__UNROLL_NEVER, INC__UNROLL_AUTO, INC__UNROLL_ALWAYS };
+int inc__conv_unroll_mode(const inc_layer *l);
+int inc__conv_unrolls(const inc__window *g, int64_t oc, int64_t used_taps, int wino_m, int mode);
+inc_status inc__unroll_plan_fwd(struct inc__plan *p, struct inc__step *st, int64_t oc);
+inc_status inc__unroll_run_fwd(const struct inc__plan *p, const struct inc__step *st,
+                               const float *w, const float *b, int64_t oc,
+                               inc__conv_cache *cache);
+inc_status inc__unroll_plan_bwd(struct inc__plan *p, struct inc__step *st, int64_t oc);
+inc_status inc__unroll_run_bwd(const struct inc__plan *p, const struct inc__step *st, float *dw,
+                               float *db, int64_t oc);
 /* A Winograd convolution step of tile size m and oc output channels:
  * planning (scratch and saved values; conv2d sets st->flags, y's layout
  * and the folded weight's slots 2 and 3) and running, with the weight w

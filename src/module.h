@@ -41,8 +41,10 @@ extern "C" {
  * 5: the registry gained gemm_batched (Winograd's T*T products in one call)
  * 6: inc_context gained precision (inc_context_set_precision)
  * 7: the registry gained conv_direct (the stem's convolution without a col
- *    matrix); inc_context gained param_epoch */
-#define INC__MODULE_VERSION 7
+ *    matrix); inc_context gained param_epoch
+ * 8: the registry gained unroll_w and unroll_dw (the unrolled convolution of
+ *    small maps) */
+#define INC__MODULE_VERSION 8
 
 /* The module's file name: "libinception-cuda.so." INC_VERSION_MAJOR. */
 #define INC__MODULE_STR2(x) #x

@@ -91,6 +91,16 @@
                   const inc__window *g, int64_t oc, int relu, int cnhw, inc_context *ctx),        \
     (y, x, w, bias, g, oc, relu, cnhw, ctx),                                                      \
     prof_gemm(ctx, oc, g->n * g->oh * g->ow, (int64_t)g->c * g->kh * g->kw))                      \
+  /* ---- the unrolled convolution: src/cpu/conv_unroll.c, cuda/conv_unroll.cu ---- */          \
+  /* wu (OC*OH*OW, C*H*W) = w (OC, C*KH*KW) unrolled over window g (its n unused): entry          \
+   * ((o, oy, ox), (c, iy, ix)) is tap (iy - oy*SH + PH, ix - ox*SW + PW) of filter (o, c), 0     \
+   * where that is outside the kernel; y (N, OC*OH*OW) = x (N, C*H*W) wu^T */                     \
+  X(unroll_w, (float *wu, const float *w, const inc__window *g, int64_t oc, inc_context *ctx),    \
+    (wu, w, g, oc, ctx), INC__PROF_IM2COL)                                                        \
+  /* dw (OC, C*KH*KW) = for each tap the sum over the outputs (oy, ox) of the entries of dwu      \
+   * (OC*OH*OW, C*H*W) that unroll_w fills from it */                                             \
+  X(unroll_dw, (float *dw, const float *dwu, const inc__window *g, int64_t oc, inc_context *ctx), \
+    (dw, dwu, g, oc, ctx), INC__PROF_COL2IM)                                                      \
   /* ---- Winograd convolution F(m x m, 3x3), m = 2 or 4, T = m + 2: src/cpu/winograd.c,          \
    * cuda/winograd.cu; the matrices, layouts and tiles: src/winograd_kernels.h ---- */            \
   /* u (T*T, OC, C) = G w G^T for each filter of w (OC, C, 3, 3) */                               \

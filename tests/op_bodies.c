@@ -64,6 +64,19 @@ static inc_status b_conv_direct(float *y, const float *x, const float *w, const 
     y[i] = inc__k_conv_direct(x, w, bias, i, g, oc, relu, cnhw);
   return INC_OK;
 }
+static inc_status b_unroll_w(float *wu, const float *w, const inc__window *g, int64_t oc,
+                             inc_context *ctx)
+{
+  for (int64_t i = 0; i < oc * g->oh * g->ow * g->c * g->h * g->w; i++)
+    wu[i] = inc__k_unroll_w(w, i, g);
+  return INC_OK;
+}
+static inc_status b_unroll_dw(float *dw, const float *dwu, const inc__window *g, int64_t oc,
+                              inc_context *ctx)
+{
+  for (int64_t i = 0; i < oc * g->c * g->kh * g->kw; i++) dw[i] = inc__k_unroll_dw(dwu, i, g);
+  return INC_OK;
+}
 static inc_status b_bias_add(float *y, const float *bias, int64_t n, int64_t c, int64_t p,
                              inc_context *ctx)
 {
@@ -289,6 +302,8 @@ const inc__backend_ops opc_body_ops = {
     .swap01 = b_swap01,
     .conv_out = b_conv_out,
     .conv_direct = b_conv_direct,
+    .unroll_w = b_unroll_w,
+    .unroll_dw = b_unroll_dw,
     .bias_add = b_bias_add,
     .bias_grad = b_bias_grad,
     .wino_w = b_wino_w,

@@ -135,6 +135,18 @@ static const opc_shape direct_convs[] = {
     {1, 1, 8, 200, 3, 1, 1, 20, 1}, {8, 1, 40, 40, 7, 2, 3, 64, 1},
 };
 
+/* Unrolled convolutions (c, h, w, kh, kw, sh, sw, ph, pw, oc): GoogLeNet's
+ * small maps (3x3 pad 1 on 2x2 and 3x3, 5x5 pad 2 on 2x2, 3x3 and 4x4),
+ * stride 2, rectangular kernels and paddings, padding beyond the kernel,
+ * a 1x1 map and a 1x1 kernel, one filter, one above the threading
+ * thresholds. */
+static const opc_shape unrolls[] = {
+    {3, 2, 2, 3, 3, 1, 1, 1, 1, 5},  {2, 3, 3, 3, 3, 1, 1, 1, 1, 4}, {4, 2, 2, 5, 5, 1, 1, 2, 2, 3},
+    {2, 3, 3, 5, 5, 1, 1, 2, 2, 7},  {3, 4, 4, 5, 5, 1, 1, 2, 2, 2}, {2, 5, 4, 3, 3, 2, 2, 1, 1, 3},
+    {2, 3, 4, 1, 3, 1, 2, 0, 1, 3},  {1, 4, 3, 3, 1, 2, 1, 3, 0, 2}, {2, 1, 1, 3, 3, 1, 1, 1, 1, 1},
+    {3, 3, 2, 1, 1, 1, 1, 0, 0, 2},  {2, 2, 3, 2, 2, 1, 1, 0, 1, 1}, {64, 4, 4, 5, 5, 1, 1, 2, 2, 32},
+};
+
 /* (n, c, p) for conv_out, bias_add, bias_grad: runs of one float, sizes
  * above the threading threshold, and the conv parity shapes (n, c, h*w). */
 static const opc_shape layouts[] = {
@@ -308,6 +320,10 @@ static const opc_row rows[] = {
     /* a reduction: the CUDA tree adds in another order */
     ROW(bias_grad,   layouts,      RAND,  0,           0, 0, 0,          1e-5, 1e-5, CPU),
     ROW(bias_grad,   bias_wide,    RAND,  0,           0, 0, 0,          1e-5, 1e-5, CPU),
+
+    /* unrolled: copies and zeros; sums in the body's order on the CPU */
+    ROW(unroll_w,    unrolls,      RAND,  0,           0, 0, 0,          0,    0,    ALL),
+    ROW(unroll_dw,   unrolls,      RAND,  0,           0, 0, 0,          1e-6, 1e-5, ALL),
 
     /* Winograd's transforms against naive.h's matrices in float64; both backends give the
      * bodies' bits */
@@ -793,6 +809,78 @@ static void case_conv_direct(oio *io)
                                   : ((n * oc + o) * g->oh + oh) * g->ow + ow;
           R(io, 0)[at] = (r->flags & OPC_RELU) && s < 0.0 ? 0.0 : s;
         }
+}
+
+/* The window of an unrolled convolution case (one image). */
+static inc__window unroll_window(const ocase *c)
+{
+  const int64_t *d = c->d;
+  inc__window g;
+  g.n = 1;
+  g.c = d[0];
+  g.h = d[1];
+  g.w = d[2];
+  g.kh = (int)d[3];
+  g.kw = (int)d[4];
+  g.sh = (int)d[5];
+  g.sw = (int)d[6];
+  g.ph = (int)d[7];
+  g.pw = (int)d[8];
+  g.oh = nv_out(g.h, g.kh, g.sh, g.ph);
+  g.ow = nv_out(g.w, g.kw, g.sw, g.pw);
+  return g;
+}
+
+/* Calls fn(io, filter tap index, wu index) for every pair of a tap of w
+ * (OC, C, KH, KW) and an entry of wu (OC*OH*OW, C*H*W) that holds it:
+ * output (oy, ox) times input (oy*SH - PH + ky, ox*SW - PW + kx) inside
+ * the image. */
+typedef void (*unroll_fn)(oio *io, int64_t tap, int64_t at);
+static void unroll_pairs(oio *io, unroll_fn fn)
+{
+  const inc__window *g = &io->g;
+  const int64_t oc = io->c.d[9];
+  for (int64_t o = 0; o < oc; o++)
+    for (int64_t oy = 0; oy < g->oh; oy++)
+      for (int64_t ox = 0; ox < g->ow; ox++)
+        for (int64_t c = 0; c < g->c; c++)
+          for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++) {
+              const int64_t iy = oy * g->sh - g->ph + ky, ix = ox * g->sw - g->pw + kx;
+              if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+              fn(io, ((o * g->c + c) * g->kh + ky) * g->kw + kx,
+                 ((o * g->oh + oy) * g->ow + ox) * g->c * g->h * g->w + (c * g->h + iy) * g->w + ix);
+            }
+}
+
+static void unroll_w_pair(oio *io, int64_t tap, int64_t at) { R(io, 0)[at] = F(io, 1)[tap]; }
+
+/* wu (OC*OH*OW, C*H*W): each tap where it meets the image, 0 elsewhere */
+static void case_unroll_w(oio *io)
+{
+  io->g = unroll_window(&io->c);
+  const inc__window *g = &io->g;
+  const int64_t oc = io->c.d[9], n = oc * g->oh * g->ow * g->c * g->h * g->w;
+  addf(io, 0, "wu", B_OUT, n);
+  addf_data(io, 1, "w", oc * g->c * g->kh * g->kw, io->c.row->data);
+  io->terms = 1.0;
+  for (int64_t i = 0; i < n; i++) R(io, 0)[i] = 0.0;
+  unroll_pairs(io, unroll_w_pair);
+}
+
+static void unroll_dw_pair(oio *io, int64_t tap, int64_t at) { R(io, 0)[tap] += F(io, 1)[at]; }
+
+/* dw (OC, C, KH, KW): each tap the sum of the entries of dwu that hold it */
+static void case_unroll_dw(oio *io)
+{
+  io->g = unroll_window(&io->c);
+  const inc__window *g = &io->g;
+  const int64_t oc = io->c.d[9], n = oc * g->c * g->kh * g->kw;
+  addf(io, 0, "dw", B_OUT, n);
+  addf_data(io, 1, "dwu", oc * g->oh * g->ow * g->c * g->h * g->w, io->c.row->data);
+  io->terms = (double)(g->oh * g->ow);
+  for (int64_t i = 0; i < n; i++) R(io, 0)[i] = 0.0;
+  unroll_pairs(io, unroll_dw_pair);
 }
 
 /* y (N, C, P) += bias (C) */
@@ -1497,6 +1585,8 @@ static int opc_call(const oio *io, const inc__backend_ops *ops, inc_context *ctx
     return CALL(conv_out, f0, fl & OPC_INPLACE ? f0 : f1, f2, d[0], d[1], d[2], !!(fl & OPC_RELU));
   case OPC_conv_direct:
     return CALL(conv_direct, f0, f1, f2, (float *)p[3], &io->g, d[7], !!(fl & OPC_RELU), (int)d[8]);
+  case OPC_unroll_w: return CALL(unroll_w, f0, f1, &io->g, d[9]);
+  case OPC_unroll_dw: return CALL(unroll_dw, f0, f1, &io->g, d[9]);
   case OPC_bias_add: return CALL(bias_add, f0, f1, d[0], d[1], d[2]);
   case OPC_bias_grad: return CALL(bias_grad, f0, f1, d[0], d[1], d[2]);
   case OPC_wino_w: return CALL(wino_w, f0, f1, d[0], d[1], (int)d[2]);

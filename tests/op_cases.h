@@ -95,6 +95,8 @@ enum { OPC_BITS_CPU = 1, OPC_BITS_CUDA = 2, OPC_BITS = 3 };
  *   conv_out, bias_add, bias_grad   n, c, p
  *   conv_direct   n, c, h, w, k, s, p, oc, cnhw (a square window, then the output's
  *                 channels and layout)
+ *   unroll_w, unroll_dw   c, h, w, kh, kw, sh, sw, ph, pw, oc (one image's window,
+ *                 then the filters)
  *   relu_*, axpy  count                        (f: alpha for axpy)
  *   slice         n, cb, ct, off, p
  *   gap_*         planes, hw

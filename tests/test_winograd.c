@@ -16,7 +16,7 @@
  *     folded batch norm at inference; a second backward and one without
  *     dx;
  *   - a few GoogLeNet training steps with winograd4 next to direct, and with
- *     auto (which keeps their batch of 2 direct: the same losses);
+ *     auto (which runs no Winograd at their batch of 2: the losses within rounding);
  * On the emulated CUDA runtime (a slow float64 GEMM) the 96x96 shapes are
  * those of b4 and b5 (6x6 and 3x3 maps) and the training run is a small
  * Inception network's, winograd4 only; a GPU runs everything.
@@ -369,76 +369,10 @@ END_TEST
 
 /* ---- layouts, batch-norm folding, repeated backward --------------------------- */
 
-/* Copies every parameter and buffer of src into dst (the same tree). */
-static void copy_state(inc_context *ctx, inc_layer *dst, const inc_layer *src)
-{
-  ck_assert_int_eq(inc_layer_param_count(dst), inc_layer_param_count(src));
-  for (int i = 0; i < inc_layer_param_count(src); i++) {
-    inc_tensor *a, *b;
-    INC_CK(ctx, inc_layer_param(src, i, NULL, &a, NULL));
-    INC_CK(ctx, inc_layer_param(dst, i, NULL, &b, NULL));
-    float *h = tu_host(a);
-    INC_CK(ctx, inc_tensor_copy_from_host(b, h, inc_tensor_numel(a)));
-    free(h);
-  }
-  for (int i = 0; i < inc_layer_buffer_count(src); i++) {
-    inc_tensor *a, *b;
-    INC_CK(ctx, inc_layer_buffer(src, i, NULL, &a));
-    INC_CK(ctx, inc_layer_buffer(dst, i, NULL, &b));
-    float *h = tu_host(a);
-    INC_CK(ctx, inc_tensor_copy_from_host(b, h, inc_tensor_numel(a)));
-    free(h);
-  }
-}
-
-/* Appends *l, just made with status s, to seq. */
-static void append(inc_context *ctx, inc_layer *seq, inc_status s, inc_layer *const *l)
-{
-  INC_CK(ctx, s);
-  INC_CK(ctx, inc_sequential_append(seq, *l));
-}
-
-/* conv 1x1 (5) > max pool 3/1/1 > conv 3x3 (4) > ReLU > conv 3x3 (3): the
- * first 3x3 reads a channel-major input (a pool keeps the 1x1's layout)
- * and writes (N, C, H, W) for the second (which runs im2col when direct),
- * whose output, the tree's, is channel-major. */
-static inc_layer *layout_net(inc_context *ctx)
-{
-  inc_layer *seq, *l;
-  INC_CK(ctx, inc_sequential_create(ctx, &seq));
-  append(ctx, seq, inc_conv2d_create(ctx, 5, 1, 1, 0, &l), &l);
-  append(ctx, seq, inc_max_pool2d_create(ctx, 3, 1, 1, &l), &l);
-  append(ctx, seq, inc_conv2d_create(ctx, 4, 3, 1, 1, &l), &l);
-  append(ctx, seq, inc_relu_create(ctx, &l), &l);
-  append(ctx, seq, inc_conv2d_create(ctx, 3, 3, 1, 1, &l), &l);
-  return seq;
-}
-
-/* Runs net (training) on x, backward with dy; host copies of y, dx and
- * every parameter gradient, concatenated, into *out (count in *n). */
-static float *train_pass(inc_context *ctx, inc_layer *net, inc_tensor *x, inc_tensor *dy,
-                         int64_t *n)
-{
-  const inc_tensor *y, *dx;
-  INC_CK(ctx, inc_layer_forward(net, x, 1, &y));
-  INC_CK(ctx, inc_layer_backward(net, dy, &dx));
-  int64_t total = inc_tensor_numel(y) + inc_tensor_numel(dx) + inc_layer_param_numel(net), at = 0;
-  float *out = (float *)malloc((size_t)total * sizeof *out);
-  const inc_tensor *parts[2] = {y, dx};
-  for (int i = 0; i < 2; i++) {
-    INC_CK(ctx, inc_tensor_copy_to_host(parts[i], out + at, inc_tensor_numel(parts[i])));
-    at += inc_tensor_numel(parts[i]);
-  }
-  for (int i = 0; i < inc_layer_param_count(net); i++) {
-    inc_tensor *g;
-    INC_CK(ctx, inc_layer_param(net, i, NULL, NULL, &g));
-    INC_CK(ctx, inc_tensor_copy_to_host(g, out + at, inc_tensor_numel(g)));
-    at += inc_tensor_numel(g);
-  }
-  *n = total;
-  return out;
-}
-
+/* tu_layout_net(ctx, 3): the first 3x3 reads a channel-major input (a
+ * pool keeps the 1x1's layout) and writes (N, C, H, W) for the second
+ * (which runs im2col when direct), whose output, the tree's, is
+ * channel-major. */
 START_TEST(test_wino_layouts)
 {
   const int b = _i;
@@ -448,17 +382,17 @@ START_TEST(test_wino_layouts)
   tu_fill(hx, 3 * 2 * 7 * 5, 5, -1.0f, 1.0f);
   tu_fill(hdy, 3 * 3 * 7 * 5, 6, -1.0f, 1.0f);
   inc_tensor *x = tu_tensor(ctx, 4, xd, hx), *dy = tu_tensor(ctx, 4, yd, hdy);
-  inc_layer *direct = layout_net(ctx);
+  inc_layer *direct = tu_layout_net(ctx, 3);
   int64_t n0, n1;
-  float *ref = train_pass(ctx, direct, x, dy, &n0);
+  float *ref = tu_train_pass(ctx, direct, x, dy, &n0);
   for (int m = 2; m <= 4; m += 2) {
-    inc_layer *net = layout_net(ctx);
+    inc_layer *net = tu_layout_net(ctx, 3);
     int64_t od[INC_MAX_DIMS];
     int on;
     INC_CK(ctx, inc_layer_infer_shape(net, 4, xd, &on, od));
-    copy_state(ctx, net, direct);
+    tu_copy_state(ctx, net, direct);
     set_algo(algo_name(m));
-    float *got = train_pass(ctx, net, x, dy, &n1);
+    float *got = tu_train_pass(ctx, net, x, dy, &n1);
     set_algo(NULL);
     ck_assert_int_eq(n0, n1);
     TU_ASSERT_CLOSE(got, ref, n0, 1e-5, 1e-4, m == 2 ? "F(2) against direct" : "F(4) against direct");
@@ -520,16 +454,16 @@ START_TEST(test_wino_folded_bn)
     inc_layer *l;
     const inc_tensor *y;
     INC_CK(ctx, inc_sequential_create(ctx, &nets[k]));
-    append(ctx, nets[k], inc_conv2d_create(ctx, 4, 3, 1, 1, &l), &l);
-    append(ctx, nets[k], inc_batch_norm2d_create(ctx, 1e-5f, 0.5f, &l), &l);
-    append(ctx, nets[k], inc_relu_create(ctx, &l), &l);
+    tu_append(ctx, nets[k], inc_conv2d_create(ctx, 4, 3, 1, 1, &l), &l);
+    tu_append(ctx, nets[k], inc_batch_norm2d_create(ctx, 1e-5f, 0.5f, &l), &l);
+    tu_append(ctx, nets[k], inc_relu_create(ctx, &l), &l);
     if (k == 0) {
       INC_CK(ctx, inc_layer_forward(nets[0], x, 1, &y)); /* running statistics move */
     } else {
       int64_t od[INC_MAX_DIMS];
       int on;
       INC_CK(ctx, inc_layer_infer_shape(nets[1], 4, xd, &on, od));
-      copy_state(ctx, nets[1], nets[0]);
+      tu_copy_state(ctx, nets[1], nets[0]);
       set_algo("winograd4");
     }
     INC_CK(ctx, inc_layer_forward(nets[k], x, 0, &y));
@@ -596,13 +530,13 @@ static inc_layer *small_net(inc_context *ctx)
 {
   inc_layer *seq, *l;
   INC_CK(ctx, inc_sequential_create(ctx, &seq));
-  append(ctx, seq, inc_conv2d_create(ctx, 8, 3, 1, 1, &l), &l);
-  append(ctx, seq, inc_relu_create(ctx, &l), &l);
-  append(ctx, seq, inc_max_pool2d_create(ctx, 2, 2, 0, &l), &l);
-  append(ctx, seq, inc_inception_create(ctx, 8, 4, 8, 2, 4, 4, &l), &l);
-  append(ctx, seq, inc_global_avg_pool2d_create(ctx, &l), &l);
-  append(ctx, seq, inc_flatten_create(ctx, &l), &l);
-  append(ctx, seq, inc_dense_create(ctx, 10, &l), &l);
+  tu_append(ctx, seq, inc_conv2d_create(ctx, 8, 3, 1, 1, &l), &l);
+  tu_append(ctx, seq, inc_relu_create(ctx, &l), &l);
+  tu_append(ctx, seq, inc_max_pool2d_create(ctx, 2, 2, 0, &l), &l);
+  tu_append(ctx, seq, inc_inception_create(ctx, 8, 4, 8, 2, 4, 4, &l), &l);
+  tu_append(ctx, seq, inc_global_avg_pool2d_create(ctx, &l), &l);
+  tu_append(ctx, seq, inc_flatten_create(ctx, &l), &l);
+  tu_append(ctx, seq, inc_dense_create(ctx, 10, &l), &l);
   return seq;
 }
 
@@ -657,12 +591,15 @@ START_TEST(test_wino_training)
     ck_assert_msg(fabsf(loss[s] - ref[s]) <= 1e-3f * (1.0f + fabsf(ref[s])),
                   "winograd4: step %d loss %.7g, direct %.7g", s, loss[s], ref[s]);
   if (emulated) return;
-  /* auto, asked for and by default, keeps a batch of 2 direct: the same bits */
+  /* auto, asked for and by default, runs no Winograd at a batch of 2 (it
+   * runs the small maps' convolutions unrolled: the losses within rounding) */
   static const char *const autos[] = {"auto", NULL};
   for (int a = 0; a < 2; a++) {
     ck_assert_int_eq(train(b, emulated, autos[a], batch, steps, loss), 0);
-    ck_assert_msg(!memcmp(loss, ref, (size_t)steps * sizeof *loss), "%s: not the direct losses",
-                  autos[a] ? autos[a] : "unset");
+    for (int s = 0; s < steps; s++)
+      ck_assert_msg(fabsf(loss[s] - ref[s]) <= 1e-5f * (1.0f + fabsf(ref[s])),
+                    "%s: step %d loss %.7g, direct %.7g", autos[a] ? autos[a] : "unset", s,
+                    loss[s], ref[s]);
   }
 }
 END_TEST

@@ -128,3 +128,69 @@ void tu_fx_near(const char *what, const inc_tensor *t, const fx_tensor *ref, dou
   }
   free(h);
 }
+
+/* Copies every parameter and buffer of src into dst (the same tree). */
+void tu_copy_state(inc_context *ctx, inc_layer *dst, const inc_layer *src)
+{
+  ck_assert_int_eq(inc_layer_param_count(dst), inc_layer_param_count(src));
+  for (int i = 0; i < inc_layer_param_count(src); i++) {
+    inc_tensor *a, *b;
+    INC_CK(ctx, inc_layer_param(src, i, NULL, &a, NULL));
+    INC_CK(ctx, inc_layer_param(dst, i, NULL, &b, NULL));
+    float *h = tu_host(a);
+    INC_CK(ctx, inc_tensor_copy_from_host(b, h, inc_tensor_numel(a)));
+    free(h);
+  }
+  for (int i = 0; i < inc_layer_buffer_count(src); i++) {
+    inc_tensor *a, *b;
+    INC_CK(ctx, inc_layer_buffer(src, i, NULL, &a));
+    INC_CK(ctx, inc_layer_buffer(dst, i, NULL, &b));
+    float *h = tu_host(a);
+    INC_CK(ctx, inc_tensor_copy_from_host(b, h, inc_tensor_numel(a)));
+    free(h);
+  }
+}
+
+/* Appends *l, just made with status s, to seq. */
+void tu_append(inc_context *ctx, inc_layer *seq, inc_status s, inc_layer *const *l)
+{
+  INC_CK(ctx, s);
+  INC_CK(ctx, inc_sequential_append(seq, *l));
+}
+
+/* Runs net (training) on x, backward with dy; host copies of y, dx and
+ * every parameter gradient, concatenated, into *out (count in *n). */
+float *tu_train_pass(inc_context *ctx, inc_layer *net, inc_tensor *x, inc_tensor *dy,
+                     int64_t *n)
+{
+  const inc_tensor *y, *dx;
+  INC_CK(ctx, inc_layer_forward(net, x, 1, &y));
+  INC_CK(ctx, inc_layer_backward(net, dy, &dx));
+  int64_t total = inc_tensor_numel(y) + inc_tensor_numel(dx) + inc_layer_param_numel(net), at = 0;
+  float *out = (float *)malloc((size_t)total * sizeof *out);
+  const inc_tensor *parts[2] = {y, dx};
+  for (int i = 0; i < 2; i++) {
+    INC_CK(ctx, inc_tensor_copy_to_host(parts[i], out + at, inc_tensor_numel(parts[i])));
+    at += inc_tensor_numel(parts[i]);
+  }
+  for (int i = 0; i < inc_layer_param_count(net); i++) {
+    inc_tensor *g;
+    INC_CK(ctx, inc_layer_param(net, i, NULL, NULL, &g));
+    INC_CK(ctx, inc_tensor_copy_to_host(g, out + at, inc_tensor_numel(g)));
+    at += inc_tensor_numel(g);
+  }
+  *n = total;
+  return out;
+}
+
+inc_layer *tu_layout_net(inc_context *ctx, int k)
+{
+  inc_layer *seq, *l;
+  INC_CK(ctx, inc_sequential_create(ctx, &seq));
+  tu_append(ctx, seq, inc_conv2d_create(ctx, 5, 1, 1, 0, &l), &l);
+  tu_append(ctx, seq, inc_max_pool2d_create(ctx, 3, 1, 1, &l), &l);
+  tu_append(ctx, seq, inc_conv2d_create(ctx, 4, 3, 1, 1, &l), &l);
+  tu_append(ctx, seq, inc_relu_create(ctx, &l), &l);
+  tu_append(ctx, seq, inc_conv2d_create(ctx, 3, k, 1, k / 2, &l), &l);
+  return seq;
+}

@@ -42,6 +42,21 @@ const char *tu_tmp_path(const char *name);
 float *tu_host(const inc_tensor *t);
 /* Fills n floats with a deterministic pseudo-random pattern in [lo, hi). */
 void tu_fill(float *v, int64_t n, uint64_t seed, float lo, float hi);
+/* Copies every parameter and buffer of src into dst (trees of the same
+ * structure, both bound). */
+void tu_copy_state(inc_context *ctx, inc_layer *dst, const inc_layer *src);
+/* Appends *l, just made with status s, to the sequential seq (the test
+ * fails if s or the append does). */
+void tu_append(inc_context *ctx, inc_layer *seq, inc_status s, inc_layer *const *l);
+/* Runs net (training) on x, then backward with dy; host copies of y, dx
+ * and every parameter gradient, concatenated, malloc'd (count in *n). */
+float *tu_train_pass(inc_context *ctx, inc_layer *net, inc_tensor *x, inc_tensor *dy, int64_t *n);
+/* conv 1x1 (5) > max pool 3/1/1 > conv 3x3 (4) > ReLU > conv kxk pad k/2
+ * (3), unbound: a net whose second convolution reads a channel-major
+ * input (the pool keeps the 1x1's layout) and whose last reads the
+ * second's output (the layout tests of Winograd and the unrolled
+ * convolution). */
+inc_layer *tu_layout_net(inc_context *ctx, int k);
 /* Largest violation of |a - b| <= atol + rtol*|b|, as (|a-b| - tol); <= 0 is
  * a pass. *where gets the worst index. */
 double tu_worst(const float *a, const float *b, int64_t n, double atol, double rtol,

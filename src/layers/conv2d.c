@@ -31,9 +31,11 @@
  * as for a 1x1 kernel (at 28x28, 0.4-1.0 ms -> 0.27-0.43 ms a layer).
  *
  * A 3x3 stride-1 pad-1 convolution may run Winograd's F(2x2, 3x3) or
- * F(4x4, 3x3) instead (src/layers/conv2d_winograd.c), decided per step
- * when the plan is built (INCEPTION_CONV_ALGO; unset: the auto rule on the
- * CPU, direct on CUDA).
+ * F(4x4, 3x3) instead (src/layers/conv2d_winograd.c), and one on a map
+ * smaller than its kernel the unrolled convolution, one GEMM over whole
+ * maps (src/layers/conv2d_unroll.c), decided per step when the plan is
+ * built (INCEPTION_CONV_ALGO; unset: the auto rules on the CPU, direct on
+ * CUDA).
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -54,7 +56,10 @@ static void conv_destroy(inc_layer *l)
 
 /* Step decisions (st->flags) and values (st->aux; a Winograd step's own:
  * conv2d_winograd.c). */
-enum { COL_IS_X = 1, NCHW_OUT = 2, WINO2 = 4, WINO4 = 8, TRIM = 16, BLOCKS = 32, DIRECT = 64 };
+enum {
+  COL_IS_X = 1, NCHW_OUT = 2, WINO2 = 4, WINO4 = 8, TRIM = 16, BLOCKS = 32, DIRECT = 64,
+  UNROLL = 128
+};
 enum { A_COL = 0, A_TMP = 1, A_WF = 2, A_BF = 3, A_WT = 4 }; /* forward */
 enum { B_COL = 0, B_DYT = 1, B_DCOL = 2, B_WT = 3, B_DWT = 4 }; /* backward */
 
@@ -143,9 +148,9 @@ static int trims_to_pointwise(const inc__window *g, int64_t oc)
          t.oh == t.h && t.ow == t.w && (t.sh == 1 || t.h == 1) && (t.sw == 1 || t.w == 1);
 }
 
-/* A convolution step that reads its input through im2col (any kernel but a
- * 1x1 stride-1 unpadded one, or one whose used taps are: see
- * trims_to_pointwise): it prefers an (N, C, H, W) input. */
+/* A convolution step that reads its input through im2col or unrolled
+ * (any kernel but a 1x1 stride-1 unpadded one, or one whose used taps are:
+ * see trims_to_pointwise): it prefers an (N, C, H, W) input. */
 static int runs_im2col(const inc__plan *p, const inc__step *st)
 {
   if (st->layer->vt != &inc__conv2d_vt) return 0;
@@ -224,6 +229,22 @@ int inc__conv2d_step_algo(const inc__step *st)
   return st->layer && st->layer->vt == &inc__conv2d_vt ? wino_m(st) : 0;
 }
 
+int inc__conv2d_step_unrolled(const inc__step *st)
+{
+  return st->layer && st->layer->vt == &inc__conv2d_vt && (st->flags & UNROLL) != 0;
+}
+
+/* Whether the step over window g runs unrolled (conv2d_unroll.c), given
+ * the Winograd tile size m it would run: never for a pointwise window or
+ * one whose used taps are (they read a channel-major x as their col). */
+static int unrolls(const inc_layer *l, const conv_priv *c, const inc__window *g, int m)
+{
+  inc__window t, cut;
+  if (is_pointwise(c) || trims_to_pointwise(g, c->oc)) return 0;
+  const int64_t used = trim_window(g, c->oc, &t, &cut) ? (int64_t)t.kh * t.kw : taps(c);
+  return inc__conv_unrolls(g, c->oc, used, m, inc__conv_unroll_mode(l));
+}
+
 /* An inference step on the CPU over an (N, C, H, W) input of at most
  * DIRECT_C channels (a network's stem) whose col would take blocks
  * (inc__conv_block_images, src/layers/conv2d_infer.c) runs the direct
@@ -243,8 +264,16 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
   inc__shape_of(x, &in);
   inc_status s = inc__conv_algo(st->layer, &c->q, &in, c->oc, &m);
   if (s != INC_OK) return s;
+  inc__window gx;
+  if ((s = conv_window(st->layer, &in, &gx)) != INC_OK) return s;
+  if (unrolls(st->layer, c, &gx, m)) {
+    m = 0;
+    st->flags |= UNROLL;
+  }
   /* x and y are not read below: adding values moves them */
-  if (m) {
+  if (st->flags & UNROLL) {
+    if ((s = inc__unroll_plan_fwd(p, st, c->oc)) != INC_OK) return s;
+  } else if (m) {
     int blocks = 0;
     st->flags |= m == 2 ? WINO2 : WINO4;
     if ((s = inc__wino_plan_fwd(p, st, c->oc, m, &blocks)) != INC_OK) return s;
@@ -279,7 +308,8 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
     if (!(st->flags & COL_IS_X) && (st->aux[A_COL] = inc__plan_scratch(p, kcol * cols)) < 0)
       return INC_ERR_OUT_OF_MEMORY; /* col (C*KH*KW, N*OH*OW or B*OH*OW) */
   }
-  if (n > 1 && c->oc > 1 && inc__plan_readers_all(p, st->y, runs_im2col)) {
+  if (n > 1 && c->oc > 1 && !(st->flags & UNROLL) &&
+      inc__plan_readers_all(p, st->y, runs_im2col)) {
     st->flags |= NCHW_OUT; /* Winograd's output pass writes either layout */
     if (!m && !(st->flags & (BLOCKS | DIRECT)) &&
         (st->aux[A_TMP] = inc__plan_scratch(p, c->oc * np)) < 0) /* (OC, N*OH*OW) */
@@ -288,7 +318,8 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
   if (st->fold >= 0 && ((st->aux[A_WF] = inc__plan_scratch(p, c->oc * kdim)) < 0 ||
                         (st->aux[A_BF] = inc__plan_scratch(p, c->oc)) < 0))
     return INC_ERR_OUT_OF_MEMORY; /* a folded batch norm: weight (OC, C*K*K), bias (OC) */
-  inc__pv(p, st->y)->cnhw = !(st->flags & NCHW_OUT); /* y moved with the values added */
+  /* y moved with the values added; the unrolled one is (N, OC, OH, OW) */
+  inc__pv(p, st->y)->cnhw = !(st->flags & (NCHW_OUT | UNROLL));
   return INC_OK;
 }
 
@@ -321,6 +352,7 @@ static inc_status conv_run_fwd(const inc__plan *p, const inc__step *st)
   }
   inc__conv_cache *cache = p->training ? NULL : &((conv_priv *)l->priv)->cache;
   if (wino_m(st)) return inc__wino_run_fwd(p, st, w, b, c->oc, wino_m(st), cache);
+  if (st->flags & UNROLL) return inc__unroll_run_fwd(p, st, w, b, c->oc, cache);
   if (st->flags & TRIM) { /* the used taps: weight (OC, C*KH'*KW'), window gt */
     inc__window gt, cut;
     trim_window(&g, c->oc, &gt, &cut);
@@ -374,6 +406,7 @@ static inc_status conv_plan_bwd(inc__plan *p, inc__step *st, const inc__sink *si
   const conv_priv *c = (const conv_priv *)st->layer->priv;
   const inc__step *f = &p->fwd[st->fwd];
   if (wino_m(f)) return inc__wino_plan_bwd(p, st, c->oc, wino_m(f));
+  if (f->flags & UNROLL) return inc__unroll_plan_bwd(p, st, c->oc);
   const inc_tensor *x = inc__pv(p, f->x), *dy = inc__pv(p, st->dy);
   int64_t np = dy->dims[0] * inc__plane(dy), kdim = x->dims[1] * taps(c);
   const int dy_cnhw = inc__as_cnhw(dy);
@@ -411,9 +444,9 @@ static inc_status conv_run_bwd(const inc__plan *p, const inc__step *st)
   const conv_priv *c = (const conv_priv *)l->priv;
   const inc__step *f = &p->fwd[st->fwd];
   inc__param *w = &l->params[0];
-  if (wino_m(f))
-    return inc__wino_run_bwd(p, st, w->grad->data, c->bias ? l->params[1].grad->data : NULL, c->oc,
-                             wino_m(f));
+  float *db = c->bias ? l->params[1].grad->data : NULL;
+  if (wino_m(f)) return inc__wino_run_bwd(p, st, w->grad->data, db, c->oc, wino_m(f));
+  if (f->flags & UNROLL) return inc__unroll_run_bwd(p, st, w->grad->data, db, c->oc);
   const inc_tensor *x, *dy = inc__pv(p, st->dy);
   inc__window g;
   inc_status s = step_window(p, st, &x, &g);
@@ -426,9 +459,7 @@ static inc_status conv_run_bwd(const inc__plan *p, const inc__step *st)
     dyt = buf;
   }
   /* db: the row sums of dyt, in the order of (n, p) */
-  if (c->bias && (s = ctx->ops->bias_grad(l->params[1].grad->data, dyt, 1, c->oc, np, ctx)) !=
-                     INC_OK)
-    return s;
+  if (db && (s = ctx->ops->bias_grad(db, dyt, 1, c->oc, np, ctx)) != INC_OK) return s;
   const float *col = inc__pv(p, st->aux[B_COL])->data;
   const float *wv = w->value->data;
   float *dw = w->grad->data;
@@ -491,10 +522,11 @@ const inc__layer_vt inc__conv2d_vt = {
     .ops = {INC__OP_BIT(gemm) | INC__OP_BIT(im2col) | INC__OP_BIT(swap01) | INC__OP_BIT(conv_out) |
                 INC__OP_BIT(bn_fold) | INC__OP_BIT(wino_w) | INC__OP_BIT(wino_in) |
                 INC__OP_BIT(wino_out) | INC__OP_BIT(gemm_batched) | INC__OP_BIT(slice) |
-                INC__OP_BIT(conv_direct),
+                INC__OP_BIT(conv_direct) | INC__OP_BIT(unroll_w) | INC__OP_BIT(bias_add) |
+                INC__OP_BIT(relu_fwd),
             INC__OP_BIT(gemm) | INC__OP_BIT(col2im) | INC__OP_BIT(swap01) | INC__OP_BIT(bias_grad) |
                 INC__OP_BIT(wino_dout) | INC__OP_BIT(wino_dw) | INC__OP_BIT(wino_din) |
-                INC__OP_BIT(gemm_batched)},
+                INC__OP_BIT(gemm_batched) | INC__OP_BIT(unroll_dw)},
     .infer = conv_infer,
     .plan_fwd = conv_plan_fwd,
     .plan_bwd = conv_plan_bwd,

@@ -88,28 +88,44 @@ int inc__conv_wino_auto(int64_t n, int64_t h, int64_t w, int64_t c, int64_t oc)
   return pick;
 }
 
+/* What INCEPTION_CONV_ALGO asks for layer l: 0 direct, 1 winograd2, 2
+ * winograd4, 3 auto, 4 unrolled; unset or empty: auto on the CPU, whose
+ * figures fitted the rules, direct on CUDA, where no GPU has timed them
+ * yet. -1 for anything else. */
+static int algo_choice(const inc_layer *l, const char **value)
+{
+  static const char *const names[] = {"direct", "winograd2", "winograd4", "auto", "unrolled"};
+  const char *e = getenv(INC__CONV_ALGO_ENV);
+  *value = e;
+  if (!e || !*e) return l->ctx->backend == INC_BACKEND_CPU ? 3 : 0;
+  for (int i = 0; i < 5; i++)
+    if (!strcmp(e, names[i])) return i;
+  return -1;
+}
+
 inc_status inc__conv_algo(const inc_layer *l, const inc__window_geom *q, const inc__shape *in,
                           int64_t oc, int *m)
 {
-  static const char *const names[] = {"direct", "winograd2", "winograd4", "auto"};
-  const char *e = getenv(INC__CONV_ALGO_ENV);
-  /* unset: auto on the CPU, whose figures fitted the rule; direct on CUDA,
-   * where no GPU has timed it yet */
-  int choice = l->ctx->backend == INC_BACKEND_CPU ? 3 : 0;
+  const char *e;
+  const int choice = algo_choice(l, &e);
   *m = 0;
-  if (e && *e) {
-    choice = 0;
-    while (choice < 4 && strcmp(e, names[choice])) choice++;
-    if (choice == 4)
-      return inc__layer_error(l, INC_ERR_INVALID_ARGUMENT,
-                              "%s is \"%.40s\": expected direct, winograd2, winograd4 or auto",
-                              INC__CONV_ALGO_ENV, e);
-  }
-  if (choice == 0 || q->k[0] != 3 || q->k[1] != 3 || q->s[0] != 1 || q->s[1] != 1 ||
-      q->p[0] != 1 || q->p[1] != 1 || in->ndim != 4)
+  if (choice < 0)
+    return inc__layer_error(l, INC_ERR_INVALID_ARGUMENT,
+                            "%s is \"%.40s\": expected direct, winograd2, winograd4, unrolled "
+                            "or auto",
+                            INC__CONV_ALGO_ENV, e);
+  if (choice == 0 || choice == 4 || q->k[0] != 3 || q->k[1] != 3 || q->s[0] != 1 ||
+      q->s[1] != 1 || q->p[0] != 1 || q->p[1] != 1 || in->ndim != 4)
     return INC_OK;
   *m = choice == 3 ? inc__conv_wino_auto(in->d[0], in->d[2], in->d[3], in->d[1], oc) : 2 * choice;
   return INC_OK;
+}
+
+int inc__conv_unroll_mode(const inc_layer *l)
+{
+  const char *e;
+  const int choice = algo_choice(l, &e);
+  return choice == 4 ? INC__UNROLL_ALWAYS : choice == 3 ? INC__UNROLL_AUTO : INC__UNROLL_NEVER;
 }
 
 /* ---- planning and running ------------------------------------------------ */

@@ -1,0 +1,82 @@
+/*
+ * conv_unroll.c — the CPU side of the unrolled convolution (ops unroll_w
+ * and unroll_dw; the CUDA kernels: cuda/conv_unroll.cu). On maps smaller
+ * than the kernel (GoogLeNet's 2x2 and 4x4 maps at 28x28, its 3x3 ones at
+ * 96x96) a convolution is a dense layer over whole maps: y (N, OC*OH*OW) =
+ * x (N, C*H*W) wu^T, with wu the weight unrolled over the window, fewer
+ * multiply-adds than the kernel's taps and no col matrix
+ * (src/layers/conv2d_unroll.c). These two ops make wu from the weight
+ * and fold wu's gradient back into the weight's.
+ *
+ * unroll_w fills each row of wu (one output pixel of one filter) from the
+ * taps that meet the image: the body's values, copies or zeros. unroll_dw
+ * sums, for each filter, the rows of its output pixels in the body's
+ * order (oy, ox ascending), tap by tap into the filter's gradient: the
+ * body's bits.
+ */
+#include <string.h>
+#include "cpu.h"
+
+/* ---- kernels ------------------------------------------------------------ */
+
+/* The tap range [*lo, *hi) along one axis that output o meets inside an
+ * input of n pixels (kernel k, stride s, padding p). */
+static void tap_range(int64_t o, int k, int s, int p, int64_t n, int *lo, int *hi)
+{
+  const int64_t first = o * s - p; /* input under tap 0 */
+  *lo = first < 0 ? (int)-first : 0;
+  *hi = first + k > n ? (int)(n - first) : k;
+  if (*hi < *lo) *hi = *lo;
+}
+
+/* ---- launchers ---------------------------------------------------------- */
+
+inc_status inc__cpu_unroll_w(float *wu, const float *w, const inc__window *g, int64_t oc,
+                             inc_context *ctx)
+{
+  const int64_t hw = g->h * g->w, ohw = g->oh * g->ow, k = g->c * hw, rows = oc * ohw;
+  const int64_t taps = (int64_t)g->kh * g->kw;
+#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, rows * k))
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t o = r / ohw, oy = r % ohw / g->ow, ox = r % g->ow;
+    float *row = wu + r * k; /* (C, H, W) */
+    const float *wo = w + o * g->c * taps;   /* (C, KH, KW) */
+    int ky0, ky1, kx0, kx1;
+    tap_range(oy, g->kh, g->sh, g->ph, g->h, &ky0, &ky1);
+    tap_range(ox, g->kw, g->sw, g->pw, g->w, &kx0, &kx1);
+    memset(row, 0, (size_t)k * sizeof *row);
+    for (int64_t c = 0; c < g->c; c++)
+      for (int ky = ky0; ky < ky1; ky++) {
+        const int64_t at = c * hw + (oy * g->sh - g->ph + ky) * g->w + ox * g->sw - g->pw;
+        const float *src = wo + (c * g->kh + ky) * g->kw;
+        for (int kx = kx0; kx < kx1; kx++) row[at + kx] = src[kx];
+      }
+  }
+  return INC_OK;
+}
+
+inc_status inc__cpu_unroll_dw(float *dw, const float *dwu, const inc__window *g, int64_t oc,
+                              inc_context *ctx)
+{
+  const int64_t hw = g->h * g->w, ohw = g->oh * g->ow, k = g->c * hw;
+  const int64_t taps = (int64_t)g->kh * g->kw;
+#pragma omp parallel for schedule(static) num_threads(inc__cpu_threads(ctx, oc * ohw * k))
+  for (int64_t o = 0; o < oc; o++) {
+    float *dwo = dw + o * g->c * taps; /* (C, KH, KW) */
+    for (int64_t i = 0; i < g->c * taps; i++) dwo[i] = 0.0f;
+    for (int64_t op = 0; op < ohw; op++) { /* (oy, ox) ascending: the body's order */
+      const int64_t oy = op / g->ow, ox = op % g->ow;
+      const float *row = dwu + (o * ohw + op) * k; /* (C, H, W) */
+      int ky0, ky1, kx0, kx1;
+      tap_range(oy, g->kh, g->sh, g->ph, g->h, &ky0, &ky1);
+      tap_range(ox, g->kw, g->sw, g->pw, g->w, &kx0, &kx1);
+      for (int64_t c = 0; c < g->c; c++)
+        for (int ky = ky0; ky < ky1; ky++) {
+          const int64_t at = c * hw + (oy * g->sh - g->ph + ky) * g->w + ox * g->sw - g->pw;
+          float *dst = dwo + (c * g->kh + ky) * g->kw;
+          for (int kx = kx0; kx < kx1; kx++) dst[kx] += row[at + kx];
+        }
+    }
+  }
+  return INC_OK;
+}
