@@ -59,6 +59,13 @@ void *inc__calloc(size_t count, size_t size)
   return calloc(count, size);
 }
 
+void *inc__aligned_alloc(size_t align, size_t bytes)
+{
+  void *p = NULL;
+  if (inc__fault_should_fail()) return NULL;
+  return posix_memalign(&p, align, bytes ? bytes : 1) ? NULL : p;
+}
+
 void *inc__realloc(void *p, size_t bytes)
 {
   if (inc__fault_should_fail()) return NULL;

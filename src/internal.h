@@ -112,6 +112,9 @@ static inline inc_status inc__gemm_batched_check(inc_context *ctx, const char *w
 /* ---- host allocation (fault injection hooks for tests) ---- */
 void *inc__malloc(size_t bytes);
 void *inc__calloc(size_t count, size_t size);
+/* bytes aligned to align (a power of two, a multiple of sizeof(void *)),
+ * uninitialised; freed with inc__free. */
+void *inc__aligned_alloc(size_t align, size_t bytes);
 void *inc__realloc(void *p, size_t bytes);
 void inc__free(void *p);
 char *inc__strdup(const char *s);

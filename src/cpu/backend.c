@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <sys/mman.h>
 #include <omp.h>
 #include "cpu.h"
 #ifdef INC_CPU_GEMM_ONEDNN
@@ -40,9 +41,26 @@ int inc__cpu_threads(const inc_context *ctx, int64_t work)
  * context's precision is BF16): freed here. */
 static void cpu_destroy(inc_context *ctx) { inc__cpu_bf16_enable(ctx, 0); }
 
+/* Allocations of HUGE_MIN bytes and more (the plans' arenas, large
+ * parameters and caches) are aligned to HUGE_ALIGN and marked for
+ * transparent huge pages, which a system set to "madvise" (Debian's
+ * default) gives only to memory that asks. */
+#define HUGE_MIN ((size_t)4 << 20)
+#define HUGE_ALIGN ((size_t)2 << 20)
+
 static inc_status cpu_alloc(void **out, size_t bytes, inc_context *ctx)
 {
-  void *p = inc__calloc(1, bytes);
+  void *p = NULL;
+  if (bytes >= HUGE_MIN) {
+    const size_t whole = (bytes + HUGE_ALIGN - 1) / HUGE_ALIGN * HUGE_ALIGN;
+    p = inc__aligned_alloc(HUGE_ALIGN, whole);
+    if (p) {
+      (void)madvise(p, whole, MADV_HUGEPAGE); /* a hint: refused, the pages stay small */
+      memset(p, 0, bytes);
+    }
+  } else {
+    p = inc__calloc(1, bytes);
+  }
   if (!p)
     return inc__error(ctx, INC_ERR_OUT_OF_MEMORY, "CPU backend: cannot allocate %zu bytes",
                       bytes);
