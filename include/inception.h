@@ -270,12 +270,13 @@ INC_API inc_status inc_tensor_reshape(inc_tensor *t, int ndim, const int64_t *di
  * or F(4x4, 3x3) instead of the direct convolution (im2col and a GEMM). The
  * environment variable INCEPTION_CONV_ALGO decides, read when a forward
  * plans the tree for an input shape and training flag it has no plan for:
- * "direct", "winograd2", "winograd4" or "auto" (a rule by shape and batch,
- * fitted to CPU timings at batches 1 to 256, docs/performance.md; since
- * 0.6.1 it also picks Winograd on 28x28 GoogLeNet's 7x7 to 2x2 maps);
- * unset or empty means "auto" on the CPU backend and "direct" on CUDA
- * (since 0.5.1; 0.5.0 ran direct everywhere). Other convolutions run
- * direct whatever it says. Winograd's results differ from the direct ones
+ * "direct", "winograd2", "winograd4", "unrolled" (since 0.6.3, below) or
+ * "auto" (a rule by shape and batch, fitted to CPU timings at batches 1 to
+ * 256, docs/performance.md; since 0.6.1 it also picks Winograd on 28x28
+ * GoogLeNet's 7x7 and 4x4 maps); unset or empty means "auto" on the CPU
+ * backend and "direct" on CUDA (since 0.5.1; 0.5.0 ran direct everywhere).
+ * Other convolutions run direct whatever it says, but for the unrolled
+ * convolution below. Winograd's results differ from the direct ones
  * by rounding (on GoogLeNet's shapes within 3e-6 with F(2x2) and 3e-5 with
  * F(4x4) of the largest magnitude of y, dx and dW). Since 0.6.3 a
  * convolution of any kernel, stride and padding on a map smaller than its

@@ -22,12 +22,13 @@
  *   read it.
  *
  * The choice: the environment variable INCEPTION_CONV_ALGO, read whenever
- * a plan is built: direct, winograd2, winograd4, or auto
- * (inc__conv_wino_auto: a cost model whose constants come from
- * examples/bench_conv, docs/performance.md). Unset or empty means auto on
- * the CPU and direct on CUDA (the rule is fitted to CPU timings). Only 3x3
- * stride-1 pad-1 convolutions can run Winograd; the others stay direct
- * whatever it says. Any other value fails the plan with a message.
+ * a plan is built: direct, winograd2, winograd4, unrolled (no Winograd:
+ * src/layers/conv2d_unroll.c) or auto (inc__conv_wino_auto: a cost model
+ * whose constants come from examples/bench_conv, docs/performance.md).
+ * Unset or empty means auto on the CPU and direct on CUDA (the rule is
+ * fitted to CPU timings). Only 3x3 stride-1 pad-1 convolutions can run
+ * Winograd; the others stay direct whatever it says (or unrolled). Any
+ * other value fails the plan with a message.
  */
 #include <stdlib.h>
 #include <string.h>
