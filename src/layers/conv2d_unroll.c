@@ -43,7 +43,10 @@ enum { UB_WU = 0, UB_XS = 1, UB_DWU = 2, UB_DXS = 3, UB_DYS = 4 };
 int inc__conv_unrolls(const inc__window *g, int64_t oc, int64_t used_taps, int wino_m, int mode)
 {
   const int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
-  if (mode == INC__UNROLL_NEVER || oc * ohw * g->c * hw > UNROLL_MAX_FLOATS) return 0;
+  /* in double: the product overflows int64 on large maps */
+  if (mode == INC__UNROLL_NEVER ||
+      (double)oc * (double)ohw * (double)g->c * (double)hw > (double)UNROLL_MAX_FLOATS)
+    return 0;
   if (mode == INC__UNROLL_ALWAYS) return 1;
   const int64_t macs = ohw * hw; /* per filter and image */
   if (macs >= ohw * used_taps) return 0; /* the direct convolution's: its GEMM is as large */
