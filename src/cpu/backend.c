@@ -51,7 +51,7 @@ static void cpu_destroy(inc_context *ctx) { inc__cpu_bf16_enable(ctx, 0); }
 static inc_status cpu_alloc(void **out, size_t bytes, inc_context *ctx)
 {
   void *p = NULL;
-  if (bytes >= HUGE_MIN) {
+  if (bytes >= HUGE_MIN && bytes <= SIZE_MAX - HUGE_ALIGN) { /* the rounding cannot wrap */
     const size_t whole = (bytes + HUGE_ALIGN - 1) / HUGE_ALIGN * HUGE_ALIGN;
     p = inc__aligned_alloc(HUGE_ALIGN, whole);
     if (p) {
