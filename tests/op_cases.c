@@ -231,6 +231,9 @@ static const opc_shape gemm_odd[] = {{1, 1, 1}, {5, 7, 3}, {33, 17, 65}, {64, 13
                                      {10, 3, 1024}};
 /* large enough for the CPU's one-SGEMM-per-thread split, by columns and by rows */
 static const opc_shape gemm_split[] = {{37, 1201, 97}, {1203, 45, 101}, {130, 130, 260}};
+/* B's rows a multiple of 1024 floats apart, split by columns: the CPU copies B in blocks
+ * (src/cpu/backend.c, pack_cols), of 512 columns, and of fewer for a deep k */
+static const opc_shape gemm_pack[] = {{37, 3072, 50}, {20, 2048, 3000}};
 /* gemm_batched (m, n, k, batch, gap_c, gap_a, gap_b): batches of 1, 2, odd, Winograd's 16 and
  * 36 (and its shape: OC x C times C x P), odd sizes, gaps between the items (c's must stay
  * untouched), a and b shared by every item (stride 0: the gap minus the item) */
@@ -293,6 +296,7 @@ static const opc_row rows[] = {
     GEMM4(gemm_odd, 0.5f, 2.0f, 1e-5, 1e-4),
     GEMM4(gemm_split, 1.5f, 0.0f, 1e-5, 1e-4),
     GEMM4(gemm_split, 1.5f, 0.5f, 1e-5, 1e-4),
+    GEMM4(gemm_pack, 1.5f, 0.5f, 1e-4, 1e-4),
     TRANS4(gemm_batched, gemm_batches, 1.0f, 0.0f, 1e-5, 1e-4),
     TRANS4(gemm_batched, gemm_batches, 1.5f, 1.0f, 1e-5, 1e-4),
     TRANS4(gemm_batched, gemm_batches_split, 1.0f, 0.0f, 1e-5, 1e-4),

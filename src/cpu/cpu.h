@@ -101,12 +101,26 @@ int inc__cpu_threads(const inc_context *ctx, int64_t work);
  * k for a square window. */
 static inline int64_t inc__cpu_window_side(const inc__window *g) { return (g->kh + g->kw) / 2; }
 
+/* The CPU backend's state, ctx->be, made on first need (NULL until then):
+ * the bf16 GEMMs' (gemm_bf16.c; NULL unless the precision is BF16) and
+ * gemm's copies of B's column blocks (backend.c), one buffer grown to the
+ * largest call and reused. Freed with the context. */
+typedef struct inc__cpu_state {
+  void *bf16;
+  float *pack;
+  size_t pack_floats;
+} inc__cpu_state;
+
+/* ctx->be, made if it is not there yet; NULL when it cannot be allocated
+ * (no context error set). */
+inc__cpu_state *inc__cpu_state_get(inc_context *ctx);
+
 /* The GEMMs of INC_PRECISION_BF16 (gemm_bf16.c), which inc__cpu_gemm hands
  * its call to (gemm_batched stays float32: gemm_bf16.c says why):
  * c_i (m, n) = alpha op(a_i) op(b_i) + beta c_i, i < batch, with the
  * registry's meaning of the strides, a_i and b_i rounded to bf16, sums in
  * float32, on `threads` threads. Needs the state inc__cpu_bf16_enable made
- * (ctx->be). */
+ * (ctx->be's bf16). */
 inc_status inc__cpu_gemm_bf16(float *c, const float *a, const float *b, int trans_a,
                               int trans_b, int64_t m, int64_t n, int64_t k, int64_t batch,
                               int64_t stride_c, int64_t stride_a, int64_t stride_b, float alpha,

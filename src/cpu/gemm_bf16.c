@@ -27,8 +27,9 @@
  * objects, whose data pointers are set per call. A steady-state call thus
  * allocates nothing.
  *
- * The state hangs off the context as the CPU backend's ctx->be, made when
- * BF16 is set and freed when FP32 is set again or the context is destroyed.
+ * The state hangs off the context, in the CPU backend's ctx->be (cpu.h),
+ * made when BF16 is set and freed when FP32 is set again or the context is
+ * destroyed.
  * Built without oneDNN (the OpenBLAS build) only the refusal is here.
  */
 #include <string.h>
@@ -96,12 +97,16 @@ static int isa_has_bf16(void)
 
 inc_status inc__cpu_bf16_enable(inc_context *ctx, int on)
 {
-  bf16_state *b = (bf16_state *)ctx->be;
+  inc__cpu_state *cs = on ? inc__cpu_state_get(ctx) : (inc__cpu_state *)ctx->be;
+  bf16_state *b = cs ? (bf16_state *)cs->bf16 : NULL;
   if (!on) {
     state_free(b);
-    ctx->be = NULL;
+    if (cs) cs->bf16 = NULL;
     return INC_OK;
   }
+  if (!cs)
+    return inc__error(ctx, INC_ERR_OUT_OF_MEMORY,
+                      "inc_context_set_precision: cannot allocate the CPU backend's state");
   if (b) return INC_OK;
   if (!isa_has_bf16())
     return inc__error(ctx, INC_ERR_UNAVAILABLE,
@@ -119,7 +124,7 @@ inc_status inc__cpu_bf16_enable(inc_context *ctx, int on)
     return inc__error(ctx, st == dnnl_out_of_memory ? INC_ERR_OUT_OF_MEMORY : INC_ERR_UNAVAILABLE,
                       "inc_context_set_precision: oneDNN's CPU engine: %s", dnnl_status2str(st));
   }
-  ctx->be = b;
+  cs->bf16 = b;
   return INC_OK;
 }
 
@@ -262,7 +267,7 @@ inc_status inc__cpu_gemm_bf16(float *c, const float *a, const float *b, int tran
                               int64_t stride_c, int64_t stride_a, int64_t stride_b, float alpha,
                               float beta, int threads, inc_context *ctx)
 {
-  bf16_state *st = (bf16_state *)ctx->be;
+  bf16_state *st = (bf16_state *)((inc__cpu_state *)ctx->be)->bf16;
   if (m == 0 || n == 0 || batch == 0) return INC_OK;
   if (k == 0) {
     scale_items(c, m, n, batch, stride_c, beta);
