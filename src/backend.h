@@ -91,6 +91,10 @@ uint64_t inc__ops_filled(const inc__backend_ops *ops);
  * ctx->device_name. They return INC_ERR_UNAVAILABLE (with a message) when
  * the backend cannot run here. */
 inc_status inc__cpu_backend_init(inc_context *ctx);
+/* 1 when the CPU running this has AVX-512 (the CPU backend's vector paths,
+ * which some plan rules count on: conv2d's direct convolution of many
+ * channels), else 0. */
+int inc__cpu_avx512(void);
 /* Rewrites ctx->device_name after a thread-count change (CPU backend). */
 void inc__cpu_describe(inc_context *ctx);
 /* The CPU backend's bf16 GEMMs (src/cpu/gemm_bf16.c), for

@@ -128,11 +128,17 @@ static const opc_shape swaps[] = {
 /* Direct convolutions (n, c, h, w, k, s, p, oc, cnhw): the stems (7x7/2 pad
  * 3 of one channel, 3x3 of three), output channels not a multiple of the
  * CPU's blocks of 8 (1, 5, 9), rows wider than its 48 columns, a 1x1 and
- * a 5x5/2 window, both layouts, one above the threading thresholds. */
+ * a 5x5/2 window, both layouts, one above the threading thresholds; then
+ * the CPU's stride-1 path for 8 or more channels on maps up to 16 wide
+ * (output channels in blocks of 32: 48, 33, 5, 20; strips of 2 rows of 6
+ * pixels, 4 rows of maps up to 3 wide, odd rows left over; no padding;
+ * one above the threading thresholds). */
 static const opc_shape direct_convs[] = {
     {2, 1, 28, 28, 7, 2, 3, 16, 1}, {3, 1, 13, 11, 7, 2, 3, 8, 0}, {2, 3, 15, 17, 3, 1, 1, 10, 1},
     {1, 2, 9, 7, 5, 2, 2, 9, 0},    {2, 1, 5, 5, 3, 1, 0, 1, 1},   {2, 3, 6, 6, 1, 1, 0, 5, 0},
     {1, 1, 8, 200, 3, 1, 1, 20, 1}, {8, 1, 40, 40, 7, 2, 3, 64, 1},
+    {2, 16, 6, 6, 5, 1, 2, 48, 1},  {3, 8, 7, 5, 3, 1, 1, 33, 0},  {1, 9, 3, 2, 3, 1, 1, 5, 1},
+    {2, 12, 13, 16, 5, 1, 2, 20, 0}, {2, 8, 6, 6, 3, 1, 0, 16, 0}, {8, 32, 12, 12, 5, 1, 2, 64, 1},
 };
 
 /* Unrolled convolutions (c, h, w, kh, kw, sh, sw, ph, pw, oc): GoogLeNet's

@@ -403,6 +403,43 @@ static void append_conv(inc_context *ctx, inc_layer *net, int oc, int k, int s, 
   INC_CK(ctx, inc_sequential_append(net, l));
 }
 
+/* Input x (d, uniform in [-1, 1) from seed) for net, and the training
+ * forward's output (whole cols) in *want, the caller's. */
+static inc_tensor *train_output(inc_context *ctx, inc_layer *net, const int64_t d[4], int seed,
+                                float **want)
+{
+  const int64_t nx = d[0] * d[1] * d[2] * d[3];
+  float *hx = malloc(nx * sizeof *hx);
+  ck_assert_ptr_nonnull(hx);
+  tu_fill(hx, nx, seed, -1.0f, 1.0f);
+  inc_tensor *x = tu_tensor(ctx, 4, d, hx);
+  free(hx);
+  const inc_tensor *y = NULL;
+  INC_CK(ctx, inc_layer_forward(net, x, 1, &y));
+  *want = tu_host(y);
+  return x;
+}
+
+/* An inference output y of net on x against the training forward's want
+ * (atol, rtol 1e-5), then a second inference pass: the same bits; then
+ * frees want, x, net and ctx. */
+static void check_again(inc_context *ctx, inc_layer *net, inc_tensor *x, const inc_tensor *y,
+                        float *want, double atol, const char *what)
+{
+  const int64_t ny = inc_tensor_numel(y);
+  float *have = tu_host(y);
+  TU_ASSERT_CLOSE(have, want, ny, atol, 1e-5, what);
+  INC_CK(ctx, inc_layer_forward(net, x, 0, &y));
+  float *again = tu_host(y);
+  ck_assert_int_eq(memcmp(again, have, (size_t)ny * sizeof *have), 0);
+  free(again);
+  free(have);
+  free(want);
+  inc_tensor_destroy(x);
+  inc_layer_destroy(net);
+  inc_context_destroy(ctx);
+}
+
 START_TEST(test_blocked_inference)
 {
   inc_context *ctx = tu_cpu();
@@ -414,15 +451,10 @@ START_TEST(test_blocked_inference)
   append_conv(ctx, net, 3, 3, 1, 1, 0); /* (45 + 3) * 20 */
   append_conv(ctx, net, 2, 3, 1, 1, 0); /* 3 channels: direct */
   append_conv(ctx, net, 2, 3, 1, 1, 0); /* 2 channels: direct */
-  const int64_t d[4] = {7, 5, 9, 8}, nx = 7 * 5 * 9 * 8;
-  float *hx = malloc(nx * sizeof *hx);
-  ck_assert_ptr_nonnull(hx);
-  tu_fill(hx, nx, 11, -1.0f, 1.0f);
-  inc_tensor *x = tu_tensor(ctx, 4, d, hx);
+  const int64_t d[4] = {7, 5, 9, 8};
+  float *want = NULL;
+  inc_tensor *x = train_output(ctx, net, d, 11, &want);
   const inc_tensor *y = NULL;
-  INC_CK(ctx, inc_layer_forward(net, x, 1, &y)); /* training: whole cols */
-  float *want = tu_host(y);
-  const int64_t ny = inc_tensor_numel(y);
   const int64_t saved = inc__conv_block_floats, saved_min = inc__conv_block_min;
   inc__conv_block_floats = 2000;
   inc__conv_block_min = 0;
@@ -437,18 +469,34 @@ START_TEST(test_blocked_inference)
   }
   ck_assert_int_eq(blocked, 3);
   ck_assert_int_eq(direct, 2);
-  float *have = tu_host(y);
-  TU_ASSERT_CLOSE(have, want, ny, 1e-6, 1e-5, "inference without whole cols against training");
+  check_again(ctx, net, x, y, want, 1e-6, "inference without whole cols against training");
+}
+END_TEST
+
+/* Inference convolutions of 8 to 32 channels on small maps take conv2d's
+ * DIRECT (src/cpu/conv_direct.c, output channels in the vectors): a 5x5 of
+ * 12 channels to 20 (ReLU fused) on a 7x6 map, then a 3x3 without padding
+ * of those 20 to 70 (more than 64 filters: maps up to 8 wide only), then
+ * a 1x1 (a GEMM). The inference output is the training forward's (im2col
+ * and GEMMs) within float rounding, and a second pass gives the same bits. */
+START_TEST(test_direct_small_maps)
+{
+  inc_context *ctx = tu_cpu();
+  inc_layer *net = NULL;
+  INC_CK(ctx, inc_sequential_create(ctx, &net));
+  append_conv(ctx, net, 20, 5, 1, 2, 1);
+  append_conv(ctx, net, 70, 3, 1, 0, 0);
+  append_conv(ctx, net, 9, 1, 1, 0, 0);
+  const int64_t d[4] = {3, 12, 7, 6};
+  float *want = NULL;
+  inc_tensor *x = train_output(ctx, net, d, 12, &want);
+  const inc_tensor *y = NULL;
   INC_CK(ctx, inc_layer_forward(net, x, 0, &y));
-  float *again = tu_host(y);
-  ck_assert_int_eq(memcmp(again, have, (size_t)ny * sizeof *have), 0);
-  free(again);
-  free(have);
-  free(want);
-  free(hx);
-  inc_tensor_destroy(x);
-  inc_layer_destroy(net);
-  inc_context_destroy(ctx);
+  const inc__plan *p = net->plans[0];
+  int direct = 0;
+  for (int i = 0; i < p->nfwd; i++) direct += inc__conv2d_step_direct(&p->fwd[i]);
+  ck_assert_int_eq(direct, 2);
+  check_again(ctx, net, x, y, want, 1e-5, "direct inference against training");
 }
 END_TEST
 
@@ -493,6 +541,7 @@ Suite *inc_test_suite_plan(void)
   tcase_add_test(tc, test_unsupported_op);
   tcase_add_test(tc, test_second_backward);
   tcase_add_test(tc, test_blocked_inference);
+  tcase_add_test(tc, test_direct_small_maps);
   suite_add_tcase(s, tc);
   return s;
 }

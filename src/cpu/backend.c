@@ -38,6 +38,16 @@ int inc__cpu_threads(const inc_context *ctx, int64_t work)
   return ctx->num_threads > 0 ? ctx->num_threads : omp_get_max_threads();
 }
 
+int inc__cpu_avx512(void)
+{
+#if INC__CPU_X86
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f");
+#else
+  return 0;
+#endif
+}
+
 inc__cpu_state *inc__cpu_state_get(inc_context *ctx)
 {
   if (!ctx->be) ctx->be = inc__calloc(1, sizeof(inc__cpu_state));

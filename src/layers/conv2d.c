@@ -253,6 +253,27 @@ static int unrolls(const inc_layer *l, const conv_priv *c, const inc__window *g,
  * im2col and one GEMM stay faster (1.0 against 1.05-1.08 ms). */
 #define DIRECT_C 4
 
+/* So does one of DIRECT_C2 to DIRECT_C3 channels with stride 1 on a map at
+ * most 16 wide, up to 64 filters (128 on maps up to 8 wide), every tap
+ * meeting the input somewhere (else TRIM's smaller GEMM), on a CPU with
+ * AVX-512: the CPU's conv_direct then holds 32 output channels in its
+ * vectors, where im2col's GEMM of so few rows (OC) runs slowly (the 5x5
+ * convolutions at 96x96, measured one by one: docs/performance.md, "The
+ * direct convolution on small maps"). */
+#define DIRECT_C2 8
+#define DIRECT_C3 32
+
+static int takes_direct(const inc__plan *p, const conv_priv *c, const inc__window *g)
+{
+  inc__window t, cut;
+  if (p->training || p->ctx->backend != INC_BACKEND_CPU || is_pointwise(c)) return 0;
+  if (g->c <= DIRECT_C)
+    return inc__conv_block_images(g->c * taps(c), c->oc, g->oh * g->ow, g->n) < g->n;
+  return g->c >= DIRECT_C2 && g->c <= DIRECT_C3 && c->oc <= (g->ow <= 8 ? 128 : 64) &&
+         g->sh == 1 && g->sw == 1 && g->ow <= 16 && !trim_window(g, c->oc, &t, &cut) &&
+         inc__cpu_avx512();
+}
+
 static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
 {
   const conv_priv *c = (const conv_priv *)st->layer->priv;
@@ -280,9 +301,7 @@ static inc_status conv_plan_fwd(inc__plan *p, inc__step *st)
     if (blocks) st->flags |= BLOCKS;
   } else if (is_pointwise(c) && x_cnhw) {
     st->flags |= COL_IS_X;
-  } else if (!p->training && x_nchw && in.d[1] <= DIRECT_C && !is_pointwise(c) &&
-             p->ctx->backend == INC_BACKEND_CPU &&
-             inc__conv_block_images(kdim, c->oc, np / n, n) < n) {
+  } else if (x_nchw && takes_direct(p, c, &gx)) {
     st->flags |= DIRECT;
   } else {
     inc__window g, t, cut;
