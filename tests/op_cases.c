@@ -239,7 +239,7 @@ static const opc_shape gemm_odd[] = {{1, 1, 1}, {5, 7, 3}, {33, 17, 65}, {64, 13
 static const opc_shape gemm_split[] = {{37, 1201, 97}, {1203, 45, 101}, {130, 130, 260}};
 /* B's rows a multiple of 1024 floats apart, split by columns: the CPU copies B in blocks
  * (src/cpu/backend.c, pack_cols), of 512 columns, and of fewer for a deep k */
-static const opc_shape gemm_pack[] = {{37, 3072, 50}, {20, 2048, 3000}};
+static const opc_shape gemm_pack[] = {{37, 3072, 50}, {3, 1024, 2100}};
 /* gemm_batched (m, n, k, batch, gap_c, gap_a, gap_b): batches of 1, 2, odd, Winograd's 16 and
  * 36 (and its shape: OC x C times C x P), odd sizes, gaps between the items (c's must stay
  * untouched), a and b shared by every item (stride 0: the gap minus the item) */
