@@ -38,6 +38,15 @@ static void direct_body(float *y, const float *x, const float *w, const float *b
 #define CHUNK_FLOATS (1 << 16)    /* a chunk's col: 256 KiB */
 #define KMAX 1024                 /* C*KH*KW the blocks take */
 
+/* The weight w (OC, K) as blocks of ob channels, (OC/ob, K, ob), the last
+ * block's channels past oc zero (their sums are not stored). */
+static void weight_blocks(float *wt, const float *w, int64_t oc, int64_t k, int64_t ob)
+{
+  if (oc % ob) memset(wt + oc / ob * ob * k, 0, (size_t)(ob * k) * sizeof *wt);
+  for (int64_t o = 0; o < oc; o++)
+    for (int64_t t = 0; t < k; t++) wt[(o / ob * k + t) * ob + o % ob] = w[o * k + t];
+}
+
 /* Where output row r = (n, oh) of channel o starts in y: row + o * ostride. */
 typedef struct ylay {
   int64_t ostride;   /* between channels */
@@ -167,9 +176,8 @@ static void chunk_col(float *col, float *phase, int64_t pl, const float *x, cons
 static int direct_blocks(float *y, const float *x, const float *w, const float *bias,
                          const inc__window *g, int64_t oc, int relu, int cnhw, inc_context *ctx)
 {
-  __builtin_cpu_init();
   const int64_t k = (int64_t)g->c * g->kh * g->kw, owp = (g->ow + 15) / 16 * 16;
-  if (!__builtin_cpu_supports("avx512f") || k > KMAX || g->ow < 1 || g->oh < 1) return 0;
+  if (!inc__cpu_avx512() || k > KMAX || g->ow < 1 || g->oh < 1) return 0;
   const int64_t rows = g->n * g->oh, ohw = g->oh * g->ow, obs = (oc + OB - 1) / OB;
   int64_t per = CHUNK_FLOATS / (k * owp); /* rows a chunk */
   if (per < 1) per = 1;
@@ -180,10 +188,7 @@ static int direct_blocks(float *y, const float *x, const float *w, const float *
   /* the weight as (OC/OB, K, OB) blocks, zero past oc; each thread's col */
   float *wt = (float *)inc__malloc((size_t)(obs * OB * k + nt * scratch) * sizeof *wt);
   if (!wt) return 0;
-  if (oc % OB) /* the last block's channels past oc: zero weights (its sums are not stored) */
-    memset(wt + (oc / OB) * OB * k, 0, (size_t)(OB * k) * sizeof *wt);
-  for (int64_t o = 0; o < oc; o++)
-    for (int64_t t = 0; t < k; t++) wt[(o / OB * k + t) * OB + o % OB] = w[o * k + t];
+  weight_blocks(wt, w, oc, k, OB);
   const ylay yl = {cnhw ? g->n * ohw : ohw, cnhw ? ohw : oc * ohw, g->oh, g->ow};
 #pragma omp parallel num_threads(nt)
   {
@@ -281,8 +286,7 @@ static int small_maps(const inc__window *g)
 static int direct_small(float *y, const float *x, const float *w, const float *bias,
                         const inc__window *g, int64_t oc, int relu, int cnhw, inc_context *ctx)
 {
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx512f")) return 0;
+  if (!inc__cpu_avx512()) return 0;
   const int64_t k = (int64_t)g->c * g->kh * g->kw, obs = (oc + OCV - 1) / OCV;
   const int64_t hp = g->h + 2 * g->ph, wp = g->w + 2 * g->pw, img = g->c * hp * wp;
   const int nt = inc__cpu_threads(ctx, g->n * g->oh * g->ow * oc * k);
@@ -290,9 +294,7 @@ static int direct_small(float *y, const float *x, const float *w, const float *b
   /* the weight as (OC/OCV, C, KH, KW, OCV) blocks, zero past oc */
   float *wt = (float *)inc__malloc((size_t)(obs * OCV * k + nt * scratch) * sizeof *wt);
   if (!wt) return 0;
-  memset(wt, 0, (size_t)(obs * OCV * k) * sizeof *wt);
-  for (int64_t o = 0; o < oc; o++)
-    for (int64_t t = 0; t < k; t++) wt[(o / OCV * k + t) * OCV + o % OCV] = w[o * k + t];
+  weight_blocks(wt, w, oc, k, OCV);
   const int64_t ohw = g->oh * g->ow, ostride = cnhw ? g->n * ohw : ohw;
   /* a strip: 4 rows of maps up to 3 wide, else 2 rows of up to 6 pixels */
   const int64_t rows = g->ow <= 3 ? 4 : 2, cols = g->ow <= 3 ? 3 : 6;
